@@ -1,0 +1,281 @@
+//! The ClickHouse client: one code path for a real server and for the embedded chDB child process,
+//! both spoken to over ClickHouse's HTTP interface with the `clickhouse` crate.
+//!
+//! Every statement is rendered from the `sql` module's syntax tree, carries a `query_id`, and is
+//! recorded (SQL, time, rows, error) in a bounded in-memory log that the debug UI shows.
+
+pub mod embedded;
+
+use crate::config::Config;
+use crate::error::EsError;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+use std::collections::VecDeque;
+use std::fmt::Display;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A failed ClickHouse call.
+#[derive(Debug, Clone)]
+pub struct ChError {
+    /// ClickHouse's exception code (e.g. 60 = UNKNOWN_TABLE), when the server reported one.
+    pub code: Option<u32>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ChError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ChError {}
+
+impl ChError {
+    fn from_client(e: clickhouse::error::Error) -> Self {
+        let message = e.to_string();
+        // Server exceptions read "Code: 60. DB::Exception: …".
+        let code = message
+            .find("Code: ")
+            .and_then(|i| message[i + 6..].split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok());
+        ChError { code, message }
+    }
+
+    pub const UNKNOWN_TABLE: u32 = 60;
+    pub const UNKNOWN_DATABASE: u32 = 81;
+    pub const TABLE_ALREADY_EXISTS: u32 = 57;
+    pub const DUPLICATE_COLUMN: u32 = 15;
+}
+
+impl From<ChError> for EsError {
+    fn from(e: ChError) -> EsError {
+        EsError::storage(format!("ClickHouse: {}", e.message))
+    }
+}
+
+pub type ChResult<T> = Result<T, ChError>;
+
+/// One statement as the debug UI shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueryRecord {
+    pub query_id: String,
+    pub sql: String,
+    pub millis: f64,
+    pub rows: Option<usize>,
+    pub error: Option<String>,
+    pub at: String,
+}
+
+/// How many statements the in-memory log keeps.
+const QUERY_LOG_LEN: usize = 500;
+
+pub struct ClickHouse {
+    client: clickhouse::Client,
+    pub database: String,
+    pub url: String,
+    timeout: Duration,
+    next_id: AtomicU64,
+    id_prefix: String,
+    log: Mutex<VecDeque<QueryRecord>>,
+    pub embedded: Option<Arc<embedded::Embedded>>,
+}
+
+impl ClickHouse {
+    /// Connects to the configured server, or starts the embedded engine, and creates the database.
+    pub async fn connect(cfg: &Config) -> anyhow::Result<ClickHouse> {
+        let (url, embedded) = match &cfg.clickhouse_url {
+            Some(u) => (u.clone(), None),
+            None => {
+                let e = embedded::Embedded::start(cfg).await?;
+                (e.url(), Some(e))
+            }
+        };
+        let mut client = clickhouse::Client::default().with_url(&url);
+        if let Some(u) = &cfg.clickhouse_user {
+            client = client.with_user(u);
+        }
+        if let Some(p) = &cfg.clickhouse_password {
+            client = client.with_password(p);
+        }
+        client = client.with_compression(if cfg.clickhouse_compression && embedded.is_none() {
+            clickhouse::Compression::Lz4
+        } else {
+            clickhouse::Compression::None
+        });
+        let ch = ClickHouse {
+            client,
+            database: cfg.clickhouse_database.clone(),
+            url,
+            timeout: Duration::from_secs(cfg.clickhouse_timeout_secs),
+            next_id: AtomicU64::new(0),
+            id_prefix: format!("eh-{}", &crate::ids::generate_id()[..8]),
+            log: Mutex::new(VecDeque::new()),
+            embedded,
+        };
+        let create = crate::sql::CreateDatabase {
+            if_not_exists: true,
+            name: crate::sql::Ident::new(&ch.database),
+        };
+        ch.execute(&create).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create database {} on ClickHouse at {}: {e}",
+                ch.database,
+                ch.url
+            )
+        })?;
+        Ok(ch)
+    }
+
+    fn new_query_id(&self) -> String {
+        format!(
+            "{}-{}",
+            self.id_prefix,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    fn record(
+        &self,
+        query_id: String,
+        sql: String,
+        started: Instant,
+        rows: Option<usize>,
+        error: Option<&ChError>,
+    ) {
+        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        match error {
+            Some(e) => {
+                tracing::warn!(query_id, millis, error = %e.message, sql = %sql, "clickhouse query failed")
+            }
+            None => tracing::debug!(query_id, millis, rows, sql = %sql, "clickhouse query"),
+        }
+        let mut log = self.log.lock();
+        if log.len() == QUERY_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back(QueryRecord {
+            query_id,
+            sql,
+            millis,
+            rows,
+            error: error.map(|e| e.message.clone()),
+            at: chrono::Utc::now().to_rfc3339(),
+        });
+    }
+
+    /// The latest statements, newest last.
+    pub fn recent_queries(&self) -> Vec<QueryRecord> {
+        self.log.lock().iter().cloned().collect()
+    }
+
+    async fn timed<T>(&self, fut: impl std::future::Future<Output = ChResult<T>>) -> ChResult<T> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(ChError {
+                code: Some(159),
+                message: format!("query timed out after {:?}", self.timeout),
+            }),
+        }
+    }
+
+    /// Runs a statement that returns no rows (DDL, mutations).
+    pub async fn execute(&self, stmt: &impl Display) -> ChResult<()> {
+        self.execute_with(stmt, &[]).await
+    }
+
+    /// Runs a statement with per-query settings.
+    pub async fn execute_with(
+        &self,
+        stmt: &impl Display,
+        settings: &[(&str, &str)],
+    ) -> ChResult<()> {
+        let sql = stmt.to_string();
+        let query_id = self.new_query_id();
+        let started = Instant::now();
+        let mut q = self
+            .client
+            .query_raw(&sql)
+            .with_setting("query_id", &query_id);
+        for (k, v) in settings {
+            q = q.with_setting(*k, *v);
+        }
+        let r = self
+            .timed(async { q.execute().await.map_err(ChError::from_client) })
+            .await;
+        self.record(query_id, sql, started, None, r.as_ref().err());
+        r
+    }
+
+    /// Runs a query and returns the raw bytes of its answer in `format`.
+    pub async fn query_bytes(&self, stmt: &impl Display, format: &str) -> ChResult<Bytes> {
+        let sql = stmt.to_string();
+        let query_id = self.new_query_id();
+        let started = Instant::now();
+        let q = self
+            .client
+            .query_raw(&sql)
+            .with_setting("query_id", &query_id)
+            .with_setting("output_format_json_quote_64bit_integers", "0")
+            .with_setting("output_format_json_quote_denormals", "1");
+        let r = self
+            .timed(async {
+                let mut cursor = q.fetch_bytes(format).map_err(ChError::from_client)?;
+                let mut out = Vec::new();
+                while let Some(chunk) = cursor.next().await.map_err(ChError::from_client)? {
+                    out.extend_from_slice(&chunk);
+                }
+                Ok(Bytes::from(out))
+            })
+            .await;
+        self.record(query_id, sql, started, None, r.as_ref().err());
+        r
+    }
+
+    /// Runs a query and parses its `JSONEachRow` answer into objects.
+    pub async fn query_rows(&self, stmt: &impl Display) -> ChResult<Vec<Map<String, Value>>> {
+        let sql = stmt.to_string();
+        let bytes = self.query_bytes(&sql, "JSONEachRow").await?;
+        let mut rows = Vec::new();
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let row: Map<String, Value> = serde_json::from_slice(line).map_err(|e| ChError {
+                code: None,
+                message: format!("cannot parse ClickHouse answer: {e}"),
+            })?;
+            rows.push(row);
+        }
+        if let Some(last) = self.log.lock().back_mut() {
+            last.rows = Some(rows.len());
+        }
+        Ok(rows)
+    }
+
+    /// Sends `rows` (already encoded in the statement's format, e.g. JSONEachRow lines) as the data of
+    /// an `INSERT`. Returns once ClickHouse has accepted them.
+    pub async fn insert(
+        &self,
+        stmt: &crate::sql::Insert,
+        rows: Bytes,
+        n_rows: usize,
+    ) -> ChResult<()> {
+        let sql = stmt.to_string();
+        let query_id = self.new_query_id();
+        let started = Instant::now();
+        let r = self
+            .timed(async {
+                let mut ins = self
+                    .client
+                    .insert_formatted_with(sql.clone())
+                    .with_setting("query_id", &query_id)
+                    .with_setting("input_format_skip_unknown_fields", "0")
+                    .with_setting("date_time_input_format", "best_effort");
+                ins.send(rows).await.map_err(ChError::from_client)?;
+                ins.end().await.map_err(ChError::from_client)
+            })
+            .await;
+        self.record(query_id, sql, started, Some(n_rows), r.as_ref().err());
+        r
+    }
+}

@@ -1,0 +1,285 @@
+//! Configuration: one TOML file, overridden by `ELASTICHOUSE_*` environment variables, overridden by
+//! command-line flags. `elastichouse config check` loads, validates and prints the result.
+
+use clap::{Args, Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The Elasticsearch REST API on top of ClickHouse.
+#[derive(Debug, Parser)]
+#[command(name = "elastichouse", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub opts: Overrides,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (the default).
+    Run,
+    /// Work with the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the configuration (file + environment + flags) and print it resolved.
+    Check,
+}
+
+/// Every option, as a flag and an environment variable; each also exists as a TOML key of the same
+/// name with `_` instead of `-`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct Overrides {
+    /// TOML configuration file.
+    #[arg(long, env = "ELASTICHOUSE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address of the Elasticsearch API [default: 127.0.0.1:9200].
+    #[arg(long, env = "ELASTICHOUSE_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// Address of the debug UI, /metrics and pprof [default: 127.0.0.1:9999].
+    #[arg(long, env = "ELASTICHOUSE_UI_LISTEN", global = true)]
+    pub ui_listen: Option<String>,
+    /// Data directory of the embedded ClickHouse (chDB) [default: ./data].
+    #[arg(long, env = "ELASTICHOUSE_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// URL of a real ClickHouse server's HTTP interface; absent = embedded chDB.
+    #[arg(long, env = "ELASTICHOUSE_CLICKHOUSE_URL", global = true)]
+    pub clickhouse_url: Option<String>,
+    /// ClickHouse user.
+    #[arg(long, env = "ELASTICHOUSE_CLICKHOUSE_USER", global = true)]
+    pub clickhouse_user: Option<String>,
+    /// ClickHouse password.
+    #[arg(
+        long,
+        env = "ELASTICHOUSE_CLICKHOUSE_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub clickhouse_password: Option<String>,
+    /// ClickHouse database holding the indices [default: elastichouse].
+    #[arg(long, env = "ELASTICHOUSE_CLICKHOUSE_DATABASE", global = true)]
+    pub clickhouse_database: Option<String>,
+    /// Compress traffic to ClickHouse with LZ4 (real servers only) [default: false].
+    #[arg(long, env = "ELASTICHOUSE_CLICKHOUSE_COMPRESSION", global = true)]
+    pub clickhouse_compression: Option<bool>,
+    /// Timeout of one ClickHouse query, in seconds [default: 300].
+    #[arg(long, env = "ELASTICHOUSE_CLICKHOUSE_TIMEOUT_SECS", global = true)]
+    pub clickhouse_timeout_secs: Option<u64>,
+    /// Python interpreter that has `chdb-core` installed, for the embedded engine
+    /// [default: .venv/bin/python beside the binary's project, else python3].
+    #[arg(long, env = "ELASTICHOUSE_PYTHON", global = true)]
+    pub python: Option<PathBuf>,
+    /// URL of a real Elasticsearch (pass-through, dual write, A/B).
+    #[arg(long, env = "ELASTICHOUSE_ELASTICSEARCH_URL", global = true)]
+    pub elasticsearch_url: Option<String>,
+    /// Elasticsearch version reported on `GET /` [default: 8.17.0].
+    #[arg(long, env = "ELASTICHOUSE_ES_VERSION", global = true)]
+    pub es_version: Option<String>,
+    /// Cluster name reported on `GET /` [default: elastichouse].
+    #[arg(long, env = "ELASTICHOUSE_CLUSTER_NAME", global = true)]
+    pub cluster_name: Option<String>,
+    /// Node name reported on `GET /` [default: the host name].
+    #[arg(long, env = "ELASTICHOUSE_NODE_NAME", global = true)]
+    pub node_name: Option<String>,
+    /// Documents per ClickHouse INSERT while ingesting `_bulk` [default: 10000].
+    #[arg(long, env = "ELASTICHOUSE_BULK_BATCH_DOCS", global = true)]
+    pub bulk_batch_docs: Option<usize>,
+}
+
+/// The configuration file. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub ui_listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub clickhouse_url: Option<String>,
+    pub clickhouse_user: Option<String>,
+    pub clickhouse_password: Option<String>,
+    pub clickhouse_database: Option<String>,
+    pub clickhouse_compression: Option<bool>,
+    pub clickhouse_timeout_secs: Option<u64>,
+    pub python: Option<PathBuf>,
+    pub elasticsearch_url: Option<String>,
+    pub es_version: Option<String>,
+    pub cluster_name: Option<String>,
+    pub node_name: Option<String>,
+    pub bulk_batch_docs: Option<usize>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub ui_listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub clickhouse_url: Option<String>,
+    pub clickhouse_user: Option<String>,
+    #[serde(skip_serializing)]
+    pub clickhouse_password: Option<String>,
+    pub clickhouse_database: String,
+    pub clickhouse_compression: bool,
+    pub clickhouse_timeout_secs: u64,
+    pub python: Option<PathBuf>,
+    pub elasticsearch_url: Option<String>,
+    pub es_version: String,
+    pub cluster_name: String,
+    pub node_name: String,
+    pub bulk_batch_docs: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::resolve(FileConfig::default(), Overrides::default())
+            .expect("the defaults are valid")
+    }
+}
+
+fn addr(what: &str, s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|e| format!("{what}: [{s}] is not an address like 127.0.0.1:9200 ({e})"))
+}
+
+impl Config {
+    /// Reads the file (if any) and applies environment variables and flags over it.
+    pub fn load(o: &Overrides) -> Result<Config, String> {
+        let file = match &o.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        Config::resolve(file, o.clone())
+    }
+
+    pub fn resolve(f: FileConfig, o: Overrides) -> Result<Config, String> {
+        let listen = o.listen.or(f.listen).unwrap_or("127.0.0.1:9200".into());
+        let ui_listen = o
+            .ui_listen
+            .or(f.ui_listen)
+            .unwrap_or("127.0.0.1:9999".into());
+        let database = o
+            .clickhouse_database
+            .or(f.clickhouse_database)
+            .unwrap_or("elastichouse".into());
+        if database.is_empty() {
+            return Err("clickhouse_database: must not be empty".into());
+        }
+        let clickhouse_url = o.clickhouse_url.or(f.clickhouse_url);
+        if let Some(u) = &clickhouse_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(format!(
+                "clickhouse_url: [{u}] must be an http:// or https:// URL of ClickHouse's HTTP interface"
+            ));
+        }
+        if clickhouse_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+        {
+            return Err("clickhouse_url: https is not supported by this build yet; use http:// (or a TLS-terminating proxy)".into());
+        }
+        let elasticsearch_url = o.elasticsearch_url.or(f.elasticsearch_url);
+        if let Some(u) = &elasticsearch_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(format!(
+                "elasticsearch_url: [{u}] must be an http:// or https:// URL"
+            ));
+        }
+        let es_version = o.es_version.or(f.es_version).unwrap_or("8.17.0".into());
+        let parts: Vec<_> = es_version.split('.').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.parse::<u32>().is_err()) {
+            return Err(format!("es_version: [{es_version}] must look like 8.17.0"));
+        }
+        let bulk_batch_docs = o.bulk_batch_docs.or(f.bulk_batch_docs).unwrap_or(10_000);
+        if bulk_batch_docs == 0 {
+            return Err("bulk_batch_docs: must be at least 1".into());
+        }
+        Ok(Config {
+            listen: addr("listen", &listen)?,
+            ui_listen: addr("ui_listen", &ui_listen)?,
+            data_dir: o.data_dir.or(f.data_dir).unwrap_or("./data".into()),
+            clickhouse_url,
+            clickhouse_user: o.clickhouse_user.or(f.clickhouse_user),
+            clickhouse_password: o.clickhouse_password.or(f.clickhouse_password),
+            clickhouse_database: database,
+            clickhouse_compression: o
+                .clickhouse_compression
+                .or(f.clickhouse_compression)
+                .unwrap_or(false),
+            clickhouse_timeout_secs: o
+                .clickhouse_timeout_secs
+                .or(f.clickhouse_timeout_secs)
+                .unwrap_or(300),
+            python: o.python.or(f.python),
+            elasticsearch_url,
+            es_version,
+            cluster_name: o
+                .cluster_name
+                .or(f.cluster_name)
+                .unwrap_or("elastichouse".into()),
+            node_name: o
+                .node_name
+                .or(f.node_name)
+                .unwrap_or_else(default_node_name),
+            bulk_batch_docs,
+        })
+    }
+}
+
+fn default_node_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "elastichouse".into())
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9200");
+        assert_eq!(c.ui_listen.to_string(), "127.0.0.1:9999");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.clickhouse_url.is_none());
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let f: FileConfig =
+            toml::from_str("listen = \"127.0.0.1:9300\"\nes_version = \"9.1.0\"").unwrap();
+        let o = Overrides {
+            listen: Some("127.0.0.1:9400".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(f, o).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9400");
+        assert_eq!(c.es_version, "9.1.0");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+        let f: FileConfig = toml::from_str("listen = \"nope\"").unwrap();
+        let e = Config::resolve(f, Overrides::default()).unwrap_err();
+        assert!(e.contains("listen"), "{e}");
+        let f: FileConfig = toml::from_str("clickhouse_url = \"localhost:8123\"").unwrap();
+        assert!(Config::resolve(f, Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,299 @@
+//! The Elasticsearch REST API: routes, media types, `X-Elastic-Product`, `pretty`, errors.
+
+pub mod bulk;
+pub mod cat;
+pub mod docs;
+pub mod indices;
+pub mod info;
+pub mod search;
+
+use crate::error::EsError;
+use crate::server::AppState;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post, put};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Query-string parameters of a request.
+pub type Params = HashMap<String, String>;
+
+/// A JSON answer with a status code.
+pub struct EsJson(pub StatusCode, pub Value);
+
+impl IntoResponse for EsJson {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.1).unwrap_or_default();
+        (self.0, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+pub fn ok(v: Value) -> EsJson {
+    EsJson(StatusCode::OK, v)
+}
+
+impl IntoResponse for EsError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = EsJson(status, self.to_json()).into_response();
+        // Picked up by the logging middleware and the debug UI.
+        if let Some(f) = self.unsupported_feature()
+            && let Ok(v) = HeaderValue::from_str(f)
+        {
+            resp.headers_mut().insert("x-elastichouse-unsupported", v);
+        }
+        resp
+    }
+}
+
+pub type ApiResult = Result<Response, EsError>;
+
+/// Reads a JSON request body; an empty body is `None`.
+pub fn parse_body(body: &[u8]) -> Result<Option<Value>, EsError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| json_parse_error(&e))
+}
+
+/// Elasticsearch's answer to a body that is not valid JSON.
+pub fn json_parse_error(e: &serde_json::Error) -> EsError {
+    EsError::x_content_parse(format!(
+        "[{}:{}] {}",
+        e.line(),
+        e.column(),
+        json_error_text(e)
+    ))
+}
+
+fn json_error_text(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    // serde_json appends " at line L column C"; the position is already in the prefix.
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// True for `?flag`, `?flag=true` and `?flag=` (Elasticsearch's boolean parameter parsing).
+pub fn flag(params: &Params, name: &str) -> Result<bool, EsError> {
+    match params.get(name).map(String::as_str) {
+        None => Ok(false),
+        Some("") | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) => Err(EsError::illegal_argument(format!(
+            "Failed to parse value [{v}] as only [true] or [false] are allowed."
+        ))),
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(info::root).head(info::root_head))
+        .route("/_bulk", post(bulk::bulk).put(bulk::bulk))
+        .route(
+            "/{index}/_bulk",
+            post(bulk::bulk_index).put(bulk::bulk_index),
+        )
+        .route("/_search", get(search::search_all).post(search::search_all))
+        .route("/{index}/_search", get(search::search).post(search::search))
+        .route("/_count", get(search::count_all).post(search::count_all))
+        .route("/{index}/_count", get(search::count).post(search::count))
+        .route("/_mget", get(docs::mget_all).post(docs::mget_all))
+        .route("/{index}/_mget", get(docs::mget).post(docs::mget))
+        .route("/_mapping", get(indices::get_mapping_all))
+        .route(
+            "/{index}/_mapping",
+            get(indices::get_mapping)
+                .put(indices::put_mapping)
+                .post(indices::put_mapping),
+        )
+        .route(
+            "/_refresh",
+            post(indices::refresh_all).get(indices::refresh_all),
+        )
+        .route(
+            "/{index}/_refresh",
+            post(indices::refresh).get(indices::refresh),
+        )
+        .route("/_cat/indices", get(cat::indices_all))
+        .route("/_cat/indices/{index}", get(cat::indices))
+        .route("/_cat/count", get(cat::count_all))
+        .route("/_cat/count/{index}", get(cat::count))
+        .route(
+            "/{index}",
+            put(indices::create)
+                .delete(indices::delete)
+                .get(indices::get)
+                .head(indices::exists),
+        )
+        .route("/{index}/_doc", post(docs::index_auto_id))
+        .route(
+            "/{index}/_doc/{id}",
+            put(docs::index_with_id)
+                .post(docs::index_with_id)
+                .get(docs::get)
+                .head(docs::exists)
+                .delete(docs::delete),
+        )
+        .route(
+            "/{index}/_create/{id}",
+            put(docs::create).post(docs::create),
+        )
+        .route("/{index}/_update/{id}", post(docs::update))
+        .route(
+            "/{index}/_source/{id}",
+            get(docs::get_source).head(docs::exists_source),
+        )
+        .fallback(any(no_handler))
+        .layer(middleware::from_fn_with_state(state.clone(), es_layer))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        .with_state(state)
+}
+
+/// Elasticsearch's answer for a path/method it has no handler for (RestController#handleBadRequest).
+async fn no_handler(method: Method, uri: axum::http::Uri) -> EsError {
+    let path = uri.path();
+    EsError::new(
+        400,
+        "illegal_argument_exception",
+        format!("no handler found for uri [{path}] and method [{method}]"),
+    )
+    .with(
+        "elastichouse.unsupported_feature",
+        format!("{method} {path}"),
+    )
+}
+
+const ACCEPTED_TYPES: [&str; 6] = [
+    "application/json",
+    "application/x-ndjson",
+    "application/vnd.elasticsearch+json",
+    "application/vnd.elasticsearch+x-ndjson",
+    "application/smile",
+    "application/cbor",
+];
+
+/// What every response passes through: media-type checks, `X-Elastic-Product`, `pretty`, logging.
+async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let opaque_id = header_str(req.headers(), "x-opaque-id");
+    let compat = compatible_media_type(req.headers());
+    let pretty = query
+        .split('&')
+        .any(|p| p == "pretty" || p == "pretty=true");
+
+    let mut resp = match check_content_type(req.headers()) {
+        Err(r) => r,
+        Ok(()) => next.run(req).await,
+    };
+
+    if pretty && is_json(&resp) {
+        resp = prettify(resp).await;
+    }
+    let h = resp.headers_mut();
+    h.insert(
+        "x-elastic-product",
+        HeaderValue::from_static("Elasticsearch"),
+    );
+    if let Some(ct) = compat
+        && is_json_headers(h)
+    {
+        h.insert(header::CONTENT_TYPE, ct);
+    }
+    let unsupported = h.remove("x-elastichouse-unsupported");
+    let status = resp.status().as_u16();
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(%method, %path, status, millis, opaque_id, "request");
+    if let Some(feature) = unsupported {
+        let feature = feature.to_str().unwrap_or("?").to_string();
+        tracing::warn!(%method, %path, feature, "unsupported feature requested");
+        state
+            .stats
+            .record_unsupported(&feature, &format!("{method} {path}"));
+    }
+    state.stats.record_request(&method, &path, status, millis);
+    resp
+}
+
+fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Elasticsearch answers a `compatible-with` request with the same vendor media type.
+fn compatible_media_type(h: &HeaderMap) -> Option<HeaderValue> {
+    let accept = header_str(h, "accept").or_else(|| header_str(h, "content-type"))?;
+    let v = accept
+        .split(',')
+        .find(|p| p.contains("vnd.elasticsearch+json"))?;
+    let version = v
+        .split("compatible-with=")
+        .nth(1)?
+        .trim()
+        .trim_end_matches(';');
+    HeaderValue::from_str(&format!(
+        "application/vnd.elasticsearch+json;compatible-with={version}"
+    ))
+    .ok()
+}
+
+fn check_content_type(h: &HeaderMap) -> Result<(), Response> {
+    let Some(ct) = header_str(h, "content-type") else {
+        return Ok(());
+    };
+    let base = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if ACCEPTED_TYPES.contains(&base.as_str()) || base.is_empty() {
+        return Ok(());
+    }
+    // RestController: {"error":"Content-Type header [text/plain] is not supported","status":406}
+    let body = serde_json::json!({
+        "error": format!("Content-Type header [{ct}] is not supported"),
+        "status": 406
+    });
+    Err(EsJson(StatusCode::NOT_ACCEPTABLE, body).into_response())
+}
+
+fn is_json_headers(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn is_json(r: &Response) -> bool {
+    is_json_headers(r.headers())
+}
+
+async fn prettify(resp: Response) -> Response {
+    let (parts, body) = resp.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(_) => return Response::from_parts(parts, Body::empty()),
+    };
+    let out = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) => {
+            let mut s = serde_json::to_vec_pretty(&v).unwrap_or_default();
+            s.push(b'\n');
+            s
+        }
+        Err(_) => bytes.to_vec(),
+    };
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(out))
+}

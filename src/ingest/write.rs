@@ -1,0 +1,636 @@
+//! Applying index/create/update/delete operations with Elasticsearch's `_id` semantics.
+//!
+//! For one index, a batch of operations is applied in request order:
+//! 1. one query reads the latest row (live or tombstone) of every explicit `_id` in the batch;
+//! 2. each operation is decided in memory (created/updated/deleted/not_found/noop, 409 conflicts,
+//!    version and sequence number), documents are prepared (dynamic mapping, value conversion) and a
+//!    failing document fails only its own item;
+//! 3. new fields become columns (`ALTER TABLE … ADD COLUMN`), then one `INSERT` writes the final row
+//!    of every touched `_id`. Items are acknowledged only after ClickHouse accepted that INSERT.
+//!
+//! The table is a ReplacingMergeTree ordered by `_id` with `_seq_no` as version and `_deleted` as
+//! tombstone flag, read with FINAL: see docs/storage.md.
+
+use super::bulk::OpType;
+use crate::catalog::{COL_DELETED, COL_ID, COL_SEQ_NO, COL_SOURCE, COL_VERSION, IndexMeta};
+use crate::error::{EsError, EsResult};
+use crate::schema::{self, Mappings};
+use crate::server::AppState;
+use crate::sql::{self, ChType};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// One write, with its document already read.
+#[derive(Debug, Clone)]
+pub struct WriteOp {
+    pub op: OpType,
+    pub id: Option<String>,
+    /// The exact bytes of the document (index/create).
+    pub source: Option<Vec<u8>>,
+    /// The update request body (update).
+    pub update: Option<Map<String, Value>>,
+    pub if_seq_no: Option<u64>,
+    pub if_primary_term: Option<u64>,
+}
+
+/// The outcome of one write, as a bulk item or a single-document response.
+#[derive(Debug, Clone)]
+pub struct WriteResult {
+    pub index: String,
+    pub id: String,
+    pub outcome: Result<Done, EsError>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// created | updated | deleted | not_found | noop
+    pub result: &'static str,
+    pub version: u64,
+    pub seq_no: u64,
+    pub status: u16,
+}
+
+impl WriteResult {
+    /// The response object of a single-document API (or of a bulk item, without `status`).
+    pub fn body(&self, forced_refresh: bool) -> Value {
+        match &self.outcome {
+            Ok(d) => {
+                let mut v = json!({
+                    "_index": self.index,
+                    "_id": self.id,
+                    "_version": d.version,
+                    "result": d.result,
+                });
+                if forced_refresh && d.result != "noop" {
+                    v["forced_refresh"] = json!(true);
+                }
+                v["_shards"] = if d.result == "noop" {
+                    json!({"total": 0, "successful": 0, "failed": 0})
+                } else {
+                    json!({"total": 1, "successful": 1, "failed": 0})
+                };
+                v["_seq_no"] = json!(d.seq_no);
+                v["_primary_term"] = json!(1);
+                v
+            }
+            Err(e) => e.to_json(),
+        }
+    }
+
+    /// The bulk item object: `{"index": {…, "status": 201}}`.
+    pub fn bulk_item(&self, op: OpType, forced_refresh: bool) -> Value {
+        let inner = match &self.outcome {
+            Ok(d) => {
+                let mut v = self.body(forced_refresh);
+                v["status"] = json!(d.status);
+                v
+            }
+            Err(e) => json!({
+                "_index": self.index,
+                "_id": self.id,
+                "status": e.status,
+                "error": e.body(),
+            }),
+        };
+        json!({ op.name(): inner })
+    }
+
+    pub fn status(&self) -> u16 {
+        match &self.outcome {
+            Ok(d) => d.status,
+            Err(e) => e.status,
+        }
+    }
+}
+
+/// The latest stored row of an id (live or deleted).
+#[derive(Debug, Clone)]
+struct Current {
+    version: u64,
+    seq_no: u64,
+    deleted: bool,
+    source: Option<Vec<u8>>,
+}
+
+/// A row to insert.
+struct Row {
+    id: String,
+    version: u64,
+    seq_no: u64,
+    deleted: bool,
+    source: Vec<u8>,
+    values: Vec<(String, Value)>,
+}
+
+/// Reads the latest row of each id.
+async fn lookup(
+    state: &AppState,
+    meta: &IndexMeta,
+    ids: &[String],
+    with_source: bool,
+) -> EsResult<HashMap<String, Current>> {
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let by = sql::col(COL_SEQ_NO);
+    let mut items = vec![
+        sql::col(COL_ID).alias("id"),
+        sql::Expr::func("max", vec![by.clone()]).alias("seq"),
+        sql::Expr::func("argMax", vec![sql::col(COL_VERSION), by.clone()]).alias("v"),
+        sql::Expr::func("argMax", vec![sql::col(COL_DELETED), by.clone()]).alias("d"),
+    ];
+    if with_source {
+        items.push(sql::Expr::func("argMax", vec![sql::col(COL_SOURCE), by.clone()]).alias("s"));
+    }
+    let q = sql::Select {
+        items,
+        from: Some(sql::FromClause::table(state.catalog.db(), meta.table())),
+        where_: Some(sql::col(COL_ID).in_list(ids.iter().map(|i| sql::lit(i.as_str())).collect())),
+        group_by: vec![sql::col(COL_ID)],
+        ..Default::default()
+    };
+    for r in state.ch.query_rows(&q).await? {
+        let id = r["id"].as_str().unwrap_or_default().to_string();
+        out.insert(
+            id,
+            Current {
+                version: r["v"].as_u64().unwrap_or(0),
+                seq_no: r["seq"].as_u64().unwrap_or(0),
+                deleted: r["d"].as_u64().unwrap_or(0) == 1,
+                source: r
+                    .get("s")
+                    .and_then(Value::as_str)
+                    .map(|s| s.as_bytes().to_vec()),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Merges `patch` into `base` as Elasticsearch's partial update does (XContentHelper#update):
+/// objects merge recursively, everything else is replaced. Returns whether anything changed.
+pub fn merge_doc(base: &mut Map<String, Value>, patch: &Map<String, Value>) -> bool {
+    let mut changed = false;
+    for (k, v) in patch {
+        match (base.get_mut(k), v) {
+            (Some(Value::Object(b)), Value::Object(p)) => changed |= merge_doc(b, p),
+            (Some(old), new) => {
+                if old != new {
+                    *old = new.clone();
+                    changed = true;
+                }
+            }
+            (None, new) => {
+                base.insert(k.clone(), new.clone());
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+fn parse_source(bytes: &[u8], id: &str) -> EsResult<Value> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        EsError::document_parsing(format!(
+            "[{}:{}] failed to parse: {}",
+            e.line(),
+            e.column(),
+            e.to_string().split(" at line ").next().unwrap_or_default()
+        ))
+        .caused_by(EsError::new(400, "json_parse_exception", e.to_string()))
+    })?;
+    if !v.is_object() {
+        return Err(EsError::document_parsing(format!(
+            "[1:1] failed to parse: document with id '{id}' is not a JSON object"
+        )));
+    }
+    Ok(v)
+}
+
+/// Applies `ops` to one index (auto-creating it if needed) and returns one result per op, in order.
+pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult<Vec<WriteResult>> {
+    let lock = state.catalog.write_lock(index);
+    let _guard = lock.lock().await;
+    let meta = match state.catalog.get(index).await? {
+        Some(m) => m,
+        None => {
+            // Auto-create on first write (action.auto_create_index defaults to true). Deletes and
+            // updates without an upsert do not create indices (TransportBulkAction): they get 404.
+            let creates = |o: &WriteOp| match o.op {
+                OpType::Delete => false,
+                OpType::Update => o.update.as_ref().is_some_and(|u| {
+                    u.contains_key("upsert") || u.get("doc_as_upsert") == Some(&json!(true))
+                }),
+                _ => true,
+            };
+            if !ops.iter().any(creates) {
+                return Ok(ops
+                    .into_iter()
+                    .map(|o| WriteResult {
+                        index: index.to_string(),
+                        id: o.id.unwrap_or_default(),
+                        outcome: Err(EsError::index_not_found(index)),
+                    })
+                    .collect());
+            }
+            match state
+                .catalog
+                .create(index, Mappings::default(), json!({}))
+                .await
+            {
+                Ok(m) => m,
+                Err(e) if e.kind == "resource_already_exists_exception" => {
+                    state.catalog.require(index).await?
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    if !meta.managed {
+        return Err(EsError::illegal_argument(format!(
+            "index [{index}] is an existing ClickHouse table that elastichouse did not create; it is served read-only"
+        )));
+    }
+
+    let explicit: Vec<String> = {
+        let mut v: Vec<String> = ops.iter().filter_map(|o| o.id.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let need_source = ops.iter().any(|o| o.op == OpType::Update);
+    let mut current = lookup(state, &meta, &explicit, need_source).await?;
+
+    let first_seq = state.catalog.next_seq_nos(&meta, ops.len() as u64).await?;
+    let mut mappings = meta.mappings.clone();
+    let mut columns = meta.columns.clone();
+    let mut mapping_changed = false;
+    let mut new_columns: Vec<(String, ChType)> = Vec::new();
+    let mut to_array: Vec<String> = Vec::new();
+    let mut rows: HashMap<String, Row> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut results = Vec::with_capacity(ops.len());
+
+    for (i, op) in ops.into_iter().enumerate() {
+        let seq_no = first_seq + i as u64;
+        let id = op.id.clone().unwrap_or_else(crate::ids::generate_id);
+        let cur = current.get(&id).cloned();
+        let live = cur.as_ref().filter(|c| !c.deleted);
+        let outcome = decide(
+            &op,
+            &id,
+            index,
+            cur.as_ref(),
+            live,
+            seq_no,
+            &mut mappings,
+            &mut columns,
+            &mut mapping_changed,
+            &mut new_columns,
+            &mut to_array,
+        );
+        match outcome {
+            Ok((done, row)) => {
+                if let Some(row) = row {
+                    current.insert(
+                        id.clone(),
+                        Current {
+                            version: row.version,
+                            seq_no: row.seq_no,
+                            deleted: row.deleted,
+                            source: Some(row.source.clone()),
+                        },
+                    );
+                    if !rows.contains_key(&id) {
+                        order.push(id.clone());
+                    }
+                    rows.insert(id.clone(), row);
+                }
+                results.push(WriteResult {
+                    index: index.to_string(),
+                    id,
+                    outcome: Ok(done),
+                });
+            }
+            Err(e) => results.push(WriteResult {
+                index: index.to_string(),
+                id,
+                outcome: Err(e),
+            }),
+        }
+    }
+
+    if rows.is_empty() {
+        return Ok(results);
+    }
+    // Schema changes first, then the data.
+    let mut meta = meta;
+    if mapping_changed || !new_columns.is_empty() {
+        meta = state
+            .catalog
+            .update_mapping(&meta, &mappings, &new_columns)
+            .await?;
+    }
+    if !to_array.is_empty() {
+        to_array.sort();
+        to_array.dedup();
+        meta = state.catalog.migrate_to_array(&meta, &to_array).await?;
+    }
+    let mut body = Vec::with_capacity(rows.len() * 256);
+    let n = order.len();
+    for id in order {
+        let row = rows.remove(&id).expect("row");
+        encode_row(&mut body, row, &meta.columns);
+    }
+    let insert = sql::Insert {
+        db: state.catalog.db(),
+        table: meta.table(),
+        columns: vec![],
+        format: "JSONEachRow",
+    };
+    if let Err(e) = state.ch.insert(&insert, body.into(), n).await {
+        // Nothing of this batch was acknowledged.
+        let err: EsError = e.into();
+        for r in &mut results {
+            if r.outcome.as_ref().is_ok_and(|d| d.result != "noop") {
+                r.outcome = Err(err.clone());
+            }
+        }
+        return Ok(results);
+    }
+    state
+        .stats
+        .docs_ingested
+        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    Ok(results)
+}
+
+fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
+    let mut obj = Map::new();
+    obj.insert(COL_ID.into(), Value::String(row.id));
+    obj.insert(
+        COL_SOURCE.into(),
+        Value::String(String::from_utf8_lossy(&row.source).into_owned()),
+    );
+    obj.insert(COL_VERSION.into(), json!(row.version));
+    obj.insert(COL_SEQ_NO.into(), json!(row.seq_no));
+    obj.insert(COL_DELETED.into(), json!(row.deleted as u8));
+    for (c, v) in row.values {
+        let v = match (columns.get(&c).map(ChType::is_array), v) {
+            (Some(true), Value::Array(a)) => Value::Array(a),
+            (Some(true), Value::Null) => Value::Array(vec![]),
+            (Some(true), v) => Value::Array(vec![v]),
+            (_, v) => v,
+        };
+        obj.insert(c, v);
+    }
+    serde_json::to_writer(&mut *out, &Value::Object(obj)).expect("serialising JSON to memory");
+    out.push(b'\n');
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    op: &WriteOp,
+    id: &str,
+    index: &str,
+    cur: Option<&Current>,
+    live: Option<&Current>,
+    seq_no: u64,
+    mappings: &mut Mappings,
+    columns: &mut BTreeMap<String, ChType>,
+    mapping_changed: &mut bool,
+    new_columns: &mut Vec<(String, ChType)>,
+    to_array: &mut Vec<String>,
+) -> EsResult<(Done, Option<Row>)> {
+    let next_version = cur.map(|c| c.version + 1).unwrap_or(1);
+    // Optimistic concurrency control (if_seq_no / if_primary_term).
+    if let Some(want) = op.if_seq_no {
+        let term = op.if_primary_term.unwrap_or(1);
+        match live {
+            Some(c) if c.seq_no == want && term == 1 => {}
+            Some(c) => {
+                return Err(EsError::version_conflict(
+                    index,
+                    id,
+                    &format!(
+                        "required seqNo [{want}], primary term [{term}]. current document has seqNo [{}] and primary term [1]",
+                        c.seq_no
+                    ),
+                ));
+            }
+            None => {
+                return Err(EsError::version_conflict(
+                    index,
+                    id,
+                    &format!(
+                        "required seqNo [{want}], primary term [{term}] but no document was found"
+                    ),
+                ));
+            }
+        }
+    }
+    let mut prepare = |source_bytes: Vec<u8>, parsed: &Value| -> EsResult<Row> {
+        let prepared = schema::prepare_document(mappings, columns, parsed, id)?;
+        if let Some(update) = &prepared.mapping_update {
+            mappings.merge(update)?;
+            *mapping_changed = true;
+        }
+        for (c, t) in &prepared.new_columns {
+            if !columns.contains_key(c) {
+                columns.insert(c.clone(), t.clone());
+                new_columns.push((c.clone(), t.clone()));
+            }
+        }
+        for c in &prepared.array_columns {
+            if let Some(t) = columns.get_mut(c)
+                && !t.is_array()
+            {
+                *t = ChType::array(t.base().clone());
+                to_array.push(c.clone());
+            }
+        }
+        Ok(Row {
+            id: id.to_string(),
+            version: next_version,
+            seq_no,
+            deleted: false,
+            source: source_bytes,
+            values: prepared.values,
+        })
+    };
+    match op.op {
+        OpType::Index | OpType::Create => {
+            if op.op == OpType::Create
+                && let Some(c) = live
+            {
+                return Err(EsError::version_conflict(
+                    index,
+                    id,
+                    &format!("document already exists (current version [{}])", c.version),
+                ));
+            }
+            let bytes = op.source.clone().unwrap_or_default();
+            let parsed = parse_source(&bytes, id)?;
+            let row = prepare(bytes, &parsed)?;
+            let (result, status) = if live.is_some() {
+                ("updated", 200)
+            } else {
+                ("created", 201)
+            };
+            Ok((
+                Done {
+                    result,
+                    version: row.version,
+                    seq_no,
+                    status,
+                },
+                Some(row),
+            ))
+        }
+        OpType::Delete => {
+            let row = Row {
+                id: id.to_string(),
+                version: next_version,
+                seq_no,
+                deleted: true,
+                source: Vec::new(),
+                values: Vec::new(),
+            };
+            let (result, status) = if live.is_some() {
+                ("deleted", 200)
+            } else {
+                ("not_found", 404)
+            };
+            Ok((
+                Done {
+                    result,
+                    version: next_version,
+                    seq_no,
+                    status,
+                },
+                Some(row),
+            ))
+        }
+        OpType::Update => {
+            let req = op.update.clone().unwrap_or_default();
+            if req.contains_key("script") {
+                return Err(EsError::unsupported("update with [script]"));
+            }
+            let doc = match req.get("doc") {
+                Some(Value::Object(d)) => Some(d.clone()),
+                Some(_) => {
+                    return Err(EsError::x_content_parse(
+                        "[1:8] [UpdateRequest] doc doesn't support values of type: VALUE_STRING",
+                    ));
+                }
+                None => None,
+            };
+            let doc_as_upsert = req
+                .get("doc_as_upsert")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let detect_noop = req
+                .get("detect_noop")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            match live {
+                None => {
+                    let upsert = match (req.get("upsert"), doc_as_upsert, &doc) {
+                        (Some(Value::Object(u)), _, _) => Value::Object(u.clone()),
+                        (_, true, Some(d)) => Value::Object(d.clone()),
+                        _ => return Err(EsError::document_missing(index, id)),
+                    };
+                    let bytes = serde_json::to_vec(&upsert).expect("JSON");
+                    let row = prepare(bytes, &upsert)?;
+                    Ok((
+                        Done {
+                            result: "created",
+                            version: row.version,
+                            seq_no,
+                            status: 201,
+                        },
+                        Some(row),
+                    ))
+                }
+                Some(c) => {
+                    let Some(doc) = doc else {
+                        return Err(EsError::action_request_validation(
+                            "Validation Failed: 1: script or doc is missing;",
+                        ));
+                    };
+                    let old = c.source.clone().unwrap_or_default();
+                    let mut merged = match parse_source(&old, id)? {
+                        Value::Object(m) => m,
+                        _ => Map::new(),
+                    };
+                    let changed = merge_doc(&mut merged, &doc);
+                    if !changed && detect_noop {
+                        return Ok((
+                            Done {
+                                result: "noop",
+                                version: c.version,
+                                seq_no: c.seq_no,
+                                status: 200,
+                            },
+                            None,
+                        ));
+                    }
+                    let merged = Value::Object(merged);
+                    let bytes = serde_json::to_vec(&merged).expect("JSON");
+                    let row = prepare(bytes, &merged)?;
+                    Ok((
+                        Done {
+                            result: "updated",
+                            version: row.version,
+                            seq_no,
+                            status: 200,
+                        },
+                        Some(row),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Runs the ops of a whole request: groups them by index (keeping each index's order) and returns
+/// the results in request order.
+pub async fn apply_many(state: &AppState, ops: Vec<(String, WriteOp)>) -> Vec<WriteResult> {
+    let mut groups: BTreeMap<String, Vec<(usize, WriteOp)>> = BTreeMap::new();
+    let total = ops.len();
+    for (i, (index, op)) in ops.into_iter().enumerate() {
+        groups.entry(index).or_default().push((i, op));
+    }
+    let mut out: Vec<Option<WriteResult>> = vec![None; total];
+    for (index, items) in groups {
+        let (positions, ops): (Vec<usize>, Vec<WriteOp>) = items.into_iter().unzip();
+        let ids: Vec<String> = ops
+            .iter()
+            .map(|o| o.id.clone().unwrap_or_default())
+            .collect();
+        let results = match crate::catalog::validate_index_name(&index) {
+            Err(e) => Err(e),
+            Ok(()) => apply(state, &index, ops).await,
+        };
+        match results {
+            Ok(rs) => {
+                for (p, r) in positions.into_iter().zip(rs) {
+                    out[p] = Some(r);
+                }
+            }
+            Err(e) => {
+                for (p, id) in positions.into_iter().zip(ids) {
+                    out[p] = Some(WriteResult {
+                        index: index.clone(),
+                        id,
+                        outcome: Err(e.clone()),
+                    });
+                }
+            }
+        }
+    }
+    out.into_iter()
+        .map(|r| r.expect("every op has a result"))
+        .collect()
+}

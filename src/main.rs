@@ -1,0 +1,57 @@
+use clap::Parser;
+use elastichouse::config::{Cli, Command, Config, ConfigAction};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("ELASTICHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let cfg = match Config::load(&cli.opts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            println!("configuration OK\n");
+            print!("{}", toml::to_string_pretty(&cfg).unwrap_or_default());
+            if cfg.clickhouse_url.is_none() {
+                let py = elastichouse::clickhouse::embedded::find_python(&cfg);
+                println!("\n# storage: embedded chDB, python {}", py.display());
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Command::Run => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            match rt.block_on(run(cfg)) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("elastichouse: {e:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn run(cfg: Config) -> anyhow::Result<()> {
+    let running = elastichouse::server::start(cfg).await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}

@@ -1,0 +1,486 @@
+//! Planning: what to ask ClickHouse for a search. A query becomes a WHERE expression over one index's
+//! table, typed by the index's mapping; sorts become ORDER BY keys.
+
+pub mod fields;
+
+use crate::dsl::{Bool, Query, Range};
+use crate::error::EsError;
+use crate::sql::{self, Expr};
+use fields::{EsKind, Field};
+use serde_json::Value;
+
+/// Translation context: one index.
+pub struct Ctx<'a> {
+    pub meta: &'a crate::catalog::IndexMeta,
+    /// `now` for date math, fixed per request (epoch millis).
+    pub now_millis: i64,
+}
+
+fn never() -> Expr {
+    sql::lit(false)
+}
+
+fn always() -> Expr {
+    sql::lit(true)
+}
+
+/// A predicate on every value of a field: scalar columns test the value (NULL counts as no match),
+/// array columns test whether any element matches.
+fn any_value(f: &Field, pred: impl Fn(Expr) -> Expr) -> Expr {
+    if f.is_array {
+        let x = sql::Ident::new("x");
+        Expr::func(
+            "arrayExists",
+            vec![
+                Expr::Lambda(vec![x.clone()], Box::new(pred(Expr::Column(x)))),
+                f.column_expr(),
+            ],
+        )
+    } else {
+        Expr::func("ifNull", vec![pred(f.column_expr()), sql::lit(false)])
+    }
+}
+
+/// A keyword value as Elasticsearch indexes it: longer than `ignore_above` means not indexed.
+fn keyword_pred(f: &Field, pred: impl Fn(Expr) -> Expr) -> Expr {
+    match f.ignore_above {
+        Some(n) => any_value(f, |x| {
+            Expr::func("lengthUTF8", vec![x.clone()])
+                .lte(sql::lit(n as u64))
+                .and(pred(x))
+        }),
+        None => any_value(f, pred),
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Standard-analyzer-like tokens of a text column (lower-cased, split on non-alphanumerics).
+/// The search issue replaces this with ClickHouse's text index functions.
+fn text_tokens(x: Expr) -> Expr {
+    Expr::func("splitByNonAlpha", vec![Expr::func("lowerUTF8", vec![x])])
+}
+
+fn number_literal(f: &Field, v: &Value, query: &str) -> Result<Option<Expr>, EsError> {
+    let text = value_text(v);
+    let bad = || {
+        EsError::new(
+            400,
+            "query_shard_exception",
+            format!("failed to create query: For input string: \"{text}\""),
+        )
+        .with("index_uuid", "_na_")
+        .caused_by(EsError::new(
+            400,
+            "number_format_exception",
+            format!("For input string: \"{text}\""),
+        ))
+    };
+    let n: f64 = match v {
+        Value::Number(n) => n.as_f64().unwrap_or(0.0),
+        Value::String(s) => s.trim().parse().map_err(|_| bad())?,
+        Value::Bool(_) => return Err(bad()),
+        _ => return Err(bad()),
+    };
+    let _ = query;
+    if f.kind.is_integer() {
+        if n.fract() != 0.0 {
+            // NumberFieldMapper: "Value [5.5] has a decimal part" → matches nothing.
+            return Ok(None);
+        }
+        if let Value::Number(num) = v
+            && let Some(i) = num.as_i64()
+        {
+            return Ok(Some(sql::lit(i)));
+        }
+        if let Value::Number(num) = v
+            && let Some(u) = num.as_u64()
+        {
+            return Ok(Some(sql::lit(u)));
+        }
+        return Ok(Some(sql::lit(n as i64)));
+    }
+    Ok(Some(sql::lit(n)))
+}
+
+fn bool_literal(v: &Value) -> Result<bool, EsError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s == "true" => Ok(true),
+        Value::String(s) if s == "false" || s.is_empty() => Ok(false),
+        other => Err(EsError::new(
+            400,
+            "query_shard_exception",
+            format!(
+                "failed to create query: Can't parse boolean value [{}], expected [true] or [false]",
+                value_text(other)
+            ),
+        )),
+    }
+}
+
+fn date_literal(f: &Field, nanos: i64) -> Expr {
+    let precision = if f.kind == EsKind::DateNanos { 9 } else { 3 };
+    Expr::func(
+        "toDateTime64",
+        vec![
+            sql::lit(
+                crate::schema::dates::to_clickhouse_datetime64(nanos, precision)
+                    .unwrap_or_default(),
+            ),
+            sql::lit(precision as u64),
+            sql::lit("UTC"),
+        ],
+    )
+}
+
+fn parse_date_bound(
+    ctx: &Ctx,
+    f: &Field,
+    v: &Value,
+    format: Option<&str>,
+    tz: Option<&str>,
+    round_up: bool,
+) -> Result<i64, EsError> {
+    let fmt = format
+        .or(f.format.as_deref())
+        .unwrap_or("strict_date_optional_time||epoch_millis");
+    let text = value_text(v);
+    crate::schema::dates::parse_date_math(&text, fmt, ctx.now_millis, round_up, tz).map_err(|e| {
+        EsError::new(
+            400,
+            "parse_exception",
+            format!("failed to parse date field [{text}] with format [{fmt}]: [{e}]"),
+        )
+    })
+}
+
+fn ip_pred(f: &Field, v: &Value) -> Expr {
+    let text = value_text(v);
+    if text.contains('/') {
+        let range = sql::lit(text.as_str());
+        any_value(f, move |x| {
+            Expr::func(
+                "isIPAddressInRange",
+                vec![Expr::func("IPv6NumToString", vec![x]), range.clone()],
+            )
+        })
+    } else {
+        let ip = Expr::func("toIPv6OrNull", vec![sql::lit(text.as_str())]);
+        any_value(f, move |x| x.eq(ip.clone()))
+    }
+}
+
+/// The exact-value predicate of `term`/`terms` for one value.
+fn term_pred(ctx: &Ctx, f: &Field, v: &Value, case_insensitive: bool) -> Result<Expr, EsError> {
+    Ok(match f.kind {
+        EsKind::Keyword | EsKind::Wildcard | EsKind::Other => {
+            let s = value_text(v);
+            if case_insensitive {
+                let lower = sql::lit(s.to_lowercase());
+                keyword_pred(f, move |x| {
+                    Expr::func("lowerUTF8", vec![x]).eq(lower.clone())
+                })
+            } else {
+                let lit = sql::lit(s);
+                keyword_pred(f, move |x| x.eq(lit.clone()))
+            }
+        }
+        EsKind::ConstantKeyword => {
+            let matches = f.constant_value.as_deref() == Some(value_text(v).as_str());
+            if matches { always() } else { never() }
+        }
+        EsKind::Text => {
+            // A term query is not analysed: it matches a token exactly as indexed (lower-cased).
+            let tok = sql::lit(value_text(v));
+            any_value(f, move |x| {
+                Expr::func("has", vec![text_tokens(x), tok.clone()])
+            })
+        }
+        k if k.is_numeric() => match number_literal(f, v, "term")? {
+            Some(n) => any_value(f, move |x| x.eq(n.clone())),
+            None => never(),
+        },
+        EsKind::Boolean => {
+            let b = sql::lit(bool_literal(v)?);
+            any_value(f, move |x| x.eq(b.clone()))
+        }
+        EsKind::Date | EsKind::DateNanos => {
+            // DateFieldMapper#termQuery is a range [v, v] with date-math rounding on both ends.
+            let lo = date_literal(f, parse_date_bound(ctx, f, v, None, None, false)?);
+            let hi = date_literal(f, parse_date_bound(ctx, f, v, None, None, true)?);
+            any_value(f, move |x| x.clone().gte(lo.clone()).and(x.lte(hi.clone())))
+        }
+        EsKind::Ip => ip_pred(f, v),
+        _ => {
+            return Err(EsError::unsupported(format!(
+                "term query on a field of type [{}]",
+                f.es_type
+            )));
+        }
+    })
+}
+
+fn range_pred(ctx: &Ctx, f: &Field, r: &Range) -> Result<Expr, EsError> {
+    let mut parts: Vec<Box<dyn Fn(Expr) -> Expr>> = Vec::new();
+    let bounds = [
+        (&r.gt, "gt"),
+        (&r.gte, "gte"),
+        (&r.lt, "lt"),
+        (&r.lte, "lte"),
+    ];
+    for (bound, op) in bounds {
+        let Some(v) = bound else { continue };
+        let lit: Expr = match f.kind {
+            EsKind::Date | EsKind::DateNanos => {
+                // Rounding: gt and lte round up, gte and lt round down (range-query docs,
+                // "date math and rounding").
+                let up = op == "gt" || op == "lte";
+                date_literal(
+                    f,
+                    parse_date_bound(ctx, f, v, r.format.as_deref(), r.time_zone.as_deref(), up)?,
+                )
+            }
+            k if k.is_numeric() => {
+                let text = value_text(v);
+                let n: f64 = match v {
+                    Value::Number(n) => n.as_f64().unwrap_or(0.0),
+                    _ => text.trim().parse().map_err(|_| {
+                        EsError::new(
+                            400,
+                            "query_shard_exception",
+                            format!("failed to create query: For input string: \"{text}\""),
+                        )
+                    })?,
+                };
+                if f.kind.is_integer() {
+                    // Integer fields: gt 5.5 means gte 6, lt 5.5 means lte 5 (NumberFieldMapper).
+                    let n = match op {
+                        "gt" | "gte" => n.ceil(),
+                        _ => n.floor(),
+                    };
+                    let strict = n == value_text(v).parse::<f64>().unwrap_or(n);
+                    let op2 = if !strict && op == "gt" {
+                        "gte"
+                    } else if !strict && op == "lt" {
+                        "lte"
+                    } else {
+                        op
+                    };
+                    let l = sql::lit(n as i64);
+                    parts.push(cmp(op2, l));
+                    continue;
+                }
+                sql::lit(n)
+            }
+            EsKind::Keyword | EsKind::Wildcard | EsKind::Text | EsKind::Other => {
+                sql::lit(value_text(v))
+            }
+            EsKind::Ip => Expr::func("toIPv6OrNull", vec![sql::lit(value_text(v))]),
+            EsKind::Boolean => sql::lit(bool_literal(v)?),
+            _ => {
+                return Err(EsError::unsupported(format!(
+                    "range query on a field of type [{}]",
+                    f.es_type
+                )));
+            }
+        };
+        parts.push(cmp(op, lit));
+    }
+    if parts.is_empty() {
+        // A range with no bounds matches every document that has the field.
+        return Ok(exists_pred(ctx, f));
+    }
+    let combined = move |x: Expr| Expr::And(parts.iter().map(|p| p(x.clone())).collect());
+    Ok(if matches!(f.kind, EsKind::Keyword) {
+        keyword_pred(f, combined)
+    } else {
+        any_value(f, combined)
+    })
+}
+
+fn cmp(op: &str, lit: Expr) -> Box<dyn Fn(Expr) -> Expr> {
+    let op = op.to_string();
+    Box::new(move |x: Expr| match op.as_str() {
+        "gt" => x.gt(lit.clone()),
+        "gte" => x.gte(lit.clone()),
+        "lt" => x.lt(lit.clone()),
+        _ => x.lte(lit.clone()),
+    })
+}
+
+fn exists_pred(_ctx: &Ctx, f: &Field) -> Expr {
+    if f.is_array {
+        Expr::func("notEmpty", vec![f.column_expr()])
+    } else if f.kind == EsKind::Keyword && f.ignore_above.is_some() {
+        keyword_pred(f, |_| always())
+    } else {
+        f.column_expr().is_not_null()
+    }
+}
+
+/// Translates a query into a WHERE expression for one index.
+pub fn filter(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
+    Ok(match q {
+        Query::MatchAll { .. } => always(),
+        Query::MatchNone => never(),
+        Query::Term {
+            field,
+            value,
+            case_insensitive,
+            ..
+        } => match fields::resolve(ctx.meta, field) {
+            Some(f) => term_pred(ctx, &f, value, *case_insensitive)?,
+            None if field == "_id" => {
+                sql::col(crate::catalog::COL_ID).eq(sql::lit(value_text(value)))
+            }
+            None if field == "_index" => sql::lit(ctx.meta.name == value_text(value)),
+            None => never(),
+        },
+        Query::Terms { field, values, .. } => {
+            if field == "_id" {
+                return Ok(sql::col(crate::catalog::COL_ID)
+                    .in_list(values.iter().map(|v| sql::lit(value_text(v))).collect()));
+            }
+            if field == "_index" {
+                return Ok(sql::lit(
+                    values.iter().any(|v| value_text(v) == ctx.meta.name),
+                ));
+            }
+            match fields::resolve(ctx.meta, field) {
+                None => never(),
+                Some(f)
+                    if matches!(f.kind, EsKind::Keyword)
+                        && !f.is_array
+                        && f.ignore_above.is_none() =>
+                {
+                    // One IN list instead of a chain of ORs.
+                    let list: Vec<Expr> = values.iter().map(|v| sql::lit(value_text(v))).collect();
+                    any_value(&f, move |x| x.in_list(list.clone()))
+                }
+                Some(f) => {
+                    let mut ors = Vec::new();
+                    for v in values {
+                        ors.push(term_pred(ctx, &f, v, false)?);
+                    }
+                    Expr::Or(ors)
+                }
+            }
+        }
+        Query::Range(r) => match fields::resolve(ctx.meta, &r.field) {
+            Some(f) => range_pred(ctx, &f, r)?,
+            None => never(),
+        },
+        Query::Exists { field, .. } => {
+            if field == "_id" || field == "_index" || field == "_source" {
+                return Ok(always());
+            }
+            match fields::resolve(ctx.meta, field) {
+                Some(f) => exists_pred(ctx, &f),
+                None => {
+                    // An object path: exists if any leaf below it exists.
+                    let leaves = fields::leaves_under(ctx.meta, field);
+                    if leaves.is_empty() {
+                        never()
+                    } else {
+                        Expr::Or(leaves.iter().map(|f| exists_pred(ctx, f)).collect())
+                    }
+                }
+            }
+        }
+        Query::Ids { values, .. } => {
+            if values.is_empty() {
+                never()
+            } else {
+                sql::col(crate::catalog::COL_ID)
+                    .in_list(values.iter().map(|v| sql::lit(v.as_str())).collect())
+            }
+        }
+        Query::Bool(b) => bool_filter(ctx, b)?,
+    })
+}
+
+fn bool_filter(ctx: &Ctx, b: &Bool) -> Result<Expr, EsError> {
+    let mut and = Vec::new();
+    for q in b.must.iter().chain(&b.filter) {
+        and.push(filter(ctx, q)?);
+    }
+    for q in &b.must_not {
+        and.push(filter(ctx, q)?.not());
+    }
+    if !b.should.is_empty() {
+        // Without must/filter clauses one should clause is required; with them none is
+        // (BoolQueryBuilder), unless minimum_should_match says otherwise.
+        let required = match &b.minimum_should_match {
+            Some(m) => m.required(b.should.len()),
+            None if b.must.is_empty() && b.filter.is_empty() => 1,
+            None => 0,
+        };
+        let shoulds: Vec<Expr> = b
+            .should
+            .iter()
+            .map(|q| filter(ctx, q))
+            .collect::<Result<_, _>>()?;
+        if required > b.should.len() {
+            and.push(never());
+        } else if required == 1 {
+            and.push(Expr::Or(shoulds));
+        } else if required == b.should.len() {
+            and.extend(shoulds);
+        } else if required > 1 {
+            let sum = shoulds
+                .into_iter()
+                .map(|e| Expr::func("toUInt32", vec![e]))
+                .reduce(|a, b| a + b)
+                .expect("non-empty");
+            and.push(sum.gte(sql::lit(required as u64)));
+        }
+    } else if let Some(m) = &b.minimum_should_match
+        && m.required(0) > 0
+    {
+        and.push(never());
+    }
+    Ok(Expr::And(and))
+}
+
+/// The `_score` of a document for `q`, as an expression. Constant-score queries (terms, range,
+/// exists, ids) score their boost, filter and must_not clauses score nothing, bool sums its scoring
+/// clauses, as in Elasticsearch. `term` on keyword/text scores its boost here: BM25 is the search
+/// issue's work (documented in docs/search.md).
+pub fn score(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
+    Ok(match q {
+        Query::MatchAll { boost } => sql::lit(*boost),
+        Query::MatchNone => sql::lit(0.0),
+        Query::Term { boost, .. }
+        | Query::Terms { boost, .. }
+        | Query::Exists { boost, .. }
+        | Query::Ids { boost, .. }
+        | Query::Range(Range { boost, .. }) => sql::lit(*boost),
+        Query::Bool(b) => {
+            let mut terms = Vec::new();
+            for c in &b.must {
+                terms.push(score(ctx, c)?);
+            }
+            for c in &b.should {
+                terms.push(Expr::func(
+                    "if",
+                    vec![filter(ctx, c)?, score(ctx, c)?, sql::lit(0.0)],
+                ));
+            }
+            let sum = terms
+                .into_iter()
+                .reduce(|a, b| a + b)
+                .unwrap_or(sql::lit(0.0));
+            if b.boost != 1.0 {
+                sum * sql::lit(b.boost)
+            } else {
+                sum
+            }
+        }
+    })
+}

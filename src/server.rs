@@ -1,0 +1,99 @@
+//! Wiring: configuration → ClickHouse → catalog → the two HTTP servers, and a clean shutdown.
+
+use crate::catalog::Catalog;
+use crate::clickhouse::ClickHouse;
+use crate::config::Config;
+use crate::debug_ui::Stats;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub cfg: Config,
+    pub ch: Arc<ClickHouse>,
+    pub catalog: Arc<Catalog>,
+    pub stats: Arc<Stats>,
+    pub cluster_uuid: String,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub async fn new(cfg: Config) -> anyhow::Result<AppState> {
+        let ch = Arc::new(ClickHouse::connect(&cfg).await?);
+        let catalog = Arc::new(Catalog::new(ch.clone()));
+        let cluster_uuid = crate::ids::index_uuid(&format!("cluster:{}", cfg.clickhouse_database));
+        Ok(AppState(Arc::new(Inner {
+            cfg,
+            ch,
+            catalog,
+            stats: Arc::new(Stats::default()),
+            cluster_uuid,
+        })))
+    }
+}
+
+/// A running daemon: both listeners bound. Used by `main` and by the integration tests.
+pub struct Running {
+    pub state: AppState,
+    pub es_addr: std::net::SocketAddr,
+    pub ui_addr: std::net::SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    let state = AppState::new(cfg.clone()).await?;
+    let es = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} (ES API): {e}", cfg.listen))?;
+    let ui = tokio::net::TcpListener::bind(cfg.ui_listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} (debug UI): {e}", cfg.ui_listen))?;
+    let es_addr = es.local_addr()?;
+    let ui_addr = ui.local_addr()?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for (listener, app) in [
+        (es, crate::es_api::router(state.clone())),
+        (ui, crate::debug_ui::router(state.clone())),
+    ] {
+        let mut rx = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .await;
+        }));
+    }
+    tracing::info!(es = %es_addr, ui = %ui_addr, clickhouse = %state.ch.url, "elastichouse listening");
+    Ok(Running {
+        state,
+        es_addr,
+        ui_addr,
+        shutdown: tx,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Stops accepting requests, finishes those in flight, stops the embedded engine.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        if let Some(e) = &self.state.ch.embedded {
+            e.stop().await;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Test harness: one elastichouse daemon per test binary, on the real embedded ClickHouse engine
+//! (chDB), listening on free loopback ports. Tests talk to it over HTTP like any client, and each
+//! test uses its own index names so tests can run in parallel.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+pub struct Daemon {
+    pub es: SocketAddr,
+    pub ui: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+static DAEMON: OnceLock<Daemon> = OnceLock::new();
+
+fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("ELASTICHOUSE_PYTHON") {
+        return p.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the tests need the chDB venv: run scripts/setup (or scripts/test), or set ELASTICHOUSE_PYTHON"
+    );
+    venv
+}
+
+/// The shared daemon, started on first use.
+pub fn daemon() -> &'static Daemon {
+    DAEMON.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("elastichouse-test-")
+            .tempdir()
+            .expect("tempdir");
+        let data_dir = dir.keep();
+        let mut cfg = elastichouse::config::Config::default();
+        cfg.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.ui_listen = "127.0.0.1:0".parse().unwrap();
+        cfg.data_dir = data_dir.clone();
+        cfg.python = Some(python());
+        cfg.bulk_batch_docs = 500;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let running = elastichouse::server::start(cfg)
+                    .await
+                    .expect("daemon starts");
+                tx.send((running.es_addr, running.ui_addr)).unwrap();
+                // Serve until the test process exits (the chDB child exits with its parent).
+                std::future::pending::<()>().await;
+                drop(running);
+            });
+        });
+        let (es, ui) = rx.recv().expect("daemon address");
+        Daemon { es, ui, data_dir }
+    })
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+/// Sends a request to the ES API. `body` is sent as-is with the given content type.
+pub async fn req(method: &str, path: &str, body: Option<(&str, &str)>) -> Resp {
+    let d = daemon();
+    let url = format!("http://{}{}", d.es, path);
+    let mut r = client().request(method.parse().unwrap(), &url);
+    if let Some((ct, b)) = body {
+        r = r.header("content-type", ct).body(b.to_string());
+    }
+    let resp = r.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    Resp {
+        status,
+        headers,
+        text,
+    }
+}
+
+pub async fn get(path: &str) -> Resp {
+    req("GET", path, None).await
+}
+
+pub async fn json_req(method: &str, path: &str, body: &Value) -> Resp {
+    req(method, path, Some(("application/json", &body.to_string()))).await
+}
+
+pub async fn bulk(path: &str, ndjson: &str) -> Resp {
+    req("POST", path, Some(("application/x-ndjson", ndjson))).await
+}
+
+/// GET on the debug UI.
+pub async fn ui_get(path: &str) -> Resp {
+    let d = daemon();
+    let resp = client()
+        .get(format!("http://{}{}", d.ui, path))
+        .send()
+        .await
+        .expect("ui request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    Resp {
+        status,
+        headers,
+        text,
+    }
+}
+
+/// Asserts the Elasticsearch error shape and returns the error object.
+pub fn assert_es_error(r: &Resp, status: u16, kind: &str) -> Value {
+    assert_eq!(r.status, status, "status of {}", r.text);
+    let v = r.json();
+    assert_eq!(v["status"], status, "{}", r.text);
+    assert_eq!(v["error"]["type"], kind, "{}", r.text);
+    assert!(v["error"]["root_cause"].is_array(), "{}", r.text);
+    assert!(v["error"]["reason"].is_string(), "{}", r.text);
+    v["error"].clone()
+}
