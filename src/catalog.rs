@@ -179,19 +179,36 @@ impl Catalog {
     }
 
     async fn load(&self) -> EsResult<Arc<HashMap<String, Arc<IndexMeta>>>> {
-        let db = sql::Literal::from(self.ch.database.as_str());
-        let tables = self
-            .ch
-            .query_rows(&format!(
-                "SELECT name, comment, engine FROM system.tables WHERE database = {db} AND NOT is_temporary"
-            ))
-            .await?;
-        let columns = self
-            .ch
-            .query_rows(&format!(
-                "SELECT table, name, type FROM system.columns WHERE database = {db} ORDER BY table, position"
-            ))
-            .await?;
+        let in_db = || sql::col("database").eq(sql::lit(self.ch.database.as_str()));
+        let tables = sql::Select {
+            items: vec![
+                sql::col("name").into(),
+                sql::col("comment").into(),
+                sql::col("engine").into(),
+            ],
+            from: Some(sql::FromClause::table(
+                Ident::new("system"),
+                Ident::new("tables"),
+            )),
+            where_: Some(in_db().and(sql::col("is_temporary").not())),
+            ..Default::default()
+        };
+        let columns = sql::Select {
+            items: vec![
+                sql::col("table").into(),
+                sql::col("name").into(),
+                sql::col("type").into(),
+            ],
+            from: Some(sql::FromClause::table(
+                Ident::new("system"),
+                Ident::new("columns"),
+            )),
+            where_: Some(in_db()),
+            order_by: vec![sql::col("table").asc(), sql::col("position").asc()],
+            ..Default::default()
+        };
+        let tables = self.ch.query_rows(&tables).await?;
+        let columns = self.ch.query_rows(&columns).await?;
         let mut cols: HashMap<String, Vec<(String, ChType)>> = HashMap::new();
         for c in columns {
             let t = c.get("table").and_then(Value::as_str).unwrap_or_default();
@@ -562,12 +579,15 @@ impl Catalog {
         let counter = match existing {
             Some(c) => c,
             None => {
-                let q = format!(
-                    "SELECT max({}) + 1 AS next, count() AS n FROM {}.{}",
-                    Ident::new(COL_SEQ_NO),
-                    self.db(),
-                    meta.table()
-                );
+                let q = sql::Select {
+                    items: vec![
+                        (sql::Expr::func("max", vec![sql::col(COL_SEQ_NO)]) + sql::lit(1u64))
+                            .alias("next"),
+                        sql::Expr::func("count", vec![]).alias("n"),
+                    ],
+                    from: Some(sql::FromClause::table(self.db(), meta.table())),
+                    ..Default::default()
+                };
                 let rows = self.ch.query_rows(&q).await?;
                 let start = match rows.first() {
                     Some(r) if r["n"].as_u64().unwrap_or(0) > 0 => r["next"].as_u64().unwrap_or(0),

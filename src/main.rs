@@ -8,6 +8,8 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(
             EnvFilter::try_from_env("ELASTICHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cfg = match Config::load(&cli.opts) {
         Ok(c) => c,

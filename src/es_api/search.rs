@@ -417,8 +417,21 @@ fn sort_expr(
                 );
             }
             e = match f.kind {
-                fields::EsKind::Date => Expr::func("toUnixTimestamp64Milli", vec![e]),
-                fields::EsKind::DateNanos => Expr::func("toUnixTimestamp64Nano", vec![e]),
+                // Through DateTime64 so Date/DateTime columns of existing tables sort the same way.
+                fields::EsKind::Date => Expr::func(
+                    "toUnixTimestamp64Milli",
+                    vec![Expr::func(
+                        "toDateTime64",
+                        vec![e, sql::lit(3u64), sql::lit("UTC")],
+                    )],
+                ),
+                fields::EsKind::DateNanos => Expr::func(
+                    "toUnixTimestamp64Nano",
+                    vec![Expr::func(
+                        "toDateTime64",
+                        vec![e, sql::lit(9u64), sql::lit("UTC")],
+                    )],
+                ),
                 fields::EsKind::Boolean => Expr::func("toUInt8", vec![e]),
                 fields::EsKind::Ip => Expr::func("IPv6NumToString", vec![e]),
                 _ => e,
@@ -520,19 +533,32 @@ pub async fn execute(
         })?;
         let score = plan::score(&ctx, &req.query)?;
         let from = sql::FromClause::table(s.catalog.db(), meta.table());
-        if !meta.managed {
-            return Err(EsError::unsupported(
-                "search on a ClickHouse table elastichouse did not create",
-            ));
-        }
-        let mut items = vec![
-            sql::lit(meta.name.as_str()).alias("_index"),
-            sql::col(COL_ID).alias("_id"),
-            sql::col(COL_SOURCE).alias("_source"),
-            sql::col(COL_VERSION).alias("_version"),
-            sql::col(COL_SEQ_NO).alias("_seq_no"),
-            Expr::func("toFloat64", vec![score.clone()]).alias("_score"),
-        ];
+        let mut items = if meta.managed {
+            vec![
+                sql::lit(meta.name.as_str()).alias("_index"),
+                sql::col(COL_ID).alias("_id"),
+                sql::col(COL_SOURCE).alias("_source"),
+                sql::col(COL_VERSION).alias("_version"),
+                sql::col(COL_SEQ_NO).alias("_seq_no"),
+                Expr::func("toFloat64", vec![score.clone()]).alias("_score"),
+            ]
+        } else {
+            // A table elastichouse did not create: `_source` is the row as JSON, `_id` a hash of the
+            // row (identical rows share an id), no versions (docs/storage.md).
+            let row_hash = Expr::func("sipHash128", vec![sql::star()]);
+            vec![
+                sql::lit(meta.name.as_str()).alias("_index"),
+                Expr::func("lower", vec![Expr::func("hex", vec![row_hash])]).alias("_id"),
+                Expr::func(
+                    "formatRowNoNewline",
+                    vec![sql::lit("JSONEachRow"), sql::star()],
+                )
+                .alias("_source"),
+                sql::lit(1u64).alias("_version"),
+                sql::lit(0u64).alias("_seq_no"),
+                Expr::func("toFloat64", vec![score.clone()]).alias("_score"),
+            ]
+        };
         for (i, key) in sort.iter().enumerate() {
             let (e, _, _) = sort_expr(&ctx, key, &score)?;
             items.push(e.alias(&format!("s{i}")));
@@ -540,7 +566,7 @@ pub async fn execute(
         selects.push(sql::Select {
             items,
             from: Some(from.clone()),
-            final_: true,
+            final_: meta.managed,
             where_: Some(where_.clone()),
             ..Default::default()
         });
@@ -550,7 +576,7 @@ pub async fn execute(
                 Expr::func("toFloat64", vec![score]).alias("sc"),
             ],
             from: Some(from),
-            final_: true,
+            final_: meta.managed,
             where_: Some(where_),
             ..Default::default()
         });

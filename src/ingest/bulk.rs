@@ -53,6 +53,7 @@ pub struct BulkAction {
 }
 
 /// Where the body lives while it is executed.
+#[derive(Debug)]
 pub enum Spool {
     Memory(Vec<u8>),
     File(std::fs::File),
@@ -73,6 +74,7 @@ impl Spool {
     }
 }
 
+#[derive(Debug)]
 pub struct ParsedBulk {
     pub actions: Vec<BulkAction>,
     pub spool: Spool,

@@ -12,6 +12,9 @@ pub struct Daemon {
     pub es: SocketAddr,
     pub ui: SocketAddr,
     pub data_dir: PathBuf,
+    /// The ClickHouse HTTP URL the daemon uses (the embedded chDB server) and its database.
+    pub clickhouse: String,
+    pub database: String,
 }
 
 static DAEMON: OnceLock<Daemon> = OnceLock::new();
@@ -53,14 +56,26 @@ pub fn daemon() -> &'static Daemon {
                 let running = elastichouse::server::start(cfg)
                     .await
                     .expect("daemon starts");
-                tx.send((running.es_addr, running.ui_addr)).unwrap();
+                tx.send((
+                    running.es_addr,
+                    running.ui_addr,
+                    running.state.ch.url.clone(),
+                    running.state.ch.database.clone(),
+                ))
+                .unwrap();
                 // Serve until the test process exits (the chDB child exits with its parent).
                 std::future::pending::<()>().await;
                 drop(running);
             });
         });
-        let (es, ui) = rx.recv().expect("daemon address");
-        Daemon { es, ui, data_dir }
+        let (es, ui, clickhouse, database) = rx.recv().expect("daemon address");
+        Daemon {
+            es,
+            ui,
+            data_dir,
+            clickhouse,
+            database,
+        }
     })
 }
 
@@ -138,4 +153,19 @@ pub fn assert_es_error(r: &Resp, status: u16, kind: &str) -> Value {
     assert!(v["error"]["root_cause"].is_array(), "{}", r.text);
     assert!(v["error"]["reason"].is_string(), "{}", r.text);
     v["error"].clone()
+}
+
+/// Runs SQL directly on the daemon's ClickHouse (for setting up tables elastichouse did not create).
+pub async fn clickhouse_sql(sql: &str) -> String {
+    let d = daemon();
+    let r = client()
+        .post(format!("{}/?database={}", d.clickhouse, d.database))
+        .body(sql.to_string())
+        .send()
+        .await
+        .expect("clickhouse request");
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(status.is_success(), "ClickHouse said {status}: {text}");
+    text
 }

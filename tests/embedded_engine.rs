@@ -1,0 +1,89 @@
+//! The embedded ClickHouse (chDB child process): restarted when it dies, data kept, stopped with the
+//! daemon. Runs its own daemon (not the shared one) because it kills the engine.
+
+use std::time::Duration;
+
+fn python() -> std::path::PathBuf {
+    std::env::var("ELASTICHOUSE_PYTHON")
+        .map(Into::into)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
+        })
+}
+
+fn pid_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+fn child_pids(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        if cmd.contains("chdb_server.py") && cmd.contains(marker) && pid_alive(pid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_restarts_after_a_crash_and_stops_with_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = elastichouse::config::Config::default();
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.ui_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.data_dir = dir.path().to_path_buf();
+    cfg.python = Some(python());
+    let running = elastichouse::server::start(cfg)
+        .await
+        .expect("daemon starts");
+    let es = format!("http://{}", running.es_addr);
+    let http = reqwest::Client::new();
+    let r = http
+        .put(format!("{es}/sup-test/_doc/1?refresh=true"))
+        .header("content-type", "application/json")
+        .body(r#"{"v":1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let marker = dir.path().to_string_lossy().to_string();
+    let before = child_pids(&marker);
+    assert_eq!(before.len(), 1, "one chDB child: {before:?}");
+    let embedded = running.state.ch.embedded.clone().expect("embedded engine");
+    embedded.kill_for_test().await;
+
+    // The supervisor notices within a second and starts a new child on the same port.
+    let mut ok = false;
+    for _ in 0..120 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Ok(r) = http.get(format!("{es}/sup-test/_doc/1")).send().await
+            && r.status() == 200
+        {
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["_source"]["v"], 1, "data survives the crash");
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the engine came back");
+    assert_eq!(embedded.restarts(), 1);
+    let after = child_pids(&marker);
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before);
+
+    running.stop().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        child_pids(&marker).is_empty(),
+        "the engine stops with the daemon"
+    );
+}
