@@ -26,6 +26,9 @@ pub const COL_SEQ_NO: &str = "_seq_no";
 pub const COL_DELETED: &str = "_deleted";
 pub const RESERVED: [&str; 5] = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, COL_DELETED];
 
+/// Index name → metadata, as one consistent snapshot.
+type Snapshot = Arc<HashMap<String, Arc<IndexMeta>>>;
+
 const CACHE_TTL: Duration = Duration::from_secs(5);
 /// Marks a table comment as ours.
 const COMMENT_KEY: &str = "elastichouse";
@@ -82,7 +85,10 @@ impl IndexMeta {
 
 pub struct Catalog {
     ch: Arc<ClickHouse>,
-    cache: RwLock<Option<(Instant, Arc<HashMap<String, Arc<IndexMeta>>>)>>,
+    cache: RwLock<Option<(Instant, Snapshot)>>,
+    /// Bumped by every invalidation, so a reload that started before a change cannot store its
+    /// stale answer after it.
+    generation: AtomicU64,
     /// Serialises writes that change one index's schema or allocate its sequence numbers.
     write_locks: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     seq_nos: parking_lot::Mutex<HashMap<String, Arc<AtomicU64>>>,
@@ -165,6 +171,7 @@ impl Catalog {
         Catalog {
             ch,
             cache: RwLock::new(None),
+            generation: AtomicU64::new(0),
             write_locks: Default::default(),
             seq_nos: Default::default(),
         }
@@ -175,10 +182,12 @@ impl Catalog {
     }
 
     pub fn invalidate(&self) {
-        *self.cache.write() = None;
+        let mut cache = self.cache.write();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *cache = None;
     }
 
-    async fn load(&self) -> EsResult<Arc<HashMap<String, Arc<IndexMeta>>>> {
+    async fn load(&self) -> EsResult<Snapshot> {
         let in_db = || sql::col("database").eq(sql::lit(self.ch.database.as_str()));
         let tables = sql::Select {
             items: vec![
@@ -280,15 +289,19 @@ impl Catalog {
         Ok(Arc::new(out))
     }
 
-    async fn snapshot(&self, force: bool) -> EsResult<Arc<HashMap<String, Arc<IndexMeta>>>> {
+    async fn snapshot(&self, force: bool) -> EsResult<Snapshot> {
         if !force
             && let Some((at, map)) = self.cache.read().as_ref()
             && at.elapsed() < CACHE_TTL
         {
             return Ok(map.clone());
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let map = self.load().await?;
-        *self.cache.write() = Some((Instant::now(), map.clone()));
+        let mut cache = self.cache.write();
+        if self.generation.load(Ordering::SeqCst) == generation {
+            *cache = Some((Instant::now(), map.clone()));
+        }
         Ok(map)
     }
 
@@ -502,37 +515,33 @@ impl Catalog {
         Ok(Arc::new(next))
     }
 
-    /// Turns scalar columns into array columns (a document brought an array for a field seen single
-    /// before). A rare, heavier operation: a new column is filled by a mutation and swapped in.
-    pub async fn migrate_to_array(
+    /// Changes column types that documents outgrew: a single-valued column that now receives arrays
+    /// becomes `Array(T)`, a nested leaf `Array(Nullable(T))` whose objects hold arrays becomes
+    /// `Array(Array(T))`. Rare and heavier: a new column is filled from the old one by a mutation, then
+    /// swapped in. Callers hold the index's write lock.
+    pub async fn migrate_columns(
         &self,
         meta: &IndexMeta,
-        columns: &[String],
+        migrations: &[crate::schema::ColumnMigration],
     ) -> EsResult<Arc<IndexMeta>> {
         let mut next = meta.clone();
-        for c in columns {
-            let Some(old) = meta.columns.get(c) else {
+        for m in migrations {
+            let c = &m.column;
+            let Some(current) = meta.columns.get(c) else {
                 continue;
             };
-            if old.is_array() {
-                continue;
-            }
-            let elem = old.base().clone();
-            let new_ty = ChType::array(elem.clone());
-            let tmp = format!("{c}\u{1}array");
-            tracing::warn!(index = %meta.name, column = %c, "converting a single-valued column to an array column");
-            let fill = sql::Expr::func(
-                "if",
-                vec![
-                    sql::col(c).is_null(),
-                    sql::Expr::Array(vec![]),
-                    sql::Expr::Array(vec![sql::Expr::func("assumeNotNull", vec![sql::col(c)])]),
-                ],
-            );
+            let fill = migration_fill(current, &m.to, c).ok_or_else(|| {
+                EsError::illegal_argument(format!(
+                    "elastichouse cannot convert column [{c}] from {current} to {}",
+                    m.to
+                ))
+            })?;
+            let tmp = format!("{c}\u{1}migrating");
+            tracing::warn!(index = %meta.name, column = %c, from = %current, to = %m.to, "converting a column to hold arrays");
             let steps = vec![
                 sql::AlterOp::AddColumn {
                     if_not_exists: true,
-                    def: sql::ColumnDef::new(&tmp, new_ty.clone()).default(fill),
+                    def: sql::ColumnDef::new(tmp.as_str(), m.to.clone()).default(fill),
                     after: None,
                 },
                 sql::AlterOp::MaterializeColumn(Ident::new(&tmp)),
@@ -546,7 +555,9 @@ impl Catalog {
             self.ch
                 .execute_with(&alter, &[("mutations_sync", "2")])
                 .await?;
+            // The new column's DEFAULT refers to the old one: drop it before the old column.
             for op in [
+                sql::AlterOp::RemoveDefault(Ident::new(&tmp)),
                 sql::AlterOp::DropColumn {
                     if_exists: true,
                     name: Ident::new(c),
@@ -555,7 +566,6 @@ impl Catalog {
                     from: Ident::new(&tmp),
                     to: Ident::new(c),
                 },
-                sql::AlterOp::RemoveDefault(Ident::new(c)),
             ] {
                 let alter = sql::AlterTable {
                     db: self.db(),
@@ -567,7 +577,7 @@ impl Catalog {
                     .execute_with(&alter, &[("mutations_sync", "2")])
                     .await?;
             }
-            next.columns.insert(c.clone(), new_ty);
+            next.columns.insert(c.clone(), m.to.clone());
         }
         self.invalidate();
         Ok(Arc::new(next))
@@ -601,6 +611,34 @@ impl Catalog {
             }
         };
         Ok(counter.fetch_add(n, Ordering::SeqCst))
+    }
+}
+
+/// The expression that fills a column of type `to` from the old column `c` of type `from`.
+fn migration_fill(from: &ChType, to: &ChType, c: &str) -> Option<sql::Expr> {
+    use sql::Expr;
+    let wrap = |x: Expr| {
+        Expr::func(
+            "if",
+            vec![
+                x.clone().is_null(),
+                Expr::Array(vec![]),
+                Expr::Array(vec![Expr::func("assumeNotNull", vec![x])]),
+            ],
+        )
+    };
+    match (
+        from.is_array(),
+        to.is_array() && to.element() != from.element(),
+    ) {
+        // Nullable(T) → Array(T)
+        (false, _) => Some(wrap(sql::col(c))),
+        // Array(Nullable(T)) → Array(Array(T)): each element becomes a one-value array.
+        (true, true) => Some(Expr::func(
+            "arrayMap",
+            vec![sql::lambda(["x"], wrap(sql::col("x"))), sql::col(c)],
+        )),
+        (true, false) => None,
     }
 }
 

@@ -142,6 +142,20 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// A configuration for tests and benchmarks: both listeners on free loopback ports, the embedded
+    /// engine in `data_dir`.
+    pub fn ephemeral(data_dir: PathBuf, python: Option<PathBuf>) -> Config {
+        Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            ui_listen: "127.0.0.1:0".parse().expect("address"),
+            data_dir,
+            python,
+            ..Config::default()
+        }
+    }
+}
+
 fn addr(what: &str, s: &str) -> Result<SocketAddr, String> {
     s.parse()
         .map_err(|e| format!("{what}: [{s}] is not an address like 127.0.0.1:9200 ({e})"))

@@ -17,7 +17,7 @@ static LAST_MILLIS: AtomicU64 = AtomicU64::new(0);
 static NODE: OnceLock<[u8; 6]> = OnceLock::new();
 
 fn node() -> &'static [u8; 6] {
-    NODE.get_or_init(|| rand::random())
+    NODE.get_or_init(rand::random)
 }
 
 /// A new 20-character URL-safe document id.

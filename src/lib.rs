@@ -6,6 +6,10 @@
 //! chDB or a real server) → `render` (rows → Elasticsearch JSON). Writes go
 //! `es_api` → `ingest` (NDJSON stream, batching) → `schema` (mapping ↔ columns, dynamic mapping).
 
+// `EsError` (ES's error with its extra fields and cause) is the error of every fallible call here.
+// Errors are the cold path; boxing them everywhere would cost readability for nothing measurable.
+#![allow(clippy::result_large_err)]
+
 pub mod catalog;
 pub mod clickhouse;
 pub mod config;

@@ -36,11 +36,7 @@ fn child_pids(marker: &str) -> Vec<u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_restarts_after_a_crash_and_stops_with_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = elastichouse::config::Config::default();
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.ui_listen = "127.0.0.1:0".parse().unwrap();
-    cfg.data_dir = dir.path().to_path_buf();
-    cfg.python = Some(python());
+    let cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), Some(python()));
     let running = elastichouse::server::start(cfg)
         .await
         .expect("daemon starts");

@@ -324,11 +324,11 @@ async fn sort_from_size_and_totals() {
     )
     .await;
     assert_eq!(r.json()["hits"]["total"], 30);
-    // URL parameters.
+    // URL parameters. bytes asc: doc 1 (100), 2 (200), 3 (300)…; from=1 skips the first.
     let r = get("/sb-logs/_search?size=2&from=1&sort=bytes:asc")
         .await
         .json();
-    assert_eq!(ids(&r), ["1", "2"]);
+    assert_eq!(ids(&r), ["2", "3"]);
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ pub enum Query {
         values: Vec<Value>,
         boost: f64,
     },
-    Range(Range),
+    Range(Box<Range>),
     Exists {
         field: String,
         boost: f64,
@@ -423,7 +423,7 @@ fn parse_range(body: &Value) -> Result<Query, EsError> {
             }
         }
     }
-    Ok(Query::Range(r))
+    Ok(Query::Range(Box::new(r)))
 }
 
 fn clauses(v: &Value) -> Result<Vec<Query>, EsError> {

@@ -111,12 +111,7 @@ pub async fn create(
     let mut settings = json!({});
     for (k, v) in &body {
         match k.as_str() {
-            "mappings" => {
-                mappings = schema::parse_mappings(v).map_err(|e| {
-                    EsError::mapper_parsing(format!("Failed to parse mapping: {}", e.reason))
-                        .caused_by(e)
-                })?
-            }
+            "mappings" => mappings = schema::parse_mapping_request(v)?,
             "settings" => settings = normalise_settings(v)?,
             "aliases" => {
                 if v.as_object().is_some_and(|m| !m.is_empty()) {
@@ -221,7 +216,7 @@ pub async fn put_mapping(
     let body = parse_body(&body)?.ok_or_else(|| {
         EsError::action_request_validation("Validation Failed: 1: mapping source is missing;")
     })?;
-    let update = schema::parse_mappings(&body)?;
+    let update = schema::parse_mapping_request(&body)?;
     let metas = s.catalog.resolve(&index, resolve_options(&p)?).await?;
     for m in metas {
         let lock = s.catalog.write_lock(&m.name);

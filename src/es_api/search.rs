@@ -433,7 +433,15 @@ fn sort_expr(
                     )],
                 ),
                 fields::EsKind::Boolean => Expr::func("toUInt8", vec![e]),
-                fields::EsKind::Ip => Expr::func("IPv6NumToString", vec![e]),
+                // Elasticsearch prints IPv4 addresses in dotted form: strip the mapping prefix.
+                fields::EsKind::Ip => Expr::func(
+                    "replaceRegexpOne",
+                    vec![
+                        Expr::func("toString", vec![e]),
+                        sql::lit("^::ffff:([0-9.]+)$"),
+                        sql::lit("\\1"),
+                    ],
+                ),
                 _ => e,
             };
             if let Missing::Value(v) = missing {
@@ -561,7 +569,7 @@ pub async fn execute(
         };
         for (i, key) in sort.iter().enumerate() {
             let (e, _, _) = sort_expr(&ctx, key, &score)?;
-            items.push(e.alias(&format!("s{i}")));
+            items.push(e.alias(format!("s{i}")));
         }
         selects.push(sql::Select {
             items,
@@ -595,7 +603,7 @@ pub async fn execute(
             }
         );
         order.push(sql::OrderBy {
-            expr: sql::col(&format!("s{i}")),
+            expr: sql::col(format!("s{i}")),
             desc,
             nulls_first: Some(nulls_first),
         });

@@ -326,12 +326,12 @@ where
     }
     // The last line: Elasticsearch requires a terminating newline after a source line.
     let rest = &mem[scan_from..];
-    if !rest.iter().all(|b| b.is_ascii_whitespace()) || p.pending.is_some() {
-        if p.pending.is_some() || last_byte != b'\n' {
-            return Err(EsError::illegal_argument(
-                "The bulk request must be terminated by a newline [\\n]",
-            ));
-        }
+    if (!rest.iter().all(|b| b.is_ascii_whitespace()) || p.pending.is_some())
+        && (p.pending.is_some() || last_byte != b'\n')
+    {
+        return Err(EsError::illegal_argument(
+            "The bulk request must be terminated by a newline [\\n]",
+        ));
     }
     let _ = saw_any;
     if p.actions.is_empty() {

@@ -267,7 +267,7 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
     let mut columns = meta.columns.clone();
     let mut mapping_changed = false;
     let mut new_columns: Vec<(String, ChType)> = Vec::new();
-    let mut to_array: Vec<String> = Vec::new();
+    let mut migrations: Vec<schema::ColumnMigration> = Vec::new();
     let mut rows: HashMap<String, Row> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut results = Vec::with_capacity(ops.len());
@@ -288,7 +288,7 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
             &mut columns,
             &mut mapping_changed,
             &mut new_columns,
-            &mut to_array,
+            &mut migrations,
         );
         match outcome {
             Ok((done, row)) => {
@@ -332,10 +332,8 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
             .update_mapping(&meta, &mappings, &new_columns)
             .await?;
     }
-    if !to_array.is_empty() {
-        to_array.sort();
-        to_array.dedup();
-        meta = state.catalog.migrate_to_array(&meta, &to_array).await?;
+    if !migrations.is_empty() {
+        meta = state.catalog.migrate_columns(&meta, &migrations).await?;
     }
     let mut body = Vec::with_capacity(rows.len() * 256);
     let n = order.len();
@@ -401,7 +399,7 @@ fn decide(
     columns: &mut BTreeMap<String, ChType>,
     mapping_changed: &mut bool,
     new_columns: &mut Vec<(String, ChType)>,
-    to_array: &mut Vec<String>,
+    migrations: &mut Vec<schema::ColumnMigration>,
 ) -> EsResult<(Done, Option<Row>)> {
     let next_version = cur.map(|c| c.version + 1).unwrap_or(1);
     // Optimistic concurrency control (if_seq_no / if_primary_term).
@@ -430,8 +428,8 @@ fn decide(
             }
         }
     }
-    let mut prepare = |source_bytes: Vec<u8>, parsed: &Value| -> EsResult<Row> {
-        let prepared = schema::prepare_document(mappings, columns, parsed, id)?;
+    let mut prepare = |source_bytes: Vec<u8>| -> EsResult<Row> {
+        let prepared = schema::prepare_document_bytes(mappings, columns, &source_bytes, id)?;
         if let Some(update) = &prepared.mapping_update {
             mappings.merge(update)?;
             *mapping_changed = true;
@@ -442,12 +440,31 @@ fn decide(
                 new_columns.push((c.clone(), t.clone()));
             }
         }
+        // Existing columns whose type must change (single value → array, nested scalars → arrays).
+        let mut changes: Vec<schema::ColumnMigration> = prepared.column_migrations.clone();
         for c in &prepared.array_columns {
-            if let Some(t) = columns.get_mut(c)
+            if let Some(t) = columns.get(c)
                 && !t.is_array()
             {
-                *t = ChType::array(t.base().clone());
-                to_array.push(c.clone());
+                changes.push(schema::ColumnMigration {
+                    column: c.clone(),
+                    from: t.clone(),
+                    to: ChType::array(t.base().clone()),
+                });
+            }
+        }
+        for m in changes {
+            if columns.get(&m.column) == Some(&m.to) {
+                continue;
+            }
+            columns.insert(m.column.clone(), m.to.clone());
+            // A column added in this same batch just changes its type before it is created.
+            if let Some(nc) = new_columns.iter_mut().find(|(c, _)| *c == m.column) {
+                nc.1 = m.to.clone();
+            } else if let Some(prev) = migrations.iter_mut().find(|p| p.column == m.column) {
+                prev.to = m.to.clone();
+            } else {
+                migrations.push(m);
             }
         }
         Ok(Row {
@@ -470,9 +487,7 @@ fn decide(
                     &format!("document already exists (current version [{}])", c.version),
                 ));
             }
-            let bytes = op.source.clone().unwrap_or_default();
-            let parsed = parse_source(&bytes, id)?;
-            let row = prepare(bytes, &parsed)?;
+            let row = prepare(op.source.clone().unwrap_or_default())?;
             let (result, status) = if live.is_some() {
                 ("updated", 200)
             } else {
@@ -541,8 +556,7 @@ fn decide(
                         (_, true, Some(d)) => Value::Object(d.clone()),
                         _ => return Err(EsError::document_missing(index, id)),
                     };
-                    let bytes = serde_json::to_vec(&upsert).expect("JSON");
-                    let row = prepare(bytes, &upsert)?;
+                    let row = prepare(serde_json::to_vec(&upsert).expect("JSON"))?;
                     Ok((
                         Done {
                             result: "created",
@@ -576,9 +590,7 @@ fn decide(
                             None,
                         ));
                     }
-                    let merged = Value::Object(merged);
-                    let bytes = serde_json::to_vec(&merged).expect("JSON");
-                    let row = prepare(bytes, &merged)?;
+                    let row = prepare(serde_json::to_vec(&Value::Object(merged)).expect("JSON"))?;
                     Ok((
                         Done {
                             result: "updated",

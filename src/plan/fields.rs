@@ -4,7 +4,6 @@
 
 use crate::catalog::IndexMeta;
 use crate::sql::{self, ChType, Expr};
-use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EsKind {
@@ -92,82 +91,15 @@ impl Field {
     }
 }
 
-/// The mapping node (`{"type": …}`) of a dotted path, following `properties` and multi-field
-/// `fields`. Returns the node and, for multi-fields, the parent's path.
-fn find<'a>(mappings: &'a Value, path: &str) -> Option<(&'a Value, Option<String>)> {
-    let parts: Vec<&str> = path.split('.').collect();
-    // Try every split: properties can hold dotted names only through objects, but multi-fields
-    // (`msg.keyword`) sit under `fields`.
-    fn walk<'a>(
-        node: &'a Value,
-        parts: &[&str],
-        prefix: &str,
-    ) -> Option<(&'a Value, Option<String>)> {
-        if parts.is_empty() {
-            return Some((node, None));
-        }
-        if let Some(props) = node.get("properties").and_then(Value::as_object) {
-            // Longest key first, so `"a.b"` keys (flattened storage of dotted names) also resolve.
-            for take in (1..=parts.len()).rev() {
-                let key = parts[..take].join(".");
-                if let Some(child) = props.get(&key) {
-                    let p = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
-                    };
-                    if let Some(r) = walk(child, &parts[take..], &p) {
-                        return Some(r);
-                    }
-                }
-            }
-        }
-        if parts.len() == 1
-            && let Some(sub) = node.get("fields").and_then(|f| f.get(parts[0]))
-        {
-            return Some((sub, Some(prefix.to_string())));
-        }
-        None
-    }
-    walk(mappings, &parts, "")
-}
-
-/// Resolves a field for querying, or `None` if the index does not map it.
+/// Resolves a field for querying, or `None` if the index does not map it or no document has given
+/// it a value yet (no column): either way nothing matches.
 pub fn resolve(meta: &IndexMeta, path: &str) -> Option<Field> {
-    let mappings = meta.mappings.to_json();
-    resolve_in(&mappings, meta, path, 0)
-}
-
-fn resolve_in(mappings: &Value, meta: &IndexMeta, path: &str, depth: u8) -> Option<Field> {
-    let (node, parent) = find(mappings, path)?;
-    let es_type = node
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("object")
-        .to_string();
-    if es_type == "alias" {
-        let target = node.get("path")?.as_str()?;
-        return if depth < 4 {
-            resolve_in(mappings, meta, target, depth + 1)
-        } else {
-            None
-        };
-    }
-    if es_type == "object" || es_type == "nested" {
-        return None;
-    }
-    // A multi-field has its own column if the table has one, else it reads its parent's.
-    let column = if meta.columns.contains_key(path) {
-        path.to_string()
-    } else if let Some(p) = &parent
-        && meta.columns.contains_key(p)
-    {
-        p.clone()
-    } else if es_type == "constant_keyword" {
-        String::new()
-    } else {
-        // Mapped but no value was ever indexed: no column, so nothing matches.
-        return None;
+    let info = meta.mappings.field(path)?;
+    let constant = info.constant_value.clone();
+    let column = match &info.column {
+        Some(c) if meta.columns.contains_key(c) => c.clone(),
+        None if constant.is_some() => String::new(),
+        _ => return None,
     };
     let column_type = meta
         .columns
@@ -176,34 +108,29 @@ fn resolve_in(mappings: &Value, meta: &IndexMeta, path: &str, depth: u8) -> Opti
         .unwrap_or(ChType::Other("Nothing".into()));
     Some(Field {
         path: path.to_string(),
-        kind: EsKind::from_type(&es_type),
+        kind: EsKind::from_type(&info.es_type),
         is_array: column_type.is_array(),
         column_type,
         column,
-        ignore_above: node.get("ignore_above").and_then(Value::as_u64),
-        format: node
-            .get("format")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        constant_value: node
-            .get("value")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        es_type,
+        ignore_above: info.ignore_above.and_then(|n| u64::try_from(n).ok()),
+        format: info.format.clone(),
+        constant_value: constant,
+        es_type: info.es_type,
     })
 }
 
-/// Whether a path is mapped at all (also objects), for `unmapped` decisions.
+/// Whether a path is mapped as a leaf field (with or without values yet).
 pub fn is_mapped(meta: &IndexMeta, path: &str) -> bool {
-    find(&meta.mappings.to_json(), path).is_some()
+    meta.mappings.field(path).is_some()
 }
 
 /// Every resolvable leaf field under an object path.
 pub fn leaves_under(meta: &IndexMeta, path: &str) -> Vec<Field> {
     let prefix = format!("{path}.");
-    meta.columns
-        .keys()
-        .filter(|c| c.starts_with(&prefix))
-        .filter_map(|c| resolve(meta, c))
+    meta.mappings
+        .leaf_fields()
+        .into_iter()
+        .filter(|f| f.path.starts_with(&prefix))
+        .filter_map(|f| resolve(meta, &f.path))
         .collect()
 }

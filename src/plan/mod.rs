@@ -46,7 +46,7 @@ fn keyword_pred(f: &Field, pred: impl Fn(Expr) -> Expr) -> Expr {
     match f.ignore_above {
         Some(n) => any_value(f, |x| {
             Expr::func("lengthUTF8", vec![x.clone()])
-                .lte(sql::lit(n as u64))
+                .lte(sql::lit(n))
                 .and(pred(x))
         }),
         None => any_value(f, pred),
@@ -160,20 +160,84 @@ fn parse_date_bound(
     })
 }
 
-fn ip_pred(f: &Field, v: &Value) -> Expr {
-    let text = value_text(v);
-    if text.contains('/') {
-        let range = sql::lit(text.as_str());
-        any_value(f, move |x| {
-            Expr::func(
-                "isIPAddressInRange",
-                vec![Expr::func("IPv6NumToString", vec![x]), range.clone()],
-            )
-        })
-    } else {
-        let ip = Expr::func("toIPv6OrNull", vec![sql::lit(text.as_str())]);
-        any_value(f, move |x| x.eq(ip.clone()))
+/// An IP literal typed like the column (IPv4 columns of existing tables, IPv6 otherwise, where
+/// IPv4 addresses are stored mapped).
+fn ip_literal(f: &Field, ip: std::net::IpAddr) -> Option<Expr> {
+    use std::net::IpAddr;
+    if matches!(f.column_type.element(), crate::sql::ChType::IPv4) {
+        let v4 = match ip {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(a) => a.to_ipv4_mapped()?,
+        };
+        return Some(Expr::func("toIPv4", vec![sql::lit(v4.to_string())]));
     }
+    let v6 = match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+        IpAddr::V6(a) => a,
+    };
+    Some(Expr::func("toIPv6", vec![sql::lit(v6.to_string())]))
+}
+
+/// Parses `a.b.c.d`, an IPv6 address, or a CIDR block into its first and last address.
+fn ip_range(text: &str) -> Option<(std::net::IpAddr, std::net::IpAddr)> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let (addr, bits) = match text.split_once('/') {
+        Some((a, b)) => (a, Some(b.parse::<u32>().ok()?)),
+        None => (text, None),
+    };
+    let ip: IpAddr = addr.trim().parse().ok()?;
+    let Some(bits) = bits else {
+        return Some((ip, ip));
+    };
+    Some(match ip {
+        IpAddr::V4(a) if bits <= 32 => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            let n = u32::from(a) & mask;
+            (
+                IpAddr::V4(Ipv4Addr::from(n)),
+                IpAddr::V4(Ipv4Addr::from(n | !mask)),
+            )
+        }
+        IpAddr::V6(a) if bits <= 128 => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            let n = u128::from(a) & mask;
+            (
+                IpAddr::V6(Ipv6Addr::from(n)),
+                IpAddr::V6(Ipv6Addr::from(n | !mask)),
+            )
+        }
+        _ => return None,
+    })
+}
+
+fn ip_error(text: &str) -> EsError {
+    EsError::new(
+        400,
+        "query_shard_exception",
+        format!("failed to create query: '{text}' is not an IP string literal."),
+    )
+}
+
+/// `term` on an ip field: an address, or a CIDR block (ip.html#query-ip-fields).
+fn ip_pred(f: &Field, v: &Value) -> Result<Expr, EsError> {
+    let text = value_text(v);
+    let (lo, hi) = ip_range(&text).ok_or_else(|| ip_error(&text))?;
+    let (Some(lo), Some(hi)) = (ip_literal(f, lo), ip_literal(f, hi)) else {
+        return Ok(never());
+    };
+    Ok(if text.contains('/') {
+        any_value(f, move |x| x.clone().gte(lo.clone()).and(x.lte(hi.clone())))
+    } else {
+        any_value(f, move |x| x.eq(lo.clone()))
+    })
 }
 
 /// The exact-value predicate of `term`/`terms` for one value.
@@ -216,7 +280,7 @@ fn term_pred(ctx: &Ctx, f: &Field, v: &Value, case_insensitive: bool) -> Result<
             let hi = date_literal(f, parse_date_bound(ctx, f, v, None, None, true)?);
             any_value(f, move |x| x.clone().gte(lo.clone()).and(x.lte(hi.clone())))
         }
-        EsKind::Ip => ip_pred(f, v),
+        EsKind::Ip => ip_pred(f, v)?,
         _ => {
             return Err(EsError::unsupported(format!(
                 "term query on a field of type [{}]",
@@ -281,7 +345,16 @@ fn range_pred(ctx: &Ctx, f: &Field, r: &Range) -> Result<Expr, EsError> {
             EsKind::Keyword | EsKind::Wildcard | EsKind::Text | EsKind::Other => {
                 sql::lit(value_text(v))
             }
-            EsKind::Ip => Expr::func("toIPv6OrNull", vec![sql::lit(value_text(v))]),
+            EsKind::Ip => {
+                let text = value_text(v);
+                let (lo, hi) = ip_range(&text).ok_or_else(|| ip_error(&text))?;
+                // A CIDR bound covers its whole block: gte/gt use its first address, lte/lt its last.
+                let ip = if op == "gte" || op == "lt" { lo } else { hi };
+                match ip_literal(f, ip) {
+                    Some(l) => l,
+                    None => return Ok(never()),
+                }
+            }
             EsKind::Boolean => sql::lit(bool_literal(v)?),
             _ => {
                 return Err(EsError::unsupported(format!(
@@ -459,8 +532,8 @@ pub fn score(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
         Query::Term { boost, .. }
         | Query::Terms { boost, .. }
         | Query::Exists { boost, .. }
-        | Query::Ids { boost, .. }
-        | Query::Range(Range { boost, .. }) => sql::lit(*boost),
+        | Query::Ids { boost, .. } => sql::lit(*boost),
+        Query::Range(r) => sql::lit(r.boost),
         Query::Bool(b) => {
             let mut terms = Vec::new();
             for c in &b.must {

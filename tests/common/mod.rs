@@ -39,11 +39,7 @@ pub fn daemon() -> &'static Daemon {
             .tempdir()
             .expect("tempdir");
         let data_dir = dir.keep();
-        let mut cfg = elastichouse::config::Config::default();
-        cfg.listen = "127.0.0.1:0".parse().unwrap();
-        cfg.ui_listen = "127.0.0.1:0".parse().unwrap();
-        cfg.data_dir = data_dir.clone();
-        cfg.python = Some(python());
+        let mut cfg = elastichouse::config::Config::ephemeral(data_dir.clone(), Some(python()));
         cfg.bulk_batch_docs = 500;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

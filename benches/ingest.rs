@@ -1,0 +1,126 @@
+//! Ingest benchmark: `_bulk` docs/s through the daemon vs. a direct `INSERT … FORMAT JSONEachRow` of the
+//! same documents into the same ClickHouse (the embedded chDB engine), in batches of the same size.
+//!
+//! Run: `cargo bench --bench ingest` (env: BENCH_DOCS, default 200000; BENCH_BATCH, default 5000).
+//! Needs the chDB venv (`scripts/setup`). Prints figures; asserts nothing about time.
+
+use serde_json::json;
+use std::time::Instant;
+
+fn docs(n: usize) -> Vec<String> {
+    let statuses = ["200", "200", "200", "304", "404", "500"];
+    let paths = [
+        "/index.html",
+        "/api/v1/items",
+        "/login",
+        "/static/app.js",
+        "/img/logo.png",
+    ];
+    (0..n)
+        .map(|i| {
+            json!({
+                "@timestamp": format!("2024-05-{:02}T{:02}:{:02}:{:02}.{:03}Z", 1 + i % 28, i % 24, i % 60, (i / 60) % 60, i % 1000),
+                "status": statuses[i % statuses.len()],
+                "bytes": (i * 7919) % 50_000,
+                "client.ip": format!("10.{}.{}.{}", i % 256, (i / 256) % 256, i % 253 + 1),
+                "url.path": paths[i % paths.len()],
+                "message": format!("GET {} HTTP/1.1 from host-{} took {} ms", paths[i % paths.len()], i % 97, i % 1000),
+                "latency": (i % 1000) as f64 / 7.0
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let batch: usize = std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let dir = tempfile::tempdir().unwrap();
+        let python = std::env::var("ELASTICHOUSE_PYTHON")
+            .map(Into::into)
+            .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+        let mut cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), Some(python));
+        cfg.bulk_batch_docs = batch;
+        let running = elastichouse::server::start(cfg).await.expect("daemon");
+        let es = format!("http://{}", running.es_addr);
+        let ch = running.state.ch.url.clone();
+        let db = running.state.ch.database.clone();
+        let http = reqwest::Client::new();
+        let docs = docs(n);
+        eprintln!("generated {n} documents, {} MB of JSON", docs.iter().map(|d| d.len() + 1).sum::<usize>() / 1_000_000);
+
+        // 1. Through the daemon: _bulk with auto ids.
+        let t = Instant::now();
+        for (i, chunk) in docs.chunks(batch).enumerate() {
+            let mut body = String::with_capacity(chunk.len() * 200);
+            for d in chunk {
+                body.push_str("{\"index\":{}}\n");
+                body.push_str(d);
+                body.push('\n');
+            }
+            let r = http
+                .post(format!("{es}/bench-logs/_bulk"))
+                .header("content-type", "application/x-ndjson")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["errors"], false, "bulk errors in batch {i}");
+            if i % 10 == 0 {
+                eprintln!("  _bulk: {} / {n}", (i + 1) * batch.min(n));
+            }
+        }
+        let bulk_secs = t.elapsed().as_secs_f64();
+
+        // 2. Directly: the same documents into a plain MergeTree with the same typed columns.
+        let cols: String = http
+            .post(format!("{ch}/?database={db}"))
+            .body("SELECT groupArray(concat('`', replaceAll(name, '`', '\\\\`'), '` ', type)) FROM system.columns WHERE database = currentDatabase() AND table = 'bench-logs' AND name NOT IN ('_id','_source','_version','_seq_no','_deleted') FORMAT TSVRaw")
+            .send().await.unwrap().text().await.unwrap();
+        let cols = cols.trim().trim_start_matches('[').trim_end_matches(']').replace("','", ", ").replace('\'', "");
+        let ddl = format!("CREATE TABLE direct ({cols}) ENGINE = MergeTree ORDER BY tuple()");
+        let r = http.post(format!("{ch}/?database={db}")).body(ddl.clone()).send().await.unwrap();
+        assert!(r.status().is_success(), "{ddl}: {}", r.text().await.unwrap());
+        let t = Instant::now();
+        for chunk in docs.chunks(batch) {
+            let body = chunk.join("\n");
+            let r = http
+                .post(format!("{ch}/?database={db}&date_time_input_format=best_effort&input_format_skip_unknown_fields=1&query=INSERT%20INTO%20direct%20FORMAT%20JSONEachRow"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
+        let direct_secs = t.elapsed().as_secs_f64();
+        let count = |table: &'static str| {
+            let http = http.clone();
+            let ch = ch.clone();
+            let db = db.clone();
+            async move {
+                http.post(format!("{ch}/?database={db}"))
+                    .body(format!("SELECT count() FROM `{table}`"))
+                    .send().await.unwrap().text().await.unwrap().trim().to_string()
+            }
+        };
+        let (a, b) = (count("bench-logs").await, count("direct").await);
+        println!("\ningest benchmark: {n} docs, batches of {batch}");
+        println!("  _bulk via elastichouse : {:>8.0} docs/s  ({bulk_secs:.2} s, {a} rows)", n as f64 / bulk_secs);
+        println!("  direct INSERT JSONEachRow: {:>8.0} docs/s  ({direct_secs:.2} s, {b} rows)", n as f64 / direct_secs);
+        println!("  ratio daemon/direct    : {:.2}", (n as f64 / bulk_secs) / (n as f64 / direct_secs));
+        running.stop().await;
+    });
+}
