@@ -310,8 +310,13 @@ async fn debug_ui_pages_answer() {
 
 #[tokio::test]
 async fn unsupported_features_are_400_and_show_on_the_debug_ui() {
-    let r = json_req("POST", "/_search", &json!({"query": {"match": {"a": "b"}}})).await;
+    let r = json_req(
+        "POST",
+        "/_search",
+        &json!({"query": {"script_score": {"query": {"match_all": {}}, "script": "1"}}}),
+    )
+    .await;
     assert_es_error(&r, 400, "parsing_exception");
     let page = ui_get("/unsupported").await;
-    assert!(page.text.contains("query [match]"), "{}", page.text);
+    assert!(page.text.contains("query [script_score]"), "{}", page.text);
 }

@@ -5,6 +5,12 @@
 //! not implement yet are rejected with a 400 that names them, and they show on the debug UI.
 //! (Query parsing in Elasticsearch: server/src/main/java/org/elasticsearch/index/query/*QueryBuilder.java)
 
+pub mod compound;
+pub mod full_text;
+pub mod geo;
+pub mod query_string;
+pub mod term_level;
+
 use crate::error::EsError;
 use serde_json::{Map, Value};
 
@@ -35,6 +41,26 @@ pub enum Query {
         boost: f64,
     },
     Bool(Box<Bool>),
+    // Full-text queries: dsl/full_text.rs, plan/full_text.rs.
+    Match(Box<full_text::Match>),
+    MatchPhrase(Box<full_text::MatchPhrase>),
+    MultiMatch(Box<full_text::MultiMatch>),
+    // Term-level queries: dsl/term_level.rs, plan/term_level.rs.
+    Prefix(Box<term_level::Prefix>),
+    Wildcard(Box<term_level::Wildcard>),
+    Regexp(Box<term_level::Regexp>),
+    Fuzzy(Box<term_level::Fuzzy>),
+    // Compound queries: dsl/compound.rs, plan/compound.rs.
+    ConstantScore(Box<compound::ConstantScore>),
+    Boosting(Box<compound::Boosting>),
+    DisMax(Box<compound::DisMax>),
+    Nested(Box<compound::Nested>),
+    // Geo queries: dsl/geo.rs, plan/geo.rs.
+    GeoBoundingBox(Box<geo::GeoBoundingBox>),
+    GeoDistance(Box<geo::GeoDistance>),
+    // Lucene syntax: dsl/query_string.rs, plan/query_string.rs.
+    QueryString(Box<query_string::QueryString>),
+    SimpleQueryString(Box<query_string::SimpleQueryString>),
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -134,47 +160,45 @@ fn bad_msm(v: &Value) -> EsError {
 }
 
 /// Query types of Elasticsearch that are not implemented here yet.
-const KNOWN_UNSUPPORTED: [&str; 26] = [
-    "match",
-    "match_phrase",
-    "match_phrase_prefix",
-    "match_bool_prefix",
-    "multi_match",
-    "query_string",
-    "simple_query_string",
-    "prefix",
-    "wildcard",
-    "regexp",
-    "fuzzy",
-    "constant_score",
-    "boosting",
-    "dis_max",
-    "nested",
-    "geo_bounding_box",
-    "geo_distance",
+const KNOWN_UNSUPPORTED: [&str; 16] = [
     "geo_shape",
+    "geo_polygon",
+    "geo_grid",
     "script",
     "script_score",
     "function_score",
     "more_like_this",
     "has_child",
     "has_parent",
+    "parent_id",
     "intervals",
     "combined_fields",
+    "percolate",
+    "pinned",
+    "rank_feature",
+    "distance_feature",
 ];
 
-fn unknown_field(query: &str, field: &str) -> EsError {
+/// The error for a query type Elasticsearch has and elastichouse does not implement (yet).
+pub fn unsupported_query(kind: &str) -> EsError {
+    EsError::parsing(format!("elastichouse does not support query [{kind}] yet")).with(
+        "elastichouse.unsupported_feature",
+        format!("query [{kind}]"),
+    )
+}
+
+pub(crate) fn unknown_field(query: &str, field: &str) -> EsError {
     EsError::parsing(format!("[{query}] query does not support [{field}]"))
 }
 
-fn boost_of(v: &Value, query: &str) -> Result<f64, EsError> {
+pub(crate) fn boost_of(v: &Value, query: &str) -> Result<f64, EsError> {
     v.as_f64()
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         .ok_or_else(|| EsError::parsing(format!("[{query}] boost must be a number")))
 }
 
 /// The single `{field: …}` entry of a leaf query, Elasticsearch style.
-fn single_field<'a>(
+pub(crate) fn single_field<'a>(
     query: &str,
     obj: &'a Map<String, Value>,
 ) -> Result<(&'a String, &'a Value), EsError> {
@@ -276,13 +300,24 @@ pub fn parse_query(v: &Value) -> Result<Query, EsError> {
             Ok(Query::Ids { values, boost })
         }
         "bool" => parse_bool(body),
-        other if KNOWN_UNSUPPORTED.contains(&other) => Err(EsError::parsing(format!(
-            "elastichouse does not support query [{other}] yet"
-        ))
-        .with(
-            "elastichouse.unsupported_feature",
-            format!("query [{other}]"),
-        )),
+        "match" => full_text::parse_match(body),
+        "match_phrase" => full_text::parse_match_phrase(body, false),
+        "match_phrase_prefix" => full_text::parse_match_phrase(body, true),
+        "match_bool_prefix" => full_text::parse_match_bool_prefix(body),
+        "multi_match" => full_text::parse_multi_match(body),
+        "prefix" => term_level::parse_prefix(body),
+        "wildcard" => term_level::parse_wildcard(body),
+        "regexp" => term_level::parse_regexp(body),
+        "fuzzy" => term_level::parse_fuzzy(body),
+        "constant_score" => compound::parse_constant_score(body),
+        "boosting" => compound::parse_boosting(body),
+        "dis_max" => compound::parse_dis_max(body),
+        "nested" => compound::parse_nested(body),
+        "geo_bounding_box" => geo::parse_geo_bounding_box(body),
+        "geo_distance" => geo::parse_geo_distance(body),
+        "query_string" => query_string::parse_query_string(body),
+        "simple_query_string" => query_string::parse_simple_query_string(body),
+        other if KNOWN_UNSUPPORTED.contains(&other) => Err(unsupported_query(other)),
         other => Err(
             EsError::parsing(format!("unknown query [{other}]")).caused_by(EsError::new(
                 400,
@@ -426,7 +461,7 @@ fn parse_range(body: &Value) -> Result<Query, EsError> {
     Ok(Query::Range(Box::new(r)))
 }
 
-fn clauses(v: &Value) -> Result<Vec<Query>, EsError> {
+pub(crate) fn clauses(v: &Value) -> Result<Vec<Query>, EsError> {
     match v {
         Value::Array(a) => a.iter().map(parse_query).collect(),
         Value::Object(_) => Ok(vec![parse_query(v)?]),
@@ -489,8 +524,8 @@ mod tests {
         let e = parse_query(&json!({"foo": {}})).unwrap_err();
         assert_eq!(e.kind, "parsing_exception");
         assert_eq!(e.reason, "unknown query [foo]");
-        let e = parse_query(&json!({"match": {"a": "b"}})).unwrap_err();
-        assert_eq!(e.unsupported_feature(), Some("query [match]"));
+        let e = parse_query(&json!({"script_score": {}})).unwrap_err();
+        assert_eq!(e.unsupported_feature(), Some("query [script_score]"));
         let e = parse_query(&json!({"term": {"a": 1, "b": 2}})).unwrap_err();
         assert!(e.reason.contains("doesn't support multiple fields"));
         let e = parse_query(&json!({"bool": {"musts": []}})).unwrap_err();

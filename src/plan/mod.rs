@@ -1,7 +1,12 @@
 //! Planning: what to ask ClickHouse for a search. A query becomes a WHERE expression over one index's
 //! table, typed by the index's mapping; sorts become ORDER BY keys.
 
+pub mod compound;
 pub mod fields;
+pub mod full_text;
+pub mod geo;
+pub mod query_string;
+pub mod term_level;
 
 use crate::dsl::{Bool, Query, Range};
 use crate::error::EsError;
@@ -16,17 +21,17 @@ pub struct Ctx<'a> {
     pub now_millis: i64,
 }
 
-fn never() -> Expr {
+pub(crate) fn never() -> Expr {
     sql::lit(false)
 }
 
-fn always() -> Expr {
+pub(crate) fn always() -> Expr {
     sql::lit(true)
 }
 
 /// A predicate on every value of a field: scalar columns test the value (NULL counts as no match),
 /// array columns test whether any element matches.
-fn any_value(f: &Field, pred: impl Fn(Expr) -> Expr) -> Expr {
+pub(crate) fn any_value(f: &Field, pred: impl Fn(Expr) -> Expr) -> Expr {
     if f.is_array {
         let x = sql::Ident::new("x");
         Expr::func(
@@ -42,7 +47,7 @@ fn any_value(f: &Field, pred: impl Fn(Expr) -> Expr) -> Expr {
 }
 
 /// A keyword value as Elasticsearch indexes it: longer than `ignore_above` means not indexed.
-fn keyword_pred(f: &Field, pred: impl Fn(Expr) -> Expr) -> Expr {
+pub(crate) fn keyword_pred(f: &Field, pred: impl Fn(Expr) -> Expr) -> Expr {
     match f.ignore_above {
         Some(n) => any_value(f, |x| {
             Expr::func("lengthUTF8", vec![x.clone()])
@@ -53,7 +58,7 @@ fn keyword_pred(f: &Field, pred: impl Fn(Expr) -> Expr) -> Expr {
     }
 }
 
-fn value_text(v: &Value) -> String {
+pub(crate) fn value_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -62,11 +67,11 @@ fn value_text(v: &Value) -> String {
 
 /// Standard-analyzer-like tokens of a text column (lower-cased, split on non-alphanumerics).
 /// The search issue replaces this with ClickHouse's text index functions.
-fn text_tokens(x: Expr) -> Expr {
+pub(crate) fn text_tokens(x: Expr) -> Expr {
     Expr::func("splitByNonAlpha", vec![Expr::func("lowerUTF8", vec![x])])
 }
 
-fn number_literal(f: &Field, v: &Value, query: &str) -> Result<Option<Expr>, EsError> {
+pub(crate) fn number_literal(f: &Field, v: &Value, query: &str) -> Result<Option<Expr>, EsError> {
     let text = value_text(v);
     let bad = || {
         EsError::new(
@@ -108,7 +113,7 @@ fn number_literal(f: &Field, v: &Value, query: &str) -> Result<Option<Expr>, EsE
     Ok(Some(sql::lit(n)))
 }
 
-fn bool_literal(v: &Value) -> Result<bool, EsError> {
+pub(crate) fn bool_literal(v: &Value) -> Result<bool, EsError> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::String(s) if s == "true" => Ok(true),
@@ -124,7 +129,7 @@ fn bool_literal(v: &Value) -> Result<bool, EsError> {
     }
 }
 
-fn date_literal(f: &Field, nanos: i64) -> Expr {
+pub(crate) fn date_literal(f: &Field, nanos: i64) -> Expr {
     let precision = if f.kind == EsKind::DateNanos { 9 } else { 3 };
     Expr::func(
         "toDateTime64",
@@ -139,7 +144,7 @@ fn date_literal(f: &Field, nanos: i64) -> Expr {
     )
 }
 
-fn parse_date_bound(
+pub(crate) fn parse_date_bound(
     ctx: &Ctx,
     f: &Field,
     v: &Value,
@@ -162,7 +167,7 @@ fn parse_date_bound(
 
 /// An IP literal typed like the column (IPv4 columns of existing tables, IPv6 otherwise, where
 /// IPv4 addresses are stored mapped).
-fn ip_literal(f: &Field, ip: std::net::IpAddr) -> Option<Expr> {
+pub(crate) fn ip_literal(f: &Field, ip: std::net::IpAddr) -> Option<Expr> {
     use std::net::IpAddr;
     if matches!(f.column_type.element(), crate::sql::ChType::IPv4) {
         let v4 = match ip {
@@ -179,7 +184,7 @@ fn ip_literal(f: &Field, ip: std::net::IpAddr) -> Option<Expr> {
 }
 
 /// Parses `a.b.c.d`, an IPv6 address, or a CIDR block into its first and last address.
-fn ip_range(text: &str) -> Option<(std::net::IpAddr, std::net::IpAddr)> {
+pub(crate) fn ip_range(text: &str) -> Option<(std::net::IpAddr, std::net::IpAddr)> {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     let (addr, bits) = match text.split_once('/') {
         Some((a, b)) => (a, Some(b.parse::<u32>().ok()?)),
@@ -227,7 +232,7 @@ fn ip_error(text: &str) -> EsError {
 }
 
 /// `term` on an ip field: an address, or a CIDR block (ip.html#query-ip-fields).
-fn ip_pred(f: &Field, v: &Value) -> Result<Expr, EsError> {
+pub(crate) fn ip_pred(f: &Field, v: &Value) -> Result<Expr, EsError> {
     let text = value_text(v);
     let (lo, hi) = ip_range(&text).ok_or_else(|| ip_error(&text))?;
     let (Some(lo), Some(hi)) = (ip_literal(f, lo), ip_literal(f, hi)) else {
@@ -241,7 +246,12 @@ fn ip_pred(f: &Field, v: &Value) -> Result<Expr, EsError> {
 }
 
 /// The exact-value predicate of `term`/`terms` for one value.
-fn term_pred(ctx: &Ctx, f: &Field, v: &Value, case_insensitive: bool) -> Result<Expr, EsError> {
+pub(crate) fn term_pred(
+    ctx: &Ctx,
+    f: &Field,
+    v: &Value,
+    case_insensitive: bool,
+) -> Result<Expr, EsError> {
     Ok(match f.kind {
         EsKind::Keyword | EsKind::Wildcard | EsKind::Other => {
             let s = value_text(v);
@@ -290,7 +300,7 @@ fn term_pred(ctx: &Ctx, f: &Field, v: &Value, case_insensitive: bool) -> Result<
     })
 }
 
-fn range_pred(ctx: &Ctx, f: &Field, r: &Range) -> Result<Expr, EsError> {
+pub(crate) fn range_pred(ctx: &Ctx, f: &Field, r: &Range) -> Result<Expr, EsError> {
     let mut parts: Vec<Box<dyn Fn(Expr) -> Expr>> = Vec::new();
     let bounds = [
         (&r.gt, "gt"),
@@ -387,7 +397,7 @@ fn cmp(op: &str, lit: Expr) -> Box<dyn Fn(Expr) -> Expr> {
     })
 }
 
-fn exists_pred(_ctx: &Ctx, f: &Field) -> Expr {
+pub(crate) fn exists_pred(_ctx: &Ctx, f: &Field) -> Expr {
     if f.is_array {
         Expr::func("notEmpty", vec![f.column_expr()])
     } else if f.kind == EsKind::Keyword && f.ignore_above.is_some() {
@@ -475,6 +485,21 @@ pub fn filter(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
             }
         }
         Query::Bool(b) => bool_filter(ctx, b)?,
+        Query::Match(q) => full_text::filter_match(ctx, q)?,
+        Query::MatchPhrase(q) => full_text::filter_match_phrase(ctx, q)?,
+        Query::MultiMatch(q) => full_text::filter_multi_match(ctx, q)?,
+        Query::Prefix(q) => term_level::filter_prefix(ctx, q)?,
+        Query::Wildcard(q) => term_level::filter_wildcard(ctx, q)?,
+        Query::Regexp(q) => term_level::filter_regexp(ctx, q)?,
+        Query::Fuzzy(q) => term_level::filter_fuzzy(ctx, q)?,
+        Query::ConstantScore(q) => compound::filter_constant_score(ctx, q)?,
+        Query::Boosting(q) => compound::filter_boosting(ctx, q)?,
+        Query::DisMax(q) => compound::filter_dis_max(ctx, q)?,
+        Query::Nested(q) => compound::filter_nested(ctx, q)?,
+        Query::GeoBoundingBox(q) => geo::filter_geo_bounding_box(ctx, q)?,
+        Query::GeoDistance(q) => geo::filter_geo_distance(ctx, q)?,
+        Query::QueryString(q) => query_string::filter_query_string(ctx, q)?,
+        Query::SimpleQueryString(q) => query_string::filter_simple_query_string(ctx, q)?,
     })
 }
 
@@ -534,6 +559,21 @@ pub fn score(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
         | Query::Exists { boost, .. }
         | Query::Ids { boost, .. } => sql::lit(*boost),
         Query::Range(r) => sql::lit(r.boost),
+        Query::Match(q) => full_text::score_match(ctx, q)?,
+        Query::MatchPhrase(q) => full_text::score_match_phrase(ctx, q)?,
+        Query::MultiMatch(q) => full_text::score_multi_match(ctx, q)?,
+        Query::Prefix(q) => term_level::score_prefix(ctx, q)?,
+        Query::Wildcard(q) => term_level::score_wildcard(ctx, q)?,
+        Query::Regexp(q) => term_level::score_regexp(ctx, q)?,
+        Query::Fuzzy(q) => term_level::score_fuzzy(ctx, q)?,
+        Query::ConstantScore(q) => compound::score_constant_score(ctx, q)?,
+        Query::Boosting(q) => compound::score_boosting(ctx, q)?,
+        Query::DisMax(q) => compound::score_dis_max(ctx, q)?,
+        Query::Nested(q) => compound::score_nested(ctx, q)?,
+        Query::GeoBoundingBox(q) => geo::score_geo_bounding_box(ctx, q)?,
+        Query::GeoDistance(q) => geo::score_geo_distance(ctx, q)?,
+        Query::QueryString(q) => query_string::score_query_string(ctx, q)?,
+        Query::SimpleQueryString(q) => query_string::score_simple_query_string(ctx, q)?,
         Query::Bool(b) => {
             let mut terms = Vec::new();
             for c in &b.must {
