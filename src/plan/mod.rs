@@ -65,10 +65,45 @@ pub(crate) fn value_text(v: &Value) -> String {
     }
 }
 
-/// Standard-analyzer-like tokens of a text column (lower-cased, split on non-alphanumerics).
-/// The search issue replaces this with ClickHouse's text index functions.
+/// Standard-analyzer-like tokens of one text value (lower-cased, split on non-alphanumerics).
 pub(crate) fn text_tokens(x: Expr) -> Expr {
     Expr::func("splitByNonAlpha", vec![Expr::func("lowerUTF8", vec![x])])
+}
+
+/// The tokens of a text field in a document, as an `Array(String)` expression, for queries that
+/// work on indexed terms (term, prefix, wildcard, regexp, fuzzy on `text` fields).
+/// The single entry point for token access: its internals will move to precomputed token columns
+/// made by the standard analyzer at ingest, without callers changing.
+pub(crate) fn tokens_expr(f: &Field) -> Expr {
+    if f.is_array {
+        Expr::func(
+            "arrayFlatten",
+            vec![Expr::func(
+                "arrayMap",
+                vec![
+                    sql::lambda(["v"], text_tokens(sql::col("v"))),
+                    f.column_expr(),
+                ],
+            )],
+        )
+    } else {
+        Expr::func(
+            "ifNull",
+            vec![text_tokens(f.column_expr()), Expr::Array(vec![])],
+        )
+    }
+}
+
+/// A predicate on the tokens of a text field: true if any token satisfies `pred`.
+pub(crate) fn any_token(f: &Field, pred: impl Fn(Expr) -> Expr) -> Expr {
+    let t = sql::Ident::new("t");
+    Expr::func(
+        "arrayExists",
+        vec![
+            Expr::Lambda(vec![t.clone()], Box::new(pred(Expr::Column(t)))),
+            tokens_expr(f),
+        ],
+    )
 }
 
 pub(crate) fn number_literal(f: &Field, v: &Value, query: &str) -> Result<Option<Expr>, EsError> {
