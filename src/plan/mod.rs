@@ -306,10 +306,7 @@ pub(crate) fn term_pred(
         }
         EsKind::Text => {
             // A term query is not analysed: it matches a token exactly as indexed (lower-cased).
-            let tok = sql::lit(value_text(v));
-            any_value(f, move |x| {
-                Expr::func("has", vec![text_tokens(x), tok.clone()])
-            })
+            Expr::func("has", vec![tokens_expr(f), sql::lit(value_text(v))])
         }
         k if k.is_numeric() => match number_literal(f, v, "term")? {
             Some(n) => any_value(f, move |x| x.eq(n.clone())),
