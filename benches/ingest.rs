@@ -4,6 +4,7 @@
 //! Run: `cargo bench --bench ingest` (env: BENCH_DOCS, default 200000; BENCH_BATCH, default 5000).
 //! Needs the chDB venv (`scripts/setup`). Prints figures; asserts nothing about time.
 
+use elastichouse::sql;
 use serde_json::json;
 use std::time::Instant;
 
@@ -86,14 +87,20 @@ fn main() {
         let bulk_secs = t.elapsed().as_secs_f64();
 
         // 2. Directly: the same documents into a plain MergeTree with the same typed columns.
-        let cols: String = http
-            .post(format!("{ch}/?database={db}"))
-            .body("SELECT groupArray(concat('`', replaceAll(name, '`', '\\\\`'), '` ', type)) FROM system.columns WHERE database = currentDatabase() AND table = 'bench-logs' AND name NOT IN ('_id','_source','_version','_seq_no','_deleted') FORMAT TSVRaw")
-            .send().await.unwrap().text().await.unwrap();
-        let cols = cols.trim().trim_start_matches('[').trim_end_matches(']').replace("','", ", ").replace('\'', "");
-        let ddl = format!("CREATE TABLE direct ({cols}) ENGINE = MergeTree ORDER BY tuple()");
-        let r = http.post(format!("{ch}/?database={db}")).body(ddl.clone()).send().await.unwrap();
-        assert!(r.status().is_success(), "{ddl}: {}", r.text().await.unwrap());
+        let meta = running.state.catalog.require("bench-logs").await.expect("index");
+        let mut create = sql::CreateTable::new(
+            sql::Ident::new(&db),
+            sql::Ident::new("direct"),
+            sql::Engine::MergeTree,
+        );
+        create.columns = meta
+            .columns
+            .iter()
+            .map(|(c, t)| sql::ColumnDef::new(c.as_str(), t.clone()))
+            .collect();
+        create.order_by = vec![sql::col("@timestamp")];
+        create.settings = vec![sql::Setting { name: "allow_nullable_key", value: sql::Literal::from(1u64) }];
+        running.state.ch.execute(&create).await.expect("create direct table");
         let t = Instant::now();
         for chunk in docs.chunks(batch) {
             let body = chunk.join("\n");
@@ -117,7 +124,17 @@ fn main() {
             }
         };
         let (a, b) = (count("bench-logs").await, count("direct").await);
+        // 3. CPU only: document preparation (dynamic mapping, coercion, column values) without I/O.
+        let t = Instant::now();
+        let mut cells = 0usize;
+        for (i, d) in docs.iter().enumerate() {
+            let p = elastichouse::schema::prepare_document_bytes(&meta.mappings, &meta.columns, d.as_bytes(), &i.to_string())
+                .expect("prepare");
+            cells += p.values.len();
+        }
+        let prepare_secs = t.elapsed().as_secs_f64();
         println!("\ningest benchmark: {n} docs, batches of {batch}");
+        println!("  prepare_document only  : {:>8.0} docs/s  ({prepare_secs:.2} s, {cells} cells)", n as f64 / prepare_secs);
         println!("  _bulk via elastichouse : {:>8.0} docs/s  ({bulk_secs:.2} s, {a} rows)", n as f64 / bulk_secs);
         println!("  direct INSERT JSONEachRow: {:>8.0} docs/s  ({direct_secs:.2} s, {b} rows)", n as f64 / direct_secs);
         println!("  ratio daemon/direct    : {:.2}", (n as f64 / bulk_secs) / (n as f64 / direct_secs));

@@ -122,8 +122,9 @@ pub fn format_date(nanos: i64, format: &str, tz: Option<&str>) -> String {
     let zone = tz.and_then(|t| Zone::parse(t).ok()).unwrap_or(Zone::UTC);
     let first = format.split("||").next().unwrap_or("").trim();
     let fmt = compile(first)
-        .unwrap_or_else(|_| named_format("strict_date_optional_time").expect("built-in format"));
-    match fmt {
+        .or_else(|_| compile("strict_date_optional_time"))
+        .expect("built-in format");
+    match fmt.as_ref() {
         Fmt::EpochMillis => print_epoch(nanos, NANOS_PER_MILLI, 6),
         Fmt::EpochSecond => print_epoch(nanos, NANOS_PER_SECOND, 9),
         Fmt::Pattern { printer, .. } => {
@@ -361,7 +362,29 @@ enum Fmt {
     },
 }
 
-fn compile(name: &str) -> Result<Fmt, DateError> {
+/// Compiled formats by name. Compiling a pattern costs far more than parsing one date with it, and
+/// ingest parses every date field (and tries date detection on every new string field) of every
+/// document; the set of formats in use is small (those of the mappings and requests), so they are
+/// kept for the life of the process. A failed compilation is not cached.
+fn compile(name: &str) -> Result<std::sync::Arc<Fmt>, DateError> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, RwLock};
+    static CACHE: LazyLock<RwLock<HashMap<String, Arc<Fmt>>>> = LazyLock::new(Default::default);
+    if let Some(f) = CACHE.read().expect("date format cache").get(name) {
+        return Ok(f.clone());
+    }
+    let f = Arc::new(compile_uncached(name)?);
+    let mut cache = CACHE.write().expect("date format cache");
+    // Bounded: formats come from mappings and requests; a client sending endless distinct formats
+    // must not grow memory without limit.
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(name.to_string(), f.clone());
+    Ok(f)
+}
+
+fn compile_uncached(name: &str) -> Result<Fmt, DateError> {
     if let Some(f) = named_format(name) {
         return Ok(f);
     }
