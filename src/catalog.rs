@@ -399,6 +399,8 @@ impl Catalog {
         for (col, ty) in mappings.columns() {
             columns.insert(col, ty);
         }
+        let tokens = crate::analysis::token_columns_for(&mappings, columns.keys().cloned());
+        columns.extend(tokens);
         let meta = IndexMeta {
             name: name.to_string(),
             uuid: crate::ids::generate_id()[..20].to_string() + "AA",
@@ -491,8 +493,15 @@ impl Catalog {
                 after: None,
             });
         }
-        // Columns the merged mapping needs that the table lacks (PUT _mapping with new fields).
-        for (c, t) in next.mappings.columns() {
+        // Columns the merged mapping needs that the table lacks (PUT _mapping with new fields), and
+        // the token columns of its text fields.
+        let mut wanted = next.mappings.columns();
+        let value_cols: Vec<String> = wanted.iter().map(|(c, _)| c.clone()).collect();
+        wanted.extend(crate::analysis::token_columns_for(
+            &next.mappings,
+            value_cols,
+        ));
+        for (c, t) in wanted {
             if !next.columns.contains_key(&c) {
                 next.columns.insert(c.clone(), t.clone());
                 ops.push(sql::AlterOp::AddColumn {

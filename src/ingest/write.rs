@@ -268,6 +268,7 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
     let mut mapping_changed = false;
     let mut new_columns: Vec<(String, ChType)> = Vec::new();
     let mut migrations: Vec<schema::ColumnMigration> = Vec::new();
+    let mut text_cols = crate::analysis::text_columns(&mappings);
     let mut rows: HashMap<String, Row> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut results = Vec::with_capacity(ops.len());
@@ -289,6 +290,7 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
             &mut mapping_changed,
             &mut new_columns,
             &mut migrations,
+            &mut text_cols,
         );
         match outcome {
             Ok((done, row)) => {
@@ -400,6 +402,7 @@ fn decide(
     mapping_changed: &mut bool,
     new_columns: &mut Vec<(String, ChType)>,
     migrations: &mut Vec<schema::ColumnMigration>,
+    text_cols: &mut std::collections::BTreeSet<String>,
 ) -> EsResult<(Done, Option<Row>)> {
     let next_version = cur.map(|c| c.version + 1).unwrap_or(1);
     // Optimistic concurrency control (if_seq_no / if_primary_term).
@@ -467,13 +470,31 @@ fn decide(
                 migrations.push(m);
             }
         }
+        // Standard-analyzer tokens of text fields, in their companion columns.
+        if prepared.mapping_update.is_some() {
+            *text_cols = crate::analysis::text_columns(mappings);
+        }
+        let mut values = prepared.values;
+        let mut tokens = Vec::new();
+        for (c, v) in &values {
+            if text_cols.contains(c) {
+                let tc = crate::analysis::token_column(c);
+                if !columns.contains_key(&tc) {
+                    let t = ChType::array(ChType::String);
+                    columns.insert(tc.clone(), t.clone());
+                    new_columns.push((tc.clone(), t));
+                }
+                tokens.push((tc, crate::analysis::tokens_value(v)));
+            }
+        }
+        values.extend(tokens);
         Ok(Row {
             id: id.to_string(),
             version: next_version,
             seq_no,
             deleted: false,
             source: source_bytes,
-            values: prepared.values,
+            values,
         })
     };
     match op.op {

@@ -83,6 +83,8 @@ pub struct Field {
     pub ignore_above: Option<u64>,
     pub format: Option<String>,
     pub constant_value: Option<String>,
+    /// The column of standard-analyzer tokens (text fields of tables elastichouse created).
+    pub tokens_column: Option<String>,
 }
 
 impl Field {
@@ -106,6 +108,8 @@ pub fn resolve(meta: &IndexMeta, path: &str) -> Option<Field> {
         .get(&column)
         .cloned()
         .unwrap_or(ChType::Other("Nothing".into()));
+    let tokens_column =
+        Some(crate::analysis::token_column(&column)).filter(|tc| meta.columns.contains_key(tc));
     Some(Field {
         path: path.to_string(),
         kind: EsKind::from_type(&info.es_type),
@@ -115,6 +119,7 @@ pub fn resolve(meta: &IndexMeta, path: &str) -> Option<Field> {
         ignore_above: info.ignore_above.and_then(|n| u64::try_from(n).ok()),
         format: info.format.clone(),
         constant_value: constant,
+        tokens_column,
         es_type: info.es_type,
     })
 }

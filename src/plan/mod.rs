@@ -65,31 +65,34 @@ pub(crate) fn value_text(v: &Value) -> String {
     }
 }
 
-/// Standard-analyzer-like tokens of one text value (lower-cased, split on non-alphanumerics).
-pub(crate) fn text_tokens(x: Expr) -> Expr {
-    Expr::func("splitByNonAlpha", vec![Expr::func("lowerUTF8", vec![x])])
-}
-
 /// The tokens of a text field in a document, as an `Array(String)` expression, for queries that
 /// work on indexed terms (term, prefix, wildcard, regexp, fuzzy on `text` fields).
 /// The single entry point for token access: its internals will move to precomputed token columns
 /// made by the standard analyzer at ingest, without callers changing.
 pub(crate) fn tokens_expr(f: &Field) -> Expr {
+    if let Some(tc) = f.tokens_column.as_deref() {
+        return sql::col(tc);
+    }
+    // Tables without token columns (created by others): ClickHouse's word tokenizer, close to
+    // UAX #29 for ASCII text.
+    let tokenize = |x: Expr| {
+        Expr::func(
+            "tokens",
+            vec![Expr::func("lowerUTF8", vec![x]), sql::lit("unicodeWord")],
+        )
+    };
     if f.is_array {
         Expr::func(
             "arrayFlatten",
             vec![Expr::func(
                 "arrayMap",
-                vec![
-                    sql::lambda(["v"], text_tokens(sql::col("v"))),
-                    f.column_expr(),
-                ],
+                vec![sql::lambda(["v"], tokenize(sql::col("v"))), f.column_expr()],
             )],
         )
     } else {
         Expr::func(
             "ifNull",
-            vec![text_tokens(f.column_expr()), Expr::Array(vec![])],
+            vec![tokenize(f.column_expr()), Expr::Array(vec![])],
         )
     }
 }
