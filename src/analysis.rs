@@ -77,6 +77,46 @@ pub fn lucene_norm_length(length: u64) -> u64 {
     FREE + ((v >> shift) << shift)
 }
 
+/// The columns whose values `text` fields read (a text field's own column, or the column it shares
+/// with its keyword parent as a multi-field): each has a token column beside it.
+pub fn text_columns(m: &crate::schema::Mappings) -> std::collections::BTreeSet<String> {
+    m.leaf_fields()
+        .into_iter()
+        .filter(|f| f.es_type == "text" || f.es_type == "match_only_text")
+        .filter_map(|f| f.column)
+        .collect()
+}
+
+/// The token columns that the value columns `columns` of mapping `m` need.
+pub fn token_columns_for(
+    m: &crate::schema::Mappings,
+    columns: impl IntoIterator<Item = String>,
+) -> Vec<(String, crate::sql::ChType)> {
+    let text = text_columns(m);
+    columns
+        .into_iter()
+        .filter(|c| text.contains(c))
+        .map(|c| {
+            (
+                token_column(&c),
+                crate::sql::ChType::array(crate::sql::ChType::String),
+            )
+        })
+        .collect()
+}
+
+/// The token column value for a text column's value as prepared for ClickHouse (a string, or an
+/// array of strings for multi-valued fields).
+pub fn tokens_value(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let (tokens, _) = match v {
+        Value::String(s) => field_tokens([s.as_str()]),
+        Value::Array(a) => field_tokens(a.iter().filter_map(Value::as_str)),
+        _ => (Vec::new(), 0),
+    };
+    Value::Array(tokens.into_iter().map(Value::String).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,44 +180,4 @@ mod tests {
         assert_eq!(lucene_norm_length(41), 40);
         assert_eq!(lucene_norm_length(100), 96); // v = 76 = 0b1001100 → 0b1001 << 3 = 72
     }
-}
-
-/// The columns whose values `text` fields read (a text field's own column, or the column it shares
-/// with its keyword parent as a multi-field): each has a token column beside it.
-pub fn text_columns(m: &crate::schema::Mappings) -> std::collections::BTreeSet<String> {
-    m.leaf_fields()
-        .into_iter()
-        .filter(|f| f.es_type == "text" || f.es_type == "match_only_text")
-        .filter_map(|f| f.column)
-        .collect()
-}
-
-/// The token columns that the value columns `columns` of mapping `m` need.
-pub fn token_columns_for(
-    m: &crate::schema::Mappings,
-    columns: impl IntoIterator<Item = String>,
-) -> Vec<(String, crate::sql::ChType)> {
-    let text = text_columns(m);
-    columns
-        .into_iter()
-        .filter(|c| text.contains(c))
-        .map(|c| {
-            (
-                token_column(&c),
-                crate::sql::ChType::array(crate::sql::ChType::String),
-            )
-        })
-        .collect()
-}
-
-/// The token column value for a text column's value as prepared for ClickHouse (a string, or an
-/// array of strings for multi-valued fields).
-pub fn tokens_value(v: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    let (tokens, _) = match v {
-        Value::String(s) => field_tokens([s.as_str()]),
-        Value::Array(a) => field_tokens(a.iter().filter_map(Value::as_str)),
-        _ => (Vec::new(), 0),
-    };
-    Value::Array(tokens.into_iter().map(Value::String).collect())
 }

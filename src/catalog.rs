@@ -36,6 +36,8 @@ const COMMENT_KEY: &str = "elastichouse";
 #[derive(Debug, Clone)]
 pub struct IndexMeta {
     pub name: String,
+    /// The ClickHouse database of the table.
+    pub database: String,
     pub uuid: String,
     pub creation_date: i64,
     /// Created by elastichouse (reserved columns present, writable). Otherwise an existing table
@@ -51,6 +53,11 @@ pub struct IndexMeta {
 impl IndexMeta {
     pub fn table(&self) -> Ident {
         Ident::new(&self.name)
+    }
+
+    /// `database.table` of this index, for a FROM clause.
+    pub fn from_clause(&self) -> sql::FromClause {
+        sql::FromClause::table(Ident::new(&self.database), self.table())
     }
 
     /// The settings object of `GET /{index}`.
@@ -266,6 +273,7 @@ impl Catalog {
                             .filter(|(n, _)| !RESERVED.contains(&n.as_str()))
                             .collect(),
                         name: name.clone(),
+                        database: self.ch.database.clone(),
                     }
                 }
                 None => {
@@ -281,6 +289,7 @@ impl Catalog {
                         settings: json!({}),
                         columns: all_cols.into_iter().collect(),
                         name: name.clone(),
+                        database: self.ch.database.clone(),
                     }
                 }
             };
@@ -403,6 +412,7 @@ impl Catalog {
         columns.extend(tokens);
         let meta = IndexMeta {
             name: name.to_string(),
+            database: self.ch.database.clone(),
             uuid: crate::ids::generate_id()[..20].to_string() + "AA",
             creation_date: chrono::Utc::now().timestamp_millis(),
             managed: true,

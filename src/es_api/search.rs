@@ -484,7 +484,8 @@ struct Hit {
     _seq_no: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     _primary_term: Option<u64>,
-    _score: Option<f64>,
+    /// Scores are Java floats in Elasticsearch; f32 prints the same digits.
+    _score: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     _source: Option<Box<RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -495,7 +496,7 @@ struct Hit {
 struct Hits {
     #[serde(skip_serializing_if = "Option::is_none")]
     total: Option<Value>,
-    max_score: Option<f64>,
+    max_score: Option<f32>,
     hits: Vec<Hit>,
 }
 
@@ -531,15 +532,15 @@ pub async fn execute(
     let mut selects = Vec::new();
     let mut counts = Vec::new();
     for meta in metas {
-        let ctx = Ctx { meta, now_millis };
-        let where_ = plan::filter(&ctx, &req.query).map_err(|e| {
-            if e.kind == "search_phase_execution_exception" {
-                e
-            } else {
-                phase_failure(e, Some(meta))
-            }
-        })?;
-        let score = plan::score(&ctx, &req.query)?;
+        let ctx = Ctx::new(meta, now_millis);
+        let (where_, score) = plan::filter_and_score(meta, now_millis, &req.query, want_scores)
+            .map_err(|e| {
+                if e.kind == "search_phase_execution_exception" {
+                    e
+                } else {
+                    phase_failure(e, Some(meta))
+                }
+            })?;
         let from = sql::FromClause::table(s.catalog.db(), meta.table());
         let mut items = if meta.managed {
             vec![
@@ -642,7 +643,11 @@ pub async fn execute(
                     .seq_no_primary_term
                     .then(|| r["_seq_no"].as_u64().unwrap_or(0)),
                 _primary_term: req.seq_no_primary_term.then_some(1),
-                _score: if want_scores { score } else { None },
+                _score: if want_scores {
+                    score.map(|x| x as f32)
+                } else {
+                    None
+                },
                 _source: req.source.apply(src),
                 sort: (!req.sort.is_empty()).then(|| {
                     sort.iter()
@@ -692,9 +697,9 @@ pub async fn execute(
             (None, None)
         };
     let max_score = if want_scores && sorted_by_score && req.sort.is_empty() {
-        max_score
+        max_score.map(|x| x as f32)
     } else if want_scores {
-        hits.iter().filter_map(|h| h._score).reduce(f64::max)
+        hits.iter().filter_map(|h| h._score).reduce(f32::max)
     } else {
         None
     };
@@ -779,7 +784,7 @@ async fn count_impl(s: AppState, expr: &str, p: Params, body: Bytes) -> ApiResul
     let now_millis = chrono::Utc::now().timestamp_millis();
     let mut total = 0u64;
     for meta in &metas {
-        let ctx = Ctx { meta, now_millis };
+        let ctx = Ctx::new(meta, now_millis);
         let where_ = plan::filter(&ctx, &query).map_err(|e| phase_failure(e, Some(meta)))?;
         let q = sql::Select {
             items: vec![Expr::func("count", vec![]).alias("n")],

@@ -6,6 +6,7 @@ pub mod fields;
 pub mod full_text;
 pub mod geo;
 pub mod query_string;
+pub mod stats;
 pub mod term_level;
 
 use crate::dsl::{Bool, Query, Range};
@@ -19,6 +20,41 @@ pub struct Ctx<'a> {
     pub meta: &'a crate::catalog::IndexMeta,
     /// `now` for date math, fixed per request (epoch millis).
     pub now_millis: i64,
+    /// Index statistics for BM25 (see [`stats`]).
+    pub stats: stats::Stats,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for filters only (no scores).
+    pub fn new(meta: &'a crate::catalog::IndexMeta, now_millis: i64) -> Ctx<'a> {
+        Ctx {
+            meta,
+            now_millis,
+            stats: stats::Stats::None,
+        }
+    }
+}
+
+/// The WHERE predicate and the `_score` expression of a query on one index. Scores that need index
+/// statistics read them from one scalar subquery (two planning passes, see [`stats`]).
+pub fn filter_and_score(
+    meta: &crate::catalog::IndexMeta,
+    now_millis: i64,
+    q: &Query,
+    want_scores: bool,
+) -> Result<(Expr, Expr), EsError> {
+    let mut ctx = Ctx::new(meta, now_millis);
+    let filter = filter(&ctx, q)?;
+    if !want_scores {
+        return Ok((filter, sql::lit(0.0)));
+    }
+    ctx.stats = stats::Stats::Collect(Default::default());
+    score(&ctx, q)?;
+    let from = meta.from_clause();
+    let collected = std::mem::replace(&mut ctx.stats, stats::Stats::None);
+    ctx.stats = collected.resolve(from);
+    let score = score(&ctx, q)?;
+    Ok((filter, score))
 }
 
 pub(crate) fn never() -> Expr {
@@ -589,6 +625,24 @@ pub fn score(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
     Ok(match q {
         Query::MatchAll { boost } => sql::lit(*boost),
         Query::MatchNone => sql::lit(0.0),
+        Query::Term {
+            field,
+            value,
+            case_insensitive: false,
+            boost,
+        } => match fields::resolve(ctx.meta, field) {
+            // Exact-value terms on keyword-like and text fields are scored by BM25; other types
+            // (numbers, dates, ips, booleans) are point queries with a constant score.
+            Some(f)
+                if matches!(
+                    f.kind,
+                    EsKind::Keyword | EsKind::Text | EsKind::Wildcard | EsKind::Other
+                ) =>
+            {
+                stats::bm25(&ctx.stats, &f, &value_text(value), *boost)
+            }
+            _ => sql::lit(*boost),
+        },
         Query::Term { boost, .. }
         | Query::Terms { boost, .. }
         | Query::Exists { boost, .. }

@@ -132,7 +132,7 @@ pub fn format_date(nanos: i64, format: &str, tz: Option<&str>) -> String {
             let offset = zone.offset_at_utc(utc);
             let local = utc + Duration::seconds(i64::from(offset));
             let mut out = String::new();
-            print_items(&printer, &mut out, local, offset, zone);
+            print_items(printer, &mut out, local, offset, zone);
             out
         }
     }
