@@ -2,9 +2,13 @@
 
 pub mod bulk;
 pub mod cat;
+pub mod cursor;
 pub mod docs;
 pub mod indices;
 pub mod info;
+pub mod msearch;
+pub mod pit;
+pub mod scroll;
 pub mod search;
 
 use crate::error::EsError;
@@ -103,6 +107,28 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/_search", get(search::search_all).post(search::search_all))
         .route("/{index}/_search", get(search::search).post(search::search))
+        .route(
+            "/_search/scroll",
+            get(scroll::scroll)
+                .post(scroll::scroll)
+                .delete(scroll::clear_scroll),
+        )
+        .route(
+            "/_search/scroll/{id}",
+            get(scroll::scroll_with_id)
+                .post(scroll::scroll_with_id)
+                .delete(scroll::clear_scroll_ids),
+        )
+        .route(
+            "/_msearch",
+            get(msearch::msearch_all).post(msearch::msearch_all),
+        )
+        .route(
+            "/{index}/_msearch",
+            get(msearch::msearch).post(msearch::msearch),
+        )
+        .route("/{index}/_pit", post(pit::open))
+        .route("/_pit", axum::routing::delete(pit::close))
         .route("/_count", get(search::count_all).post(search::count_all))
         .route("/{index}/_count", get(search::count).post(search::count))
         .route("/_mget", get(docs::mget_all).post(docs::mget_all))
@@ -191,14 +217,18 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
     let pretty = query
         .split('&')
         .any(|p| p == "pretty" || p == "pretty=true");
+    let filter = axum::extract::Query::<Params>::try_from_uri(req.uri())
+        .ok()
+        .and_then(|q| q.0.get("filter_path").cloned())
+        .and_then(|f| crate::render::filter_path::FilterPath::parse(&f));
 
     let mut resp = match check_content_type(req.headers()) {
         Err(r) => r,
         Ok(()) => next.run(req).await,
     };
 
-    if pretty && is_json(&resp) {
-        resp = prettify(resp).await;
+    if (pretty || filter.is_some()) && is_json(&resp) {
+        resp = reshape(resp, pretty, filter.as_ref()).await;
     }
     let h = resp.headers_mut();
     h.insert(
@@ -279,7 +309,12 @@ fn is_json(r: &Response) -> bool {
     is_json_headers(r.headers())
 }
 
-async fn prettify(resp: Response) -> Response {
+/// Post-processing of a JSON response: `filter_path` (response filtering), then `pretty`.
+async fn reshape(
+    resp: Response,
+    pretty: bool,
+    filter: Option<&crate::render::filter_path::FilterPath>,
+) -> Response {
     let (parts, body) = resp.into_parts();
     let bytes = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(b) => b,
@@ -287,9 +322,17 @@ async fn prettify(resp: Response) -> Response {
     };
     let out = match serde_json::from_slice::<Value>(&bytes) {
         Ok(v) => {
-            let mut s = serde_json::to_vec_pretty(&v).unwrap_or_default();
-            s.push(b'\n');
-            s
+            let v = match filter {
+                Some(f) => f.apply(v),
+                None => v,
+            };
+            if pretty {
+                let mut s = serde_json::to_vec_pretty(&v).unwrap_or_default();
+                s.push(b'\n');
+                s
+            } else {
+                serde_json::to_vec(&v).unwrap_or_default()
+            }
         }
         Err(_) => bytes.to_vec(),
     };

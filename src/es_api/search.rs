@@ -1,28 +1,37 @@
-//! `_search` and `_count`.
+//! `_search` and `_count`: request parsing and validation (body and URL parameters, with
+//! Elasticsearch's errors), and execution.
 //!
 //! One index: one hits query (`ORDER BY … LIMIT`) and, when totals are tracked, one bounded count.
 //! Several indices: the per-index selects are combined with UNION ALL, so it stays one hits query.
+//! Scroll and point-in-time searches run through the same [`execute`] with a snapshot bound per
+//! index and a `search_after`-style cursor (see `cursor.rs`, `scroll.rs`, `pit.rs`, docs/search.md).
 
+use super::cursor::{self, PitState, ScrollState, SnapIndex};
 use super::{ApiResult, Params, flag, parse_body};
 use crate::catalog::{COL_ID, COL_SEQ_NO, COL_SOURCE, COL_VERSION, IndexMeta, ResolveOptions};
 use crate::dsl::{self, Query};
 use crate::error::EsError;
 use crate::plan::{self, Ctx, fields};
 use crate::render::SourceFilter;
+use crate::render::fields::{self as hit_fields, FieldRequest, token_name};
 use crate::server::AppState;
 use crate::sql::{self, Expr};
 use axum::body::Bytes;
-use axum::extract::{Path, Query as UrlQuery, State};
+use axum::extract::{OriginalUri, Path, Query as UrlQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// `index.max_result_window` default.
 pub const MAX_RESULT_WINDOW: u64 = 10_000;
+
+/// The ordinal of an index is shifted this far in `_shard_doc` values: `ordinal << 48 | _seq_no`.
+const SHARD_DOC_SHIFT: u64 = 1 << 48;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TrackTotal {
@@ -46,6 +55,10 @@ pub enum SortKey {
     Doc {
         desc: bool,
     },
+    /// `_shard_doc`: the point-in-time tie-breaker.
+    ShardDoc {
+        desc: bool,
+    },
     Field {
         field: String,
         desc: bool,
@@ -55,60 +68,108 @@ pub enum SortKey {
     },
 }
 
+impl SortKey {
+    fn desc(&self) -> bool {
+        match self {
+            SortKey::Score { desc }
+            | SortKey::Doc { desc }
+            | SortKey::ShardDoc { desc }
+            | SortKey::Field { desc, .. } => *desc,
+        }
+    }
+}
+
+/// `stored_fields`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredFields {
+    /// `_none_`: no stored fields, no metadata (`_id`), no `_source`.
+    Disabled,
+    Names(Vec<String>),
+}
+
+/// `pit` of a search body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PitRef {
+    pub id: String,
+    pub keep_alive: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
     pub query: Query,
+    pub post_filter: Option<Query>,
     pub from: u64,
     pub size: u64,
     pub sort: Vec<SortKey>,
     pub source: SourceFilter,
+    /// `_source` was given explicitly (it then wins over `stored_fields`).
+    pub source_explicit: bool,
     pub track_total_hits: TrackTotal,
+    pub track_total_explicit: bool,
     pub track_scores: bool,
     pub version: bool,
     pub seq_no_primary_term: bool,
     pub total_as_int: bool,
+    pub search_after: Option<Vec<Value>>,
+    pub fields: Vec<FieldRequest>,
+    pub docvalue_fields: Vec<FieldRequest>,
+    pub stored_fields: Option<StoredFields>,
+    pub collapse: Option<String>,
+    pub terminate_after: Option<u64>,
+    pub min_score: Option<f64>,
+    pub pit: Option<PitRef>,
+    /// `?scroll=` keep-alive in millis.
+    pub scroll: Option<i64>,
+    pub request_cache: Option<bool>,
 }
 
 impl Default for SearchRequest {
     fn default() -> Self {
         SearchRequest {
             query: Query::MatchAll { boost: 1.0 },
+            post_filter: None,
             from: 0,
             size: 10,
             sort: vec![],
             source: SourceFilter::All,
+            source_explicit: false,
             track_total_hits: TrackTotal::UpTo(MAX_RESULT_WINDOW),
+            track_total_explicit: false,
             track_scores: false,
             version: false,
             seq_no_primary_term: false,
             total_as_int: false,
+            search_after: None,
+            fields: vec![],
+            docvalue_fields: vec![],
+            stored_fields: None,
+            collapse: None,
+            terminate_after: None,
+            min_score: None,
+            pit: None,
+            scroll: None,
+            request_cache: None,
         }
     }
 }
 
-/// Search-body keys that Elasticsearch has and elastichouse does not implement yet.
-const UNSUPPORTED_KEYS: [&str; 20] = [
+/// Search-body keys that Elasticsearch has and elastichouse does not implement yet: a clear 400
+/// unless the value is empty.
+const UNSUPPORTED_KEYS: [&str; 10] = [
     "aggs",
     "aggregations",
-    "post_filter",
     "highlight",
-    "collapse",
-    "search_after",
-    "pit",
     "rescore",
     "suggest",
-    "script_fields",
-    "docvalue_fields",
-    "stored_fields",
-    "fields",
-    "runtime_mappings",
     "knn",
-    "indices_boost",
-    "min_score",
     "slice",
     "profile",
-    "explain",
+    "retriever",
+    "rank",
 ];
+
+/// Keys that must be empty (or false) for now.
+const EMPTY_ONLY_KEYS: [&str; 3] = ["script_fields", "runtime_mappings", "indices_boost"];
 
 fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
     let order = |s: &str| -> Result<bool, EsError> {
@@ -120,18 +181,26 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
             ))),
         }
     };
+    let named = |f: &str, desc: Option<bool>| match f {
+        "_score" => SortKey::Score {
+            desc: desc.unwrap_or(true),
+        },
+        "_doc" => SortKey::Doc {
+            desc: desc.unwrap_or(false),
+        },
+        "_shard_doc" => SortKey::ShardDoc {
+            desc: desc.unwrap_or(false),
+        },
+        f => SortKey::Field {
+            field: f.into(),
+            desc: desc.unwrap_or(false),
+            missing: Missing::Last,
+            unmapped_type: None,
+            mode: None,
+        },
+    };
     match v {
-        Value::String(f) => out.push(match f.as_str() {
-            "_score" => SortKey::Score { desc: true },
-            "_doc" => SortKey::Doc { desc: false },
-            f => SortKey::Field {
-                field: f.into(),
-                desc: false,
-                missing: Missing::Last,
-                unmapped_type: None,
-                mode: None,
-            },
-        }),
+        Value::String(f) => out.push(named(f, None)),
         Value::Object(m) => {
             for (field, spec) in m {
                 let (mut desc, mut missing, mut unmapped, mut mode) =
@@ -172,11 +241,10 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
                     }
                 }
                 out.push(match field.as_str() {
-                    "_score" => SortKey::Score { desc },
-                    "_doc" => SortKey::Doc { desc },
                     "_geo_distance" | "_script" => {
                         return Err(EsError::unsupported(format!("sort by [{field}]")));
                     }
+                    "_score" | "_doc" | "_shard_doc" => named(field, Some(desc)),
                     f => SortKey::Field {
                         field: f.into(),
                         desc,
@@ -216,6 +284,18 @@ fn as_u64(v: &Value, name: &str) -> Result<u64, EsError> {
     }
 }
 
+fn as_bool(v: &Value, name: &str) -> Result<bool, EsError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s == "true" => Ok(true),
+        Value::String(s) if s == "false" => Ok(false),
+        other => Err(EsError::parsing(format!(
+            "[{name}] expected a boolean, found [{}]",
+            token_name(other)
+        ))),
+    }
+}
+
 fn track_total(v: &Value) -> Result<TrackTotal, EsError> {
     match v {
         Value::Bool(true) => Ok(TrackTotal::Exact),
@@ -247,84 +327,579 @@ fn track_total(v: &Value) -> Result<TrackTotal, EsError> {
     }
 }
 
-/// Builds the request from the body and URL parameters (the URL wins, as in RestSearchAction).
-pub fn parse_request(body: Option<&Value>, p: &Params) -> Result<SearchRequest, EsError> {
-    let mut r = SearchRequest::default();
-    if let Some(body) = body {
-        let Value::Object(m) = body else {
-            return Err(EsError::parsing("request body must be an object"));
-        };
-        for (k, v) in m {
-            match k.as_str() {
-                "query" => r.query = dsl::parse_query(v)?,
-                "from" => r.from = as_u64(v, "from")?,
-                "size" => r.size = as_u64(v, "size")?,
-                "sort" => {
-                    r.sort.clear();
-                    parse_sort_entry(v, &mut r.sort)?
-                }
-                "_source" => r.source = SourceFilter::from_json(v).map_err(EsError::parsing)?,
-                "track_total_hits" => r.track_total_hits = track_total(v)?,
-                "track_scores" => r.track_scores = v.as_bool().unwrap_or(false),
-                "version" => r.version = v.as_bool().unwrap_or(false),
-                "seq_no_primary_term" => r.seq_no_primary_term = v.as_bool().unwrap_or(false),
-                "timeout" | "terminate_after" | "stats" | "_name" => {}
-                k if UNSUPPORTED_KEYS.contains(&k) => {
-                    let empty = matches!(v, Value::Object(o) if o.is_empty())
-                        || matches!(v, Value::Array(a) if a.is_empty());
-                    if !empty {
-                        return Err(EsError::unsupported(format!("search request [{k}]")));
-                    }
-                }
-                other => {
-                    return Err(EsError::parsing(format!(
-                        "Unknown key for a START_OBJECT in [{other}]."
-                    )));
-                }
+/// URL parameters of `_search` (RestSearchAction and the indices options it reads), besides the
+/// response parameters every endpoint accepts.
+pub const SEARCH_PARAMS: &[&str] = &[
+    "q",
+    "df",
+    "analyzer",
+    "analyze_wildcard",
+    "default_operator",
+    "lenient",
+    "batched_reduce_size",
+    "ccs_minimize_roundtrips",
+    "search_type",
+    "request_cache",
+    "allow_partial_search_results",
+    "pre_filter_shard_size",
+    "max_concurrent_shard_requests",
+    "preference",
+    "routing",
+    "scroll",
+    "expand_wildcards",
+    "ignore_unavailable",
+    "allow_no_indices",
+    "ignore_throttled",
+    "explain",
+    "from",
+    "size",
+    "sort",
+    "_source",
+    "_source_includes",
+    "_source_excludes",
+    "stored_fields",
+    "docvalue_fields",
+    "track_total_hits",
+    "track_scores",
+    "timeout",
+    "terminate_after",
+    "version",
+    "seq_no_primary_term",
+    "stats",
+    "suggest_field",
+    "suggest_mode",
+    "suggest_size",
+    "suggest_text",
+    "typed_keys",
+    "rest_total_hits_as_int",
+    "include_named_queries_score",
+    "force_synthetic_source",
+    "min_compatible_shard_node",
+    "source",
+    "source_content_type",
+];
+
+/// Parameters every REST endpoint accepts (BaseRestHandler#responseParams + RestController).
+pub const RESPONSE_PARAMS: &[&str] = &["pretty", "human", "error_trace", "filter_path"];
+
+/// Lucene's LevenshteinDistance#getDistance: 1 - edits / max length.
+fn similarity(a: &str, b: &str) -> f32 {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.is_empty() || b.is_empty() {
+        return if a == b { 1.0 } else { 0.0 };
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    1.0 - prev[b.len()] as f32 / a.len().max(b.len()) as f32
+}
+
+/// Elasticsearch's answer to URL parameters a handler does not know (BaseRestHandler#unrecognized):
+/// `request [/idx/_search] contains unrecognized parameter: [foo] -> did you mean [from]?`.
+pub fn check_params(path: &str, p: &Params, known: &[&str]) -> Result<(), EsError> {
+    let mut invalid: Vec<&String> = p
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()) && !RESPONSE_PARAMS.contains(&k.as_str()))
+        .collect();
+    if invalid.is_empty() {
+        return Ok(());
+    }
+    invalid.sort();
+    let mut msg = format!(
+        "request [{path}] contains unrecognized parameter{}: ",
+        if invalid.len() > 1 { "s" } else { "" }
+    );
+    for (i, bad) in invalid.iter().enumerate() {
+        let mut scored: Vec<(f32, &str)> = known
+            .iter()
+            .map(|c| (similarity(bad, c), *c))
+            .filter(|(d, _)| *d > 0.5)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        if i > 0 {
+            msg.push_str(", ");
+        }
+        msg.push_str(&format!("[{bad}]"));
+        match scored.len() {
+            0 => {}
+            1 => msg.push_str(&format!(" -> did you mean [{}]?", scored[0].1)),
+            _ => {
+                let names: Vec<&str> = scored.iter().map(|s| s.1).collect();
+                msg.push_str(&format!(" -> did you mean any of [{}]?", names.join(", ")));
             }
         }
     }
-    if let Some(v) = p.get("size") {
-        r.size = as_u64(&Value::String(v.clone()), "size")?;
+    Err(EsError::illegal_argument(msg))
+}
+
+/// Checks the URL parameters that only need validating (accepted, no effect on one ClickHouse).
+fn check_accepted_params(p: &Params) -> Result<(), EsError> {
+    for name in [
+        "request_cache",
+        "allow_partial_search_results",
+        "ccs_minimize_roundtrips",
+        "typed_keys",
+        "ignore_throttled",
+        "include_named_queries_score",
+        "rest_total_hits_as_int",
+        "human",
+        "error_trace",
+        "ignore_unavailable",
+        "allow_no_indices",
+    ] {
+        flag(p, name)?;
     }
-    if let Some(v) = p.get("from") {
-        r.from = as_u64(&Value::String(v.clone()), "from")?;
+    if flag(p, "force_synthetic_source")? {
+        return Err(EsError::unsupported("[force_synthetic_source]"));
+    }
+    if let Some(t) = p.get("search_type") {
+        match t.as_str() {
+            "query_then_fetch" | "dfs_query_then_fetch" => {}
+            other => {
+                return Err(EsError::illegal_argument(format!(
+                    "No search type for [{other}]"
+                )));
+            }
+        }
+    }
+    let int_min = |name: &str, min: i64, msg: &str| -> Result<(), EsError> {
+        if let Some(v) = p.get(name) {
+            let n: i64 = v.parse().map_err(|_| {
+                EsError::illegal_argument(format!(
+                    "Failed to parse int parameter [{name}] with value [{v}]"
+                ))
+            })?;
+            if n < min {
+                return Err(EsError::illegal_argument(msg.to_string()));
+            }
+        }
+        Ok(())
+    };
+    int_min("batched_reduce_size", 2, "batchedReduceSize must be >= 2")?;
+    int_min(
+        "max_concurrent_shard_requests",
+        1,
+        "maxConcurrentShardRequests must be >= 1",
+    )?;
+    int_min(
+        "pre_filter_shard_size",
+        1,
+        "preFilterShardSize must be >= 1",
+    )?;
+    if let Some(v) = p.get("expand_wildcards") {
+        for w in v.split(',') {
+            if !matches!(w, "open" | "closed" | "hidden" | "none" | "all") {
+                return Err(EsError::illegal_argument(format!(
+                    "No enum constant org.elasticsearch.action.support.IndicesOptions.WildcardStates.{}",
+                    w.to_uppercase()
+                )));
+            }
+        }
+    }
+    for name in [
+        "suggest_field",
+        "suggest_text",
+        "suggest_mode",
+        "suggest_size",
+    ] {
+        if p.contains_key(name) {
+            return Err(EsError::unsupported(format!("URL parameter [{name}]")));
+        }
+    }
+    Ok(())
+}
+
+fn source_json(f: &SourceFilter) -> Value {
+    match f {
+        SourceFilter::All => json!(true),
+        SourceFilter::None => json!(false),
+        SourceFilter::Filter { includes, excludes } => {
+            json!({"includes": includes, "excludes": excludes})
+        }
+    }
+}
+
+fn split_list(s: &str) -> Vec<Value> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| Value::String(x.to_string()))
+        .collect()
+}
+
+/// Folds the URL parameters that shape the search into the body, as RestSearchAction does with
+/// the SearchSourceBuilder (the URL wins). The result is what a scroll id stores.
+pub fn fold_params(body: Option<Value>, p: &Params) -> Result<Value, EsError> {
+    let mut b = match body {
+        None => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v,
+        Some(_) => return Err(EsError::parsing("request body must be an object")),
+    };
+    if let Some(q) = p.get("q") {
+        let mut qs = Map::new();
+        qs.insert("query".into(), json!(q));
+        if let Some(df) = p.get("df") {
+            qs.insert("default_field".into(), json!(df));
+        }
+        if let Some(a) = p.get("analyzer") {
+            qs.insert("analyzer".into(), json!(a));
+        }
+        if let Some(op) = p.get("default_operator") {
+            qs.insert("default_operator".into(), json!(op));
+        }
+        for name in ["analyze_wildcard", "lenient"] {
+            if p.contains_key(name) {
+                qs.insert(name.into(), json!(flag(p, name)?));
+            }
+        }
+        cursor::set_key(&mut b, "query", json!({ "query_string": qs }));
+    }
+    for name in ["from", "size", "terminate_after"] {
+        if let Some(v) = p.get(name) {
+            let n: i64 = v.parse().map_err(|_| {
+                EsError::illegal_argument(format!(
+                    "Failed to parse int parameter [{name}] with value [{v}]"
+                ))
+            })?;
+            cursor::set_key(&mut b, name, json!(n));
+        }
     }
     if let Some(v) = p.get("track_total_hits") {
-        r.track_total_hits = track_total(&Value::String(if v.is_empty() {
-            "true".into()
-        } else {
-            v.clone()
-        }))?;
+        let v = if v.is_empty() { "true" } else { v };
+        let val = match v {
+            "true" => json!(true),
+            "false" => json!(false),
+            n => n
+                .parse::<i64>()
+                .map(|n| json!(n))
+                .unwrap_or_else(|_| json!(n)),
+        };
+        cursor::set_key(&mut b, "track_total_hits", val);
+    }
+    for name in ["track_scores", "version", "seq_no_primary_term", "explain"] {
+        if p.contains_key(name) {
+            cursor::set_key(&mut b, name, json!(flag(p, name)?));
+        }
+    }
+    if let Some(t) = p.get("timeout") {
+        cursor::parse_time_value(t, "timeout")?;
+        cursor::set_key(&mut b, "timeout", json!(t));
     }
     if let Some(s) = p.get("sort") {
-        r.sort.clear();
+        let mut sorts = Vec::new();
         for part in s.split(',').filter(|x| !x.is_empty()) {
-            let (f, o) = part
-                .rsplit_once(':')
-                .unwrap_or((part, if part == "_score" { "desc" } else { "asc" }));
-            parse_sort_entry(&json!({ f: o }), &mut r.sort)?;
+            sorts.push(match part.rsplit_once(':') {
+                Some((f, o)) => json!({ f: o }),
+                None => json!(part),
+            });
         }
+        cursor::set_key(&mut b, "sort", Value::Array(sorts));
     }
     if p.contains_key("_source")
         || p.contains_key("_source_includes")
         || p.contains_key("_source_excludes")
     {
-        r.source = SourceFilter::from_params(p);
+        cursor::set_key(
+            &mut b,
+            "_source",
+            source_json(&SourceFilter::from_params(p)),
+        );
     }
-    if p.contains_key("q") {
-        return Err(EsError::unsupported(
-            "URI search parameter [q] (query_string)",
-        ));
+    if let Some(s) = p.get("stored_fields") {
+        cursor::set_key(&mut b, "stored_fields", Value::Array(split_list(s)));
     }
-    if p.contains_key("version") {
-        r.version = flag(p, "version")?;
+    if let Some(s) = p.get("docvalue_fields") {
+        cursor::set_key(&mut b, "docvalue_fields", Value::Array(split_list(s)));
     }
-    if p.contains_key("seq_no_primary_term") {
-        r.seq_no_primary_term = flag(p, "seq_no_primary_term")?;
+    if let Some(s) = p.get("stats") {
+        cursor::set_key(&mut b, "stats", Value::Array(split_list(s)));
+    }
+    Ok(b)
+}
+
+/// Parses a (folded) search body. Errors are the parse errors Elasticsearch raises while reading
+/// the body; cross-field checks are in [`validate`].
+pub fn parse_body_value(body: &Value, p: &Params) -> Result<SearchRequest, EsError> {
+    let mut r = SearchRequest::default();
+    let Value::Object(m) = body else {
+        return Err(EsError::parsing("request body must be an object"));
+    };
+    for (k, v) in m {
+        match k.as_str() {
+            "query" => r.query = dsl::parse_query(v)?,
+            "post_filter" => r.post_filter = Some(dsl::parse_query(v)?),
+            "from" => r.from = as_u64(v, "from")?,
+            "size" => r.size = as_u64(v, "size")?,
+            "sort" => {
+                r.sort.clear();
+                parse_sort_entry(v, &mut r.sort)?
+            }
+            "_source" => {
+                r.source = SourceFilter::from_json(v).map_err(EsError::parsing)?;
+                r.source_explicit = true;
+            }
+            "track_total_hits" => {
+                r.track_total_hits = track_total(v)?;
+                r.track_total_explicit = true;
+            }
+            "track_scores" => r.track_scores = as_bool(v, k)?,
+            "version" => r.version = as_bool(v, k)?,
+            "seq_no_primary_term" => r.seq_no_primary_term = as_bool(v, k)?,
+            "explain" => {
+                if as_bool(v, k)? {
+                    return Err(EsError::unsupported("search request [explain]"));
+                }
+            }
+            "timeout" => {
+                let t = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                cursor::parse_time_value(&t, "timeout")?;
+            }
+            "terminate_after" => {
+                let n = as_u64(v, "terminate_after")?;
+                r.terminate_after = (n > 0).then_some(n);
+            }
+            "min_score" => {
+                r.min_score = Some(v.as_f64().ok_or_else(|| {
+                    EsError::parsing(format!(
+                        "[min_score] expected a number, found [{}]",
+                        token_name(v)
+                    ))
+                })?)
+            }
+            "search_after" => match v {
+                Value::Array(a) => r.search_after = Some(a.clone()),
+                other => {
+                    return Err(EsError::parsing(format!(
+                        "Unknown key for a {} in [search_after].",
+                        token_name(other)
+                    )));
+                }
+            },
+            "fields" => r.fields = FieldRequest::parse_list(v, "fields")?,
+            "docvalue_fields" => {
+                r.docvalue_fields = FieldRequest::parse_list(v, "docvalue_fields")?
+            }
+            "stored_fields" => {
+                let names: Vec<String> = match v {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|x| {
+                            x.as_str().map(str::to_string).ok_or_else(|| {
+                                EsError::parsing(
+                                    "Expected [VALUE_STRING] in [stored_fields]".to_string(),
+                                )
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
+                    other => {
+                        return Err(EsError::parsing(format!(
+                            "Expected [VALUE_STRING] or [START_ARRAY] in [stored_fields] but found [{}]",
+                            token_name(other)
+                        )));
+                    }
+                };
+                r.stored_fields = Some(if names.iter().any(|n| n == "_none_") {
+                    if names.len() > 1 {
+                        return Err(EsError::illegal_argument(
+                            "The field [_none_] cannot be used in combination with other fields",
+                        ));
+                    }
+                    StoredFields::Disabled
+                } else {
+                    StoredFields::Names(names)
+                });
+            }
+            "collapse" => r.collapse = Some(parse_collapse(v)?),
+            "pit" => r.pit = Some(parse_pit(v)?),
+            "stats" | "_name" | "ext" => {}
+            "min_compatible_shard_node" => {}
+            k if EMPTY_ONLY_KEYS.contains(&k) => {
+                let empty = matches!(v, Value::Object(o) if o.is_empty())
+                    || matches!(v, Value::Array(a) if a.is_empty());
+                if !empty {
+                    return Err(EsError::unsupported(format!("search request [{k}]")));
+                }
+            }
+            k if UNSUPPORTED_KEYS.contains(&k) => {
+                let empty = matches!(v, Value::Object(o) if o.is_empty())
+                    || matches!(v, Value::Array(a) if a.is_empty());
+                if !empty {
+                    return Err(EsError::unsupported(format!("search request [{k}]")));
+                }
+            }
+            other => {
+                return Err(EsError::parsing(format!(
+                    "Unknown key for a {} in [{other}].",
+                    token_name(v)
+                )));
+            }
+        }
+    }
+    if let Some(s) = p.get("scroll") {
+        r.scroll = Some(cursor::parse_time_value(s, "scroll")?);
+    }
+    if p.contains_key("request_cache") {
+        r.request_cache = Some(flag(p, "request_cache")?);
     }
     r.total_as_int = flag(p, "rest_total_hits_as_int")?;
-    if r.from + r.size > MAX_RESULT_WINDOW {
+    if r.total_as_int {
+        match r.track_total_hits {
+            TrackTotal::Exact => {}
+            TrackTotal::UpTo(n) if r.track_total_explicit => {
+                return Err(EsError::illegal_argument(format!(
+                    "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got {n}"
+                )));
+            }
+            _ if !r.track_total_explicit => r.track_total_hits = TrackTotal::Exact,
+            _ => {}
+        }
+    }
+    Ok(r)
+}
+
+fn parse_collapse(v: &Value) -> Result<String, EsError> {
+    let Value::Object(m) = v else {
+        return Err(EsError::parsing(format!(
+            "Unknown key for a {} in [collapse].",
+            token_name(v)
+        )));
+    };
+    let mut field = None;
+    for (k, v) in m {
+        match k.as_str() {
+            "field" => field = v.as_str().map(str::to_string),
+            "max_concurrent_group_searches" => {
+                as_u64(v, "max_concurrent_group_searches")?;
+            }
+            "inner_hits" => {
+                let empty = matches!(v, Value::Object(o) if o.is_empty())
+                    || matches!(v, Value::Array(a) if a.is_empty());
+                if !empty {
+                    return Err(EsError::unsupported("[collapse] with [inner_hits]"));
+                }
+            }
+            "collapse" => return Err(EsError::unsupported("[collapse] on a second level")),
+            other => {
+                return Err(EsError::x_content_parse(format!(
+                    "[collapse] unknown field [{other}]"
+                )));
+            }
+        }
+    }
+    field.ok_or_else(|| EsError::x_content_parse("Required [field]"))
+}
+
+fn parse_pit(v: &Value) -> Result<PitRef, EsError> {
+    let Value::Object(m) = v else {
+        return Err(EsError::parsing(format!(
+            "Unknown key for a {} in [pit].",
+            token_name(v)
+        )));
+    };
+    let mut id = None;
+    let mut keep_alive = None;
+    for (k, v) in m {
+        match k.as_str() {
+            "id" => id = v.as_str().map(str::to_string),
+            "keep_alive" => keep_alive = Some(cursor::time_value_json(v, "keep_alive")?),
+            other => {
+                return Err(EsError::x_content_parse(format!(
+                    "[pit] unknown field [{other}]"
+                )));
+            }
+        }
+    }
+    Ok(PitRef {
+        id: id.ok_or_else(|| EsError::x_content_parse("Required [id]"))?,
+        keep_alive,
+    })
+}
+
+/// SearchRequest#validate and SearchSourceBuilder#validate: every problem in one
+/// `action_request_validation_exception`, numbered, before any index is resolved.
+pub fn validate(r: &SearchRequest, index_in_path: bool, p: &Params) -> Result<(), EsError> {
+    let mut errs: Vec<String> = Vec::new();
+    let scroll = r.scroll.is_some();
+    if scroll {
+        if r.track_total_explicit && r.track_total_hits != TrackTotal::Exact {
+            errs.push("disabling [track_total_hits] is not allowed in a scroll context".into());
+        }
+        if r.from > 0 {
+            errs.push("using [from] is not allowed in a scroll context".into());
+        }
+        if r.size == 0 {
+            errs.push("[size] cannot be [0] in a scroll context".into());
+        }
+        if r.search_after.as_ref().is_some_and(|a| !a.is_empty()) {
+            errs.push("[search_after] cannot be used in a scroll context".into());
+        }
+        if r.collapse.is_some() {
+            errs.push("cannot use `collapse` in a scroll context".into());
+        }
+    }
+    if r.from > 0 && r.search_after.as_ref().is_some_and(|a| !a.is_empty()) {
+        errs.push("[from] parameter must be set to 0 when [search_after] is used".into());
+    }
+    if let Some(StoredFields::Disabled) = r.stored_fields {
+        if r.source_explicit && r.source != SourceFilter::None {
+            errs.push("[stored_fields] cannot be disabled if [_source] is requested".into());
+        }
+        if !r.fields.is_empty() {
+            errs.push("[stored_fields] cannot be disabled when using the [fields] option".into());
+        }
+    }
+    if scroll && r.request_cache == Some(true) {
+        errs.push("[request_cache] cannot be used in a scroll context".into());
+    }
+    if r.pit.is_some() {
+        if scroll {
+            errs.push("using [point in time] is not allowed in a scroll context".into());
+        }
+        if index_in_path {
+            errs.push(
+                "[indices] cannot be used with point in time. Do not specify any index with point in time."
+                    .into(),
+            );
+        }
+        if [
+            "expand_wildcards",
+            "ignore_unavailable",
+            "allow_no_indices",
+            "ignore_throttled",
+        ]
+        .iter()
+        .any(|k| p.contains_key(*k))
+        {
+            errs.push("[indicesOptions] cannot be used with point in time".into());
+        }
+        if p.contains_key("routing") {
+            errs.push("[routing] cannot be used with point in time".into());
+        }
+        if p.contains_key("preference") {
+            errs.push("[preference] cannot be used with point in time".into());
+        }
+    } else if r.sort.iter().any(|k| matches!(k, SortKey::ShardDoc { .. })) {
+        errs.push("[_shard_doc] sort field cannot be used without [point in time]".into());
+    }
+    if !errs.is_empty() {
+        let mut msg = String::from("Validation Failed: ");
+        for (i, e) in errs.iter().enumerate() {
+            msg.push_str(&format!("{}: {e};", i + 1));
+        }
+        return Err(EsError::action_request_validation(msg));
+    }
+    if r.scroll.is_none() && r.from + r.size > MAX_RESULT_WINDOW {
         return Err(phase_failure(
             EsError::illegal_argument(format!(
                 "Result window is too large, from + size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
@@ -333,7 +908,19 @@ pub fn parse_request(body: Option<&Value>, p: &Params) -> Result<SearchRequest, 
             None,
         ));
     }
-    Ok(r)
+    Ok(())
+}
+
+/// Parses and validates a `_search` request from its body and URL parameters.
+pub fn parse_request(
+    body: Option<&Value>,
+    p: &Params,
+    index_in_path: bool,
+) -> Result<(SearchRequest, Value), EsError> {
+    let folded = fold_params(body.cloned(), p)?;
+    let r = parse_body_value(&folded, p)?;
+    validate(&r, index_in_path, p)?;
+    Ok((r, folded))
 }
 
 /// Wraps a per-shard failure the way Elasticsearch reports a search whose every shard failed.
@@ -357,15 +944,52 @@ pub fn phase_failure(cause: EsError, index: Option<&IndexMeta>) -> EsError {
     .caused_by(cause)
 }
 
-/// The sort value expression of one key for one index, or an error for unsortable fields.
+fn as_phase_failure(e: EsError, meta: &IndexMeta) -> EsError {
+    if e.kind == "search_phase_execution_exception" || e.unsupported_feature().is_some() {
+        e
+    } else {
+        phase_failure(e, Some(meta))
+    }
+}
+
+/// How a sort key's values are typed, for rendering and for reading `search_after` values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SortType {
+    /// Lucene LONG: integers, dates (millis), booleans, `_doc`, `_shard_doc`.
+    Long,
+    /// date_nanos.
+    Nanos,
+    /// Lucene FLOAT/DOUBLE, `_score`.
+    Float,
+    /// Strings (keyword, ip): missing values show as null.
+    Str,
+}
+
+/// The `_shard_doc`-like tie-breaker of one index: `ordinal << 48 | _seq_no` (tables elastichouse
+/// did not create have no `_seq_no`: a 48-bit hash of the row stands in).
+fn shard_doc_expr(meta: &IndexMeta, ordinal: usize) -> Expr {
+    let base = sql::lit(ordinal as u64 * SHARD_DOC_SHIFT);
+    let local = if meta.managed {
+        sql::col(COL_SEQ_NO)
+    } else {
+        Expr::func(
+            "bitShiftRight",
+            vec![Expr::func("sipHash64", vec![sql::star()]), sql::lit(16u64)],
+        )
+    };
+    Expr::func("plus", vec![base, Expr::func("toUInt64", vec![local])])
+}
+
+/// The sort value expression of one key for one index, and how its values are typed.
 fn sort_expr(
     ctx: &Ctx,
     key: &SortKey,
     score: &Expr,
-) -> Result<(Expr, bool, Option<bool>), EsError> {
+    shard_doc: &Expr,
+) -> Result<(Expr, SortType), EsError> {
     Ok(match key {
-        SortKey::Score { desc } => (score.clone(), *desc, None),
-        SortKey::Doc { desc } => (sql::col(COL_SEQ_NO), *desc, None),
+        SortKey::Score { .. } => (score.clone(), SortType::Float),
+        SortKey::Doc { .. } | SortKey::ShardDoc { .. } => (shard_doc.clone(), SortType::Long),
         SortKey::Field {
             field,
             desc,
@@ -373,10 +997,20 @@ fn sort_expr(
             unmapped_type,
             mode,
         } => {
-            let nulls_first = Some(matches!(missing, Missing::First));
             let Some(f) = fields::resolve(ctx.meta, field) else {
                 if unmapped_type.is_some() || fields::is_mapped(ctx.meta, field) {
-                    return Ok((sql::null(), *desc, nulls_first));
+                    let ty = unmapped_type
+                        .as_deref()
+                        .map(fields::EsKind::from_type)
+                        .or_else(|| {
+                            ctx.meta
+                                .mappings
+                                .field(field)
+                                .map(|i| fields::EsKind::from_type(&i.es_type))
+                        })
+                        .map(sort_type_of)
+                        .unwrap_or(SortType::Str);
+                    return Ok((missing_sentinel(ty, *desc, missing), ty));
                 }
                 return Err(phase_failure(
                     EsError::new(
@@ -395,6 +1029,7 @@ fn sort_expr(
                     Some(ctx.meta),
                 ));
             }
+            let ty = sort_type_of(f.kind);
             let mut e = f.column_expr();
             if f.is_array {
                 // Multi-valued fields sort by their min (asc) or max (desc) by default.
@@ -442,13 +1077,23 @@ fn sort_expr(
                         sql::lit("\\1"),
                     ],
                 ),
+                k if k.is_integer() && k != fields::EsKind::UnsignedLong => {
+                    Expr::func("toInt64", vec![e])
+                }
+                k if k.is_numeric() && k != fields::EsKind::UnsignedLong => {
+                    Expr::func("toFloat64", vec![e])
+                }
                 _ => e,
             };
             if let Missing::Value(v) = missing {
-                let lit = match v {
-                    Value::Number(n) if n.is_i64() => sql::lit(n.as_i64().unwrap()),
-                    Value::Number(n) => sql::lit(n.as_f64().unwrap_or(0.0)),
-                    other => sql::lit(
+                let lit = match (ty, v) {
+                    (SortType::Long | SortType::Nanos, Value::Number(n)) if n.is_i64() => {
+                        sql::lit(n.as_i64().unwrap_or(0))
+                    }
+                    (SortType::Long | SortType::Nanos | SortType::Float, Value::Number(n)) => {
+                        sql::lit(n.as_f64().unwrap_or(0.0))
+                    }
+                    (_, other) => sql::lit(
                         other
                             .as_str()
                             .map(str::to_string)
@@ -456,28 +1101,152 @@ fn sort_expr(
                     ),
                 };
                 e = Expr::func("ifNull", vec![e, lit]);
+            } else if f.kind != fields::EsKind::UnsignedLong && ty != SortType::Str {
+                // Missing numeric values sort as Long.MIN/MAX_VALUE or ±Infinity, and show so in
+                // the hit's `sort` (IndexFieldData.XFieldComparatorSource#missingObject).
+                e = Expr::func("ifNull", vec![e, missing_sentinel(ty, *desc, missing)]);
             }
-            (e, *desc, nulls_first)
+            (e, ty)
         }
     })
 }
 
-fn sort_value(v: &Value, key: &SortKey) -> Value {
-    match (v, key) {
-        (Value::Null, SortKey::Field { desc, .. }) => {
-            // What Elasticsearch shows for a missing numeric value; strings show null.
-            let _ = desc;
-            Value::Null
-        }
+fn sort_type_of(kind: fields::EsKind) -> SortType {
+    use fields::EsKind as K;
+    match kind {
+        K::Date | K::Boolean => SortType::Long,
+        K::DateNanos => SortType::Nanos,
+        k if k.is_integer() => SortType::Long,
+        k if k.is_numeric() => SortType::Float,
+        _ => SortType::Str,
+    }
+}
+
+/// The value a missing field sorts as: first or last depending on `missing` and the order.
+fn missing_sentinel(ty: SortType, desc: bool, missing: &Missing) -> Expr {
+    let first = matches!(missing, Missing::First);
+    let min = first ^ desc;
+    match ty {
+        SortType::Long | SortType::Nanos => sql::lit(if min { i64::MIN } else { i64::MAX }),
+        SortType::Float => Expr::func(
+            "toFloat64",
+            vec![sql::lit(if min { "-inf" } else { "inf" })],
+        ),
+        SortType::Str => sql::null(),
+    }
+}
+
+/// A sort value from ClickHouse's JSON as Elasticsearch renders it.
+fn render_sort_value(v: &Value, ty: SortType) -> Value {
+    match (v, ty) {
+        (Value::String(s), SortType::Float) if s == "inf" || s == "+inf" => json!("Infinity"),
+        (Value::String(s), SortType::Float) if s == "-inf" => json!("-Infinity"),
+        (Value::String(s), SortType::Float) if s == "nan" => json!("NaN"),
         (v, _) => v.clone(),
     }
+}
+
+/// A `search_after` value as a literal of the key's type.
+fn after_literal(
+    ctx_meta: Option<&IndexMeta>,
+    key: &SortKey,
+    ty: SortType,
+    v: &Value,
+) -> Result<Option<Expr>, EsError> {
+    let bad = || {
+        EsError::illegal_argument(format!(
+            "Failed to parse search_after value for field [{}].",
+            match key {
+                SortKey::Field { field, .. } => field.as_str(),
+                SortKey::Score { .. } => "_score",
+                SortKey::Doc { .. } => "_doc",
+                SortKey::ShardDoc { .. } => "_shard_doc",
+            }
+        ))
+    };
+    Ok(Some(match (ty, v) {
+        (_, Value::Null) => return Ok(None),
+        (SortType::Long | SortType::Nanos, Value::Number(n)) => match n.as_i64() {
+            Some(i) => sql::lit(i),
+            None => sql::lit(n.as_u64().ok_or_else(bad)?),
+        },
+        (SortType::Long, Value::Bool(b)) => sql::lit(i64::from(*b)),
+        (SortType::Long | SortType::Nanos, Value::String(s)) => {
+            if let Ok(i) = s.parse::<i64>() {
+                sql::lit(i)
+            } else if s == "true" || s == "false" {
+                sql::lit(i64::from(s == "true"))
+            } else {
+                // A date given as text: parsed with the field's format.
+                let fmt = match (key, ctx_meta) {
+                    (SortKey::Field { field, .. }, Some(m)) => {
+                        m.mappings.field(field).and_then(|f| f.format)
+                    }
+                    _ => None,
+                }
+                .unwrap_or_else(|| crate::schema::dates::DEFAULT_DATE_FORMAT.to_string());
+                let nanos = crate::schema::dates::parse_date(s, &fmt).map_err(|_| bad())?;
+                sql::lit(if ty == SortType::Nanos {
+                    nanos
+                } else {
+                    nanos.div_euclid(1_000_000)
+                })
+            }
+        }
+        (SortType::Float, Value::Number(n)) => sql::lit(n.as_f64().ok_or_else(bad)?),
+        (SortType::Float, Value::String(s)) => match s.as_str() {
+            "Infinity" => Expr::func("toFloat64", vec![sql::lit("inf")]),
+            "-Infinity" => Expr::func("toFloat64", vec![sql::lit("-inf")]),
+            s => sql::lit(s.parse::<f64>().map_err(|_| bad())?),
+        },
+        (SortType::Str, Value::String(s)) => sql::lit(s.as_str()),
+        (SortType::Str, Value::Number(n)) => sql::lit(n.to_string()),
+        (SortType::Str, Value::Bool(b)) => sql::lit(b.to_string()),
+        _ => return Err(bad()),
+    }))
+}
+
+/// The rows strictly after `vals` in the order of `keys` (lexicographic, nulls where `missing`
+/// puts them). Comparisons with NULL count as false.
+fn after_condition(keys: &[(Expr, bool, bool, Option<Expr>)]) -> Expr {
+    let f = |e: Expr| Expr::func("ifNull", vec![e, sql::lit(false)]);
+    let mut ors = Vec::new();
+    for i in 0..keys.len() {
+        let mut and = Vec::new();
+        for (col, _, _, lit) in &keys[..i] {
+            and.push(match lit {
+                None => col.clone().is_null(),
+                Some(l) => f(col.clone().eq(l.clone())),
+            });
+        }
+        let (col, desc, nulls_first, lit) = &keys[i];
+        and.push(match lit {
+            None if *nulls_first => col.clone().is_not_null(),
+            None => sql::lit(false),
+            Some(l) => {
+                let cmp = if *desc {
+                    col.clone().lt(l.clone())
+                } else {
+                    col.clone().gt(l.clone())
+                };
+                if *nulls_first {
+                    f(cmp)
+                } else {
+                    f(cmp).or(col.clone().is_null())
+                }
+            }
+        });
+        ors.push(Expr::And(and));
+    }
+    Expr::Or(ors)
 }
 
 /// A hit as Elasticsearch renders it (field order matters for byte-level comparisons).
 #[derive(Serialize)]
 struct Hit {
     _index: String,
-    _id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    _id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     _version: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -488,6 +1257,8 @@ struct Hit {
     _score: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     _source: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sort: Option<Vec<Value>>,
 }
@@ -501,15 +1272,78 @@ struct Hits {
 }
 
 #[derive(Serialize)]
-struct SearchResponse {
+struct SearchResponse<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    _scroll_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pit_id: Option<&'a str>,
     took: u64,
     timed_out: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terminated_early: Option<bool>,
     _shards: Value,
-    hits: Hits,
+    hits: &'a Hits,
 }
 
 fn shards(n: usize) -> Value {
     json!({"total": n, "successful": n, "skipped": 0, "failed": 0})
+}
+
+/// How a search runs beyond the request itself: snapshot bounds and cursors of scroll/PIT.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Per index (same order as the metas): only rows with `_seq_no` ≤ bound are visible.
+    pub bounds: Vec<Option<u64>>,
+    /// Scroll: continue after these internal sort values (sort keys + tie-breaker).
+    pub scroll_after: Option<Vec<Value>>,
+    /// Scroll: append the tie-breaker to the sort (not shown in hits).
+    pub scroll: bool,
+    /// Point in time: a `_shard_doc` tie-breaker may be added to the sort and shown.
+    pub pit: bool,
+    /// Total already known (scroll pages after the first).
+    pub known_total: Option<u64>,
+}
+
+/// The result of [`execute`], rendered by [`SearchOutcome::render`].
+pub struct SearchOutcome {
+    started: Instant,
+    shards: usize,
+    hits: Hits,
+    terminated_early: Option<bool>,
+    /// Exact total hits (when computed).
+    pub total: Option<u64>,
+    /// Internal sort values of the last hit (scroll cursor).
+    pub last_internal: Option<Vec<Value>>,
+    pub hit_count: usize,
+}
+
+impl SearchOutcome {
+    pub fn render(&self, scroll_id: Option<&str>, pit_id: Option<&str>) -> Result<String, EsError> {
+        let resp = SearchResponse {
+            _scroll_id: scroll_id,
+            pit_id,
+            took: self.started.elapsed().as_millis() as u64,
+            timed_out: false,
+            terminated_early: self.terminated_early,
+            _shards: shards(self.shards),
+            hits: &self.hits,
+        };
+        // RawValue keeps `_source` bytes; going through Value here would re-serialise them.
+        serde_json::to_string(&resp).map_err(|e| EsError::storage(e.to_string()))
+    }
+}
+
+/// Per index: the WHERE expression (query and post_filter) and the score expression. The one
+/// place where query translation and scoring are called for a search.
+fn index_plan(ctx: &Ctx, req: &SearchRequest, want_scores: bool) -> Result<(Expr, Expr), EsError> {
+    let (mut where_, score) =
+        plan::filter_and_score(ctx.meta, ctx.now_millis, &req.query, want_scores)?;
+    if let Some(pf) = &req.post_filter {
+        // post_filter narrows the hits and the total (aggregations, when they exist, run
+        // without it: search-request post-filter docs).
+        where_ = where_.and(plan::filter(ctx, pf)?);
+    }
+    Ok((where_, score))
 }
 
 /// Runs a search over resolved indices.
@@ -517,39 +1351,102 @@ pub async fn execute(
     s: &AppState,
     metas: &[Arc<IndexMeta>],
     req: &SearchRequest,
-) -> Result<Value, EsError> {
+    opts: &ExecOptions,
+) -> Result<SearchOutcome, EsError> {
     let started = Instant::now();
     let now_millis = chrono::Utc::now().timestamp_millis();
     let sorted_by_score =
         req.sort.is_empty() || req.sort.iter().any(|k| matches!(k, SortKey::Score { .. }));
-    let want_scores = req.sort.is_empty() || req.track_scores || sorted_by_score;
-    let sort: Vec<SortKey> = if req.sort.is_empty() {
+    let want_scores =
+        req.sort.is_empty() || req.track_scores || sorted_by_score || req.min_score.is_some();
+    let mut sort: Vec<SortKey> = if req.sort.is_empty() {
         vec![SortKey::Score { desc: true }]
     } else {
         req.sort.clone()
     };
+    // SearchRequest#rewrite: a point-in-time search with an explicit sort gets `_shard_doc` as
+    // implicit tie-breaker, shown in the hits' sort values.
+    let mut shown = req.sort.len();
+    if opts.pit
+        && !req.sort.is_empty()
+        && !matches!(req.sort.last(), Some(SortKey::ShardDoc { .. }))
+        && req
+            .search_after
+            .as_ref()
+            .is_none_or(|a| a.len() == req.sort.len() + 1)
+    {
+        sort.push(SortKey::ShardDoc { desc: false });
+        shown += 1;
+    }
+    if let Some(after) = &req.search_after
+        && after.len() != sort.len()
+    {
+        return Err(phase_failure(
+            EsError::illegal_argument(format!(
+                "search_after has {} value(s) but sort has {}.",
+                after.len(),
+                sort.len()
+            )),
+            metas.first().map(|m| m.as_ref()),
+        ));
+    }
+    if let Some(c) = &req.collapse
+        && req.search_after.is_some()
+    {
+        return Err(EsError::unsupported(format!(
+            "[collapse] on [{c}] together with [search_after]"
+        )));
+    }
+    let need_source = req.source != SourceFilter::None
+        || !req.fields.is_empty()
+        || !req.docvalue_fields.is_empty()
+        || matches!(&req.stored_fields, Some(StoredFields::Names(n)) if !n.is_empty());
+    let source_filter = match (&req.stored_fields, req.source_explicit) {
+        (Some(StoredFields::Disabled), _) => SourceFilter::None,
+        (Some(StoredFields::Names(n)), false) if !n.iter().any(|x| x == "_source") => {
+            SourceFilter::None
+        }
+        _ => req.source.clone(),
+    };
 
     let mut selects = Vec::new();
     let mut counts = Vec::new();
-    for meta in metas {
+    let mut types: Vec<SortType> = vec![SortType::Str; sort.len()];
+    for (ordinal, meta) in metas.iter().enumerate() {
         let ctx = Ctx::new(meta, now_millis);
-        let (where_, score) = plan::filter_and_score(meta, now_millis, &req.query, want_scores)
-            .map_err(|e| {
-                if e.kind == "search_phase_execution_exception" {
-                    e
-                } else {
-                    phase_failure(e, Some(meta))
-                }
-            })?;
+        let (mut where_, score) =
+            index_plan(&ctx, req, want_scores).map_err(|e| as_phase_failure(e, meta))?;
+        if let Some(Some(bound)) = opts.bounds.get(ordinal)
+            && meta.managed
+        {
+            where_ = where_.and(sql::col(COL_SEQ_NO).lte(sql::lit(*bound)));
+        }
+        if let Some(min) = req.min_score {
+            where_ = where_.and(Expr::func("toFloat64", vec![score.clone()]).gte(sql::lit(min)));
+        }
+        hit_fields::validate(meta, &req.fields, hit_fields::Mode::Fields)
+            .map_err(|e| as_phase_failure(e, meta))?;
+        hit_fields::validate(meta, &req.docvalue_fields, hit_fields::Mode::DocValues)
+            .map_err(|e| as_phase_failure(e, meta))?;
+        let shard_doc = shard_doc_expr(meta, ordinal);
         let from = sql::FromClause::table(s.catalog.db(), meta.table());
+        let source_expr = if !need_source {
+            sql::lit("{}")
+        } else if meta.managed {
+            sql::col(COL_SOURCE)
+        } else {
+            Expr::func(
+                "formatRowNoNewline",
+                vec![sql::lit("JSONEachRow"), sql::star()],
+            )
+        };
         let mut items = if meta.managed {
             vec![
                 sql::lit(meta.name.as_str()).alias("_index"),
                 sql::col(COL_ID).alias("_id"),
-                sql::col(COL_SOURCE).alias("_source"),
+                source_expr.alias("_source"),
                 sql::col(COL_VERSION).alias("_version"),
                 sql::col(COL_SEQ_NO).alias("_seq_no"),
-                Expr::func("toFloat64", vec![score.clone()]).alias("_score"),
             ]
         } else {
             // A table elastichouse did not create: `_source` is the row as JSON, `_id` a hash of the
@@ -558,44 +1455,52 @@ pub async fn execute(
             vec![
                 sql::lit(meta.name.as_str()).alias("_index"),
                 Expr::func("lower", vec![Expr::func("hex", vec![row_hash])]).alias("_id"),
-                Expr::func(
-                    "formatRowNoNewline",
-                    vec![sql::lit("JSONEachRow"), sql::star()],
-                )
-                .alias("_source"),
+                source_expr.alias("_source"),
                 sql::lit(1u64).alias("_version"),
                 sql::lit(0u64).alias("_seq_no"),
-                Expr::func("toFloat64", vec![score.clone()]).alias("_score"),
             ]
         };
+        items.push(Expr::func("toFloat64", vec![score.clone()]).alias("_score"));
+        items.push(shard_doc.clone().alias("_tb"));
         for (i, key) in sort.iter().enumerate() {
-            let (e, _, _) = sort_expr(&ctx, key, &score)?;
+            let (e, ty) = sort_expr(&ctx, key, &score, &shard_doc)?;
+            types[i] = ty;
             items.push(e.alias(format!("s{i}")));
         }
-        selects.push(sql::Select {
+        if let Some(c) = &req.collapse {
+            items.push(collapse_expr(meta, c)?.alias("_collapse"));
+        }
+        let mut select = sql::Select {
             items,
             from: Some(from.clone()),
             final_: meta.managed,
             where_: Some(where_.clone()),
             ..Default::default()
-        });
-        counts.push(sql::Select {
+        };
+        let mut count = sql::Select {
             items: vec![
-                sql::lit(1u64).alias("one"),
+                sql::lit(meta.name.as_str()).alias("i"),
                 Expr::func("toFloat64", vec![score]).alias("sc"),
             ],
             from: Some(from),
             final_: meta.managed,
             where_: Some(where_),
             ..Default::default()
-        });
+        };
+        if let Some(ta) = req.terminate_after {
+            // terminate_after: each shard (index) collects its first N documents in index order.
+            select.order_by = vec![sql::OrderBy::new(shard_doc.clone(), false)];
+            select.limit = Some(ta);
+            count.limit = Some(ta + 1);
+        }
+        selects.push(select);
+        counts.push(count);
     }
 
+    // ORDER BY: the sort keys, then the tie-breaker (index, then indexing order), as Elasticsearch
+    // breaks ties by shard and doc id.
     let mut order = Vec::new();
     for (i, key) in sort.iter().enumerate() {
-        let desc = match key {
-            SortKey::Score { desc } | SortKey::Doc { desc } | SortKey::Field { desc, .. } => *desc,
-        };
         let nulls_first = matches!(
             key,
             SortKey::Field {
@@ -605,40 +1510,135 @@ pub async fn execute(
         );
         order.push(sql::OrderBy {
             expr: sql::col(format!("s{i}")),
-            desc,
+            desc: key.desc(),
             nulls_first: Some(nulls_first),
         });
     }
-    // Ties: index order, then indexing order (Elasticsearch breaks ties by shard, then doc id).
-    order.push(sql::OrderBy {
-        expr: sql::col("_index"),
-        desc: false,
-        nulls_first: None,
-    });
-    order.push(sql::OrderBy {
-        expr: sql::col("_seq_no"),
-        desc: false,
-        nulls_first: None,
-    });
+    order.push(sql::OrderBy::new(sql::col("_tb"), false));
+
+    // Cursor: search_after (user) or the scroll position (internal, with the tie-breaker).
+    let first_meta = metas.first().map(|m| m.as_ref());
+    let mut after_where = None;
+    if let Some(after) = &req.search_after {
+        let mut keys = Vec::new();
+        for (i, (key, v)) in sort.iter().zip(after).enumerate() {
+            let lit = after_literal(first_meta, key, types[i], v)
+                .map_err(|e| phase_failure(e, first_meta))?;
+            let nulls_first = matches!(
+                key,
+                SortKey::Field {
+                    missing: Missing::First,
+                    ..
+                }
+            );
+            keys.push((sql::col(format!("s{i}")), key.desc(), nulls_first, lit));
+        }
+        after_where = Some(after_condition(&keys));
+    }
+    if let Some(after) = &opts.scroll_after {
+        let mut keys = Vec::new();
+        for (i, key) in sort.iter().enumerate() {
+            let v = after.get(i).cloned().unwrap_or(Value::Null);
+            let lit = after_literal(first_meta, key, types[i], &v)?;
+            let nulls_first = matches!(
+                key,
+                SortKey::Field {
+                    missing: Missing::First,
+                    ..
+                }
+            );
+            keys.push((sql::col(format!("s{i}")), key.desc(), nulls_first, lit));
+        }
+        let tb = after.get(sort.len()).and_then(Value::as_u64).unwrap_or(0);
+        keys.push((sql::col("_tb"), false, false, Some(sql::lit(tb))));
+        let cond = after_condition(&keys);
+        after_where = Some(match after_where {
+            Some(w) => w.and(cond),
+            None => cond,
+        });
+    }
 
     let mut hits = Vec::new();
+    let mut last_internal = None;
     if req.size > 0 && !selects.is_empty() {
         let q = sql::Select {
             items: vec![sql::star().into()],
             from: Some(sql::FromClause::subquery(sql::union_all(selects), "hits")),
+            where_: after_where,
             order_by: order,
+            limit_by: req.collapse.as_ref().map(|_| sql::LimitBy {
+                limit: 1,
+                by: vec![sql::col("_collapse")],
+            }),
             limit: Some(req.size),
             offset: (req.from > 0).then_some(req.from),
             ..Default::default()
         };
         let rows = s.ch.query_rows(&q).await?;
-        for r in rows {
+        for r in &rows {
+            let index = r["_index"].as_str().unwrap_or_default().to_string();
+            let meta = metas.iter().find(|m| m.name == index);
             let src = r.get("_source").and_then(Value::as_str).unwrap_or("{}");
             let score = r.get("_score").and_then(Value::as_f64);
+            let mut doc_fields = BTreeMap::new();
+            if let Some(meta) = meta
+                && (!req.fields.is_empty()
+                    || !req.docvalue_fields.is_empty()
+                    || matches!(&req.stored_fields, Some(StoredFields::Names(n)) if !n.is_empty()))
+            {
+                let parsed: Value = serde_json::from_str(src).unwrap_or(Value::Null);
+                if let Some(StoredFields::Names(names)) = &req.stored_fields {
+                    let reqs: Vec<FieldRequest> = names
+                        .iter()
+                        .filter(|n| n.as_str() != "_source")
+                        .map(|n| FieldRequest {
+                            pattern: n.clone(),
+                            format: None,
+                            include_unmapped: false,
+                        })
+                        .collect();
+                    hit_fields::collect(
+                        meta,
+                        &parsed,
+                        &reqs,
+                        hit_fields::Mode::Stored,
+                        &mut doc_fields,
+                    );
+                }
+                hit_fields::collect(
+                    meta,
+                    &parsed,
+                    &req.docvalue_fields,
+                    hit_fields::Mode::DocValues,
+                    &mut doc_fields,
+                );
+                hit_fields::collect(
+                    meta,
+                    &parsed,
+                    &req.fields,
+                    hit_fields::Mode::Fields,
+                    &mut doc_fields,
+                );
+            }
+            if let Some(c) = &req.collapse {
+                doc_fields.insert(
+                    c.clone(),
+                    vec![r.get("_collapse").cloned().unwrap_or(Value::Null)],
+                );
+            }
+            let internal: Vec<Value> = sort
+                .iter()
+                .enumerate()
+                .map(|(i, _)| r.get(&format!("s{i}")).cloned().unwrap_or(Value::Null))
+                .chain(std::iter::once(
+                    r.get("_tb").cloned().unwrap_or(Value::Null),
+                ))
+                .collect();
+            let disabled = matches!(req.stored_fields, Some(StoredFields::Disabled));
             hits.push(Hit {
-                _index: r["_index"].as_str().unwrap_or_default().to_string(),
-                _id: r["_id"].as_str().unwrap_or_default().to_string(),
-                _version: req.version.then(|| r["_version"].as_u64().unwrap_or(1)),
+                _index: index,
+                _id: (!disabled).then(|| r["_id"].as_str().unwrap_or_default().to_string()),
+                _version: (req.version && !disabled).then(|| r["_version"].as_u64().unwrap_or(1)),
                 _seq_no: req
                     .seq_no_primary_term
                     .then(|| r["_seq_no"].as_u64().unwrap_or(0)),
@@ -648,55 +1648,91 @@ pub async fn execute(
                 } else {
                     None
                 },
-                _source: req.source.apply(src),
-                sort: (!req.sort.is_empty()).then(|| {
-                    sort.iter()
-                        .enumerate()
-                        .map(|(i, k)| sort_value(&r[&format!("s{i}")], k))
+                _source: source_filter.apply(src),
+                fields: (!doc_fields.is_empty()).then(|| hit_fields::to_json(doc_fields)),
+                sort: (shown > 0).then(|| {
+                    internal[..shown]
+                        .iter()
+                        .zip(&types)
+                        .map(|(v, ty)| render_sort_value(v, *ty))
                         .collect()
                 }),
             });
+            last_internal = Some(internal);
         }
     }
 
     // Totals: bounded by track_total_hits, so a large index is never counted in full by default.
-    let (total, max_score) =
-        if req.track_total_hits != TrackTotal::Off || (want_scores && sorted_by_score) {
-            let limit = match req.track_total_hits {
-                TrackTotal::UpTo(n) => Some(n + 1),
-                _ => None,
-            };
-            let inner = sql::Select {
-                items: vec![sql::star().into()],
-                from: Some(sql::FromClause::subquery(sql::union_all(counts), "c")),
-                limit,
-                ..Default::default()
-            };
-            let q = sql::Select {
-                items: vec![
-                    Expr::func("count", vec![]).alias("n"),
-                    Expr::func("max", vec![sql::col("sc")]).alias("m"),
-                ],
-                from: Some(sql::FromClause::subquery(inner, "t")),
-                ..Default::default()
-            };
-            let rows = if metas.is_empty() {
-                vec![]
-            } else {
-                s.ch.query_rows(&q).await?
-            };
-            let n = rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0);
-            let m = rows.first().and_then(|r| r["m"].as_f64()).filter(|_| n > 0);
-            let total = match req.track_total_hits {
-                TrackTotal::Off => None,
-                TrackTotal::UpTo(k) if n > k => Some((k, "gte")),
-                _ => Some((n, "eq")),
-            };
-            (total, m)
-        } else {
-            (None, None)
+    let mut terminated_early = None;
+    let mut exact_total = None;
+    let (total, max_score) = if let Some(n) = opts.known_total {
+        exact_total = Some(n);
+        (Some((n, "eq")), None)
+    } else if req.track_total_hits != TrackTotal::Off
+        || (want_scores && sorted_by_score)
+        || req.terminate_after.is_some()
+    {
+        let limit = match (req.track_total_hits.clone(), req.terminate_after) {
+            (_, Some(_)) => None,
+            (TrackTotal::UpTo(n), None) => Some(n + 1),
+            _ => None,
         };
-    let max_score = if want_scores && sorted_by_score && req.sort.is_empty() {
+        let inner = sql::Select {
+            items: vec![sql::star().into()],
+            from: Some(sql::FromClause::subquery(sql::union_all(counts), "c")),
+            limit,
+            ..Default::default()
+        };
+        let q = sql::Select {
+            items: vec![
+                sql::col("i").into(),
+                Expr::func("count", vec![]).alias("n"),
+                Expr::func("max", vec![sql::col("sc")]).alias("m"),
+            ],
+            from: Some(sql::FromClause::subquery(inner, "t")),
+            group_by: vec![sql::col("i")],
+            ..Default::default()
+        };
+        let rows = if metas.is_empty() {
+            vec![]
+        } else {
+            s.ch.query_rows(&q).await?
+        };
+        let mut n = 0u64;
+        let mut m: Option<f64> = None;
+        for r in &rows {
+            let ni = r["n"].as_u64().unwrap_or(0);
+            if let Some(ta) = req.terminate_after {
+                if ni > ta {
+                    terminated_early = Some(true);
+                }
+                n += ni.min(ta);
+            } else {
+                n += ni;
+            }
+            if ni > 0
+                && let Some(mi) = r["m"].as_f64()
+            {
+                m = Some(m.map_or(mi, |x: f64| x.max(mi)));
+            }
+        }
+        if req.terminate_after.is_some() && terminated_early.is_none() {
+            terminated_early = Some(false);
+        }
+        let total = match req.track_total_hits {
+            TrackTotal::Off => None,
+            TrackTotal::UpTo(k) if n > k => Some((k, "gte")),
+            _ => {
+                exact_total = Some(n);
+                Some((n, "eq"))
+            }
+        };
+        (total, m)
+    } else {
+        (None, None)
+    };
+    let max_score = if want_scores && sorted_by_score && req.sort.is_empty() && max_score.is_some()
+    {
         max_score.map(|x| x as f32)
     } else if want_scores {
         hits.iter().filter_map(|h| h._score).reduce(f32::max)
@@ -710,31 +1746,185 @@ pub async fn execute(
             json!({"value": v, "relation": rel})
         }
     });
-    let resp = SearchResponse {
-        took: started.elapsed().as_millis() as u64,
-        timed_out: false,
-        _shards: shards(metas.len()),
+    let hit_count = hits.len();
+    Ok(SearchOutcome {
+        started,
+        shards: metas.len(),
         hits: Hits {
             total: total_json,
             max_score,
             hits,
         },
+        terminated_early,
+        total: exact_total,
+        last_internal,
+        hit_count,
+    })
+}
+
+/// The collapse key of one index: a single-valued keyword or numeric field with doc values
+/// (CollapseBuilder#build).
+fn collapse_expr(meta: &IndexMeta, field: &str) -> Result<Expr, EsError> {
+    let Some(info) = meta.mappings.field(field) else {
+        return Err(phase_failure(
+            EsError::illegal_argument(format!(
+                "no mapping found for `{field}` in order to collapse on"
+            )),
+            Some(meta),
+        ));
     };
-    // RawValue keeps `_source` bytes; going through Value here would re-serialise them.
-    let bytes = serde_json::to_string(&resp).map_err(|e| EsError::storage(e.to_string()))?;
-    Ok(Value::String(bytes))
+    let kind = fields::EsKind::from_type(&info.es_type);
+    if !(kind == fields::EsKind::Keyword || kind.is_numeric()) {
+        return Err(phase_failure(
+            EsError::illegal_argument(format!(
+                "collapse is not supported for the field [{field}] of the type [{}]",
+                info.es_type
+            )),
+            Some(meta),
+        ));
+    }
+    if !info.aggregatable {
+        return Err(phase_failure(
+            EsError::illegal_argument(format!(
+                "cannot collapse on field `{field}` without `doc_values`"
+            )),
+            Some(meta),
+        ));
+    }
+    let Some(f) = fields::resolve(meta, field) else {
+        return Ok(sql::null());
+    };
+    if f.is_array {
+        return Err(EsError::unsupported(format!(
+            "[collapse] on multi-valued field [{field}]"
+        )));
+    }
+    Ok(f.column_expr())
 }
 
 fn search_options(p: &Params) -> Result<ResolveOptions, EsError> {
     super::indices::resolve_options(p)
 }
 
-async fn search_impl(s: AppState, expr: &str, p: Params, body: Bytes) -> ApiResult {
-    let body = parse_body(&body)?;
-    let req = parse_request(body.as_ref(), &p)?;
-    let metas = s.catalog.resolve(expr, search_options(&p)?).await?;
-    let v = execute(&s, &metas, &req).await?;
-    let text = v.as_str().unwrap_or("{}").to_string();
+/// The snapshot bound of each index: its highest `_seq_no` now (one query for all indices).
+pub async fn snapshot(s: &AppState, metas: &[Arc<IndexMeta>]) -> Result<Vec<SnapIndex>, EsError> {
+    let managed: Vec<&Arc<IndexMeta>> = metas.iter().filter(|m| m.managed).collect();
+    let mut bounds = std::collections::HashMap::new();
+    if !managed.is_empty() {
+        let selects: Vec<sql::Select> = managed
+            .iter()
+            .map(|m| sql::Select {
+                items: vec![
+                    sql::lit(m.name.as_str()).alias("i"),
+                    Expr::func("max", vec![sql::col(COL_SEQ_NO)]).alias("s"),
+                ],
+                from: Some(sql::FromClause::table(s.catalog.db(), m.table())),
+                ..Default::default()
+            })
+            .collect();
+        for r in s.ch.query_rows(&sql::union_all(selects)).await? {
+            if let (Some(i), Some(n)) = (r["i"].as_str(), r["s"].as_u64()) {
+                bounds.insert(i.to_string(), n);
+            }
+        }
+    }
+    Ok(metas
+        .iter()
+        .map(|m| SnapIndex {
+            name: m.name.clone(),
+            max_seq_no: if m.managed {
+                Some(bounds.get(&m.name).copied().unwrap_or(0))
+            } else {
+                None
+            },
+        })
+        .collect())
+}
+
+/// Resolves the indices of a cursor by name; a vanished index means the context is gone.
+pub async fn cursor_indices(
+    s: &AppState,
+    idx: &[SnapIndex],
+    ctx: u64,
+) -> Result<(Vec<Arc<IndexMeta>>, Vec<Option<u64>>), EsError> {
+    let mut metas = Vec::new();
+    let mut bounds = Vec::new();
+    for i in idx {
+        match s.catalog.get(&i.name).await? {
+            Some(m) => {
+                metas.push(m);
+                bounds.push(i.max_seq_no);
+            }
+            None => return Err(cursor::context_missing(ctx)),
+        }
+    }
+    Ok((metas, bounds))
+}
+
+/// Runs one parsed `_search` (also an `_msearch` item): plain, scroll or point in time.
+pub async fn run_search(
+    s: &AppState,
+    expr: Option<&str>,
+    p: &Params,
+    req: &SearchRequest,
+    folded: &Value,
+) -> Result<String, EsError> {
+    if let Some(pit) = &req.pit {
+        let state = PitState::decode(&pit.id)?;
+        let now = cursor::now_millis();
+        if state.exp < now {
+            return Err(cursor::context_missing(state.ctx));
+        }
+        let (metas, bounds) = cursor_indices(s, &state.idx, state.ctx).await?;
+        let opts = ExecOptions {
+            bounds,
+            pit: true,
+            ..Default::default()
+        };
+        let out = execute(s, &metas, req, &opts).await?;
+        let id = match pit.keep_alive {
+            Some(ka) => PitState {
+                exp: now + ka,
+                ..state
+            }
+            .encode(),
+            None => pit.id.clone(),
+        };
+        return out.render(None, Some(&id));
+    }
+    let metas = s
+        .catalog
+        .resolve(expr.unwrap_or("*"), search_options(p)?)
+        .await?;
+    if let Some(keep_alive) = req.scroll {
+        let snap = snapshot(s, &metas).await?;
+        let opts = ExecOptions {
+            bounds: snap.iter().map(|i| i.max_seq_no).collect(),
+            scroll: true,
+            ..Default::default()
+        };
+        let mut scroll_req = req.clone();
+        scroll_req.track_total_hits = TrackTotal::Exact;
+        let out = execute(s, &metas, &scroll_req, &opts).await?;
+        let state = ScrollState {
+            v: 1,
+            ctx: cursor::new_context_id(),
+            idx: snap,
+            body: folded.clone(),
+            after: out.last_internal.clone(),
+            exp: cursor::now_millis() + keep_alive,
+            total: out.total.unwrap_or(0),
+            seen: out.hit_count as u64,
+            int_total: req.total_as_int,
+            done: out.hit_count == 0,
+        };
+        return out.render(Some(&state.encode()), None);
+    }
+    let out = execute(s, &metas, req, &ExecOptions::default()).await?;
+    out.render(None, None)
+}
+
+fn json_response(text: String) -> ApiResult {
     Ok((
         StatusCode::OK,
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -743,25 +1933,52 @@ async fn search_impl(s: AppState, expr: &str, p: Params, body: Bytes) -> ApiResu
         .into_response())
 }
 
+/// The request body, or the `source` URL parameter when there is none (RestRequest).
+pub fn body_or_source(body: &Bytes, p: &Params) -> Result<Option<Value>, EsError> {
+    match parse_body(body)? {
+        Some(v) => Ok(Some(v)),
+        None => match p.get("source") {
+            Some(src) => parse_body(src.as_bytes()),
+            None => Ok(None),
+        },
+    }
+}
+
+async fn search_impl(
+    s: AppState,
+    expr: Option<&str>,
+    path: &str,
+    p: Params,
+    body: Bytes,
+) -> ApiResult {
+    check_params(path, &p, SEARCH_PARAMS)?;
+    check_accepted_params(&p)?;
+    let body = body_or_source(&body, &p)?;
+    let (req, folded) = parse_request(body.as_ref(), &p, expr.is_some())?;
+    json_response(run_search(&s, expr, &p, &req, &folded).await?)
+}
+
 pub async fn search(
     State(s): State<AppState>,
     Path(index): Path<String>,
+    OriginalUri(uri): OriginalUri,
     UrlQuery(p): UrlQuery<Params>,
     body: Bytes,
 ) -> ApiResult {
-    search_impl(s, &index, p, body).await
+    search_impl(s, Some(&index), uri.path(), p, body).await
 }
 
 pub async fn search_all(
     State(s): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     UrlQuery(p): UrlQuery<Params>,
     body: Bytes,
 ) -> ApiResult {
-    search_impl(s, "*", p, body).await
+    search_impl(s, None, uri.path(), p, body).await
 }
 
 async fn count_impl(s: AppState, expr: &str, p: Params, body: Bytes) -> ApiResult {
-    let body = parse_body(&body)?;
+    let body = body_or_source(&body, &p)?;
     let mut query = Query::MatchAll { boost: 1.0 };
     if let Some(Value::Object(m)) = &body {
         for (k, v) in m {
@@ -776,9 +1993,9 @@ async fn count_impl(s: AppState, expr: &str, p: Params, body: Bytes) -> ApiResul
         }
     }
     if p.contains_key("q") {
-        return Err(EsError::unsupported(
-            "URI search parameter [q] (query_string)",
-        ));
+        // Same URL query as `_search` (query_string built from q/df/default_operator/…).
+        let folded = fold_params(None, &p)?;
+        query = dsl::parse_query(&folded["query"])?;
     }
     let metas = s.catalog.resolve(expr, search_options(&p)?).await?;
     let now_millis = chrono::Utc::now().timestamp_millis();
@@ -814,4 +2031,37 @@ pub async fn count_all(
     body: Bytes,
 ) -> ApiResult {
     count_impl(s, "*", p, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unrecognized_parameters_like_elasticsearch() {
+        let mut p = Params::new();
+        p.insert("foo".into(), "1".into());
+        let e = check_params("/idx/_search", &p, SEARCH_PARAMS).unwrap_err();
+        assert_eq!(
+            e.reason,
+            "request [/idx/_search] contains unrecognized parameter: [foo]"
+        );
+        p.insert("sizee".into(), "1".into());
+        let e = check_params("/idx/_search", &p, SEARCH_PARAMS).unwrap_err();
+        assert_eq!(
+            e.reason,
+            "request [/idx/_search] contains unrecognized parameters: [foo], [sizee] -> did you mean [size]?"
+        );
+    }
+
+    #[test]
+    fn validation_messages_are_numbered() {
+        let body = json!({"from": 5, "search_after": [1], "sort": ["_shard_doc"]});
+        let e = parse_request(Some(&body), &Params::new(), true).unwrap_err();
+        assert_eq!(e.kind, "action_request_validation_exception");
+        assert_eq!(
+            e.reason,
+            "Validation Failed: 1: [from] parameter must be set to 0 when [search_after] is used;2: [_shard_doc] sort field cannot be used without [point in time];"
+        );
+    }
 }

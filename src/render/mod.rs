@@ -1,5 +1,8 @@
 //! Rendering ClickHouse rows as Elasticsearch JSON: `_source` (exact bytes, or filtered), hits.
 
+pub mod fields;
+pub mod filter_path;
+
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
