@@ -352,3 +352,64 @@ async fn match_errors() {
     .await;
     assert_eq!(r.status, 400);
 }
+
+#[tokio::test]
+async fn highlight_like_the_unified_highlighter() {
+    // highlighting.html: matched terms wrapped in <em></em>, only fields the query targets
+    // (require_field_match true), per hit in "highlight".
+    let v = search(json!({"query": {"match": {"msg": "quick"}}, "highlight": {"fields": {"msg": {}}}, "sort": ["_doc"], "size": 1})).await;
+    assert_eq!(
+        v["hits"]["hits"][0]["highlight"],
+        json!({"msg": ["The <em>quick</em> brown fox"]})
+    );
+    // A phrase highlights its occurrences only.
+    let v = search(json!({"query": {"match_phrase": {"msg": "quick brown"}}, "highlight": {"fields": {"msg": {}}}, "sort": ["_doc"], "size": 1})).await;
+    assert_eq!(
+        v["hits"]["hits"][0]["highlight"]["msg"],
+        json!(["The <em>quick</em> <em>brown</em> fox"])
+    );
+    // Kibana's request: its own tags, every field, whole values (fragment_size 2147483647),
+    // keyword fields highlighted whole.
+    let kibana = json!({
+        "query": {"bool": {"filter": [{"match": {"tag": "t0"}}], "must": [{"match": {"msg": "cat"}}]}},
+        "highlight": {"pre_tags": ["@kibana-highlighted-field@"], "post_tags": ["@/kibana-highlighted-field@"],
+                      "fields": {"*": {}}, "fragment_size": 2147483647, "require_field_match": false},
+        "sort": ["_doc"], "size": 20
+    });
+    let v = search(kibana).await;
+    let h = &v["hits"]["hits"][0];
+    assert_eq!(h["_id"], "6");
+    assert_eq!(
+        h["highlight"]["msg"],
+        json!(["@kibana-highlighted-field@Cat@/kibana-highlighted-field@"])
+    );
+    assert_eq!(
+        h["highlight"]["tag"],
+        json!(["@kibana-highlighted-field@t0@/kibana-highlighted-field@"])
+    );
+    // Long values are cut into sentence fragments of at most fragment_size characters.
+    let long = "First sentence has nothing. The quick fox runs here. Filler words go on and on. Another quick one.";
+    bulk(
+        "/ft-hl/_bulk?refresh=true",
+        &format!(
+            "{{\"index\":{{\"_id\":\"1\"}}}}\n{}\n",
+            json!({"msg": long})
+        ),
+    )
+    .await;
+    let v = json_req("POST", "/ft-hl/_search", &json!({"query": {"match": {"msg": "quick"}}, "highlight": {"fields": {"msg": {"fragment_size": 30, "number_of_fragments": 2}}}})).await.json();
+    assert_eq!(
+        v["hits"]["hits"][0]["highlight"]["msg"],
+        json!([
+            "The <em>quick</em> fox runs here.",
+            "Another <em>quick</em> one."
+        ])
+    );
+    let v = json_req("POST", "/ft-hl/_search", &json!({"query": {"match": {"msg": "quick"}}, "highlight": {"fields": {"msg": {"number_of_fragments": 0}}}})).await.json();
+    assert_eq!(
+        v["hits"]["hits"][0]["highlight"]["msg"],
+        json!([long.replace("quick", "<em>quick</em>")])
+    );
+    let r = json_req("POST", "/ft-hl/_search", &json!({"query": {"match": {"msg": "quick"}}, "highlight": {"fields": {"msg": {"type": "fvh"}}}})).await;
+    assert_eq!(r.status, 400);
+}

@@ -121,6 +121,7 @@ pub struct SearchRequest {
     /// `?scroll=` keep-alive in millis.
     pub scroll: Option<i64>,
     pub request_cache: Option<bool>,
+    pub highlight: Option<crate::render::highlight::Highlight>,
 }
 
 impl Default for SearchRequest {
@@ -149,16 +150,16 @@ impl Default for SearchRequest {
             pit: None,
             scroll: None,
             request_cache: None,
+            highlight: None,
         }
     }
 }
 
 /// Search-body keys that Elasticsearch has and elastichouse does not implement yet: a clear 400
 /// unless the value is empty.
-const UNSUPPORTED_KEYS: [&str; 10] = [
+const UNSUPPORTED_KEYS: [&str; 9] = [
     "aggs",
     "aggregations",
-    "highlight",
     "rescore",
     "suggest",
     "knn",
@@ -731,6 +732,7 @@ pub fn parse_body_value(body: &Value, p: &Params) -> Result<SearchRequest, EsErr
                     return Err(EsError::unsupported(format!("search request [{k}]")));
                 }
             }
+            "highlight" => r.highlight = Some(crate::render::highlight::Highlight::parse(v)?),
             k if UNSUPPORTED_KEYS.contains(&k) => {
                 let empty = matches!(v, Value::Object(o) if o.is_empty())
                     || matches!(v, Value::Array(a) if a.is_empty());
@@ -1260,6 +1262,8 @@ struct Hit {
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    highlight: Option<serde_json::Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     sort: Option<Vec<Value>>,
 }
 
@@ -1398,6 +1402,7 @@ pub async fn execute(
         )));
     }
     let need_source = req.source != SourceFilter::None
+        || req.highlight.is_some()
         || !req.fields.is_empty()
         || !req.docvalue_fields.is_empty()
         || matches!(&req.stored_fields, Some(StoredFields::Names(n)) if !n.is_empty());
@@ -1650,6 +1655,12 @@ pub async fn execute(
                 },
                 _source: source_filter.apply(src),
                 fields: (!doc_fields.is_empty()).then(|| hit_fields::to_json(doc_fields)),
+                highlight: match (&req.highlight, meta) {
+                    (Some(h), Some(meta)) => {
+                        crate::render::highlight::highlight_hit(h, &req.query, meta, src)
+                    }
+                    _ => None,
+                },
                 sort: (shown > 0).then(|| {
                     internal[..shown]
                         .iter()

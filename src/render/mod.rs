@@ -2,6 +2,7 @@
 
 pub mod fields;
 pub mod filter_path;
+pub mod highlight;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
