@@ -17,15 +17,17 @@ pub const MAX_TOKEN_LENGTH: usize = 255;
 /// phrase cannot match across two values.
 pub const POSITION_INCREMENT_GAP: usize = 100;
 
-/// The name of the column that holds the tokens of the text column `column`. The separator is a
-/// control character that no Elasticsearch field name in practice contains.
+/// The (physical) name of the column that holds the tokens of the text field column `column` (a
+/// field path). Like every array column it starts with a dot (see
+/// [`crate::catalog::physical_name`]); the `\u{1}tokens` suffix keeps it apart from the field's own
+/// array column.
 pub fn token_column(column: &str) -> String {
-    format!("{column}\u{1}tokens")
+    format!(".{column}\u{1}tokens")
 }
 
-/// The value column of a token column name, if it is one.
+/// The field column of a token column name, if it is one.
 pub fn value_column_of_tokens(column: &str) -> Option<&str> {
-    column.strip_suffix("\u{1}tokens")
+    column.strip_prefix('.')?.strip_suffix("\u{1}tokens")
 }
 
 /// Tokens of one text value, as the standard analyzer makes them.

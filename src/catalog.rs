@@ -29,6 +29,33 @@ pub const RESERVED: [&str; 5] = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, CO
 /// Index name → metadata, as one consistent snapshot.
 type Snapshot = Arc<HashMap<String, Arc<IndexMeta>>>;
 
+/// The physical name of a column that holds field `logical` with type `ty`.
+///
+/// ClickHouse treats `Array` columns whose names share the part before the first dot (`o.a`,
+/// `o.b`) as one Nested structure and rejects a row whose arrays in that group differ in length
+/// (`SIZES_OF_ARRAYS_DONT_MATCH`) — but Elasticsearch documents routinely have `products.sku` with
+/// three values and `products.tags` with one, and a text field's tokens differ in number from its
+/// values. A name whose first character is the dot is never grouped, and no Elasticsearch field path
+/// starts with a dot (empty field names are invalid), so array columns are the field path prefixed
+/// with a dot: lossless, collision-free, and still readable. Scalar columns are the path itself.
+/// Names that already start with a dot (token columns) are physical already.
+pub fn physical_name(logical: &str, ty: &ChType) -> String {
+    if ty.is_array() && !logical.starts_with('.') {
+        format!(".{logical}")
+    } else {
+        logical.to_string()
+    }
+}
+
+/// The field path of a physical column name (token columns keep their own name).
+pub fn logical_name(physical: &str) -> &str {
+    if crate::analysis::value_column_of_tokens(physical).is_some() {
+        physical
+    } else {
+        physical.strip_prefix('.').unwrap_or(physical)
+    }
+}
+
 const CACHE_TTL: Duration = Duration::from_secs(5);
 /// Marks a table comment as ours.
 const COMMENT_KEY: &str = "elastichouse";
@@ -53,6 +80,24 @@ pub struct IndexMeta {
 impl IndexMeta {
     pub fn table(&self) -> Ident {
         Ident::new(&self.name)
+    }
+
+    /// The columns keyed by field path (what the schema module works with); token columns keep
+    /// their own names.
+    pub fn logical_columns(&self) -> BTreeMap<String, ChType> {
+        self.columns
+            .iter()
+            .map(|(c, t)| (logical_name(c).to_string(), t.clone()))
+            .collect()
+    }
+
+    /// The physical column that holds field `logical`, if the table has one.
+    pub fn physical_column(&self, logical: &str) -> Option<&str> {
+        let dotted = format!(".{logical}");
+        self.columns
+            .get_key_value(&dotted)
+            .or_else(|| self.columns.get_key_value(logical))
+            .map(|(k, _)| k.as_str())
     }
 
     /// `database.table` of this index, for a FROM clause.
@@ -405,11 +450,12 @@ impl Catalog {
             return Err(EsError::index_already_exists(name, &existing.uuid));
         }
         let mut columns = BTreeMap::new();
-        for (col, ty) in mappings.columns() {
-            columns.insert(col, ty);
+        let logical = mappings.columns();
+        let tokens =
+            crate::analysis::token_columns_for(&mappings, logical.iter().map(|(c, _)| c.clone()));
+        for (col, ty) in logical.into_iter().chain(tokens) {
+            columns.insert(physical_name(&col, &ty), ty);
         }
-        let tokens = crate::analysis::token_columns_for(&mappings, columns.keys().cloned());
-        columns.extend(tokens);
         let meta = IndexMeta {
             name: name.to_string(),
             database: self.ch.database.clone(),
@@ -493,13 +539,14 @@ impl Catalog {
         next.mappings.merge(update)?;
         let mut ops = Vec::new();
         for (c, t) in new_columns {
-            if next.columns.contains_key(c) {
+            let c = physical_name(c, t);
+            if next.columns.contains_key(&c) {
                 continue;
             }
             next.columns.insert(c.clone(), t.clone());
             ops.push(sql::AlterOp::AddColumn {
                 if_not_exists: true,
-                def: sql::ColumnDef::new(c, t.clone()),
+                def: sql::ColumnDef::new(c.as_str(), t.clone()),
                 after: None,
             });
         }
@@ -512,14 +559,17 @@ impl Catalog {
             value_cols,
         ));
         for (c, t) in wanted {
-            if !next.columns.contains_key(&c) {
-                next.columns.insert(c.clone(), t.clone());
-                ops.push(sql::AlterOp::AddColumn {
-                    if_not_exists: true,
-                    def: sql::ColumnDef::new(&c, t),
-                    after: None,
-                });
+            // A field already stored (as a scalar or as an array column) keeps its column.
+            if next.columns.contains_key(&c) || next.columns.contains_key(&format!(".{c}")) {
+                continue;
             }
+            let c = physical_name(&c, &t);
+            next.columns.insert(c.clone(), t.clone());
+            ops.push(sql::AlterOp::AddColumn {
+                if_not_exists: true,
+                def: sql::ColumnDef::new(c.as_str(), t),
+                after: None,
+            });
         }
         ops.push(sql::AlterOp::ModifyComment(next.comment()));
         let alter = sql::AlterTable {
@@ -545,58 +595,65 @@ impl Catalog {
     ) -> EsResult<Arc<IndexMeta>> {
         let mut next = meta.clone();
         for m in migrations {
-            let c = &m.column;
-            let Some(current) = meta.columns.get(c) else {
+            let Some(old) = meta.physical_column(&m.column).map(str::to_string) else {
                 continue;
             };
-            let fill = migration_fill(current, &m.to, c).ok_or_else(|| {
+            let current = meta.columns[&old].clone();
+            let new = physical_name(&m.column, &m.to);
+            let fill = migration_fill(&current, &m.to, &old).ok_or_else(|| {
                 EsError::illegal_argument(format!(
-                    "elastichouse cannot convert column [{c}] from {current} to {}",
+                    "elastichouse cannot convert column [{old}] from {current} to {}",
                     m.to
                 ))
             })?;
-            let tmp = format!("{c}\u{1}migrating");
-            tracing::warn!(index = %meta.name, column = %c, from = %current, to = %m.to, "converting a column to hold arrays");
-            let steps = vec![
-                sql::AlterOp::AddColumn {
-                    if_not_exists: true,
-                    def: sql::ColumnDef::new(tmp.as_str(), m.to.clone()).default(fill),
-                    after: None,
-                },
-                sql::AlterOp::MaterializeColumn(Ident::new(&tmp)),
-            ];
-            let alter = sql::AlterTable {
+            // Scalar → array also changes the physical name; array → array goes through a
+            // temporary column that is renamed back.
+            let target = if new != old {
+                new.clone()
+            } else {
+                format!("{old}\u{1}migrating")
+            };
+            tracing::warn!(index = %meta.name, column = %old, from = %current, to = %m.to, "converting a column to hold arrays");
+            let run = |ops: Vec<sql::AlterOp>| sql::AlterTable {
                 db: self.db(),
                 table: meta.table(),
                 on_cluster: None,
-                ops: steps,
+                ops,
             };
             self.ch
-                .execute_with(&alter, &[("mutations_sync", "2")])
+                .execute_with(
+                    &run(vec![
+                        sql::AlterOp::AddColumn {
+                            if_not_exists: true,
+                            def: sql::ColumnDef::new(target.as_str(), m.to.clone()).default(fill),
+                            after: None,
+                        },
+                        sql::AlterOp::MaterializeColumn(Ident::new(&target)),
+                    ]),
+                    &[("mutations_sync", "2")],
+                )
                 .await?;
             // The new column's DEFAULT refers to the old one: drop it before the old column.
-            for op in [
-                sql::AlterOp::RemoveDefault(Ident::new(&tmp)),
+            let mut steps = vec![
+                sql::AlterOp::RemoveDefault(Ident::new(&target)),
                 sql::AlterOp::DropColumn {
                     if_exists: true,
-                    name: Ident::new(c),
+                    name: Ident::new(&old),
                 },
-                sql::AlterOp::RenameColumn {
-                    from: Ident::new(&tmp),
-                    to: Ident::new(c),
-                },
-            ] {
-                let alter = sql::AlterTable {
-                    db: self.db(),
-                    table: meta.table(),
-                    on_cluster: None,
-                    ops: vec![op],
-                };
+            ];
+            if target != new {
+                steps.push(sql::AlterOp::RenameColumn {
+                    from: Ident::new(&target),
+                    to: Ident::new(&new),
+                });
+            }
+            for op in steps {
                 self.ch
-                    .execute_with(&alter, &[("mutations_sync", "2")])
+                    .execute_with(&run(vec![op]), &[("mutations_sync", "2")])
                     .await?;
             }
-            next.columns.insert(c.clone(), m.to.clone());
+            next.columns.remove(&old);
+            next.columns.insert(new, m.to.clone());
         }
         self.invalidate();
         Ok(Arc::new(next))

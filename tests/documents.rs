@@ -499,3 +499,51 @@ async fn large_bulk_is_batched_and_complete() {
     assert_eq!(v["count"], 617);
     let _: Value = v;
 }
+
+#[tokio::test]
+async fn arrays_of_objects_with_uneven_fields_all_land() {
+    // Elasticsearch accepts arrays of objects whose objects have different fields (array.html,
+    // nested.html). ClickHouse groups dotted Array columns into Nested structures that require
+    // equal lengths; every document here must still be stored and found (regression: rows were
+    // acknowledged and then silently dropped).
+    let mapping = json!({"mappings": {"properties": {"o": {"type": "nested"}}}});
+    assert_eq!(
+        json_req("PUT", "/uneven-nested", &mapping).await.status,
+        200
+    );
+    let docs = [
+        json!({"o": [{"a": "p", "n": 1}, {"a": "q", "n": 2}]}),
+        json!({"o": [{"a": "p", "n": 2, "c": "red"}, {"a": "q", "c": "blue"}]}),
+        json!({"o": [{"a": "q", "n": 1}, {"a": "p"}]}),
+    ];
+    for (i, d) in docs.iter().enumerate() {
+        let r = bulk(
+            "/uneven-nested/_bulk",
+            &format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"),
+        )
+        .await;
+        assert_eq!(r.json()["errors"], false, "{}", r.text);
+    }
+    assert_eq!(get("/uneven-nested/_count").await.json()["count"], 3);
+    assert_eq!(
+        get("/uneven-nested/_doc/2").await.json()["_source"],
+        docs[2]
+    );
+    // Plain objects in arrays (ecommerce "products"), and a multi-valued text field under an object.
+    let body = "{\"index\":{\"_id\":\"1\"}}\n{\"products\":[{\"sku\":\"A\",\"price\":1.5,\"tags\":[\"x\",\"y\"]},{\"sku\":\"B\"}],\"user\":{\"notes\":[\"first note\",\"a second longer note\"],\"ids\":[1]}}\n\
+{\"index\":{\"_id\":\"2\"}}\n{\"products\":[{\"price\":2}],\"user\":{\"notes\":[\"other\"],\"ids\":[1,2,3]}}\n";
+    let r = bulk("/uneven-objects/_bulk?refresh=true", body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    assert_eq!(get("/uneven-objects/_count").await.json()["count"], 2);
+    for (q, n) in [
+        (json!({"term": {"products.sku.keyword": "B"}}), 1),
+        (json!({"range": {"products.price": {"gte": 2}}}), 1),
+        (json!({"match": {"user.notes": "longer"}}), 1),
+        (json!({"term": {"user.ids": 3}}), 1),
+    ] {
+        let v = json_req("POST", "/uneven-objects/_search", &json!({"query": q}))
+            .await
+            .json();
+        assert_eq!(v["hits"]["total"]["value"], n, "{q}: {v}");
+    }
+}

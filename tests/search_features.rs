@@ -639,7 +639,6 @@ async fn post_filter_collapse_terminate_after_min_score() {
         json!({"script_fields": {"x": {"script": "1"}}}),
         json!({"runtime_mappings": {"x": {"type": "keyword"}}}),
         json!({"indices_boost": [{"sf-small": 2}]}),
-        json!({"highlight": {"fields": {"msg": {}}}}),
     ] {
         let r = json_req("POST", "/sf-small/_search", &body).await;
         let e = assert_es_error(&r, 400, "illegal_argument_exception");

@@ -264,7 +264,7 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
 
     let first_seq = state.catalog.next_seq_nos(&meta, ops.len() as u64).await?;
     let mut mappings = meta.mappings.clone();
-    let mut columns = meta.columns.clone();
+    let mut columns = meta.logical_columns();
     let mut mapping_changed = false;
     let mut new_columns: Vec<(String, ChType)> = Vec::new();
     let mut migrations: Vec<schema::ColumnMigration> = Vec::new();
@@ -341,7 +341,7 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
     let n = order.len();
     for id in order {
         let row = rows.remove(&id).expect("row");
-        encode_row(&mut body, row, &meta.columns);
+        encode_row(&mut body, row, &meta.logical_columns());
     }
     let insert = sql::Insert {
         db: state.catalog.db(),
@@ -377,13 +377,18 @@ fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
     obj.insert(COL_SEQ_NO.into(), json!(row.seq_no));
     obj.insert(COL_DELETED.into(), json!(row.deleted as u8));
     for (c, v) in row.values {
-        let v = match (columns.get(&c).map(ChType::is_array), v) {
+        let ty = columns.get(&c);
+        let v = match (ty.map(ChType::is_array), v) {
             (Some(true), Value::Array(a)) => Value::Array(a),
             (Some(true), Value::Null) => Value::Array(vec![]),
             (Some(true), v) => Value::Array(vec![v]),
             (_, v) => v,
         };
-        obj.insert(c, v);
+        let name = match ty {
+            Some(t) => crate::catalog::physical_name(&c, t),
+            None => c,
+        };
+        obj.insert(name, v);
     }
     serde_json::to_writer(&mut *out, &Value::Object(obj)).expect("serialising JSON to memory");
     out.push(b'\n');

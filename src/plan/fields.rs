@@ -98,8 +98,8 @@ impl Field {
 pub fn resolve(meta: &IndexMeta, path: &str) -> Option<Field> {
     let info = meta.mappings.field(path)?;
     let constant = info.constant_value.clone();
-    let column = match &info.column {
-        Some(c) if meta.columns.contains_key(c) => c.clone(),
+    let column = match info.column.as_deref().and_then(|c| meta.physical_column(c)) {
+        Some(c) => c.to_string(),
         None if constant.is_some() => String::new(),
         _ => return None,
     };
@@ -108,8 +108,11 @@ pub fn resolve(meta: &IndexMeta, path: &str) -> Option<Field> {
         .get(&column)
         .cloned()
         .unwrap_or(ChType::Other("Nothing".into()));
-    let tokens_column =
-        Some(crate::analysis::token_column(&column)).filter(|tc| meta.columns.contains_key(tc));
+    let tokens_column = info
+        .column
+        .as_deref()
+        .map(crate::analysis::token_column)
+        .filter(|tc| meta.columns.contains_key(tc));
     Some(Field {
         path: path.to_string(),
         kind: EsKind::from_type(&info.es_type),

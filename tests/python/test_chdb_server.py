@@ -321,6 +321,19 @@ class HttpInterfaceTest(unittest.TestCase):
         resp = request(SRV, "POST", {"query": "INSERT INTO no_such_table FORMAT JSONEachRow"}, [b'{"a":1}\n'] * 3)
         self.assertEqual((resp.status, resp.header("X-ClickHouse-Exception-Code")), (404, "60"))
 
+    def test_rejected_insert_is_an_error_not_a_silent_drop(self):
+        # chDB's own streaming inserter reports rows as written when the engine rejects the block
+        # (here: arrays of one Nested group with different sizes); the server must answer an error
+        # so that nothing unstored is acknowledged.
+        self.q("CREATE TABLE rej (id String, `o.a` Array(String), `o.n` Array(Int64)) ENGINE = MergeTree ORDER BY id")
+        resp = request(SRV, "POST", {"query": "INSERT INTO rej FORMAT JSONEachRow"}, [b'{"id":"1","o.a":["p"],"o.n":[1,2]}\n'])
+        self.assertEqual(resp.status, 500, resp.body)
+        self.assertEqual(resp.header("X-ClickHouse-Exception-Code"), "190")
+        resp = request(SRV, "POST", {"query": "INSERT INTO rej FORMAT JSONEachRow"}, [b'{"id":"2","o.a":["p"],"o.n":[1]}\n'])
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(json.loads(resp.header("X-ClickHouse-Summary"))["written_rows"], "1")
+        self.assertEqual(self.q("SELECT id FROM rej ORDER BY id").text, "2\n")
+
     def test_error_while_streaming_is_tagged(self):
         resp = self.q("SELECT number, throwIf(number = 150000, 'late boom') FROM numbers(200000)",
                       max_block_size="1000", max_threads="1", default_format="JSONEachRow")
