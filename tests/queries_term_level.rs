@@ -167,21 +167,29 @@ async fn prefix_on_keyword_text_and_other_types() {
     // Short values only: `short` has ignore_above 6, longer values are not indexed.
     assert_eq!(
         matching(json!({"prefix": {"short": "k"}})).await,
-        expect(d, |x| name(x).starts_with('k') && name(x).chars().count() <= 6)
+        expect(d, |x| name(x).starts_with('k')
+            && name(x).chars().count() <= 6)
     );
     // Text fields: any token starts with the (not analysed) value, so upper case finds nothing.
     assert_eq!(
         matching(json!({"prefix": {"msg": "numb"}})).await,
         expect(d, |x| tokens(x).iter().any(|t| t.starts_with("numb")))
     );
-    assert!(matching(json!({"prefix": {"msg": "Numb"}})).await.is_empty());
+    assert!(
+        matching(json!({"prefix": {"msg": "Numb"}}))
+            .await
+            .is_empty()
+    );
     // Multi-valued keyword: any value.
     assert_eq!(
         matching(json!({"prefix": {"tags": "u1"}})).await,
         expect(d, |x| x["tags"][1] == "u1")
     );
     // An empty prefix matches every indexed value (the empty keyword included).
-    assert_eq!(matching(json!({"prefix": {"name": ""}})).await.len(), d.len());
+    assert_eq!(
+        matching(json!({"prefix": {"name": ""}})).await.len(),
+        d.len()
+    );
     // Unmapped fields match nothing.
     assert!(matching(json!({"prefix": {"nope": "a"}})).await.is_empty());
     // MappedFieldType#prefixQuery: other types are an error.
@@ -232,12 +240,26 @@ async fn wildcard_patterns_and_escapes() {
         matching(json!({"wildcard": {"name": "ki\\*chy"}})).await,
         vec!["3"]
     );
-    assert_eq!(matching(json!({"wildcard": {"name": "k\\?y"}})).await, vec!["4"]);
+    assert_eq!(
+        matching(json!({"wildcard": {"name": "k\\?y"}})).await,
+        vec!["4"]
+    );
     // A backslash in the value: `a\\b` is the literal `a\b`.
-    assert_eq!(matching(json!({"wildcard": {"name": "a\\\\b"}})).await, vec!["6"]);
+    assert_eq!(
+        matching(json!({"wildcard": {"name": "a\\\\b"}})).await,
+        vec!["6"]
+    );
     // LIKE's own metacharacters are plain characters in a wildcard pattern.
-    assert!(matching(json!({"wildcard": {"name": "k%"}})).await.is_empty());
-    assert!(matching(json!({"wildcard": {"name": "k_y"}})).await.is_empty());
+    assert!(
+        matching(json!({"wildcard": {"name": "k%"}}))
+            .await
+            .is_empty()
+    );
+    assert!(
+        matching(json!({"wildcard": {"name": "k_y"}}))
+            .await
+            .is_empty()
+    );
     // case_insensitive (wildcard docs): KIM* finds both spellings.
     assert_eq!(
         matching(json!({"wildcard": {"name": {"value": "KIM*Y", "case_insensitive": true}}})).await,
@@ -253,7 +275,11 @@ async fn wildcard_patterns_and_escapes() {
         matching(json!({"wildcard": {"msg": "num*1?"}})).await,
         expect(d, |x| tokens(x).iter().any(|t| wild_str("num*1?", t)))
     );
-    assert!(matching(json!({"wildcard": {"msg": "NUM*"}})).await.is_empty());
+    assert!(
+        matching(json!({"wildcard": {"msg": "NUM*"}}))
+            .await
+            .is_empty()
+    );
     // msg.keyword has ignore_above 20: long messages are not indexed there.
     assert_eq!(
         matching(json!({"wildcard": {"msg.keyword": "The k*"}})).await,
@@ -274,7 +300,15 @@ async fn regexp_anchoring_flags_and_translation() {
     let d = docs().await;
     let re = |p: &str| regex::Regex::new(&format!("^(?:{p})$")).unwrap();
     // regexp-syntax.html: the pattern must match the whole term.
-    for p in ["k.*y", "ki", "foo[0-9]+", "a(b|c)+", ".{3}", "[^k].*", "foo\\d{1,2}"] {
+    for p in [
+        "k.*y",
+        "ki",
+        "foo[0-9]+",
+        "a(b|c)+",
+        ".{3}",
+        "[^k].*",
+        "foo\\d{1,2}",
+    ] {
         let r = re(p);
         assert_eq!(
             matching(json!({"regexp": {"name": p}})).await,
@@ -283,7 +317,11 @@ async fn regexp_anchoring_flags_and_translation() {
         );
     }
     // Not anchored means "kim" alone matches nothing.
-    assert!(matching(json!({"regexp": {"name": "kim"}})).await.is_empty());
+    assert!(
+        matching(json!({"regexp": {"name": "kim"}}))
+            .await
+            .is_empty()
+    );
     // Interval operator <n-m> (regexp-syntax.html#regexp-optional-operators): foo7, not foo123.
     assert_eq!(
         matching(json!({"regexp": {"name": "foo<5-100>"}})).await,
@@ -313,14 +351,15 @@ async fn regexp_anchoring_flags_and_translation() {
     );
     // case_insensitive folds ASCII letters.
     assert_eq!(
-        matching(json!({"regexp": {"name": {"value": "KIM.HY", "case_insensitive": true}}}))
-            .await,
+        matching(json!({"regexp": {"name": {"value": "KIM.HY", "case_insensitive": true}}})).await,
         expect(d, |x| re("kim.hy").is_match(&name(x).to_lowercase()))
     );
     // Text fields: each token.
     assert_eq!(
         matching(json!({"regexp": {"msg": "number1[0-9]"}})).await,
-        expect(d, |x| tokens(x).iter().any(|t| re("number1[0-9]").is_match(t)))
+        expect(d, |x| tokens(x)
+            .iter()
+            .any(|t| re("number1[0-9]").is_match(t)))
     );
     // Syntax errors are Lucene's, wrapped as Elasticsearch does.
     let e = error(json!({"regexp": {"name": "ab(c"}})).await;
@@ -352,13 +391,13 @@ fn osa(a: &str, b: &str, transpositions: bool) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
+    d[0] = (0..=b.len()).collect();
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if transpositions && i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -386,8 +425,10 @@ async fn fuzzy_edits_prefix_and_transpositions() {
         vec!["11", "12"]
     );
     assert_eq!(
-        matching(json!({"fuzzy": {"name": {"value": "abc", "fuzziness": 1, "transpositions": false}}}))
-            .await,
+        matching(
+            json!({"fuzzy": {"name": {"value": "abc", "fuzziness": 1, "transpositions": false}}})
+        )
+        .await,
         vec!["11"]
     );
     // AUTO: fewer than 3 characters must match exactly.
@@ -401,8 +442,12 @@ async fn fuzzy_edits_prefix_and_transpositions() {
         Vec::<String>::new()
     );
     assert_eq!(
-        matching(json!({"fuzzy": {"name": {"value": "kimchx", "prefix_length": 5, "fuzziness": 1}}})).await,
-        expect(d, |x| name(x).starts_with("kimch") && osa(name(x), "kimchx", true) <= 1)
+        matching(
+            json!({"fuzzy": {"name": {"value": "kimchx", "prefix_length": 5, "fuzziness": 1}}})
+        )
+        .await,
+        expect(d, |x| name(x).starts_with("kimch")
+            && osa(name(x), "kimchx", true) <= 1)
     );
     // Edits are counted in code points: "elan" is one substitution from "élan".
     assert_eq!(
@@ -411,7 +456,9 @@ async fn fuzzy_edits_prefix_and_transpositions() {
     );
     // Text fields: tokens (the value is not analysed).
     assert_eq!(
-        matching(json!({"fuzzy": {"msg": {"value": "stroy", "fuzziness": 1}}})).await.len(),
+        matching(json!({"fuzzy": {"msg": {"value": "stroy", "fuzziness": 1}}}))
+            .await
+            .len(),
         d.len()
     );
     // MappedFieldType#fuzzyQuery on a number.
@@ -421,7 +468,10 @@ async fn fuzzy_edits_prefix_and_transpositions() {
         "failed to create query: Can only use fuzzy queries on keyword and text fields - not on [code] which is of type [integer]"
     );
     let e = error(json!({"fuzzy": {"name": {"value": "k", "case_insensitive": true}}})).await;
-    assert_eq!(e["reason"], "[fuzzy] query does not support [case_insensitive]");
+    assert_eq!(
+        e["reason"],
+        "[fuzzy] query does not support [case_insensitive]"
+    );
 }
 
 #[tokio::test]
@@ -445,7 +495,9 @@ async fn term_level_scores_are_the_boost() {
 async fn constant_score_boosting_dis_max() {
     let d = docs().await;
     // query-dsl-constant-score-query.html: filter matches, score = boost.
-    let s = scores(json!({"constant_score": {"filter": {"prefix": {"name": "foo"}}, "boost": 1.2}})).await;
+    let s =
+        scores(json!({"constant_score": {"filter": {"prefix": {"name": "foo"}}, "boost": 1.2}}))
+            .await;
     assert_eq!(s.keys().cloned().collect::<Vec<_>>(), vec!["10", "9"]);
     assert!(s.values().all(|v| (*v - 1.2).abs() < 1e-9));
     // query-dsl-boosting-query.html: negative matches get positive score × negative_boost.
@@ -477,8 +529,13 @@ async fn constant_score_boosting_dis_max() {
         assert_eq!(s.get(&i.to_string()).copied(), want, "doc {i}");
     }
     let e = error(json!({"constant_score": {"query": {"match_all": {}}}})).await;
-    assert_eq!(e["reason"], "[constant_score] query does not support [query]");
-    let e = error(json!({"boosting": {"positive": {"match_all": {}}, "negative": {"match_all": {}}}})).await;
+    assert_eq!(
+        e["reason"],
+        "[constant_score] query does not support [query]"
+    );
+    let e =
+        error(json!({"boosting": {"positive": {"match_all": {}}, "negative": {"match_all": {}}}}))
+            .await;
     assert_eq!(
         e["reason"],
         "[boosting] query requires 'negative_boost' to be set to be a positive value'"
@@ -490,7 +547,12 @@ fn items(d: &Value) -> Vec<(String, i64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| (o["name"].as_str().unwrap().to_string(), o["qty"].as_i64().unwrap()))
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap().to_string(),
+                o["qty"].as_i64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -519,7 +581,8 @@ async fn nested_matches_one_object_at_a_time() {
         expect(d, |x| items(x).iter().any(|(n, q)| n != "x" && *q >= 4))
     );
     assert_eq!(
-        matching(json!({"nested": {"path": "items", "query": {"prefix": {"items.name": "z"}}}})).await,
+        matching(json!({"nested": {"path": "items", "query": {"prefix": {"items.name": "z"}}}}))
+            .await,
         expect(d, |x| items(x).iter().any(|(n, _)| n == "z"))
     );
     // Fields outside the nested path are not in the nested documents: nothing matches.
@@ -535,9 +598,11 @@ async fn nested_matches_one_object_at_a_time() {
         "[nested] failed to find nested object under path [nope]"
     );
     assert!(
-        matching(json!({"nested": {"path": "nope", "ignore_unmapped": true, "query": {"match_all": {}}}}))
-            .await
-            .is_empty()
+        matching(
+            json!({"nested": {"path": "nope", "ignore_unmapped": true, "query": {"match_all": {}}}})
+        )
+        .await
+        .is_empty()
     );
     let e = error(json!({"nested": {"path": "name", "query": {"match_all": {}}}})).await;
     assert_eq!(
@@ -545,7 +610,9 @@ async fn nested_matches_one_object_at_a_time() {
         "[nested] nested object under path [name] is not of nested type"
     );
     // inner_hits is not implemented yet: a clear 400.
-    let e = error(json!({"nested": {"path": "items", "query": {"match_all": {}}, "inner_hits": {}}})).await;
+    let e =
+        error(json!({"nested": {"path": "items", "query": {"match_all": {}}, "inner_hits": {}}}))
+            .await;
     assert!(e["reason"].as_str().unwrap().contains("inner_hits"), "{e}");
 }
 
@@ -561,7 +628,8 @@ async fn nested_score_modes() {
         ("sum", Box::new(|n| 2.0 * n)),
         ("none", Box::new(|_| 0.0)),
     ] {
-        let s = scores(json!({"nested": {"path": "items", "score_mode": mode, "query": inner}})).await;
+        let s =
+            scores(json!({"nested": {"path": "items", "score_mode": mode, "query": inner}})).await;
         for (i, x) in d.iter().enumerate() {
             let n = count(x);
             let want = if n > 0.0 { Some(f(n)) } else { None };
@@ -571,7 +639,7 @@ async fn nested_score_modes() {
 }
 
 fn haversine(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
-    let r = 6_371_008.7714f64;
+    let r = 6_371_008.771_4_f64;
     let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
     let dlat = (lat2 - lat1).to_radians();
     let dlon = (lon2 - lon1).to_radians();
@@ -608,7 +676,11 @@ async fn geo_bounding_box_and_distance() {
             points(x).iter().any(|(lat, lon)| {
                 *lat <= t
                     && *lat >= b
-                    && if l <= r { *lon >= l && *lon <= r } else { *lon >= l || *lon <= r }
+                    && if l <= r {
+                        *lon >= l && *lon <= r
+                    } else {
+                        *lon >= l || *lon <= r
+                    }
             })
         }
     };
@@ -629,11 +701,17 @@ async fn geo_bounding_box_and_distance() {
     );
     // Near the poles, and a document with two points of which one is inside.
     assert_eq!(
-        matching(json!({"geo_bounding_box": {"loc": {"top_left": [-10, 90], "bottom_right": [10, 89]}}})).await,
+        matching(
+            json!({"geo_bounding_box": {"loc": {"top_left": [-10, 90], "bottom_right": [10, 89]}}})
+        )
+        .await,
         vec!["3"]
     );
     assert_eq!(
-        matching(json!({"geo_bounding_box": {"loc": {"top_left": "-30,150", "bottom_right": "-35,152"}}})).await,
+        matching(
+            json!({"geo_bounding_box": {"loc": {"top_left": "-30,150", "bottom_right": "-35,152"}}})
+        )
+        .await,
         vec!["8"]
     );
     // query-dsl-geo-distance-query.html: arc distance from the origin.
@@ -644,18 +722,27 @@ async fn geo_bounding_box_and_distance() {
         (0.0, 0.0, "1mi", 1_609.344),
     ] {
         assert_eq!(
-            matching(json!({"geo_distance": {"distance": dist, "loc": {"lat": lat, "lon": lon}}})).await,
-            expect(d, |x| points(x).iter().any(|(a, b)| haversine(lat, lon, *a, *b) <= meters)),
+            matching(json!({"geo_distance": {"distance": dist, "loc": {"lat": lat, "lon": lon}}}))
+                .await,
+            expect(d, |x| points(x)
+                .iter()
+                .any(|(a, b)| haversine(lat, lon, *a, *b) <= meters)),
             "{lat},{lon} {dist}"
         );
     }
     // Paris to New York is about 5837 km: inside 5850 km, outside 5820 km.
     let (paris_lat, paris_lon) = (48.8566, 2.3522);
-    for (km, origin) in [(5850.0, json!("48.8566,2.3522")), (5820.0, json!([2.3522, 48.8566]))] {
-        let got = matching(json!({"geo_distance": {"distance": format!("{km}km"), "loc": origin}})).await;
+    for (km, origin) in [
+        (5850.0, json!("48.8566,2.3522")),
+        (5820.0, json!([2.3522, 48.8566])),
+    ] {
+        let got =
+            matching(json!({"geo_distance": {"distance": format!("{km}km"), "loc": origin}})).await;
         assert_eq!(
             got,
-            expect(d, |x| points(x).iter().any(|(a, b)| haversine(paris_lat, paris_lon, *a, *b) <= km * 1000.0))
+            expect(d, |x| points(x).iter().any(|(a, b)| haversine(
+                paris_lat, paris_lon, *a, *b
+            ) <= km * 1000.0))
         );
         assert_eq!(got.contains(&"6".to_string()), km > 5837.0);
     }
@@ -663,16 +750,24 @@ async fn geo_bounding_box_and_distance() {
     let e = error(json!({"geo_distance": {"distance": "1km", "nope": [0, 0]}})).await;
     assert_eq!(e["caused_by"]["reason"], "failed to find geo field [nope]");
     assert!(
-        matching(json!({"geo_distance": {"distance": "1km", "nope": [0, 0], "ignore_unmapped": true}}))
-            .await
-            .is_empty()
+        matching(
+            json!({"geo_distance": {"distance": "1km", "nope": [0, 0], "ignore_unmapped": true}})
+        )
+        .await
+        .is_empty()
     );
-    let e = error(json!({"geo_bounding_box": {"name": {"top": 1, "left": 0, "bottom": 0, "right": 1}}})).await;
+    let e = error(
+        json!({"geo_bounding_box": {"name": {"top": 1, "left": 0, "bottom": 0, "right": 1}}}),
+    )
+    .await;
     assert_eq!(
         e["caused_by"]["reason"],
         "Field [name] is of unsupported type [keyword] for [geo_bounding_box] query"
     );
-    let e = error(json!({"geo_bounding_box": {"loc": {"top": 91, "left": 0, "bottom": 0, "right": 1}}})).await;
+    let e = error(
+        json!({"geo_bounding_box": {"loc": {"top": 91, "left": 0, "bottom": 0, "right": 1}}}),
+    )
+    .await;
     assert_eq!(
         e["caused_by"]["reason"],
         "couldn't validate latitude/ longitude values"
@@ -681,5 +776,87 @@ async fn geo_bounding_box_and_distance() {
     assert_eq!(
         matching(json!({"geo_bounding_box": {"loc": {"top": 1, "left": 179, "bottom": -1, "right": 181}, "validation_method": "COERCE"}})).await,
         across
+    );
+}
+
+#[tokio::test]
+async fn nested_columns_added_later() {
+    // Storage (docs/schema.md): a nested leaf first seen in a later document gets a column that is
+    // empty for earlier documents. Matching must still pair values of the same object
+    // (query-dsl-nested-query.html).
+    let r = json_req(
+        "PUT",
+        "/tlq-nested",
+        &json!({"mappings": {"properties": {"o": {"type": "nested"}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let docs = [
+        json!({"o": [{"a": "p", "n": 1}, {"a": "q", "n": 2}]}),
+        json!({"o": [{"a": "p", "n": 2, "c": "red"}, {"a": "q", "c": "blue"}]}),
+        json!({"o": [{"a": "q", "n": 1, "c": "green"}, {"a": "p", "c": "red"}]}),
+        json!({"o": []}),
+    ];
+    let mut body = String::new();
+    for (i, d) in docs.iter().enumerate() {
+        // One request per document, so each new leaf arrives after the earlier rows were written.
+        body.clear();
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+        let r = bulk("/tlq-nested/_bulk?refresh=true", &body).await;
+        assert_eq!(r.json()["errors"], false, "{}", r.text);
+    }
+    let hits = |q: Value| async move {
+        let r = json_req(
+            "POST",
+            "/tlq-nested/_search",
+            &json!({"query": {"nested": {"path": "o", "query": q}}, "sort": ["_doc"]}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["hits"]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["_id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let both = |a: Value, b: Value| json!({"bool": {"filter": [a, b]}});
+    assert_eq!(
+        hits(both(
+            json!({"term": {"o.a": "p"}}),
+            json!({"term": {"o.n": 2}})
+        ))
+        .await,
+        ["1"]
+    );
+    assert_eq!(
+        hits(both(
+            json!({"term": {"o.a": "q"}}),
+            json!({"term": {"o.c": "blue"}})
+        ))
+        .await,
+        ["1"]
+    );
+    assert!(
+        hits(both(
+            json!({"term": {"o.a": "p"}}),
+            json!({"term": {"o.c": "blue"}})
+        ))
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        hits(both(
+            json!({"term": {"o.a": "q"}}),
+            json!({"term": {"o.n": 1}})
+        ))
+        .await,
+        ["2"]
+    );
+    // An object without the field: must_not exists matches it (doc 1's second object has no n,
+    // doc 2's second object neither).
+    assert_eq!(
+        hits(json!({"bool": {"must_not": {"exists": {"field": "o.n"}}}})).await,
+        ["1", "2"]
     );
 }

@@ -101,7 +101,10 @@ pub fn parse_constant_score(body: &Value) -> Result<Query, EsError> {
     }
     let filter =
         filter.ok_or_else(|| EsError::parsing("[constant_score] requires a 'filter' element"))?;
-    Ok(Query::ConstantScore(Box::new(ConstantScore { filter, boost })))
+    Ok(Query::ConstantScore(Box::new(ConstantScore {
+        filter,
+        boost,
+    })))
 }
 
 pub fn parse_boosting(body: &Value) -> Result<Query, EsError> {
@@ -222,12 +225,16 @@ mod tests {
 
     #[test]
     fn parse_each() {
-        let q = parse_query(&json!({"constant_score": {"filter": {"term": {"a": 1}}, "boost": 1.5}}))
-            .unwrap();
+        let q =
+            parse_query(&json!({"constant_score": {"filter": {"term": {"a": 1}}, "boost": 1.5}}))
+                .unwrap();
         assert!(matches!(q, Query::ConstantScore(c) if c.boost == 1.5));
         let q = parse_query(&json!({"dis_max": {"queries": [{"term": {"a": 1}}, {"term": {"b": 1}}], "tie_breaker": 0.7}})).unwrap();
         assert!(matches!(q, Query::DisMax(d) if d.queries.len() == 2 && d.tie_breaker == 0.7));
-        let q = parse_query(&json!({"nested": {"path": "p", "query": {"match_all": {}}, "score_mode": "max"}})).unwrap();
+        let q = parse_query(
+            &json!({"nested": {"path": "p", "query": {"match_all": {}}, "score_mode": "max"}}),
+        )
+        .unwrap();
         assert!(matches!(q, Query::Nested(n) if n.score_mode == NestedScoreMode::Max));
     }
 
@@ -255,7 +262,8 @@ mod tests {
             e(json!({"nested": {"query": {"match_all": {}}}})).reason,
             "[nested] requires 'path' field"
         );
-        let inner_hits = e(json!({"nested": {"path": "p", "query": {"match_all": {}}, "inner_hits": {}}}));
+        let inner_hits =
+            e(json!({"nested": {"path": "p", "query": {"match_all": {}}, "inner_hits": {}}}));
         assert_eq!(inner_hits.status, 400);
         assert!(inner_hits.unsupported_feature().is_some());
     }

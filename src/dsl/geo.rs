@@ -20,7 +20,10 @@ pub enum GeoValidation {
 /// A point as the client gave it: exact, or a geohash cell.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum GeoInput {
-    Point { lat: f64, lon: f64 },
+    Point {
+        lat: f64,
+        lon: f64,
+    },
     /// A geohash: its cell (top, left, bottom, right).
     Cell {
         top: f64,
@@ -153,10 +156,7 @@ pub fn parse_point(v: &Value) -> Result<GeoInput, EsError> {
         }
         Value::String(s) => {
             let t = s.trim();
-            if let Some(rest) = t
-                .strip_prefix("POINT")
-                .or_else(|| t.strip_prefix("point"))
-            {
+            if let Some(rest) = t.strip_prefix("POINT").or_else(|| t.strip_prefix("point")) {
                 let inner = rest.trim().trim_start_matches('(').trim_end_matches(')');
                 let nums: Vec<&str> = inner.split_whitespace().collect();
                 if nums.len() >= 2
@@ -178,9 +178,8 @@ pub fn parse_point(v: &Value) -> Result<GeoInput, EsError> {
                 let lon = coord(&Value::String(parts[1].to_string()), "lon")?;
                 return Ok(GeoInput::Point { lat, lon });
             }
-            let (top, left, bottom, right) = geohash_cell(t).ok_or_else(|| {
-                parse_err(format!("unsupported symbol [{t}] in geohash [{t}]"))
-            })?;
+            let (top, left, bottom, right) = geohash_cell(t)
+                .ok_or_else(|| parse_err(format!("unsupported symbol [{t}] in geohash [{t}]")))?;
             Ok(GeoInput::Cell {
                 top,
                 left,
@@ -249,7 +248,9 @@ fn parse_box(field: &str, o: &Map<String, Value>) -> Result<(f64, f64, f64, f64)
             // A geohash corner stands for the matching corner of its cell (geo-bounding-box docs).
             "top_left" | "topLeft" => match p()? {
                 GeoInput::Point { lat, lon } => (top, left) = (Some(lat), Some(lon)),
-                GeoInput::Cell { top: t, left: l, .. } => (top, left) = (Some(t), Some(l)),
+                GeoInput::Cell {
+                    top: t, left: l, ..
+                } => (top, left) = (Some(t), Some(l)),
             },
             "bottom_right" | "bottomRight" => match p()? {
                 GeoInput::Point { lat, lon } => (bottom, right) = (Some(lat), Some(lon)),
@@ -261,7 +262,9 @@ fn parse_box(field: &str, o: &Map<String, Value>) -> Result<(f64, f64, f64, f64)
             },
             "top_right" | "topRight" => match p()? {
                 GeoInput::Point { lat, lon } => (top, right) = (Some(lat), Some(lon)),
-                GeoInput::Cell { top: t, right: r, .. } => (top, right) = (Some(t), Some(r)),
+                GeoInput::Cell {
+                    top: t, right: r, ..
+                } => (top, right) = (Some(t), Some(r)),
             },
             "bottom_left" | "bottomLeft" => match p()? {
                 GeoInput::Point { lat, lon } => (bottom, left) = (Some(lat), Some(lon)),
@@ -329,9 +332,8 @@ pub fn parse_geo_bounding_box(body: &Value) -> Result<Query, EsError> {
             }
         }
     }
-    let (field, (top, left, bottom, right)) = target.ok_or_else(|| {
-        EsError::illegal_argument("Field name must not be empty.")
-    })?;
+    let (field, (top, left, bottom, right)) =
+        target.ok_or_else(|| EsError::illegal_argument("Field name must not be empty."))?;
     if q.validation != GeoValidation::IgnoreMalformed && top < bottom {
         return Err(EsError::illegal_argument(format!(
             "top is below bottom corner: {top:?} vs. {bottom:?}"
@@ -367,17 +369,33 @@ pub fn parse_distance(v: &Value, default_unit: f64) -> Result<f64, EsError> {
     let text = match v {
         Value::Number(n) => return Ok(n.as_f64().unwrap_or(0.0) * default_unit),
         Value::String(s) => s.trim().to_string(),
-        _ => return Err(EsError::parsing("geo_distance requires 'distance' to be specified")),
+        _ => {
+            return Err(EsError::parsing(
+                "geo_distance requires 'distance' to be specified",
+            ));
+        }
     };
-    let bad = || EsError::new(400, "number_format_exception", format!("For input string: \"{text}\""));
+    let bad = || {
+        EsError::new(
+            400,
+            "number_format_exception",
+            format!("For input string: \"{text}\""),
+        )
+    };
     for (names, factor) in UNITS {
         for name in names.iter() {
             if let Some(num) = text.strip_suffix(name) {
-                return num.trim().parse::<f64>().map(|n| n * factor).map_err(|_| bad());
+                return num
+                    .trim()
+                    .parse::<f64>()
+                    .map(|n| n * factor)
+                    .map_err(|_| bad());
             }
         }
     }
-    text.parse::<f64>().map(|n| n * default_unit).map_err(|_| bad())
+    text.parse::<f64>()
+        .map(|n| n * default_unit)
+        .map_err(|_| bad())
 }
 
 pub fn parse_geo_distance(body: &Value) -> Result<Query, EsError> {
@@ -478,7 +496,10 @@ mod tests {
         );
         // Geohash "drm3btev3e86" is 41.12,-71.34 to 12 characters of precision.
         let (lat, lon) = p(json!("drm3btev3e86"));
-        assert!((lat - 41.12).abs() < 1e-6 && (lon + 71.34).abs() < 1e-6, "{lat},{lon}");
+        assert!(
+            (lat - 41.12).abs() < 1e-6 && (lon + 71.34).abs() < 1e-6,
+            "{lat},{lon}"
+        );
     }
 
     #[test]
@@ -488,17 +509,45 @@ mod tests {
             _ => unreachable!(),
         };
         let want = (40.73, -74.1, 40.01, -71.12);
-        assert_eq!(corners(json!({"geo_bounding_box": {"pin": {"top_left": {"lat": 40.73, "lon": -74.1}, "bottom_right": {"lat": 40.01, "lon": -71.12}}}})), want);
-        assert_eq!(corners(json!({"geo_bounding_box": {"pin": {"top": 40.73, "left": -74.1, "bottom": 40.01, "right": -71.12}}})), want);
-        assert_eq!(corners(json!({"geo_bounding_box": {"pin": {"wkt": "BBOX (-74.1, -71.12, 40.73, 40.01)"}}})), want);
-        assert_eq!(corners(json!({"geo_bounding_box": {"pin": {"top_right": [-71.12, 40.73], "bottom_left": "40.01,-74.1"}}})), want);
+        assert_eq!(
+            corners(
+                json!({"geo_bounding_box": {"pin": {"top_left": {"lat": 40.73, "lon": -74.1}, "bottom_right": {"lat": 40.01, "lon": -71.12}}}})
+            ),
+            want
+        );
+        assert_eq!(
+            corners(
+                json!({"geo_bounding_box": {"pin": {"top": 40.73, "left": -74.1, "bottom": 40.01, "right": -71.12}}})
+            ),
+            want
+        );
+        assert_eq!(
+            corners(
+                json!({"geo_bounding_box": {"pin": {"wkt": "BBOX (-74.1, -71.12, 40.73, 40.01)"}}})
+            ),
+            want
+        );
+        assert_eq!(
+            corners(
+                json!({"geo_bounding_box": {"pin": {"top_right": [-71.12, 40.73], "bottom_left": "40.01,-74.1"}}})
+            ),
+            want
+        );
         // geo-bounding-box docs: geohash corners use the corners of their cells.
-        let (t, l, b, r) = corners(json!({"geo_bounding_box": {"pin": {"top_left": "dr5r9ydj2y73", "bottom_right": "drj7teegpus6"}}}));
+        let (t, l, b, r) = corners(
+            json!({"geo_bounding_box": {"pin": {"top_left": "dr5r9ydj2y73", "bottom_right": "drj7teegpus6"}}}),
+        );
         assert!(t > b && l < r);
-        let e = parse_query(&json!({"geo_bounding_box": {"pin": {"top": 1, "left": 0, "bottom": 2, "right": 1}}})).unwrap_err();
+        let e = parse_query(
+            &json!({"geo_bounding_box": {"pin": {"top": 1, "left": 0, "bottom": 2, "right": 1}}}),
+        )
+        .unwrap_err();
         assert_eq!(e.reason, "top is below bottom corner: 1.0 vs. 2.0");
         let e = parse_query(&json!({"geo_bounding_box": {"pin": {"top": 1, "left": 0, "bottom": 0, "right": 1}, "foo": 1}})).unwrap_err();
-        assert_eq!(e.reason, "failed to parse [geo_bounding_box] query. unexpected field [foo]");
+        assert_eq!(
+            e.reason,
+            "failed to parse [geo_bounding_box] query. unexpected field [foo]"
+        );
     }
 
     #[test]
@@ -513,8 +562,12 @@ mod tests {
         assert_eq!(d(json!(50)), 50.0);
         assert_eq!(d(json!("50")), 50.0);
         assert!(parse_distance(&json!("far"), 1.0).is_err());
-        let q = parse_query(&json!({"geo_distance": {"distance": "1km", "pin": {"lat": 1, "lon": 2}}})).unwrap();
-        assert!(matches!(q, Query::GeoDistance(g) if g.meters == 1000.0 && g.lat == 1.0 && g.lon == 2.0));
+        let q =
+            parse_query(&json!({"geo_distance": {"distance": "1km", "pin": {"lat": 1, "lon": 2}}}))
+                .unwrap();
+        assert!(
+            matches!(q, Query::GeoDistance(g) if g.meters == 1000.0 && g.lat == 1.0 && g.lon == 2.0)
+        );
         let e = parse_query(&json!({"geo_distance": {"pin": [0, 0]}})).unwrap_err();
         assert_eq!(e.reason, "geo_distance requires 'distance' to be specified");
     }

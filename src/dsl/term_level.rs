@@ -95,10 +95,12 @@ impl Fuzziness {
             }
             let parse = |s: &str| s.trim().parse::<i64>();
             return match (parse(parts[0]), parse(parts[1])) {
-                (Ok(low), Ok(high)) if low >= 0 && high >= 0 && low <= high => Ok(Fuzziness::Auto {
-                    low: low as u32,
-                    high: high as u32,
-                }),
+                (Ok(low), Ok(high)) if low >= 0 && high >= 0 && low <= high => {
+                    Ok(Fuzziness::Auto {
+                        low: low as u32,
+                        high: high as u32,
+                    })
+                }
                 (Ok(_), Ok(_)) => Err(EsError::illegal_argument(
                     "fuzziness wrongly configured, must be: lowDistance > 0, highDistance > 0 and lowDistance <= highDistance ",
                 )),
@@ -200,12 +202,12 @@ fn int_param(query: &str, key: &str, v: &Value) -> Result<i64, EsError> {
         })
 }
 
+/// The parameter object of the long form, or the value of the short form.
+type Spec<'a> = Result<&'a Map<String, Value>, &'a Value>;
+
 /// Splits the body of a term-level query into its field and either the short-form value or the
 /// parameter object.
-fn field_spec<'a>(
-    query: &str,
-    body: &'a Value,
-) -> Result<(String, Result<&'a Map<String, Value>, &'a Value>), EsError> {
+fn field_spec<'a>(query: &str, body: &'a Value) -> Result<(String, Spec<'a>), EsError> {
     let o = body.as_object().ok_or_else(|| {
         EsError::parsing(format!(
             "[{query}] query malformed, no start_object after query name"
@@ -253,7 +255,12 @@ fn parse_pattern_query(
             }
         }
     }
-    Ok((field, required_value(value, "value")?, case_insensitive, boost))
+    Ok((
+        field,
+        required_value(value, "value")?,
+        case_insensitive,
+        boost,
+    ))
 }
 
 pub fn parse_prefix(body: &Value) -> Result<Query, EsError> {
@@ -320,7 +327,8 @@ pub fn parse_regexp(body: &Value) -> Result<Query, EsError> {
                 match k.as_str() {
                     "value" => value = scalar_text("regexp", v)?,
                     "flags" => {
-                        q.flags = parse_regexp_flags(&scalar_text("regexp", v)?.unwrap_or_default())?
+                        q.flags =
+                            parse_regexp_flags(&scalar_text("regexp", v)?.unwrap_or_default())?
                     }
                     "flags_value" => q.flags = int_param("regexp", k, v)? as u32,
                     "max_determinized_states" => {
@@ -402,7 +410,10 @@ mod tests {
         assert!(
             matches!(q, Query::Wildcard(w) if w.value == "k*y" && w.boost == 2.0 && w.case_insensitive)
         );
-        let q = parse_query(&json!({"regexp": {"user": {"value": "k.*y", "flags": "INTERSECTION|COMPLEMENT"}}})).unwrap();
+        let q = parse_query(
+            &json!({"regexp": {"user": {"value": "k.*y", "flags": "INTERSECTION|COMPLEMENT"}}}),
+        )
+        .unwrap();
         assert!(matches!(q, Query::Regexp(r) if r.flags == 3));
         let q = parse_query(&json!({"fuzzy": {"user": {"value": "ki", "fuzziness": "AUTO:2,4", "prefix_length": 1, "transpositions": false}}})).unwrap();
         assert!(
@@ -416,8 +427,12 @@ mod tests {
         assert_eq!(e.reason, "[prefix] query does not support [foo]");
         let e = parse_query(&json!({"fuzzy": {"user": {"value": "ki", "case_insensitive": true}}}))
             .unwrap_err();
-        assert_eq!(e.reason, "[fuzzy] query does not support [case_insensitive]");
-        let e = parse_query(&json!({"regexp": {"user": {"value": "x", "flags": "FOO"}}})).unwrap_err();
+        assert_eq!(
+            e.reason,
+            "[fuzzy] query does not support [case_insensitive]"
+        );
+        let e =
+            parse_query(&json!({"regexp": {"user": {"value": "x", "flags": "FOO"}}})).unwrap_err();
         assert_eq!(e.reason, "Unknown regexp flag [FOO]");
         let e = parse_query(&json!({"wildcard": {"a": "x", "b": "y"}})).unwrap_err();
         assert!(e.reason.contains("doesn't support multiple fields"), "{e}");

@@ -62,11 +62,7 @@ pub fn score_boosting(ctx: &Ctx, q: &Boosting) -> Result<Expr, EsError> {
 }
 
 fn with_boost(e: Expr, boost: f64) -> Expr {
-    if boost == 1.0 {
-        e
-    } else {
-        e * sql::lit(boost)
-    }
+    if boost == 1.0 { e } else { e * sql::lit(boost) }
 }
 
 pub fn filter_dis_max(ctx: &Ctx, q: &DisMax) -> Result<Expr, EsError> {
@@ -265,7 +261,10 @@ impl NestedScope {
         for c in &self.columns {
             if used.contains(c) {
                 params.push(Ident::new(c.as_str()));
-                arrays.push(Expr::func("arrayResize", vec![sql::col(c.as_str()), n.clone()]));
+                arrays.push(Expr::func(
+                    "arrayResize",
+                    vec![sql::col(c.as_str()), n.clone()],
+                ));
             }
         }
         (params, arrays)

@@ -18,7 +18,7 @@ use crate::dsl::geo::{GeoBoundingBox, GeoDistance, GeoValidation};
 use crate::error::EsError;
 use crate::sql::{self, Expr};
 
-const EARTH_RADIUS_M: f64 = 6_371_008.7714;
+const EARTH_RADIUS_M: f64 = 6_371_008.771_4;
 
 fn shard_error(msg: String) -> EsError {
     EsError::new(400, "query_shard_exception", msg).with("index_uuid", "_na_")
@@ -118,14 +118,15 @@ pub fn filter_geo_bounding_box(ctx: &Ctx, q: &GeoBoundingBox) -> Result<Expr, Es
                     .map(|(i, e)| format!("{}: {e};", i + 1))
                     .collect::<Vec<_>>()
                     .join("");
-                return Err(shard_error(
-                    "couldn't validate latitude/ longitude values".into(),
-                )
-                .caused_by(EsError::new(
-                    400,
-                    "action_request_validation_exception",
-                    format!("Validation Failed: {detail}"),
-                )));
+                return Err(
+                    shard_error("couldn't validate latitude/ longitude values".into()).caused_by(
+                        EsError::new(
+                            400,
+                            "action_request_validation_exception",
+                            format!("Validation Failed: {detail}"),
+                        ),
+                    ),
+                );
             }
         }
         GeoValidation::Coerce => {
@@ -139,7 +140,12 @@ pub fn filter_geo_bounding_box(ctx: &Ctx, q: &GeoBoundingBox) -> Result<Expr, Es
         }
         GeoValidation::IgnoreMalformed => {}
     }
-    let (t, b, l, r) = (sql::lit(top), sql::lit(bottom), sql::lit(left), sql::lit(right));
+    let (t, b, l, r) = (
+        sql::lit(top),
+        sql::lit(bottom),
+        sql::lit(left),
+        sql::lit(right),
+    );
     Ok(any_value(&f, move |p| {
         let lat = lat_of(&p);
         let lon = lon_of(&p);
@@ -193,7 +199,9 @@ pub fn filter_geo_distance(ctx: &Ctx, q: &GeoDistance) -> Result<Expr, EsError> 
         GeoValidation::IgnoreMalformed => {}
     }
     let meters = sql::lit(q.meters);
-    Ok(any_value(&f, move |p| haversine(&p, lat, lon).lte(meters.clone())))
+    Ok(any_value(&f, move |p| {
+        haversine(&p, lat, lon).lte(meters.clone())
+    }))
 }
 
 pub fn score_geo_distance(_ctx: &Ctx, q: &GeoDistance) -> Result<Expr, EsError> {

@@ -74,7 +74,11 @@ pub fn filter_prefix(ctx: &Ctx, q: &Prefix) -> Result<Expr, EsError> {
         return Err(wrong_type("prefix", &f, "keyword, text and wildcard"));
     }
     let ci = q.case_insensitive;
-    let value = if ci { q.value.to_lowercase() } else { q.value.clone() };
+    let value = if ci {
+        q.value.to_lowercase()
+    } else {
+        q.value.clone()
+    };
     let lit = sql::lit(value.clone());
     Ok(string_pred(
         &f,
@@ -336,7 +340,10 @@ mod tests {
     #[test]
     fn transposition_variants() {
         let s: Vec<char> = "abca".chars().collect();
-        let v: Vec<String> = transposed(&s).into_iter().map(|t| t.into_iter().collect()).collect();
+        let v: Vec<String> = transposed(&s)
+            .into_iter()
+            .map(|t| t.into_iter().collect())
+            .collect();
         assert_eq!(v, ["baca", "acba", "abac"]);
         assert!(transposed(&['a', 'a']).is_empty());
     }
