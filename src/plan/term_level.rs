@@ -1,49 +1,350 @@
 //! Term-level queries → SQL: the WHERE predicate and the `_score` expression of each query type.
 //!
-//! STUB: the parser rejects these queries for now, so these are never reached.
+//! On `keyword` (and `wildcard`) fields the pattern applies to each whole value, through
+//! [`keyword_pred`] so `ignore_above` hides long values as in Elasticsearch; on `text` fields it
+//! applies to the indexed tokens ([`any_token`]); `constant_keyword` compares its mapped value here;
+//! other field types answer Elasticsearch's error. Unmapped fields match nothing.
+//!
+//! Scores: prefix, wildcard and regexp score their boost (constant-score rewrite, Elasticsearch's
+//! default). Fuzzy is scored in Elasticsearch (top_terms_blended_freqs: the term's similarity and
+//! frequencies); here it scores its boost too — a documented difference (docs/queries.md).
 
-use super::Ctx;
+mod lucene_regex;
+
+use super::fields::{self, EsKind, Field};
+use super::{Ctx, always, any_token, keyword_pred, never};
 use crate::dsl::term_level::{Fuzzy, Prefix, Regexp, Wildcard};
-use crate::dsl::unsupported_query;
 use crate::error::EsError;
-use crate::sql::Expr;
+use crate::sql::{self, Expr};
+pub use lucene_regex::{Formula, RegexError, translate as translate_regexp};
 
-pub fn filter_prefix(ctx: &Ctx, q: &Prefix) -> Result<Expr, EsError> {
-    let _ = (ctx, q);
-    Err(unsupported_query("prefix"))
+/// `failed to create query: …` as Elasticsearch wraps an IllegalArgumentException raised while
+/// building a Lucene query (SearchExecutionContext#toQuery).
+fn create_failure(msg: String) -> EsError {
+    EsError::new(
+        400,
+        "query_shard_exception",
+        format!("failed to create query: {msg}"),
+    )
+    .with("index_uuid", "_na_")
+    .caused_by(EsError::illegal_argument(msg))
 }
 
-pub fn score_prefix(ctx: &Ctx, q: &Prefix) -> Result<Expr, EsError> {
-    let _ = (ctx, q);
-    Err(unsupported_query("prefix"))
+/// How a pattern applies to a field: on every keyword value, on every text token, or to the
+/// constant of a constant_keyword field.
+fn string_pred(f: &Field, pred: impl Fn(Expr) -> Expr, constant: impl Fn(&str) -> bool) -> Expr {
+    match f.kind {
+        EsKind::Text => any_token(f, pred),
+        EsKind::ConstantKeyword => match &f.constant_value {
+            Some(v) if constant(v) => always(),
+            _ => never(),
+        },
+        _ => keyword_pred(f, pred),
+    }
+}
+
+fn string_kind(k: EsKind, wildcard_ok: bool) -> bool {
+    matches!(
+        k,
+        EsKind::Keyword | EsKind::Text | EsKind::ConstantKeyword | EsKind::Other
+    ) || (wildcard_ok && k == EsKind::Wildcard)
+}
+
+fn wrong_type(query: &str, f: &Field, allowed: &str) -> EsError {
+    EsError::new(
+        400,
+        "query_shard_exception",
+        format!(
+            "Can only use {query} queries on {allowed} fields - not on [{}] which is of type [{}]",
+            f.path, f.es_type
+        ),
+    )
+    .with("index_uuid", "_na_")
+}
+
+fn lower(x: Expr) -> Expr {
+    Expr::func("lowerUTF8", vec![x])
+}
+
+pub fn filter_prefix(ctx: &Ctx, q: &Prefix) -> Result<Expr, EsError> {
+    let Some(f) = fields::resolve(ctx.meta, &q.field) else {
+        return Ok(never());
+    };
+    if !string_kind(f.kind, true) {
+        return Err(wrong_type("prefix", &f, "keyword, text and wildcard"));
+    }
+    let ci = q.case_insensitive;
+    let value = if ci {
+        q.value.to_lowercase()
+    } else {
+        q.value.clone()
+    };
+    let lit = sql::lit(value.clone());
+    Ok(string_pred(
+        &f,
+        |x| {
+            let x = if ci { lower(x) } else { x };
+            Expr::func("startsWith", vec![x, lit.clone()])
+        },
+        |c| {
+            if ci {
+                c.to_lowercase().starts_with(&value)
+            } else {
+                c.starts_with(&value)
+            }
+        },
+    ))
+}
+
+pub fn score_prefix(_ctx: &Ctx, q: &Prefix) -> Result<Expr, EsError> {
+    Ok(sql::lit(q.boost))
+}
+
+/// A wildcard pattern as a LIKE pattern: `*` → `%`, `?` → `_` (one code point in ClickHouse,
+/// as in Lucene), `\x` → the literal `x`, LIKE's own `%`, `_`, `\` escaped.
+pub fn wildcard_to_like(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 2);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => out.push('%'),
+            '?' => out.push('_'),
+            '\\' => {
+                // A trailing backslash is a literal backslash (WildcardQuery#toAutomaton).
+                let lit = chars.next().unwrap_or('\\');
+                out.push_str(&sql::escape_like(&lit.to_string()));
+            }
+            c => out.push_str(&sql::escape_like(&c.to_string())),
+        }
+    }
+    out
+}
+
+/// Whether `text` matches a wildcard pattern (for constant_keyword values).
+fn wildcard_matches(pattern: &[char], text: &[char]) -> bool {
+    match pattern.first() {
+        None => text.is_empty(),
+        Some('*') => (0..=text.len()).any(|i| wildcard_matches(&pattern[1..], &text[i..])),
+        Some('?') => !text.is_empty() && wildcard_matches(&pattern[1..], &text[1..]),
+        Some('\\') => {
+            let (lit, rest) = match pattern.get(1) {
+                Some(c) => (*c, &pattern[2..]),
+                None => ('\\', &pattern[1..]),
+            };
+            text.first() == Some(&lit) && wildcard_matches(rest, &text[1..])
+        }
+        Some(c) => text.first() == Some(c) && wildcard_matches(&pattern[1..], &text[1..]),
+    }
 }
 
 pub fn filter_wildcard(ctx: &Ctx, q: &Wildcard) -> Result<Expr, EsError> {
-    let _ = (ctx, q);
-    Err(unsupported_query("wildcard"))
+    let Some(f) = fields::resolve(ctx.meta, &q.field) else {
+        return Ok(never());
+    };
+    if !string_kind(f.kind, true) {
+        return Err(wrong_type("wildcard", &f, "keyword, text and wildcard"));
+    }
+    // Not normalised, on text fields neither: the `wildcard` query calls
+    // StringFieldType#wildcardQuery with shouldNormalize = false (only query_string normalises).
+    let value = q.value.clone();
+    let like = sql::lit(wildcard_to_like(&value));
+    let ci = q.case_insensitive;
+    let pchars: Vec<char> = if ci {
+        value.to_lowercase().chars().collect()
+    } else {
+        value.chars().collect()
+    };
+    Ok(string_pred(
+        &f,
+        |x| {
+            if ci {
+                x.ilike(like.clone())
+            } else {
+                x.like(like.clone())
+            }
+        },
+        |c| {
+            let text: Vec<char> = if ci {
+                c.to_lowercase().chars().collect()
+            } else {
+                c.chars().collect()
+            };
+            wildcard_matches(&pchars, &text)
+        },
+    ))
 }
 
-pub fn score_wildcard(ctx: &Ctx, q: &Wildcard) -> Result<Expr, EsError> {
-    let _ = (ctx, q);
-    Err(unsupported_query("wildcard"))
+pub fn score_wildcard(_ctx: &Ctx, q: &Wildcard) -> Result<Expr, EsError> {
+    Ok(sql::lit(q.boost))
+}
+
+fn formula_expr(f: &Formula, x: &Expr) -> Expr {
+    match f {
+        Formula::Re(p) => Expr::func("match", vec![x.clone(), sql::lit(p.as_str())]),
+        Formula::And(v) => sql::and_all(v.iter().map(|f| formula_expr(f, x))),
+        Formula::Or(v) => sql::or_all(v.iter().map(|f| formula_expr(f, x))),
+        Formula::Not(inner) => formula_expr(inner, x).not(),
+    }
 }
 
 pub fn filter_regexp(ctx: &Ctx, q: &Regexp) -> Result<Expr, EsError> {
-    let _ = (ctx, q);
-    Err(unsupported_query("regexp"))
+    let Some(f) = fields::resolve(ctx.meta, &q.field) else {
+        return Ok(never());
+    };
+    if !string_kind(f.kind, true) {
+        return Err(wrong_type("regexp", &f, "keyword and text"));
+    }
+    let formula = match translate_regexp(&q.value, q.flags, q.case_insensitive) {
+        Ok(f) => f,
+        Err(RegexError::Syntax(m)) => return Err(create_failure(m)),
+        Err(RegexError::Unsupported(what)) => return Err(EsError::unsupported(what)),
+    };
+    if f.kind == EsKind::ConstantKeyword {
+        // No column to run RE2 on: evaluate the constant in the query.
+        let Some(c) = &f.constant_value else {
+            return Ok(never());
+        };
+        return Ok(formula_expr(&formula, &sql::lit(c.as_str())));
+    }
+    Ok(string_pred(&f, |x| formula_expr(&formula, &x), |_| false))
 }
 
-pub fn score_regexp(ctx: &Ctx, q: &Regexp) -> Result<Expr, EsError> {
-    let _ = (ctx, q);
-    Err(unsupported_query("regexp"))
+pub fn score_regexp(_ctx: &Ctx, q: &Regexp) -> Result<Expr, EsError> {
+    Ok(sql::lit(q.boost))
+}
+
+/// The strings reached from `s` by swapping two adjacent, different characters.
+fn transposed(s: &[char]) -> Vec<Vec<char>> {
+    (0..s.len().saturating_sub(1))
+        .filter(|&i| s[i] != s[i + 1])
+        .map(|i| {
+            let mut t = s.to_vec();
+            t.swap(i, i + 1);
+            t
+        })
+        .collect()
+}
+
+/// `x` is within `edits` of `term`, counted in code points. Without transpositions this is
+/// Levenshtein distance (`editDistanceUTF8`); with them, Lucene counts swapping two adjacent
+/// characters as one edit (restricted Damerau-Levenshtein): we also accept a term within
+/// `edits - 1` of one transposed variant of the query term, or (2 edits) equal to a variant with
+/// two transpositions. ClickHouse's `damerauLevenshteinDistance` counts bytes and allows
+/// unrestricted transpositions, so it is not used.
+fn within_edits(x: Expr, term: &[char], edits: u8, transpositions: bool) -> Expr {
+    let dist = |t: &[char]| {
+        Expr::func(
+            "editDistanceUTF8",
+            vec![x.clone(), sql::lit(t.iter().collect::<String>())],
+        )
+    };
+    let mut ors = vec![dist(term).lte(sql::lit(edits as u64))];
+    if transpositions && edits >= 1 {
+        let once = transposed(term);
+        if edits == 1 {
+            let list = once
+                .iter()
+                .map(|t| sql::lit(t.iter().collect::<String>()))
+                .collect();
+            ors.push(x.clone().in_list(list));
+        } else {
+            for t in &once {
+                ors.push(dist(t).lte(sql::lit(1u64)));
+            }
+            let mut twice: Vec<String> = once
+                .iter()
+                .flat_map(|t| transposed(t))
+                .map(|t| t.into_iter().collect())
+                .collect();
+            twice.sort();
+            twice.dedup();
+            if !twice.is_empty() {
+                ors.push(x.in_list(twice.into_iter().map(sql::lit).collect()));
+            }
+        }
+    }
+    sql::or_all(ors)
 }
 
 pub fn filter_fuzzy(ctx: &Ctx, q: &Fuzzy) -> Result<Expr, EsError> {
-    let _ = (ctx, q);
-    Err(unsupported_query("fuzzy"))
+    let Some(f) = fields::resolve(ctx.meta, &q.field) else {
+        return Ok(never());
+    };
+    if !string_kind(f.kind, true) {
+        return Err(create_failure(format!(
+            "Can only use fuzzy queries on keyword and text fields - not on [{}] which is of type [{}]",
+            f.path, f.es_type
+        )));
+    }
+    let edits = q.fuzziness.edits_for(&q.value);
+    let chars: Vec<char> = q.value.chars().collect();
+    // The first prefix_length code points must match exactly; edits apply to the rest
+    // (FuzzyAutomatonBuilder: the prefix is clamped to the term's length).
+    let plen = q.prefix_length.min(chars.len());
+    let prefix: String = chars[..plen].iter().collect();
+    let rest = &chars[plen..];
+    let transpositions = q.transpositions;
+    let pred = |x: Expr| {
+        if edits == 0 {
+            return x.eq(sql::lit(q.value.as_str()));
+        }
+        let tail = Expr::func(
+            "substringUTF8",
+            vec![x.clone(), sql::lit((plen + 1) as u64)],
+        );
+        let close = within_edits(tail, rest, edits, transpositions);
+        if plen == 0 {
+            close
+        } else {
+            Expr::func("startsWith", vec![x, sql::lit(prefix.as_str())]).and(close)
+        }
+    };
+    if f.kind == EsKind::ConstantKeyword {
+        let Some(c) = &f.constant_value else {
+            return Ok(never());
+        };
+        return Ok(pred(sql::lit(c.as_str())));
+    }
+    Ok(string_pred(&f, pred, |_| false))
 }
 
-pub fn score_fuzzy(ctx: &Ctx, q: &Fuzzy) -> Result<Expr, EsError> {
-    let _ = (ctx, q);
-    Err(unsupported_query("fuzzy"))
+pub fn score_fuzzy(_ctx: &Ctx, q: &Fuzzy) -> Result<Expr, EsError> {
+    Ok(sql::lit(q.boost))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_patterns_become_like_patterns() {
+        // query-dsl-wildcard-query.html: `*` any sequence, `?` one character; `\` escapes.
+        assert_eq!(wildcard_to_like("ki*y"), "ki%y");
+        assert_eq!(wildcard_to_like("k?y"), "k_y");
+        assert_eq!(wildcard_to_like("a\\*b"), "a*b");
+        assert_eq!(wildcard_to_like("a\\?"), "a?");
+        assert_eq!(wildcard_to_like("50%_\\\\"), "50\\%\\_\\\\");
+        assert_eq!(wildcard_to_like("x\\"), "x\\\\");
+        let m = |p: &str, t: &str| {
+            wildcard_matches(
+                &p.chars().collect::<Vec<_>>(),
+                &t.chars().collect::<Vec<_>>(),
+            )
+        };
+        assert!(m("ki*y", "kimchy"));
+        assert!(m("k?y", "kéy"));
+        assert!(!m("a\\*", "ab"));
+        assert!(m("a\\*", "a*"));
+    }
+
+    #[test]
+    fn transposition_variants() {
+        let s: Vec<char> = "abca".chars().collect();
+        let v: Vec<String> = transposed(&s)
+            .into_iter()
+            .map(|t| t.into_iter().collect())
+            .collect();
+        assert_eq!(v, ["baca", "acba", "abac"]);
+        assert!(transposed(&['a', 'a']).is_empty());
+    }
 }
