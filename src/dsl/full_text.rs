@@ -2,6 +2,7 @@
 //! (MatchQueryBuilder.java, MatchPhraseQueryBuilder.java, MatchPhrasePrefixQueryBuilder.java,
 //! MatchBoolPrefixQueryBuilder.java, MultiMatchQueryBuilder.java; docs: query-dsl-match-query.html …)
 
+pub use super::term_level::Fuzziness;
 use super::{MinimumShouldMatch, Query, boost_of, single_field};
 use crate::error::EsError;
 use serde_json::{Map, Value};
@@ -11,62 +12,6 @@ pub enum Operator {
     #[default]
     Or,
     And,
-}
-
-/// `fuzziness`: `AUTO`, `AUTO:low,high`, or an edit distance.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fuzziness {
-    Auto { low: usize, high: usize },
-    Edits(usize),
-}
-
-impl Fuzziness {
-    pub fn parse(v: &Value) -> Result<Fuzziness, EsError> {
-        let s = match v {
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.clone(),
-            _ => return Err(EsError::parsing("[fuzziness] must be a string or a number")),
-        };
-        let up = s.to_ascii_uppercase();
-        if up == "AUTO" {
-            return Ok(Fuzziness::Auto { low: 3, high: 6 });
-        }
-        if let Some(rest) = up.strip_prefix("AUTO:") {
-            let (a, b) = rest.split_once(',').ok_or_else(|| bad_fuzziness(&s))?;
-            let (low, high) = (
-                a.trim().parse().map_err(|_| bad_fuzziness(&s))?,
-                b.trim().parse().map_err(|_| bad_fuzziness(&s))?,
-            );
-            return Ok(Fuzziness::Auto { low, high });
-        }
-        let f: f64 = s.parse().map_err(|_| bad_fuzziness(&s))?;
-        if !(0.0..=2.0).contains(&f) || f.fract() != 0.0 {
-            return Err(EsError::illegal_argument(format!(
-                "Valid edit distances are [0, 1, 2] but was [{s}]"
-            )));
-        }
-        Ok(Fuzziness::Edits(f as usize))
-    }
-
-    /// Edits allowed for a term of `len` characters (Fuzziness#asDistance).
-    pub fn edits(&self, len: usize) -> usize {
-        match self {
-            Fuzziness::Edits(n) => *n,
-            Fuzziness::Auto { low, high } => {
-                if len < *low {
-                    0
-                } else if len < *high {
-                    1
-                } else {
-                    2
-                }
-            }
-        }
-    }
-}
-
-fn bad_fuzziness(s: &str) -> EsError {
-    EsError::parsing(format!("failed to parse [{s}] as fuzziness"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

@@ -162,9 +162,9 @@ fn nested_scope(ctx: &Ctx, q: &Nested) -> Result<Option<NestedScope>, EsError> {
     for f in ctx.meta.mappings.leaf_fields() {
         if f.nested_path.as_deref() == Some(q.path.as_str())
             && let Some(c) = f.column
-            && ctx.meta.columns.contains_key(&c)
+            && let Some(physical) = ctx.meta.physical_column(&c)
         {
-            columns.insert(c);
+            columns.insert(physical.to_string());
         }
     }
     if columns.is_empty() {
@@ -271,9 +271,12 @@ impl NestedScope {
     }
 
     fn ctx<'a>(&'a self, outer: &Ctx) -> Ctx<'a> {
+        // Per-object scores inside a nested query do not use index statistics (the columns are
+        // one object's values here); documented in docs/queries-term-level.md.
         Ctx {
             meta: &self.meta,
             now_millis: outer.now_millis,
+            stats: super::stats::Stats::None,
         }
     }
 }

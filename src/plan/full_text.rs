@@ -77,7 +77,7 @@ fn token_match(m: &Match, token: &str, is_last: bool) -> TermMatch {
     let Some(fz) = &m.fuzziness else {
         return TermMatch::Exact(token.to_string());
     };
-    let edits = fz.edits(token.chars().count());
+    let edits = fz.edits_for(token) as usize;
     if edits == 0 {
         return TermMatch::Exact(token.to_string());
     }

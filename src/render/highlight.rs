@@ -209,6 +209,11 @@ enum Matcher {
     },
     /// A keyword field's whole value.
     Whole(String),
+    /// A wildcard pattern (`*`, `?`, `\` escapes) on a token or a keyword value.
+    Glob {
+        pattern: String,
+        case_insensitive: bool,
+    },
 }
 
 /// Collects (field pattern, matcher) pairs of the clauses that can match (not `must_not`).
@@ -236,7 +241,7 @@ fn collect(q: &Query, out: &mut Vec<(String, Matcher)>) {
                 let matcher = if m.last_is_prefix && i + 1 == n {
                     Matcher::Prefix(t)
                 } else if let Some(fz) = &m.fuzziness {
-                    let edits = fz.edits(t.chars().count());
+                    let edits = fz.edits_for(&t) as usize;
                     Matcher::Fuzzy {
                         term: t,
                         edits,
@@ -288,7 +293,37 @@ fn collect(q: &Query, out: &mut Vec<(String, Matcher)>) {
                 collect(c, out);
             }
         }
-        // Other query types contribute no highlight terms yet (range, exists, ids never do).
+        Query::Prefix(p) => {
+            let v = if p.case_insensitive {
+                p.value.to_lowercase()
+            } else {
+                p.value.clone()
+            };
+            out.push((p.field.clone(), Matcher::Prefix(v)));
+        }
+        Query::Wildcard(w) => out.push((
+            w.field.clone(),
+            Matcher::Glob {
+                pattern: w.value.clone(),
+                case_insensitive: w.case_insensitive,
+            },
+        )),
+        Query::Fuzzy(f) => {
+            let edits = f.fuzziness.edits_for(&f.value) as usize;
+            out.push((
+                f.field.clone(),
+                Matcher::Fuzzy {
+                    term: f.value.clone(),
+                    edits,
+                    prefix: f.prefix_length,
+                },
+            ));
+        }
+        Query::ConstantScore(c) => collect(&c.filter, out),
+        Query::Boosting(b) => collect(&b.positive, out),
+        Query::DisMax(d) => d.queries.iter().for_each(|q| collect(q, out)),
+        Query::Nested(n) => collect(&n.query, out),
+        // Range, exists and ids never highlight; regexp and the Lucene-syntax queries do not yet.
         _ => {}
     }
 }
@@ -325,13 +360,69 @@ fn fuzzy_ok(token: &str, term: &str, edits: usize, prefix: usize) -> bool {
     d[n][m] <= edits
 }
 
+/// Wildcard matching as the wildcard query does it: `*` any run, `?` one character, `\` escapes.
+fn glob(pattern: &str, text: &str) -> bool {
+    let mut p: Vec<(char, bool)> = Vec::new(); // (char, escaped)
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => p.push((chars.next().unwrap_or('\\'), true)),
+            c => p.push((c, false)),
+        }
+    }
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == ('?', false) || (p[pi].0 == t[ti] && p[pi] != ('*', false))) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == ('*', false) {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(st) = star {
+            pi = st + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == ('*', false) {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Whether a matcher accepts one token (or, for keyword fields, the whole value).
+fn accepts(m: &Matcher, token: &str, whole_value: bool) -> bool {
+    match m {
+        Matcher::Token(t) => !whole_value && token == t,
+        Matcher::Whole(w) => whole_value && token == w,
+        Matcher::Prefix(p) => token.starts_with(p.as_str()),
+        Matcher::Fuzzy {
+            term,
+            edits,
+            prefix,
+        } => fuzzy_ok(token, term, *edits, *prefix),
+        Matcher::Glob {
+            pattern,
+            case_insensitive,
+        } => {
+            if *case_insensitive {
+                glob(&pattern.to_lowercase(), &token.to_lowercase())
+            } else {
+                glob(pattern, token)
+            }
+        }
+        Matcher::Phrase { .. } => false,
+    }
+}
+
 /// Byte ranges of the value that the matchers hit.
 fn hits_in(value: &str, matchers: &[&Matcher], keyword: bool) -> Vec<(usize, usize)> {
     if keyword {
-        return if matchers
-            .iter()
-            .any(|m| matches!(m, Matcher::Whole(w) if w == value))
-        {
+        return if matchers.iter().any(|m| accepts(m, value, true)) {
             vec![(0, value.len())]
         } else {
             vec![]
@@ -344,27 +435,12 @@ fn hits_in(value: &str, matchers: &[&Matcher], keyword: bool) -> Vec<(usize, usi
     let mut marked = vec![false; tokens.len()];
     for m in matchers {
         match m {
-            Matcher::Token(t) => {
+            Matcher::Token(_)
+            | Matcher::Prefix(_)
+            | Matcher::Fuzzy { .. }
+            | Matcher::Glob { .. } => {
                 for (k, tok) in tokens.iter().enumerate() {
-                    if &tok.2 == t {
-                        marked[k] = true;
-                    }
-                }
-            }
-            Matcher::Prefix(p) => {
-                for (k, tok) in tokens.iter().enumerate() {
-                    if tok.2.starts_with(p.as_str()) {
-                        marked[k] = true;
-                    }
-                }
-            }
-            Matcher::Fuzzy {
-                term,
-                edits,
-                prefix,
-            } => {
-                for (k, tok) in tokens.iter().enumerate() {
-                    if fuzzy_ok(&tok.2, term, *edits, *prefix) {
+                    if accepts(m, &tok.2, false) {
                         marked[k] = true;
                     }
                 }
@@ -609,7 +685,7 @@ pub fn highlight_hit(
                 continue;
             }
             if o.order_by_score {
-                frags.sort_by(|a, b| b.1.cmp(&a.1));
+                frags.sort_by_key(|f| std::cmp::Reverse(f.1));
             }
             if o.number_of_fragments > 0 {
                 frags.truncate(o.number_of_fragments);
@@ -626,6 +702,15 @@ pub fn highlight_hit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcard_patterns() {
+        assert!(glob("qu?ck", "quick"));
+        assert!(glob("q*k", "quick"));
+        assert!(!glob("q*z", "quick"));
+        assert!(glob("a\\*b", "a*b"));
+        assert!(!glob("a\\*b", "axb"));
+    }
 
     #[test]
     fn fuzzy_distance_counts_transpositions_once() {
