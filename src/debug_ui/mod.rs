@@ -231,7 +231,9 @@ impl Stats {
         request: Option<u64>,
         body: String,
     ) {
-        let now = chrono::Utc::now().to_rfc3339();
+        let now = chrono::Utc::now()
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string();
         let mut u = self.unsupported.lock();
         let e = u.entry(feature.to_string()).or_insert(Unsupported {
             count: 0,

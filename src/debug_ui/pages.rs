@@ -31,7 +31,7 @@ pre.box{background:#fff;border:1px solid #d8dce3;padding:.6em;max-height:40em;ov
 .card{background:#fff;border:1px solid #d8dce3;border-radius:6px;padding:.6em 1em;min-width:10em}\
 .card .v{font-size:1.5em;font-weight:600}.card .k{color:#667085;font-size:.9em}\
 form.filter{margin-bottom:.8em}form.filter input{margin-right:.6em}\
-a{color:#1f5fbf}";
+a{color:#1f5fbf}.nw{white-space:nowrap}";
 
 /// Reloads the page every 2 s while the box is ticked (remembered per page).
 const AUTO_REFRESH: &str = "<label class=\"muted\"><input type=\"checkbox\" id=\"live\"> auto-refresh</label>\
@@ -168,7 +168,7 @@ pub async fn overview(State(s): State<AppState>) -> Html<String> {
     );
     card(
         &mut b,
-        &format!("unsupported requests ({} features)", unsupported.len()),
+        &format!("unsupported requests (features: {})", unsupported.len()),
         &unsupported_count.to_string(),
     );
     card(
@@ -194,13 +194,11 @@ pub async fn overview(State(s): State<AppState>) -> Html<String> {
     let _ = write!(
         b,
         "<h2>storage</h2><table><tr><th>ClickHouse</th><td>{}</td></tr><tr><th>engine</th><td>{}</td></tr>\
-<tr><th>database</th><td>{}</td></tr><tr><th>reported Elasticsearch version</th><td>{}</td></tr>\
-<tr><th>ES API</th><td>{}</td></tr></table>",
+<tr><th>database</th><td>{}</td></tr><tr><th>reported Elasticsearch version</th><td>{}</td></tr></table>",
         esc(&s.ch.url),
         esc(&engine),
         esc(&s.ch.database),
         esc(&s.cfg.es_version),
-        esc(&s.cfg.listen.to_string()),
     );
     let errors: Vec<_> = traces
         .iter()
@@ -429,7 +427,7 @@ fn sql_table(b: &mut String, queries: &[crate::clickhouse::QueryRecord]) {
             .unwrap_or_else(|_| q.at.clone());
         let _ = write!(
             b,
-            "<tr><td>{}</td><td>{}</td><td><pre>{}</pre></td><td class=\"n\">{:.1}</td><td class=\"n\">{}</td>\
+            "<tr><td>{}</td><td class=\"nw\">{}</td><td><pre>{}</pre></td><td class=\"n\">{:.1}</td><td class=\"n\">{}</td>\
 <td class=\"err\"><pre>{}</pre></td></tr>",
             esc(&at),
             esc(&q.query_id),
