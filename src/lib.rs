@@ -10,6 +10,20 @@
 // Errors are the cold path; boxing them everywhere would cost readability for nothing measurable.
 #![allow(clippy::result_large_err)]
 
+// jemalloc as the allocator, with heap profiling on (sampling one allocation per 512 KiB on average,
+// cheap enough to leave on), so `/debug/pprof/heap` can dump a profile at any time. Set here rather
+// than in main so the integration tests' daemon runs on the same allocator.
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc reads its options from this symbol at start-up (the `_rjem_` prefix is
+/// tikv-jemallocator's).
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8] = b"prof:true,prof_active:true,lg_prof_sample:19\0";
+
 pub mod analysis;
 pub mod catalog;
 pub mod clickhouse;

@@ -31,11 +31,12 @@ impl AppState {
         let ch = Arc::new(ClickHouse::connect(&cfg).await?);
         let catalog = Arc::new(Catalog::new(ch.clone()));
         let cluster_uuid = crate::ids::index_uuid(&format!("cluster:{}", cfg.clickhouse_database));
+        let stats = Arc::new(Stats::new(&ch.metrics));
         Ok(AppState(Arc::new(Inner {
             cfg,
             ch,
             catalog,
-            stats: Arc::new(Stats::default()),
+            stats,
             cluster_uuid,
         })))
     }

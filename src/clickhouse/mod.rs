@@ -81,6 +81,8 @@ pub struct ClickHouse {
     id_prefix: String,
     log: Mutex<VecDeque<QueryRecord>>,
     pub embedded: Option<Arc<embedded::Embedded>>,
+    /// Statement times and errors, exported on the debug UI's `/metrics`.
+    pub metrics: crate::debug_ui::metrics::ClickHouseMetrics,
 }
 
 impl ClickHouse {
@@ -114,6 +116,7 @@ impl ClickHouse {
             id_prefix: format!("eh-{}", &crate::ids::generate_id()[..8]),
             log: Mutex::new(VecDeque::new()),
             embedded,
+            metrics: Default::default(),
         };
         let create = crate::sql::CreateDatabase {
             if_not_exists: true,
@@ -152,18 +155,25 @@ impl ClickHouse {
             }
             None => tracing::debug!(query_id, millis, rows, sql = %sql, "clickhouse query"),
         }
-        let mut log = self.log.lock();
-        if log.len() == QUERY_LOG_LEN {
-            log.pop_front();
-        }
-        log.push_back(QueryRecord {
+        self.metrics
+            .observe(&sql, millis / 1000.0, error.map(|e| e.code));
+        let rec = QueryRecord {
             query_id,
             sql,
             millis,
             rows,
             error: error.map(|e| e.message.clone()),
             at: chrono::Utc::now().to_rfc3339(),
-        });
+        };
+        // Attributed to the ES API request being served, if any (see debug_ui::trace).
+        if let Some(t) = crate::debug_ui::trace::current() {
+            t.add_sql(&rec);
+        }
+        let mut log = self.log.lock();
+        if log.len() == QUERY_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back(rec);
     }
 
     /// The latest statements, newest last.
@@ -230,7 +240,14 @@ impl ClickHouse {
                 Ok(Bytes::from(out))
             })
             .await;
-        self.record(query_id, sql, started, None, r.as_ref().err());
+        // Row-per-line formats tell their row count.
+        let rows = match &r {
+            Ok(b) if format.ends_with("EachRow") || format.starts_with("TabSeparated") => {
+                Some(b.iter().filter(|c| **c == b'\n').count())
+            }
+            _ => None,
+        };
+        self.record(query_id, sql, started, rows, r.as_ref().err());
         r
     }
 
@@ -245,9 +262,6 @@ impl ClickHouse {
                 message: format!("cannot parse ClickHouse answer: {e}"),
             })?;
             rows.push(row);
-        }
-        if let Some(last) = self.log.lock().back_mut() {
-            last.rows = Some(rows.len());
         }
         Ok(rows)
     }

@@ -1,71 +1,245 @@
 //! The debug UI on its own port (default 127.0.0.1:9999): what the daemon is doing, readable without
-//! JavaScript. This first version shows the overview, the latest requests, the SQL sent to ClickHouse,
-//! the unsupported features clients asked for, and the indices with their columns.
+//! JavaScript. Pages: overview, live tail of requests with a detail page per request (request,
+//! SQL, response), SQL log, unsupported features, indices and schemas, ingest status; plus
+//! `/metrics` (Prometheus) and `/debug/pprof/*` (CPU and heap profiles).
+//!
+//! [`Stats`] is the state the ES API middleware feeds: the request ring ([`trace`]), the metrics
+//! ([`metrics`]), the unsupported features and the rates the overview shows.
+
+pub mod metrics;
+mod pages;
+mod pprof;
+pub mod trace;
 
 use crate::server::AppState;
 use axum::Router;
-use axum::extract::State;
-use axum::http::Method;
-use axum::response::Html;
+use axum::extract::{MatchedPath, Request};
+use axum::response::Response;
 use axum::routing::get;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-const RECENT: usize = 200;
-
-#[derive(Debug, Clone)]
-pub struct RequestRecord {
-    pub at: String,
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    pub millis: f64,
-}
+use std::time::{Duration, Instant};
+use trace::{RequestTrace, Ring};
 
 #[derive(Debug, Clone)]
 pub struct Unsupported {
     pub count: u64,
     pub example: String,
+    /// The request of the example, while it is still in the ring.
+    pub example_request: Option<u64>,
+    /// The start of the example's body.
+    pub example_body: String,
     pub last_seen: String,
 }
 
 /// Counters and bounded recent history, shared by all handlers.
-#[derive(Default)]
 pub struct Stats {
     pub requests_total: AtomicU64,
     pub errors_total: AtomicU64,
     pub docs_ingested: AtomicU64,
-    recent: Mutex<VecDeque<RequestRecord>>,
+    pub started: Instant,
+    pub ring: Ring,
+    pub metrics: metrics::Metrics,
     unsupported: Mutex<BTreeMap<String, Unsupported>>,
+    /// Requests and errors per wall-clock second, the last minute.
+    seconds: Mutex<VecDeque<(i64, u64, u64)>>,
+    /// (when, docs_ingested) samples for the ingest rate.
+    doc_samples: Mutex<VecDeque<(Instant, u64)>>,
 }
 
+impl Default for Stats {
+    fn default() -> Self {
+        Stats::new(&metrics::ClickHouseMetrics::default())
+    }
+}
+
+/// Characters of a request body kept as the example of an unsupported feature.
+const EXAMPLE_BODY: usize = 2048;
+
 impl Stats {
-    pub fn record_request(&self, method: &Method, path: &str, status: u16, millis: f64) {
-        self.requests_total.fetch_add(1, Ordering::Relaxed);
-        if status >= 400 {
-            self.errors_total.fetch_add(1, Ordering::Relaxed);
+    pub fn new(ch: &metrics::ClickHouseMetrics) -> Stats {
+        Stats {
+            requests_total: AtomicU64::new(0),
+            errors_total: AtomicU64::new(0),
+            docs_ingested: AtomicU64::new(0),
+            started: Instant::now(),
+            ring: Ring::default(),
+            metrics: metrics::Metrics::new(ch),
+            unsupported: Mutex::new(BTreeMap::new()),
+            seconds: Mutex::new(VecDeque::new()),
+            doc_samples: Mutex::new(VecDeque::new()),
         }
-        let mut r = self.recent.lock();
-        if r.len() == RECENT {
-            r.pop_front();
-        }
-        r.push_back(RequestRecord {
-            at: chrono::Utc::now().format("%H:%M:%S%.3f").to_string(),
-            method: method.to_string(),
-            path: path.to_string(),
-            status,
-            millis,
-        });
     }
 
+    /// Opens the trace of an ES API request: returns it, the request with a body that is copied into
+    /// it, and the `tracing` span to run the request in.
+    pub fn begin(&self, req: Request) -> (Arc<RequestTrace>, Request, tracing::Span) {
+        let endpoint =
+            metrics::endpoint_of(req.extensions().get::<MatchedPath>().map(|m| m.as_str()));
+        let trace = self.ring.begin(&req, endpoint);
+        self.metrics.request_started();
+        self.sample_docs();
+        let span = tracing::info_span!(
+            "request",
+            request_id = trace.id,
+            method = %trace.method,
+            path = %trace.path,
+            endpoint = %trace.endpoint,
+            opaque_id = trace.opaque_id.as_deref(),
+        );
+        // Body bytes of the write endpoints count as ingested bytes, as they arrive.
+        let ingest = metrics::is_ingest_endpoint(&trace.endpoint)
+            .then(|| self.metrics.ingest_counter(&trace.endpoint));
+        let req = trace::tee_request(&trace, req, move |n| {
+            if let Some(c) = &ingest {
+                c.inc_by(n);
+            }
+        });
+        (trace, req, span)
+    }
+
+    /// Closes the trace: status, latency, metrics, the log line; copies the response body.
+    pub async fn finish(
+        &self,
+        trace: &Arc<RequestTrace>,
+        resp: Response,
+        unsupported: Option<String>,
+    ) -> Response {
+        let status = resp.status().as_u16();
+        let elapsed = trace.started.elapsed();
+        let millis = elapsed.as_secs_f64() * 1000.0;
+        let content_type = resp
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        trace.finish(status, millis, content_type, unsupported.clone());
+        self.metrics.request_finished(
+            &trace.endpoint,
+            &trace.method,
+            status,
+            elapsed.as_secs_f64(),
+        );
+        tracing::info!(
+            request_id = trace.id,
+            method = %trace.method,
+            path = %trace.path,
+            status,
+            millis,
+            opaque_id = trace.opaque_id.as_deref(),
+            "request"
+        );
+        if let Some(feature) = &unsupported {
+            tracing::warn!(request_id = trace.id, method = %trace.method, path = %trace.path,
+                feature, "unsupported feature requested");
+            self.record_unsupported_request(feature, trace);
+        }
+        self.count_request(status);
+        self.sample_docs();
+        trace::tee_response(trace, resp).await
+    }
+
+    fn count_request(&self, status: u16) {
+        self.requests_total.fetch_add(1, Ordering::Relaxed);
+        let error = status >= 400;
+        if error {
+            self.errors_total.fetch_add(1, Ordering::Relaxed);
+        }
+        let now = chrono::Utc::now().timestamp();
+        let mut s = self.seconds.lock();
+        match s.back_mut() {
+            Some(b) if b.0 == now => {
+                b.1 += 1;
+                b.2 += u64::from(error);
+            }
+            _ => s.push_back((now, 1, u64::from(error))),
+        }
+        while s.front().is_some_and(|b| b.0 <= now - 60) {
+            s.pop_front();
+        }
+    }
+
+    fn sample_docs(&self) {
+        let now = Instant::now();
+        let docs = self.docs_ingested.load(Ordering::Relaxed);
+        let mut s = self.doc_samples.lock();
+        if s.back()
+            .is_some_and(|(t, _)| now.duration_since(*t) < Duration::from_millis(500))
+        {
+            return;
+        }
+        s.push_back((now, docs));
+        // Keep one sample older than a minute as the baseline.
+        while s.len() > 2 && now.duration_since(s[1].0) > Duration::from_secs(60) {
+            s.pop_front();
+        }
+    }
+
+    /// Requests and errors in the last 60 seconds.
+    pub fn last_minute(&self) -> (u64, u64) {
+        let now = chrono::Utc::now().timestamp();
+        let s = self.seconds.lock();
+        s.iter()
+            .filter(|b| b.0 > now - 60)
+            .fold((0, 0), |(r, e), b| (r + b.1, e + b.2))
+    }
+
+    /// Documents ingested per second over (about) the last minute.
+    pub fn docs_per_second(&self) -> f64 {
+        self.sample_docs();
+        let now = Instant::now();
+        let docs = self.docs_ingested.load(Ordering::Relaxed);
+        let s = self.doc_samples.lock();
+        let base = s
+            .iter()
+            .rev()
+            .find(|(t, _)| now.duration_since(*t) >= Duration::from_secs(60))
+            .or_else(|| s.front());
+        match base {
+            Some((t, d)) => {
+                let secs = now.duration_since(*t).as_secs_f64().max(1.0);
+                docs.saturating_sub(*d) as f64 / secs
+            }
+            None => 0.0,
+        }
+    }
+
+    /// Records an unsupported feature with a textual example (kept for callers outside requests).
     pub fn record_unsupported(&self, feature: &str, example: &str) {
-        let now = chrono::Utc::now().to_rfc3339();
+        self.metrics.unsupported(feature);
+        self.upsert_unsupported(feature, example.to_string(), None, String::new());
+    }
+
+    fn record_unsupported_request(&self, feature: &str, trace: &RequestTrace) {
+        self.metrics.unsupported(feature);
+        let body = trace.data().request_body;
+        let body = String::from_utf8_lossy(&body[..body.len().min(EXAMPLE_BODY)]).into_owned();
+        let mut example = format!("{} {}", trace.method, trace.path);
+        if !trace.query.is_empty() {
+            example.push('?');
+            example.push_str(&trace.query);
+        }
+        self.upsert_unsupported(feature, example, Some(trace.id), body);
+    }
+
+    fn upsert_unsupported(
+        &self,
+        feature: &str,
+        example: String,
+        request: Option<u64>,
+        body: String,
+    ) {
+        let now = chrono::Utc::now()
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string();
         let mut u = self.unsupported.lock();
         let e = u.entry(feature.to_string()).or_insert(Unsupported {
             count: 0,
-            example: example.to_string(),
+            example,
+            example_request: request,
+            example_body: body,
             last_seen: now.clone(),
         });
         e.count += 1;
@@ -75,19 +249,26 @@ impl Stats {
     pub fn unsupported(&self) -> BTreeMap<String, Unsupported> {
         self.unsupported.lock().clone()
     }
-
-    pub fn recent_requests(&self) -> Vec<RequestRecord> {
-        self.recent.lock().iter().cloned().collect()
-    }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(overview))
-        .route("/requests", get(requests))
-        .route("/sql", get(sql))
-        .route("/unsupported", get(unsupported))
-        .route("/indices", get(indices))
+        .route("/", get(pages::overview))
+        .route("/requests", get(pages::requests))
+        .route("/requests/{id}", get(pages::request_detail))
+        .route("/sql", get(pages::sql))
+        .route("/unsupported", get(pages::unsupported))
+        .route("/indices", get(pages::indices))
+        .route("/ingest", get(pages::ingest))
+        .route("/api/requests", get(pages::api_requests))
+        .route("/api/requests/{id}", get(pages::api_request))
+        .route("/metrics", get(pages::metrics))
+        .route("/debug/pprof", get(pprof::index))
+        .route("/debug/pprof/", get(pprof::index))
+        .route("/debug/pprof/profile", get(pprof::profile))
+        .route("/debug/pprof/flamegraph", get(pprof::flamegraph))
+        .route("/debug/pprof/heap", get(pprof::heap))
+        .fallback(pages::not_found)
         .with_state(state)
 }
 
@@ -105,139 +286,4 @@ pub fn esc(s: &str) -> String {
         }
     }
     out
-}
-
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>elastichouse · {t}</title>\
-<style>body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}nav a{{margin-right:1em}}\
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}}\
-pre{{white-space:pre-wrap;margin:0}}.err{{color:#b00}}</style></head><body>\
-<nav><a href=\"/\">overview</a><a href=\"/requests\">requests</a><a href=\"/sql\">SQL</a>\
-<a href=\"/unsupported\">unsupported</a><a href=\"/indices\">indices</a></nav><h1>{t}</h1>{body}</body></html>",
-        t = esc(title)
-    ))
-}
-
-async fn overview(State(s): State<AppState>) -> Html<String> {
-    let st = &s.stats;
-    let mut b = String::new();
-    let _ = write!(
-        b,
-        "<table><tr><th>ClickHouse</th><td>{}{}</td></tr><tr><th>database</th><td>{}</td></tr>\
-<tr><th>reported version</th><td>{}</td></tr><tr><th>requests</th><td>{}</td></tr>\
-<tr><th>errors</th><td>{}</td></tr><tr><th>documents ingested</th><td>{}</td></tr>\
-<tr><th>unsupported features seen</th><td>{}</td></tr></table>",
-        esc(&s.ch.url),
-        if s.ch.embedded.is_some() {
-            " (embedded chDB)"
-        } else {
-            ""
-        },
-        esc(&s.ch.database),
-        esc(&s.cfg.es_version),
-        st.requests_total.load(Ordering::Relaxed),
-        st.errors_total.load(Ordering::Relaxed),
-        st.docs_ingested.load(Ordering::Relaxed),
-        st.unsupported().len(),
-    );
-    page("overview", &b)
-}
-
-async fn requests(State(s): State<AppState>) -> Html<String> {
-    let mut b = String::from(
-        "<table><tr><th>at</th><th>method</th><th>path</th><th>status</th><th>ms</th></tr>",
-    );
-    for r in s.stats.recent_requests().iter().rev() {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td{}>{}</td><td>{:.1}</td></tr>",
-            esc(&r.at),
-            esc(&r.method),
-            esc(&r.path),
-            if r.status >= 400 {
-                " class=\"err\""
-            } else {
-                ""
-            },
-            r.status,
-            r.millis
-        );
-    }
-    b.push_str("</table>");
-    page("latest requests", &b)
-}
-
-async fn sql(State(s): State<AppState>) -> Html<String> {
-    let mut b = String::from(
-        "<table><tr><th>at</th><th>query id</th><th>SQL</th><th>ms</th><th>rows</th><th>error</th></tr>",
-    );
-    for q in s.ch.recent_queries().iter().rev() {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td><pre>{}</pre></td><td>{:.1}</td><td>{}</td><td class=\"err\">{}</td></tr>",
-            esc(&q.at),
-            esc(&q.query_id),
-            esc(&q.sql),
-            q.millis,
-            q.rows.map(|r| r.to_string()).unwrap_or_default(),
-            esc(q.error.as_deref().unwrap_or(""))
-        );
-    }
-    b.push_str("</table>");
-    page("SQL sent to ClickHouse", &b)
-}
-
-async fn unsupported(State(s): State<AppState>) -> Html<String> {
-    let u = s.stats.unsupported();
-    if u.is_empty() {
-        return page(
-            "unsupported features",
-            "<p>No client has asked for an unsupported feature.</p>",
-        );
-    }
-    let mut b = String::from(
-        "<table><tr><th>feature</th><th>count</th><th>example request</th><th>last seen</th></tr>",
-    );
-    for (f, e) in u {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&f),
-            e.count,
-            esc(&e.example),
-            esc(&e.last_seen)
-        );
-    }
-    b.push_str("</table>");
-    page("unsupported features", &b)
-}
-
-async fn indices(State(s): State<AppState>) -> Html<String> {
-    let mut b = String::new();
-    match s.catalog.list().await {
-        Err(e) => {
-            let _ = write!(b, "<p class=\"err\">{}</p>", esc(&e.reason));
-        }
-        Ok(list) => {
-            b.push_str("<table><tr><th>index</th><th>ClickHouse table</th><th>columns</th></tr>");
-            for m in list {
-                let cols: Vec<String> = m
-                    .columns
-                    .iter()
-                    .map(|(n, t)| format!("{} {}", esc(n), esc(&t.to_string())))
-                    .collect();
-                let _ = write!(
-                    b,
-                    "<tr><td>{}</td><td>{}.{}</td><td><pre>{}</pre></td></tr>",
-                    esc(&m.name),
-                    esc(&s.ch.database),
-                    esc(&m.name),
-                    cols.join("\n")
-                );
-            }
-            b.push_str("</table>");
-        }
-    }
-    page("indices and schemas", &b)
 }

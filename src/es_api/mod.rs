@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use serde_json::Value;
 use std::collections::HashMap;
+use tracing::Instrument;
 
 /// Query-string parameters of a request.
 pub type Params = HashMap<String, String>;
@@ -208,13 +209,11 @@ const ACCEPTED_TYPES: [&str; 6] = [
 
 /// What every response passes through: media-type checks, `X-Elastic-Product`, `pretty`, logging.
 async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let opaque_id = header_str(req.headers(), "x-opaque-id");
     let compat = compatible_media_type(req.headers());
-    let pretty = query
+    let pretty = req
+        .uri()
+        .query()
+        .unwrap_or("")
         .split('&')
         .any(|p| p == "pretty" || p == "pretty=true");
     let filter = axum::extract::Query::<Params>::try_from_uri(req.uri())
@@ -222,10 +221,17 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
         .and_then(|q| q.0.get("filter_path").cloned())
         .and_then(|f| crate::render::filter_path::FilterPath::parse(&f));
 
-    let mut resp = match check_content_type(req.headers()) {
-        Err(r) => r,
-        Ok(()) => next.run(req).await,
-    };
+    // Request id, span and trace for the debug UI; ClickHouse statements run inside are attributed
+    // to this request through the task-local scope.
+    let (trace, req, span) = state.stats.begin(req);
+    let mut resp = crate::debug_ui::trace::scope(trace.clone(), async {
+        match check_content_type(req.headers()) {
+            Err(r) => r,
+            Ok(()) => next.run(req).await,
+        }
+    })
+    .instrument(span.clone())
+    .await;
 
     if (pretty || filter.is_some()) && is_json(&resp) {
         resp = reshape(resp, pretty, filter.as_ref()).await;
@@ -240,19 +246,14 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
     {
         h.insert(header::CONTENT_TYPE, ct);
     }
-    let unsupported = h.remove("x-elastichouse-unsupported");
-    let status = resp.status().as_u16();
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(%method, %path, status, millis, opaque_id, "request");
-    if let Some(feature) = unsupported {
-        let feature = feature.to_str().unwrap_or("?").to_string();
-        tracing::warn!(%method, %path, feature, "unsupported feature requested");
-        state
-            .stats
-            .record_unsupported(&feature, &format!("{method} {path}"));
-    }
-    state.stats.record_request(&method, &path, status, millis);
-    resp
+    let unsupported = h
+        .remove("x-elastichouse-unsupported")
+        .map(|f| f.to_str().unwrap_or("?").to_string());
+    state
+        .stats
+        .finish(&trace, resp, unsupported)
+        .instrument(span)
+        .await
 }
 
 fn header_str(h: &HeaderMap, name: &str) -> Option<String> {

@@ -1,0 +1,359 @@
+//! Prometheus metrics, served as text on the debug UI's `/metrics`.
+//!
+//! Built on `prometheus-client` (the Prometheus project's own Rust client): each daemon owns its
+//! registry (no process-global recorder, so several daemons in one test process stay apart), label
+//! sets are typed structs, and the encoder writes the OpenMetrics text format that Prometheus scrapes.
+//!
+//! Label values are bounded: endpoints are route patterns reduced to their `_api` part (`_search`,
+//! `_bulk`, `_doc`, …), never raw paths; unsupported feature names are capped in number.
+
+use parking_lot::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+use std::collections::HashSet;
+
+/// Content type of the OpenMetrics text format.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Distinct unsupported-feature labels kept; later ones are counted under `other`.
+const MAX_FEATURES: usize = 200;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub endpoint: String,
+    pub method: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeatureLabels {
+    pub feature: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatementLabels {
+    /// First keyword of the statement, lower-cased: `select`, `insert`, `alter`, …
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatementErrorLabels {
+    pub kind: String,
+    /// ClickHouse's exception code, or `none` when the failure had none (network, parsing).
+    pub code: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~33 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 17))
+}
+
+/// What the ClickHouse client reports about every statement. Owned by [`crate::clickhouse::ClickHouse`]
+/// (it exists before the debug UI's state) and registered by [`Metrics::new`].
+#[derive(Clone)]
+pub struct ClickHouseMetrics {
+    duration: HistogramFamily<StatementLabels>,
+    errors: Family<StatementErrorLabels, Counter>,
+}
+
+impl Default for ClickHouseMetrics {
+    fn default() -> Self {
+        ClickHouseMetrics {
+            duration: Family::new_with_constructor(latency_histogram),
+            errors: Family::default(),
+        }
+    }
+}
+
+impl ClickHouseMetrics {
+    pub fn observe(&self, sql: &str, seconds: f64, error_code: Option<Option<u32>>) {
+        let kind = statement_kind(sql);
+        self.duration
+            .get_or_create(&StatementLabels { kind: kind.clone() })
+            .observe(seconds);
+        if let Some(code) = error_code {
+            self.errors
+                .get_or_create(&StatementErrorLabels {
+                    kind,
+                    code: code.map_or_else(|| "none".to_string(), |c| c.to_string()),
+                })
+                .inc();
+        }
+    }
+}
+
+/// `select`, `insert`, `create`, … (the first word, lower-cased; `other` for anything odd).
+pub fn statement_kind(sql: &str) -> String {
+    let word: String = sql
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .take(16)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    match word.as_str() {
+        "select" | "with" => "select".into(),
+        "insert" | "create" | "alter" | "drop" | "rename" | "truncate" | "optimize" | "system"
+        | "show" | "describe" | "exists" | "delete" | "set" => word,
+        _ => "other".into(),
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily<EndpointLabels>,
+    in_flight: Gauge,
+    ingest_bytes: Family<EndpointLabels, Counter>,
+    ingest_docs: Counter,
+    unsupported: Family<FeatureLabels, Counter>,
+    features_seen: Mutex<HashSet<String>>,
+    engine_restarts: Counter,
+    /// Serialises the catch-up of counters that mirror values kept elsewhere.
+    sync: Mutex<()>,
+}
+
+impl Metrics {
+    pub fn new(ch: &ClickHouseMetrics) -> Metrics {
+        let mut registry = Registry::with_prefix("elastichouse");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Elasticsearch API requests by endpoint, method and status",
+            requests.clone(),
+        );
+        let latency: HistogramFamily<EndpointLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time from request to response headers, by endpoint",
+            Unit::Seconds,
+            latency.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "http_requests_in_flight",
+            "Elasticsearch API requests being served",
+            in_flight.clone(),
+        );
+        let ingest_bytes = Family::<EndpointLabels, Counter>::default();
+        registry.register_with_unit(
+            "ingest",
+            "Request body bytes received by the write endpoints (_bulk, _doc, _create, _update)",
+            Unit::Bytes,
+            ingest_bytes.clone(),
+        );
+        let ingest_docs = Counter::default();
+        registry.register(
+            "ingest_documents",
+            "Documents written to ClickHouse",
+            ingest_docs.clone(),
+        );
+        let unsupported = Family::<FeatureLabels, Counter>::default();
+        registry.register(
+            "unsupported_features",
+            "Requests that asked for a feature elastichouse does not support yet, by feature",
+            unsupported.clone(),
+        );
+        let engine_restarts = Counter::default();
+        registry.register(
+            "embedded_engine_restarts",
+            "Restarts of the embedded ClickHouse engine after it died",
+            engine_restarts.clone(),
+        );
+        registry.register_with_unit(
+            "clickhouse_query_duration",
+            "Time of ClickHouse statements by kind (errors included)",
+            Unit::Seconds,
+            ch.duration.clone(),
+        );
+        registry.register(
+            "clickhouse_query_errors",
+            "Failed ClickHouse statements by kind and exception code",
+            ch.errors.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            in_flight,
+            ingest_bytes,
+            ingest_docs,
+            unsupported,
+            features_seen: Mutex::new(HashSet::new()),
+            engine_restarts,
+            sync: Mutex::new(()),
+        }
+    }
+
+    pub fn request_started(&self) {
+        self.in_flight.inc();
+    }
+
+    pub fn request_finished(&self, endpoint: &str, method: &str, status: u16, seconds: f64) {
+        self.in_flight.dec();
+        let method = match method {
+            "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "PATCH" | "OPTIONS" => method,
+            _ => "other",
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                endpoint: endpoint.to_string(),
+                method: method.to_string(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    /// The byte counter of one write endpoint (shared: increments show in the family).
+    pub fn ingest_counter(&self, endpoint: &str) -> Counter {
+        self.ingest_bytes
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.to_string(),
+            })
+            .clone()
+    }
+
+    /// Total request bytes received by the write endpoints.
+    pub fn ingest_bytes_total(&self) -> u64 {
+        ["_bulk", "_doc", "_create", "_update"]
+            .iter()
+            .map(|e| self.ingest_counter(e).get())
+            .sum()
+    }
+
+    pub fn unsupported(&self, feature: &str) {
+        let feature = {
+            let mut seen = self.features_seen.lock();
+            if seen.contains(feature) || seen.len() < MAX_FEATURES {
+                seen.insert(feature.to_string());
+                feature.to_string()
+            } else {
+                "other".to_string()
+            }
+        };
+        self.unsupported
+            .get_or_create(&FeatureLabels { feature })
+            .inc();
+    }
+
+    /// The text exposition. `docs` and `restarts` are the current totals of counters kept
+    /// elsewhere (the write path, the engine supervisor).
+    pub fn encode(&self, docs: u64, restarts: u64) -> String {
+        {
+            let _g = self.sync.lock();
+            catch_up(&self.ingest_docs, docs);
+            catch_up(&self.engine_restarts, restarts);
+        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+fn catch_up(c: &Counter, total: u64) {
+    let have = c.get();
+    if total > have {
+        c.inc_by(total - have);
+    }
+}
+
+/// The `_api` part of a route pattern, which is what requests are counted by: `/{index}/_search`
+/// and `/_search` are both `_search`, `/{index}/_doc/{id}` is `_doc`, `/_cat/indices/{index}` is
+/// `_cat/indices`, `/{index}` is `index` and `/` is `root`. Requests no route matched are `unmatched`.
+pub fn endpoint_of(pattern: Option<&str>) -> String {
+    let Some(p) = pattern else {
+        return "unmatched".into();
+    };
+    let fixed: Vec<&str> = p
+        .split('/')
+        .filter(|s| !s.is_empty() && !s.starts_with('{'))
+        .collect();
+    if !fixed.is_empty() {
+        return fixed.join("/");
+    }
+    if p.trim_matches('/').is_empty() {
+        "root".into()
+    } else {
+        "index".into()
+    }
+}
+
+/// Endpoints whose request bodies are documents being written.
+pub fn is_ingest_endpoint(endpoint: &str) -> bool {
+    matches!(endpoint, "_bulk" | "_doc" | "_create" | "_update")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_route_patterns_without_parameters() {
+        assert_eq!(endpoint_of(Some("/{index}/_search")), "_search");
+        assert_eq!(endpoint_of(Some("/_search")), "_search");
+        assert_eq!(endpoint_of(Some("/{index}/_doc/{id}")), "_doc");
+        assert_eq!(endpoint_of(Some("/_cat/indices/{index}")), "_cat/indices");
+        assert_eq!(endpoint_of(Some("/{index}")), "index");
+        assert_eq!(endpoint_of(Some("/")), "root");
+        assert_eq!(endpoint_of(None), "unmatched");
+    }
+
+    #[test]
+    fn statement_kinds() {
+        assert_eq!(statement_kind("  SELECT 1"), "select");
+        assert_eq!(
+            statement_kind("WITH x AS (SELECT 1) SELECT * FROM x"),
+            "select"
+        );
+        assert_eq!(statement_kind("INSERT INTO t FORMAT JSONEachRow"), "insert");
+        assert_eq!(statement_kind("ALTER TABLE t"), "alter");
+        assert_eq!(statement_kind("(SELECT 1)"), "other");
+    }
+
+    #[test]
+    fn encodes_and_caps_feature_labels() {
+        let ch = ClickHouseMetrics::default();
+        let m = Metrics::new(&ch);
+        m.request_started();
+        m.request_finished("_search", "POST", 200, 0.01);
+        ch.observe("SELECT 1", 0.002, None);
+        ch.observe("SELECT x", 0.002, Some(Some(47)));
+        for i in 0..(MAX_FEATURES + 5) {
+            m.unsupported(&format!("f{i}"));
+        }
+        let text = m.encode(7, 1);
+        assert!(text.contains(
+            "elastichouse_http_requests_total{endpoint=\"_search\",method=\"POST\",status=\"200\"} 1"
+        ));
+        assert!(text.contains("elastichouse_ingest_documents_total 7"));
+        assert!(text.contains("elastichouse_embedded_engine_restarts_total 1"));
+        assert!(
+            text.contains(
+                "elastichouse_clickhouse_query_errors_total{kind=\"select\",code=\"47\"} 1"
+            )
+        );
+        assert!(text.contains("elastichouse_unsupported_features_total{feature=\"other\"} 5"));
+        assert!(text.ends_with("# EOF\n"));
+        // Catching up twice does not double count.
+        let text = m.encode(7, 1);
+        assert!(text.contains("elastichouse_ingest_documents_total 7"));
+    }
+}
