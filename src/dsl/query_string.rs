@@ -167,7 +167,9 @@ fn fields_of(a: &[Value]) -> Result<Vec<(String, f64)>, EsError> {
         match s.rsplit_once('^') {
             Some((name, b)) => {
                 let boost: f64 = b.parse().map_err(|_| {
-                    EsError::illegal_argument(format!("failed to parse boost [{b}] of field [{name}]"))
+                    EsError::illegal_argument(format!(
+                        "failed to parse boost [{b}] of field [{name}]"
+                    ))
                 })?;
                 out.push((name.to_string(), boost));
             }
@@ -194,7 +196,7 @@ fn fuzziness_of(v: &Value) -> Result<String, EsError> {
         return Err(EsError::new(
             400,
             "parse_exception",
-            format!("failed to find low and high distance values"),
+            "failed to find low and high distance values",
         ));
     }
     match s.parse::<f64>() {
@@ -269,10 +271,14 @@ pub fn parse_query_string(body: &Value) -> Result<Query, EsError> {
             "lenient" => q.lenient = Some(bool_of(v)?),
             "time_zone" => {
                 let tz = text_of(v);
-                crate::schema::dates::parse_date_math("2020-01-01", "strict_date_optional_time", 0, false, Some(&tz))
-                    .map_err(|_| {
-                        EsError::parsing(format!("[{NAME}] time_zone [{tz}] is unknown"))
-                    })?;
+                crate::schema::dates::parse_date_math(
+                    "2020-01-01",
+                    "strict_date_optional_time",
+                    0,
+                    false,
+                    Some(&tz),
+                )
+                .map_err(|_| EsError::parsing(format!("[{NAME}] time_zone [{tz}] is unknown")))?;
                 q.time_zone = Some(tz);
             }
             "minimum_should_match" => {
@@ -411,8 +417,9 @@ pub fn parse_simple_query_string(body: &Value) -> Result<Query, EsError> {
             "flags" => {
                 q.flags = match v {
                     Value::Number(n) => n.as_i64().unwrap_or(-1) as u32,
-                    other => simple::parse_flags(&text_of(other))
-                        .map_err(EsError::illegal_argument)?,
+                    other => {
+                        simple::parse_flags(&text_of(other)).map_err(EsError::illegal_argument)?
+                    }
                 }
             }
             "lenient" => q.lenient = Some(bool_of(v)?),
@@ -440,7 +447,8 @@ pub fn parse_simple_query_string(body: &Value) -> Result<Query, EsError> {
             }
         }
     }
-    q.query = query.ok_or_else(|| EsError::illegal_argument(format!("[{NAME}] query text missing")))?;
+    q.query =
+        query.ok_or_else(|| EsError::illegal_argument(format!("[{NAME}] query text missing")))?;
     Ok(Query::SimpleQueryString(Box::new(q)))
 }
 
@@ -493,15 +501,26 @@ mod tests {
         assert_eq!(e.kind, "parsing_exception");
         assert_eq!(e.reason, "[query_string] query does not support [foo]");
         let e = parse_query(&json!({"query_string": {"query": "a", "foo": {}}})).unwrap_err();
-        assert_eq!(e.reason, "[query_string] unknown token [START_OBJECT] after [foo]");
+        assert_eq!(
+            e.reason,
+            "[query_string] unknown token [START_OBJECT] after [foo]"
+        );
         let e = parse_query(&json!({"query_string": {"default_field": "a"}})).unwrap_err();
         assert_eq!(e.reason, "[query_string] must be provided with a [query]");
         let e = parse_query(&json!({"query_string": {"query": "a", "default_operator": "xor"}}))
             .unwrap_err();
-        assert_eq!(e.reason, "operator needs to be either [OR, AND], but not [xor]");
-        let e = parse_query(&json!({"query_string": {"query": "a", "fields": ["a"], "default_field": "b"}}))
-            .unwrap_err();
-        assert!(e.reason.contains("cannot use [fields] parameter in conjunction with [default_field]"));
+        assert_eq!(
+            e.reason,
+            "operator needs to be either [OR, AND], but not [xor]"
+        );
+        let e = parse_query(
+            &json!({"query_string": {"query": "a", "fields": ["a"], "default_field": "b"}}),
+        )
+        .unwrap_err();
+        assert!(
+            e.reason
+                .contains("cannot use [fields] parameter in conjunction with [default_field]")
+        );
         let e = parse_query(&json!({"query_string": {"query": "a", "time_zone": "Mars/Base"}}))
             .unwrap_err();
         assert_eq!(e.reason, "[query_string] time_zone [Mars/Base] is unknown");
@@ -513,8 +532,8 @@ mod tests {
         let e = parse_query(&json!({"query_string": {"query": "a", "type": "cross_fields"}}))
             .unwrap_err();
         assert!(e.unsupported_feature().is_some());
-        let e = parse_query(&json!({"query_string": {"query": "a", "rewrite": "bogus"}}))
-            .unwrap_err();
+        let e =
+            parse_query(&json!({"query_string": {"query": "a", "rewrite": "bogus"}})).unwrap_err();
         assert_eq!(e.reason, "Failed to parse rewrite_method [bogus]");
     }
 

@@ -706,8 +706,7 @@ impl Builder<'_> {
         let Some(f) = fields::resolve(self.ctx.meta, name) else {
             return Ok(Some(match_none()));
         };
-        if !self.allow_leading_wildcard && (pattern.starts_with('*') || pattern.starts_with('?'))
-        {
+        if !self.allow_leading_wildcard && (pattern.starts_with('*') || pattern.starts_with('?')) {
             return Err(
                 self.parse_error("'*' or '?' not allowed as first character in WildcardQuery")
             );
@@ -715,7 +714,10 @@ impl Builder<'_> {
         if f.kind != EsKind::Text && !is_string_kind(f.kind) {
             return self.lenient_or(wrong_type("wildcard", "keyword, text and wildcard", &f));
         }
-        Ok(Some(multi_term(name, MultiTermKind::Wildcard(normalize(&f, pattern)))))
+        Ok(Some(multi_term(
+            name,
+            MultiTermKind::Wildcard(normalize(&f, pattern)),
+        )))
     }
 
     fn prefix_single(&self, name: &str, prefix: &str) -> Result<Option<Built>, EsError> {
@@ -725,7 +727,10 @@ impl Builder<'_> {
         if f.kind != EsKind::Text && !is_string_kind(f.kind) {
             return self.lenient_or(wrong_type("prefix", "keyword, text and wildcard", &f));
         }
-        Ok(Some(multi_term(name, MultiTermKind::Prefix(normalize(&f, prefix)))))
+        Ok(Some(multi_term(
+            name,
+            MultiTermKind::Prefix(normalize(&f, prefix)),
+        )))
     }
 
     fn regexp_single(&self, name: &str, re: &str) -> Result<Option<Built>, EsError> {
@@ -738,7 +743,10 @@ impl Builder<'_> {
         if let Err(e) = lucene_regexp_to_re2(re) {
             return self.lenient_or(e);
         }
-        Ok(Some(multi_term(name, MultiTermKind::Regexp(re.to_string()))))
+        Ok(Some(multi_term(
+            name,
+            MultiTermKind::Regexp(re.to_string()),
+        )))
     }
 
     /// `term~` / `term~N` (`handleBareFuzzy` with Elasticsearch's `getFuzzyDistance`).
@@ -837,7 +845,10 @@ fn flat_terms(q: &Built) -> Option<(Vec<Built>, Vec<Built>)> {
         && b.minimum_should_match.is_none()
         && b.filter.is_empty()
         && b.must_not.is_empty()
-        && b.must.iter().chain(&b.should).all(|c| matches!(c, Query::Term { .. }));
+        && b.must
+            .iter()
+            .chain(&b.should)
+            .all(|c| matches!(c, Query::Term { .. }));
     if !plain {
         return None;
     }
@@ -1072,7 +1083,11 @@ fn plan_score(ctx: &Ctx, b: &Built) -> Result<Expr, EsError> {
                 let sum = scores.into_iter().reduce(|a, b| a + b).expect("non-empty");
                 s = best.clone() + sql::lit(*tie_breaker) * (sum - best);
             }
-            if *boost != 1.0 { s * sql::lit(*boost) } else { s }
+            if *boost != 1.0 {
+                s * sql::lit(*boost)
+            } else {
+                s
+            }
         }
         // Multi-term queries score their boost (the constant_score rewrite Elasticsearch uses).
         Built::MultiTerm(m) => sql::lit(m.boost),
@@ -1211,10 +1226,21 @@ mod tests {
         assert_eq!(wildcard_to_re2("win*"), "^(?s:win.*)$");
         assert_eq!(wildcard_to_re2("a?c"), "^(?s:a.c)$");
         assert_eq!(wildcard_to_re2(r"a\*b.c"), r"^(?s:a\*b\.c)$");
-        assert_eq!(lucene_regexp_to_re2("joh?n(ath[oa]n)").unwrap(), "^(?s:joh?n(ath[oa]n))$");
+        assert_eq!(
+            lucene_regexp_to_re2("joh?n(ath[oa]n)").unwrap(),
+            "^(?s:joh?n(ath[oa]n))$"
+        );
         assert_eq!(lucene_regexp_to_re2(r"a\d+").unwrap(), r"^(?s:a\d+)$");
-        assert!(lucene_regexp_to_re2("a@").unwrap_err().unsupported_feature().is_some());
-        assert_eq!(lucene_regexp_to_re2("a(b").unwrap_err().kind, "illegal_argument_exception");
+        assert!(
+            lucene_regexp_to_re2("a@")
+                .unwrap_err()
+                .unsupported_feature()
+                .is_some()
+        );
+        assert_eq!(
+            lucene_regexp_to_re2("a(b").unwrap_err().kind,
+            "illegal_argument_exception"
+        );
     }
 
     #[test]

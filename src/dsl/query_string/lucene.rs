@@ -158,9 +158,17 @@ impl SyntaxError {
 /// their message with their type name (`parse_exception: …`), as real 8.x answers show.
 pub fn parse_failure(query: &str, message: &str, lexical: bool) -> EsError {
     let inner = if lexical {
-        EsError::new(400, "token_mgr_error", format!("token_mgr_error: {message}"))
+        EsError::new(
+            400,
+            "token_mgr_error",
+            format!("token_mgr_error: {message}"),
+        )
     } else {
-        EsError::new(400, "parse_exception", format!("parse_exception: {message}"))
+        EsError::new(
+            400,
+            "parse_exception",
+            format!("parse_exception: {message}"),
+        )
     };
     EsError::new(
         400,
@@ -848,14 +856,8 @@ impl Parser {
             if !starts_clause {
                 if k != end {
                     // The next token neither continues this query nor ends it.
-                    let mut expected = vec![
-                        end,
-                        Kind::And,
-                        Kind::Or,
-                        Kind::Not,
-                        Kind::Plus,
-                        Kind::Minus,
-                    ];
+                    let mut expected =
+                        vec![end, Kind::And, Kind::Or, Kind::Not, Kind::Plus, Kind::Minus];
                     expected.extend(CLAUSE_START);
                     expected.extend(trailing.iter().copied());
                     expected.sort();
@@ -915,8 +917,7 @@ impl Parser {
             if conj == Conj::And && last.occur != Occur::MustNot {
                 last.occur = Occur::Must;
             }
-            if self.operator == Operator::And && conj == Conj::Or && last.occur != Occur::MustNot
-            {
+            if self.operator == Operator::And && conj == Conj::Or && last.occur != Occur::MustNot {
                 last.occur = Occur::Should;
             }
         }
@@ -1000,7 +1001,10 @@ impl Parser {
             if self.kind(0)? == Kind::Carat {
                 self.next()?;
                 let n = self.expect(&[Kind::Number], &[])?;
-                return Ok((Node::Boosted(Box::new(inner), parse_boost(&n.image)), vec![]));
+                return Ok((
+                    Node::Boosted(Box::new(inner), parse_boost(&n.image)),
+                    vec![],
+                ));
             }
             return Ok((inner, vec![Kind::Carat]));
         }
@@ -1076,14 +1080,7 @@ impl Parser {
                 }
                 let fuzzy = fuzzy.map(|f| f[1..].to_string());
                 let kind = leaf_kind(&t, fuzzy)?;
-                Ok((
-                    Node::Leaf(Leaf {
-                        field,
-                        kind,
-                        boost,
-                    }),
-                    tail,
-                ))
+                Ok((Node::Leaf(Leaf { field, kind, boost }), tail))
             }
         }
     }
@@ -1166,12 +1163,22 @@ mod tests {
         // "&&" ties with a TERM of the same length and the operator wins (listed first).
         assert_eq!(kinds("AND"), [Kind::And, Kind::Eof]);
         assert_eq!(kinds("ANDROID"), [Kind::Term, Kind::Eof]);
-        assert_eq!(kinds("&& || !"), [Kind::And, Kind::Or, Kind::Not, Kind::Eof]);
+        assert_eq!(
+            kinds("&& || !"),
+            [Kind::And, Kind::Or, Kind::Not, Kind::Eof]
+        );
         assert_eq!(kinds("a&&b"), [Kind::Term, Kind::Eof]);
         // "*" alone is STAR; "ab*" PREFIXTERM (beats WILDTERM on the tie); "a*b" and "*b" WILDTERM.
         assert_eq!(kinds("*"), [Kind::Star, Kind::Eof]);
         assert_eq!(kinds("ab*"), [Kind::PrefixTerm, Kind::Eof]);
-        assert_eq!(kinds("a*b ?b *b"), [Kind::WildTerm; 3].iter().copied().chain([Kind::Eof]).collect::<Vec<_>>());
+        assert_eq!(
+            kinds("a*b ?b *b"),
+            [Kind::WildTerm; 3]
+                .iter()
+                .copied()
+                .chain([Kind::Eof])
+                .collect::<Vec<_>>()
+        );
         // '-' and '+' continue a term but cannot start one; "- " is a BAREOPER.
         assert_eq!(kinds("a-b"), [Kind::Term, Kind::Eof]);
         assert_eq!(kinds("-a"), [Kind::Minus, Kind::Term, Kind::Eof]);
@@ -1179,12 +1186,31 @@ mod tests {
         // Escaped reserved chars are term chars.
         assert_eq!(kinds(r"a\:b\ c"), [Kind::Term, Kind::Eof]);
         assert_eq!(kinds("/a\\/b/"), [Kind::RegexpTerm, Kind::Eof]);
-        assert_eq!(kinds("a~2 a~"), [Kind::Term, Kind::FuzzySlop, Kind::Term, Kind::FuzzySlop, Kind::Eof]);
+        assert_eq!(
+            kinds("a~2 a~"),
+            [
+                Kind::Term,
+                Kind::FuzzySlop,
+                Kind::Term,
+                Kind::FuzzySlop,
+                Kind::Eof
+            ]
+        );
         // Boost mode reads one NUMBER; range mode its own tokens.
-        assert_eq!(kinds("a^2.5"), [Kind::Term, Kind::Carat, Kind::Number, Kind::Eof]);
+        assert_eq!(
+            kinds("a^2.5"),
+            [Kind::Term, Kind::Carat, Kind::Number, Kind::Eof]
+        );
         assert_eq!(
             kinds("[1 TO *}"),
-            [Kind::RangeInStart, Kind::RangeGoop, Kind::RangeTo, Kind::RangeGoop, Kind::RangeExEnd, Kind::Eof]
+            [
+                Kind::RangeInStart,
+                Kind::RangeGoop,
+                Kind::RangeTo,
+                Kind::RangeGoop,
+                Kind::RangeExEnd,
+                Kind::Eof
+            ]
         );
         assert_eq!(kinds("\u{3000}a\u{3000}"), [Kind::Term, Kind::Eof]);
     }
@@ -1229,12 +1255,12 @@ mod tests {
         );
         assert_eq!(
             p("a b:c"),
-            Node::Group(vec![c(Should, text(None, "a")), c(Should, text(Some("b"), "c"))])
+            Node::Group(vec![
+                c(Should, text(None, "a")),
+                c(Should, text(Some("b"), "c"))
+            ])
         );
-        assert_eq!(
-            p_and("a b"),
-            Node::Group(vec![mt(Must, text(None, "a b"))])
-        );
+        assert_eq!(p_and("a b"), Node::Group(vec![mt(Must, text(None, "a b"))]));
     }
 
     #[test]
@@ -1281,7 +1307,10 @@ mod tests {
         // query-string syntax, "Boolean operators": `quick brown +fox -news`.
         assert_eq!(
             p("+fox -news"),
-            Node::Group(vec![c(Must, text(None, "fox")), c(MustNot, text(None, "news"))])
+            Node::Group(vec![
+                c(Must, text(None, "fox")),
+                c(MustNot, text(None, "news"))
+            ])
         );
         assert_eq!(p("NOT a"), Node::Group(vec![c(MustNot, text(None, "a"))]));
         assert_eq!(p("!a"), Node::Group(vec![c(MustNot, text(None, "a"))]));
@@ -1312,7 +1341,10 @@ mod tests {
         // An inner field overrides the group's field.
         assert_eq!(
             p("a:(b OR c:d)"),
-            Node::Group(vec![c(Should, text(Some("a"), "b")), c(Should, text(Some("c"), "d"))])
+            Node::Group(vec![
+                c(Should, text(Some("a"), "b")),
+                c(Should, text(Some("c"), "d"))
+            ])
         );
     }
 
@@ -1321,21 +1353,36 @@ mod tests {
         // "Proximity searches": `"fox quick"~5`; "Boosting": `"john smith"^2`.
         assert_eq!(
             p("\"fox quick\"~5"),
-            leaf(None, LeafKind::Phrase { text: "fox quick".into(), slop: Some("5".into()) })
+            leaf(
+                None,
+                LeafKind::Phrase {
+                    text: "fox quick".into(),
+                    slop: Some("5".into())
+                }
+            )
         );
         let n = p("title:\"john smith\"^2");
         assert_eq!(
             n,
             Node::Leaf(Leaf {
                 field: Some("title".into()),
-                kind: LeafKind::Phrase { text: "john smith".into(), slop: None },
+                kind: LeafKind::Phrase {
+                    text: "john smith".into(),
+                    slop: None
+                },
                 boost: Some(2.0)
             })
         );
         // Escaped quotes inside a phrase.
         assert_eq!(
             p(r#""say \"hi\"""#),
-            leaf(None, LeafKind::Phrase { text: "say \"hi\"".into(), slop: None })
+            leaf(
+                None,
+                LeafKind::Phrase {
+                    text: "say \"hi\"".into(),
+                    slop: None
+                }
+            )
         );
     }
 
@@ -1344,16 +1391,34 @@ mod tests {
         // "Wildcards": `qu?ck bro*`; "Regular expressions": `/joh?n(ath[oa]n)/`; "Fuzziness": `quikc~ brwn~ foks~1`.
         assert_eq!(p("qu?ck"), leaf(None, LeafKind::Wildcard("qu?ck".into())));
         assert_eq!(p("bro*"), leaf(None, LeafKind::Prefix("bro".into())));
-        assert_eq!(p("machine.os:win*"), leaf(Some("machine.os"), LeafKind::Prefix("win".into())));
+        assert_eq!(
+            p("machine.os:win*"),
+            leaf(Some("machine.os"), LeafKind::Prefix("win".into()))
+        );
         assert_eq!(p("*"), leaf(None, LeafKind::Wildcard("*".into())));
-        assert_eq!(p("/joh?n(ath[oa]n)/"), leaf(None, LeafKind::Regexp("joh?n(ath[oa]n)".into())));
+        assert_eq!(
+            p("/joh?n(ath[oa]n)/"),
+            leaf(None, LeafKind::Regexp("joh?n(ath[oa]n)".into()))
+        );
         assert_eq!(
             p("quikc~"),
-            leaf(None, LeafKind::Fuzzy { term: "quikc".into(), distance: "".into() })
+            leaf(
+                None,
+                LeafKind::Fuzzy {
+                    term: "quikc".into(),
+                    distance: "".into()
+                }
+            )
         );
         assert_eq!(
             p("foks~1"),
-            leaf(None, LeafKind::Fuzzy { term: "foks".into(), distance: "1".into() })
+            leaf(
+                None,
+                LeafKind::Fuzzy {
+                    term: "foks".into(),
+                    distance: "1".into()
+                }
+            )
         );
         // Wildcard patterns keep their escapes (the wildcard syntax interprets them).
         assert_eq!(p(r"a\*b*"), leaf(None, LeafKind::Prefix("a*b".into())));
@@ -1368,7 +1433,10 @@ mod tests {
         assert_eq!(
             p("(foo OR bar)^4"),
             Node::Boosted(
-                Box::new(Node::Group(vec![c(Should, text(None, "foo")), c(Should, text(None, "bar"))])),
+                Box::new(Node::Group(vec![
+                    c(Should, text(None, "foo")),
+                    c(Should, text(None, "bar"))
+                ])),
                 4.0
             )
         );
@@ -1395,7 +1463,10 @@ mod tests {
         assert_eq!(p("count:[1 TO 5}"), r(Some("1"), Some("5"), true, false));
         assert_eq!(p("count:{* TO 10]"), r(None, Some("10"), false, true));
         assert_eq!(p("count:[10 TO *]"), r(Some("10"), None, true, true));
-        assert_eq!(p("count:[\"a b\" TO c]"), r(Some("a b"), Some("c"), true, true));
+        assert_eq!(
+            p("count:[\"a b\" TO c]"),
+            r(Some("a b"), Some("c"), true, true)
+        );
         // Date math survives as written (`now-1d` is one RANGE_GOOP).
         assert_eq!(
             p("@timestamp:[now-1d TO now]"),
@@ -1423,7 +1494,10 @@ mod tests {
     fn escaping_reserved_characters() {
         // "Reserved characters": `\(1\+1\)\=2`, every reserved char escapable.
         assert_eq!(p(r"\(1\+1\)\=2"), text(None, "(1+1)=2"));
-        for ch in ['+', '-', '=', '&', '|', '>', '<', '!', '(', ')', '{', '}', '[', ']', '^', '"', '~', '*', '?', ':', '\\', '/'] {
+        for ch in [
+            '+', '-', '=', '&', '|', '>', '<', '!', '(', ')', '{', '}', '[', ']', '^', '"', '~',
+            '*', '?', ':', '\\', '/',
+        ] {
             let q = format!("a\\{ch}b");
             assert_eq!(p(&q), text(None, &format!("a{ch}b")), "{q}");
         }
@@ -1436,9 +1510,11 @@ mod tests {
         );
         // escape() for `escape: true` escapes every reserved char.
         assert_eq!(escape("a+b (c)"), r"a\+b \(c\)");
-        assert_eq!(p(&escape("a:b AND (c)")), Node::Group(vec![
-            mt(Should, text(None, "a:b AND (c)"))
-        ]));
+        // Words are not escaped: AND stays an operator (as Lucene's QueryParser#escape).
+        assert_eq!(
+            p(&escape("a:b (c)")),
+            Node::Group(vec![mt(Should, text(None, "a:b (c)"))])
+        );
     }
 
     #[test]
@@ -1457,10 +1533,14 @@ mod tests {
             "Encountered \" \":\" \": \"\" at line 1, column 0.\nWas expecting one of:\n    <NOT> ...\n    \"+\" ...\n    \"-\" ...\n    <BAREOPER> ...\n    \"(\" ...\n    \"*\" ...\n    <QUOTED> ...\n    <TERM> ...\n    <PREFIXTERM> ...\n    <WILDTERM> ...\n    <REGEXPTERM> ...\n    \"[\" ...\n    \"{\" ...\n    <NUMBER> ...\n    <TERM> ...\n    \"*\" ...\n    "
         );
         // "NOT" alone: EOF where a clause must start, column = length.
-        assert!(err("NOT").starts_with("Encountered \"<EOF>\" at line 1, column 3.\nWas expecting one of:\n    <BAREOPER> ..."));
+        assert!(err("NOT").starts_with(
+            "Encountered \"<EOF>\" at line 1, column 3.\nWas expecting one of:\n    <BAREOPER> ..."
+        ));
         assert!(err("foo:").starts_with("Encountered \"<EOF>\" at line 1, column 4."));
         // Unbalanced parentheses.
-        assert!(err("(a").starts_with("Encountered \"<EOF>\" at line 1, column 2.\nWas expecting one of:\n    <AND> ..."));
+        assert!(err("(a").starts_with(
+            "Encountered \"<EOF>\" at line 1, column 2.\nWas expecting one of:\n    <AND> ..."
+        ));
         assert!(err("a)").starts_with("Encountered \" \")\" \") \"\" at line 1, column 1.\nWas expecting one of:\n    <EOF> \n    <AND> ..."));
         assert!(err("AND b").starts_with("Encountered \" <AND> \"AND \"\" at line 1, column 0."));
         // Ranges.

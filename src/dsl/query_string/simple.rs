@@ -353,7 +353,10 @@ mod tests {
     fn terms_and_default_operator() {
         // simple-query-string docs: whitespace separates terms; default_operator joins them.
         assert_eq!(p("a"), Some(t("a")));
-        assert_eq!(p("a b"), Some(SNode::Group(vec![(Should, t("a")), (Should, t("b"))])));
+        assert_eq!(
+            p("a b"),
+            Some(SNode::Group(vec![(Should, t("a")), (Should, t("b"))]))
+        );
         assert_eq!(
             parse("a b", ALL, Must),
             Some(SNode::Group(vec![(Must, t("a")), (Must, t("b"))]))
@@ -397,7 +400,11 @@ mod tests {
         assert_eq!(p("ab*"), Some(SNode::Prefix("ab".into())));
         assert_eq!(p("ab~"), Some(SNode::Fuzzy("ab".into(), 2)));
         assert_eq!(p("ab~1"), Some(SNode::Fuzzy("ab".into(), 1)));
-        assert_eq!(p("ab~9"), Some(SNode::Fuzzy("ab".into(), 2)), "capped at 2 edits");
+        assert_eq!(
+            p("ab~9"),
+            Some(SNode::Fuzzy("ab".into(), 2)),
+            "capped at 2 edits"
+        );
         assert_eq!(p("ab~0"), Some(t("ab")));
         assert_eq!(
             p("(a | b) + c"),
@@ -411,7 +418,10 @@ mod tests {
     #[test]
     fn never_fails_on_broken_syntax() {
         // Unclosed quote / parenthesis: the opening char is ignored.
-        assert_eq!(p("\"a b"), Some(SNode::Group(vec![(Should, t("a")), (Should, t("b"))])));
+        assert_eq!(
+            p("\"a b"),
+            Some(SNode::Group(vec![(Should, t("a")), (Should, t("b"))]))
+        );
         assert_eq!(p("(a"), Some(t("a")));
         assert_eq!(p("a)"), Some(t("a")));
         assert_eq!(p(""), None);
