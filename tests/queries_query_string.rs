@@ -405,3 +405,28 @@ async fn simple_query_string_syntax() {
             || has_token(&x["message"], "php"))
     );
 }
+
+#[tokio::test]
+async fn quoted_phrases_check_positions_and_slop() {
+    // query-dsl-query-string-query.html: "quick brown" is a phrase (adjacent tokens), "~N" allows
+    // N position moves (two reversed terms need 2).
+    let body = "{\"index\":{\"_id\":\"1\"}}\n{\"msg\":\"the quick brown fox\"}\n{\"index\":{\"_id\":\"2\"}}\n{\"msg\":\"brown and quick\"}\n{\"index\":{\"_id\":\"3\"}}\n{\"msg\":\"quick red brown\"}\n";
+    bulk("/qs-phrase/_bulk?refresh=true", body).await;
+    let count = |q: &str| {
+        let q = q.to_string();
+        async move {
+            json_req(
+                "POST",
+                "/qs-phrase/_count",
+                &json!({"query": {"query_string": {"query": q, "default_field": "msg"}}}),
+            )
+            .await
+            .json()["count"]
+                .clone()
+        }
+    };
+    assert_eq!(count("\"quick brown\"").await, 1);
+    assert_eq!(count("\"quick brown\"~1").await, 2);
+    assert_eq!(count("\"brown quick\"~2").await, 2);
+    assert_eq!(count("quick brown").await, 3);
+}

@@ -12,8 +12,8 @@
 //! - wildcard / prefix / regexp / fuzzy: `Built::MultiTerm`, until `dsl::term_level` has them;
 //! - bool queries containing either of these: `Built::Bool` (all-DSL bools become `Query::Bool`).
 //!
-//! Phrases are, for now, a conjunction of their tokens on `text` fields (no position check):
-//! TODO switch to `Query::MatchPhrase` (with slop) when the full-text queries land.
+//! Quoted phrases on `text` fields are `match_phrase` queries (positions, `~N` slop or
+//! `phrase_slop`).
 
 use super::fields::{self, EsKind, Field};
 use super::{Ctx, any_token, any_value, keyword_pred, never};
@@ -183,7 +183,16 @@ fn boosted(b: Built, by: f64) -> Built {
                 bq.boost *= by;
                 Query::Bool(bq)
             }
-            other => other,
+            Query::MatchPhrase(mut p) => {
+                p.boost *= by;
+                Query::MatchPhrase(p)
+            }
+            // Every query kind built here is handled above; a new one must not lose its boost.
+            other => Query::Bool(Box::new(Bool {
+                must: vec![other],
+                boost: by,
+                ..Default::default()
+            })),
         }),
         Built::Bool(mut bb) => {
             bb.boost *= by;
@@ -307,6 +316,8 @@ struct Builder<'a> {
     fuzzy_transpositions: bool,
     quote_field_suffix: Option<String>,
     force_standard: bool,
+    /// `phrase_slop`: the slop of phrases written without `~N`.
+    phrase_slop: usize,
 }
 
 /// `query_string` → the query it means on this index.
@@ -332,6 +343,7 @@ pub fn build_query_string(ctx: &Ctx, q: &QueryString) -> Result<Built, EsError> 
         fuzzy_transpositions: q.fuzzy_transpositions,
         quote_field_suffix: q.quote_field_suffix.clone(),
         force_standard: q.force_standard_analyzer,
+        phrase_slop: q.phrase_slop as usize,
     };
     // QueryStringQueryBuilder#doToQuery: which fields, and lenient by default when all fields are
     // searched (values of the wrong type for some field are then simply not matched there).
@@ -524,7 +536,13 @@ impl Builder<'_> {
         let field = l.field.as_deref();
         match &l.kind {
             LeafKind::Text(t) => self.text(field, t),
-            LeafKind::Phrase { text, .. } => self.phrase(field, text),
+            LeafKind::Phrase { text, slop } => {
+                let slop = slop
+                    .as_deref()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .map(|s| s as usize);
+                self.phrase(field, text, slop.unwrap_or(self.phrase_slop))
+            }
             LeafKind::Wildcard(p) => self.wildcard(field, p),
             LeafKind::Prefix(p) => self.per_field(field, |f| self.prefix_single(f, p), false),
             LeafKind::Regexp(r) => self.per_field(field, |f| self.regexp_single(f, r), false),
@@ -602,11 +620,17 @@ impl Builder<'_> {
                 return self.range(Some(f), Some(text), Some(text), true, true);
             }
         }
-        self.per_field(field, |f| self.text_single(f, text, false), true)
+        self.per_field(field, |f| self.text_single(f, text, None), true)
     }
 
     /// The match-like query of a text on one field.
-    fn text_single(&self, name: &str, text: &str, phrase: bool) -> Result<Option<Built>, EsError> {
+    /// `phrase`: the slop when `text` is a quoted phrase.
+    fn text_single(
+        &self,
+        name: &str,
+        text: &str,
+        phrase: Option<usize>,
+    ) -> Result<Option<Built>, EsError> {
         let Some(f) = fields::resolve(self.ctx.meta, name) else {
             return Ok(Some(match_none()));
         };
@@ -616,10 +640,23 @@ impl Builder<'_> {
                 0 => None,
                 1 => Some(term(name, &tokens[0])),
                 _ => {
+                    if let Some(slop) = phrase {
+                        // A quoted phrase: tokens at consecutive positions (within `slop`).
+                        return Ok(Some(Built::Dsl(Query::MatchPhrase(Box::new(
+                            crate::dsl::full_text::MatchPhrase {
+                                field: name.to_string(),
+                                query: Value::String(text.to_string()),
+                                slop,
+                                prefix: false,
+                                max_expansions: 50,
+                                zero_terms_query: Default::default(),
+                                boost: 1.0,
+                            },
+                        )))));
+                    }
                     let mut b = new_bool();
                     let ts = tokens.iter().map(|t| term(name, t)).collect();
-                    // TODO(full-text): phrases become `Query::MatchPhrase` (positions, slop).
-                    if phrase || self.operator == Operator::And {
+                    if self.operator == Operator::And {
                         b.must = ts;
                     } else {
                         b.should = ts;
@@ -639,7 +676,12 @@ impl Builder<'_> {
         }
     }
 
-    fn phrase(&self, field: Option<&str>, text: &str) -> Result<Option<Built>, EsError> {
+    fn phrase(
+        &self,
+        field: Option<&str>,
+        text: &str,
+        slop: usize,
+    ) -> Result<Option<Built>, EsError> {
         if field == Some("_exists_") {
             return Ok(Some(self.exists(text)));
         }
@@ -649,7 +691,7 @@ impl Builder<'_> {
         }
         let mut parts = Vec::new();
         for (name, weight) in fields {
-            if let Some(b) = self.text_single(&name, text, true)? {
+            if let Some(b) = self.text_single(&name, text, Some(slop))? {
                 parts.push(boosted(b, weight));
             }
         }
@@ -929,6 +971,7 @@ pub fn build_simple_query_string(ctx: &Ctx, q: &SimpleQueryString) -> Result<Bui
         fuzzy_transpositions: q.fuzzy_transpositions,
         quote_field_suffix: q.quote_field_suffix.clone(),
         force_standard: q.force_standard_analyzer,
+        phrase_slop: 0,
     };
     let fields = match &q.fields {
         Some(f) if !f.is_empty() => f.clone(),
@@ -950,8 +993,8 @@ pub fn build_simple_query_string(ctx: &Ctx, q: &SimpleQueryString) -> Result<Bui
 impl Builder<'_> {
     fn simple(&self, n: &SNode) -> Result<Option<Built>, EsError> {
         Ok(match n {
-            SNode::Text(t) => self.per_field(None, |f| self.text_single(f, t, false), true)?,
-            SNode::Phrase(t, _slop) => self.phrase(None, t)?,
+            SNode::Text(t) => self.per_field(None, |f| self.text_single(f, t, None), true)?,
+            SNode::Phrase(t, slop) => self.phrase(None, t, *slop as usize)?,
             SNode::Prefix(p) => self.per_field(None, |f| self.prefix_single(f, p), false)?,
             SNode::Fuzzy(t, n) => self.fuzzy(None, t, &n.to_string())?,
             SNode::Not(inner) => {
