@@ -121,7 +121,9 @@ pub fn prepare_document_bytes(
         id,
         dyn_mappers: Vec::new(),
         runtime_updates: BTreeMap::new(),
-        values: BTreeMap::new(),
+        columns: BTreeMap::new(),
+        // Usually about one column per top-level field.
+        values: Vec::with_capacity(fields.len() + 2),
         ignored: BTreeSet::new(),
         nested_counts: BTreeMap::new(),
         nested_total: 0,
@@ -129,7 +131,7 @@ pub fn prepare_document_bytes(
     };
     if mappings.is_enabled() {
         let scope = Scope {
-            segs: Vec::new(),
+            seg_ends: Vec::new(),
             base: String::new(),
             props: Props::Static(&mappings.properties),
             dynamic: mappings.root_dynamic(),
@@ -158,11 +160,12 @@ enum Props<'a> {
 /// Where the parser stands: the object being parsed and what applies in it.
 #[derive(Clone)]
 struct Scope<'a> {
-    /// Path segments of this object (empty at the root).
-    segs: Vec<String>,
-    /// `segs` joined with dots and followed by a dot (empty at the root): what child paths start
-    /// with, kept so that building a path is a single allocation.
+    /// The path segments of this object joined with dots and followed by a dot (empty at the
+    /// root): what child paths start with, so that building a path is a single allocation.
     base: String,
+    /// Where each path segment ends in `base` (segments may contain dots themselves when
+    /// `subobjects` is false).
+    seg_ends: Vec<usize>,
     props: Props<'a>,
     dynamic: Dynamic,
     /// Enclosing nested documents (nested path, document number), innermost last.
@@ -196,18 +199,31 @@ impl<'a> Scope<'a> {
     }
 
     fn seg_path(&self, name: &str) -> Vec<String> {
-        let mut s = Vec::with_capacity(self.segs.len() + 1);
-        s.extend(self.segs.iter().cloned());
+        let mut s = Vec::with_capacity(self.seg_ends.len() + 1);
+        let mut start = 0;
+        for &end in &self.seg_ends {
+            s.push(self.base[start..end].to_string());
+            start = end + 1;
+        }
         s.push(self.leaf_key(name).into_owned());
         s
     }
 
     /// The scope of child object `name` (same settings; the caller adjusts them).
     fn descend(&self, name: &str) -> Scope<'a> {
-        let mut base = self.path(name);
+        let mut base =
+            String::with_capacity(self.base.len() + self.flat_prefix.len() + name.len() + 1);
+        base.push_str(&self.base);
+        base.push_str(&self.flat_prefix);
+        base.push_str(name);
         base.push('.');
         Scope {
-            segs: self.seg_path(name),
+            seg_ends: {
+                let mut ends = Vec::with_capacity(self.seg_ends.len() + 1);
+                ends.extend_from_slice(&self.seg_ends);
+                ends.push(base.len() - 1);
+                ends
+            },
             base,
             props: self.props.clone(),
             dynamic: self.dynamic,
@@ -222,21 +238,40 @@ impl<'a> Scope<'a> {
 
     /// The full path of this object as Elasticsearch names it in strict errors.
     fn object_name(&self) -> String {
-        if self.segs.is_empty() {
+        if self.seg_ends.is_empty() {
             "_doc".to_string()
         } else {
-            self.segs.join(".")
+            self.base[..self.base.len() - 1].to_string()
         }
     }
 
     /// The mapping of child `name`: borrowed from the index mapping, or a copy for objects made in
     /// this document.
-    fn child(&self, name: &str) -> Option<Cow<'a, FieldMapping>> {
+    fn child(&self, name: &str) -> Option<FieldRef<'a>> {
         let key = self.leaf_key(name);
         match &self.props {
             Props::None => None,
-            Props::Static(p) => p.get(key.as_ref()).map(Cow::Borrowed),
-            Props::Dyn(p) => p.get(key.as_ref()).cloned().map(Cow::Owned),
+            Props::Static(p) => p.get(key.as_ref()).map(FieldRef::Borrowed),
+            Props::Dyn(p) => p
+                .get(key.as_ref())
+                .map(|f| FieldRef::Owned(Box::new(f.clone()))),
+        }
+    }
+}
+
+/// A child mapping: borrowed from the index mapping, or a boxed copy (kept small, as it is passed
+/// around for every field).
+enum FieldRef<'a> {
+    Borrowed(&'a FieldMapping),
+    Owned(Box<FieldMapping>),
+}
+
+impl std::ops::Deref for FieldRef<'_> {
+    type Target = FieldMapping;
+    fn deref(&self) -> &FieldMapping {
+        match self {
+            FieldRef::Borrowed(f) => f,
+            FieldRef::Owned(f) => f,
         }
     }
 }
@@ -257,7 +292,9 @@ struct DocParser<'a> {
     /// Dynamic mappers in the order they were created: path segments and mapping.
     dyn_mappers: Vec<(Vec<String>, FieldMapping)>,
     runtime_updates: BTreeMap<String, Value>,
-    values: BTreeMap<String, ColValues>,
+    /// Column name → index in `values` (the values live in a vector so that the map stays small).
+    columns: BTreeMap<String, usize>,
+    values: Vec<Option<ColValues>>,
     ignored: BTreeSet<String>,
     nested_counts: BTreeMap<String, usize>,
     nested_total: usize,
@@ -292,7 +329,7 @@ fn failed_to_parse(loc: Loc, cause: EsError) -> EsError {
 }
 
 /// Splits a dotted document field name as `DotExpandingXContentParser` does.
-fn expand_dots(key: &str, loc: Loc) -> EsResult<Vec<String>> {
+fn expand_dots(key: &str, loc: Loc) -> EsResult<Vec<&str>> {
     let mut parts: Vec<&str> = key.split('.').collect();
     let all = parts.len();
     while parts.last() == Some(&"") {
@@ -317,7 +354,7 @@ fn expand_dots(key: &str, loc: Loc) -> EsResult<Vec<String>> {
         }
     }
     let _ = all;
-    Ok(parts.into_iter().map(str::to_string).collect())
+    Ok(parts)
 }
 
 impl<'a> DocParser<'a> {
@@ -350,16 +387,17 @@ impl<'a> DocParser<'a> {
                     let mut node = value.clone();
                     for part in parts[1..].iter().rev() {
                         node = Node {
-                            kind: Kind::Object(vec![(part.clone(), *kloc, node)]),
+                            kind: Kind::Object(vec![(part.to_string(), *kloc, node)]),
                             start: *kloc,
                             end: value.end,
                         };
                     }
-                    self.handle_field(scope, &parts[0], *kloc, &node)?;
+                    self.handle_field(scope, parts[0], *kloc, &node)?;
                     continue;
                 }
             }
-            if key.trim().is_empty() {
+            // (A key that trims to nothing starts with whitespace: most keys skip the trim.)
+            if key.starts_with(char::is_whitespace) && key.trim().is_empty() {
                 return Err(doc_err(
                     *kloc,
                     format!(
@@ -540,7 +578,6 @@ impl<'a> DocParser<'a> {
             return Ok(());
         }
         let mut child = scope.descend(name);
-        let path = child.base[..child.base.len() - 1].to_string();
         child.dynamic = o.dynamic.unwrap_or(scope.dynamic);
         child.subobjects = o.subobjects_enabled();
         child.props = match &scope.props {
@@ -554,6 +591,7 @@ impl<'a> DocParser<'a> {
             _ => Props::Dyn(Rc::new(o.properties.clone())),
         };
         if matches!(f.ty, FieldType::Nested(_)) {
+            let path = child.base[..child.base.len() - 1].to_string();
             let reuse = if scope.copy {
                 scope
                     .nested
@@ -848,7 +886,7 @@ impl<'a> DocParser<'a> {
         kloc: Loc,
         node: &Node,
     ) -> EsResult<()> {
-        let path = scope.path(name);
+        let mut path = scope.path(name);
         let leaf = parse_leaf(f, &path, node).map_err(|b| self.preview_error(&path, f, node, b))?;
         if leaf.ignored {
             self.ignored.insert(path.clone());
@@ -864,7 +902,14 @@ impl<'a> DocParser<'a> {
             self.add_dynamic(scope, name, fixed)?;
         }
         if !matches!(f.ty, FieldType::ConstantKeyword { .. }) {
-            self.add_values(scope, &path, f, leaf.values);
+            // The path is the column name; copy it only when it is needed again below.
+            let later = !f.fields.is_empty() || (!scope.copy && !f.copy_to.is_empty());
+            let column = if later {
+                path.clone()
+            } else {
+                std::mem::take(&mut path)
+            };
+            self.add_values(scope, column, f, leaf.values);
         }
         for (sub, sf) in &f.fields {
             let mut sub_path = String::with_capacity(path.len() + 1 + sub.len());
@@ -877,7 +922,7 @@ impl<'a> DocParser<'a> {
                 self.ignored.insert(sub_path.clone());
             }
             if !shares_parent_column(f, sf) && !matches!(sf.ty, FieldType::ConstantKeyword { .. }) {
-                self.add_values(scope, &sub_path, sf, sub_leaf.values);
+                self.add_values(scope, sub_path, sf, sub_leaf.values);
             }
         }
         if !scope.copy && !f.copy_to.is_empty() {
@@ -892,7 +937,7 @@ impl<'a> DocParser<'a> {
             }
             for target in &f.copy_to {
                 let root = Scope {
-                    segs: Vec::new(),
+                    seg_ends: Vec::new(),
                     base: String::new(),
                     props: Props::Static(&self.m.properties),
                     dynamic: self.m.root_dynamic(),
@@ -913,23 +958,27 @@ impl<'a> DocParser<'a> {
     fn add_values(
         &mut self,
         scope: &Scope<'a>,
-        column: &str,
+        column: String,
         f: &FieldMapping,
         values: Vec<Parsed>,
     ) {
         let nested = scope.nested.last();
-        let col = match self.values.get_mut(column) {
-            Some(col) => col,
-            None => self
-                .values
-                .entry(column.to_string())
-                .or_insert_with(|| ColValues {
+        let i = match self.columns.get(&column) {
+            Some(&i) => i,
+            None => {
+                self.values.push(Some(ColValues {
                     ty: f.ty.clone(),
                     nested: nested.map(|(p, _)| p.clone()),
                     from_array: false,
                     single: Vec::new(),
                     per_doc: BTreeMap::new(),
-                }),
+                }));
+                self.columns.insert(column, self.values.len() - 1);
+                self.values.len() - 1
+            }
+        };
+        let Some(col) = self.values[i].as_mut() else {
+            return;
         };
         if values.is_empty() {
             return;
@@ -965,11 +1014,15 @@ impl<'a> DocParser<'a> {
 
     fn materialize(self, columns: &BTreeMap<String, ChType>) -> EsResult<PreparedDoc> {
         let mut out = PreparedDoc {
-            values: Vec::with_capacity(self.values.len()),
+            values: Vec::with_capacity(self.columns.len()),
             ignored: self.ignored.into_iter().collect(),
             ..PreparedDoc::default()
         };
-        for (name, mut col) in self.values {
+        let mut all = self.values;
+        for (name, i) in self.columns {
+            let Some(mut col) = all[i].take() else {
+                continue;
+            };
             let nested = col.nested.is_some();
             let has_values = !col.single.is_empty() || col.per_doc.values().any(|v| !v.is_empty());
             if !has_values {
