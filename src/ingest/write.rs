@@ -376,27 +376,18 @@ fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
     }
     // The same bytes as serialising the row as one JSON object, written field by field.
     out.push(b'{');
-    let fields: [(&str, &dyn Fn(&mut Vec<u8>)); 5] = [
-        (COL_ID, &|o| put(o, row.id.as_str())),
-        (COL_SOURCE, &|o| {
-            put(o, &*String::from_utf8_lossy(&row.source))
-        }),
-        (COL_VERSION, &|o| put(o, &row.version)),
-        (COL_SEQ_NO, &|o| put(o, &row.seq_no)),
-        (COL_DELETED, &|o| put(o, &u8::from(row.deleted))),
-    ];
-    for (i, (name, value)) in fields.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        put(out, name);
-        out.push(b':');
-        value(out);
-    }
+    put_key(out, COL_ID, true);
+    put(out, row.id.as_str());
+    put_key(out, COL_SOURCE, false);
+    put(out, &*String::from_utf8_lossy(&row.source));
+    put_key(out, COL_VERSION, false);
+    put(out, &row.version);
+    put_key(out, COL_SEQ_NO, false);
+    put(out, &row.seq_no);
+    put_key(out, COL_DELETED, false);
+    put(out, &u8::from(row.deleted));
     for (c, v) in &row.values {
-        out.push(b',');
-        put(out, c.as_str());
-        out.push(b':');
+        put_key(out, c, false);
         match (columns.get(c).map(ChType::is_array), v) {
             (Some(true), Value::Null) => out.extend_from_slice(b"[]"),
             (Some(true), Value::Array(_)) | (Some(false) | None, _) => put(out, v),
@@ -408,6 +399,14 @@ fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
         }
     }
     out.extend_from_slice(b"}\n");
+}
+
+fn put_key(out: &mut Vec<u8>, name: &str, first: bool) {
+    if !first {
+        out.push(b',');
+    }
+    put(out, name);
+    out.push(b':');
 }
 
 fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
