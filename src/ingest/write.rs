@@ -367,6 +367,55 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
 }
 
 fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
+    const RESERVED: [&str; 5] = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, COL_DELETED];
+    if row
+        .values
+        .iter()
+        .any(|(c, _)| RESERVED.contains(&c.as_str()))
+    {
+        // A value for a reserved name replaces it in place: let a map sort that out.
+        return encode_row_as_map(out, row, columns);
+    }
+    // The same bytes as serialising the row as one JSON object, written field by field.
+    out.push(b'{');
+    put_key(out, COL_ID, true);
+    put(out, row.id.as_str());
+    put_key(out, COL_SOURCE, false);
+    put(out, &*String::from_utf8_lossy(&row.source));
+    put_key(out, COL_VERSION, false);
+    put(out, &row.version);
+    put_key(out, COL_SEQ_NO, false);
+    put(out, &row.seq_no);
+    put_key(out, COL_DELETED, false);
+    put(out, &u8::from(row.deleted));
+    for (c, v) in &row.values {
+        put_key(out, c, false);
+        match (columns.get(c).map(ChType::is_array), v) {
+            (Some(true), Value::Null) => out.extend_from_slice(b"[]"),
+            (Some(true), Value::Array(_)) | (Some(false) | None, _) => put(out, v),
+            (Some(true), v) => {
+                out.push(b'[');
+                put(out, v);
+                out.push(b']');
+            }
+        }
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+fn put_key(out: &mut Vec<u8>, name: &str, first: bool) {
+    if !first {
+        out.push(b',');
+    }
+    put(out, name);
+    out.push(b':');
+}
+
+fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    serde_json::to_writer(&mut *out, v).expect("serialising JSON to memory");
+}
+
+fn encode_row_as_map(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
     let mut obj = Map::new();
     obj.insert(COL_ID.into(), Value::String(row.id));
     obj.insert(

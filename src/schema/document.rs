@@ -15,7 +15,7 @@
 //!   of field's value: '…'" with the cause in `caused_by`.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::rc::Rc;
 
 use serde_json::{Map, Value};
@@ -121,7 +121,9 @@ pub fn prepare_document_bytes(
         id,
         dyn_mappers: Vec::new(),
         runtime_updates: BTreeMap::new(),
-        values: BTreeMap::new(),
+        columns: BTreeMap::new(),
+        // Usually about one column per top-level field.
+        values: Vec::with_capacity(fields.len() + 2),
         ignored: BTreeSet::new(),
         nested_counts: BTreeMap::new(),
         nested_total: 0,
@@ -129,7 +131,8 @@ pub fn prepare_document_bytes(
     };
     if mappings.is_enabled() {
         let scope = Scope {
-            segs: Vec::new(),
+            seg_ends: Vec::new(),
+            base: String::new(),
             props: Props::Static(&mappings.properties),
             dynamic: mappings.root_dynamic(),
             nested: Vec::new(),
@@ -157,8 +160,12 @@ enum Props<'a> {
 /// Where the parser stands: the object being parsed and what applies in it.
 #[derive(Clone)]
 struct Scope<'a> {
-    /// Path segments of this object (empty at the root).
-    segs: Vec<String>,
+    /// The path segments of this object joined with dots and followed by a dot (empty at the
+    /// root): what child paths start with, so that building a path is a single allocation.
+    base: String,
+    /// Where each path segment ends in `base` (segments may contain dots themselves when
+    /// `subobjects` is false).
+    seg_ends: Vec<usize>,
     props: Props<'a>,
     dynamic: Dynamic,
     /// Enclosing nested documents (nested path, document number), innermost last.
@@ -175,44 +182,104 @@ struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     fn path(&self, name: &str) -> String {
-        let leaf = format!("{}{name}", self.flat_prefix);
-        if self.segs.is_empty() {
-            leaf
+        let mut p = String::with_capacity(self.base.len() + self.flat_prefix.len() + name.len());
+        p.push_str(&self.base);
+        p.push_str(&self.flat_prefix);
+        p.push_str(name);
+        p
+    }
+
+    /// The key of child `name` in this object's properties.
+    fn leaf_key<'n>(&self, name: &'n str) -> Cow<'n, str> {
+        if self.flat_prefix.is_empty() {
+            Cow::Borrowed(name)
         } else {
-            format!("{}.{leaf}", self.segs.join("."))
+            Cow::Owned(format!("{}{name}", self.flat_prefix))
         }
     }
 
     fn seg_path(&self, name: &str) -> Vec<String> {
-        let mut s = self.segs.clone();
-        s.push(format!("{}{name}", self.flat_prefix));
+        let mut s = Vec::with_capacity(self.seg_ends.len() + 1);
+        let mut start = 0;
+        for &end in &self.seg_ends {
+            s.push(self.base[start..end].to_string());
+            start = end + 1;
+        }
+        s.push(self.leaf_key(name).into_owned());
         s
+    }
+
+    /// The scope of child object `name` (same settings; the caller adjusts them).
+    fn descend(&self, name: &str) -> Scope<'a> {
+        let mut base =
+            String::with_capacity(self.base.len() + self.flat_prefix.len() + name.len() + 1);
+        base.push_str(&self.base);
+        base.push_str(&self.flat_prefix);
+        base.push_str(name);
+        base.push('.');
+        Scope {
+            seg_ends: {
+                let mut ends = Vec::with_capacity(self.seg_ends.len() + 1);
+                ends.extend_from_slice(&self.seg_ends);
+                ends.push(base.len() - 1);
+                ends
+            },
+            base,
+            props: self.props.clone(),
+            dynamic: self.dynamic,
+            nested: self.nested.clone(),
+            in_array: self.in_array,
+            subobjects: self.subobjects,
+            flat_prefix: String::new(),
+            copy: self.copy,
+            root: false,
+        }
     }
 
     /// The full path of this object as Elasticsearch names it in strict errors.
     fn object_name(&self) -> String {
-        if self.segs.is_empty() {
+        if self.seg_ends.is_empty() {
             "_doc".to_string()
         } else {
-            self.segs.join(".")
+            self.base[..self.base.len() - 1].to_string()
         }
     }
 
     /// The mapping of child `name`: borrowed from the index mapping, or a copy for objects made in
     /// this document.
-    fn child(&self, name: &str) -> Option<Cow<'a, FieldMapping>> {
-        let key = format!("{}{name}", self.flat_prefix);
+    fn child(&self, name: &str) -> Option<FieldRef<'a>> {
+        let key = self.leaf_key(name);
         match &self.props {
             Props::None => None,
-            Props::Static(p) => p.get(&key).map(Cow::Borrowed),
-            Props::Dyn(p) => p.get(&key).cloned().map(Cow::Owned),
+            Props::Static(p) => p.get(key.as_ref()).map(FieldRef::Borrowed),
+            Props::Dyn(p) => p
+                .get(key.as_ref())
+                .map(|f| FieldRef::Owned(Box::new(f.clone()))),
+        }
+    }
+}
+
+/// A child mapping: borrowed from the index mapping, or a boxed copy (kept small, as it is passed
+/// around for every field).
+enum FieldRef<'a> {
+    Borrowed(&'a FieldMapping),
+    Owned(Box<FieldMapping>),
+}
+
+impl std::ops::Deref for FieldRef<'_> {
+    type Target = FieldMapping;
+    fn deref(&self) -> &FieldMapping {
+        match self {
+            FieldRef::Borrowed(f) => f,
+            FieldRef::Owned(f) => f,
         }
     }
 }
 
 /// The values collected for one column.
 struct ColValues {
-    field: FieldMapping,
+    /// The type of the field that made the column (the first one seen).
+    ty: FieldType,
     nested: Option<String>,
     from_array: bool,
     single: Vec<Parsed>,
@@ -225,7 +292,9 @@ struct DocParser<'a> {
     /// Dynamic mappers in the order they were created: path segments and mapping.
     dyn_mappers: Vec<(Vec<String>, FieldMapping)>,
     runtime_updates: BTreeMap<String, Value>,
-    values: BTreeMap<String, ColValues>,
+    /// Column name → index in `values` (the values live in a vector so that the map stays small).
+    columns: BTreeMap<String, usize>,
+    values: Vec<Option<ColValues>>,
     ignored: BTreeSet<String>,
     nested_counts: BTreeMap<String, usize>,
     nested_total: usize,
@@ -260,7 +329,7 @@ fn failed_to_parse(loc: Loc, cause: EsError) -> EsError {
 }
 
 /// Splits a dotted document field name as `DotExpandingXContentParser` does.
-fn expand_dots(key: &str, loc: Loc) -> EsResult<Vec<String>> {
+fn expand_dots(key: &str, loc: Loc) -> EsResult<Vec<&str>> {
     let mut parts: Vec<&str> = key.split('.').collect();
     let all = parts.len();
     while parts.last() == Some(&"") {
@@ -285,14 +354,19 @@ fn expand_dots(key: &str, loc: Loc) -> EsResult<Vec<String>> {
         }
     }
     let _ = all;
-    Ok(parts.into_iter().map(str::to_string).collect())
+    Ok(parts)
 }
 
 impl<'a> DocParser<'a> {
     fn parse_object(&mut self, scope: &Scope<'a>, fields: &[(String, Loc, Node)]) -> EsResult<()> {
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
-        for (key, kloc, value) in fields {
-            if !seen.insert(key.as_str()) {
+        // Duplicate keys: small objects compare with the keys before, large ones use a set.
+        let mut seen: Option<HashSet<&str>> = (fields.len() > 16).then(HashSet::new);
+        for (i, (key, kloc, value)) in fields.iter().enumerate() {
+            let duplicate = match &mut seen {
+                Some(set) => !set.insert(key.as_str()),
+                None => fields[..i].iter().any(|(k, _, _)| k == key),
+            };
+            if duplicate {
                 let msg = format!("Duplicate field '{key}'");
                 let cause =
                     EsError::new(400, "x_content_parse_exception", format!("[{kloc}] {msg}"))
@@ -313,16 +387,17 @@ impl<'a> DocParser<'a> {
                     let mut node = value.clone();
                     for part in parts[1..].iter().rev() {
                         node = Node {
-                            kind: Kind::Object(vec![(part.clone(), *kloc, node)]),
+                            kind: Kind::Object(vec![(part.to_string(), *kloc, node)]),
                             start: *kloc,
                             end: value.end,
                         };
                     }
-                    self.handle_field(scope, &parts[0], *kloc, &node)?;
+                    self.handle_field(scope, parts[0], *kloc, &node)?;
                     continue;
                 }
             }
-            if key.trim().is_empty() {
+            // (A key that trims to nothing starts with whitespace: most keys skip the trim.)
+            if key.starts_with(char::is_whitespace) && key.trim().is_empty() {
                 return Err(doc_err(
                     *kloc,
                     format!(
@@ -343,7 +418,11 @@ impl<'a> DocParser<'a> {
         kloc: Loc,
         node: &Node,
     ) -> EsResult<()> {
-        if scope.root && scope.flat_prefix.is_empty() && METADATA_FIELDS.contains(&name) {
+        if scope.root
+            && scope.flat_prefix.is_empty()
+            && name.starts_with('_')
+            && METADATA_FIELDS.contains(&name)
+        {
             let loc = if matches!(node.kind, Kind::Object(_) | Kind::Array(_)) {
                 node.end
             } else {
@@ -383,7 +462,7 @@ impl<'a> DocParser<'a> {
     }
 
     fn is_runtime_field(&self, scope: &Scope<'a>, name: &str) -> bool {
-        self.m.runtime.contains_key(&scope.path(name))
+        !self.m.runtime.is_empty() && self.m.runtime.contains_key(&scope.path(name))
     }
 
     fn alias_error(&self, scope: &Scope<'a>, name: &str, loc: Loc) -> EsError {
@@ -424,11 +503,8 @@ impl<'a> DocParser<'a> {
                 match scope.dynamic {
                     Dynamic::False => Ok(()),
                     Dynamic::Runtime => {
-                        let mut child = scope.clone();
-                        child.segs = scope.seg_path(name);
-                        child.flat_prefix.clear();
+                        let mut child = scope.descend(name);
                         child.props = Props::None;
-                        child.root = false;
                         self.parse_object(&child, fields)
                     }
                     Dynamic::True | Dynamic::Strict => {
@@ -501,15 +577,11 @@ impl<'a> DocParser<'a> {
         if !o.is_enabled() {
             return Ok(());
         }
-        let path = scope.path(name);
-        let mut child = scope.clone();
-        child.segs = scope.seg_path(name);
-        child.flat_prefix.clear();
-        child.root = false;
+        let mut child = scope.descend(name);
         child.dynamic = o.dynamic.unwrap_or(scope.dynamic);
         child.subobjects = o.subobjects_enabled();
         child.props = match &scope.props {
-            Props::Static(p) => match p.get(&format!("{}{name}", scope.flat_prefix)) {
+            Props::Static(p) => match p.get(scope.leaf_key(name).as_ref()) {
                 Some(FieldMapping {
                     ty: FieldType::Object(so) | FieldType::Nested(so),
                     ..
@@ -519,6 +591,7 @@ impl<'a> DocParser<'a> {
             _ => Props::Dyn(Rc::new(o.properties.clone())),
         };
         if matches!(f.ty, FieldType::Nested(_)) {
+            let path = child.base[..child.base.len() - 1].to_string();
             let reuse = if scope.copy {
                 scope
                     .nested
@@ -813,7 +886,7 @@ impl<'a> DocParser<'a> {
         kloc: Loc,
         node: &Node,
     ) -> EsResult<()> {
-        let path = scope.path(name);
+        let mut path = scope.path(name);
         let leaf = parse_leaf(f, &path, node).map_err(|b| self.preview_error(&path, f, node, b))?;
         if leaf.ignored {
             self.ignored.insert(path.clone());
@@ -829,17 +902,27 @@ impl<'a> DocParser<'a> {
             self.add_dynamic(scope, name, fixed)?;
         }
         if !matches!(f.ty, FieldType::ConstantKeyword { .. }) {
-            self.add_values(scope, &path, f, leaf.values);
+            // The path is the column name; copy it only when it is needed again below.
+            let later = !f.fields.is_empty() || (!scope.copy && !f.copy_to.is_empty());
+            let column = if later {
+                path.clone()
+            } else {
+                std::mem::take(&mut path)
+            };
+            self.add_values(scope, column, f, leaf.values);
         }
         for (sub, sf) in &f.fields {
-            let sub_path = format!("{path}.{sub}");
+            let mut sub_path = String::with_capacity(path.len() + 1 + sub.len());
+            sub_path.push_str(&path);
+            sub_path.push('.');
+            sub_path.push_str(sub);
             let sub_leaf = parse_leaf(sf, &sub_path, node)
                 .map_err(|b| self.preview_error(&sub_path, sf, node, b))?;
             if sub_leaf.ignored {
                 self.ignored.insert(sub_path.clone());
             }
             if !shares_parent_column(f, sf) && !matches!(sf.ty, FieldType::ConstantKeyword { .. }) {
-                self.add_values(scope, &sub_path, sf, sub_leaf.values);
+                self.add_values(scope, sub_path, sf, sub_leaf.values);
             }
         }
         if !scope.copy && !f.copy_to.is_empty() {
@@ -854,7 +937,8 @@ impl<'a> DocParser<'a> {
             }
             for target in &f.copy_to {
                 let root = Scope {
-                    segs: Vec::new(),
+                    seg_ends: Vec::new(),
+                    base: String::new(),
                     props: Props::Static(&self.m.properties),
                     dynamic: self.m.root_dynamic(),
                     nested: scope.nested.clone(),
@@ -874,28 +958,40 @@ impl<'a> DocParser<'a> {
     fn add_values(
         &mut self,
         scope: &Scope<'a>,
-        column: &str,
+        column: String,
         f: &FieldMapping,
         values: Vec<Parsed>,
     ) {
-        let nested = scope.nested.last().cloned();
-        let col = self
-            .values
-            .entry(column.to_string())
-            .or_insert_with(|| ColValues {
-                field: f.clone(),
-                nested: nested.as_ref().map(|(p, _)| p.clone()),
-                from_array: false,
-                single: Vec::new(),
-                per_doc: BTreeMap::new(),
-            });
+        let nested = scope.nested.last();
+        let i = match self.columns.get(&column) {
+            Some(&i) => i,
+            None => {
+                self.values.push(Some(ColValues {
+                    ty: f.ty.clone(),
+                    nested: nested.map(|(p, _)| p.clone()),
+                    from_array: false,
+                    single: Vec::new(),
+                    per_doc: BTreeMap::new(),
+                }));
+                self.columns.insert(column, self.values.len() - 1);
+                self.values.len() - 1
+            }
+        };
+        let Some(col) = self.values[i].as_mut() else {
+            return;
+        };
         if values.is_empty() {
             return;
         }
         col.from_array |= scope.in_array;
-        match nested {
-            Some((_, idx)) => col.per_doc.entry(idx).or_default().extend(values),
-            None => col.single.extend(values),
+        let slot = match nested {
+            Some((_, idx)) => col.per_doc.entry(*idx).or_default(),
+            None => &mut col.single,
+        };
+        if slot.is_empty() {
+            *slot = values;
+        } else {
+            slot.extend(values);
         }
     }
 
@@ -918,10 +1014,15 @@ impl<'a> DocParser<'a> {
 
     fn materialize(self, columns: &BTreeMap<String, ChType>) -> EsResult<PreparedDoc> {
         let mut out = PreparedDoc {
+            values: Vec::with_capacity(self.columns.len()),
             ignored: self.ignored.into_iter().collect(),
             ..PreparedDoc::default()
         };
-        for (name, col) in self.values {
+        let mut all = self.values;
+        for (name, i) in self.columns {
+            let Some(mut col) = all[i].take() else {
+                continue;
+            };
             let nested = col.nested.is_some();
             let has_values = !col.single.is_empty() || col.per_doc.values().any(|v| !v.is_empty());
             if !has_values {
@@ -938,13 +1039,13 @@ impl<'a> DocParser<'a> {
             } else {
                 Shape::Single
             };
-            let special = matches!(col.field.ty, FieldType::GeoPoint | FieldType::Flattened);
-            let target = match columns.get(&name) {
+            let special = matches!(col.ty, FieldType::GeoPoint | FieldType::Flattened);
+            let target: Cow<'_, ChType> = match columns.get(&name) {
                 Some(existing) => {
                     let have = shape_of(existing, nested);
                     if !special && needed > have && have == Shape::Single {
                         out.array_columns.push(name.clone());
-                        ChType::array(existing.base().clone())
+                        Cow::Owned(ChType::array(existing.base().clone()))
                     } else if !special && needed > have && have == Shape::NestedSingle {
                         let to = ChType::array(ChType::array(existing.element().clone()));
                         out.column_migrations.push(ColumnMigration {
@@ -952,17 +1053,17 @@ impl<'a> DocParser<'a> {
                             from: existing.clone(),
                             to: to.clone(),
                         });
-                        to
+                        Cow::Owned(to)
                     } else {
-                        existing.clone()
+                        Cow::Borrowed(existing)
                     }
                 }
                 None => {
-                    let Some(t) = shaped_type(&col.field, needed) else {
+                    let Some(t) = shaped_type(&FieldMapping::new(col.ty.clone()), needed) else {
                         continue;
                     };
                     out.new_columns.push((name.clone(), t.clone()));
-                    t
+                    Cow::Owned(t)
                 }
             };
             let value = if nested {
@@ -972,11 +1073,11 @@ impl<'a> DocParser<'a> {
                     .copied()
                     .unwrap_or(0);
                 let docs: Vec<Vec<Parsed>> = (0..count)
-                    .map(|i| col.per_doc.get(&i).cloned().unwrap_or_default())
+                    .map(|i| col.per_doc.remove(&i).unwrap_or_default())
                     .collect();
-                render_nested(&target, &col.field, &docs)
+                render_nested(&target, &col.ty, docs)
             } else {
-                render_column(&target, &col.field, &col.single)
+                render_column(&target, &col.ty, col.single)
             };
             out.values.push((name, value));
         }
@@ -1033,66 +1134,70 @@ fn insert_dynamic(
 // Rendering values for ClickHouse (JSONEachRow)
 // ---------------------------------------------------------------------------------------------
 
-fn render_column(target: &ChType, f: &FieldMapping, values: &[Parsed]) -> Value {
-    if let FieldType::Flattened = f.ty {
+fn render_column(target: &ChType, ty: &FieldType, values: Vec<Parsed>) -> Value {
+    if let FieldType::Flattened = ty {
         return render_flat(target.base(), values);
     }
     match target.base() {
-        ChType::Array(inner) => Value::Array(
-            values
-                .iter()
-                .map(|v| render_scalar(v, inner.base()))
-                .collect(),
-        ),
+        ChType::Array(inner) => {
+            let inner = inner.base();
+            Value::Array(
+                values
+                    .into_iter()
+                    .map(|v| render_scalar(v, inner))
+                    .collect(),
+            )
+        }
         other => values
-            .first()
+            .into_iter()
+            .next()
             .map(|v| render_scalar(v, other))
             .unwrap_or(Value::Null),
     }
 }
 
-fn render_nested(target: &ChType, f: &FieldMapping, docs: &[Vec<Parsed>]) -> Value {
+fn render_nested(target: &ChType, ty: &FieldType, docs: Vec<Vec<Parsed>>) -> Value {
     let ChType::Array(inner) = target.base() else {
-        let all: Vec<Parsed> = docs.iter().flatten().cloned().collect();
-        return render_column(target, f, &all);
+        let all: Vec<Parsed> = docs.into_iter().flatten().collect();
+        return render_column(target, ty, all);
     };
     Value::Array(
-        docs.iter()
-            .map(|vals| render_per_doc(inner, f, vals))
+        docs.into_iter()
+            .map(|vals| render_per_doc(inner, ty, vals))
             .collect(),
     )
 }
 
-fn render_per_doc(inner: &ChType, f: &FieldMapping, vals: &[Parsed]) -> Value {
-    if let FieldType::Flattened = f.ty {
+fn render_per_doc(inner: &ChType, ty: &FieldType, vals: Vec<Parsed>) -> Value {
+    if let FieldType::Flattened = ty {
         return render_flat(inner.base(), vals);
     }
     match inner.base() {
         ChType::Array(elem) => {
-            Value::Array(vals.iter().map(|v| render_scalar(v, elem.base())).collect())
+            let elem = elem.base();
+            Value::Array(vals.into_iter().map(|v| render_scalar(v, elem)).collect())
         }
         other => vals
-            .first()
+            .into_iter()
+            .next()
             .map(|v| render_scalar(v, other))
             .unwrap_or(Value::Null),
     }
 }
 
-fn render_flat(t: &ChType, values: &[Parsed]) -> Value {
+fn render_flat(t: &ChType, values: Vec<Parsed>) -> Value {
     let arrays = matches!(t, ChType::Map(_, v) if v.is_array());
     let mut m: Map<String, Value> = Map::new();
     for v in values {
         if let Parsed::Flat(pairs) = v {
             for (k, val) in pairs {
                 if arrays {
-                    let slot = m
-                        .entry(k.clone())
-                        .or_insert_with(|| Value::Array(Vec::new()));
+                    let slot = m.entry(k).or_insert_with(|| Value::Array(Vec::new()));
                     if let Value::Array(a) = slot {
-                        a.push(Value::String(val.clone()));
+                        a.push(Value::String(val));
                     }
                 } else {
-                    m.insert(k.clone(), Value::String(val.clone()));
+                    m.insert(k, Value::String(val));
                 }
             }
         }
@@ -1100,15 +1205,15 @@ fn render_flat(t: &ChType, values: &[Parsed]) -> Value {
     Value::Object(m)
 }
 
-fn render_scalar(v: &Parsed, t: &ChType) -> Value {
+fn render_scalar(v: Parsed, t: &ChType) -> Value {
     match v {
-        Parsed::Str(s) => Value::String(s.clone()),
-        Parsed::I64(i) => Value::from(*i),
-        Parsed::U64(u) => Value::from(*u),
-        Parsed::F64(d) => serde_json::Number::from_f64(*d)
+        Parsed::Str(s) => Value::String(s),
+        Parsed::I64(i) => Value::from(i),
+        Parsed::U64(u) => Value::from(u),
+        Parsed::F64(d) => serde_json::Number::from_f64(d)
             .map(Value::Number)
             .unwrap_or(Value::Null),
-        Parsed::F32(x) => float_json(*x),
+        Parsed::F32(x) => float_json(x),
         Parsed::Bool(b) => match t {
             ChType::UInt8
             | ChType::Int8
@@ -1117,33 +1222,80 @@ fn render_scalar(v: &Parsed, t: &ChType) -> Value {
             | ChType::UInt32
             | ChType::Int32
             | ChType::Int64
-            | ChType::UInt64 => Value::from(u8::from(*b)),
-            _ => Value::Bool(*b),
+            | ChType::UInt64 => Value::from(u8::from(b)),
+            _ => Value::Bool(b),
         },
-        Parsed::Nanos(n) => render_datetime(*n, t),
-        Parsed::Ip(ip) => Value::String(render_ip_for_column(ip, t)),
+        Parsed::Nanos(n) => render_datetime(n, t),
+        Parsed::Ip(ip) => Value::String(render_ip_for_column(&ip, t)),
         Parsed::Geo { lat, lon } => {
             let mut m = Map::new();
             m.insert(
                 "lat".into(),
-                serde_json::Number::from_f64(*lat)
+                serde_json::Number::from_f64(lat)
                     .map(Value::Number)
                     .unwrap_or(Value::Null),
             );
             m.insert(
                 "lon".into(),
-                serde_json::Number::from_f64(*lon)
+                serde_json::Number::from_f64(lon)
                     .map(Value::Number)
                     .unwrap_or(Value::Null),
             );
             Value::Object(m)
         }
-        Parsed::Flat(_) => render_flat(t, std::slice::from_ref(v)),
+        flat @ Parsed::Flat(_) => render_flat(t, vec![flat]),
     }
+}
+
+/// Appends `v` in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut String, mut v: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut i = buf.len();
+    while v > 0 && i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let start = i.min(buf.len() - width.min(buf.len()));
+    for &b in &buf[start..] {
+        out.push(b as char);
+    }
+}
+
+/// The common case of [`clickhouse_datetime`] (years 1900..=2299) without going through
+/// `format!`; `None` outside that range.
+fn fast_clickhouse_datetime(nanos: i64, precision: u8) -> Option<String> {
+    use chrono::{Datelike, Timelike};
+    let dt = chrono::DateTime::from_timestamp_nanos(nanos).naive_utc();
+    let year = dt.year();
+    if !(1900..=2299).contains(&year) {
+        return None;
+    }
+    let mut out = String::with_capacity(29);
+    push_padded(&mut out, year as u32, 4);
+    out.push('-');
+    push_padded(&mut out, dt.month(), 2);
+    out.push('-');
+    push_padded(&mut out, dt.day(), 2);
+    out.push(' ');
+    push_padded(&mut out, dt.hour(), 2);
+    out.push(':');
+    push_padded(&mut out, dt.minute(), 2);
+    out.push(':');
+    push_padded(&mut out, dt.second(), 2);
+    let p = u32::from(precision.min(9));
+    if p > 0 {
+        out.push('.');
+        push_padded(&mut out, dt.nanosecond() / 10u32.pow(9 - p), p as usize);
+    }
+    Some(out)
 }
 
 /// `YYYY-MM-DD hh:mm:ss[.fff…]` in UTC, as ClickHouse reads `DateTime64(precision)` text.
 fn clickhouse_datetime(nanos: i64, precision: u8) -> String {
+    if let Some(s) = fast_clickhouse_datetime(nanos, precision) {
+        return s;
+    }
     dates::to_clickhouse_datetime64(nanos, precision).unwrap_or_else(|_| {
         let secs = nanos.div_euclid(1_000_000_000);
         let sub = nanos.rem_euclid(1_000_000_000);
@@ -1188,8 +1340,35 @@ fn render_datetime(nanos: i64, t: &ChType) -> Value {
 
 fn render_ip_for_column(ip: &std::net::IpAddr, t: &ChType) -> String {
     match (ip, t) {
-        (std::net::IpAddr::V4(v4), ChType::IPv6) => format!("::ffff:{v4}"),
+        (std::net::IpAddr::V4(v4), ChType::IPv6) => {
+            let mut out = String::with_capacity(22);
+            out.push_str("::ffff:");
+            push_ipv4(&mut out, v4);
+            out
+        }
+        (std::net::IpAddr::V4(v4), _) => {
+            let mut out = String::with_capacity(15);
+            push_ipv4(&mut out, v4);
+            out
+        }
         (ip, _) => ip.to_string(),
+    }
+}
+
+/// Dotted-decimal IPv4, as `Ipv4Addr`'s `Display` writes it.
+fn push_ipv4(out: &mut String, v4: &std::net::Ipv4Addr) {
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        let width = if octet >= 100 {
+            3
+        } else if octet >= 10 {
+            2
+        } else {
+            1
+        };
+        push_padded(out, u32::from(octet), width);
     }
 }
 

@@ -226,12 +226,29 @@ impl Reader<'_> {
                 return Err(self.err_here("Unexpected character in number exponent"));
             }
         }
-        Ok(String::from_utf8_lossy(&self.s[begin..self.pos]).into_owned())
+        // Only ASCII digits, signs, dots and exponents were consumed.
+        Ok(std::str::from_utf8(&self.s[begin..self.pos])
+            .unwrap_or_default()
+            .to_owned())
     }
 
     fn string(&mut self) -> Result<String, SyntaxError> {
         self.pos += 1; // opening quote
-        let mut out: Vec<u8> = Vec::new();
+        // Fast path: most strings have no escapes, so copy the run up to the closing quote at once.
+        let begin = self.pos;
+        let run = self.s[begin..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .unwrap_or(self.s.len() - begin);
+        self.pos += run;
+        if self.s.get(self.pos) == Some(&b'"') {
+            self.pos += 1;
+            return match std::str::from_utf8(&self.s[begin..self.pos - 1]) {
+                Ok(text) => Ok(text.to_owned()),
+                Err(_) => Err(self.err_here("Invalid UTF-8")),
+            };
+        }
+        let mut out: Vec<u8> = self.s[begin..self.pos].to_vec();
         loop {
             let Some(&c) = self.s.get(self.pos) else {
                 return Err(self.err_here("Unexpected end-of-input in a string"));

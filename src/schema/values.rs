@@ -9,6 +9,7 @@
 //! - `ip`, `date`/`date_nanos` (via `schema::dates`), `scaled_float`, `half_float`, `geo_point`,
 //!   `flattened`, `constant_keyword`.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde_json::Value;
@@ -320,10 +321,15 @@ fn java_round(x: f64) -> i64 {
 
 /// The text Jackson gives a value token, or "Expected text at … but found START_OBJECT".
 fn text_of(node: &Node) -> Result<String, Bad> {
+    text_ref(node).map(Cow::into_owned)
+}
+
+/// [`text_of`] without copying strings and numbers.
+fn text_ref(node: &Node) -> Result<Cow<'_, str>, Bad> {
     match &node.kind {
-        Kind::String(s) => Ok(s.clone()),
-        Kind::Number(raw) => Ok(raw.clone()),
-        Kind::Bool(b) => Ok(b.to_string()),
+        Kind::String(s) => Ok(Cow::Borrowed(s)),
+        Kind::Number(raw) => Ok(Cow::Borrowed(raw)),
+        Kind::Bool(b) => Ok(Cow::Owned(b.to_string())),
         _ => Err(Bad {
             cause: iae(format!(
                 "Expected text at {} but found {}",
@@ -546,7 +552,8 @@ fn parse_non_null(f: &FieldMapping, path: &str, node: &Node) -> Result<Leaf, Bad
         FieldType::Keyword | FieldType::Wildcard => {
             let text = text_of(node)?;
             let limit = f.ignore_above.unwrap_or(i64::from(i32::MAX));
-            if text.encode_utf16().count() as i64 > limit {
+            // A string has at most as many UTF-16 units as bytes: count them only when it matters.
+            if text.len() as i64 > limit && text.encode_utf16().count() as i64 > limit {
                 // Not indexed by Elasticsearch (listed in _ignored) but still in _source: the column
                 // keeps it and the query side applies ignore_above.
                 return Ok(Leaf {
@@ -583,14 +590,14 @@ fn parse_non_null(f: &FieldMapping, path: &str, node: &Node) -> Result<Leaf, Bad
             }
         }
         FieldType::Ip => {
-            let text = text_of(node)?;
+            let text = text_ref(node)?;
             match parse_ip(&text) {
                 Some(ip) => one(Parsed::Ip(ip)),
                 None => Err(bad(iae(format!("'{text}' is not an IP string literal.")))),
             }
         }
         FieldType::Date { .. } | FieldType::DateNanos { .. } => {
-            let text = text_of(node)?;
+            let text = text_ref(node)?;
             let format = f.ty.date_format().unwrap_or_default();
             let nanos = dates::parse_date(&text, format).map_err(|e| bad(iae(e.to_string())))?;
             if matches!(f.ty, FieldType::DateNanos { .. }) {
@@ -978,10 +985,50 @@ pub(crate) fn parse_null_value(ty: &FieldType, name: &str, v: &Value) -> Result<
 
 /// A float as JSON with its shortest decimal form (0.1f32 → 0.1, not 0.10000000149011612).
 pub(crate) fn float_json(x: f32) -> Value {
-    let shortest: f64 = format!("{x}").parse().unwrap_or(x as f64);
+    use std::fmt::Write;
+    // The float's shortest decimal spelling read as a double (what a client sending that text
+    // would store), formatted on the stack.
+    let mut buf = StackText::default();
+    let shortest: f64 = match write!(buf, "{x}") {
+        Ok(()) => buf.as_str().parse().unwrap_or(x as f64),
+        Err(_) => format!("{x}").parse().unwrap_or(x as f64),
+    };
     serde_json::Number::from_f64(shortest)
         .map(Value::Number)
         .unwrap_or(Value::Null)
+}
+
+/// A short text built on the stack (writing more than it holds fails).
+struct StackText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
