@@ -22,24 +22,43 @@ fn mapping() -> Value {
 /// Kibana-like bodies: Discover's document table, a search-bar query, a filter pill, a full-text search.
 fn bodies() -> Vec<(&'static str, Value)> {
     vec![
-        ("discover", json!({"size": 500, "sort": [{"@timestamp": {"order": "desc", "unmapped_type": "boolean"}}],
+        (
+            "discover",
+            json!({"size": 500, "sort": [{"@timestamp": {"order": "desc", "unmapped_type": "boolean"}}],
             "track_total_hits": false, "fields": [{"field": "*", "include_unmapped": "true"}], "_source": false,
-            "query": {"bool": {"filter": [{"range": {"@timestamp": {"gte": "now-15m", "lte": "now", "format": "strict_date_optional_time"}}}]}}})),
-        ("search bar", json!({"size": 50, "sort": [{"@timestamp": "desc"}],
+            "query": {"bool": {"filter": [{"range": {"@timestamp": {"gte": "now-15m", "lte": "now", "format": "strict_date_optional_time"}}}]}}}),
+        ),
+        (
+            "search bar",
+            json!({"size": 50, "sort": [{"@timestamp": "desc"}],
             "query": {"bool": {"must": [{"query_string": {"query": "status:500 AND host.name:web-0*", "analyze_wildcard": true}}],
-            "filter": [{"range": {"@timestamp": {"gte": "2024-05-01T00:00:00Z", "lte": "2024-05-31T00:00:00Z", "format": "strict_date_optional_time"}}}]}}})),
-        ("filter pills", json!({"size": 20, "query": {"bool": {"filter": [{"match_phrase": {"host.name": "web-01"}},
-            {"terms": {"status": ["200", "304"]}}, {"range": {"bytes": {"gte": 1000}}}], "must_not": [{"exists": {"field": "client.ip"}}]}}})),
-        ("full text", json!({"size": 10, "query": {"multi_match": {"query": "GET api items", "fields": ["message", "url.path^2"]}},
-            "highlight": {"fields": {"*": {}}}})),
+            "filter": [{"range": {"@timestamp": {"gte": "2024-05-01T00:00:00Z", "lte": "2024-05-31T00:00:00Z", "format": "strict_date_optional_time"}}}]}}}),
+        ),
+        (
+            "filter pills",
+            json!({"size": 20, "query": {"bool": {"filter": [{"match_phrase": {"host.name": "web-01"}},
+            {"terms": {"status": ["200", "304"]}}, {"range": {"bytes": {"gte": 1000}}}], "must_not": [{"exists": {"field": "client.ip"}}]}}}),
+        ),
+        (
+            "full text",
+            json!({"size": 10, "query": {"multi_match": {"query": "GET api items", "fields": ["message", "url.path^2"]}},
+            "highlight": {"fields": {"*": {}}}}),
+        ),
     ]
 }
 
 fn meta() -> IndexMeta {
     let mappings = elastichouse::schema::parse_mappings(&mapping()).expect("mapping");
     let logical = mappings.columns();
-    let tokens = elastichouse::analysis::token_columns_for(&mappings, logical.iter().map(|(c, _)| c.clone()));
-    let columns: BTreeMap<_, _> = logical.into_iter().chain(tokens).map(|(c, t)| (physical_name(&c, &t), t)).collect();
+    let tokens = elastichouse::analysis::token_columns_for(
+        &mappings,
+        logical.iter().map(|(c, _)| c.clone()),
+    );
+    let columns: BTreeMap<_, _> = logical
+        .into_iter()
+        .chain(tokens)
+        .map(|(c, t)| (physical_name(&c, &t), t))
+        .collect();
     IndexMeta {
         name: "bench-logs".into(),
         database: "elastichouse".into(),
@@ -63,8 +82,11 @@ fn translation() {
         let mut sql_len = 0;
         for _ in 0..n {
             let v: Value = serde_json::from_str(&text).unwrap();
-            let (req, _) = elastichouse::es_api::search::parse_request(Some(&v), &params, true).unwrap();
-            let (filter, score) = elastichouse::plan::filter_and_score(&meta, 1_717_000_000_000, &req.query, true).unwrap();
+            let (req, _) =
+                elastichouse::es_api::search::parse_request(Some(&v), &params, true).unwrap();
+            let (filter, score) =
+                elastichouse::plan::filter_and_score(&meta, 1_717_000_000_000, &req.query, true)
+                    .unwrap();
             sql_len += filter.to_string().len() + score.to_string().len();
         }
         let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
@@ -73,9 +95,18 @@ fn translation() {
 }
 
 fn overhead() {
-    let n: usize = std::env::var("BENCH_DOCS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let n: usize = std::env::var("BENCH_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
         let python = std::env::var("ELASTICHOUSE_PYTHON")

@@ -389,8 +389,12 @@ fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
     put_key(out, COL_DELETED, false);
     put(out, &u8::from(row.deleted));
     for (c, v) in &row.values {
-        put_key(out, c, false);
-        match (columns.get(c).map(ChType::is_array), v) {
+        let ty = columns.get(c);
+        match ty {
+            Some(t) if t.is_array() => put_key(out, &crate::catalog::physical_name(c, t), false),
+            _ => put_key(out, c, false),
+        }
+        match (ty.map(ChType::is_array), v) {
             (Some(true), Value::Null) => out.extend_from_slice(b"[]"),
             (Some(true), Value::Array(_)) | (Some(false) | None, _) => put(out, v),
             (Some(true), v) => {
