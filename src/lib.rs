@@ -10,6 +10,7 @@
 // Errors are the cold path; boxing them everywhere would cost readability for nothing measurable.
 #![allow(clippy::result_large_err)]
 
+pub mod aggs;
 pub mod analysis;
 pub mod catalog;
 pub mod clickhouse;
