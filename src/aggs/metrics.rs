@@ -66,9 +66,9 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
         Some(Value::String(s)) => s.clone(),
         Some(other) => return Err(parse_err(ty, "field", other)),
         None => {
-            return Err(EsError::illegal_argument(format!(
-                "Required one of fields [field, script], but none were specified. "
-            )));
+            return Err(EsError::illegal_argument(
+                "Required one of fields [field, script], but none were specified. ",
+            ));
         }
     };
     let kind = match ty {

@@ -318,7 +318,7 @@ enum PNode {
     Bucket {
         name: String,
         meta: Option<Value>,
-        b: Bucket,
+        b: Box<Bucket>,
         insts: Vec<Inst>,
         info: KeyInfo,
         /// terms with min_doc_count 0: the level listing every term of the indices.
@@ -544,7 +544,7 @@ impl Planner<'_> {
                     out.push(PNode::Bucket {
                         name,
                         meta,
-                        b: b.clone(),
+                        b: Box::new(b.clone()),
                         insts,
                         info,
                         all_terms,
@@ -1280,10 +1280,10 @@ fn sort_buckets(
     order: &[(OrderKey, bool)],
 ) -> Result<(), EsError> {
     for (k, _) in order {
-        if let OrderKey::Path(p) = k {
-            if let Some((_, _, first)) = b.first() {
-                pipeline::check_order_path(first, p)?;
-            }
+        if let OrderKey::Path(p) = k
+            && let Some((_, _, first)) = b.first()
+        {
+            pipeline::check_order_path(first, p)?;
         }
     }
     b.sort_by(|x, y| {
