@@ -122,6 +122,8 @@ pub struct SearchRequest {
     pub scroll: Option<i64>,
     pub request_cache: Option<bool>,
     pub highlight: Option<crate::render::highlight::Highlight>,
+    /// `aggs`/`aggregations` (see `crate::aggs`).
+    pub aggs: Vec<crate::aggs::Agg>,
 }
 
 impl Default for SearchRequest {
@@ -151,15 +153,14 @@ impl Default for SearchRequest {
             scroll: None,
             request_cache: None,
             highlight: None,
+            aggs: vec![],
         }
     }
 }
 
 /// Search-body keys that Elasticsearch has and elastichouse does not implement yet: a clear 400
 /// unless the value is empty.
-const UNSUPPORTED_KEYS: [&str; 9] = [
-    "aggs",
-    "aggregations",
+const UNSUPPORTED_KEYS: [&str; 7] = [
     "rescore",
     "suggest",
     "knn",
@@ -720,6 +721,9 @@ pub fn parse_body_value(body: &Value, p: &Params) -> Result<SearchRequest, EsErr
                 } else {
                     StoredFields::Names(names)
                 });
+            }
+            "aggs" | "aggregations" => {
+                r.aggs = crate::aggs::parse(v, chrono::Utc::now().timestamp_millis())?
             }
             "collapse" => r.collapse = Some(parse_collapse(v)?),
             "pit" => r.pit = Some(parse_pit(v)?),
@@ -1287,6 +1291,8 @@ struct SearchResponse<'a> {
     terminated_early: Option<bool>,
     _shards: Value,
     hits: &'a Hits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aggregations: Option<&'a Value>,
 }
 
 fn shards(n: usize) -> Value {
@@ -1319,6 +1325,7 @@ pub struct SearchOutcome {
     /// Internal sort values of the last hit (scroll cursor).
     pub last_internal: Option<Vec<Value>>,
     pub hit_count: usize,
+    aggregations: Option<Value>,
 }
 
 impl SearchOutcome {
@@ -1331,6 +1338,7 @@ impl SearchOutcome {
             terminated_early: self.terminated_early,
             _shards: shards(self.shards),
             hits: &self.hits,
+            aggregations: self.aggregations.as_ref(),
         };
         // RawValue keeps `_source` bytes; going through Value here would re-serialise them.
         serde_json::to_string(&resp).map_err(|e| EsError::storage(e.to_string()))
@@ -1758,7 +1766,32 @@ pub async fn execute(
         }
     });
     let hit_count = hits.len();
+    // Aggregations: over the query only (post_filter narrows hits, not aggregations), every index
+    // translated with its own mapping (docs/aggregations.md).
+    let aggregations = if req.aggs.is_empty() {
+        None
+    } else {
+        let mut sources = Vec::new();
+        for (ordinal, meta) in metas.iter().enumerate() {
+            let ctx = Ctx::new(meta, now_millis);
+            let mut where_ =
+                plan::filter(&ctx, &req.query).map_err(|e| as_phase_failure(e, meta))?;
+            if let Some(Some(bound)) = opts.bounds.get(ordinal)
+                && meta.managed
+            {
+                where_ = where_.and(sql::col(COL_SEQ_NO).lte(sql::lit(*bound)));
+            }
+            sources.push(crate::aggs::Source {
+                meta: meta.clone(),
+                from: sql::FromClause::table(s.catalog.db(), meta.table()),
+                final_: meta.managed,
+                where_,
+            });
+        }
+        Some(crate::aggs::execute(&s.ch, &sources, &req.aggs, now_millis).await?)
+    };
     Ok(SearchOutcome {
+        aggregations,
         started,
         shards: metas.len(),
         hits: Hits {

@@ -244,6 +244,9 @@ pub struct Select {
     pub prewhere: Option<Expr>,
     pub where_: Option<Expr>,
     pub group_by: Vec<Expr>,
+    /// `GROUP BY GROUPING SETS ((a), (a, b), ())`: used instead of `group_by` when not empty
+    /// (aggregations compute several bucket levels in one pass).
+    pub grouping_sets: Vec<Vec<Expr>>,
     pub having: Option<Expr>,
     pub order_by: Vec<OrderBy>,
     pub limit_by: Option<LimitBy>,
@@ -370,7 +373,18 @@ impl fmt::Display for Select {
         if let Some(e) = &self.where_ {
             write!(f, " WHERE {e}")?;
         }
-        if !self.group_by.is_empty() {
+        if !self.grouping_sets.is_empty() {
+            f.write_str(" GROUP BY GROUPING SETS (")?;
+            for (i, set) in self.grouping_sets.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                f.write_str("(")?;
+                write_list(f, set)?;
+                f.write_str(")")?;
+            }
+            f.write_str(")")?;
+        } else if !self.group_by.is_empty() {
             f.write_str(" GROUP BY ")?;
             write_list(f, &self.group_by)?;
         }

@@ -1,0 +1,980 @@
+//! Bucket aggregations: terms, histogram, date_histogram, range, date_range, filter, filters,
+//! missing, global. Parsing, the per-index key or condition expression of each bucket, and the
+//! date rounding used to fill empty date_histogram buckets.
+
+use super::{obj_keys_check, parse_err};
+use crate::catalog::IndexMeta;
+use crate::dsl::{self, Query};
+use crate::error::EsError;
+use crate::plan::fields::{self, EsKind, Field};
+use crate::schema::dates;
+use crate::sql::{self, Expr};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
+use regex::Regex;
+use serde_json::{Map, Value};
+
+pub const TYPES: [&str; 9] = [
+    "terms",
+    "histogram",
+    "date_histogram",
+    "range",
+    "date_range",
+    "filter",
+    "filters",
+    "missing",
+    "global",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderKey {
+    Count,
+    Key,
+    Path(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum IncExc {
+    Regex(Regex),
+    Values(Vec<String>),
+}
+
+impl IncExc {
+    fn matches(&self, key: &str) -> bool {
+        match self {
+            IncExc::Regex(r) => r.is_match(key),
+            IncExc::Values(v) => v.iter().any(|x| x == key),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Terms {
+    pub field: String,
+    pub size: usize,
+    pub min_doc_count: u64,
+    pub order: Vec<(OrderKey, bool)>,
+    pub missing: Option<Value>,
+    pub include: Option<IncExc>,
+    pub exclude: Option<IncExc>,
+    pub format: Option<String>,
+}
+
+impl Terms {
+    pub fn accepts(&self, key: &str) -> bool {
+        self.include.as_ref().is_none_or(|i| i.matches(key))
+            && self.exclude.as_ref().is_none_or(|e| !e.matches(key))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CalUnit {
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Interval {
+    Calendar(CalUnit),
+    /// Fixed length in milliseconds.
+    Fixed(i64),
+}
+
+#[derive(Debug, Clone)]
+pub struct Histo {
+    pub field: String,
+    /// date_histogram: the interval; histogram: `None` (numeric `interval` below).
+    pub date: Option<Interval>,
+    pub interval: f64,
+    pub offset: f64,
+    pub time_zone: Option<String>,
+    pub min_doc_count: u64,
+    pub extended_bounds: Option<(f64, f64)>,
+    pub hard_bounds: Option<(Option<f64>, Option<f64>)>,
+    pub keyed: bool,
+    pub format: Option<String>,
+    pub order: Vec<(OrderKey, bool)>,
+    pub missing: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RangeItem {
+    pub key: Option<String>,
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RangeAgg {
+    pub field: String,
+    pub date: bool,
+    pub ranges: Vec<RangeItem>,
+    pub keyed: bool,
+    pub format: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Filters {
+    /// (key, query); key `None` for anonymous filters.
+    pub filters: Vec<(Option<String>, Query)>,
+    pub keyed: bool,
+    pub other_bucket_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Bucket {
+    Terms(Terms),
+    Histogram(Histo),
+    Range(RangeAgg),
+    Filter(Query),
+    Filters(Filters),
+    Missing(String),
+    Global,
+}
+
+fn get_str(ty: &str, body: &Map<String, Value>, k: &str) -> Result<Option<String>, EsError> {
+    match body.get(k) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(parse_err(ty, k, other)),
+    }
+}
+
+fn get_bool(ty: &str, body: &Map<String, Value>, k: &str, default: bool) -> Result<bool, EsError> {
+    match body.get(k) {
+        None => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if s == "true" || s == "false" => Ok(s == "true"),
+        Some(other) => Err(parse_err(ty, k, other)),
+    }
+}
+
+fn get_u64(ty: &str, body: &Map<String, Value>, k: &str, default: u64) -> Result<u64, EsError> {
+    match body.get(k) {
+        None => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .ok_or_else(|| parse_err(ty, k, v)),
+    }
+}
+
+fn require_field(ty: &str, body: &Map<String, Value>) -> Result<String, EsError> {
+    if body.contains_key("script") {
+        return Err(EsError::unsupported(format!(
+            "[{ty}] aggregation with [script]"
+        )));
+    }
+    get_str(ty, body, "field")?.ok_or_else(|| {
+        EsError::illegal_argument(
+            "Required one of fields [field, script], but none were specified. ",
+        )
+    })
+}
+
+fn parse_order(ty: &str, v: &Value) -> Result<Vec<(OrderKey, bool)>, EsError> {
+    let mut out = Vec::new();
+    let items: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    for item in items {
+        let Value::Object(m) = item else {
+            return Err(parse_err(ty, "order", item));
+        };
+        for (k, dir) in m {
+            let desc = match dir.as_str().map(str::to_ascii_lowercase).as_deref() {
+                Some("asc") => false,
+                Some("desc") => true,
+                _ => {
+                    return Err(EsError::parsing(format!(
+                        "Unknown order direction [{}]",
+                        dir.as_str().unwrap_or(&dir.to_string())
+                    )));
+                }
+            };
+            let key = match k.as_str() {
+                "_count" => OrderKey::Count,
+                "_key" | "_term" | "_time" => OrderKey::Key,
+                other => OrderKey::Path(other.to_string()),
+            };
+            out.push((key, desc));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_inc_exc(ty: &str, k: &str, v: &Value) -> Result<IncExc, EsError> {
+    match v {
+        Value::String(s) => Regex::new(&format!("^(?:{s})$"))
+            .map(IncExc::Regex)
+            .map_err(|e| {
+                EsError::illegal_argument(format!("invalid regular expression [{s}]: {e}"))
+            }),
+        Value::Array(a) => Ok(IncExc::Values(
+            a.iter()
+                .map(|x| match x {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        )),
+        Value::Object(_) if k == "include" => Err(EsError::unsupported(
+            "[terms] aggregation with [include] partitions",
+        )),
+        other => Err(parse_err(ty, k, other)),
+    }
+}
+
+/// A fixed time value (`90s`, `1h`, `2d`, `500ms`) in millis.
+pub fn parse_fixed(s: &str, what: &str) -> Result<i64, EsError> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '-')
+        .unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n.parse().map_err(|_| time_err(s, what))?;
+    let mul = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(time_err(s, what)),
+    };
+    Ok(n * mul)
+}
+
+fn time_err(s: &str, what: &str) -> EsError {
+    EsError::illegal_argument(format!(
+        "failed to parse setting [{what}] with value [{s}] as a time value: unit is missing or unrecognized"
+    ))
+}
+
+fn calendar_unit(s: &str) -> Option<CalUnit> {
+    Some(match s {
+        "1m" | "minute" => CalUnit::Minute,
+        "1h" | "hour" => CalUnit::Hour,
+        "1d" | "day" => CalUnit::Day,
+        "1w" | "week" => CalUnit::Week,
+        "1M" | "month" => CalUnit::Month,
+        "1q" | "quarter" => CalUnit::Quarter,
+        "1y" | "year" => CalUnit::Year,
+        _ => return None,
+    })
+}
+
+fn num_or_date(
+    v: &Value,
+    date: bool,
+    format: &str,
+    tz: Option<&str>,
+    now: i64,
+    up: bool,
+) -> Result<f64, EsError> {
+    if let Some(x) = v.as_f64() {
+        return Ok(x);
+    }
+    match v {
+        Value::String(s) if date => dates::parse_date_math(s, format, now, up, tz)
+            .map(|n| (n / 1_000_000) as f64)
+            .map_err(|e| EsError::parsing(format!("failed to parse date field [{s}]: {}", e.0))),
+        Value::String(s) => s
+            .parse()
+            .map_err(|_| EsError::parsing(format!("[range] failed to parse [{s}] as a number"))),
+        other => Err(EsError::parsing(format!(
+            "[range] unexpected value [{other}]"
+        ))),
+    }
+}
+
+pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bucket, EsError> {
+    match ty {
+        "terms" => {
+            obj_keys_check(
+                ty,
+                body,
+                &[
+                    "field",
+                    "size",
+                    "shard_size",
+                    "min_doc_count",
+                    "shard_min_doc_count",
+                    "order",
+                    "missing",
+                    "include",
+                    "exclude",
+                    "format",
+                    "value_type",
+                    "execution_hint",
+                    "collect_mode",
+                    "show_term_doc_count_error",
+                    "script",
+                ],
+            )?;
+            let field = require_field(ty, body)?;
+            let size = get_u64(ty, body, "size", 10)?;
+            if size == 0 {
+                return Err(EsError::illegal_argument(
+                    "[size] must be greater than 0. Found [0] in [terms]",
+                ));
+            }
+            let mut order = match body.get("order") {
+                Some(v) => parse_order(ty, v)?,
+                None => vec![(OrderKey::Count, true)],
+            };
+            // Ties are broken by key ascending (InternalOrder: compound order with _key asc).
+            if !order.iter().any(|(k, _)| *k == OrderKey::Key) {
+                order.push((OrderKey::Key, false));
+            }
+            Ok(Bucket::Terms(Terms {
+                field,
+                size: size as usize,
+                min_doc_count: get_u64(ty, body, "min_doc_count", 1)?,
+                order,
+                missing: body.get("missing").cloned(),
+                include: body
+                    .get("include")
+                    .map(|v| parse_inc_exc(ty, "include", v))
+                    .transpose()?,
+                exclude: body
+                    .get("exclude")
+                    .map(|v| parse_inc_exc(ty, "exclude", v))
+                    .transpose()?,
+                format: get_str(ty, body, "format")?,
+            }))
+        }
+        "histogram" | "date_histogram" => {
+            let date = ty == "date_histogram";
+            let mut keys = vec![
+                "field",
+                "interval",
+                "offset",
+                "min_doc_count",
+                "extended_bounds",
+                "hard_bounds",
+                "keyed",
+                "format",
+                "order",
+                "missing",
+                "script",
+            ];
+            if date {
+                keys.retain(|k| *k != "interval");
+                keys.extend(["calendar_interval", "fixed_interval", "time_zone"]);
+            }
+            obj_keys_check(ty, body, &keys)?;
+            let field = require_field(ty, body)?;
+            let tz = get_str(ty, body, "time_zone")?;
+            if let Some(t) = &tz {
+                dates::parse_date_math("now", "epoch_millis", 0, false, Some(t))
+                    .map_err(|_| EsError::illegal_argument(format!("Unknown time-zone ID: {t}")))?;
+            }
+            let format = get_str(ty, body, "format")?;
+            let (interval, date_iv) = if date {
+                let cal = get_str(ty, body, "calendar_interval")?;
+                let fixed = get_str(ty, body, "fixed_interval")?;
+                match (cal, fixed) {
+                    (Some(_), Some(_)) => {
+                        return Err(EsError::illegal_argument(
+                            "Cannot use [fixed_interval] with [calendar_interval] configuration option.",
+                        ));
+                    }
+                    (Some(c), None) => {
+                        let u = calendar_unit(&c).ok_or_else(|| {
+                            EsError::illegal_argument(format!(
+                                "The supplied interval [{c}] could not be parsed as a calendar interval."
+                            ))
+                        })?;
+                        (0.0, Some(Interval::Calendar(u)))
+                    }
+                    (None, Some(f)) => {
+                        let ms = parse_fixed(&f, "date_histogram.fixedInterval")?;
+                        if ms <= 0 {
+                            return Err(EsError::illegal_argument(
+                                "Zero or negative time interval not supported",
+                            ));
+                        }
+                        (ms as f64, Some(Interval::Fixed(ms)))
+                    }
+                    (None, None) => {
+                        return Err(EsError::illegal_argument(
+                            "Invalid interval specified, must be non-null and non-empty",
+                        ));
+                    }
+                }
+            } else {
+                let iv = body.get("interval").ok_or_else(|| {
+                    EsError::illegal_argument(
+                        "[interval] must be >0 for histogram aggregation [histogram]",
+                    )
+                })?;
+                let iv = iv.as_f64().ok_or_else(|| parse_err(ty, "interval", iv))?;
+                if iv <= 0.0 {
+                    return Err(EsError::illegal_argument(format!(
+                        "[interval] must be >0 for histogram aggregation [{ty}]"
+                    )));
+                }
+                (iv, None)
+            };
+            let offset = match body.get("offset") {
+                None => 0.0,
+                Some(Value::String(s)) if date => {
+                    let (neg, rest) = match s.strip_prefix('-') {
+                        Some(r) => (true, r),
+                        None => (false, s.strip_prefix('+').unwrap_or(s)),
+                    };
+                    let ms = parse_fixed(rest, "date_histogram.offset")? as f64;
+                    if neg { -ms } else { ms }
+                }
+                Some(v) => v.as_f64().ok_or_else(|| parse_err(ty, "offset", v))?,
+            };
+            let fmt = if date {
+                format
+                    .clone()
+                    .unwrap_or_else(|| "strict_date_optional_time||epoch_millis".into())
+            } else {
+                String::new()
+            };
+            let bound = |v: &Value, up: bool| num_or_date(v, date, &fmt, tz.as_deref(), now, up);
+            let extended_bounds = match body.get("extended_bounds") {
+                None => None,
+                Some(Value::Object(m)) => {
+                    let min = m.get("min").map(|v| bound(v, false)).transpose()?;
+                    let max = m.get("max").map(|v| bound(v, false)).transpose()?;
+                    if let (Some(a), Some(b)) = (min, max)
+                        && a > b
+                    {
+                        return Err(EsError::illegal_argument(format!(
+                            "[extended_bounds.min][{}] cannot be greater than [extended_bounds.max][{}] for histogram aggregation [{ty}]",
+                            a as i64, b as i64
+                        )));
+                    }
+                    Some((
+                        min.unwrap_or(f64::INFINITY),
+                        max.unwrap_or(f64::NEG_INFINITY),
+                    ))
+                }
+                Some(other) => return Err(parse_err(ty, "extended_bounds", other)),
+            };
+            let hard_bounds = match body.get("hard_bounds") {
+                None => None,
+                Some(Value::Object(m)) => Some((
+                    m.get("min").map(|v| bound(v, false)).transpose()?,
+                    m.get("max").map(|v| bound(v, false)).transpose()?,
+                )),
+                Some(other) => return Err(parse_err(ty, "hard_bounds", other)),
+            };
+            Ok(Bucket::Histogram(Histo {
+                field,
+                date: date_iv,
+                interval,
+                offset,
+                time_zone: tz,
+                min_doc_count: get_u64(ty, body, "min_doc_count", 0)?,
+                extended_bounds,
+                hard_bounds,
+                keyed: get_bool(ty, body, "keyed", false)?,
+                format,
+                order: match body.get("order") {
+                    Some(v) => parse_order(ty, v)?,
+                    None => vec![(OrderKey::Key, false)],
+                },
+                missing: body.get("missing").cloned(),
+            }))
+        }
+        "range" | "date_range" => {
+            let date = ty == "date_range";
+            obj_keys_check(
+                ty,
+                body,
+                &[
+                    "field",
+                    "ranges",
+                    "keyed",
+                    "format",
+                    "time_zone",
+                    "missing",
+                    "script",
+                ],
+            )?;
+            let field = require_field(ty, body)?;
+            if body.contains_key("missing") {
+                return Err(EsError::unsupported(format!(
+                    "[{ty}] aggregation with [missing]"
+                )));
+            }
+            let tz = get_str(ty, body, "time_zone")?;
+            let format = get_str(ty, body, "format")?;
+            let fmt = format
+                .clone()
+                .unwrap_or_else(|| "strict_date_optional_time||epoch_millis".into());
+            let Some(Value::Array(items)) = body.get("ranges") else {
+                return Err(EsError::illegal_argument(format!(
+                    "No [ranges] specified for the [{ty}] aggregation"
+                )));
+            };
+            let mut ranges = Vec::new();
+            for it in items {
+                let Value::Object(m) = it else {
+                    return Err(parse_err(ty, "ranges", it));
+                };
+                obj_keys_check("range", m, &["from", "to", "key"])?;
+                let b = |k: &str| -> Result<Option<f64>, EsError> {
+                    match m.get(k) {
+                        None | Some(Value::Null) => Ok(None),
+                        Some(v) => num_or_date(v, date, &fmt, tz.as_deref(), now, false).map(Some),
+                    }
+                };
+                ranges.push(RangeItem {
+                    key: get_str("range", m, "key")?,
+                    from: b("from")?,
+                    to: b("to")?,
+                });
+            }
+            Ok(Bucket::Range(RangeAgg {
+                field,
+                date,
+                ranges,
+                keyed: get_bool(ty, body, "keyed", false)?,
+                format,
+                time_zone: tz,
+            }))
+        }
+        "filter" => Ok(Bucket::Filter(dsl::parse_query(&Value::Object(
+            body.clone(),
+        ))?)),
+        "filters" => {
+            obj_keys_check(
+                ty,
+                body,
+                &["filters", "other_bucket", "other_bucket_key", "keyed"],
+            )?;
+            let mut filters = Vec::new();
+            let mut named = false;
+            match body.get("filters") {
+                Some(Value::Object(m)) => {
+                    named = true;
+                    let mut items: Vec<(&String, &Value)> = m.iter().collect();
+                    // Keyed filters are ordered by key (FiltersAggregationBuilder sorts them).
+                    items.sort_by(|a, b| a.0.cmp(b.0));
+                    for (k, q) in items {
+                        filters.push((Some(k.clone()), dsl::parse_query(q)?));
+                    }
+                }
+                Some(Value::Array(a)) => {
+                    for q in a {
+                        filters.push((None, dsl::parse_query(q)?));
+                    }
+                }
+                _ => return Err(EsError::illegal_argument("[filters] cannot be empty.")),
+            }
+            let other_key = get_str(ty, body, "other_bucket_key")?;
+            let other = get_bool(ty, body, "other_bucket", false)? || other_key.is_some();
+            Ok(Bucket::Filters(Filters {
+                filters,
+                keyed: get_bool(ty, body, "keyed", named)? && named,
+                other_bucket_key: other.then(|| other_key.unwrap_or_else(|| "_other_".into())),
+            }))
+        }
+        "missing" => {
+            obj_keys_check(ty, body, &["field", "script", "value_type"])?;
+            Ok(Bucket::Missing(require_field(ty, body)?))
+        }
+        "global" => {
+            obj_keys_check(ty, body, &[])?;
+            Ok(Bucket::Global)
+        }
+        _ => unreachable!("bucket type checked by the caller"),
+    }
+}
+
+pub fn fielddata_error(field: &str) -> EsError {
+    EsError::illegal_argument(format!(
+        "Fielddata is disabled on [{field}] in [{field}]. Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [{field}] in order to load field data by uninverting the inverted index. Note that this can use significant memory."
+    ))
+}
+
+/// A `missing` value as a literal of the field's type.
+pub fn missing_literal(f: &Field, v: &Value) -> Result<Expr, EsError> {
+    Ok(match f.kind {
+        EsKind::Date | EsKind::DateNanos => {
+            let fmt = f
+                .format
+                .clone()
+                .unwrap_or_else(|| "strict_date_optional_time||epoch_millis".into());
+            let nanos = crate::schema::dates::parse_date_value(v, &fmt)
+                .map_err(|e| EsError::parsing(e.0))?;
+            Expr::func(
+                "fromUnixTimestamp64Milli",
+                vec![sql::lit(nanos / 1_000_000), sql::lit("UTC")],
+            )
+        }
+        EsKind::Boolean => sql::lit(matches!(v, Value::Bool(true)) || v.as_str() == Some("true")),
+        k if k.is_numeric() => match v {
+            Value::Number(n) if n.is_i64() => sql::lit(n.as_i64().unwrap_or(0)),
+            Value::Number(n) => sql::lit(n.as_f64().unwrap_or(0.0)),
+            Value::String(s) => sql::lit(
+                s.parse::<f64>()
+                    .map_err(|_| EsError::parsing(format!("failed to parse [{s}] as a number")))?,
+            ),
+            other => return Err(EsError::parsing(format!("invalid missing value [{other}]"))),
+        },
+        _ => sql::lit(match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+    })
+}
+
+/// The per-document key value (before bucketing) of a field, converted for aggregation: dates as
+/// epoch millis, booleans as 0/1, IPs as text; `.keyword` values over `ignore_above` dropped.
+fn value_conv(f: &Field, e: Expr) -> Expr {
+    match f.kind {
+        EsKind::Date | EsKind::DateNanos => Expr::func("toUnixTimestamp64Milli", vec![e]),
+        EsKind::Boolean => Expr::func("toUInt8", vec![e]),
+        EsKind::Ip => Expr::func("toString", vec![e]),
+        _ => e,
+    }
+}
+
+/// A key expression of one index: `(expr, is_array)`. `round` maps a converted value to its bucket key.
+pub fn key_expr(
+    meta: &IndexMeta,
+    field: &str,
+    missing: Option<&Value>,
+    round: &dyn Fn(Expr, &Field) -> Expr,
+) -> Result<Option<(Expr, bool)>, EsError> {
+    let Some(f) = fields::resolve(meta, field) else {
+        return Ok(None);
+    };
+    if f.kind == EsKind::Text {
+        return Err(fielddata_error(field));
+    }
+    let missing = missing.map(|v| missing_literal(&f, v)).transpose()?;
+    if let Some(c) = &f.constant_value {
+        return Ok(Some((round(sql::lit(c.as_str()), &f), false)));
+    }
+    let col = f.column_expr();
+    if f.is_array {
+        let mut vals = col.clone();
+        if let Some(limit) = f.ignore_above {
+            vals = Expr::func(
+                "arrayFilter",
+                vec![
+                    sql::lambda(
+                        ["x"],
+                        Expr::func("length", vec![sql::col("x")]).lte(sql::lit(limit)),
+                    ),
+                    vals,
+                ],
+            );
+        }
+        if let Some(mv) = missing {
+            vals = Expr::func(
+                "if",
+                vec![
+                    Expr::func("empty", vec![vals.clone()]),
+                    sql::array(vec![mv]),
+                    vals,
+                ],
+            );
+        }
+        let mapped = Expr::func(
+            "arrayMap",
+            vec![
+                sql::lambda(["x"], round(value_conv(&f, sql::col("x")), &f)),
+                vals,
+            ],
+        );
+        return Ok(Some((Expr::func("arrayDistinct", vec![mapped]), true)));
+    }
+    let mut v = col;
+    if let Some(limit) = f.ignore_above {
+        v = Expr::func(
+            "if",
+            vec![
+                Expr::func("length", vec![v.clone()]).gt(sql::lit(limit)),
+                sql::null(),
+                v,
+            ],
+        );
+    }
+    if let Some(mv) = missing {
+        v = Expr::func("ifNull", vec![v, mv]);
+    }
+    Ok(Some((round(value_conv(&f, v), &f), false)))
+}
+
+/// Bucket key of a histogram value.
+pub fn histo_round(h: &Histo) -> impl Fn(Expr, &Field) -> Expr + '_ {
+    move |v: Expr, _f: &Field| match &h.date {
+        None => {
+            let shifted = Expr::func(
+                "minus",
+                vec![Expr::func("toFloat64", vec![v]), sql::lit(h.offset)],
+            );
+            Expr::func(
+                "plus",
+                vec![
+                    Expr::func(
+                        "multiply",
+                        vec![
+                            Expr::func(
+                                "floor",
+                                vec![Expr::func("divide", vec![shifted, sql::lit(h.interval)])],
+                            ),
+                            sql::lit(h.interval),
+                        ],
+                    ),
+                    sql::lit(h.offset),
+                ],
+            )
+        }
+        Some(iv) => {
+            let tz = h.time_zone.clone().unwrap_or_else(|| "UTC".into());
+            let off = h.offset as i64;
+            // v is epoch millis (Int64); shift by the offset, round, shift back.
+            let ms = Expr::func("minus", vec![v, sql::lit(off)]);
+            let key = match iv {
+                Interval::Calendar(u) => {
+                    let t = Expr::func(
+                        "toTimeZone",
+                        vec![
+                            Expr::func("fromUnixTimestamp64Milli", vec![ms]),
+                            sql::lit(tz.as_str()),
+                        ],
+                    );
+                    let name: &'static str = match u {
+                        CalUnit::Minute => "toStartOfMinute",
+                        CalUnit::Hour => "toStartOfHour",
+                        CalUnit::Day => "toStartOfDay",
+                        CalUnit::Week => "toMonday",
+                        CalUnit::Month => "toStartOfMonth",
+                        CalUnit::Quarter => "toStartOfQuarter",
+                        CalUnit::Year => "toStartOfYear",
+                    };
+                    Expr::func(
+                        "toUnixTimestamp64Milli",
+                        vec![Expr::func(
+                            "toDateTime64",
+                            vec![
+                                Expr::func(name, vec![t]),
+                                sql::lit(3u64),
+                                sql::lit(tz.as_str()),
+                            ],
+                        )],
+                    )
+                }
+                Interval::Fixed(i) => {
+                    // Rounded in local time (offset of the instant's own zone), as
+                    // TimeIntervalRounding does away from transitions.
+                    let tzoff = Expr::func(
+                        "multiply",
+                        vec![
+                            Expr::func(
+                                "timeZoneOffset",
+                                vec![Expr::func(
+                                    "toTimeZone",
+                                    vec![
+                                        Expr::func("fromUnixTimestamp64Milli", vec![ms.clone()]),
+                                        sql::lit(tz.as_str()),
+                                    ],
+                                )],
+                            ),
+                            sql::lit(1000i64),
+                        ],
+                    );
+                    let local = Expr::func("plus", vec![ms, tzoff.clone()]);
+                    // Floor division that also holds for instants before 1970.
+                    let rem = Expr::func(
+                        "modulo",
+                        vec![
+                            Expr::func(
+                                "plus",
+                                vec![
+                                    Expr::func("modulo", vec![local.clone(), sql::lit(*i)]),
+                                    sql::lit(*i),
+                                ],
+                            ),
+                            sql::lit(*i),
+                        ],
+                    );
+                    let floored = Expr::func("minus", vec![local, rem]);
+                    Expr::func("minus", vec![floored, tzoff])
+                }
+            };
+            Expr::func(
+                "toInt64",
+                vec![Expr::func("plus", vec![key, sql::lit(off)])],
+            )
+        }
+    }
+}
+
+/// A per-index condition (for range/filter-like buckets) on a field's values.
+pub fn range_cond(meta: &IndexMeta, r: &RangeAgg, item: &RangeItem) -> Result<Expr, EsError> {
+    let Some(f) = fields::resolve(meta, &r.field) else {
+        return Ok(sql::lit(false));
+    };
+    if f.kind == EsKind::Text {
+        return Err(fielddata_error(&r.field));
+    }
+    let test = |x: Expr| {
+        let x = Expr::func("toFloat64", vec![value_conv(&f, x)]);
+        let mut c = Vec::new();
+        if let Some(a) = item.from {
+            c.push(x.clone().gte(sql::lit(a)));
+        }
+        if let Some(b) = item.to {
+            c.push(x.clone().lt(sql::lit(b)));
+        }
+        if c.is_empty() {
+            c.push(x.is_not_null());
+        }
+        sql::and_all(c)
+    };
+    Ok(if f.is_array {
+        Expr::func(
+            "arrayExists",
+            vec![sql::lambda(["x"], test(sql::col("x"))), f.column_expr()],
+        )
+    } else {
+        Expr::func("ifNull", vec![test(f.column_expr()), sql::lit(false)])
+    })
+}
+
+/// Documents without a value of the field.
+pub fn missing_cond(meta: &IndexMeta, field: &str) -> Expr {
+    match fields::resolve(meta, field) {
+        None => sql::lit(true),
+        Some(f) if f.constant_value.is_some() => sql::lit(false),
+        Some(f) if f.is_array => Expr::func("empty", vec![f.column_expr()]),
+        Some(f) => f.column_expr().is_null(),
+    }
+}
+
+// ---- date rounding in Rust (bounds and empty-bucket filling) ----
+
+fn tz_of(h: &Histo) -> chrono_tz::Tz {
+    h.time_zone
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(chrono_tz::UTC)
+}
+
+fn local_of(tz: chrono_tz::Tz, ms: i64) -> NaiveDateTime {
+    tz.timestamp_millis_opt(ms)
+        .single()
+        .map(|d| d.naive_local())
+        .unwrap_or_default()
+}
+
+fn utc_of(tz: chrono_tz::Tz, local: NaiveDateTime) -> i64 {
+    match tz.from_local_datetime(&local) {
+        chrono::LocalResult::Single(d) => d.timestamp_millis(),
+        chrono::LocalResult::Ambiguous(a, _) => a.timestamp_millis(),
+        // A local time that does not exist (spring forward): the instant one hour later.
+        chrono::LocalResult::None => utc_of(tz, local + chrono::Duration::hours(1)),
+    }
+}
+
+fn fixed_offset_ms(tz: chrono_tz::Tz, ms: i64) -> i64 {
+    use chrono::Offset;
+    tz.offset_from_utc_datetime(
+        &chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .naive_utc(),
+    )
+    .fix()
+    .local_minus_utc() as i64
+        * 1000
+}
+
+/// The key of the bucket holding `x` (the same rounding as the SQL key).
+pub fn round_key(h: &Histo, x: f64) -> f64 {
+    match &h.date {
+        None => ((x - h.offset) / h.interval).floor() * h.interval + h.offset,
+        Some(Interval::Fixed(i)) => {
+            let tz = tz_of(h);
+            let ms = x as i64 - h.offset as i64;
+            let off = fixed_offset_ms(tz, ms);
+            ((ms + off).div_euclid(*i) * i - off + h.offset as i64) as f64
+        }
+        Some(Interval::Calendar(u)) => {
+            let tz = tz_of(h);
+            let ms = x as i64 - h.offset as i64;
+            let l = local_of(tz, ms);
+            let d = l.date();
+            let start = match u {
+                CalUnit::Minute => l
+                    .with_second(0)
+                    .and_then(|t| t.with_nanosecond(0))
+                    .unwrap_or(l),
+                CalUnit::Hour => l
+                    .with_minute(0)
+                    .and_then(|t| t.with_second(0))
+                    .and_then(|t| t.with_nanosecond(0))
+                    .unwrap_or(l),
+                CalUnit::Day => d.and_hms_opt(0, 0, 0).unwrap_or(l),
+                CalUnit::Week => {
+                    (d - chrono::Duration::days(d.weekday().num_days_from_monday() as i64))
+                        .and_hms_opt(0, 0, 0)
+                        .unwrap_or(l)
+                }
+                CalUnit::Month => NaiveDate::from_ymd_opt(d.year(), d.month(), 1)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .unwrap_or(l),
+                CalUnit::Quarter => {
+                    NaiveDate::from_ymd_opt(d.year(), (d.month() - 1) / 3 * 3 + 1, 1)
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .unwrap_or(l)
+                }
+                CalUnit::Year => NaiveDate::from_ymd_opt(d.year(), 1, 1)
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .unwrap_or(l),
+            };
+            let key = match u {
+                // Sub-day units are exact durations in UTC (whole-hour zones).
+                CalUnit::Minute | CalUnit::Hour => {
+                    let unit = if *u == CalUnit::Minute {
+                        60_000
+                    } else {
+                        3_600_000
+                    };
+                    ms - (ms + fixed_offset_ms(tz, ms)).rem_euclid(unit)
+                }
+                _ => utc_of(tz, start),
+            };
+            (key + h.offset as i64) as f64
+        }
+    }
+}
+
+/// The key after `key`.
+pub fn next_key(h: &Histo, key: f64) -> f64 {
+    match &h.date {
+        None => key + h.interval,
+        Some(Interval::Fixed(i)) => round_key(h, key + *i as f64),
+        Some(Interval::Calendar(u)) => {
+            let tz = tz_of(h);
+            let ms = key as i64 - h.offset as i64;
+            let l = local_of(tz, ms);
+            let next = match u {
+                CalUnit::Minute => return round_key(h, key + 60_000.0),
+                CalUnit::Hour => return round_key(h, key + 3_600_000.0),
+                CalUnit::Day => l + chrono::Duration::days(1),
+                CalUnit::Week => l + chrono::Duration::days(7),
+                CalUnit::Month => l.checked_add_months(chrono::Months::new(1)).unwrap_or(l),
+                CalUnit::Quarter => l.checked_add_months(chrono::Months::new(3)).unwrap_or(l),
+                CalUnit::Year => l.checked_add_months(chrono::Months::new(12)).unwrap_or(l),
+            };
+            (utc_of(tz, next) + h.offset as i64) as f64
+        }
+    }
+}

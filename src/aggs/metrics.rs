@@ -1,0 +1,537 @@
+//! Metric aggregations: avg, sum, min, max, value_count, cardinality, stats, extended_stats,
+//! percentiles. Each metric becomes one or more aggregate columns of the grouping query of the
+//! bucket level it lives in; `render` turns that row (or its absence: an empty bucket) into
+//! Elasticsearch's JSON.
+
+use super::{obj_keys_check, parse_err};
+use crate::catalog::IndexMeta;
+use crate::error::EsError;
+use crate::plan::fields::{self, EsKind};
+use crate::schema::json::java_double;
+use crate::sql::{self, Expr};
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Clone)]
+pub enum MetricKind {
+    Avg,
+    Sum,
+    Min,
+    Max,
+    ValueCount,
+    Cardinality { threshold: u64 },
+    Stats,
+    ExtendedStats { sigma: f64 },
+    Percentiles { percents: Vec<f64>, keyed: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct Metric {
+    pub ty: &'static str,
+    pub kind: MetricKind,
+    pub field: String,
+    pub missing: Option<Value>,
+    pub format: Option<String>,
+}
+
+pub const TYPES: [&str; 9] = [
+    "avg",
+    "sum",
+    "min",
+    "max",
+    "value_count",
+    "cardinality",
+    "stats",
+    "extended_stats",
+    "percentiles",
+];
+
+pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsError> {
+    let mut allowed = vec!["field", "missing", "format", "script", "value_type"];
+    match ty {
+        "cardinality" => allowed.extend(["precision_threshold", "execution_hint", "rehash"]),
+        "extended_stats" => allowed.push("sigma"),
+        "percentiles" => allowed.extend(["percents", "keyed", "tdigest", "hdr"]),
+        _ => {}
+    }
+    obj_keys_check(ty, body, &allowed)?;
+    if body.contains_key("script") {
+        return Err(EsError::unsupported(format!(
+            "[{ty}] aggregation with [script]"
+        )));
+    }
+    if body.contains_key("hdr") {
+        return Err(EsError::unsupported("[percentiles] aggregation with [hdr]"));
+    }
+    let field = match body.get("field") {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => return Err(parse_err(ty, "field", other)),
+        None => {
+            return Err(EsError::illegal_argument(
+                "Required one of fields [field, script], but none were specified. ",
+            ));
+        }
+    };
+    let kind = match ty {
+        "avg" => MetricKind::Avg,
+        "sum" => MetricKind::Sum,
+        "min" => MetricKind::Min,
+        "max" => MetricKind::Max,
+        "value_count" => MetricKind::ValueCount,
+        "cardinality" => {
+            let threshold = match body.get("precision_threshold") {
+                None => 3000,
+                Some(v) => v
+                    .as_u64()
+                    .ok_or_else(|| parse_err(ty, "precision_threshold", v))?,
+            };
+            // CardinalityAggregationBuilder caps the threshold at 40000.
+            MetricKind::Cardinality {
+                threshold: threshold.min(40000),
+            }
+        }
+        "stats" => MetricKind::Stats,
+        "extended_stats" => {
+            let sigma = match body.get("sigma") {
+                None => 2.0,
+                Some(v) => v.as_f64().ok_or_else(|| parse_err(ty, "sigma", v))?,
+            };
+            if sigma < 0.0 {
+                return Err(EsError::illegal_argument(
+                    "[sigma] must be greater than or equal to 0. Found [".to_string()
+                        + &java_double(sigma)
+                        + "] in [extended_stats]",
+                ));
+            }
+            MetricKind::ExtendedStats { sigma }
+        }
+        "percentiles" => {
+            let percents = match body.get("percents") {
+                None => vec![1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0],
+                Some(Value::Array(a)) => {
+                    let mut out = Vec::new();
+                    for p in a {
+                        let x = p.as_f64().ok_or_else(|| parse_err(ty, "percents", p))?;
+                        if !(0.0..=100.0).contains(&x) {
+                            return Err(EsError::illegal_argument(format!(
+                                "percent must be in [0,100], got [{}]: [{}]",
+                                java_double(x),
+                                ty
+                            )));
+                        }
+                        out.push(x);
+                    }
+                    if out.is_empty() {
+                        return Err(EsError::illegal_argument(
+                            "[percents] must not be empty: [percentiles]",
+                        ));
+                    }
+                    out.sort_by(|a, b| a.total_cmp(b));
+                    out.dedup();
+                    out
+                }
+                Some(other) => return Err(parse_err(ty, "percents", other)),
+            };
+            let keyed = match body.get("keyed") {
+                None => true,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(parse_err(ty, "keyed", other)),
+            };
+            MetricKind::Percentiles { percents, keyed }
+        }
+        _ => unreachable!("metric type checked by the caller"),
+    };
+    Ok(Metric {
+        ty,
+        kind,
+        field,
+        missing: body.get("missing").cloned(),
+        format: body
+            .get("format")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+/// Whether the metric needs numeric input (everything but value_count and cardinality).
+fn numeric_only(m: &Metric) -> bool {
+    !matches!(
+        m.kind,
+        MetricKind::ValueCount | MetricKind::Cardinality { .. }
+    )
+}
+
+/// How a metric reads its field across the searched indices.
+#[derive(Debug, Clone)]
+pub struct MetricInput {
+    /// Some index holds several values per document: the input column is an array everywhere.
+    pub array: bool,
+    /// The field is a date in the first index that maps it (values are epoch millis).
+    pub date_format: Option<String>,
+}
+
+pub fn input_shape(
+    m: &Metric,
+    metas: &[std::sync::Arc<IndexMeta>],
+) -> Result<MetricInput, EsError> {
+    let mut array = false;
+    let mut date_format = None;
+    let mut first = true;
+    for meta in metas {
+        if let Some(f) = fields::resolve(meta, &m.field) {
+            if numeric_only(m)
+                && !(f.kind.is_numeric()
+                    || matches!(f.kind, EsKind::Date | EsKind::DateNanos | EsKind::Boolean))
+            {
+                return Err(EsError::illegal_argument(format!(
+                    "Field [{}] of type [{}] is not supported for aggregation [{}]",
+                    m.field, f.es_type, m.ty
+                )));
+            }
+            if f.kind == EsKind::Text {
+                return Err(super::bucket::fielddata_error(&m.field));
+            }
+            array |= f.is_array;
+            if first && matches!(f.kind, EsKind::Date | EsKind::DateNanos) {
+                date_format = Some(
+                    f.format
+                        .clone()
+                        .unwrap_or_else(|| "strict_date_optional_time||epoch_millis".into()),
+                );
+            }
+            first = false;
+        }
+    }
+    Ok(MetricInput { array, date_format })
+}
+
+/// The metric's input expression in one index (scalar, or an array when `shape.array`).
+pub fn input_expr(m: &Metric, meta: &IndexMeta, shape: &MetricInput) -> Result<Expr, EsError> {
+    let Some(f) = fields::resolve(meta, &m.field) else {
+        return Ok(if shape.array {
+            sql::array(vec![])
+        } else {
+            sql::null()
+        });
+    };
+    let numeric = numeric_only(m);
+    let conv = |e: Expr| -> Expr {
+        match f.kind {
+            EsKind::Date | EsKind::DateNanos => Expr::func("toUnixTimestamp64Milli", vec![e]),
+            EsKind::Boolean => Expr::func("toUInt8", vec![e]),
+            EsKind::Ip if !numeric => Expr::func("toString", vec![e]),
+            _ if numeric => Expr::func("toFloat64", vec![e]),
+            _ => e,
+        }
+    };
+    let missing = match &m.missing {
+        None => None,
+        Some(v) => Some(super::bucket::missing_literal(&f, v)?),
+    };
+    let c = f.column_expr();
+    Ok(match (f.is_array, shape.array) {
+        (true, _) => {
+            let mapped = Expr::func(
+                "arrayMap",
+                vec![sql::lambda(["x"], conv(sql::col("x"))), c.clone()],
+            );
+            match missing {
+                Some(mv) => Expr::func(
+                    "if",
+                    vec![
+                        Expr::func("empty", vec![c]),
+                        sql::array(vec![conv(mv)]),
+                        mapped,
+                    ],
+                ),
+                None => mapped,
+            }
+        }
+        (false, array) => {
+            let v = match missing {
+                Some(mv) => conv(Expr::func("ifNull", vec![c, mv])),
+                None => conv(c),
+            };
+            if array {
+                Expr::func(
+                    "if",
+                    vec![v.clone().is_null(), sql::array(vec![]), sql::array(vec![v])],
+                )
+            } else {
+                v
+            }
+        }
+    })
+}
+
+fn agg_fn(base: &str, array: bool) -> &'static str {
+    match (base, array) {
+        ("avg", false) => "avgOrNull",
+        ("avg", true) => "avgArrayOrNull",
+        ("sum", false) => "sum",
+        ("sum", true) => "sumArray",
+        ("min", false) => "minOrNull",
+        ("min", true) => "minArrayOrNull",
+        ("max", false) => "maxOrNull",
+        ("max", true) => "maxArrayOrNull",
+        ("count", false) => "count",
+        ("count", true) => "countArray",
+        ("uniqExact", false) => "uniqExact",
+        ("uniqExact", true) => "uniqExactArray",
+        ("uniqCombined64", false) => "uniqCombined64",
+        ("uniqCombined64", true) => "uniqCombined64Array",
+        ("quantiles", false) => "quantilesExactInclusive",
+        ("quantiles", true) => "quantilesExactInclusiveArray",
+        _ => unreachable!("aggregate function table"),
+    }
+}
+
+/// The aggregate columns of a metric reading input column `v`, named `{p}_…`.
+pub fn columns(m: &Metric, v: &str, array: bool, p: &str) -> Vec<sql::SelectItem> {
+    let x = sql::col(v);
+    let f = |base: &str| Expr::func(agg_fn(base, array), vec![x.clone()]);
+    let sq = || {
+        if array {
+            Expr::func(
+                "sumArray",
+                vec![Expr::func(
+                    "arrayMap",
+                    vec![
+                        sql::lambda(
+                            ["y"],
+                            Expr::func("multiply", vec![sql::col("y"), sql::col("y")]),
+                        ),
+                        x.clone(),
+                    ],
+                )],
+            )
+        } else {
+            Expr::func(
+                "sum",
+                vec![Expr::func("multiply", vec![x.clone(), x.clone()])],
+            )
+        }
+    };
+    match &m.kind {
+        MetricKind::Avg => vec![f("avg").alias(format!("{p}_v"))],
+        MetricKind::Sum => vec![f("sum").alias(format!("{p}_v"))],
+        MetricKind::Min => vec![f("min").alias(format!("{p}_v"))],
+        MetricKind::Max => vec![f("max").alias(format!("{p}_v"))],
+        MetricKind::ValueCount => vec![f("count").alias(format!("{p}_v"))],
+        MetricKind::Cardinality { .. } => vec![
+            f("uniqExact").alias(format!("{p}_e")),
+            f("uniqCombined64").alias(format!("{p}_a")),
+        ],
+        MetricKind::Stats | MetricKind::ExtendedStats { .. } => {
+            let mut out = vec![
+                f("count").alias(format!("{p}_c")),
+                f("min").alias(format!("{p}_min")),
+                f("max").alias(format!("{p}_max")),
+                f("sum").alias(format!("{p}_sum")),
+            ];
+            if matches!(m.kind, MetricKind::ExtendedStats { .. }) {
+                out.push(sq().alias(format!("{p}_sq")));
+            }
+            out
+        }
+        MetricKind::Percentiles { percents, .. } => {
+            let params = percents.iter().map(|p| sql::lit(p / 100.0)).collect();
+            vec![
+                sql::func_params(agg_fn("quantiles", array), params, vec![x.clone()])
+                    .alias(format!("{p}_q")),
+            ]
+        }
+    }
+}
+
+fn num(row: Option<&Map<String, Value>>, key: &str) -> Option<f64> {
+    row?.get(key).and_then(|v| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    })
+}
+
+fn as_string(date: Option<&String>, format: Option<&String>, x: f64) -> Option<Value> {
+    if let Some(df) = date {
+        let f = format.unwrap_or(df);
+        return Some(Value::String(crate::schema::dates::format_date(
+            (x as i64).saturating_mul(1_000_000),
+            f,
+            None,
+        )));
+    }
+    None
+}
+
+fn finite(x: Option<f64>) -> Value {
+    match x {
+        Some(v) if v.is_finite() => json!(v),
+        _ => Value::Null,
+    }
+}
+
+/// The JSON body of a metric for one bucket (`row` is `None` for an empty bucket).
+pub fn render(
+    m: &Metric,
+    shape: &MetricInput,
+    row: Option<&Map<String, Value>>,
+    p: &str,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let date = shape.date_format.as_ref();
+    let fmt = m.format.as_ref();
+    let single = |out: &mut Map<String, Value>, v: Option<f64>| {
+        out.insert("value".into(), finite(v));
+        if let Some(x) = v.filter(|x| x.is_finite())
+            && let Some(s) = as_string(date, fmt, x)
+        {
+            out.insert("value_as_string".into(), s);
+        }
+    };
+    match &m.kind {
+        MetricKind::Avg | MetricKind::Min | MetricKind::Max => {
+            single(&mut out, num(row, &format!("{p}_v")))
+        }
+        MetricKind::Sum => single(&mut out, Some(num(row, &format!("{p}_v")).unwrap_or(0.0))),
+        MetricKind::ValueCount => {
+            out.insert(
+                "value".into(),
+                json!(num(row, &format!("{p}_v")).unwrap_or(0.0) as u64),
+            );
+        }
+        MetricKind::Cardinality { threshold } => {
+            let exact = num(row, &format!("{p}_e")).unwrap_or(0.0) as u64;
+            let approx = num(row, &format!("{p}_a")).unwrap_or(0.0) as u64;
+            // Exact up to the precision threshold, as Elasticsearch promises; approximate above.
+            let v = if exact <= *threshold { exact } else { approx };
+            out.insert("value".into(), json!(v));
+        }
+        MetricKind::Stats | MetricKind::ExtendedStats { .. } => {
+            let count = num(row, &format!("{p}_c")).unwrap_or(0.0);
+            let sum = num(row, &format!("{p}_sum")).unwrap_or(0.0);
+            let min = num(row, &format!("{p}_min"));
+            let max = num(row, &format!("{p}_max"));
+            out.insert("count".into(), json!(count as u64));
+            let has = count > 0.0;
+            let avg = has.then(|| sum / count);
+            out.insert("min".into(), if has { finite(min) } else { Value::Null });
+            out.insert("max".into(), if has { finite(max) } else { Value::Null });
+            out.insert("avg".into(), finite(avg));
+            out.insert("sum".into(), json!(if has { sum } else { 0.0 }));
+            let mut strings = Vec::new();
+            if has {
+                for (k, v) in [("min", min), ("max", max), ("avg", avg), ("sum", Some(sum))] {
+                    if let Some(x) = v
+                        && let Some(s) = as_string(date, fmt, x)
+                    {
+                        strings.push((format!("{k}_as_string"), s));
+                    }
+                }
+            }
+            if let MetricKind::ExtendedStats { sigma } = m.kind {
+                let sq = num(row, &format!("{p}_sq")).unwrap_or(0.0);
+                let var_pop = has.then(|| (sq / count - (sum / count).powi(2)).max(0.0));
+                let var_samp =
+                    (count > 1.0).then(|| ((sq - sum * sum / count) / (count - 1.0)).max(0.0));
+                out.insert(
+                    "sum_of_squares".into(),
+                    if has { json!(sq) } else { Value::Null },
+                );
+                out.insert("variance".into(), finite(var_pop));
+                out.insert("variance_population".into(), finite(var_pop));
+                out.insert(
+                    "variance_sampling".into(),
+                    if has {
+                        finite(Some(var_samp.unwrap_or(f64::INFINITY)))
+                    } else {
+                        Value::Null
+                    },
+                );
+                let sd = var_pop.map(f64::sqrt);
+                let sds = var_samp.map(f64::sqrt);
+                out.insert("std_deviation".into(), finite(sd));
+                out.insert("std_deviation_population".into(), finite(sd));
+                out.insert("std_deviation_sampling".into(), finite(sds));
+                let b = |s: Option<f64>, up: bool| {
+                    finite(
+                        avg.zip(s)
+                            .map(|(a, s)| if up { a + sigma * s } else { a - sigma * s }),
+                    )
+                };
+                out.insert(
+                    "std_deviation_bounds".into(),
+                    json!({
+                        "upper": b(sd, true), "lower": b(sd, false),
+                        "upper_population": b(sd, true), "lower_population": b(sd, false),
+                        "upper_sampling": b(sds, true), "lower_sampling": b(sds, false),
+                    }),
+                );
+            }
+            for (k, s) in strings {
+                out.insert(k, s);
+            }
+        }
+        MetricKind::Percentiles { percents, keyed } => {
+            let vals: Vec<Option<f64>> = match row.and_then(|r| r.get(&format!("{p}_q"))) {
+                Some(Value::Array(a)) if num(row, &format!("{p}_nonempty")).is_none() => {
+                    a.iter().map(Value::as_f64).collect()
+                }
+                _ => vec![None; percents.len()],
+            };
+            // quantiles of no value come back as nan (rendered null by ClickHouse's JSON).
+            if *keyed {
+                let mut values = Map::new();
+                for (pc, v) in percents.iter().zip(&vals) {
+                    values.insert(java_double(*pc), finite(*v));
+                    if let Some(x) = v
+                        && let Some(s) = as_string(date, fmt, *x)
+                    {
+                        values.insert(format!("{}_as_string", java_double(*pc)), s);
+                    }
+                }
+                out.insert("values".into(), Value::Object(values));
+            } else {
+                let list: Vec<Value> = percents
+                    .iter()
+                    .zip(&vals)
+                    .map(|(pc, v)| {
+                        let mut e = Map::new();
+                        e.insert("key".into(), json!(pc));
+                        e.insert("value".into(), finite(*v));
+                        if let Some(x) = v
+                            && let Some(s) = as_string(date, fmt, *x)
+                        {
+                            e.insert("value_as_string".into(), s);
+                        }
+                        Value::Object(e)
+                    })
+                    .collect();
+                out.insert("values".into(), Value::Array(list));
+            }
+        }
+    }
+    out
+}
+
+/// A single number a `buckets_path` can read from a rendered metric (`.value`, `.avg`, `.99`).
+pub fn path_value(body: &Value, sub: Option<&str>) -> Option<f64> {
+    match sub {
+        None => body.get("value").and_then(Value::as_f64),
+        Some(k) => {
+            if let Some(v) = body.get(k) {
+                return v.as_f64();
+            }
+            let values = body.get("values")?;
+            let pc: f64 = k.parse().ok()?;
+            match values {
+                Value::Object(m) => m.get(&java_double(pc)).and_then(Value::as_f64),
+                Value::Array(a) => a
+                    .iter()
+                    .find(|e| e.get("key").and_then(Value::as_f64) == Some(pc))
+                    .and_then(|e| e.get("value"))
+                    .and_then(Value::as_f64),
+                _ => None,
+            }
+        }
+    }
+}

@@ -1,0 +1,1308 @@
+//! Aggregations: the request tree, its translation into as few ClickHouse queries as possible,
+//! and the assembly of Elasticsearch's `aggregations` response. See `docs/aggregations.md`.
+//!
+//! # How a tree becomes SQL
+//!
+//! Every bucket aggregation contributes *key columns*: a value per document (terms, histogram,
+//! date_histogram; exploded with `arrayJoin` for multi-valued fields) or a 0/1 condition (filter,
+//! each range and each filter of `filters`, missing). A bucket *level* is the list of keys on the
+//! path from the root to it; its buckets are the groups of `GROUP BY <those keys>`. All levels that
+//! read the same rows (same scope — query or `global` — and same exploded keys) are computed by
+//! one `SELECT … GROUP BY GROUPING SETS (…)`, with every metric as an aggregate column and
+//! `grouping()` telling which level a row belongs to. A Kibana `date_histogram × terms × metrics`
+//! request is therefore one query. Sizes, orders, empty buckets and pipelines are applied in Rust
+//! on the (small) grouped rows, as Elasticsearch's coordinating node does on shard results.
+
+pub mod bucket;
+pub mod metrics;
+pub mod pipeline;
+
+use crate::catalog::IndexMeta;
+use crate::clickhouse::ClickHouse;
+use crate::error::EsError;
+use crate::plan::{self, Ctx, fields};
+use crate::schema::json::java_double;
+use crate::sql::{self, Expr, FromClause, Select};
+use bucket::{Bucket, OrderKey};
+use metrics::{Metric, MetricInput};
+use pipeline::Pipeline;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// One aggregation of the request.
+#[derive(Debug, Clone)]
+pub struct Agg {
+    pub name: String,
+    pub meta: Option<Value>,
+    pub kind: Kind,
+    pub subs: Vec<Agg>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    Metric(Metric),
+    Bucket(Bucket),
+    Pipeline(Pipeline),
+}
+
+/// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
+const NOT_YET: [&str; 42] = [
+    "multi_terms",
+    "rare_terms",
+    "significant_terms",
+    "significant_text",
+    "auto_date_histogram",
+    "variable_width_histogram",
+    "ip_range",
+    "ip_prefix",
+    "composite",
+    "nested",
+    "reverse_nested",
+    "sampler",
+    "diversified_sampler",
+    "random_sampler",
+    "geotile_grid",
+    "geohash_grid",
+    "geohex_grid",
+    "adjacency_matrix",
+    "children",
+    "parent",
+    "percentile_ranks",
+    "median_absolute_deviation",
+    "boxplot",
+    "top_hits",
+    "top_metrics",
+    "weighted_avg",
+    "rate",
+    "geo_bounds",
+    "geo_centroid",
+    "geo_line",
+    "string_stats",
+    "scripted_metric",
+    "t_test",
+    "matrix_stats",
+    "extended_stats_bucket",
+    "percentiles_bucket",
+    "cumulative_cardinality",
+    "serial_diff",
+    "normalize",
+    "inference",
+    "categorize_text",
+    "frequent_item_sets",
+];
+
+pub(crate) fn parse_err(ty: &str, key: &str, v: &Value) -> EsError {
+    EsError::x_content_parse(format!(
+        "[{ty}] failed to parse field [{key}]: unexpected value [{}]",
+        match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    ))
+}
+
+/// Unknown parameters are errors, as ObjectParser reports them.
+pub(crate) fn obj_keys_check(
+    ty: &str,
+    body: &Map<String, Value>,
+    allowed: &[&str],
+) -> Result<(), EsError> {
+    for k in body.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(EsError::x_content_parse(format!(
+                "[{ty}] unknown field [{k}]"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn type_name(ty: &str) -> Option<&'static str> {
+    metrics::TYPES
+        .iter()
+        .chain(bucket::TYPES.iter())
+        .chain(pipeline::TYPES.iter())
+        .find(|t| **t == ty)
+        .copied()
+}
+
+/// Parses the `aggs`/`aggregations` object of a search body (AggregatorFactories#parseAggregators).
+pub fn parse(v: &Value, now_millis: i64) -> Result<Vec<Agg>, EsError> {
+    parse_level(v, now_millis, 0)
+}
+
+fn parse_level(v: &Value, now: i64, depth: usize) -> Result<Vec<Agg>, EsError> {
+    let Value::Object(m) = v else {
+        return Err(EsError::parsing(format!(
+            "Unexpected token {} in [aggs].",
+            crate::schema::json::java_value(v)
+        )));
+    };
+    if depth > 64 {
+        return Err(EsError::illegal_argument(
+            "aggregations are nested too deeply",
+        ));
+    }
+    let mut out = Vec::new();
+    for (name, def) in m {
+        if name.is_empty() || name.contains(['[', ']', '>']) {
+            return Err(EsError::parsing(format!(
+                "Invalid aggregation name [{name}]. Aggregation names can contain any character except '[', ']', and '>'"
+            )));
+        }
+        let Value::Object(def) = def else {
+            return Err(EsError::parsing(format!(
+                "Aggregation definition for [{name} starts with a [{}], expected a [START_OBJECT].",
+                token(def)
+            )));
+        };
+        let mut meta = None;
+        let mut subs_def: Option<&Value> = None;
+        let mut ty_def: Option<(&str, &Value)> = None;
+        for (k, val) in def {
+            match k.as_str() {
+                "meta" => {
+                    if !val.is_object() {
+                        return Err(EsError::parsing(format!(
+                            "Expected [START_OBJECT] under [meta], but got a [{}] in [{name}]",
+                            token(val)
+                        )));
+                    }
+                    meta = Some(val.clone());
+                }
+                "aggs" | "aggregations" => {
+                    if subs_def.is_some() {
+                        return Err(EsError::parsing(format!(
+                            "Found two sub aggregation definitions under [{name}]"
+                        )));
+                    }
+                    if !val.is_object() {
+                        return Err(EsError::parsing(format!(
+                            "Expected [START_OBJECT] under [{k}], but got a [{}] in [{name}]",
+                            token(val)
+                        )));
+                    }
+                    subs_def = Some(val);
+                }
+                ty => {
+                    if let Some((first, _)) = ty_def {
+                        return Err(EsError::parsing(format!(
+                            "Found two aggregation type definitions in [{name}]: [{first}] and [{ty}]"
+                        )));
+                    }
+                    ty_def = Some((ty, val));
+                }
+            }
+        }
+        let Some((ty, body)) = ty_def else {
+            return Err(EsError::parsing(format!(
+                "Missing definition for aggregation [{name}]"
+            )));
+        };
+        let Some(known) = type_name(ty) else {
+            if NOT_YET.contains(&ty) {
+                return Err(EsError::unsupported(format!(
+                    "aggregation [{name}] of type [{ty}]"
+                )));
+            }
+            return Err(
+                EsError::parsing(format!("Unknown aggregation type [{ty}]")).caused_by(
+                    EsError::new(
+                        400,
+                        "named_object_not_found_exception",
+                        format!("unknown field [{ty}]"),
+                    ),
+                ),
+            );
+        };
+        let Value::Object(body) = body else {
+            return Err(EsError::parsing(format!(
+                "Expected [START_OBJECT] under [{ty}], but got a [{}] in [{name}]",
+                token(body)
+            )));
+        };
+        let kind = if metrics::TYPES.contains(&known) {
+            Kind::Metric(metrics::parse(known, body)?)
+        } else if bucket::TYPES.contains(&known) {
+            Kind::Bucket(bucket::parse(known, body, now)?)
+        } else {
+            Kind::Pipeline(pipeline::parse(known, body)?)
+        };
+        let subs = match subs_def {
+            Some(s) => parse_level(s, now, depth + 1)?,
+            None => vec![],
+        };
+        if !subs.is_empty() && !matches!(kind, Kind::Bucket(_)) {
+            return Err(EsError::new(
+                400,
+                "aggregation_initialization_exception",
+                format!("Aggregator [{name}] of type [{known}] cannot accept sub-aggregations"),
+            ));
+        }
+        out.push(Agg {
+            name: name.clone(),
+            meta,
+            kind,
+            subs,
+        });
+    }
+    Ok(out)
+}
+
+fn token(v: &Value) -> &'static str {
+    match v {
+        Value::Object(_) => "START_OBJECT",
+        Value::Array(_) => "START_ARRAY",
+        Value::String(_) => "VALUE_STRING",
+        Value::Number(_) => "VALUE_NUMBER",
+        Value::Bool(_) => "VALUE_BOOLEAN",
+        Value::Null => "VALUE_NULL",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning
+
+/// One searched index: where to read and which rows the query selects.
+pub struct Source {
+    pub meta: Arc<IndexMeta>,
+    pub from: FromClause,
+    pub final_: bool,
+    /// The query (never `post_filter`) and snapshot bounds.
+    pub where_: Expr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Scope {
+    Query,
+    Global,
+}
+
+struct KeySpec {
+    /// Per source: the key expression (an array when `explode`).
+    exprs: Vec<Expr>,
+    explode: bool,
+}
+
+struct Level {
+    scope: Scope,
+    keys: Vec<usize>,
+}
+
+struct MetricSpec {
+    level: usize,
+    metric: Metric,
+    shape: MetricInput,
+    inputs: Vec<Expr>,
+}
+
+/// How a terms/histogram key is shown.
+#[derive(Debug, Clone)]
+struct KeyInfo {
+    kind: fields::EsKind,
+    date_format: Option<String>,
+}
+
+enum PNode {
+    Metric {
+        name: String,
+        meta: Option<Value>,
+        spec: usize,
+    },
+    Pipeline {
+        name: String,
+        meta: Option<Value>,
+        p: Pipeline,
+    },
+    Bucket {
+        name: String,
+        meta: Option<Value>,
+        b: Box<Bucket>,
+        insts: Vec<Inst>,
+        info: KeyInfo,
+        /// terms with min_doc_count 0: the level listing every term of the indices.
+        all_terms: Option<usize>,
+    },
+}
+
+struct Inst {
+    level: usize,
+    subs: Vec<PNode>,
+}
+
+struct Planner<'a> {
+    sources: &'a [Source],
+    now: i64,
+    keys: Vec<KeySpec>,
+    levels: Vec<Level>,
+    metrics: Vec<MetricSpec>,
+}
+
+impl Planner<'_> {
+    fn level(&mut self, scope: Scope, keys: Vec<usize>) -> usize {
+        if let Some(i) = self
+            .levels
+            .iter()
+            .position(|l| l.scope == scope && l.keys == keys)
+        {
+            return i;
+        }
+        self.levels.push(Level { scope, keys });
+        self.levels.len() - 1
+    }
+
+    fn value_key(
+        &mut self,
+        field: &str,
+        missing: Option<&Value>,
+        round: &dyn Fn(Expr, &fields::Field) -> Expr,
+    ) -> Result<usize, EsError> {
+        let mut per = Vec::new();
+        for s in self.sources {
+            per.push(bucket::key_expr(&s.meta, field, missing, round)?);
+        }
+        let explode = per.iter().any(|p| matches!(p, Some((_, true))));
+        let exprs = per
+            .into_iter()
+            .map(|p| match p {
+                None if explode => sql::array(vec![]),
+                None => sql::null(),
+                Some((e, true)) => e,
+                Some((e, false)) if explode => Expr::func(
+                    "if",
+                    vec![e.clone().is_null(), sql::array(vec![]), sql::array(vec![e])],
+                ),
+                Some((e, false)) => e,
+            })
+            .collect();
+        self.keys.push(KeySpec { exprs, explode });
+        Ok(self.keys.len() - 1)
+    }
+
+    fn cond_key(&mut self, f: &dyn Fn(&Source) -> Result<Expr, EsError>) -> Result<usize, EsError> {
+        let mut exprs = Vec::new();
+        for s in self.sources {
+            exprs.push(Expr::func("toUInt8", vec![f(s)?]));
+        }
+        self.keys.push(KeySpec {
+            exprs,
+            explode: false,
+        });
+        Ok(self.keys.len() - 1)
+    }
+
+    fn key_info(&self, field: &str, format: Option<&String>) -> KeyInfo {
+        for s in self.sources {
+            if let Some(f) = fields::resolve(&s.meta, field) {
+                let date = matches!(f.kind, fields::EsKind::Date | fields::EsKind::DateNanos);
+                return KeyInfo {
+                    kind: f.kind,
+                    date_format: date.then(|| {
+                        format
+                            .cloned()
+                            .or(f.format.clone())
+                            .unwrap_or_else(|| "strict_date_optional_time||epoch_millis".into())
+                    }),
+                };
+            }
+        }
+        KeyInfo {
+            kind: fields::EsKind::Other,
+            date_format: None,
+        }
+    }
+
+    fn plan(
+        &mut self,
+        aggs: &[Agg],
+        scope: Scope,
+        path: &[usize],
+        level: usize,
+    ) -> Result<Vec<PNode>, EsError> {
+        let mut out = Vec::new();
+        for a in aggs {
+            let name = a.name.clone();
+            let meta = a.meta.clone();
+            match &a.kind {
+                Kind::Metric(m) => {
+                    let metas: Vec<Arc<IndexMeta>> =
+                        self.sources.iter().map(|s| s.meta.clone()).collect();
+                    let shape = metrics::input_shape(m, &metas)?;
+                    let mut inputs = Vec::new();
+                    for s in self.sources {
+                        inputs.push(metrics::input_expr(m, &s.meta, &shape)?);
+                    }
+                    self.metrics.push(MetricSpec {
+                        level,
+                        metric: m.clone(),
+                        shape,
+                        inputs,
+                    });
+                    out.push(PNode::Metric {
+                        name,
+                        meta,
+                        spec: self.metrics.len() - 1,
+                    });
+                }
+                Kind::Pipeline(p) => out.push(PNode::Pipeline {
+                    name,
+                    meta,
+                    p: p.clone(),
+                }),
+                Kind::Bucket(b) => {
+                    let mut insts = Vec::new();
+                    let mut info = KeyInfo {
+                        kind: fields::EsKind::Other,
+                        date_format: None,
+                    };
+                    let mut all_terms = None;
+                    let child =
+                        |pl: &mut Planner, key: usize, scope: Scope| -> Result<Inst, EsError> {
+                            let mut p: Vec<usize> = path.to_vec();
+                            p.push(key);
+                            let lv = pl.level(scope, p.clone());
+                            let subs = pl.plan(&a.subs, scope, &p, lv)?;
+                            Ok(Inst { level: lv, subs })
+                        };
+                    match b {
+                        Bucket::Terms(t) => {
+                            info = self.key_info(&t.field, t.format.as_ref());
+                            let k = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
+                            insts.push(child(self, k, scope)?);
+                            if t.min_doc_count == 0 {
+                                let g = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
+                                all_terms = Some(self.level(Scope::Global, vec![g]));
+                            }
+                        }
+                        Bucket::Histogram(h) => {
+                            info = self.key_info(&h.field, h.format.as_ref());
+                            if h.date.is_some()
+                                && info.date_format.is_none()
+                                && info.kind != fields::EsKind::Other
+                            {
+                                return Err(EsError::illegal_argument(format!(
+                                    "Field [{}] of type [{}] is not supported for aggregation [date_histogram]",
+                                    h.field,
+                                    format!("{:?}", info.kind).to_lowercase()
+                                )));
+                            }
+                            let round = bucket::histo_round(h);
+                            let k = self.value_key(&h.field, h.missing.as_ref(), &round)?;
+                            insts.push(child(self, k, scope)?);
+                        }
+                        Bucket::Range(r) => {
+                            for item in &r.ranges {
+                                let k = self.cond_key(&|s| bucket::range_cond(&s.meta, r, item))?;
+                                insts.push(child(self, k, scope)?);
+                            }
+                        }
+                        Bucket::Filter(q) => {
+                            let now = self.now;
+                            let k = self.cond_key(&|s| plan::filter(&Ctx::new(&s.meta, now), q))?;
+                            insts.push(child(self, k, scope)?);
+                        }
+                        Bucket::Filters(fs) => {
+                            let now = self.now;
+                            for (_, q) in &fs.filters {
+                                let k =
+                                    self.cond_key(&|s| plan::filter(&Ctx::new(&s.meta, now), q))?;
+                                insts.push(child(self, k, scope)?);
+                            }
+                            if fs.other_bucket_key.is_some() {
+                                let k = self.cond_key(&|s| {
+                                    let ctx = Ctx::new(&s.meta, now);
+                                    let any: Result<Vec<Expr>, EsError> = fs
+                                        .filters
+                                        .iter()
+                                        .map(|(_, q)| plan::filter(&ctx, q))
+                                        .collect();
+                                    Ok(sql::not(sql::or_all(any?)))
+                                })?;
+                                insts.push(child(self, k, scope)?);
+                            }
+                        }
+                        Bucket::Missing(f) => {
+                            let k = self.cond_key(&|s| Ok(bucket::missing_cond(&s.meta, f)))?;
+                            insts.push(child(self, k, scope)?);
+                        }
+                        Bucket::Global => {
+                            if !path.is_empty() || scope == Scope::Global {
+                                return Err(EsError::new(
+                                    400,
+                                    "aggregation_initialization_exception",
+                                    format!(
+                                        "Aggregator [{name}] of type [global] cannot be a sub-aggregator"
+                                    ),
+                                ));
+                            }
+                            let lv = self.level(Scope::Global, vec![]);
+                            let subs = self.plan(&a.subs, Scope::Global, &[], lv)?;
+                            insts.push(Inst { level: lv, subs });
+                        }
+                    }
+                    out.push(PNode::Bucket {
+                        name,
+                        meta,
+                        b: Box::new(b.clone()),
+                        insts,
+                        info,
+                        all_terms,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+type Row = Map<String, Value>;
+
+/// A query of grouped rows: scope and exploded keys shared by its levels.
+struct Group {
+    scope: Scope,
+    keys: Vec<usize>,
+    levels: Vec<usize>,
+    metrics: Vec<usize>,
+}
+
+/// Everything ClickHouse answered, indexed for lookup by level and parent keys.
+struct Results {
+    /// level → parent key tuple (JSON) → rows (one per bucket).
+    rows: Vec<HashMap<String, Vec<Row>>>,
+}
+
+impl Results {
+    fn rows(&self, level: usize, path: &[Value]) -> &[Row] {
+        let k = serde_json::to_string(path).unwrap_or_default();
+        self.rows[level].get(&k).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// The queries of a plan. Public for tests and the debug UI: how many statements a tree costs.
+fn build_groups(p: &Planner) -> Vec<Group> {
+    let mut groups: BTreeMap<(Scope, Vec<usize>), Group> = BTreeMap::new();
+    for (i, l) in p.levels.iter().enumerate() {
+        let exploded: Vec<usize> = l
+            .keys
+            .iter()
+            .copied()
+            .filter(|k| p.keys[*k].explode)
+            .collect();
+        let g = groups.entry((l.scope, exploded)).or_insert_with(|| Group {
+            scope: l.scope,
+            keys: vec![],
+            levels: vec![],
+            metrics: vec![],
+        });
+        g.levels.push(i);
+        for k in &l.keys {
+            if !g.keys.contains(k) {
+                g.keys.push(*k);
+            }
+        }
+    }
+    let mut out: Vec<Group> = groups.into_values().collect();
+    for (mi, m) in p.metrics.iter().enumerate() {
+        if let Some(g) = out.iter_mut().find(|g| g.levels.contains(&m.level)) {
+            g.metrics.push(mi);
+        }
+    }
+    for g in &mut out {
+        g.keys.sort_unstable();
+    }
+    out
+}
+
+fn group_sql(p: &Planner, g: &Group) -> Select {
+    let mut selects = Vec::new();
+    for (si, s) in p.sources.iter().enumerate() {
+        let mut items = vec![sql::lit(1u64).alias("_one")];
+        for k in &g.keys {
+            let spec = &p.keys[*k];
+            let e = spec.exprs[si].clone();
+            let e = if spec.explode {
+                Expr::func("arrayJoin", vec![e])
+            } else {
+                e
+            };
+            items.push(e.alias(format!("k{k}")));
+        }
+        for m in &g.metrics {
+            items.push(p.metrics[*m].inputs[si].clone().alias(format!("v{m}")));
+        }
+        selects.push(Select {
+            items,
+            from: Some(s.from.clone()),
+            final_: s.final_,
+            where_: (g.scope == Scope::Query).then(|| s.where_.clone()),
+            ..Default::default()
+        });
+    }
+    let mut items = Vec::new();
+    for k in &g.keys {
+        items.push(sql::col(format!("k{k}")).into());
+    }
+    let mut sets: Vec<Vec<Expr>> = Vec::new();
+    for l in &g.levels {
+        sets.push(
+            p.levels[*l]
+                .keys
+                .iter()
+                .map(|k| sql::col(format!("k{k}")))
+                .collect(),
+        );
+    }
+    let key_cols: Vec<Expr> = g.keys.iter().map(|k| sql::col(format!("k{k}"))).collect();
+    if key_cols.is_empty() {
+        items.push(sql::lit(0u64).alias("_g"));
+    } else {
+        items.push(Expr::func("grouping", key_cols).alias("_g"));
+    }
+    items.push(Expr::func("count", vec![]).alias("_c"));
+    for m in &g.metrics {
+        let spec = &p.metrics[*m];
+        items.extend(metrics::columns(
+            &spec.metric,
+            &format!("v{m}"),
+            spec.shape.array,
+            &format!("m{m}"),
+        ));
+    }
+    let only_total = sets.iter().all(Vec::is_empty);
+    Select {
+        items,
+        from: Some(FromClause::subquery(sql::union_all(selects), "d")),
+        grouping_sets: if only_total { vec![] } else { sets },
+        ..Default::default()
+    }
+}
+
+/// Runs the aggregations over the sources; returns the `aggregations` object and the number of
+/// ClickHouse queries used.
+pub async fn execute(
+    ch: &ClickHouse,
+    sources: &[Source],
+    aggs: &[Agg],
+    now_millis: i64,
+) -> Result<Value, EsError> {
+    let mut p = Planner {
+        sources,
+        now: now_millis,
+        keys: vec![],
+        levels: vec![],
+        metrics: vec![],
+    };
+    let root_level = p.level(Scope::Query, vec![]);
+    let tree = p.plan(aggs, Scope::Query, &[], root_level)?;
+    let mut results = Results {
+        rows: (0..p.levels.len()).map(|_| HashMap::new()).collect(),
+    };
+    if !sources.is_empty() {
+        let groups = build_groups(&p);
+        let queries: Vec<Select> = groups.iter().map(|g| group_sql(&p, g)).collect();
+        let answers =
+            futures::future::try_join_all(queries.iter().map(|q| ch.query_rows(q))).await?;
+        for (g, rows) in groups.iter().zip(answers) {
+            let n = g.keys.len();
+            let mask_of = |l: &Level| -> u64 {
+                let mut m = 0u64;
+                for (j, k) in g.keys.iter().enumerate() {
+                    if !l.keys.contains(k) {
+                        m |= 1 << (n - 1 - j);
+                    }
+                }
+                m
+            };
+            let by_mask: HashMap<u64, usize> = g
+                .levels
+                .iter()
+                .map(|l| (mask_of(&p.levels[*l]), *l))
+                .collect();
+            for row in rows {
+                let mask = row.get("_g").and_then(Value::as_u64).unwrap_or(0);
+                let Some(&li) = by_mask.get(&mask) else {
+                    continue;
+                };
+                let l = &p.levels[li];
+                let parent: Vec<Value> = l.keys[..l.keys.len().saturating_sub(1)]
+                    .iter()
+                    .map(|k| row.get(&format!("k{k}")).cloned().unwrap_or(Value::Null))
+                    .collect();
+                let pk = serde_json::to_string(&parent).unwrap_or_default();
+                results.rows[li].entry(pk).or_default().push(row);
+            }
+        }
+    }
+    let r = Render {
+        p: &p,
+        res: &results,
+    };
+    let root_row = results.rows[root_level].get("[]").and_then(|v| v.first());
+    let out = r.nodes(&tree, Some(&[]), root_row)?;
+    Ok(Value::Object(out))
+}
+
+/// How many ClickHouse queries a parsed tree costs on these sources (for docs and tests).
+pub fn query_count(sources: &[Source], aggs: &[Agg], now_millis: i64) -> Result<usize, EsError> {
+    let mut p = Planner {
+        sources,
+        now: now_millis,
+        keys: vec![],
+        levels: vec![],
+        metrics: vec![],
+    };
+    let root_level = p.level(Scope::Query, vec![]);
+    p.plan(aggs, Scope::Query, &[], root_level)?;
+    Ok(build_groups(&p).len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+struct Render<'a> {
+    p: &'a Planner<'a>,
+    res: &'a Results,
+}
+
+fn with_meta(meta: &Option<Value>, body: Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    if let Some(m) = meta {
+        out.insert("meta".into(), m.clone());
+    }
+    out.extend(body);
+    Value::Object(out)
+}
+
+fn count_of(row: Option<&Row>) -> u64 {
+    row.and_then(|r| r.get("_c"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+impl Render<'_> {
+    /// Renders sibling aggregations of one bucket. `path` is `None` in an empty bucket.
+    fn nodes(
+        &self,
+        nodes: &[PNode],
+        path: Option<&[Value]>,
+        row: Option<&Row>,
+    ) -> Result<Map<String, Value>, EsError> {
+        let mut out = Map::new();
+        for n in nodes {
+            match n {
+                PNode::Metric { name, meta, spec } => {
+                    let s = &self.p.metrics[*spec];
+                    let body = metrics::render(&s.metric, &s.shape, row, &format!("m{spec}"));
+                    out.insert(name.clone(), with_meta(meta, body));
+                }
+                PNode::Pipeline { .. } => {}
+                PNode::Bucket {
+                    name,
+                    meta,
+                    b,
+                    insts,
+                    info,
+                    all_terms,
+                } => {
+                    let body = self.bucket(b, insts, info, *all_terms, path)?;
+                    out.insert(name.clone(), with_meta(meta, body));
+                }
+            }
+        }
+        // Sibling pipelines read the aggregations rendered above, in request order.
+        for n in nodes {
+            if let PNode::Pipeline { name, meta, p } = n
+                && p.is_sibling()
+            {
+                let body = pipeline::sibling(p, name, &out)?;
+                out.insert(name.clone(), with_meta(meta, body));
+            }
+        }
+        Ok(out)
+    }
+
+    fn single(
+        &self,
+        inst: &Inst,
+        path: Option<&[Value]>,
+    ) -> Result<(u64, Map<String, Value>), EsError> {
+        let row = path.and_then(|p| {
+            self.res
+                .rows(inst.level, p)
+                .iter()
+                .find(|r| self.own_key(inst.level, r).and_then(|v| v.as_u64()) == Some(1))
+        });
+        let sub_path = path.map(|p| {
+            let mut v = p.to_vec();
+            v.push(json!(1));
+            v
+        });
+        let subs = self.nodes(
+            &inst.subs,
+            if row.is_some() {
+                sub_path.as_deref()
+            } else {
+                None
+            },
+            row,
+        )?;
+        Ok((count_of(row), subs))
+    }
+
+    fn own_key<'r>(&self, level: usize, row: &'r Row) -> Option<&'r Value> {
+        let k = self.p.levels[level].keys.last()?;
+        row.get(&format!("k{k}"))
+    }
+
+    /// Keyed buckets (terms, histograms): (key, row) of each bucket under `path`.
+    fn keyed_rows(&self, inst: &Inst, path: Option<&[Value]>) -> Vec<(Value, &Row)> {
+        let Some(p) = path else { return vec![] };
+        self.res
+            .rows(inst.level, p)
+            .iter()
+            .filter_map(|r| {
+                let k = self.own_key(inst.level, r)?;
+                (!k.is_null()).then(|| (k.clone(), r))
+            })
+            .collect()
+    }
+
+    fn sub_path(path: Option<&[Value]>, key: &Value) -> Option<Vec<Value>> {
+        path.map(|p| {
+            let mut v = p.to_vec();
+            v.push(key.clone());
+            v
+        })
+    }
+
+    fn bucket(
+        &self,
+        b: &Bucket,
+        insts: &[Inst],
+        info: &KeyInfo,
+        all_terms: Option<usize>,
+        path: Option<&[Value]>,
+    ) -> Result<Map<String, Value>, EsError> {
+        let mut out = Map::new();
+        let pipelines: Vec<(&String, &Option<Value>, &Pipeline)> = insts
+            .first()
+            .map(|i| {
+                i.subs
+                    .iter()
+                    .filter_map(|n| match n {
+                        PNode::Pipeline { name, meta, p } if !p.is_sibling() => {
+                            Some((name, meta, p))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        match b {
+            Bucket::Global | Bucket::Filter(_) | Bucket::Missing(_) => {
+                let (n, subs) = if matches!(b, Bucket::Global) {
+                    let row = self.res.rows(insts[0].level, &[]).first();
+                    (count_of(row), self.nodes(&insts[0].subs, Some(&[]), row)?)
+                } else {
+                    self.single(&insts[0], path)?
+                };
+                out.insert("doc_count".into(), json!(n));
+                out.extend(subs);
+            }
+            Bucket::Filters(fs) => {
+                let mut list = Vec::new();
+                let names = fs
+                    .filters
+                    .iter()
+                    .map(|(k, _)| k.clone())
+                    .chain(fs.other_bucket_key.clone().map(Some));
+                for (inst, key) in insts.iter().zip(names) {
+                    let (n, subs) = self.single(inst, path)?;
+                    let mut bk = Map::new();
+                    if let Some(k) = &key
+                        && !fs.keyed
+                    {
+                        bk.insert("key".into(), json!(k));
+                    }
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    list.push((key, bk));
+                }
+                let mut buckets: Vec<Map<String, Value>> =
+                    list.iter().map(|(_, b)| b.clone()).collect();
+                pipeline::apply_parent(&pipelines, &mut buckets)?;
+                if fs.keyed {
+                    let mut m = Map::new();
+                    for ((k, _), bk) in list.into_iter().zip(buckets) {
+                        m.insert(k.unwrap_or_default(), Value::Object(bk));
+                    }
+                    out.insert("buckets".into(), Value::Object(m));
+                } else {
+                    out.insert(
+                        "buckets".into(),
+                        Value::Array(buckets.into_iter().map(Value::Object).collect()),
+                    );
+                }
+            }
+            Bucket::Range(r) => {
+                let fmt = r
+                    .format
+                    .clone()
+                    .or(info.date_format.clone())
+                    .unwrap_or_else(|| "strict_date_optional_time||epoch_millis".into());
+                let show = |x: f64| -> String {
+                    if r.date {
+                        crate::schema::dates::format_date(
+                            (x as i64).saturating_mul(1_000_000),
+                            &fmt,
+                            r.time_zone.as_deref(),
+                        )
+                    } else {
+                        java_double(x)
+                    }
+                };
+                let mut keys = Vec::new();
+                let mut buckets = Vec::new();
+                for (inst, item) in insts.iter().zip(&r.ranges) {
+                    let (n, subs) = self.single(inst, path)?;
+                    let key = item.key.clone().unwrap_or_else(|| {
+                        format!(
+                            "{}-{}",
+                            item.from.map(show).unwrap_or_else(|| "*".into()),
+                            item.to.map(show).unwrap_or_else(|| "*".into())
+                        )
+                    });
+                    let mut bk = Map::new();
+                    if !r.keyed {
+                        bk.insert("key".into(), json!(key));
+                    }
+                    if let Some(f) = item.from {
+                        bk.insert("from".into(), json!(f));
+                        if r.date {
+                            bk.insert("from_as_string".into(), json!(show(f)));
+                        }
+                    }
+                    if let Some(t) = item.to {
+                        bk.insert("to".into(), json!(t));
+                        if r.date {
+                            bk.insert("to_as_string".into(), json!(show(t)));
+                        }
+                    }
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    keys.push(key);
+                    buckets.push(bk);
+                }
+                pipeline::apply_parent(&pipelines, &mut buckets)?;
+                if r.keyed {
+                    let mut m = Map::new();
+                    for (k, bk) in keys.into_iter().zip(buckets) {
+                        m.insert(k, Value::Object(bk));
+                    }
+                    out.insert("buckets".into(), Value::Object(m));
+                } else {
+                    out.insert(
+                        "buckets".into(),
+                        Value::Array(buckets.into_iter().map(Value::Object).collect()),
+                    );
+                }
+            }
+            Bucket::Terms(t) => {
+                let inst = &insts[0];
+                let mut buckets: Vec<(Value, u64, Map<String, Value>)> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let sp = Self::sub_path(path, &k);
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
+                    seen.insert(k.to_string());
+                    buckets.push((k, count_of(Some(row)), subs));
+                }
+                if let Some(all) = all_terms {
+                    for (k, _) in self.keyed_rows(
+                        &Inst {
+                            level: all,
+                            subs: vec![],
+                        },
+                        Some(&[]),
+                    ) {
+                        if seen.insert(k.to_string()) {
+                            let subs = self.nodes(&inst.subs, None, None)?;
+                            buckets.push((k, 0, subs));
+                        }
+                    }
+                }
+                let key_text = |k: &Value| match k {
+                    Value::String(s) => s.clone(),
+                    other => render_key(info, other)
+                        .1
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_else(|| other.to_string()),
+                };
+                buckets.retain(|(k, n, _)| *n >= t.min_doc_count && t.accepts(&key_text(k)));
+                let mut rendered: Vec<(Value, u64, Map<String, Value>)> = buckets
+                    .into_iter()
+                    .map(|(k, n, subs)| {
+                        let mut bk = Map::new();
+                        let (key, kas) = render_key(info, &k);
+                        bk.insert("key".into(), key);
+                        if let Some(s) = kas {
+                            bk.insert("key_as_string".into(), s);
+                        }
+                        bk.insert("doc_count".into(), json!(n));
+                        bk.extend(subs);
+                        (k, n, bk)
+                    })
+                    .collect();
+                sort_buckets(&mut rendered, &t.order)?;
+                let other: u64 = rendered.iter().skip(t.size).map(|(_, n, _)| *n).sum();
+                rendered.truncate(t.size);
+                let mut list: Vec<Map<String, Value>> =
+                    rendered.into_iter().map(|(_, _, b)| b).collect();
+                pipeline::apply_parent(&pipelines, &mut list)?;
+                out.insert("doc_count_error_upper_bound".into(), json!(0));
+                out.insert("sum_other_doc_count".into(), json!(other));
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(list.into_iter().map(Value::Object).collect()),
+                );
+            }
+            Bucket::Histogram(h) => {
+                let inst = &insts[0];
+                let mut by_key: BTreeMap<i64, (f64, u64, Option<&Row>)> = BTreeMap::new();
+                let ord = |x: f64| (x * 1e6).round() as i64;
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let Some(x) = k.as_f64() else { continue };
+                    if let Some((lo, hi)) = h.hard_bounds
+                        && (lo.is_some_and(|l| x < bucket::round_key(h, l))
+                            || hi.is_some_and(|u| x > u))
+                    {
+                        continue;
+                    }
+                    by_key.insert(ord(x), (x, count_of(Some(row)), Some(row)));
+                }
+                if h.min_doc_count == 0 {
+                    let mut lo = by_key.values().next().map(|v| v.0);
+                    let mut hi = by_key.values().next_back().map(|v| v.0);
+                    if let Some((emin, emax)) = h.extended_bounds {
+                        if emin.is_finite() {
+                            let k = bucket::round_key(h, emin);
+                            lo = Some(lo.map_or(k, |l| l.min(k)));
+                            hi = Some(hi.map_or(k, |x| x.max(k)));
+                        }
+                        if emax.is_finite() {
+                            let k = bucket::round_key(h, emax);
+                            hi = Some(hi.map_or(k, |x| x.max(k)));
+                            lo = Some(lo.map_or(k, |l| l.min(k)));
+                        }
+                    }
+                    if let Some((hlo, hhi)) = h.hard_bounds {
+                        if let (Some(l), Some(b)) = (lo, hlo) {
+                            lo = Some(l.max(bucket::round_key(h, b)));
+                        }
+                        if let (Some(x), Some(b)) = (hi, hhi) {
+                            hi = Some(x.min(bucket::round_key(h, b)));
+                        }
+                    }
+                    if let (Some(mut k), Some(hi)) = (lo, hi) {
+                        let mut guard = 0;
+                        while k <= hi + 1e-9 {
+                            by_key.entry(ord(k)).or_insert((k, 0, None));
+                            k = bucket::next_key(h, k);
+                            guard += 1;
+                            if guard > 65_536 {
+                                return Err(EsError::new(
+                                    400,
+                                    "too_many_buckets_exception",
+                                    "Trying to create too many buckets. Must be less than or equal to: [65536] but this number of buckets was exceeded. This limit can be set by changing the [search.max_buckets] cluster level setting.",
+                                )
+                                .with("max_buckets", 65536));
+                            }
+                        }
+                    }
+                }
+                let mut rendered = Vec::new();
+                for (_, (x, n, row)) in by_key {
+                    if n < h.min_doc_count {
+                        continue;
+                    }
+                    let kv = if h.date.is_some() {
+                        json!(x as i64)
+                    } else {
+                        json!(x)
+                    };
+                    let sp = if row.is_some() {
+                        Self::sub_path(
+                            path,
+                            row.and_then(|r| self.own_key(inst.level, r)).unwrap_or(&kv),
+                        )
+                    } else {
+                        None
+                    };
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), row)?;
+                    let mut bk = Map::new();
+                    let kas = if let Some(df) = &info.date_format {
+                        let f = h.format.clone().unwrap_or_else(|| df.clone());
+                        Some(crate::schema::dates::format_date(
+                            (x as i64).saturating_mul(1_000_000),
+                            &f,
+                            h.time_zone.as_deref(),
+                        ))
+                    } else {
+                        None
+                    };
+                    if let Some(s) = &kas {
+                        bk.insert("key_as_string".into(), json!(s));
+                    }
+                    bk.insert("key".into(), kv.clone());
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    let label = kas.unwrap_or_else(|| java_double(x));
+                    rendered.push((kv, n, bk, label));
+                }
+                if h.order != [(OrderKey::Key, false)] {
+                    let mut tmp: Vec<(Value, u64, Map<String, Value>)> = rendered
+                        .iter()
+                        .map(|(k, n, b, _)| (k.clone(), *n, b.clone()))
+                        .collect();
+                    sort_buckets(&mut tmp, &h.order)?;
+                    let labels: HashMap<String, String> = rendered
+                        .iter()
+                        .map(|(k, _, _, l)| (k.to_string(), l.clone()))
+                        .collect();
+                    rendered = tmp
+                        .into_iter()
+                        .map(|(k, n, b)| {
+                            let l = labels.get(&k.to_string()).cloned().unwrap_or_default();
+                            (k, n, b, l)
+                        })
+                        .collect();
+                }
+                let labels: Vec<String> = rendered.iter().map(|r| r.3.clone()).collect();
+                let mut list: Vec<Map<String, Value>> = rendered.into_iter().map(|r| r.2).collect();
+                pipeline::apply_parent(&pipelines, &mut list)?;
+                if h.keyed {
+                    let mut m = Map::new();
+                    for (l, bk) in labels.into_iter().zip(list) {
+                        m.insert(l, Value::Object(bk));
+                    }
+                    out.insert("buckets".into(), Value::Object(m));
+                } else {
+                    out.insert(
+                        "buckets".into(),
+                        Value::Array(list.into_iter().map(Value::Object).collect()),
+                    );
+                }
+            }
+        }
+        if !pipelines.is_empty()
+            && !matches!(
+                b,
+                Bucket::Histogram(_) | Bucket::Terms(_) | Bucket::Range(_) | Bucket::Filters(_)
+            )
+        {
+            let (name, _, p) = pipelines[0];
+            return Err(EsError::illegal_argument(format!(
+                "{} aggregation [{name}] must have a histogram, date_histogram or auto_date_histogram as parent",
+                p.type_name()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// A terms key as Elasticsearch shows it: `(key, key_as_string)`.
+fn render_key(info: &KeyInfo, k: &Value) -> (Value, Option<Value>) {
+    use fields::EsKind as K;
+    match info.kind {
+        K::Boolean => {
+            let b = k.as_u64() == Some(1) || k.as_bool() == Some(true);
+            (
+                json!(if b { 1 } else { 0 }),
+                Some(json!(if b { "true" } else { "false" })),
+            )
+        }
+        K::Date | K::DateNanos => {
+            let ms = k
+                .as_i64()
+                .or_else(|| k.as_f64().map(|x| x as i64))
+                .unwrap_or(0);
+            let f = info
+                .date_format
+                .clone()
+                .unwrap_or_else(|| "strict_date_optional_time".into());
+            (
+                json!(ms),
+                Some(json!(crate::schema::dates::format_date(
+                    ms.saturating_mul(1_000_000),
+                    &f,
+                    None
+                ))),
+            )
+        }
+        K::Ip => (
+            json!(crate::schema::document::render_ip(
+                k.as_str().unwrap_or_default()
+            )),
+            None,
+        ),
+        k2 if k2.is_integer() => (
+            k.as_i64().map(|x| json!(x)).unwrap_or_else(|| k.clone()),
+            None,
+        ),
+        k2 if k2.is_numeric() => (
+            k.as_f64().map(|x| json!(x)).unwrap_or_else(|| k.clone()),
+            None,
+        ),
+        _ => (
+            match k {
+                Value::String(_) => k.clone(),
+                other => json!(other.to_string()),
+            },
+            None,
+        ),
+    }
+}
+
+fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        _ => a
+            .as_str()
+            .unwrap_or_default()
+            .cmp(b.as_str().unwrap_or_default()),
+    }
+}
+
+/// Sorts rendered buckets by `_count`, `_key` or a sub-aggregation path (`a>b.value`).
+fn sort_buckets(
+    b: &mut [(Value, u64, Map<String, Value>)],
+    order: &[(OrderKey, bool)],
+) -> Result<(), EsError> {
+    for (k, _) in order {
+        if let OrderKey::Path(p) = k
+            && let Some((_, _, first)) = b.first()
+        {
+            pipeline::check_order_path(first, p)?;
+        }
+    }
+    b.sort_by(|x, y| {
+        for (k, desc) in order {
+            let o = match k {
+                OrderKey::Count => x.1.cmp(&y.1),
+                OrderKey::Key => cmp_values(&x.2["key"], &y.2["key"]),
+                OrderKey::Path(p) => {
+                    let a = pipeline::bucket_value(&x.2, p).unwrap_or(f64::NEG_INFINITY);
+                    let c = pipeline::bucket_value(&y.2, p).unwrap_or(f64::NEG_INFINITY);
+                    a.total_cmp(&c)
+                }
+            };
+            let o = if *desc { o.reverse() } else { o };
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    Ok(())
+}
