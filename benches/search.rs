@@ -2,6 +2,7 @@
 //! 1. translation: µs to parse a Kibana-like search body and plan its SQL (no I/O);
 //! 2. overhead: the same search through the daemon (HTTP, planning, rendering) vs. the SQL it
 //!    generated sent straight to ClickHouse (the embedded chDB engine), on generated log documents.
+//!
 //! Run: `cargo bench --bench search` (env BENCH_DOCS, default 100000; BENCH_RUNS, default 30).
 
 use elastichouse::catalog::{IndexMeta, physical_name};
