@@ -413,3 +413,37 @@ async fn highlight_like_the_unified_highlighter() {
     let r = json_req("POST", "/ft-hl/_search", &json!({"query": {"match": {"msg": "quick"}}, "highlight": {"fields": {"msg": {"type": "fvh"}}}})).await;
     assert_eq!(r.status, 400);
 }
+
+#[tokio::test]
+async fn highlight_terms_of_search_bar_queries() {
+    // Kibana's Discover sends the search bar as query_string and highlights with its own tags:
+    // terms, phrases and wildcards of the query string are highlighted in the fields they hit.
+    let body = json!({
+        "query": {"bool": {"must": [{"query_string": {"query": "quick AND fo* AND tag:t0", "analyze_wildcard": true}}]}},
+        "highlight": {"pre_tags": ["@kibana-highlighted-field@"], "post_tags": ["@/kibana-highlighted-field@"],
+                      "fields": {"*": {}}, "fragment_size": 2147483647},
+        "sort": ["_doc"], "size": 1
+    });
+    let v = search(body).await;
+    let h = &v["hits"]["hits"][0];
+    assert_eq!(h["_id"], "0", "{v}");
+    assert_eq!(
+        h["highlight"]["msg"],
+        json!([
+            "The @kibana-highlighted-field@quick@/kibana-highlighted-field@ brown @kibana-highlighted-field@fox@/kibana-highlighted-field@"
+        ])
+    );
+    assert_eq!(
+        h["highlight"]["tag"],
+        json!(["@kibana-highlighted-field@t0@/kibana-highlighted-field@"])
+    );
+    let v = search(
+        json!({"query": {"query_string": {"query": "\"quick brown\"", "default_field": "msg"}},
+        "highlight": {"fields": {"msg": {}}}, "sort": ["_doc"], "size": 1}),
+    )
+    .await;
+    assert_eq!(
+        v["hits"]["hits"][0]["highlight"]["msg"],
+        json!(["The <em>quick</em> <em>brown</em> fox"])
+    );
+}

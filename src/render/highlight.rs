@@ -217,7 +217,8 @@ enum Matcher {
 }
 
 /// Collects (field pattern, matcher) pairs of the clauses that can match (not `must_not`).
-fn collect(q: &Query, out: &mut Vec<(String, Matcher)>) {
+/// `meta` expands Lucene-syntax queries the way planning does.
+fn collect(q: &Query, meta: &IndexMeta, out: &mut Vec<(String, Matcher)>) {
     use crate::analysis::standard_tokens;
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -285,12 +286,12 @@ fn collect(q: &Query, out: &mut Vec<(String, Matcher)>) {
                     query: mm.query.clone(),
                     ..mm.options.clone()
                 }));
-                collect(&inner, out);
+                collect(&inner, meta, out);
             }
         }
         Query::Bool(b) => {
             for c in b.must.iter().chain(&b.should).chain(&b.filter) {
-                collect(c, out);
+                collect(c, meta, out);
             }
         }
         Query::Prefix(p) => {
@@ -319,12 +320,63 @@ fn collect(q: &Query, out: &mut Vec<(String, Matcher)>) {
                 },
             ));
         }
-        Query::ConstantScore(c) => collect(&c.filter, out),
-        Query::Boosting(b) => collect(&b.positive, out),
-        Query::DisMax(d) => d.queries.iter().for_each(|q| collect(q, out)),
-        Query::Nested(n) => collect(&n.query, out),
-        // Range, exists and ids never highlight; regexp and the Lucene-syntax queries do not yet.
+        Query::ConstantScore(c) => collect(&c.filter, meta, out),
+        Query::Boosting(b) => collect(&b.positive, meta, out),
+        Query::DisMax(d) => d.queries.iter().for_each(|q| collect(q, meta, out)),
+        Query::Nested(n) => collect(&n.query, meta, out),
+        Query::QueryString(qs) => {
+            let ctx = crate::plan::Ctx::new(meta, chrono::Utc::now().timestamp_millis());
+            if let Ok(b) = crate::plan::query_string::build_query_string(&ctx, qs) {
+                collect_built(&b, meta, out);
+            }
+        }
+        Query::SimpleQueryString(qs) => {
+            let ctx = crate::plan::Ctx::new(meta, chrono::Utc::now().timestamp_millis());
+            if let Ok(b) = crate::plan::query_string::build_simple_query_string(&ctx, qs) {
+                collect_built(&b, meta, out);
+            }
+        }
+        // Range, exists and ids never highlight; regexp does not yet.
         _ => {}
+    }
+}
+
+/// Matchers of a query expanded from Lucene syntax (`plan::query_string::Built`).
+fn collect_built(
+    b: &crate::plan::query_string::Built,
+    meta: &IndexMeta,
+    out: &mut Vec<(String, Matcher)>,
+) {
+    use crate::plan::query_string::{Built, MultiTermKind};
+    match b {
+        Built::Dsl(q) => collect(q, meta, out),
+        Built::Bool(bb) => {
+            for c in bb.must.iter().chain(&bb.should).chain(&bb.filter) {
+                collect_built(c, meta, out);
+            }
+        }
+        Built::DisMax { queries, .. } => queries.iter().for_each(|q| collect_built(q, meta, out)),
+        Built::MultiTerm(m) => {
+            let matcher = match &m.kind {
+                MultiTermKind::Wildcard(p) => Matcher::Glob {
+                    pattern: p.clone(),
+                    case_insensitive: false,
+                },
+                MultiTermKind::Prefix(p) => Matcher::Prefix(p.clone()),
+                MultiTermKind::Fuzzy {
+                    term,
+                    edits,
+                    prefix_length,
+                    ..
+                } => Matcher::Fuzzy {
+                    term: term.clone(),
+                    edits: *edits as usize,
+                    prefix: *prefix_length,
+                },
+                MultiTermKind::Regexp(_) => return,
+            };
+            out.push((m.field.clone(), matcher));
+        }
     }
 }
 
@@ -592,7 +644,11 @@ pub fn highlight_hit(
 ) -> Option<Map<String, Value>> {
     let doc: Value = serde_json::from_str(source).ok()?;
     let mut matchers = Vec::new();
-    collect(h.highlight_query.as_ref().unwrap_or(query), &mut matchers);
+    collect(
+        h.highlight_query.as_ref().unwrap_or(query),
+        meta,
+        &mut matchers,
+    );
     let mut out = Map::new();
     let leaf_paths: Vec<String> = meta
         .mappings
