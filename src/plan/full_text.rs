@@ -122,20 +122,7 @@ fn combine(clauses: Vec<Planned>, m: &Match) -> Planned {
         .reduce(|a, b| a + b)
         .unwrap_or(sql::lit(0.0));
     let filters: Vec<Expr> = clauses.into_iter().map(|c| c.filter).collect();
-    let filter = if required > n {
-        sql::lit(false)
-    } else if required == n {
-        Expr::And(filters)
-    } else if required == 1 {
-        Expr::Or(filters)
-    } else {
-        let sum = filters
-            .into_iter()
-            .map(|e| Expr::func("toUInt32", vec![e]))
-            .reduce(|a, b| a + b)
-            .expect("clauses");
-        sum.gte(sql::lit(required as u64))
-    };
+    let filter = super::at_least(filters, required);
     Planned { filter, score }
 }
 

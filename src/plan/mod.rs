@@ -574,6 +574,28 @@ pub fn filter(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
     })
 }
 
+/// At least `required` of `clauses` hold: Lucene's minimum_should_match over SHOULD clauses (more
+/// required than there are clauses matches nothing; it is never lowered).
+pub(crate) fn at_least(clauses: Vec<Expr>, required: usize) -> Expr {
+    let n = clauses.len();
+    if required == 0 {
+        always()
+    } else if required > n {
+        never()
+    } else if required == n {
+        Expr::And(clauses)
+    } else if required == 1 {
+        Expr::Or(clauses)
+    } else {
+        let sum = clauses
+            .into_iter()
+            .map(|e| Expr::func("toUInt32", vec![e]))
+            .reduce(|a, b| a + b)
+            .expect("non-empty");
+        sum.gte(sql::lit(required as u64))
+    }
+}
+
 fn bool_filter(ctx: &Ctx, b: &Bool) -> Result<Expr, EsError> {
     let mut and = Vec::new();
     for q in b.must.iter().chain(&b.filter) {
@@ -595,20 +617,7 @@ fn bool_filter(ctx: &Ctx, b: &Bool) -> Result<Expr, EsError> {
             .iter()
             .map(|q| filter(ctx, q))
             .collect::<Result<_, _>>()?;
-        if required > b.should.len() {
-            and.push(never());
-        } else if required == 1 {
-            and.push(Expr::Or(shoulds));
-        } else if required == b.should.len() {
-            and.extend(shoulds);
-        } else if required > 1 {
-            let sum = shoulds
-                .into_iter()
-                .map(|e| Expr::func("toUInt32", vec![e]))
-                .reduce(|a, b| a + b)
-                .expect("non-empty");
-            and.push(sum.gte(sql::lit(required as u64)));
-        }
+        and.push(at_least(shoulds, required));
     } else if let Some(m) = &b.minimum_should_match
         && m.required(0) > 0
     {

@@ -1050,18 +1050,7 @@ fn plan_filter(ctx: &Ctx, b: &Built) -> Result<Expr, EsError> {
                     .iter()
                     .map(|q| plan_filter(ctx, q))
                     .collect::<Result<_, _>>()?;
-                if required > shoulds.len() {
-                    and.push(never());
-                } else if required == 1 {
-                    and.push(Expr::Or(shoulds));
-                } else if required > 1 {
-                    let sum = shoulds
-                        .into_iter()
-                        .map(|e| Expr::func("toUInt32", vec![e]))
-                        .reduce(|a, b| a + b)
-                        .expect("non-empty");
-                    and.push(sum.gte(sql::lit(required as u64)));
-                }
+                and.push(super::at_least(shoulds, required));
             }
             Expr::And(and)
         }
