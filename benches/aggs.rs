@@ -7,23 +7,20 @@
 //!
 //! Run: `cargo bench --bench aggs` (env: BENCH_DOCS, default 1000000). Prints figures only.
 
+mod common;
+
 use serde_json::json;
 use std::time::Instant;
 
 fn main() {
-    let n: u64 = std::env::var("BENCH_DOCS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let n: u64 = common::env_or("BENCH_DOCS", 1_000_000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
-        let python = std::env::var("ELASTICHOUSE_PYTHON")
-            .map(Into::into)
-            .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+        let python = common::python();
         let cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), Some(python));
         let running = elastichouse::server::start(cfg).await.expect("daemon");
         let es = format!("http://{}", running.es_addr);

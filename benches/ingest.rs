@@ -4,6 +4,8 @@
 //! Run: `cargo bench --bench ingest` (env: BENCH_DOCS, default 200000; BENCH_BATCH, default 5000).
 //! Needs the chDB venv (`scripts/setup`). Prints figures; asserts nothing about time.
 
+mod common;
+
 use elastichouse::sql;
 use serde_json::json;
 use std::time::Instant;
@@ -34,23 +36,15 @@ fn docs(n: usize) -> Vec<String> {
 }
 
 fn main() {
-    let n: usize = std::env::var("BENCH_DOCS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
-    let batch: usize = std::env::var("BENCH_BATCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000);
+    let n: usize = common::env_or("BENCH_DOCS", 200_000);
+    let batch: usize = common::env_or("BENCH_BATCH", 5_000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
-        let python = std::env::var("ELASTICHOUSE_PYTHON")
-            .map(Into::into)
-            .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+        let python = common::python();
         let mut cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), Some(python));
         cfg.bulk_batch_docs = batch;
         let running = elastichouse::server::start(cfg).await.expect("daemon");

@@ -5,6 +5,8 @@
 //!
 //! Run: `cargo bench --bench search` (env BENCH_DOCS, default 100000; BENCH_RUNS, default 30).
 
+mod common;
+
 use elastichouse::catalog::{IndexMeta, physical_name};
 use elastichouse::es_api::Params;
 use serde_json::{Value, json};
@@ -96,23 +98,15 @@ fn translation() {
 }
 
 fn overhead() {
-    let n: usize = std::env::var("BENCH_DOCS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let n: usize = common::env_or("BENCH_DOCS", 100_000);
+    let runs: usize = common::env_or("BENCH_RUNS", 30);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
-        let python = std::env::var("ELASTICHOUSE_PYTHON")
-            .map(Into::into)
-            .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+        let python = common::python();
         let cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), Some(python));
         let running = elastichouse::server::start(cfg).await.expect("daemon");
         let es = format!("http://{}", running.es_addr);
