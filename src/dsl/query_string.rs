@@ -238,25 +238,30 @@ fn object<'a>(body: &'a Value, name: &str) -> Result<&'a Map<String, Value>, EsE
     })
 }
 
+/// The value kinds both Lucene-syntax queries accept: an array only for `fields` (returned), an
+/// object never, any scalar otherwise (`None`), with Elasticsearch's errors for the rest.
+fn fields_or_scalar(name: &str, k: &str, v: &Value) -> Result<Option<Vec<(String, f64)>>, EsError> {
+    match v {
+        Value::Array(a) if k == "fields" => Ok(Some(fields_of(a)?)),
+        Value::Array(_) => Err(EsError::parsing(format!(
+            "[{name}] query does not support [{k}]"
+        ))),
+        Value::Object(_) => Err(EsError::parsing(format!(
+            "[{name}] unknown token [{}] after [{k}]",
+            token_name(v)
+        ))),
+        _ => Ok(None),
+    }
+}
+
 pub fn parse_query_string(body: &Value) -> Result<Query, EsError> {
     const NAME: &str = "query_string";
     let mut q = QueryString::default();
     let mut query = None;
     for (k, v) in object(body, NAME)? {
-        if let Value::Array(a) = v {
-            if k == "fields" {
-                q.fields = Some(fields_of(a)?);
-                continue;
-            }
-            return Err(EsError::parsing(format!(
-                "[{NAME}] query does not support [{k}]"
-            )));
-        }
-        if v.is_object() {
-            return Err(EsError::parsing(format!(
-                "[{NAME}] unknown token [{}] after [{k}]",
-                token_name(v)
-            )));
+        if let Some(fields) = fields_or_scalar(NAME, k, v)? {
+            q.fields = Some(fields);
+            continue;
         }
         match k.as_str() {
             "query" => query = Some(text_of(v)),
@@ -395,20 +400,9 @@ pub fn parse_simple_query_string(body: &Value) -> Result<Query, EsError> {
     let mut q = SimpleQueryString::default();
     let mut query = None;
     for (k, v) in object(body, NAME)? {
-        if let Value::Array(a) = v {
-            if k == "fields" {
-                q.fields = Some(fields_of(a)?);
-                continue;
-            }
-            return Err(EsError::parsing(format!(
-                "[{NAME}] query does not support [{k}]"
-            )));
-        }
-        if v.is_object() {
-            return Err(EsError::parsing(format!(
-                "[{NAME}] unknown token [{}] after [{k}]",
-                token_name(v)
-            )));
+        if let Some(fields) = fields_or_scalar(NAME, k, v)? {
+            q.fields = Some(fields);
+            continue;
         }
         match k.as_str() {
             "query" => query = Some(text_of(v)),
