@@ -72,15 +72,6 @@ async fn search(body: Value) -> Value {
     r.json()
 }
 
-fn ids(v: &Value) -> Vec<String> {
-    v["hits"]["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["_id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort_by_key(|x| x.parse::<usize>().unwrap());
     v

@@ -58,15 +58,6 @@ async fn search(body: Value) -> Value {
     r.json()
 }
 
-fn ids(v: &Value) -> Vec<String> {
-    v["hits"]["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["_id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn expect_ids(docs: &[Value], pred: impl Fn(&Value) -> bool) -> Vec<String> {
     docs.iter()
         .enumerate()

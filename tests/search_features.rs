@@ -56,15 +56,6 @@ async fn search(path: &str, body: Value) -> Value {
     r.json()
 }
 
-fn ids(v: &Value) -> Vec<String> {
-    v["hits"]["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["_id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn search_after_pages_across_tied_sort_values() {
     // paginate-search-results.html#search-after: sort values of the last hit, a tie-breaker field.

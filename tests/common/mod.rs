@@ -165,3 +165,13 @@ pub async fn clickhouse_sql(sql: &str) -> String {
     assert!(status.is_success(), "ClickHouse said {status}: {text}");
     text
 }
+
+/// The `_id`s of a search response's hits, in order.
+pub fn ids(v: &Value) -> Vec<String> {
+    v["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["_id"].as_str().unwrap().to_string())
+        .collect()
+}
