@@ -137,6 +137,9 @@ pub async fn search_response(f: &Fixture, r: &Resp) -> Result<Value, String> {
             if !kept && !polled && v.get("id").is_some() {
                 return Err(format!("id returned for a search that is not stored: {v}"));
             }
+            if kept && !v["id"].is_string() {
+                return Err(format!("no id for a search kept on completion: {v}"));
+            }
             if !v["completion_time_in_millis"].is_number() {
                 return Err(format!(
                     "completed async search without completion_time_in_millis: {v}"
