@@ -20,8 +20,11 @@ type Check = Result<(), String>;
 
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err(format!($($fmt)+));
+        {
+            let ok: bool = $cond;
+            if !ok {
+                return Err(format!($($fmt)+));
+            }
         }
     };
 }
@@ -178,13 +181,13 @@ fn aggs(v: &Value) -> Result<&Value, String> {
 }
 
 /// Hits of a Discover-like request: ids in order, sorted by time desc.
-fn newest_first<'a>(docs: &'a [(String, Value)], keep: impl Fn(&Value) -> bool) -> Vec<&'a str> {
+fn newest_first(docs: &[(String, Value)], keep: impl Fn(&Value) -> bool) -> Vec<&str> {
     let mut v: Vec<(&str, i64)> = docs
         .iter()
         .filter(|(_, d)| keep(d))
         .map(|(id, d)| (id.as_str(), data::ms(d, "timestamp")))
         .collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|x| std::cmp::Reverse(x.1));
     v.into_iter().map(|(id, _)| id).collect()
 }
 
@@ -1316,7 +1319,7 @@ fn check_tsvb(f: &Fixture, v: &Value) -> Check {
                 }
             }
         }),
-        // MovingFunctions.linearWeightedAvg: weights 1..n from oldest to newest.
+        // MovingFunctions.linearWeightedAvg: weights 1..n from oldest to newest (MovingFunctions.java).
         "tsvb/moving_fn" => {
             let mut seen: Vec<f64> = Vec::new();
             check_fixed_histogram(ts, &logs, "timestamp", DAY, |b, ds| {
@@ -1328,7 +1331,8 @@ fn check_tsvb(f: &Fixture, v: &Value) -> Check {
                 let want = if w.is_empty() {
                     None
                 } else {
-                    let (mut s, mut tw) = (0.0, 0.0);
+                    // MovingFunctions.linearWeightedAvg starts its total weight at 1.
+                    let (mut s, mut tw) = (0.0, 1.0);
                     for (i, x) in w.iter().enumerate() {
                         s += x * (i + 1) as f64;
                         tw += (i + 1) as f64;
