@@ -2,6 +2,7 @@
 
 pub mod bulk;
 pub mod cat;
+pub mod cluster;
 pub mod cursor;
 pub mod docs;
 pub mod indices;
@@ -178,6 +179,16 @@ pub fn router(state: AppState) -> Router {
             "/{index}/_source/{id}",
             get(docs::get_source).head(docs::exists_source),
         )
+        .route("/_nodes", get(cluster::nodes))
+        .route("/_nodes/{node_id}", get(cluster::nodes_one))
+        .route("/_nodes/{node_id}/{metrics}", get(cluster::nodes_two))
+        .route("/_cluster/health", get(cluster::health))
+        .route("/_cluster/health/{index}", get(cluster::health_index))
+        .route("/_cluster/settings", get(cluster::get_settings))
+        .route("/_xpack", get(cluster::xpack))
+        .route("/_xpack/usage", get(cluster::xpack_usage))
+        .route("/_license", get(cluster::license))
+        .route("/_security/_authenticate", get(cluster::security_disabled))
         .fallback(any(no_handler))
         .layer(middleware::from_fn_with_state(state.clone(), es_layer))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())

@@ -1,0 +1,215 @@
+//! The APIs Kibana calls at start-up and for data views / Discover, answered locally by the daemon
+//! exactly as Elasticsearch answers them, over HTTP against the real embedded ClickHouse engine.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// Start-up, health, licence
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn nodes_info_answers_kibanas_version_check() {
+    // Kibana's pollEsNodesVersion (elastic/kibana src/core/packages/elasticsearch/server-internal/src/
+    // version_check/ensure_es_version.ts) calls nodes.info with
+    // filter_path=nodes.*.version,nodes.*.http.publish_address,nodes.*.ip and requires every node's
+    // version to have Kibana's major and a minor ≥ Kibana's (es_kibana_version_compatability.ts).
+    let r =
+        get("/_nodes?filter_path=nodes.*.version,nodes.*.http.publish_address,nodes.*.ip").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    let nodes = v["nodes"].as_object().unwrap();
+    assert_eq!(nodes.len(), 1);
+    let (id, node) = nodes.iter().next().unwrap();
+    assert_eq!(id.len(), 22, "node ids are 22-character UUIDs");
+    // Only the three filtered paths remain.
+    assert_eq!(node.as_object().unwrap().len(), 3, "{node}");
+    assert_eq!(node["version"], "8.17.0");
+    assert_eq!(node["ip"], "127.0.0.1");
+    let publish = format!("127.0.0.1:{}", daemon().es.port());
+    assert_eq!(node["http"]["publish_address"], publish.as_str());
+    assert_eq!(node["http"].as_object().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn nodes_info_full_shape_and_metric_selection() {
+    // NodesInfoResponse#toXContent under RestActions.NodesResponseRestListener: `_nodes` header,
+    // cluster_name, nodes.{id}.{name, transport_address, host, ip, version, build_*, roles, …}.
+    let v = get("/_nodes").await.json();
+    assert_eq!(
+        v["_nodes"],
+        json!({"total": 1, "successful": 1, "failed": 0})
+    );
+    assert_eq!(v["cluster_name"], "elastichouse");
+    let node = v["nodes"].as_object().unwrap().values().next().unwrap();
+    for key in [
+        "name",
+        "transport_address",
+        "host",
+        "ip",
+        "version",
+        "build_flavor",
+        "build_type",
+        "build_hash",
+        "roles",
+        "settings",
+        "os",
+        "process",
+        "http",
+        "plugins",
+        "modules",
+        "ingest",
+    ] {
+        assert!(node.get(key).is_some(), "missing {key} in {node}");
+    }
+    assert!(node["roles"].as_array().unwrap().contains(&json!("data")));
+    // RestNodesInfoAction: `/_nodes/http` names metrics only, so it means all nodes, metric http.
+    let v = get("/_nodes/http").await.json();
+    let node = v["nodes"].as_object().unwrap().values().next().unwrap();
+    assert!(node.get("http").is_some());
+    assert!(
+        node.get("os").is_none() && node.get("settings").is_none(),
+        "{node}"
+    );
+    assert!(
+        node.get("version").is_some(),
+        "the node header is always there"
+    );
+    // `/_nodes/_local/os`: node id then metrics.
+    let v = get("/_nodes/_local/os").await.json();
+    let node = v["nodes"].as_object().unwrap().values().next().unwrap();
+    assert!(
+        node.get("os").is_some() && node.get("http").is_none(),
+        "{node}"
+    );
+    // An id that is no node selects nothing.
+    let v = get("/_nodes/no-such-node").await.json();
+    assert_eq!(v["_nodes"]["total"], 0);
+    assert_eq!(v["nodes"], json!({}));
+}
+
+#[tokio::test]
+async fn cluster_health_green_with_indices_and_shards_levels() {
+    // ClusterHealthResponse#toXContent (elastic/elasticsearch server/.../cluster/health/
+    // ClusterHealthResponse.java): one primary shard per index, no replicas → green.
+    let r = json_req("PUT", "/kapi-health-a", &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = get("/_cluster/health").await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["status"], "green");
+    assert_eq!(v["timed_out"], false);
+    assert_eq!(v["number_of_nodes"], 1);
+    assert_eq!(v["active_shards_percent_as_number"], 100.0);
+    assert_eq!(v["active_primary_shards"], v["active_shards"]);
+    assert!(v.get("indices").is_none(), "level=cluster has no indices");
+    let v = get("/_cluster/health/kapi-health-a?level=shards")
+        .await
+        .json();
+    assert_eq!(v["active_primary_shards"], 1);
+    let i = &v["indices"]["kapi-health-a"];
+    assert_eq!(i["status"], "green");
+    assert_eq!(i["number_of_shards"], 1);
+    assert_eq!(i["number_of_replicas"], 0);
+    assert_eq!(i["shards"]["0"]["primary_active"], true);
+    let v =
+        get("/_cluster/health/kapi-health-a?level=indices&wait_for_status=yellow&timeout=5s").await;
+    assert_eq!(v.status, 200);
+    assert!(v.json()["indices"]["kapi-health-a"].get("shards").is_none());
+    let r = get("/_cluster/health?level=nodes").await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+}
+
+#[tokio::test]
+async fn cluster_health_of_a_missing_index_is_red_and_times_out_with_408() {
+    // TransportClusterHealthAction: named indices must exist ("waitCount++"); a missing one makes the
+    // status red and the request waits until `timeout`, then answers timed_out=true with 408
+    // (ClusterHealthResponse#status) unless return_200_for_cluster_health_timeout.
+    let started = std::time::Instant::now();
+    let r = get("/_cluster/health/kapi-no-such-index?timeout=1s").await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(r.status, 408, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["status"], "red");
+    assert_eq!(v["timed_out"], true);
+    let r = get(
+        "/_cluster/health/kapi-no-such-index?timeout=0s&return_200_for_cluster_health_timeout=true",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "red");
+}
+
+#[tokio::test]
+async fn cluster_settings_with_defaults_flat_and_nested() {
+    // RestClusterGetSettingsAction: persistent and transient always; defaults with include_defaults;
+    // flat_settings renders dotted keys. script.allowed_types defaults to [] (all types allowed,
+    // ScriptService.TYPES_ALLOWED_SETTING).
+    let v = get("/_cluster/settings").await.json();
+    assert_eq!(v, json!({"persistent": {}, "transient": {}}));
+    let v = get("/_cluster/settings?include_defaults=true&flat_settings=true")
+        .await
+        .json();
+    assert_eq!(v["defaults"]["script.allowed_types"], json!([]));
+    assert_eq!(v["defaults"]["search.allow_expensive_queries"], "true");
+    let v = get("/_cluster/settings?include_defaults").await.json();
+    assert_eq!(v["defaults"]["script"]["allowed_types"], json!([]));
+    assert_eq!(v["defaults"]["cluster"]["name"], "elastichouse");
+}
+
+#[tokio::test]
+async fn xpack_info_and_license_are_a_basic_active_licence() {
+    // XPackInfoResponse#toXContent (x-pack/plugin/core/.../protocol/xpack/XPackInfoResponse.java):
+    // build, license {uid,type,mode,status} (no expiry for the self-generated basic licence),
+    // features sorted by name with available/enabled, and the tagline. Kibana's licensing plugin
+    // reads license.type/status and features.security.enabled.
+    let v = get("/_xpack?accept_enterprise=true").await.json();
+    assert_eq!(v["license"]["type"], "basic");
+    assert_eq!(v["license"]["mode"], "basic");
+    assert_eq!(v["license"]["status"], "active");
+    assert!(v["license"].get("expiry_date_in_millis").is_none());
+    assert_eq!(
+        v["features"]["security"],
+        json!({"available": true, "enabled": false})
+    );
+    let names: Vec<&String> = v["features"].as_object().unwrap().keys().collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    assert_eq!(v["tagline"], "You know, for X");
+    let v = get("/_xpack?categories=license").await.json();
+    assert!(v.get("features").is_none() && v.get("build").is_none());
+    assert!(v.get("license").is_some());
+    let r = get("/_xpack?categories=nope").await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+    // License#toInnerXContent in REST view mode: status first, no signature, no expiry for basic.
+    let v = get("/_license").await.json();
+    let l = &v["license"];
+    assert_eq!(l["status"], "active");
+    assert_eq!(l["type"], "basic");
+    assert_eq!(l["issuer"], "elasticsearch");
+    assert_eq!(l["max_nodes"], 1000);
+    assert!(l.get("signature").is_none() && l.get("expiry_date_in_millis").is_none());
+    assert_eq!(l["uid"], get("/_xpack").await.json()["license"]["uid"]);
+    assert!(get("/_xpack/usage").await.json()["security"]["enabled"] == json!(false));
+}
+
+#[tokio::test]
+async fn security_apis_answer_as_a_cluster_with_security_disabled() {
+    // A basic-licence cluster with xpack.security.enabled=false answers its security APIs with this
+    // 500 (x-pack SecurityActionFilter).
+    let r = get("/_security/_authenticate").await;
+    let e = assert_es_error(&r, 500, "exception");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Security must be explicitly enabled when using a [basic] license.")
+    );
+}
+
+#[allow(dead_code)]
+fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
+    &v["fields"][name]
+}
