@@ -213,3 +213,213 @@ async fn security_apis_answer_as_a_cluster_with_security_disabled() {
 fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
     &v["fields"][name]
 }
+
+// ---------------------------------------------------------------------------------------------
+// _field_caps
+// ---------------------------------------------------------------------------------------------
+
+/// Two indices whose mappings overlap and conflict: `bytes` is long in one and keyword in the
+/// other, `status` has doc values only in the first, `only_b` exists only in the second.
+async fn field_caps_fixture() {
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let a = json!({"mappings": {"properties": {
+            "@timestamp": {"type": "date"},
+            "msg": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}},
+            "bytes": {"type": "long", "meta": {"unit": "byte"}},
+            "status": {"type": "keyword"},
+            "never_set": {"type": "keyword"},
+            "host": {"properties": {"name": {"type": "keyword"}}},
+            "tags": {"type": "nested", "properties": {"name": {"type": "keyword"}}},
+            "wild": {"type": "wildcard"}
+        }}});
+        let b = json!({"mappings": {"properties": {
+            "@timestamp": {"type": "date"},
+            "bytes": {"type": "keyword"},
+            "status": {"type": "keyword", "doc_values": false},
+            "only_b": {"type": "long"}
+        }}});
+        for (name, m) in [("kapi-fc-a", a), ("kapi-fc-b", b)] {
+            let r = json_req("PUT", &format!("/{name}"), &m).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        let nd = concat!(
+            "{\"index\":{\"_index\":\"kapi-fc-a\",\"_id\":\"1\"}}\n",
+            "{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"msg\":\"hello\",\"bytes\":1,\"status\":\"ok\",\"host\":{\"name\":\"h1\"},\"tags\":[{\"name\":\"t\"}],\"wild\":\"w\"}\n",
+            "{\"index\":{\"_index\":\"kapi-fc-b\",\"_id\":\"1\"}}\n",
+            "{\"@timestamp\":\"2025-06-01T00:00:00Z\",\"bytes\":\"many\",\"status\":\"ok\",\"only_b\":5}\n",
+        );
+        let r = bulk("/_bulk?refresh=true", nd).await;
+        assert_eq!(r.json()["errors"], false, "{}", r.text);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn field_caps_types_multifields_objects_and_conflicts() {
+    // FieldCapabilitiesFetcher#retrieveFieldCaps + FieldCapabilities.Builder#build
+    // (elastic/elasticsearch server/.../action/fieldcaps/): a text field with a keyword multi-field,
+    // parent objects as `object`/`nested` (not searchable, not aggregatable), the type family
+    // (wildcard → keyword), `indices` per type only when a field has several types,
+    // non_aggregatable_indices only when mixed, meta merged into arrays.
+    field_caps_fixture().await;
+    let r = get("/kapi-fc-*/_field_caps?fields=*").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["indices"], json!(["kapi-fc-a", "kapi-fc-b"]));
+    let f = &v["fields"];
+    assert_eq!(
+        f["msg"],
+        json!({"text": {"type": "text", "metadata_field": false, "searchable": true, "aggregatable": false}})
+    );
+    assert_eq!(
+        f["msg.keyword"]["keyword"],
+        json!({"type": "keyword", "metadata_field": false, "searchable": true, "aggregatable": true})
+    );
+    assert_eq!(
+        f["host"],
+        json!({"object": {"type": "object", "metadata_field": false, "searchable": false, "aggregatable": false}})
+    );
+    assert_eq!(f["tags"]["nested"]["type"], "nested");
+    assert_eq!(f["tags.name"]["keyword"]["aggregatable"], true);
+    assert_eq!(
+        f["wild"]["keyword"]["type"], "keyword",
+        "wildcard's family is keyword"
+    );
+    // Conflict: one entry per type, each with its indices.
+    assert_eq!(
+        f["bytes"],
+        json!({
+            "long": {"type": "long", "metadata_field": false, "searchable": true, "aggregatable": true,
+                     "indices": ["kapi-fc-a"], "meta": {"unit": ["byte"]}},
+            "keyword": {"type": "keyword", "metadata_field": false, "searchable": true, "aggregatable": true,
+                        "indices": ["kapi-fc-b"]}
+        })
+    );
+    // Same type, aggregatable in one index only.
+    assert_eq!(
+        f["status"],
+        json!({"keyword": {"type": "keyword", "metadata_field": false, "searchable": true, "aggregatable": false,
+                           "non_aggregatable_indices": ["kapi-fc-b"]}})
+    );
+    // Without include_unmapped a field of one index is reported as is.
+    assert_eq!(f["only_b"]["long"]["searchable"], true);
+    assert!(f["only_b"]["long"].get("indices").is_none());
+    // Metadata fields.
+    assert_eq!(
+        f["_id"],
+        json!({"_id": {"type": "_id", "metadata_field": true, "searchable": true, "aggregatable": false}})
+    );
+    assert_eq!(f["_index"]["_index"]["aggregatable"], true);
+    assert_eq!(f["_source"]["_source"]["searchable"], false);
+}
+
+#[tokio::test]
+async fn field_caps_include_unmapped_filters_types_and_patterns() {
+    field_caps_fixture().await;
+    // TransportFieldCapabilitiesAction#addUnmappedFields: the indices lacking the field get type
+    // `unmapped` (not searchable, not aggregatable), and every type then lists its indices.
+    let v = get("/kapi-fc-a,kapi-fc-b/_field_caps?fields=only_b,msg&include_unmapped=true")
+        .await
+        .json();
+    assert_eq!(
+        v["fields"]["only_b"],
+        json!({
+            "long": {"type": "long", "metadata_field": false, "searchable": true, "aggregatable": true, "indices": ["kapi-fc-b"]},
+            "unmapped": {"type": "unmapped", "metadata_field": false, "searchable": false, "aggregatable": false, "indices": ["kapi-fc-a"]}
+        })
+    );
+    assert_eq!(
+        v["fields"]["msg"]["unmapped"]["indices"],
+        json!(["kapi-fc-b"])
+    );
+    // Patterns: wildcards and exclusions.
+    let v = get("/kapi-fc-a/_field_caps?fields=msg*,-msg.keyword")
+        .await
+        .json();
+    let names: Vec<&String> = v["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(names, vec!["msg"]);
+    // filters: -metadata drops _id & co; +metadata keeps only them; -multifield; -parent; -nested.
+    let v = get("/kapi-fc-a/_field_caps?fields=*&filters=-metadata,-multifield,-parent")
+        .await
+        .json();
+    let f = v["fields"].as_object().unwrap();
+    assert!(!f.keys().any(|k| k.starts_with('_')), "{f:?}");
+    assert!(f.get("msg.keyword").is_none() && f.get("host").is_none() && f.get("tags").is_none());
+    assert!(f.contains_key("host.name") && f.contains_key("tags.name"));
+    let v = get("/kapi-fc-a/_field_caps?fields=*&filters=%2Bmetadata")
+        .await
+        .json();
+    assert!(
+        v["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k.starts_with('_'))
+    );
+    let v = get("/kapi-fc-a/_field_caps?fields=*&filters=-nested")
+        .await
+        .json();
+    assert!(v["fields"].get("tags.name").is_none() && v["fields"].get("tags").is_none());
+    // types: only fields of those type families (parents of matched fields still listed).
+    let v = get("/kapi-fc-a/_field_caps?fields=*&types=keyword")
+        .await
+        .json();
+    let f = v["fields"].as_object().unwrap();
+    assert!(f.contains_key("status") && f.contains_key("wild") && f.contains_key("host"));
+    assert!(!f.contains_key("bytes") && !f.contains_key("msg") && !f.contains_key("_id"));
+    let r = get("/kapi-fc-a/_field_caps?fields=*&filters=bogus").await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert_eq!(e["reason"], "Unknown field caps filter [bogus]");
+}
+
+#[tokio::test]
+async fn field_caps_body_index_filter_runtime_mappings_and_empty_fields() {
+    field_caps_fixture().await;
+    // POST body with fields, index_filter (indices whose documents cannot match are dropped) and
+    // runtime_mappings (reported like mapped fields, searchable and aggregatable), as Kibana's
+    // data views send it (elastic/kibana src/plugins/data_views/server/fetcher/lib/es_api.ts).
+    let body = json!({
+        "fields": ["*"],
+        "index_filter": {"range": {"@timestamp": {"gte": "2025-01-01T00:00:00Z"}}},
+        "runtime_mappings": {"rt_len": {"type": "long", "script": {"source": "emit(1)"}}}
+    });
+    let r = json_req("POST", "/kapi-fc-*/_field_caps", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["indices"], json!(["kapi-fc-b"]));
+    assert!(
+        v["fields"].get("msg").is_none(),
+        "fields of dropped indices are gone"
+    );
+    assert_eq!(
+        v["fields"]["rt_len"],
+        json!({"long": {"type": "long", "metadata_field": false, "searchable": true, "aggregatable": true}})
+    );
+    // include_empty_fields=false: mapped fields without any value are left out.
+    let v = get("/kapi-fc-a/_field_caps?fields=*&include_empty_fields=false")
+        .await
+        .json();
+    assert!(v["fields"].get("never_set").is_none());
+    assert!(v["fields"].get("status").is_some() && v["fields"].get("msg.keyword").is_some());
+    let v = get("/kapi-fc-a/_field_caps?fields=never_set").await.json();
+    assert_eq!(v["fields"]["never_set"]["keyword"]["searchable"], true);
+    // fields is required (FieldCapabilitiesRequest#validate).
+    let r = get("/kapi-fc-a/_field_caps").await;
+    let e = assert_es_error(&r, 400, "action_request_validation_exception");
+    assert_eq!(
+        e["reason"],
+        "Validation Failed: 1: specified fields can't be null or empty;"
+    );
+    // Index options: a missing concrete index is an error unless ignore_unavailable.
+    let r = get("/kapi-fc-a,kapi-fc-missing/_field_caps?fields=*").await;
+    assert_es_error(&r, 404, "index_not_found_exception");
+    let v = get("/kapi-fc-a,kapi-fc-missing/_field_caps?fields=msg&ignore_unavailable=true")
+        .await
+        .json();
+    assert_eq!(v["indices"], json!(["kapi-fc-a"]));
+    let v = get("/kapi-fc-nomatch-*/_field_caps?fields=*").await.json();
+    assert_eq!(v, json!({"indices": [], "fields": {}}));
+    let r = get("/kapi-fc-nomatch-*/_field_caps?fields=*&allow_no_indices=false").await;
+    assert_es_error(&r, 404, "index_not_found_exception");
+}

@@ -5,6 +5,7 @@ pub mod cat;
 pub mod cluster;
 pub mod cursor;
 pub mod docs;
+pub mod field_caps;
 pub mod indices;
 pub mod info;
 pub mod msearch;
@@ -178,6 +179,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/{index}/_source/{id}",
             get(docs::get_source).head(docs::exists_source),
+        )
+        .route(
+            "/_field_caps",
+            get(field_caps::field_caps_all).post(field_caps::field_caps_all),
+        )
+        .route(
+            "/{index}/_field_caps",
+            get(field_caps::field_caps).post(field_caps::field_caps),
         )
         .route("/_nodes", get(cluster::nodes))
         .route("/_nodes/{node_id}", get(cluster::nodes_one))
