@@ -423,3 +423,142 @@ async fn field_caps_body_index_filter_runtime_mappings_and_empty_fields() {
     let r = get("/kapi-fc-nomatch-*/_field_caps?fields=*&allow_no_indices=false").await;
     assert_es_error(&r, 404, "index_not_found_exception");
 }
+
+// ---------------------------------------------------------------------------------------------
+// _terms_enum
+// ---------------------------------------------------------------------------------------------
+
+async fn terms_fixture() {
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let m = json!({"mappings": {"properties": {
+            "@timestamp": {"type": "date"},
+            "host": {"type": "keyword"},
+            "tags": {"type": "keyword"},
+            "short": {"type": "keyword", "ignore_above": 5},
+            "n": {"type": "long"},
+            "env": {"type": "constant_keyword", "value": "prod"}
+        }}});
+        let r = json_req("PUT", "/kapi-te-1", &m).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut m2 = m.clone();
+        m2["mappings"]["properties"]["env"]["value"] = json!("dev");
+        let r = json_req("PUT", "/kapi-te-2", &m2).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut nd = String::new();
+        let hosts1 = ["alpha", "Alpine", "beta", "gamma", "alpha"];
+        for (i, h) in hosts1.iter().enumerate() {
+            nd.push_str(&format!("{{\"index\":{{\"_index\":\"kapi-te-1\",\"_id\":\"{i}\"}}}}\n"));
+            nd.push_str(&json!({"@timestamp": "2024-01-01T00:00:00Z", "host": h, "tags": ["t1", "x2"], "short": if i == 0 { "toolongvalue" } else { "ok" }, "n": i}).to_string());
+            nd.push('\n');
+        }
+        for (i, h) in ["alps", "delta"].iter().enumerate() {
+            nd.push_str(&format!("{{\"index\":{{\"_index\":\"kapi-te-2\",\"_id\":\"{i}\"}}}}\n"));
+            nd.push_str(&json!({"@timestamp": "2025-01-01T00:00:00Z", "host": h, "tags": "t9"}).to_string());
+            nd.push('\n');
+        }
+        let r = bulk("/_bulk?refresh=true", &nd).await;
+        assert_eq!(r.json()["errors"], false, "{}", r.text);
+    })
+    .await;
+}
+
+async fn terms(index: &str, body: Value) -> Value {
+    let r = json_req("POST", &format!("/{index}/_terms_enum"), &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()
+}
+
+#[tokio::test]
+async fn terms_enum_prefix_merge_sort_and_size() {
+    // TermsEnumResponse (x-pack/plugin/core/.../termsenum/action/TermsEnumResponse.java): `_shards`,
+    // `terms` (merged across shards, deduplicated, in term byte order, at most `size`) and
+    // `complete`. Byte order puts upper case before lower case.
+    terms_fixture().await;
+    let mut all: Vec<&str> = vec!["alpha", "Alpine", "beta", "gamma", "alps", "delta"];
+    all.sort();
+    all.dedup();
+    let v = terms("kapi-te-*", json!({"field": "host"})).await;
+    assert_eq!(
+        v["_shards"],
+        json!({"total": 2, "successful": 2, "failed": 0})
+    );
+    assert_eq!(v["complete"], true);
+    assert_eq!(v["terms"], json!(all));
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, vec!["_shards", "terms", "complete"]);
+    // Prefix (case sensitive by default), across both indices.
+    let v = terms("kapi-te-*", json!({"field": "host", "string": "al"})).await;
+    assert_eq!(v["terms"], json!(["alpha", "alps"]));
+    let v = terms(
+        "kapi-te-*",
+        json!({"field": "host", "string": "al", "case_insensitive": true}),
+    )
+    .await;
+    assert_eq!(v["terms"], json!(["Alpine", "alpha", "alps"]));
+    // size and search_after (pagination after the last term seen).
+    let v = terms("kapi-te-*", json!({"field": "host", "size": 2})).await;
+    assert_eq!(v["terms"], json!(all[..2]));
+    let v = terms(
+        "kapi-te-*",
+        json!({"field": "host", "size": 2, "search_after": all[1]}),
+    )
+    .await;
+    assert_eq!(v["terms"], json!(all[2..4]));
+    // Array values each count; ignore_above values were never indexed.
+    let v = terms("kapi-te-*", json!({"field": "tags"})).await;
+    assert_eq!(v["terms"], json!(["t1", "t9", "x2"]));
+    let v = terms("kapi-te-1", json!({"field": "short"})).await;
+    assert_eq!(v["terms"], json!(["ok"]));
+}
+
+#[tokio::test]
+async fn terms_enum_index_filter_types_and_validation() {
+    terms_fixture().await;
+    // index_filter skips the indices that cannot match (TermsEnumRequest#indexFilter).
+    let v = terms(
+        "kapi-te-*",
+        json!({"field": "host", "index_filter": {"range": {"@timestamp": {"gte": "2025-01-01"}}}}),
+    )
+    .await;
+    assert_eq!(v["terms"], json!(["alps", "delta"]));
+    // constant_keyword gives its value; numeric and unmapped fields give no terms.
+    let v = terms("kapi-te-*", json!({"field": "env"})).await;
+    assert_eq!(v["terms"], json!(["dev", "prod"]));
+    let v = terms("kapi-te-*", json!({"field": "env", "string": "p"})).await;
+    assert_eq!(v["terms"], json!(["prod"]));
+    let v = terms("kapi-te-*", json!({"field": "n"})).await;
+    assert_eq!(v["terms"], json!([]));
+    let v = terms("kapi-te-*", json!({"field": "nope"})).await;
+    assert_eq!(v["terms"], json!([]));
+    assert_eq!(v["complete"], true);
+    // TermsEnumRequest#validate.
+    let r = json_req("POST", "/kapi-te-1/_terms_enum", &json!({"string": "a"})).await;
+    let e = assert_es_error(&r, 400, "action_request_validation_exception");
+    assert_eq!(e["reason"], "Validation Failed: 1: field cannot be null;");
+    let r = json_req(
+        "POST",
+        "/kapi-te-1/_terms_enum",
+        &json!({"field": "host", "timeout": "2m"}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "action_request_validation_exception");
+    assert_eq!(
+        e["reason"],
+        "Validation Failed: 1: Timeout cannot be > 1 minute;"
+    );
+    let r = json_req(
+        "POST",
+        "/kapi-te-1/_terms_enum",
+        &json!({"field": "host", "bogus": 1}),
+    )
+    .await;
+    assert_es_error(&r, 400, "x_content_parse_exception");
+    let r = json_req(
+        "POST",
+        "/kapi-te-missing/_terms_enum",
+        &json!({"field": "host"}),
+    )
+    .await;
+    assert_es_error(&r, 404, "index_not_found_exception");
+}

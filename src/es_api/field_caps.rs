@@ -286,7 +286,11 @@ async fn fields_with_values(s: &AppState, meta: &IndexMeta) -> Result<BTreeSet<S
 }
 
 /// Whether any document of the index matches `filter`.
-async fn index_matches(s: &AppState, meta: &IndexMeta, filter: &Value) -> Result<bool, EsError> {
+pub(crate) async fn index_matches(
+    s: &AppState,
+    meta: &IndexMeta,
+    filter: &Value,
+) -> Result<bool, EsError> {
     let q = crate::dsl::parse_query(filter)?;
     if matches!(q, crate::dsl::Query::MatchAll { .. }) {
         return Ok(true);

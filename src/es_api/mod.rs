@@ -12,6 +12,7 @@ pub mod msearch;
 pub mod pit;
 pub mod scroll;
 pub mod search;
+pub mod terms_enum;
 
 use crate::error::EsError;
 use crate::server::AppState;
@@ -187,6 +188,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/{index}/_field_caps",
             get(field_caps::field_caps).post(field_caps::field_caps),
+        )
+        .route(
+            "/{index}/_terms_enum",
+            get(terms_enum::terms_enum).post(terms_enum::terms_enum),
         )
         .route("/_nodes", get(cluster::nodes))
         .route("/_nodes/{node_id}", get(cluster::nodes_one))
