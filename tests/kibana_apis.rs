@@ -562,3 +562,261 @@ async fn terms_enum_index_filter_types_and_validation() {
     .await;
     assert_es_error(&r, 404, "index_not_found_exception");
 }
+
+// ---------------------------------------------------------------------------------------------
+// _async_search
+// ---------------------------------------------------------------------------------------------
+
+async fn async_fixture() {
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let mut nd = String::new();
+        for i in 0..20 {
+            nd.push_str(&format!(
+                "{{\"index\":{{\"_index\":\"kapi-async\",\"_id\":\"{i}\"}}}}\n"
+            ));
+            nd.push_str(
+                &json!({"n": i, "kind": if i % 2 == 0 { "even" } else { "odd" }}).to_string(),
+            );
+            nd.push('\n');
+        }
+        let r = bulk("/_bulk?refresh=true", &nd).await;
+        assert_eq!(r.json()["errors"], false, "{}", r.text);
+    })
+    .await;
+}
+
+/// The parameters Kibana's search strategy sends with every submit (elastic/kibana
+/// src/platform/plugins/shared/data/server/search/strategies/ese_search/request_utils.ts).
+const KIBANA_SUBMIT: &str = "batched_reduce_size=64&ccs_minimize_roundtrips=true&keep_alive=60000ms&ignore_unavailable=true&preference=1700000000000&track_total_hits=true&rest_total_hits_as_int=true";
+
+#[tokio::test]
+async fn async_search_completed_within_the_wait_is_returned_without_id() {
+    // AsyncSearchResponse#toXContent (x-pack/plugin/core/.../search/action/AsyncSearchResponse.java):
+    // a search that completes within wait_for_completion_timeout and is not kept has no `id`.
+    async_fixture().await;
+    let body = json!({"query": {"term": {"kind.keyword": "even"}}, "size": 3, "sort": [{"n": "asc"}],
+                      "aggs": {"s": {"sum": {"field": "n"}}}});
+    let before = chrono::Utc::now().timestamp_millis();
+    let r = json_req("POST", &format!("/kapi-async/_async_search?wait_for_completion_timeout=30s&keep_on_completion=false&{KIBANA_SUBMIT}"), &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert!(v.get("id").is_none(), "{v}");
+    assert_eq!(v["is_running"], false);
+    assert_eq!(v["is_partial"], false);
+    let start = v["start_time_in_millis"].as_i64().unwrap();
+    assert!(start >= before);
+    // keep_alive=60000ms sets the expiration.
+    assert_eq!(
+        v["expiration_time_in_millis"].as_i64().unwrap(),
+        start + 60_000
+    );
+    assert!(v["completion_time_in_millis"].as_i64().unwrap() >= start);
+    // The response is the search response itself (rest_total_hits_as_int: a number).
+    let resp = &v["response"];
+    assert_eq!(resp["hits"]["total"], 10);
+    assert_eq!(ids(resp), vec!["0", "2", "4"]);
+    let expected_sum: i64 = (0..20).filter(|i| i % 2 == 0).sum();
+    assert_eq!(resp["aggregations"]["s"]["value"], expected_sum as f64);
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        vec![
+            "is_partial",
+            "is_running",
+            "start_time_in_millis",
+            "expiration_time_in_millis",
+            "completion_time_in_millis",
+            "response"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn async_search_kept_get_status_delete_and_404() {
+    // keep_on_completion stores the result; GET returns it with its id, status reports
+    // completion_status (AsyncStatusResponse), DELETE acknowledges and later GETs are a 404
+    // resource_not_found_exception whose reason is the id (TransportGetAsyncResultAction).
+    async_fixture().await;
+    let body = json!({"query": {"range": {"n": {"gte": 15}}}, "size": 10, "sort": ["n"]});
+    let r = json_req(
+        "POST",
+        "/kapi-async/_async_search?keep_on_completion=true&wait_for_completion_timeout=30s",
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    let id = v["id"]
+        .as_str()
+        .expect("kept searches have an id")
+        .to_string();
+    assert_eq!(v["is_running"], false);
+    // Default keep_alive is 5 days.
+    let start = v["start_time_in_millis"].as_i64().unwrap();
+    assert_eq!(
+        v["expiration_time_in_millis"].as_i64().unwrap(),
+        start + 5 * 86_400_000
+    );
+    let got = get(&format!("/_async_search/{id}")).await.json();
+    assert_eq!(got["id"], id.as_str());
+    assert_eq!(ids(&got["response"]), vec!["15", "16", "17", "18", "19"]);
+    assert_eq!(
+        got["response"]["hits"]["total"],
+        json!({"value": 5, "relation": "eq"})
+    );
+    // keep_alive on GET moves the expiration.
+    let got = get(&format!("/_async_search/{id}?keep_alive=2m"))
+        .await
+        .json();
+    let exp = got["expiration_time_in_millis"].as_i64().unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    assert!(
+        exp > now + 100_000 && exp <= now + 120_000,
+        "{exp} vs {now}"
+    );
+    let st = get(&format!("/_async_search/status/{id}")).await.json();
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["is_running"], false);
+    assert_eq!(st["is_partial"], false);
+    assert_eq!(st["completion_status"], 200);
+    assert_eq!(st["_shards"]["total"], 1);
+    // Every ClickHouse statement of the search carries the search's tag at the end of its query_id
+    // (what DELETE kills on a ClickHouse server): the id's 16 random bytes after the "EHas" marker,
+    // in hex. The debug UI's SQL log shows the query ids.
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&id)
+        .unwrap();
+    assert_eq!(&raw[..4], b"EHas");
+    let tag: String = raw[4..].iter().map(|b| format!("{b:02x}")).collect();
+    let sql_page = ui_get("/sql").await.text;
+    assert!(
+        sql_page.contains(&format!("-{tag}")),
+        "no query id ends with the tag {tag}"
+    );
+    let d = req("DELETE", &format!("/_async_search/{id}"), None).await;
+    assert_eq!(d.status, 200);
+    assert_eq!(d.json(), json!({"acknowledged": true}));
+    for path in [
+        format!("/_async_search/{id}"),
+        format!("/_async_search/status/{id}"),
+    ] {
+        let r = get(&path).await;
+        let e = assert_es_error(&r, 404, "resource_not_found_exception");
+        assert_eq!(e["reason"], id.as_str());
+    }
+    let r = req("DELETE", &format!("/_async_search/{id}"), None).await;
+    assert_es_error(&r, 404, "resource_not_found_exception");
+    // A malformed id (AsyncExecutionId#decode).
+    let r = get("/_async_search/not-an-id").await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert_eq!(e["reason"], "invalid id: [not-an-id]");
+}
+
+#[tokio::test]
+async fn async_search_running_then_polled_and_cancelled() {
+    // wait_for_completion_timeout=0: the submit returns at once with the search still running, an id
+    // and a partial response; polling with a wait gets the final result. DELETE of a running search
+    // cancels it.
+    async_fixture().await;
+    let body = json!({"query": {"match_all": {}}, "size": 1, "sort": [{"n": "desc"}]});
+    let r = json_req(
+        "POST",
+        "/kapi-async/_async_search?wait_for_completion_timeout=0ms",
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    let id = v["id"]
+        .as_str()
+        .expect("running searches have an id")
+        .to_string();
+    assert_eq!(v["is_running"], true);
+    assert_eq!(v["is_partial"], true);
+    assert!(v.get("completion_time_in_millis").is_none());
+    assert_eq!(v["response"]["_shards"]["total"], 1);
+    assert_eq!(v["response"]["hits"]["hits"], json!([]));
+    let got = get(&format!(
+        "/_async_search/{id}?wait_for_completion_timeout=30s"
+    ))
+    .await
+    .json();
+    assert_eq!(got["is_running"], false);
+    assert_eq!(ids(&got["response"]), vec!["19"]);
+    // Cancel a running one.
+    let r = json_req(
+        "POST",
+        "/kapi-async/_async_search?wait_for_completion_timeout=0ms",
+        &body,
+    )
+    .await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let d = req("DELETE", &format!("/_async_search/{id}"), None).await;
+    assert_eq!(d.json(), json!({"acknowledged": true}));
+    assert_es_error(
+        &get(&format!("/_async_search/{id}")).await,
+        404,
+        "resource_not_found_exception",
+    );
+}
+
+#[tokio::test]
+async fn async_search_errors_and_validation() {
+    // A failed search: the error in the async response, with the error's status
+    // (AsyncSearchResponse#status).
+    async_fixture().await;
+    let r = json_req("POST", "/kapi-async-missing/_async_search", &json!({})).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["is_running"], false);
+    assert_eq!(v["error"]["type"], "index_not_found_exception");
+    assert!(v.get("response").is_none());
+    // SubmitAsyncSearchRequest#validate: no scroll, keep_alive at least 1s.
+    let r = json_req("POST", "/kapi-async/_async_search?scroll=1m", &json!({})).await;
+    let e = assert_es_error(&r, 400, "action_request_validation_exception");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("[scroll] not allowed"),
+        "{e}"
+    );
+    let r = json_req(
+        "POST",
+        "/kapi-async/_async_search?keep_alive=500ms",
+        &json!({}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "action_request_validation_exception");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("[keep_alive] must be greater or equal than 1 second"),
+        "{e}"
+    );
+    // Body errors are the search's own, before anything runs.
+    let r = json_req(
+        "POST",
+        "/kapi-async/_async_search",
+        &json!({"query": {"nope": {}}}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    // /_async_search over every index.
+    let r = json_req(
+        "POST",
+        "/_async_search?wait_for_completion_timeout=30s",
+        &json!({"size": 0, "query": {"term": {"kind.keyword": "odd"}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.json()["response"]["hits"]["total"]["value"]
+            .as_u64()
+            .unwrap()
+            >= 10
+    );
+}

@@ -1,5 +1,6 @@
 //! The Elasticsearch REST API: routes, media types, `X-Elastic-Product`, `pretty`, errors.
 
+pub mod async_search;
 pub mod bulk;
 pub mod cat;
 pub mod cluster;
@@ -193,6 +194,13 @@ pub fn router(state: AppState) -> Router {
             "/{index}/_terms_enum",
             get(terms_enum::terms_enum).post(terms_enum::terms_enum),
         )
+        .route("/_async_search", post(async_search::submit_all))
+        .route("/{index}/_async_search", post(async_search::submit))
+        .route(
+            "/_async_search/{id}",
+            get(async_search::get).delete(async_search::delete),
+        )
+        .route("/_async_search/status/{id}", get(async_search::status))
         .route("/_nodes", get(cluster::nodes))
         .route("/_nodes/{node_id}", get(cluster::nodes_one))
         .route("/_nodes/{node_id}/{metrics}", get(cluster::nodes_two))
