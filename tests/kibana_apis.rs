@@ -87,6 +87,9 @@ async fn nodes_info_full_shape_and_metric_selection() {
     let v = get("/_nodes/no-such-node").await.json();
     assert_eq!(v["_nodes"]["total"], 0);
     assert_eq!(v["nodes"], json!({}));
+    // BaseRestHandler#unrecognized: unknown URL parameters are rejected.
+    let r = get("/_nodes?bogus=1").await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
 }
 
 #[tokio::test]
@@ -119,6 +122,16 @@ async fn cluster_health_green_with_indices_and_shards_levels() {
     assert!(v.json()["indices"]["kapi-health-a"].get("shards").is_none());
     let r = get("/_cluster/health?level=nodes").await;
     assert_es_error(&r, 400, "illegal_argument_exception");
+    // wait_for_nodes / wait_for_active_shards are evaluated against the one node and its shards
+    // (TransportClusterHealthAction#prepareResponse): satisfied at once, or a timeout.
+    let r = get("/_cluster/health?wait_for_nodes=>=1&wait_for_active_shards=1&timeout=5s").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["timed_out"], false);
+    let r = get("/_cluster/health?wait_for_nodes=ge(2)&timeout=0s").await;
+    assert_eq!(r.status, 408, "{}", r.text);
+    assert_eq!(r.json()["status"], "green", "the status itself stays green");
+    let r = get("/_cluster/health?wait_for_nodes=many").await;
+    assert_es_error(&r, 400, "number_format_exception");
 }
 
 #[tokio::test]
@@ -529,6 +542,12 @@ async fn terms_enum_index_filter_types_and_validation() {
     assert_eq!(v["terms"], json!(["prod"]));
     let v = terms("kapi-te-*", json!({"field": "n"})).await;
     assert_eq!(v["terms"], json!([]));
+    // A dynamic string's keyword multi-field (shares the text field's column).
+    async_fixture().await;
+    let v = terms("kapi-async", json!({"field": "kind.keyword"})).await;
+    assert_eq!(v["terms"], json!(["even", "odd"]));
+    let v = terms("kapi-async", json!({"field": "kind"})).await;
+    assert_eq!(v["terms"], json!([]), "text fields have no terms enum");
     let v = terms("kapi-te-*", json!({"field": "nope"})).await;
     assert_eq!(v["terms"], json!([]));
     assert_eq!(v["complete"], true);
@@ -588,7 +607,7 @@ async fn async_fixture() {
 
 /// The parameters Kibana's search strategy sends with every submit (elastic/kibana
 /// src/platform/plugins/shared/data/server/search/strategies/ese_search/request_utils.ts).
-const KIBANA_SUBMIT: &str = "batched_reduce_size=64&ccs_minimize_roundtrips=true&keep_alive=60000ms&ignore_unavailable=true&preference=1700000000000&track_total_hits=true&rest_total_hits_as_int=true";
+const KIBANA_SUBMIT: &str = "batched_reduce_size=64&max_concurrent_shard_requests=5&ccs_minimize_roundtrips=true&keep_alive=60000ms&ignore_unavailable=true&preference=1700000000000&track_total_hits=true&rest_total_hits_as_int=true";
 
 #[tokio::test]
 async fn async_search_completed_within_the_wait_is_returned_without_id() {

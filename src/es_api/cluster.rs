@@ -154,6 +154,8 @@ fn node_body(s: &AppState, addr: std::net::SocketAddr, metrics: &[String]) -> Va
     Value::Object(n)
 }
 
+const NODES_PARAMS: &[&str] = &["timeout", "flat_settings", "master_timeout"];
+
 async fn nodes_impl(
     s: AppState,
     headers: HeaderMap,
@@ -175,7 +177,13 @@ async fn nodes_impl(
 }
 
 /// `GET /_nodes`
-pub async fn nodes(State(s): State<AppState>, headers: HeaderMap) -> ApiResult {
+pub async fn nodes(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    Query(p): Query<Params>,
+) -> ApiResult {
+    super::search::check_params(uri.path(), &p, NODES_PARAMS)?;
     nodes_impl(s, headers, vec!["_all".into()], vec!["_all".into()]).await
 }
 
@@ -185,7 +193,10 @@ pub async fn nodes_one(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(first): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    Query(p): Query<Params>,
 ) -> ApiResult {
+    super::search::check_params(uri.path(), &p, NODES_PARAMS)?;
     let parts = split(&first);
     if !parts.is_empty() && parts.iter().all(|p| NODE_METRICS.contains(&p.as_str())) {
         nodes_impl(s, headers, vec!["_all".into()], parts).await
@@ -199,7 +210,10 @@ pub async fn nodes_two(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path((ids, metrics)): Path<(String, String)>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    Query(p): Query<Params>,
 ) -> ApiResult {
+    super::search::check_params(uri.path(), &p, NODES_PARAMS)?;
     let mut m = split(&metrics);
     if !(m.len() == 1 && m[0] == "_all") {
         m.retain(|x| NODE_METRICS.contains(&x.as_str()));
@@ -316,6 +330,70 @@ fn health_body(s: &AppState, h: &Health, timed_out: bool, level: &str) -> Value 
     v
 }
 
+#[derive(Clone, Copy)]
+enum Cmp {
+    Ge,
+    Le,
+    Gt,
+    Lt,
+    Eq,
+}
+
+impl Cmp {
+    fn holds(self, have: u64, want: u64) -> bool {
+        match self {
+            Cmp::Ge => have >= want,
+            Cmp::Le => have <= want,
+            Cmp::Gt => have > want,
+            Cmp::Lt => have < want,
+            Cmp::Eq => have == want,
+        }
+    }
+}
+
+/// `wait_for_nodes`: `N`, `>=N`, `<=N`, `>N`, `<N`, `ge(N)`, `le(N)`, `gt(N)`, `lt(N)`
+/// (TransportClusterHealthAction#prepareResponse).
+fn parse_node_count(w: &str) -> Result<(Cmp, u64), EsError> {
+    let (op, rest) = if let Some(r) = w.strip_prefix(">=") {
+        (Cmp::Ge, r)
+    } else if let Some(r) = w.strip_prefix("<=") {
+        (Cmp::Le, r)
+    } else if let Some(r) = w.strip_prefix("ge(") {
+        (Cmp::Ge, r.trim_end_matches(')'))
+    } else if let Some(r) = w.strip_prefix("le(") {
+        (Cmp::Le, r.trim_end_matches(')'))
+    } else if let Some(r) = w.strip_prefix("gt(") {
+        (Cmp::Gt, r.trim_end_matches(')'))
+    } else if let Some(r) = w.strip_prefix("lt(") {
+        (Cmp::Lt, r.trim_end_matches(')'))
+    } else if let Some(r) = w.strip_prefix('>') {
+        (Cmp::Gt, r)
+    } else if let Some(r) = w.strip_prefix('<') {
+        (Cmp::Lt, r)
+    } else {
+        (Cmp::Eq, w)
+    };
+    rest.trim().parse::<u64>().map(|n| (op, n)).map_err(|_| {
+        EsError::new(
+            400,
+            "number_format_exception",
+            format!("For input string: \"{}\"", rest.trim()),
+        )
+    })
+}
+
+/// `wait_for_active_shards`: a number, `all` (`None`: every shard, always true here) or `default`.
+fn parse_active_shards(w: &str) -> Result<Option<u64>, EsError> {
+    match w {
+        "all" | "default" => Ok(None),
+        n => n.parse::<u64>().map(Some).map_err(|_| {
+            EsError::illegal_argument(format!(
+                "failed to parse value [{n}] for wait_for_active_shards"
+            ))
+        }),
+    }
+}
+
 pub fn version_at_least(v: &str, major: u32, minor: u32) -> bool {
     let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let (a, b) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
@@ -366,13 +444,24 @@ async fn health_impl(s: AppState, expr: Option<&str>, path: &str, p: Params) -> 
     ] {
         flag(&p, f)?;
     }
+    let wait_nodes = p
+        .get("wait_for_nodes")
+        .map(|w| parse_node_count(w))
+        .transpose()?;
+    let wait_active = p
+        .get("wait_for_active_shards")
+        .map(|w| parse_active_shards(w))
+        .transpose()?;
     let deadline = Instant::now() + Duration::from_millis(timeout.max(0) as u64);
     loop {
         let h = health_state(&s, expr).await?;
         let rank = if h.missing { 2 } else { 0 };
         let ok_status = wait_status.is_none_or(|w| rank <= w);
         let ok_indices = !h.missing;
-        let satisfied = ok_status && ok_indices;
+        // One node; every shard active (no replicas, nothing initialising or relocating).
+        let ok_nodes = wait_nodes.is_none_or(|(op, n)| op.holds(1, n));
+        let ok_active = wait_active.is_none_or(|n| n.is_none_or(|n| h.indices.len() as u64 >= n));
+        let satisfied = ok_status && ok_indices && ok_nodes && ok_active;
         if satisfied || timeout <= 0 || Instant::now() >= deadline {
             let timed_out = !satisfied;
             let body = health_body(&s, &h, timed_out, level);
