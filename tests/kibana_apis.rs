@@ -417,6 +417,33 @@ async fn field_caps_body_index_filter_runtime_mappings_and_empty_fields() {
     assert!(v["fields"].get("status").is_some() && v["fields"].get("msg.keyword").is_some());
     let v = get("/kapi-fc-a/_field_caps?fields=never_set").await.json();
     assert_eq!(v["fields"]["never_set"]["keyword"]["searchable"], true);
+    // URL fields with a body that has no fields (Kibana's form); both at once is an error
+    // (RestFieldCapabilitiesAction#prepareRequest).
+    let r = json_req(
+        "POST",
+        "/kapi-fc-a/_field_caps?fields=msg",
+        &json!({"index_filter": {"match_all": {}}}),
+    )
+    .await;
+    assert_eq!(
+        r.json()["fields"].as_object().unwrap().len(),
+        1,
+        "{}",
+        r.text
+    );
+    let r = json_req(
+        "POST",
+        "/kapi-fc-a/_field_caps?fields=msg",
+        &json!({"fields": ["msg"]}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("can't specify a request body and [fields] request parameter")
+    );
     // fields is required (FieldCapabilitiesRequest#validate).
     let r = get("/kapi-fc-a/_field_caps").await;
     let e = assert_es_error(&r, 400, "action_request_validation_exception");

@@ -108,7 +108,7 @@ fn split(s: &str) -> Vec<String> {
 }
 
 fn parse_request(p: &Params, body: &Bytes) -> Result<Request, EsError> {
-    let mut patterns = p.get("fields").map(|f| split(f)).unwrap_or_default();
+    let mut patterns = Vec::new();
     let mut index_filter = None;
     let mut runtime = Map::new();
     if let Some(v) = super::parse_body(body)? {
@@ -119,12 +119,7 @@ fn parse_request(p: &Params, body: &Bytes) -> Result<Request, EsError> {
         };
         for (k, v) in m {
             match k.as_str() {
-                // The URL parameter wins over the body (RestFieldCapabilitiesAction).
-                "fields" => {
-                    if patterns.is_empty() {
-                        patterns = list(&v, "fields")?;
-                    }
-                }
+                "fields" => patterns = list(&v, "fields")?,
                 "index_filter" => index_filter = Some(v),
                 "runtime_mappings" => match v {
                     Value::Object(r) => runtime = r,
@@ -141,6 +136,15 @@ fn parse_request(p: &Params, body: &Bytes) -> Result<Request, EsError> {
                 }
             }
         }
+    }
+    // RestFieldCapabilitiesAction: fields in the URL or in the body, not both.
+    if let Some(f) = p.get("fields") {
+        if !patterns.is_empty() {
+            return Err(EsError::illegal_argument(
+                "can't specify a request body and [fields] request parameter, either specify a request body or the [fields] request parameter",
+            ));
+        }
+        patterns = split(f);
     }
     if patterns.is_empty() {
         return Err(EsError::action_request_validation(
