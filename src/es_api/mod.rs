@@ -1,15 +1,19 @@
 //! The Elasticsearch REST API: routes, media types, `X-Elastic-Product`, `pretty`, errors.
 
+pub mod async_search;
 pub mod bulk;
 pub mod cat;
+pub mod cluster;
 pub mod cursor;
 pub mod docs;
+pub mod field_caps;
 pub mod indices;
 pub mod info;
 pub mod msearch;
 pub mod pit;
 pub mod scroll;
 pub mod search;
+pub mod terms_enum;
 
 use crate::error::EsError;
 use crate::server::AppState;
@@ -178,6 +182,35 @@ pub fn router(state: AppState) -> Router {
             "/{index}/_source/{id}",
             get(docs::get_source).head(docs::exists_source),
         )
+        .route(
+            "/_field_caps",
+            get(field_caps::field_caps_all).post(field_caps::field_caps_all),
+        )
+        .route(
+            "/{index}/_field_caps",
+            get(field_caps::field_caps).post(field_caps::field_caps),
+        )
+        .route(
+            "/{index}/_terms_enum",
+            get(terms_enum::terms_enum).post(terms_enum::terms_enum),
+        )
+        .route("/_async_search", post(async_search::submit_all))
+        .route("/{index}/_async_search", post(async_search::submit))
+        .route(
+            "/_async_search/{id}",
+            get(async_search::get).delete(async_search::delete),
+        )
+        .route("/_async_search/status/{id}", get(async_search::status))
+        .route("/_nodes", get(cluster::nodes))
+        .route("/_nodes/{node_id}", get(cluster::nodes_one))
+        .route("/_nodes/{node_id}/{metrics}", get(cluster::nodes_two))
+        .route("/_cluster/health", get(cluster::health))
+        .route("/_cluster/health/{index}", get(cluster::health_index))
+        .route("/_cluster/settings", get(cluster::get_settings))
+        .route("/_xpack", get(cluster::xpack))
+        .route("/_xpack/usage", get(cluster::xpack_usage))
+        .route("/_license", get(cluster::license))
+        .route("/_security/_authenticate", get(cluster::security_disabled))
         .fallback(any(no_handler))
         .layer(middleware::from_fn_with_state(state.clone(), es_layer))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())

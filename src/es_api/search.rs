@@ -442,7 +442,7 @@ pub fn check_params(path: &str, p: &Params, known: &[&str]) -> Result<(), EsErro
 }
 
 /// Checks the URL parameters that only need validating (accepted, no effect on one ClickHouse).
-fn check_accepted_params(p: &Params) -> Result<(), EsError> {
+pub(crate) fn check_accepted_params(p: &Params) -> Result<(), EsError> {
     for name in [
         "request_cache",
         "allow_partial_search_results",
