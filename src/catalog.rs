@@ -37,6 +37,8 @@ pub struct View {
     pub aliases: BTreeMap<String, Vec<Arc<IndexMeta>>>,
     /// Data stream name → its backing indices, oldest generation first.
     pub data_streams: BTreeMap<String, Vec<Arc<IndexMeta>>>,
+    /// Whether the metadata table exists (saves querying a table that is not there).
+    pub has_metadata_table: bool,
 }
 
 impl View {
@@ -61,6 +63,7 @@ impl View {
             indices,
             aliases,
             data_streams,
+            has_metadata_table: false,
         }
     }
 
@@ -391,6 +394,9 @@ impl Catalog {
             return Ok(docs.clone());
         }
         let generation = self.generation.load(Ordering::SeqCst);
+        if !self.snapshot(false).await?.has_metadata_table {
+            return Ok(Arc::default());
+        }
         let q = sql::Select {
             items: vec![
                 sql::col("kind").into(),
@@ -536,6 +542,7 @@ impl Catalog {
                 .push((n.to_string(), ChType::parse(ty)));
         }
         let mut out = HashMap::new();
+        let mut has_metadata_table = false;
         for t in tables {
             let name = t
                 .get("name")
@@ -543,6 +550,7 @@ impl Catalog {
                 .unwrap_or_default()
                 .to_string();
             if name == METADATA_TABLE {
+                has_metadata_table = true;
                 continue;
             }
             let engine = t.get("engine").and_then(Value::as_str).unwrap_or_default();
@@ -607,7 +615,9 @@ impl Catalog {
             };
             out.insert(name, Arc::new(meta));
         }
-        Ok(Arc::new(View::new(out)))
+        let mut view = View::new(out);
+        view.has_metadata_table = has_metadata_table;
+        Ok(Arc::new(view))
     }
 
     async fn snapshot(&self, force: bool) -> EsResult<Snapshot> {

@@ -10,6 +10,7 @@ pub mod indices;
 pub mod info;
 pub mod msearch;
 pub mod pit;
+pub mod resolve;
 pub mod scroll;
 pub mod search;
 pub mod templates;
@@ -216,6 +217,7 @@ pub fn router(state: AppState) -> Router {
                 .put(data_streams::put)
                 .delete(data_streams::delete),
         )
+        .route("/_resolve/index/{name}", get(resolve::resolve_index))
         .route("/_cat/aliases", get(aliases::cat_all))
         .route("/_cat/aliases/{name}", get(aliases::cat_named))
         .route("/_cat/indices", get(cat::indices_all))
