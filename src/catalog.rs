@@ -677,6 +677,23 @@ impl Catalog {
             .ok_or_else(|| EsError::index_not_found(name))
     }
 
+    /// The one index a single-document read names: an index, or an alias (or data stream) with
+    /// exactly one index (IndexNameExpressionResolver#concreteSingleIndex).
+    pub async fn require_single(&self, name: &str) -> EsResult<Arc<IndexMeta>> {
+        let v = self.view_knowing(name).await?;
+        match v.expand(name) {
+            None => Err(EsError::index_not_found(name)),
+            Some(mut one) if one.len() == 1 => Ok(one.remove(0)),
+            Some(many) => {
+                let names: Vec<&str> = many.iter().map(|m| m.name.as_str()).collect();
+                Err(EsError::illegal_argument(format!(
+                    "alias [{name}] has more than one index associated with it [{}], can't execute a single index op",
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+
     /// True if `name` is an alias (not an index).
     pub async fn is_alias(&self, name: &str) -> EsResult<bool> {
         let v = self.view_knowing(name).await?;

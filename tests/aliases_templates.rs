@@ -68,6 +68,14 @@ async fn aliases_search_both_indices_and_write_to_the_write_index() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json()["_index"], "al-a2");
 
+    // A single-document read through an alias of two indices is refused.
+    let r = get("/al-both/_doc/1").await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert_eq!(
+        e["reason"],
+        "alias [al-both] has more than one index associated with it [al-a1, al-a2], can't execute a single index op"
+    );
+
     // Make al-a1 the write index of al-both.
     ok_json(
         "PUT",
@@ -232,11 +240,10 @@ async fn remove_index_and_add_alias_swap_in_one_request() {
     )
     .await;
     assert_eq!(v["acknowledged"], true);
-    assert_eq!(
-        get("/alsw-old/_doc/1").await.status,
-        404,
-        "GET _doc takes an index"
-    );
+    // A single-document read through an alias of one index (concreteSingleIndex).
+    let g = get("/alsw-old/_doc/1").await;
+    assert_eq!(g.status, 200, "{}", g.text);
+    assert_eq!(g.json()["_index"], "alsw-new");
     assert_eq!(count("alsw-old").await, 1);
     assert_eq!(
         get("/alsw-new").await.json()["alsw-new"]["aliases"],
@@ -569,6 +576,15 @@ async fn data_stream_created_by_a_write_through_a_template() {
     let r = get("/_data_stream/dst-nope").await;
     assert_es_error(&r, 404, "index_not_found_exception");
 
+    // The write index goes only with its data stream.
+    let r = req("DELETE", &format!("/{backing}"), None).await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert_eq!(
+        e["reason"],
+        format!(
+            "index [{backing}] is the write index for data stream [{name}] and cannot be deleted"
+        )
+    );
     // The template cannot be deleted while the stream uses it.
     let r = req("DELETE", "/_index_template/dst-tpl", None).await;
     assert_es_error(&r, 400, "illegal_argument_exception");

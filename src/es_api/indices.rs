@@ -157,6 +157,22 @@ pub async fn delete(
         }
     }
     let metas = s.catalog.resolve(&index, resolve_options(&p)?).await?;
+    let view = s.catalog.view().await?;
+    for m in &metas {
+        // MetadataDeleteIndexService: a data stream's write index goes only with its data stream.
+        if let Some(ds) = &m.data_stream
+            && view
+                .data_streams
+                .get(ds)
+                .and_then(|b| b.last())
+                .is_some_and(|w| w.name == m.name)
+        {
+            return Err(EsError::illegal_argument(format!(
+                "index [{}] is the write index for data stream [{ds}] and cannot be deleted",
+                m.name
+            )));
+        }
+    }
     for m in metas {
         if !m.managed {
             return Err(EsError::illegal_argument(format!(
