@@ -210,6 +210,21 @@ async fn alias_errors_are_elasticsearch_errors() {
         e["reason"].as_str().unwrap().contains("alias filter"),
         "{e}"
     );
+    // docs-bulk.html `require_alias`: the target must be an alias (TransportBulkAction).
+    let r = bulk(
+        "/_bulk?require_alias=true",
+        "{\"index\":{\"_index\":\"ale-x\",\"_id\":\"1\"}}\n{\"a\":1}\n\
+         {\"index\":{\"_index\":\"ale-al\",\"_id\":\"2\"}}\n{\"a\":2}\n",
+    )
+    .await;
+    let v = r.json();
+    assert_eq!(v["items"][0]["index"]["status"], 404, "{}", r.text);
+    assert_eq!(
+        v["items"][0]["index"]["error"]["reason"],
+        "no such index [ale-x] and [require_alias] request flag is [true] and [ale-x] is not an alias"
+    );
+    assert_eq!(v["items"][1]["index"]["status"], 201, "{}", r.text);
+    assert_eq!(v["items"][1]["index"]["_index"], "ale-x");
     // An unknown action.
     let r = json_req(
         "POST",
