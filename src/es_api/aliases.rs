@@ -435,7 +435,7 @@ async fn get_aliases_impl(
     let mut out = Map::new();
     let mut returned: BTreeSet<String> = BTreeSet::new();
     for m in &metas {
-        // Hidden backing indices show only when asked for by name or pattern.
+        // GetAliasesRequest expands to hidden indices too (strictExpandHidden).
         let aliases: Map<String, Value> = m
             .aliases
             .iter()
@@ -444,9 +444,6 @@ async fn get_aliases_impl(
             .collect();
         returned.extend(aliases.keys().cloned());
         if names.is_some() && aliases.is_empty() {
-            continue;
-        }
-        if index.is_none() && names.is_none() && m.name.starts_with('.') {
             continue;
         }
         out.insert(m.name.clone(), json!({ "aliases": aliases }));
