@@ -1,19 +1,23 @@
 //! The Elasticsearch REST API: routes, media types, `X-Elastic-Product`, `pretty`, errors.
 
 pub mod async_search;
+pub mod aliases;
 pub mod bulk;
 pub mod cat;
 pub mod cluster;
 pub mod cursor;
+pub mod data_streams;
 pub mod docs;
 pub mod field_caps;
 pub mod indices;
 pub mod info;
 pub mod msearch;
 pub mod pit;
+pub mod resolve;
 pub mod scroll;
 pub mod search;
 pub mod terms_enum;
+pub mod templates;
 
 use crate::error::EsError;
 use crate::server::AppState;
@@ -153,6 +157,73 @@ pub fn router(state: AppState) -> Router {
             "/{index}/_refresh",
             post(indices::refresh).get(indices::refresh),
         )
+        .route(
+            "/_aliases",
+            post(aliases::update_aliases).get(aliases::get_all),
+        )
+        .route("/_alias", get(aliases::get_all))
+        .route(
+            "/_alias/{name}",
+            get(aliases::get_named).head(aliases::head_named),
+        )
+        .route(
+            "/{index}/_alias",
+            get(aliases::get_of_index).head(aliases::get_of_index),
+        )
+        .route("/{index}/_aliases", get(aliases::get_of_index))
+        .route(
+            "/{index}/_alias/{name}",
+            put(aliases::put_alias)
+                .post(aliases::put_alias)
+                .delete(aliases::delete_alias)
+                .get(aliases::get_of_index_named)
+                .head(aliases::head_of_index_named),
+        )
+        .route(
+            "/{index}/_aliases/{name}",
+            put(aliases::put_alias)
+                .post(aliases::put_alias)
+                .delete(aliases::delete_alias)
+                .get(aliases::get_of_index_named)
+                .head(aliases::head_of_index_named),
+        )
+        .route("/_index_template", get(templates::get_index_templates))
+        .route(
+            "/_index_template/{name}",
+            put(templates::put_index_template)
+                .post(templates::put_index_template)
+                .get(templates::get_index_template)
+                .head(templates::head_index_template)
+                .delete(templates::delete_index_template),
+        )
+        .route(
+            "/_index_template/_simulate_index/{name}",
+            post(templates::simulate_index),
+        )
+        .route(
+            "/_component_template",
+            get(templates::get_component_templates),
+        )
+        .route(
+            "/_component_template/{name}",
+            put(templates::put_component_template)
+                .post(templates::put_component_template)
+                .get(templates::get_component_template)
+                .head(templates::head_component_template)
+                .delete(templates::delete_component_template),
+        )
+        .route("/_template", any(templates::legacy_template))
+        .route("/_template/{name}", any(templates::legacy_template))
+        .route("/_data_stream", get(data_streams::get_all))
+        .route(
+            "/_data_stream/{name}",
+            get(data_streams::get)
+                .put(data_streams::put)
+                .delete(data_streams::delete),
+        )
+        .route("/_resolve/index/{name}", get(resolve::resolve_index))
+        .route("/_cat/aliases", get(aliases::cat_all))
+        .route("/_cat/aliases/{name}", get(aliases::cat_named))
         .route("/_cat/indices", get(cat::indices_all))
         .route("/_cat/indices/{index}", get(cat::indices))
         .route("/_cat/count", get(cat::count_all))
