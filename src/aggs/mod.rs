@@ -16,6 +16,7 @@
 pub mod bucket;
 pub mod metrics;
 pub mod pipeline;
+pub mod top;
 
 use crate::catalog::IndexMeta;
 use crate::clickhouse::ClickHouse;
@@ -47,7 +48,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 42] = [
+const NOT_YET: [&str; 40] = [
     "multi_terms",
     "rare_terms",
     "significant_terms",
@@ -71,8 +72,6 @@ const NOT_YET: [&str; 42] = [
     "percentile_ranks",
     "median_absolute_deviation",
     "boxplot",
-    "top_hits",
-    "top_metrics",
     "weighted_avg",
     "rate",
     "geo_bounds",
@@ -271,6 +270,8 @@ pub struct Source {
     pub final_: bool,
     /// The query (never `post_filter`) and snapshot bounds.
     pub where_: Expr,
+    /// The query's score (top_hits sorted by `_score`).
+    pub score: Expr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -431,7 +432,7 @@ impl Planner<'_> {
                     let shape = metrics::input_shape(m, &metas)?;
                     let mut inputs = Vec::new();
                     for s in self.sources {
-                        inputs.push(metrics::input_expr(m, &s.meta, &shape)?);
+                        inputs.push(metrics::input_expr(m, &s.meta, &shape, &s.score)?);
                     }
                     self.metrics.push(MetricSpec {
                         level,

@@ -1,0 +1,216 @@
+//! More aggregation types on the real engine: top_metrics, top_hits, multi_terms, composite, and
+//! further metrics. Every expected value is computed here from the generated documents, not from
+//! the SQL the daemon builds. Response shapes follow Elasticsearch's docs and the toXContent of
+//! the internal aggregation classes cited at each test.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+static LOADED: OnceCell<Vec<Value>> = OnceCell::const_new();
+const IDX: &str = "agg-more";
+const HOSTS: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
+const STATUSES: [i64; 5] = [200, 200, 404, 500, 301];
+
+/// Epoch millis of doc i: every 61 minutes from 2024-03-29T00:00Z.
+fn ts(i: i64) -> i64 {
+    1_711_670_400_000 + i * 61 * 60_000
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+async fn docs() -> &'static Vec<Value> {
+    LOADED
+        .get_or_init(|| async {
+            let mapping = json!({"mappings": {"properties": {
+                "@timestamp": {"type": "date"},
+                "host": {"type": "keyword"},
+                "status": {"type": "integer"},
+                "bytes": {"type": "long"},
+                "latency": {"type": "double"},
+                "weight": {"type": "double"},
+                "tags": {"type": "keyword"},
+                "ok": {"type": "boolean"}
+            }}});
+            assert_eq!(json_req("PUT", &format!("/{IDX}"), &mapping).await.status, 200);
+            let mut all = Vec::new();
+            let mut body = String::new();
+            for i in 0..90i64 {
+                let mut d = json!({
+                    "@timestamp": ts(i),
+                    "host": HOSTS[(i * 5 % 7 % 4) as usize],
+                    "status": STATUSES[(i % 5) as usize],
+                    "bytes": (i * 37) % 1000,
+                    "latency": ((i * 13) % 50) as f64 / 4.0,
+                    "weight": (i % 3 + 1) as f64,
+                    "tags": match i % 4 { 0 => json!(["a", "b"]), 1 => json!(["b"]), 2 => json!(["a", "c"]), _ => json!([]) },
+                    "ok": i % 3 != 0
+                });
+                if i % 6 == 0 {
+                    d.as_object_mut().unwrap().remove("bytes");
+                }
+                d.as_object_mut().unwrap().insert("n".into(), json!(i));
+                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+                all.push(d);
+            }
+            let r = bulk(&format!("/{IDX}/_bulk?refresh=true"), &body).await;
+            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            all
+        })
+        .await
+}
+
+async fn aggs(body: Value) -> Value {
+    docs().await;
+    let r = json_req("POST", &format!("/{IDX}/_search"), &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["aggregations"].clone()
+}
+
+#[allow(dead_code)]
+fn close(a: &Value, b: f64) {
+    let x = a.as_f64().unwrap_or_else(|| panic!("not a number: {a}"));
+    assert!((x - b).abs() < 1e-9 * b.abs().max(1.0), "{x} != {b}");
+}
+
+fn of_host<'a>(d: &'a [Value], h: &str) -> Vec<&'a Value> {
+    d.iter().filter(|x| x["host"] == h).collect()
+}
+
+/// top_metrics as Kibana Lens "last value" asks for it (sort by @timestamp desc, size 1), and
+/// with size 2 and two metrics. Shape: InternalTopMetrics#doXContentBody / TopMetric#toXContent
+/// (x-pack/plugin/analytics/.../topmetrics/InternalTopMetrics.java): `{"top": [{"sort": [v],
+/// "metrics": {field: v}}]}`; a date sort value is shown with the field's format, a long metric
+/// as a long, a missing metric as null; search-aggregations-metrics-top-metrics.html.
+#[tokio::test]
+async fn top_metrics_last_value_per_host() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "last": {"top_metrics": {"metrics": {"field": "latency"}, "sort": {"@timestamp": "desc"}}},
+        "hosts": {"terms": {"field": "host"}, "aggs": {
+            "tm": {"top_metrics": {"metrics": [{"field": "bytes"}, {"field": "latency"}],
+                   "sort": [{"@timestamp": {"order": "desc"}}], "size": 2}},
+            "low": {"top_metrics": {"metrics": {"field": "status"}, "sort": {"latency": "asc"}}}
+        }}
+    }}))
+    .await;
+    let newest = d.iter().max_by_key(|x| x["@timestamp"].as_i64()).unwrap();
+    assert_eq!(
+        a["last"],
+        json!({"top": [{"sort": [iso(newest["@timestamp"].as_i64().unwrap())],
+                        "metrics": {"latency": newest["latency"]}}]})
+    );
+    let buckets = a["hosts"]["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 4);
+    for b in buckets {
+        let mut mine = of_host(d, b["key"].as_str().unwrap());
+        mine.sort_by_key(|x| std::cmp::Reverse(x["@timestamp"].as_i64()));
+        let want: Vec<Value> = mine[..2]
+            .iter()
+            .map(|x| {
+                json!({"sort": [iso(x["@timestamp"].as_i64().unwrap())],
+                       "metrics": {"bytes": x.get("bytes").cloned().unwrap_or(Value::Null),
+                                   "latency": x["latency"]}})
+            })
+            .collect();
+        assert_eq!(b["tm"]["top"], json!(want), "{}", b["key"]);
+        let lowest = mine
+            .iter()
+            .map(|x| x["latency"].as_f64().unwrap())
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(b["low"]["top"][0]["sort"], json!([lowest]));
+        assert_eq!(b["low"]["top"].as_array().unwrap().len(), 1);
+    }
+    // No documents: an empty list.
+    let a = aggs(
+        json!({"size": 0, "query": {"term": {"host": "nope"}}, "aggs": {
+        "tm": {"top_metrics": {"metrics": {"field": "bytes"}, "sort": {"@timestamp": "desc"}}}}}),
+    )
+    .await;
+    assert_eq!(a["tm"], json!({"top": []}));
+}
+
+/// top_hits: hits shaped as search hits (`hits.total`, `max_score`, `_index`, `_id`, `_score`,
+/// `_source`, `sort`), `from`/`size`, `_source` filtering; sorted by a field, `_score` and
+/// `max_score` are null (search-aggregations-metrics-top-hits-aggregation.html, InternalTopHits).
+/// A missing long sort value sorts last and shows as Long.MIN_VALUE in a descending sort.
+#[tokio::test]
+async fn top_hits_per_host_sorted_by_a_field() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "hosts": {"terms": {"field": "host"}, "aggs": {
+            "top": {"top_hits": {"size": 2, "from": 1, "sort": [{"bytes": "desc"}],
+                    "_source": {"includes": ["host", "bytes"]}}}
+        }},
+        "newest": {"top_hits": {"size": 1, "sort": [{"@timestamp": {"order": "desc"}}], "_source": false}},
+        "by_score": {"top_hits": {"size": 3}}
+    }}))
+    .await;
+    for b in a["hosts"]["buckets"].as_array().unwrap() {
+        let h = b["key"].as_str().unwrap();
+        let mut mine = of_host(d, h);
+        mine.sort_by_key(|x| std::cmp::Reverse(x["bytes"].as_i64().unwrap_or(i64::MIN)));
+        let want: Vec<Value> = mine[1..3]
+            .iter()
+            .map(|x| {
+                let mut src = serde_json::Map::new();
+                src.insert("host".into(), x["host"].clone());
+                if let Some(v) = x.get("bytes") {
+                    src.insert("bytes".into(), v.clone());
+                }
+                json!({"_index": IDX, "_id": x["n"].to_string(), "_score": null,
+                       "_source": src, "sort": [x["bytes"].as_i64().unwrap_or(i64::MIN)]})
+            })
+            .collect();
+        assert_eq!(
+            b["top"],
+            json!({"hits": {"total": {"value": mine.len(), "relation": "eq"},
+                            "max_score": null, "hits": want}}),
+            "{h}"
+        );
+    }
+    let newest = d.iter().max_by_key(|x| x["@timestamp"].as_i64()).unwrap();
+    assert_eq!(
+        a["newest"]["hits"]["hits"],
+        json!([{"_index": IDX, "_id": newest["n"].to_string(), "_score": null,
+                "sort": [newest["@timestamp"]]}])
+    );
+    // Default: by score (match_all scores every document 1.0).
+    let h = &a["by_score"]["hits"];
+    assert_eq!(h["total"], json!({"value": d.len(), "relation": "eq"}));
+    assert_eq!(h["max_score"], 1.0);
+    assert_eq!(h["hits"].as_array().unwrap().len(), 3);
+    for hit in h["hits"].as_array().unwrap() {
+        assert_eq!(hit["_score"], 1.0);
+        let n = hit["_source"]["n"].as_u64().unwrap() as usize;
+        assert_eq!(hit["_source"], d[n]);
+        assert!(hit.get("sort").is_none());
+    }
+}
+
+#[tokio::test]
+async fn top_hits_and_top_metrics_errors() {
+    docs().await;
+    let r = json_req(
+        "POST",
+        &format!("/{IDX}/_search"),
+        &json!({"size": 0, "aggs": {"t": {"top_metrics": {"metrics": {"field": "bytes"}, "sort": {"n": "desc"}, "size": 11}}}}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert!(e.to_string().contains("top_metrics_max_size"), "{e}");
+    let r = json_req(
+        "POST",
+        &format!("/{IDX}/_search"),
+        &json!({"size": 0, "aggs": {"t": {"top_hits": {"highlight": {"fields": {"host": {}}}}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("highlight"), "{}", r.text);
+}
