@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use tokio::sync::OnceCell;
 
 static LOADED: OnceCell<Vec<Value>> = OnceCell::const_new();
@@ -213,4 +214,133 @@ async fn top_hits_and_top_metrics_errors() {
     .await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.text.contains("highlight"), "{}", r.text);
+}
+
+fn count_by<K: Ord>(d: &[Value], key: impl Fn(&Value) -> Vec<K>) -> BTreeMap<K, u64> {
+    let mut m = BTreeMap::new();
+    for x in d {
+        for k in key(x) {
+            *m.entry(k).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+/// multi_terms (Kibana Lens "multiple terms"): buckets of field-value combinations, key as a list
+/// and key_as_string joined with `|` (InternalMultiTerms.Bucket#toXContent, getKeyAsString), ordered
+/// by `_count` desc then key asc by default, `sum_other_doc_count` as terms; a multi-valued field
+/// yields every combination; booleans show as true/false; docs missing a field are left out
+/// (search-aggregations-bucket-multi-terms-aggregation.html).
+#[tokio::test]
+async fn multi_terms_combinations() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "hs": {"multi_terms": {"terms": [{"field": "host"}, {"field": "status"}], "size": 5},
+               "aggs": {"lat": {"avg": {"field": "latency"}}}},
+        "by_key": {"multi_terms": {"terms": [{"field": "ok"}, {"field": "host"}], "order": {"_key": "asc"}}},
+        "tags": {"multi_terms": {"terms": [{"field": "tags"}, {"field": "host"}], "size": 100}},
+        "miss": {"multi_terms": {"terms": [{"field": "host"}, {"field": "bytes", "missing": -1}], "size": 1000}}
+    }}))
+    .await;
+    let want = count_by(d, |x| {
+        vec![(
+            x["host"].as_str().unwrap().to_string(),
+            x["status"].as_i64().unwrap(),
+        )]
+    });
+    let mut ranked: Vec<_> = want.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let got = a["hs"]["buckets"].as_array().unwrap();
+    assert_eq!(got.len(), 5);
+    for (b, ((h, s), n)) in got.iter().zip(&ranked) {
+        assert_eq!(b["key"], json!([h, s]));
+        assert_eq!(b["key_as_string"], format!("{h}|{s}"));
+        assert_eq!(b["doc_count"], *n);
+        let lat: Vec<f64> = d
+            .iter()
+            .filter(|x| x["host"] == *h && x["status"] == *s)
+            .map(|x| x["latency"].as_f64().unwrap())
+            .collect();
+        close(
+            &b["lat"]["value"],
+            lat.iter().sum::<f64>() / lat.len() as f64,
+        );
+    }
+    assert_eq!(
+        a["hs"]["sum_other_doc_count"],
+        ranked[5..].iter().map(|x| x.1).sum::<u64>()
+    );
+    assert_eq!(a["hs"]["doc_count_error_upper_bound"], 0);
+
+    // Ordered by key: false < true, then host.
+    let want = count_by(d, |x| {
+        vec![(
+            x["ok"].as_bool().unwrap(),
+            x["host"].as_str().unwrap().to_string(),
+        )]
+    });
+    let got: Vec<(Value, Value, Value)> = a["by_key"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["key"].clone(),
+                b["key_as_string"].clone(),
+                b["doc_count"].clone(),
+            )
+        })
+        .collect();
+    let expect: Vec<(Value, Value, Value)> = want
+        .iter()
+        .map(|((o, h), n)| (json!([o, h]), json!(format!("{o}|{h}")), json!(n)))
+        .collect();
+    assert_eq!(got, expect);
+
+    // Every (tag, host) combination of a document; documents without tags are in none.
+    let want = count_by(d, |x| {
+        x["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t.as_str().unwrap().to_string(),
+                    x["host"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    });
+    let got: BTreeMap<(String, String), u64> = a["tags"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                (
+                    b["key"][0].as_str().unwrap().to_string(),
+                    b["key"][1].as_str().unwrap().to_string(),
+                ),
+                b["doc_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // `missing` per term stands in for documents without the field.
+    let got = a["miss"]["buckets"].as_array().unwrap();
+    let with_missing = got
+        .iter()
+        .filter(|b| b["key"][1] == -1)
+        .map(|b| b["doc_count"].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(
+        with_missing,
+        d.iter().filter(|x| x.get("bytes").is_none()).count() as u64
+    );
+    assert_eq!(
+        got.iter()
+            .map(|b| b["doc_count"].as_u64().unwrap())
+            .sum::<u64>(),
+        d.len() as u64
+    );
 }

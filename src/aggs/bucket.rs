@@ -13,8 +13,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 9] = [
+pub const TYPES: [&str; 10] = [
     "terms",
+    "multi_terms",
     "histogram",
     "date_histogram",
     "range",
@@ -64,6 +65,15 @@ impl Terms {
         self.include.as_ref().is_none_or(|i| i.matches(key))
             && self.exclude.as_ref().is_none_or(|e| !e.matches(key))
     }
+}
+
+/// multi_terms: a compound key of several fields (`missing` per field).
+#[derive(Debug, Clone)]
+pub struct MultiTerms {
+    pub terms: Vec<(String, Option<Value>)>,
+    pub size: usize,
+    pub min_doc_count: u64,
+    pub order: Vec<(OrderKey, bool)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -129,6 +139,7 @@ pub struct Filters {
 #[derive(Debug, Clone)]
 pub enum Bucket {
     Terms(Terms),
+    MultiTerms(MultiTerms),
     Histogram(Histo),
     Range(RangeAgg),
     Filter(Query),
@@ -585,6 +596,67 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
         "missing" => {
             obj_keys_check(ty, body, &["field", "script", "value_type"])?;
             Ok(Bucket::Missing(require_field(ty, body)?))
+        }
+        "multi_terms" => {
+            obj_keys_check(
+                ty,
+                body,
+                &[
+                    "terms",
+                    "size",
+                    "shard_size",
+                    "min_doc_count",
+                    "shard_min_doc_count",
+                    "order",
+                    "collect_mode",
+                    "show_term_doc_count_error",
+                ],
+            )?;
+            let mut terms = Vec::new();
+            if let Some(Value::Array(list)) = body.get("terms") {
+                for t in list {
+                    let Value::Object(m) = t else {
+                        return Err(parse_err(ty, "terms", t));
+                    };
+                    obj_keys_check(
+                        "terms",
+                        m,
+                        &["field", "missing", "script", "value_type", "format"],
+                    )?;
+                    if m.contains_key("format") {
+                        return Err(EsError::unsupported("[multi_terms] term with [format]"));
+                    }
+                    terms.push((require_field("terms", m)?, m.get("missing").cloned()));
+                }
+            }
+            if terms.len() < 2 {
+                return Err(EsError::illegal_argument(
+                    "The [terms] parameter in the aggregation [multi_terms] must be present and have at least 2 fields",
+                ));
+            }
+            let size = get_u64(ty, body, "size", 10)?;
+            if size == 0 {
+                return Err(EsError::illegal_argument(
+                    "[size] must be greater than 0. Found [0] in [multi_terms]",
+                ));
+            }
+            let min_doc_count = get_u64(ty, body, "min_doc_count", 1)?;
+            if min_doc_count == 0 {
+                return Err(EsError::unsupported("[multi_terms] with [min_doc_count] 0"));
+            }
+            let mut order = match body.get("order") {
+                Some(v) => parse_order(ty, v)?,
+                None => vec![(OrderKey::Count, true)],
+            };
+            if !order.iter().any(|(k, _)| *k == OrderKey::Key) {
+                order.push((OrderKey::Key, false));
+            }
+            Ok(Bucket::MultiTerms(MultiTerms {
+                terms,
+                size: size as usize,
+                min_doc_count,
+                order,
+            }))
         }
         "global" => {
             obj_keys_check(ty, body, &[])?;

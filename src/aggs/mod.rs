@@ -48,8 +48,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 40] = [
-    "multi_terms",
+const NOT_YET: [&str; 39] = [
     "rare_terms",
     "significant_terms",
     "significant_text",
@@ -322,6 +321,8 @@ enum PNode {
         b: Box<Bucket>,
         insts: Vec<Inst>,
         info: KeyInfo,
+        /// multi_terms / composite: how each key component is shown.
+        infos: Vec<KeyInfo>,
         /// terms with min_doc_count 0: the level listing every term of the indices.
         all_terms: Option<usize>,
     },
@@ -375,6 +376,56 @@ impl Planner<'_> {
                     vec![e.clone().is_null(), sql::array(vec![]), sql::array(vec![e])],
                 ),
                 Some((e, false)) => e,
+            })
+            .collect();
+        self.keys.push(KeySpec { exprs, explode });
+        Ok(self.keys.len() - 1)
+    }
+
+    /// multi_terms: a tuple of the fields' values per document (an exploded array of tuples —
+    /// every combination — when some field holds several values in some index).
+    fn multi_key(&mut self, terms: &[(String, Option<Value>)]) -> Result<usize, EsError> {
+        let mut per = Vec::new();
+        for s in self.sources {
+            let mut parts = Vec::new();
+            for (f, missing) in terms {
+                parts.push(bucket::key_expr(&s.meta, f, missing.as_ref(), &|e, _| e)?);
+            }
+            per.push(parts);
+        }
+        let explode = per.iter().flatten().any(|p| matches!(p, Some((_, true))));
+        let exprs = per
+            .into_iter()
+            .map(|parts| {
+                if !explode {
+                    return sql::tuple(
+                        parts
+                            .into_iter()
+                            .map(|p| p.map(|(e, _)| e).unwrap_or_else(sql::null))
+                            .collect(),
+                    );
+                }
+                let arrays: Vec<Expr> = parts
+                    .into_iter()
+                    .map(|p| match p {
+                        None => sql::array(vec![]),
+                        Some((e, true)) => e,
+                        Some((e, false)) => Expr::func(
+                            "if",
+                            vec![e.clone().is_null(), sql::array(vec![]), sql::array(vec![e])],
+                        ),
+                    })
+                    .collect();
+                // arrayFlatten(arrayMap(p0 -> arrayMap(p1 -> (p0, p1), A1), A0))
+                let n = arrays.len();
+                let mut body = sql::tuple((0..n).map(|i| sql::col(format!("p{i}"))).collect());
+                for (i, a) in arrays.into_iter().enumerate().rev() {
+                    body = Expr::func("arrayMap", vec![sql::lambda([format!("p{i}")], body), a]);
+                    if i + 1 < n {
+                        body = Expr::func("arrayFlatten", vec![body]);
+                    }
+                }
+                body
             })
             .collect();
         self.keys.push(KeySpec { exprs, explode });
@@ -458,6 +509,7 @@ impl Planner<'_> {
                         date_format: None,
                     };
                     let mut all_terms = None;
+                    let mut infos = Vec::new();
                     let child =
                         |pl: &mut Planner, key: usize, scope: Scope| -> Result<Inst, EsError> {
                             let mut p: Vec<usize> = path.to_vec();
@@ -475,6 +527,15 @@ impl Planner<'_> {
                                 let g = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                                 all_terms = Some(self.level(Scope::Global, vec![g]));
                             }
+                        }
+                        Bucket::MultiTerms(mt) => {
+                            infos = mt
+                                .terms
+                                .iter()
+                                .map(|(f, _)| self.key_info(f, None))
+                                .collect();
+                            let k = self.multi_key(&mt.terms)?;
+                            insts.push(child(self, k, scope)?);
                         }
                         Bucket::Histogram(h) => {
                             info = self.key_info(&h.field, h.format.as_ref());
@@ -548,6 +609,7 @@ impl Planner<'_> {
                         b: Box::new(b.clone()),
                         insts,
                         info,
+                        infos,
                         all_terms,
                     });
                 }
@@ -804,9 +866,10 @@ impl Render<'_> {
                     b,
                     insts,
                     info,
+                    infos,
                     all_terms,
                 } => {
-                    let body = self.bucket(b, insts, info, *all_terms, path)?;
+                    let body = self.bucket(b, insts, info, infos, *all_terms, path)?;
                     out.insert(name.clone(), with_meta(meta, body));
                 }
             }
@@ -882,6 +945,7 @@ impl Render<'_> {
         b: &Bucket,
         insts: &[Inst],
         info: &KeyInfo,
+        infos: &[KeyInfo],
         all_terms: Option<usize>,
         path: Option<&[Value]>,
     ) -> Result<Map<String, Value>, EsError> {
@@ -1068,6 +1132,44 @@ impl Render<'_> {
                     Value::Array(list.into_iter().map(Value::Object).collect()),
                 );
             }
+            Bucket::MultiTerms(mt) => {
+                let inst = &insts[0];
+                let mut rendered: Vec<(Value, u64, Map<String, Value>)> = Vec::new();
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let Some(parts) = k.as_array() else { continue };
+                    let n = count_of(Some(row));
+                    if parts.iter().any(Value::is_null) || n < mt.min_doc_count {
+                        continue;
+                    }
+                    let sp = Self::sub_path(path, &k);
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
+                    let mut key = Vec::new();
+                    let mut text = Vec::new();
+                    for (v, inf) in parts.iter().zip(infos) {
+                        let (kv, s) = multi_key_part(inf, v);
+                        key.push(kv);
+                        text.push(s);
+                    }
+                    let mut bk = Map::new();
+                    bk.insert("key".into(), Value::Array(key));
+                    bk.insert("key_as_string".into(), json!(text.join("|")));
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    rendered.push((k.clone(), n, bk));
+                }
+                sort_buckets(&mut rendered, &mt.order)?;
+                let other: u64 = rendered.iter().skip(mt.size).map(|(_, n, _)| *n).sum();
+                rendered.truncate(mt.size);
+                let mut list: Vec<Map<String, Value>> =
+                    rendered.into_iter().map(|(_, _, b)| b).collect();
+                pipeline::apply_parent(&pipelines, &mut list)?;
+                out.insert("doc_count_error_upper_bound".into(), json!(0));
+                out.insert("sum_other_doc_count".into(), json!(other));
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(list.into_iter().map(Value::Object).collect()),
+                );
+            }
             Bucket::Histogram(h) => {
                 let inst = &insts[0];
                 let mut by_key: BTreeMap<i64, (f64, u64, Option<&Row>)> = BTreeMap::new();
@@ -1199,7 +1301,11 @@ impl Render<'_> {
         if !pipelines.is_empty()
             && !matches!(
                 b,
-                Bucket::Histogram(_) | Bucket::Terms(_) | Bucket::Range(_) | Bucket::Filters(_)
+                Bucket::Histogram(_)
+                    | Bucket::Terms(_)
+                    | Bucket::MultiTerms(_)
+                    | Bucket::Range(_)
+                    | Bucket::Filters(_)
             )
         {
             let (name, _, p) = pipelines[0];
@@ -1265,7 +1371,47 @@ fn render_key(info: &KeyInfo, k: &Value) -> (Value, Option<Value>) {
     }
 }
 
+/// One component of a multi_terms key as InternalMultiTerms#getKey shows it (DocValueFormat:
+/// dates formatted, booleans true/false, IPs as text) and its `key_as_string` part.
+fn multi_key_part(info: &KeyInfo, v: &Value) -> (Value, String) {
+    use fields::EsKind as K;
+    match info.kind {
+        K::Date | K::DateNanos | K::Boolean | K::Ip => {
+            let (k, kas) = render_key(info, v);
+            let s = kas
+                .and_then(|x| x.as_str().map(str::to_string))
+                .unwrap_or_else(|| k.as_str().map(str::to_string).unwrap_or_default());
+            let shown = match info.kind {
+                K::Boolean => json!(s == "true"),
+                _ => json!(s),
+            };
+            (shown, s)
+        }
+        _ => {
+            let (k, _) = render_key(info, v);
+            let s = match &k {
+                Value::String(s) => s.clone(),
+                Value::Number(n) if n.is_f64() => java_double(n.as_f64().unwrap_or(0.0)),
+                other => other.to_string(),
+            };
+            (k, s)
+        }
+    }
+}
+
 fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
+    if let (Value::Array(x), Value::Array(y)) = (a, b) {
+        for (p, q) in x.iter().zip(y) {
+            let o = cmp_values(p, q);
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        return x.len().cmp(&y.len());
+    }
+    if let (Value::Bool(x), Value::Bool(y)) = (a, b) {
+        return x.cmp(y);
+    }
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         _ => a
