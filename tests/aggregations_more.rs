@@ -344,3 +344,91 @@ async fn multi_terms_combinations() {
         d.len() as u64
     );
 }
+
+/// composite: paging through every (host, day) bucket with `after`/`after_key`, in the sources'
+/// order (host asc, day desc); date_histogram keys are epoch millis; `missing_bucket` keeps
+/// documents without a value under a `null` key, first in ascending order (missing_order
+/// default); sub-aggregations per bucket. Shape: InternalComposite#doXContentBody (`after_key`
+/// then `buckets` of `{"key": {name: value}, "doc_count"}`),
+/// search-aggregations-bucket-composite-aggregation.html.
+#[tokio::test]
+async fn composite_pages_through_every_bucket() {
+    let d = docs().await;
+    let day = |x: &Value| x["@timestamp"].as_i64().unwrap() / 86_400_000 * 86_400_000;
+    let mut want: Vec<((String, i64), u64)> = count_by(d, |x| {
+        vec![(x["host"].as_str().unwrap().to_string(), day(x))]
+    })
+    .into_iter()
+    .collect();
+    want.sort_by(|a, b| a.0.0.cmp(&b.0.0).then(b.0.1.cmp(&a.0.1)));
+    let mut after: Option<Value> = None;
+    let mut got = Vec::new();
+    let mut pages = 0;
+    loop {
+        let mut comp = json!({"size": 3, "sources": [
+            {"h": {"terms": {"field": "host"}}},
+            {"d": {"date_histogram": {"field": "@timestamp", "calendar_interval": "1d", "order": "desc"}}}
+        ]});
+        if let Some(a) = &after {
+            comp["after"] = a.clone();
+        }
+        let a = aggs(json!({"size": 0, "aggs": {"c": {"composite": comp,
+            "aggs": {"mx": {"max": {"field": "latency"}}}}}}))
+        .await;
+        let buckets = a["c"]["buckets"].as_array().unwrap().clone();
+        if buckets.is_empty() {
+            assert!(a["c"].get("after_key").is_none());
+            break;
+        }
+        assert!(buckets.len() <= 3);
+        assert_eq!(a["c"]["after_key"], buckets.last().unwrap()["key"]);
+        for b in &buckets {
+            let h = b["key"]["h"].as_str().unwrap().to_string();
+            let k = b["key"]["d"].as_i64().unwrap();
+            let mx = d
+                .iter()
+                .filter(|x| x["host"] == h.as_str() && day(x) == k)
+                .map(|x| x["latency"].as_f64().unwrap())
+                .fold(f64::NEG_INFINITY, f64::max);
+            close(&b["mx"]["value"], mx);
+            got.push(((h, k), b["doc_count"].as_u64().unwrap()));
+        }
+        after = Some(a["c"]["after_key"].clone());
+        pages += 1;
+        assert!(pages < 100);
+    }
+    assert_eq!(got, want);
+
+    // missing_bucket on a histogram of bytes: the null bucket comes first.
+    let a = aggs(
+        json!({"size": 0, "aggs": {"c": {"composite": {"size": 100, "sources": [
+            {"b": {"histogram": {"field": "bytes", "interval": 250, "missing_bucket": true}}},
+            {"ok": {"terms": {"field": "ok"}}}
+        ]}}}}),
+    )
+    .await;
+    let mut want: Vec<((Option<i64>, bool), u64)> = count_by(d, |x| {
+        vec![(
+            x["bytes"].as_i64().map(|b| b / 250 * 250),
+            x["ok"].as_bool().unwrap(),
+        )]
+    })
+    .into_iter()
+    .collect();
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    let got: Vec<Value> = a["c"]["buckets"].as_array().unwrap().clone();
+    let expect: Vec<Value> = want
+        .iter()
+        .map(|((b, ok), n)| json!({"key": {"b": b.map(|x| x as f64), "ok": ok}, "doc_count": n}))
+        .collect();
+    assert_eq!(got, expect);
+    // Under another bucket aggregation: an error, as Elasticsearch.
+    let r = json_req(
+        "POST",
+        &format!("/{IDX}/_search"),
+        &json!({"size": 0, "aggs": {"t": {"terms": {"field": "host"}, "aggs": {
+            "c": {"composite": {"sources": [{"h": {"terms": {"field": "host"}}}]}}}}}}),
+    )
+    .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+}

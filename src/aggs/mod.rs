@@ -48,7 +48,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 39] = [
+const NOT_YET: [&str; 38] = [
     "rare_terms",
     "significant_terms",
     "significant_text",
@@ -56,7 +56,6 @@ const NOT_YET: [&str; 39] = [
     "variable_width_histogram",
     "ip_range",
     "ip_prefix",
-    "composite",
     "nested",
     "reverse_nested",
     "sampler",
@@ -393,6 +392,35 @@ impl Planner<'_> {
             }
             per.push(parts);
         }
+        Ok(self.tuple_key(per, &vec![false; terms.len()]))
+    }
+
+    /// composite: a tuple of the sources' values (rounded for histogram sources); a missing value
+    /// is a NULL part, kept only for sources with `missing_bucket`.
+    fn composite_key(&mut self, c: &bucket::Composite) -> Result<usize, EsError> {
+        let mut per = Vec::new();
+        for s in self.sources {
+            let mut parts = Vec::new();
+            for src in &c.sources {
+                parts.push(match &src.histo {
+                    Some(h) => {
+                        let round = bucket::histo_round(h);
+                        bucket::key_expr(&s.meta, &src.field, None, &round)?
+                    }
+                    None => bucket::key_expr(&s.meta, &src.field, None, &|e, _| e)?,
+                });
+            }
+            per.push(parts);
+        }
+        let keep: Vec<bool> = c.sources.iter().map(|s| s.missing_bucket).collect();
+        Ok(self.tuple_key(per, &keep))
+    }
+
+    /// A tuple key from per-source parts `(expr, is_array)`: one tuple per document, or — when
+    /// some part holds several values in some index — an exploded array of every combination
+    /// (`arrayFlatten(arrayMap(p0 -> arrayMap(p1 -> (p0, p1), A1), A0))`). A part without value
+    /// is NULL; with `keep_null` it still yields a combination (an array `[NULL]`).
+    fn tuple_key(&mut self, per: Vec<Vec<Option<(Expr, bool)>>>, keep_null: &[bool]) -> usize {
         let explode = per.iter().flatten().any(|p| matches!(p, Some((_, true))));
         let exprs = per
             .into_iter()
@@ -407,16 +435,27 @@ impl Planner<'_> {
                 }
                 let arrays: Vec<Expr> = parts
                     .into_iter()
-                    .map(|p| match p {
-                        None => sql::array(vec![]),
-                        Some((e, true)) => e,
-                        Some((e, false)) => Expr::func(
-                            "if",
-                            vec![e.clone().is_null(), sql::array(vec![]), sql::array(vec![e])],
-                        ),
+                    .zip(keep_null)
+                    .map(|(p, keep)| {
+                        let none = if *keep {
+                            sql::array(vec![sql::null()])
+                        } else {
+                            sql::array(vec![])
+                        };
+                        match p {
+                            None => none,
+                            Some((e, true)) if *keep => Expr::func(
+                                "if",
+                                vec![Expr::func("empty", vec![e.clone()]), none, e],
+                            ),
+                            Some((e, true)) => e,
+                            Some((e, false)) => Expr::func(
+                                "if",
+                                vec![e.clone().is_null(), none, sql::array(vec![e])],
+                            ),
+                        }
                     })
                     .collect();
-                // arrayFlatten(arrayMap(p0 -> arrayMap(p1 -> (p0, p1), A1), A0))
                 let n = arrays.len();
                 let mut body = sql::tuple((0..n).map(|i| sql::col(format!("p{i}"))).collect());
                 for (i, a) in arrays.into_iter().enumerate().rev() {
@@ -429,7 +468,7 @@ impl Planner<'_> {
             })
             .collect();
         self.keys.push(KeySpec { exprs, explode });
-        Ok(self.keys.len() - 1)
+        self.keys.len() - 1
     }
 
     fn cond_key(&mut self, f: &dyn Fn(&Source) -> Result<Expr, EsError>) -> Result<usize, EsError> {
@@ -527,6 +566,25 @@ impl Planner<'_> {
                                 let g = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                                 all_terms = Some(self.level(Scope::Global, vec![g]));
                             }
+                        }
+                        Bucket::Composite(c) => {
+                            if !path.is_empty() || scope == Scope::Global {
+                                return Err(EsError::illegal_argument(format!(
+                                    "[composite] aggregation cannot be used with a parent aggregation of type: [{}]",
+                                    if scope == Scope::Global {
+                                        "GlobalAggregatorFactory"
+                                    } else {
+                                        "bucket"
+                                    }
+                                )));
+                            }
+                            infos = c
+                                .sources
+                                .iter()
+                                .map(|src| self.key_info(&src.field, src.format.as_ref()))
+                                .collect();
+                            let k = self.composite_key(c)?;
+                            insts.push(child(self, k, scope)?);
                         }
                         Bucket::MultiTerms(mt) => {
                             infos = mt
@@ -1132,6 +1190,56 @@ impl Render<'_> {
                     Value::Array(list.into_iter().map(Value::Object).collect()),
                 );
             }
+            Bucket::Composite(c) => {
+                let inst = &insts[0];
+                let mut found: Vec<(Vec<Value>, &Row)> = Vec::new();
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let Some(parts) = k.as_array() else { continue };
+                    if parts
+                        .iter()
+                        .zip(&c.sources)
+                        .any(|(v, s)| v.is_null() && !s.missing_bucket)
+                    {
+                        continue;
+                    }
+                    found.push((parts.clone(), row));
+                }
+                found.sort_by(|a, b| composite_cmp(c, &a.0, &b.0));
+                if let Some(after) = &c.after {
+                    let after: Vec<Value> = c
+                        .sources
+                        .iter()
+                        .map(|s| composite_after_value(s, &after[&s.name]))
+                        .collect::<Result<_, _>>()?;
+                    found.retain(|(k, _)| composite_cmp(c, k, &after).is_gt());
+                }
+                found.truncate(c.size);
+                let mut list = Vec::new();
+                let mut last_key = None;
+                for (parts, row) in found {
+                    let raw = Value::Array(parts.clone());
+                    let sp = Self::sub_path(path, &raw);
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
+                    let mut key = Map::new();
+                    for ((v, s), inf) in parts.iter().zip(&c.sources).zip(infos) {
+                        key.insert(s.name.clone(), composite_key_part(s, inf, v));
+                    }
+                    let mut bk = Map::new();
+                    bk.insert("key".into(), Value::Object(key.clone()));
+                    bk.insert("doc_count".into(), json!(count_of(Some(row))));
+                    bk.extend(subs);
+                    list.push(bk);
+                    last_key = Some(key);
+                }
+                pipeline::apply_parent(&pipelines, &mut list)?;
+                if let Some(k) = last_key {
+                    out.insert("after_key".into(), Value::Object(k));
+                }
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(list.into_iter().map(Value::Object).collect()),
+                );
+            }
             Bucket::MultiTerms(mt) => {
                 let inst = &insts[0];
                 let mut rendered: Vec<(Value, u64, Map<String, Value>)> = Vec::new();
@@ -1302,6 +1410,7 @@ impl Render<'_> {
             && !matches!(
                 b,
                 Bucket::Histogram(_)
+                    | Bucket::Composite(_)
                     | Bucket::Terms(_)
                     | Bucket::MultiTerms(_)
                     | Bucket::Range(_)
@@ -1368,6 +1477,88 @@ fn render_key(info: &KeyInfo, k: &Value) -> (Value, Option<Value>) {
             },
             None,
         ),
+    }
+}
+
+/// InternalComposite's order: source by source, each ascending or descending, missing values
+/// first or last as `missing_order` says.
+fn composite_cmp(c: &bucket::Composite, a: &[Value], b: &[Value]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for ((x, y), s) in a.iter().zip(b).zip(&c.sources) {
+        let o = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if s.missing_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if s.missing_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            (false, false) => {
+                let o = cmp_values(x, y);
+                if s.desc { o.reverse() } else { o }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// An `after` value in the raw form of the grouped keys: dates (formatted or millis) as millis,
+/// booleans as 0/1, numbers and strings as they are.
+fn composite_after_value(s: &bucket::CompSource, v: &Value) -> Result<Value, EsError> {
+    Ok(match v {
+        Value::Bool(b) => json!(u8::from(*b)),
+        Value::String(t) if s.histo.as_ref().is_some_and(|h| h.date.is_some()) => {
+            let fmt = s
+                .format
+                .clone()
+                .unwrap_or_else(|| "strict_date_optional_time||epoch_millis".into());
+            let ns = crate::schema::dates::parse_date_value(v, &fmt).map_err(|e| {
+                EsError::parsing(format!("failed to parse date field [{t}]: {}", e.0))
+            })?;
+            json!(ns / 1_000_000)
+        }
+        other => other.clone(),
+    })
+}
+
+/// A composite key part as InternalComposite shows it: date_histogram keys as epoch millis (or
+/// formatted with the source's `format`), booleans true/false, numbers, strings.
+fn composite_key_part(s: &bucket::CompSource, info: &KeyInfo, v: &Value) -> Value {
+    use fields::EsKind as K;
+    if v.is_null() {
+        return Value::Null;
+    }
+    if let Some(h) = &s.histo {
+        let x = v.as_f64().unwrap_or(0.0);
+        if h.date.is_some() {
+            return match &s.format {
+                Some(f) => json!(crate::schema::dates::format_date(
+                    (x as i64).saturating_mul(1_000_000),
+                    f,
+                    h.time_zone.as_deref()
+                )),
+                None => json!(x as i64),
+            };
+        }
+        return json!(x);
+    }
+    match info.kind {
+        K::Boolean => json!(v.as_u64() == Some(1) || v.as_bool() == Some(true)),
+        K::Date | K::DateNanos if s.format.is_some() => {
+            render_key(info, v).1.unwrap_or(Value::Null)
+        }
+        _ => render_key(info, v).0,
     }
 }
 
