@@ -124,6 +124,9 @@ pub struct SearchRequest {
     pub highlight: Option<crate::render::highlight::Highlight>,
     /// `aggs`/`aggregations` (see `crate::aggs`).
     pub aggs: Vec<crate::aggs::Agg>,
+    /// `runtime_mappings`: definitions checked at parse time, translated per index
+    /// (`plan::runtime`).
+    pub runtime_mappings: Map<String, Value>,
 }
 
 impl Default for SearchRequest {
@@ -154,6 +157,7 @@ impl Default for SearchRequest {
             request_cache: None,
             highlight: None,
             aggs: vec![],
+            runtime_mappings: Map::new(),
         }
     }
 }
@@ -171,7 +175,7 @@ const UNSUPPORTED_KEYS: [&str; 7] = [
 ];
 
 /// Keys that must be empty (or false) for now.
-const EMPTY_ONLY_KEYS: [&str; 3] = ["script_fields", "runtime_mappings", "indices_boost"];
+const EMPTY_ONLY_KEYS: [&str; 2] = ["script_fields", "indices_boost"];
 
 fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
     let order = |s: &str| -> Result<bool, EsError> {
@@ -724,6 +728,18 @@ pub fn parse_body_value(body: &Value, p: &Params) -> Result<SearchRequest, EsErr
             }
             "aggs" | "aggregations" => {
                 r.aggs = crate::aggs::parse(v, chrono::Utc::now().timestamp_millis())?
+            }
+            "runtime_mappings" => {
+                let Value::Object(m) = v else {
+                    return Err(EsError::parsing(format!(
+                        "Expected map for runtime_mappings but got a {}",
+                        token_name(v)
+                    )));
+                };
+                for (name, def) in m {
+                    dsl::painless::parse_runtime_field(name, def)?;
+                }
+                r.runtime_mappings = m.clone();
             }
             "collapse" => r.collapse = Some(parse_collapse(v)?),
             "pit" => r.pit = Some(parse_pit(v)?),
@@ -1367,6 +1383,41 @@ pub async fn execute(
 ) -> Result<SearchOutcome, EsError> {
     let started = Instant::now();
     let now_millis = chrono::Utc::now().timestamp_millis();
+    // runtime_mappings join each index's runtime section; every runtime field the request uses
+    // must translate, else the search answers the script's 400 (runtime-search-request.html).
+    let with_runtime: Vec<Arc<IndexMeta>> = metas
+        .iter()
+        .map(|m| plan::runtime::with_runtime_mappings(m, &req.runtime_mappings))
+        .collect();
+    let metas = &with_runtime[..];
+    let mentioned = format!(
+        "{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+        req.query,
+        req.post_filter,
+        req.sort,
+        req.aggs,
+        req.fields,
+        req.docvalue_fields,
+        req.collapse
+    );
+    for meta in metas {
+        for name in meta.mappings.runtime.keys() {
+            if req.runtime_mappings.contains_key(name) || mentioned.contains(&format!("{name:?}")) {
+                plan::runtime::resolve(meta, name).map_err(|e| as_phase_failure(e, meta))?;
+            }
+        }
+    }
+    // Runtime fields asked for in `fields`/`docvalue_fields`: computed in SQL as `_rt<i>`.
+    let mut runtime_out: Vec<(String, Option<String>)> = Vec::new();
+    for meta in metas {
+        for reqs in [&req.fields, &req.docvalue_fields] {
+            for (name, fmt) in hit_fields::runtime_requested(meta, reqs) {
+                if !runtime_out.iter().any(|(n, _)| *n == name) {
+                    runtime_out.push((name, fmt));
+                }
+            }
+        }
+    }
     let sorted_by_score =
         req.sort.is_empty() || req.sort.iter().any(|k| matches!(k, SortKey::Score { .. }));
     let want_scores =
@@ -1410,6 +1461,7 @@ pub async fn execute(
         )));
     }
     let need_source = req.source != SourceFilter::None
+        || metas.iter().any(|m| !m.mappings.runtime.is_empty())
         || req.highlight.is_some()
         || !req.fields.is_empty()
         || !req.docvalue_fields.is_empty()
@@ -1482,6 +1534,13 @@ pub async fn execute(
         }
         if let Some(c) = &req.collapse {
             items.push(collapse_expr(meta, c)?.alias("_collapse"));
+        }
+        for (i, (name, _)) in runtime_out.iter().enumerate() {
+            let e = match fields::resolve(meta, name) {
+                Some(f) if f.is_runtime() => runtime_output(&f),
+                _ => sql::null(),
+            };
+            items.push(e.alias(format!("_rt{i}")));
         }
         let mut select = sql::Select {
             items,
@@ -1632,6 +1691,22 @@ pub async fn execute(
                     hit_fields::Mode::Fields,
                     &mut doc_fields,
                 );
+            }
+            for (i, (name, fmt)) in runtime_out.iter().enumerate() {
+                let es_type = meta
+                    .and_then(|m| m.mappings.runtime.get(name))
+                    .and_then(|d| d.get("type"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("keyword");
+                let field_fmt = meta
+                    .and_then(|m| m.mappings.runtime.get(name))
+                    .and_then(|d| d.get("format"))
+                    .and_then(Value::as_str);
+                if let Some(v) = r.get(&format!("_rt{i}")).and_then(|v| {
+                    hit_fields::runtime_value(v, es_type, fmt.as_deref().or(field_fmt))
+                }) {
+                    doc_fields.insert(name.clone(), vec![v]);
+                }
             }
             if let Some(c) = &req.collapse {
                 doc_fields.insert(
@@ -1804,6 +1879,24 @@ pub async fn execute(
         last_internal,
         hit_count,
     })
+}
+
+/// A runtime field's value as the hits query returns it for `fields`: dates as epoch millis,
+/// IPv4 addresses in dotted form.
+fn runtime_output(f: &fields::Field) -> Expr {
+    let e = f.column_expr();
+    match f.kind {
+        fields::EsKind::Date => Expr::func("toUnixTimestamp64Milli", vec![e]),
+        fields::EsKind::Ip => Expr::func(
+            "replaceRegexpOne",
+            vec![
+                Expr::func("toString", vec![e]),
+                sql::lit("^::ffff:([0-9.]+)$"),
+                sql::lit("\\1"),
+            ],
+        ),
+        _ => e,
+    }
 }
 
 /// The collapse key of one index: a single-valued keyword or numeric field with doc values
