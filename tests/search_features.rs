@@ -586,7 +586,7 @@ async fn post_filter_collapse_terminate_after_min_score() {
     let r = json_req(
         "POST",
         "/sf-small/_search",
-        &json!({"collapse": {"field": "grp", "inner_hits": {"name": "x"}}}),
+        &json!({"collapse": {"field": "grp", "inner_hits": {"name": "x", "collapse": {"field": "n"}}}}),
     )
     .await;
     assert_es_error(&r, 400, "illegal_argument_exception");

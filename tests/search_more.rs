@@ -287,3 +287,129 @@ async fn runtime_scripts_outside_the_subset_are_a_clear_400() {
         "No handler for type [text] declared on runtime field [x]"
     );
 }
+
+#[tokio::test]
+async fn collapse_with_several_inner_hits() {
+    // collapse-search-results.html#expand-collapse-results: each collapsed hit is expanded with
+    // `inner_hits` (name, size, from, sort, _source; several definitions); the inner search is the
+    // original query plus the group's key (ExpandSearchPhase), with its own total and max_score.
+    let mapping = json!({"mappings": {"properties": {
+        "grp": {"type": "keyword"}, "n": {"type": "long"}, "msg": {"type": "text"}
+    }}});
+    assert_eq!(json_req("PUT", "/ih-idx", &mapping).await.status, 200);
+    let mut docs = Vec::new();
+    let mut body = String::new();
+    for i in 0..23i64 {
+        let mut d = json!({"grp": format!("g{}", i % 4), "n": (i * 7) % 11, "msg": format!("word{} common", i % 3)});
+        if i % 9 == 4 {
+            d.as_object_mut().unwrap().remove("grp");
+        }
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+        docs.push(d);
+    }
+    let r = bulk("/ih-idx/_bulk?refresh=true", &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+
+    let v = search(
+        "/ih-idx/_search",
+        json!({
+            "query": {"range": {"n": {"gte": 1}}},
+            "collapse": {"field": "grp", "max_concurrent_group_searches": 4, "inner_hits": [
+                {"name": "lowest", "size": 2, "sort": [{"n": "asc"}], "_source": ["n"]},
+                {"name": "second", "size": 1, "from": 1, "sort": [{"n": "desc"}], "_source": false}
+            ]},
+            "sort": [{"n": "desc"}],
+            "size": 10
+        }),
+    )
+    .await;
+    let matching: Vec<(usize, &Value)> = docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d["n"].as_i64().unwrap() >= 1)
+        .collect();
+    let key = |d: &Value| d["grp"].as_str().map(str::to_string);
+    let hits = v["hits"]["hits"].as_array().unwrap();
+    // One hit per key (a missing key is a group of its own).
+    let mut keys: Vec<Option<String>> = matching.iter().map(|(_, d)| key(d)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(hits.len(), keys.len(), "{v}");
+    for h in hits {
+        let i: usize = h["_id"].as_str().unwrap().parse().unwrap();
+        let k = key(&docs[i]);
+        let mut group: Vec<(i64, usize)> = matching
+            .iter()
+            .filter(|(_, d)| key(d) == k)
+            .map(|(j, d)| (d["n"].as_i64().unwrap(), *j))
+            .collect();
+        // The top hit of the group by n desc (ties: index order).
+        let top = group
+            .iter()
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+            .unwrap();
+        assert_eq!(top.1, i, "{h}");
+        let ih = &h["inner_hits"];
+        assert_eq!(
+            ih["lowest"]["hits"]["total"],
+            json!({"value": group.len(), "relation": "eq"})
+        );
+        assert_eq!(ih["lowest"]["hits"]["max_score"], Value::Null);
+        group.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        let lowest: Vec<Value> = group
+            .iter()
+            .take(2)
+            .map(|(n, j)| json!({"_index": "ih-idx", "_id": j.to_string(), "_score": null, "_source": {"n": n}, "sort": [n]}))
+            .collect();
+        assert_eq!(ih["lowest"]["hits"]["hits"], json!(lowest), "{h}");
+        group.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let second: Vec<Value> = group
+            .iter()
+            .skip(1)
+            .take(1)
+            .map(|(n, j)| json!({"_index": "ih-idx", "_id": j.to_string(), "_score": null, "sort": [n]}))
+            .collect();
+        assert_eq!(ih["second"]["hits"]["hits"], json!(second), "{h}");
+    }
+
+    // Default inner sort is by score: max_score is the group's best score, hits carry scores.
+    let v = search(
+        "/ih-idx/_search",
+        json!({"query": {"match": {"msg": "word1"}}, "collapse": {"field": "grp",
+               "inner_hits": {"name": "best"}}, "size": 10}),
+    )
+    .await;
+    for h in v["hits"]["hits"].as_array().unwrap() {
+        let inner = &h["inner_hits"]["best"]["hits"];
+        let n = docs
+            .iter()
+            .filter(|d| d["msg"].as_str().unwrap().starts_with("word1 "))
+            .filter(|d| key(d).as_deref() == h["fields"]["grp"][0].as_str())
+            .count();
+        assert_eq!(inner["total"]["value"], n, "{h}");
+        assert_eq!(inner["hits"].as_array().unwrap().len(), n.min(3), "{h}");
+        assert_eq!(inner["max_score"], inner["hits"][0]["_score"], "{h}");
+    }
+
+    // Errors: the inner window limit, duplicate names.
+    let r = json_req(
+        "POST",
+        "/ih-idx/_search",
+        &json!({"collapse": {"field": "grp", "inner_hits": {"name": "a", "size": 101}}}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Inner result window is too large")
+    );
+    let r = json_req(
+        "POST",
+        "/ih-idx/_search",
+        &json!({"collapse": {"field": "grp", "inner_hits": [{"name": "a"}, {"name": "a"}]}}),
+    )
+    .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+}

@@ -87,6 +87,23 @@ pub enum StoredFields {
     Names(Vec<String>),
 }
 
+/// One `collapse.inner_hits` definition (InnerHitBuilder): a search per group, with the original
+/// query, the group's key as a filter, and its own from/size/sort/_source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InnerHitsSpec {
+    pub name: String,
+    pub from: u64,
+    pub size: u64,
+    pub sort: Vec<SortKey>,
+    pub source: SourceFilter,
+    pub version: bool,
+    pub seq_no_primary_term: bool,
+    pub track_scores: bool,
+    pub fields: Vec<FieldRequest>,
+    pub docvalue_fields: Vec<FieldRequest>,
+    pub highlight: Option<crate::render::highlight::Highlight>,
+}
+
 /// `pit` of a search body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PitRef {
@@ -115,6 +132,8 @@ pub struct SearchRequest {
     pub docvalue_fields: Vec<FieldRequest>,
     pub stored_fields: Option<StoredFields>,
     pub collapse: Option<String>,
+    /// `collapse.inner_hits`: expanded groups (ExpandSearchPhase).
+    pub collapse_inner: Vec<InnerHitsSpec>,
     pub terminate_after: Option<u64>,
     pub min_score: Option<f64>,
     pub pit: Option<PitRef>,
@@ -150,6 +169,7 @@ impl Default for SearchRequest {
             docvalue_fields: vec![],
             stored_fields: None,
             collapse: None,
+            collapse_inner: vec![],
             terminate_after: None,
             min_score: None,
             pit: None,
@@ -741,7 +761,11 @@ pub fn parse_body_value(body: &Value, p: &Params) -> Result<SearchRequest, EsErr
                 }
                 r.runtime_mappings = m.clone();
             }
-            "collapse" => r.collapse = Some(parse_collapse(v)?),
+            "collapse" => {
+                let (field, inner) = parse_collapse(v)?;
+                r.collapse = Some(field);
+                r.collapse_inner = inner;
+            }
             "pit" => r.pit = Some(parse_pit(v)?),
             "stats" | "_name" | "ext" => {}
             "min_compatible_shard_node" => {}
@@ -790,7 +814,75 @@ pub fn parse_body_value(body: &Value, p: &Params) -> Result<SearchRequest, EsErr
     Ok(r)
 }
 
-fn parse_collapse(v: &Value) -> Result<String, EsError> {
+fn parse_inner_hits(v: &Value, field: &str) -> Result<InnerHitsSpec, EsError> {
+    let Value::Object(m) = v else {
+        return Err(EsError::parsing(format!(
+            "Unknown key for a {} in [inner_hits].",
+            token_name(v)
+        )));
+    };
+    // InnerHitBuilder defaults: from 0, size 3, sorted by score.
+    let mut spec = InnerHitsSpec {
+        name: field.to_string(),
+        from: 0,
+        size: 3,
+        sort: vec![],
+        source: SourceFilter::All,
+        version: false,
+        seq_no_primary_term: false,
+        track_scores: false,
+        fields: vec![],
+        docvalue_fields: vec![],
+        highlight: None,
+    };
+    for (k, v) in m {
+        match k.as_str() {
+            "name" => {
+                spec.name = v
+                    .as_str()
+                    .ok_or_else(|| EsError::x_content_parse("[inner_hits] name must be a string"))?
+                    .to_string()
+            }
+            "from" => spec.from = as_u64(v, "from")?,
+            "size" => spec.size = as_u64(v, "size")?,
+            "sort" => parse_sort_entry(v, &mut spec.sort)?,
+            "_source" => spec.source = SourceFilter::from_json(v).map_err(EsError::parsing)?,
+            "version" => spec.version = as_bool(v, k)?,
+            "seq_no_primary_term" => spec.seq_no_primary_term = as_bool(v, k)?,
+            "track_scores" => spec.track_scores = as_bool(v, k)?,
+            "fields" => spec.fields = FieldRequest::parse_list(v, "fields")?,
+            "docvalue_fields" => {
+                spec.docvalue_fields = FieldRequest::parse_list(v, "docvalue_fields")?
+            }
+            "highlight" => spec.highlight = Some(crate::render::highlight::Highlight::parse(v)?),
+            "ignore_unmapped" => {
+                as_bool(v, k)?;
+            }
+            "explain" if v == &Value::Bool(false) => {}
+            "explain" | "script_fields" | "stored_fields" | "collapse" => {
+                return Err(EsError::unsupported(format!(
+                    "[collapse] [inner_hits] option [{k}]"
+                )));
+            }
+            other => {
+                return Err(EsError::x_content_parse(format!(
+                    "[inner_hits] unknown field [{other}]"
+                )));
+            }
+        }
+    }
+    if spec.from + spec.size > 100 {
+        // index.max_inner_result_window (InnerHitsContext / SearchService#validateInnerHits).
+        return Err(EsError::illegal_argument(format!(
+            "Inner result window is too large, the inner hit definition's [{}]'s from + size must be less than or equal to: [100] but was [{}]. This limit can be set by changing the [index.max_inner_result_window] index level setting.",
+            spec.name,
+            spec.from + spec.size
+        )));
+    }
+    Ok(spec)
+}
+
+fn parse_collapse(v: &Value) -> Result<(String, Vec<InnerHitsSpec>), EsError> {
     let Value::Object(m) = v else {
         return Err(EsError::parsing(format!(
             "Unknown key for a {} in [collapse].",
@@ -798,19 +890,18 @@ fn parse_collapse(v: &Value) -> Result<String, EsError> {
         )));
     };
     let mut field = None;
+    let mut inner_raw = Vec::new();
     for (k, v) in m {
         match k.as_str() {
             "field" => field = v.as_str().map(str::to_string),
             "max_concurrent_group_searches" => {
+                // Accepted: every group is expanded by one SQL query here.
                 as_u64(v, "max_concurrent_group_searches")?;
             }
-            "inner_hits" => {
-                let empty = matches!(v, Value::Object(o) if o.is_empty())
-                    || matches!(v, Value::Array(a) if a.is_empty());
-                if !empty {
-                    return Err(EsError::unsupported("[collapse] with [inner_hits]"));
-                }
-            }
+            "inner_hits" => match v {
+                Value::Array(a) => inner_raw.extend(a.iter().cloned()),
+                other => inner_raw.push(other.clone()),
+            },
             "collapse" => return Err(EsError::unsupported("[collapse] on a second level")),
             other => {
                 return Err(EsError::x_content_parse(format!(
@@ -819,7 +910,19 @@ fn parse_collapse(v: &Value) -> Result<String, EsError> {
             }
         }
     }
-    field.ok_or_else(|| EsError::x_content_parse("Required [field]"))
+    let field = field.ok_or_else(|| EsError::x_content_parse("Required [field]"))?;
+    let mut inner: Vec<InnerHitsSpec> = Vec::new();
+    for v in &inner_raw {
+        let spec = parse_inner_hits(v, &field)?;
+        if inner.iter().any(|i| i.name == spec.name) {
+            return Err(EsError::illegal_argument(format!(
+                "[inner_hits] already contains an entry for key [{}]",
+                spec.name
+            )));
+        }
+        inner.push(spec);
+    }
+    Ok((field, inner))
 }
 
 fn parse_pit(v: &Value) -> Result<PitRef, EsError> {
@@ -1285,6 +1388,15 @@ struct Hit {
     highlight: Option<serde_json::Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sort: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inner_hits: Option<BTreeMap<String, InnerHits>>,
+}
+
+type GroupRow = (Value, u64, Option<f64>, Option<Hit>);
+
+#[derive(Serialize)]
+struct InnerHits {
+    hits: Hits,
 }
 
 #[derive(Serialize)]
@@ -1328,6 +1440,9 @@ pub struct ExecOptions {
     pub pit: bool,
     /// Total already known (scroll pages after the first).
     pub known_total: Option<u64>,
+    /// Collapse inner hits: rows `from..from+size` of every collapse group (window functions
+    /// instead of one global LIMIT), with each group's total and max score; no separate count.
+    pub group: Option<(u64, u64)>,
 }
 
 /// The result of [`execute`], rendered by [`SearchOutcome::render`].
@@ -1342,6 +1457,9 @@ pub struct SearchOutcome {
     pub last_internal: Option<Vec<Value>>,
     pub hit_count: usize,
     aggregations: Option<Value>,
+    /// Group mode ([`ExecOptions::group`]): per row, its group key, the group's total and max
+    /// score, and the hit (`None` for a row outside from..from+size that only carries totals).
+    groups: Vec<GroupRow>,
 }
 
 impl SearchOutcome {
@@ -1631,23 +1749,83 @@ pub async fn execute(
     }
 
     let mut hits = Vec::new();
+    let mut groups = Vec::new();
+    let mut collapse_keys = Vec::new();
     let mut last_internal = None;
-    if req.size > 0 && !selects.is_empty() {
-        let q = sql::Select {
-            items: vec![sql::star().into()],
-            from: Some(sql::FromClause::subquery(sql::union_all(selects), "hits")),
-            where_: after_where,
-            order_by: order,
-            limit_by: req.collapse.as_ref().map(|_| sql::LimitBy {
-                limit: 1,
-                by: vec![sql::col("_collapse")],
-            }),
-            limit: Some(req.size),
-            offset: (req.from > 0).then_some(req.from),
-            ..Default::default()
+    if (req.size > 0 || opts.group.is_some()) && !selects.is_empty() {
+        let union = sql::FromClause::subquery(sql::union_all(selects), "hits");
+        let q = if let Some((gfrom, gsize)) = opts.group {
+            // Every group's rows from..from+size in one query: row_number() per collapse key in
+            // the inner sort order, plus the group's total and max score (the first row is kept
+            // even when outside the window, to carry them).
+            let part = || sql::Window {
+                partition_by: vec![sql::col("_collapse")],
+                order_by: vec![],
+            };
+            let numbered = sql::Select {
+                items: vec![
+                    sql::star().into(),
+                    Expr::func("row_number", vec![])
+                        .over(sql::Window {
+                            partition_by: vec![sql::col("_collapse")],
+                            order_by: order.clone(),
+                        })
+                        .alias("_rn"),
+                    Expr::func("count", vec![]).over(part()).alias("_gn"),
+                    Expr::func("max", vec![sql::col("_score")])
+                        .over(part())
+                        .alias("_gm"),
+                ],
+                from: Some(union),
+                where_: after_where,
+                ..Default::default()
+            };
+            let rn = sql::col("_rn");
+            sql::Select {
+                items: vec![sql::star().into()],
+                from: Some(sql::FromClause::subquery(numbered, "g")),
+                where_: Some(
+                    rn.clone().eq(sql::lit(1u64)).or(rn
+                        .clone()
+                        .gt(sql::lit(gfrom))
+                        .and(rn.clone().lte(sql::lit(gfrom + gsize)))),
+                ),
+                order_by: vec![sql::OrderBy::new(sql::col("_collapse"), false), rn.asc()],
+                ..Default::default()
+            }
+        } else {
+            sql::Select {
+                items: vec![sql::star().into()],
+                from: Some(union),
+                where_: after_where,
+                order_by: order,
+                limit_by: req.collapse.as_ref().map(|_| sql::LimitBy {
+                    limit: 1,
+                    by: vec![sql::col("_collapse")],
+                }),
+                limit: Some(req.size),
+                offset: (req.from > 0).then_some(req.from),
+                ..Default::default()
+            }
         };
         let rows = s.ch.query_rows(&q).await?;
         for r in &rows {
+            if let Some((gfrom, gsize)) = opts.group {
+                let key = r.get("_collapse").cloned().unwrap_or(Value::Null);
+                groups.push((
+                    key,
+                    r["_gn"].as_u64().unwrap_or(0),
+                    r.get("_gm").and_then(Value::as_f64),
+                ));
+                let rn = r["_rn"].as_u64().unwrap_or(0);
+                if rn <= gfrom || rn > gfrom + gsize {
+                    // Carrier row of the group's totals only.
+                    hits.push(None);
+                    continue;
+                }
+            } else if req.collapse.is_some() {
+                collapse_keys.push(r.get("_collapse").cloned().unwrap_or(Value::Null));
+            }
             let index = r["_index"].as_str().unwrap_or_default().to_string();
             let meta = metas.iter().find(|m| m.name == index);
             let src = r.get("_source").and_then(Value::as_str).unwrap_or("{}");
@@ -1708,7 +1886,9 @@ pub async fn execute(
                     doc_fields.insert(name.clone(), vec![v]);
                 }
             }
-            if let Some(c) = &req.collapse {
+            if let Some(c) = &req.collapse
+                && opts.group.is_none()
+            {
                 doc_fields.insert(
                     c.clone(),
                     vec![r.get("_collapse").cloned().unwrap_or(Value::Null)],
@@ -1723,7 +1903,7 @@ pub async fn execute(
                 ))
                 .collect();
             let disabled = matches!(req.stored_fields, Some(StoredFields::Disabled));
-            hits.push(Hit {
+            hits.push(Some(Hit {
                 _index: index,
                 _id: (!disabled).then(|| r["_id"].as_str().unwrap_or_default().to_string()),
                 _version: (req.version && !disabled).then(|| r["_version"].as_u64().unwrap_or(1)),
@@ -1751,9 +1931,36 @@ pub async fn execute(
                         .map(|(v, ty)| render_sort_value(v, *ty))
                         .collect()
                 }),
-            });
+                inner_hits: None,
+            }));
             last_internal = Some(internal);
         }
+    }
+    if opts.group.is_some() {
+        // Group mode: the caller distributes rows (and carrier rows) by key.
+        return Ok(SearchOutcome {
+            aggregations: None,
+            groups: groups
+                .into_iter()
+                .zip(hits)
+                .map(|((k, n, m), h)| (k, n, m, h))
+                .collect(),
+            started,
+            shards: metas.len(),
+            hits: Hits {
+                total: None,
+                max_score: None,
+                hits: vec![],
+            },
+            terminated_early: None,
+            total: None,
+            last_internal: None,
+            hit_count: 0,
+        });
+    }
+    let mut hits: Vec<Hit> = hits.into_iter().flatten().collect();
+    if !req.collapse_inner.is_empty() && !hits.is_empty() {
+        expand_collapsed(s, metas, req, opts, &mut hits, &collapse_keys).await?;
     }
 
     // Totals: bounded by track_total_hits, so a large index is never counted in full by default.
@@ -1867,6 +2074,7 @@ pub async fn execute(
     };
     Ok(SearchOutcome {
         aggregations,
+        groups: vec![],
         started,
         shards: metas.len(),
         hits: Hits {
@@ -1879,6 +2087,137 @@ pub async fn execute(
         last_internal,
         hit_count,
     })
+}
+
+/// Expands collapsed hits with their `inner_hits` (ExpandSearchPhase): per definition, one search
+/// of the original query and post_filter restricted to the returned groups' keys, numbered per
+/// group in SQL — one query per definition, not one per group.
+async fn expand_collapsed(
+    s: &AppState,
+    metas: &[Arc<IndexMeta>],
+    req: &SearchRequest,
+    opts: &ExecOptions,
+    hits: &mut [Hit],
+    keys: &[Value],
+) -> Result<(), EsError> {
+    let Some(field) = &req.collapse else {
+        return Ok(());
+    };
+    let mut values: Vec<Value> = keys.iter().filter(|k| !k.is_null()).cloned().collect();
+    values.dedup();
+    let mut key_filter = vec![Query::Terms {
+        field: field.clone(),
+        values,
+        boost: 1.0,
+    }];
+    if keys.iter().any(Value::is_null) {
+        key_filter.push(Query::Bool(Box::new(dsl::Bool {
+            must: vec![],
+            filter: vec![],
+            should: vec![],
+            must_not: vec![Query::Exists {
+                field: field.clone(),
+                boost: 1.0,
+            }],
+            minimum_should_match: None,
+            boost: 1.0,
+        })));
+    }
+    let group_query = Query::Bool(Box::new(dsl::Bool {
+        must: vec![req.query.clone()],
+        filter: vec![Query::Bool(Box::new(dsl::Bool {
+            must: vec![],
+            filter: vec![],
+            should: key_filter,
+            must_not: vec![],
+            minimum_should_match: None,
+            boost: 1.0,
+        }))],
+        should: vec![],
+        must_not: vec![],
+        minimum_should_match: None,
+        boost: 1.0,
+    }));
+    for spec in &req.collapse_inner {
+        let inner = SearchRequest {
+            query: group_query.clone(),
+            post_filter: req.post_filter.clone(),
+            from: spec.from,
+            size: spec.size,
+            sort: spec.sort.clone(),
+            source: spec.source.clone(),
+            source_explicit: true,
+            track_total_hits: TrackTotal::Off,
+            version: spec.version,
+            seq_no_primary_term: spec.seq_no_primary_term,
+            track_scores: spec.track_scores,
+            fields: spec.fields.clone(),
+            docvalue_fields: spec.docvalue_fields.clone(),
+            collapse: Some(field.clone()),
+            highlight: spec.highlight.clone(),
+            runtime_mappings: req.runtime_mappings.clone(),
+            ..Default::default()
+        };
+        let inner_opts = ExecOptions {
+            bounds: opts.bounds.clone(),
+            group: Some((spec.from, spec.size)),
+            ..Default::default()
+        };
+        let out = Box::pin(execute(s, metas, &inner, &inner_opts)).await?;
+        let scored = inner.sort.is_empty()
+            || inner.track_scores
+            || inner
+                .sort
+                .iter()
+                .any(|k| matches!(k, SortKey::Score { .. }));
+        let mut by_key: Vec<(Value, u64, Option<f64>, Vec<Hit>)> = Vec::new();
+        for (key, n, m, hit) in out.groups {
+            let slot = match by_key.iter().position(|(k, ..)| *k == key) {
+                Some(i) => i,
+                None => {
+                    by_key.push((key, n, m, vec![]));
+                    by_key.len() - 1
+                }
+            };
+            if let Some(h) = hit {
+                by_key[slot].3.push(h);
+            }
+        }
+        for (hit, key) in hits.iter_mut().zip(keys) {
+            let (total, max, group_hits) = match by_key.iter().position(|(k, ..)| k == key) {
+                Some(i) => {
+                    let (_, n, m, hs) =
+                        std::mem::replace(&mut by_key[i], (Value::Null, 0, None, vec![]));
+                    by_key[i].0 = key.clone();
+                    (n, m, hs)
+                }
+                None => (0, None, vec![]),
+            };
+            let max_score = if !scored {
+                None
+            } else if inner.sort.is_empty() {
+                max.map(|x| x as f32)
+            } else {
+                group_hits.iter().filter_map(|h| h._score).reduce(f32::max)
+            };
+            let total = if req.total_as_int {
+                json!(total)
+            } else {
+                json!({"value": total, "relation": "eq"})
+            };
+            hit.inner_hits.get_or_insert_with(BTreeMap::new).insert(
+                spec.name.clone(),
+                InnerHits {
+                    hits: Hits {
+                        total: Some(total),
+                        max_score,
+                        hits: group_hits,
+                    },
+                },
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A runtime field's value as the hits query returns it for `fields`: dates as epoch millis,
