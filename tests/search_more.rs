@@ -413,3 +413,192 @@ async fn collapse_with_several_inner_hits() {
     .await;
     assert_es_error(&r, 400, "illegal_argument_exception");
 }
+
+#[tokio::test]
+async fn sort_numeric_type_and_format() {
+    // sort-search-results.html#_sort_numeric_type and FieldSortBuilder: `numeric_type` converts the
+    // values of every index to one type (date ↔ date_nanos across indices, long truncates doubles,
+    // double widens longs); `format` prints date sort values with a date format.
+    let a = json!({"mappings": {"properties": {"t": {"type": "date"}, "x": {"type": "long"}, "k": {"type": "keyword"}}}});
+    let b =
+        json!({"mappings": {"properties": {"t": {"type": "date_nanos"}, "x": {"type": "double"}}}});
+    assert_eq!(json_req("PUT", "/nt-a", &a).await.status, 200);
+    assert_eq!(json_req("PUT", "/nt-b", &b).await.status, 200);
+    // (index, id, time, nanos since epoch, x)
+    let rows = [
+        (
+            "nt-a",
+            "a1",
+            "2024-01-01T00:00:01.500Z",
+            1_704_067_201_500_000_000i64,
+            json!(5),
+        ),
+        (
+            "nt-a",
+            "a2",
+            "2024-01-01T00:00:03Z",
+            1_704_067_203_000_000_000,
+            json!(-2),
+        ),
+        (
+            "nt-b",
+            "b1",
+            "2024-01-01T00:00:01.500000001Z",
+            1_704_067_201_500_000_001,
+            json!(1.7),
+        ),
+        (
+            "nt-b",
+            "b2",
+            "2024-01-01T00:00:02.250000999Z",
+            1_704_067_202_250_000_999,
+            json!(-1.9),
+        ),
+    ];
+    for (idx, id, t, _, x) in &rows {
+        let r = json_req(
+            "PUT",
+            &format!("/{idx}/_doc/{id}?refresh=true"),
+            &json!({"t": t, "x": x, "k": id}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let mut by_nanos: Vec<&(&str, &str, &str, i64, Value)> = rows.iter().collect();
+    by_nanos.sort_by_key(|r| r.3);
+
+    // date_nanos across a date and a date_nanos index: nanosecond values, exact order.
+    let v = search(
+        "/nt-a,nt-b/_search",
+        json!({"sort": [{"t": {"order": "asc", "numeric_type": "date_nanos"}}]}),
+    )
+    .await;
+    assert_eq!(ids(&v), by_nanos.iter().map(|r| r.1).collect::<Vec<_>>());
+    let sorts: Vec<Value> = v["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["sort"][0].clone())
+        .collect();
+    assert_eq!(
+        sorts,
+        by_nanos.iter().map(|r| json!(r.3)).collect::<Vec<_>>()
+    );
+
+    // date: nanos truncated to millis (a1 and b1 tie at .500 and keep index order).
+    let v = search(
+        "/nt-a,nt-b/_search",
+        json!({"sort": [{"t": {"order": "asc", "numeric_type": "date"}}]}),
+    )
+    .await;
+    let sorts: Vec<Value> = v["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["sort"][0].clone())
+        .collect();
+    assert_eq!(
+        sorts,
+        by_nanos
+            .iter()
+            .map(|r| json!(r.3 / 1_000_000))
+            .collect::<Vec<_>>()
+    );
+
+    // format: formatted sort values, with nanosecond resolution under date_nanos; search_after
+    // accepts the formatted value.
+    let v = search(
+        "/nt-a,nt-b/_search",
+        json!({"sort": [{"t": {"order": "desc", "numeric_type": "date_nanos",
+                               "format": "strict_date_optional_time_nanos"}}], "size": 2}),
+    )
+    .await;
+    let sorts: Vec<Value> = v["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["sort"][0].clone())
+        .collect();
+    assert_eq!(
+        sorts,
+        vec![
+            json!("2024-01-01T00:00:03.000Z"),
+            json!("2024-01-01T00:00:02.250000999Z")
+        ]
+    );
+    let v = search(
+        "/nt-a/_search",
+        json!({"sort": [{"t": {"order": "asc", "format": "yyyy-MM-dd HH:mm:ss"}}],
+               "search_after": ["2024-01-01 00:00:02"]}),
+    )
+    .await;
+    assert_eq!(ids(&v), vec!["a2"]);
+    assert_eq!(v["hits"]["hits"][0]["sort"], json!(["2024-01-01 00:00:03"]));
+
+    // long truncates doubles (1.7 → 1, -1.9 → -1); double widens longs (5 → 5.0).
+    let v = search(
+        "/nt-a,nt-b/_search",
+        json!({"sort": [{"x": {"order": "asc", "numeric_type": "long"}}]}),
+    )
+    .await;
+    let mut exp: Vec<(i64, usize)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.4.as_f64().unwrap().trunc() as i64, i))
+        .collect();
+    exp.sort();
+    assert_eq!(
+        ids(&v),
+        exp.iter().map(|(_, i)| rows[*i].1).collect::<Vec<_>>()
+    );
+    let sorts: Vec<Value> = v["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["sort"][0].clone())
+        .collect();
+    assert_eq!(sorts, exp.iter().map(|(x, _)| json!(x)).collect::<Vec<_>>());
+    let v = search(
+        "/nt-a/_search",
+        json!({"sort": [{"x": {"order": "desc", "numeric_type": "double"}}]}),
+    )
+    .await;
+    assert_eq!(v["hits"]["hits"][0]["sort"], json!([5.0]));
+    assert_eq!(v["hits"]["hits"][0]["sort"][0].to_string(), "5.0");
+
+    // Errors: an unknown numeric_type (parse), numeric_type or format on a keyword (shard).
+    let r = json_req(
+        "POST",
+        "/nt-a/_search",
+        &json!({"sort": [{"x": {"numeric_type": "int"}}]}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "x_content_parse_exception");
+    assert_eq!(
+        e["caused_by"]["reason"],
+        "invalid value for [numeric_type], must be [long, double, date, date_nanos], got int"
+    );
+    let r = json_req(
+        "POST",
+        "/nt-a/_search",
+        &json!({"sort": [{"k": {"numeric_type": "long"}}]}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "search_phase_execution_exception");
+    assert_eq!(e["root_cause"][0]["type"], "query_shard_exception");
+    assert_eq!(
+        e["root_cause"][0]["reason"],
+        "[numeric_type] option cannot be set on a non-numeric field, got keyword"
+    );
+    let r = json_req(
+        "POST",
+        "/nt-a/_search",
+        &json!({"sort": [{"k": {"format": "yyyy"}}]}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "search_phase_execution_exception");
+    assert_eq!(
+        e["root_cause"][0]["reason"],
+        "Field [k] of type [keyword] does not support custom formats"
+    );
+}

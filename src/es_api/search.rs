@@ -65,6 +65,10 @@ pub enum SortKey {
         missing: Missing,
         unmapped_type: Option<String>,
         mode: Option<String>,
+        /// `numeric_type`: long, double, date or date_nanos (values converted to it).
+        numeric_type: Option<String>,
+        /// `format`: a date format for the sort values of date fields.
+        format: Option<String>,
     },
 }
 
@@ -223,6 +227,8 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
             missing: Missing::Last,
             unmapped_type: None,
             mode: None,
+            numeric_type: None,
+            format: None,
         },
     };
     match v {
@@ -231,6 +237,7 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
             for (field, spec) in m {
                 let (mut desc, mut missing, mut unmapped, mut mode) =
                     (field == "_score", Missing::Last, None, None);
+                let (mut numeric_type, mut format) = (None, None);
                 match spec {
                     Value::String(o) => desc = order(o)?,
                     Value::Object(o) => {
@@ -246,9 +253,23 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
                                 }
                                 "unmapped_type" => unmapped = v.as_str().map(str::to_string),
                                 "mode" => mode = v.as_str().map(str::to_string),
-                                "numeric_type" | "format" => {
-                                    return Err(EsError::unsupported(format!("sort option [{k}]")));
+                                "numeric_type" => {
+                                    // FieldSortBuilder#setNumericType.
+                                    let t = v.as_str().unwrap_or_default().to_lowercase();
+                                    if !matches!(
+                                        t.as_str(),
+                                        "long" | "double" | "date" | "date_nanos"
+                                    ) {
+                                        return Err(EsError::x_content_parse(
+                                            "[field_sort] failed to parse field [numeric_type]",
+                                        )
+                                        .caused_by(EsError::illegal_argument(format!(
+                                            "invalid value for [numeric_type], must be [long, double, date, date_nanos], got {t}"
+                                        ))));
+                                    }
+                                    numeric_type = Some(t);
                                 }
+                                "format" => format = v.as_str().map(str::to_string),
                                 "nested" | "nested_path" | "nested_filter" => {
                                     return Err(EsError::unsupported("sort on nested fields"));
                                 }
@@ -277,6 +298,8 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
                         missing,
                         unmapped_type: unmapped,
                         mode,
+                        numeric_type,
+                        format,
                     },
                 });
             }
@@ -1105,22 +1128,25 @@ fn shard_doc_expr(meta: &IndexMeta, ordinal: usize) -> Expr {
     Expr::func("plus", vec![base, Expr::func("toUInt64", vec![local])])
 }
 
-/// The sort value expression of one key for one index, and how its values are typed.
+/// The sort value expression of one key for one index, how its values are typed, and the date
+/// format its values are shown with (`format` on a date sort).
 fn sort_expr(
     ctx: &Ctx,
     key: &SortKey,
     score: &Expr,
     shard_doc: &Expr,
-) -> Result<(Expr, SortType), EsError> {
+) -> Result<(Expr, SortType, Option<String>), EsError> {
     Ok(match key {
-        SortKey::Score { .. } => (score.clone(), SortType::Float),
-        SortKey::Doc { .. } | SortKey::ShardDoc { .. } => (shard_doc.clone(), SortType::Long),
+        SortKey::Score { .. } => (score.clone(), SortType::Float, None),
+        SortKey::Doc { .. } | SortKey::ShardDoc { .. } => (shard_doc.clone(), SortType::Long, None),
         SortKey::Field {
             field,
             desc,
             missing,
             unmapped_type,
             mode,
+            numeric_type,
+            format,
         } => {
             let Some(f) = fields::resolve(ctx.meta, field) else {
                 if unmapped_type.is_some() || fields::is_mapped(ctx.meta, field) {
@@ -1135,7 +1161,7 @@ fn sort_expr(
                         })
                         .map(sort_type_of)
                         .unwrap_or(SortType::Str);
-                    return Ok((missing_sentinel(ty, *desc, missing), ty));
+                    return Ok((missing_sentinel(ty, *desc, missing), ty, None));
                 }
                 return Err(phase_failure(
                     EsError::new(
@@ -1154,7 +1180,7 @@ fn sort_expr(
                     Some(ctx.meta),
                 ));
             }
-            let ty = sort_type_of(f.kind);
+            let mut ty = sort_type_of(f.kind);
             let mut e = f.column_expr();
             if f.is_array {
                 // Multi-valued fields sort by their min (asc) or max (desc) by default.
@@ -1210,6 +1236,31 @@ fn sort_expr(
                 }
                 _ => e,
             };
+            if let Some(nt) = numeric_type {
+                (e, ty) = numeric_sort_type(ctx, &f, e, nt)?;
+            }
+            // `format`: only date sort values are formatted (FieldSortBuilder#setFormat; other
+            // field types refuse custom formats, numbers take DecimalFormat patterns).
+            let is_date = matches!(f.kind, fields::EsKind::Date | fields::EsKind::DateNanos)
+                || matches!(numeric_type.as_deref(), Some("date" | "date_nanos"));
+            let shown_format = match format {
+                None => None,
+                Some(fmt) if is_date => Some(fmt.clone()),
+                Some(_) if f.kind.is_numeric() => {
+                    return Err(EsError::unsupported(format!(
+                        "sort [format] on numeric field [{field}]"
+                    )));
+                }
+                Some(_) => {
+                    return Err(phase_failure(
+                        EsError::illegal_argument(format!(
+                            "Field [{field}] of type [{}] does not support custom formats",
+                            f.es_type
+                        )),
+                        Some(ctx.meta),
+                    ));
+                }
+            };
             if let Missing::Value(v) = missing {
                 let lit = match (ty, v) {
                     (SortType::Long | SortType::Nanos, Value::Number(n)) if n.is_i64() => {
@@ -1231,8 +1282,50 @@ fn sort_expr(
                 // the hit's `sort` (IndexFieldData.XFieldComparatorSource#missingObject).
                 e = Expr::func("ifNull", vec![e, missing_sentinel(ty, *desc, missing)]);
             }
-            (e, ty)
+            (e, ty, shown_format)
         }
+    })
+}
+
+/// `numeric_type` (SortedNumericIndexFieldData#sortField with a target type): date ↔ date_nanos
+/// values are converted between millis and nanos, `long` truncates floating values, `double`
+/// widens integers; other combinations keep the values. Only numeric (and date, boolean) fields.
+fn numeric_sort_type(
+    ctx: &Ctx,
+    f: &fields::Field,
+    e: Expr,
+    nt: &str,
+) -> Result<(Expr, SortType), EsError> {
+    use fields::EsKind as K;
+    let numeric = f.kind.is_numeric() || matches!(f.kind, K::Date | K::DateNanos | K::Boolean);
+    if !numeric {
+        return Err(phase_failure(
+            EsError::new(
+                400,
+                "query_shard_exception",
+                format!(
+                    "[numeric_type] option cannot be set on a non-numeric field, got {}",
+                    f.es_type
+                ),
+            ),
+            Some(ctx.meta),
+        ));
+    }
+    let floating = f.kind.is_numeric() && !f.kind.is_integer();
+    Ok(match nt {
+        "date_nanos" if f.kind == K::Date => (
+            Expr::func("multiply", vec![e, sql::lit(1_000_000i64)]),
+            SortType::Nanos,
+        ),
+        "date" if f.kind == K::DateNanos => (
+            Expr::func("intDiv", vec![e, sql::lit(1_000_000i64)]),
+            SortType::Long,
+        ),
+        "date_nanos" if floating => (Expr::func("toInt64", vec![e]), SortType::Nanos),
+        "date_nanos" => (e, SortType::Nanos),
+        "long" | "date" if floating => (Expr::func("toInt64", vec![e]), SortType::Long),
+        "long" | "date" => (e, SortType::Long),
+        _ => (Expr::func("toFloat64", vec![e]), SortType::Float),
     })
 }
 
@@ -1252,7 +1345,10 @@ fn missing_sentinel(ty: SortType, desc: bool, missing: &Missing) -> Expr {
     let first = matches!(missing, Missing::First);
     let min = first ^ desc;
     match ty {
-        SortType::Long | SortType::Nanos => sql::lit(if min { i64::MIN } else { i64::MAX }),
+        SortType::Long => sql::lit(if min { i64::MIN } else { i64::MAX }),
+        // Nanosecond sorts use 0 (1970-01-01) as the smallest missing value, since negative
+        // nanos cannot be formatted (IndexNumericFieldData, elastic/elasticsearch#74760).
+        SortType::Nanos => sql::lit(if min { 0i64 } else { i64::MAX }),
         SortType::Float => Expr::func(
             "toFloat64",
             vec![sql::lit(if min { "-inf" } else { "inf" })],
@@ -1261,12 +1357,27 @@ fn missing_sentinel(ty: SortType, desc: bool, missing: &Missing) -> Expr {
     }
 }
 
-/// A sort value from ClickHouse's JSON as Elasticsearch renders it.
-fn render_sort_value(v: &Value, ty: SortType) -> Value {
+/// A sort value from ClickHouse's JSON as Elasticsearch renders it; date sorts with a `format`
+/// show formatted strings (DocValueFormat#enableFormatSortValues), missing values stay raw.
+fn render_sort_value(v: &Value, ty: SortType, format: Option<&str>) -> Value {
+    if let Some(fmt) = format
+        && let Some(n) = v.as_i64()
+        && n != i64::MAX
+        && n != i64::MIN
+    {
+        let nanos = if ty == SortType::Nanos {
+            n
+        } else {
+            n.saturating_mul(1_000_000)
+        };
+        return Value::String(crate::schema::dates::format_date(nanos, fmt, None));
+    }
     match (v, ty) {
         (Value::String(s), SortType::Float) if s == "inf" || s == "+inf" => json!("Infinity"),
         (Value::String(s), SortType::Float) if s == "-inf" => json!("-Infinity"),
         (Value::String(s), SortType::Float) if s == "nan" => json!("NaN"),
+        // Java doubles always print a fraction (`5.0`).
+        (Value::Number(n), SortType::Float) => n.as_f64().map_or(Value::Null, Value::from),
         (v, _) => v.clone(),
     }
 }
@@ -1304,6 +1415,12 @@ fn after_literal(
             } else {
                 // A date given as text: parsed with the field's format.
                 let fmt = match (key, ctx_meta) {
+                    (
+                        SortKey::Field {
+                            format: Some(f), ..
+                        },
+                        _,
+                    ) => Some(f.clone()),
                     (SortKey::Field { field, .. }, Some(m)) => {
                         m.mappings.field(field).and_then(|f| f.format)
                     }
@@ -1595,6 +1712,7 @@ pub async fn execute(
     let mut selects = Vec::new();
     let mut counts = Vec::new();
     let mut types: Vec<SortType> = vec![SortType::Str; sort.len()];
+    let mut formats: Vec<Option<String>> = vec![None; sort.len()];
     for (ordinal, meta) in metas.iter().enumerate() {
         let ctx = Ctx::new(meta, now_millis);
         let (mut where_, score) =
@@ -1646,8 +1764,11 @@ pub async fn execute(
         items.push(Expr::func("toFloat64", vec![score.clone()]).alias("_score"));
         items.push(shard_doc.clone().alias("_tb"));
         for (i, key) in sort.iter().enumerate() {
-            let (e, ty) = sort_expr(&ctx, key, &score, &shard_doc)?;
+            let (e, ty, fmt) = sort_expr(&ctx, key, &score, &shard_doc)?;
             types[i] = ty;
+            if fmt.is_some() {
+                formats[i] = fmt;
+            }
             items.push(e.alias(format!("s{i}")));
         }
         if let Some(c) = &req.collapse {
@@ -1928,7 +2049,8 @@ pub async fn execute(
                     internal[..shown]
                         .iter()
                         .zip(&types)
-                        .map(|(v, ty)| render_sort_value(v, *ty))
+                        .zip(&formats)
+                        .map(|((v, ty), fmt)| render_sort_value(v, *ty, fmt.as_deref()))
                         .collect()
                 }),
                 inner_hits: None,
