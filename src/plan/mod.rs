@@ -6,6 +6,7 @@ pub mod fields;
 pub mod full_text;
 pub mod geo;
 pub mod query_string;
+pub mod runtime;
 pub mod stats;
 pub mod term_level;
 
