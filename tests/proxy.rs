@@ -613,3 +613,126 @@ async fn ab_returns_the_primary_and_records_each_mismatch_kind_with_its_path() {
     let list = ui(d, "/mismatches").await;
     assert!(list.text.contains("panel-ab"), "{}", list.text);
 }
+
+// ---------------------------------------------------------------- docker/
+
+/// docker/docker-compose.yml parses as YAML and holds what docker/README.md promises: ClickHouse,
+/// Elasticsearch, elastichouse (built from docker/Dockerfile, configured by docker/elastichouse.toml
+/// in A/B mode), Kibana pointed at elastichouse, Prometheus scraping elastichouse's /metrics; every
+/// `depends_on` names a service, every mounted file exists. (Docker itself is not usable in CI.)
+#[test]
+fn docker_compose_file_is_valid() {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker");
+    let text = std::fs::read_to_string(dir.join("docker-compose.yml")).unwrap();
+    let docs = YamlLoader::load_from_str(&text).expect("docker-compose.yml is YAML");
+    let doc = &docs[0];
+    let services = doc["services"].as_hash().expect("services");
+    let names: Vec<&str> = services.keys().filter_map(Yaml::as_str).collect();
+    for want in [
+        "clickhouse",
+        "elasticsearch",
+        "elastichouse",
+        "kibana",
+        "prometheus",
+    ] {
+        assert!(names.contains(&want), "service {want} missing: {names:?}");
+    }
+    const KEYS: [&str; 11] = [
+        "image",
+        "build",
+        "command",
+        "environment",
+        "volumes",
+        "ports",
+        "depends_on",
+        "healthcheck",
+        "ulimits",
+        "restart",
+        "entrypoint",
+    ];
+    for (name, s) in services {
+        let name = name.as_str().unwrap();
+        let s = s
+            .as_hash()
+            .unwrap_or_else(|| panic!("{name} is not a mapping"));
+        for k in s.keys() {
+            let k = k.as_str().unwrap();
+            assert!(KEYS.contains(&k), "{name}: unknown key {k}");
+        }
+        let has = |k: &str| s.contains_key(&Yaml::String(k.to_string()));
+        assert!(
+            has("image") || has("build"),
+            "{name} has neither image nor build"
+        );
+        let deps = &doc["services"][name]["depends_on"];
+        let dep_names: Vec<&str> = match deps {
+            Yaml::Hash(h) => h.keys().filter_map(Yaml::as_str).collect(),
+            Yaml::Array(a) => a.iter().filter_map(Yaml::as_str).collect(),
+            _ => vec![],
+        };
+        for d in dep_names {
+            assert!(names.contains(&d), "{name} depends on unknown {d}");
+        }
+        if let Some(vols) = doc["services"][name]["volumes"].as_vec() {
+            for v in vols.iter().filter_map(Yaml::as_str) {
+                let src = v.split(':').next().unwrap();
+                if let Some(file) = src.strip_prefix("./") {
+                    assert!(dir.join(file).exists(), "{name} mounts missing {src}");
+                }
+            }
+        }
+        if let Some(ports) = doc["services"][name]["ports"].as_vec() {
+            for p in ports {
+                let p = p.as_str().expect("ports are quoted strings");
+                let parts: Vec<&str> = p.split(':').collect();
+                assert!(
+                    parts.len() == 2 && parts.iter().all(|x| x.parse::<u16>().is_ok()),
+                    "{name}: port {p}"
+                );
+            }
+        }
+    }
+    let eh = &doc["services"]["elastichouse"];
+    assert_eq!(
+        eh["build"]["dockerfile"].as_str(),
+        Some("docker/Dockerfile")
+    );
+    let kibana_hosts = doc["services"]["kibana"]["environment"]["ELASTICSEARCH_HOSTS"]
+        .as_str()
+        .unwrap();
+    assert!(
+        kibana_hosts.contains("http://elastichouse:9200"),
+        "{kibana_hosts}"
+    );
+
+    // The configuration elastichouse runs with is valid and routes both ways.
+    let toml_text = std::fs::read_to_string(dir.join("elastichouse.toml")).unwrap();
+    let f: elastichouse::config::FileConfig =
+        toml::from_str(&toml_text).expect("elastichouse.toml");
+    let cfg = elastichouse::config::Config::resolve(f, Default::default()).expect("valid config");
+    assert_eq!(
+        cfg.elasticsearch_url.as_deref(),
+        Some("http://elasticsearch:9200")
+    );
+    assert_eq!(cfg.routing.query[0].target, TargetName::Both);
+    assert_eq!(cfg.routing.ingest[0].target, TargetName::Both);
+
+    // Prometheus scrapes the debug UI port's /metrics.
+    let prom = std::fs::read_to_string(dir.join("prometheus.yml")).unwrap();
+    let prom = &YamlLoader::load_from_str(&prom).expect("prometheus.yml is YAML")[0];
+    let job = &prom["scrape_configs"][0];
+    assert_eq!(job["metrics_path"].as_str(), Some("/metrics"));
+    assert_eq!(
+        job["static_configs"][0]["targets"][0].as_str(),
+        Some("elastichouse:9999")
+    );
+
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    let stages = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .count();
+    assert!(stages >= 2, "the Dockerfile is multi-stage");
+    assert!(dockerfile.contains("chdb-core"));
+}
