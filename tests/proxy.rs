@@ -203,6 +203,60 @@ async fn ui(d: &Daemon, path: &str) -> Resp {
     send(d.ui, "GET", path, &[], None).await
 }
 
+/// Renders a debug UI page in headless Chromium (Debian's `chromium`, as tests/debug_ui.rs does):
+/// the DOM after scripts ran must hold the heading, the menu and `want`, and the browser console
+/// must stay silent (no script error).
+fn render_in_chromium(d: &Daemon, path: &str, want: &str) {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: scripts/setup installs Debian's chromium package"
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("http://{}{path}", d.ui))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed on {path}: {log}");
+    assert!(dom.contains("<h1>"), "{path} has no heading: {dom}");
+    assert!(
+        dom.contains("<header><b>elastichouse</b>"),
+        "{path} lacks the menu"
+    );
+    assert!(
+        dom.contains(&html_escape(want)),
+        "{path} lacks {want:?}: {dom}"
+    );
+    for line in log.lines() {
+        assert!(
+            !line.contains(":CONSOLE"),
+            "{path}: browser console: {line}"
+        );
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The value of one sample of the `/metrics` exposition (0 when absent).
 fn metric(text: &str, sample: &str) -> f64 {
     text.lines()
@@ -318,6 +372,7 @@ async fn transparent_mode_passes_bodies_and_headers_byte_for_byte() {
     assert_eq!(page.status, 200);
     assert!(page.text.contains("query [script_score]"), "{}", page.text);
     assert!(page.text.contains("tp-search"));
+    render_in_chromium(d, "/readiness", "query [script_score]");
 }
 
 // ---------------------------------------------------------------- routing
@@ -606,6 +661,22 @@ async fn ab_returns_the_primary_and_records_each_mismatch_kind_with_its_path() {
     );
 
     let id = m["id"].as_u64().unwrap();
+    // The request's trace says where it went and links the mismatch.
+    let rid = m["request_id"].as_u64().unwrap();
+    let t = ui(d, &format!("/api/requests/{rid}")).await.json();
+    assert_eq!(
+        t["routing"], "A/B query, primary clickhouse (indices [ab-missing])",
+        "{t}"
+    );
+    assert_eq!(t["mismatch"], id);
+    for (path, want) in [
+        (format!("/mismatches/{id}"), "answers side by side"),
+        ("/mismatches".to_string(), "panel-ab"),
+        (format!("/requests/{rid}"), "A/B query, primary clickhouse"),
+        ("/routing?index=ab-1".to_string(), "A/B: both run"),
+    ] {
+        render_in_chromium(d, &path, want);
+    }
     let page = ui(d, &format!("/mismatches/{id}")).await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("error_on_one_side"), "{}", page.text);

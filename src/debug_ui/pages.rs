@@ -392,6 +392,18 @@ pub async fn request_detail(State(s): State<AppState>, Path(id): Path<String>) -
             .map_or_else(|| "in progress".into(), |s| s.to_string()),
     );
     row(&mut b, "latency", &esc(&ms(d.millis)));
+    if let Some(r) = &d.routing {
+        row(&mut b, "routing", &esc(r));
+    }
+    if let Some(id) = d.mismatch {
+        row(
+            &mut b,
+            "A/B",
+            &format!(
+                "<a class=\"err\" href=\"/mismatches/{id}\">mismatch {id}: the two answers differ</a>"
+            ),
+        );
+    }
     if let Some(f) = &d.unsupported {
         row(
             &mut b,
@@ -676,6 +688,8 @@ fn trace_json(t: &RequestTrace, full: bool) -> Value {
         "response_bytes": d.response_bytes,
         "sql_count": d.sql.len() + d.sql_dropped,
         "unsupported": d.unsupported,
+        "routing": d.routing,
+        "mismatch": d.mismatch,
     });
     if full {
         v["content_type"] = json!(t.content_type);

@@ -41,6 +41,9 @@ pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Respo
         // An API elastichouse does not implement: Elasticsearch answers it (once, even for a
         // dual-write index).
         s.stats.metrics.routed("elasticsearch");
+        if let Some(t) = crate::debug_ui::trace::current() {
+            t.set_routing("elasticsearch (no handler here)".into());
+        }
         return es.forward(req).await.unwrap_or_else(|e| e.into_response());
     }
     let query = req.uri().query().unwrap_or("").to_string();
@@ -54,6 +57,7 @@ pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Respo
         if matches!(decision, Decision::Local | Decision::Forward) {
             // Streamed: the body is read only when both backends need it.
             s.stats.metrics.routed(decision.as_str());
+            note(decision, &c);
             let req = Request::from_parts(parts, body);
             return match decision {
                 Decision::Local => next.run(req).await,
@@ -98,6 +102,25 @@ async fn read(body: Body) -> Result<Bytes, Response> {
 }
 
 /// Carries out a decision on a request whose body is in memory.
+fn note(decision: Decision, c: &Classified) {
+    if let Some(t) = crate::debug_ui::trace::current() {
+        let what = match decision {
+            Decision::Local => "clickhouse".to_string(),
+            Decision::Forward => "elasticsearch (passed through)".to_string(),
+            Decision::DualWrite { primary } => {
+                format!("dual write, primary {}", primary.as_str())
+            }
+            Decision::AbQuery { primary } => format!("A/B query, primary {}", primary.as_str()),
+        };
+        let indices = if c.indices.is_empty() {
+            super::NO_INDEX.to_string()
+        } else {
+            c.indices.join(",")
+        };
+        t.set_routing(format!("{what} (indices [{indices}])"));
+    }
+}
+
 async fn run(
     s: &AppState,
     es: &Arc<Elastic>,
@@ -108,6 +131,7 @@ async fn run(
     next: Next,
 ) -> Response {
     s.stats.metrics.routed(decision.as_str());
+    note(decision, c);
     match decision {
         Decision::Local => next.run(Request::from_parts(parts, Body::from(body))).await,
         Decision::Forward => es
@@ -355,7 +379,7 @@ async fn ab_query(
             "A/B: the answers differ"
         );
     }
-    s.compare.record(Comparison {
+    let id = s.compare.record(Comparison {
         id: 0,
         at: chrono::Utc::now()
             .format("%Y-%m-%d %H:%M:%S%.3f UTC")
@@ -386,6 +410,9 @@ async fn ab_query(
         },
         diffs,
     });
+    if let (Some(id), Some(t)) = (id, &trace) {
+        t.set_mismatch(id);
+    }
     answer(b, primary)
 }
 
@@ -414,6 +441,9 @@ async fn transparent(s: &AppState, es: &Elastic, req: Request) -> Response {
             "_search" | "_count" | "_msearch" | "_async_search"
         ) && !(c.api == "_search" && c.indices.is_empty() && req.uri().path().contains("/scroll"));
     s.stats.metrics.routed("proxy");
+    if let Some(t) = crate::debug_ui::trace::current() {
+        t.set_routing("elasticsearch (mode = \"proxy\")".into());
+    }
     let (resp, analysed) = if analysable {
         let (parts, body) = req.into_parts();
         let bytes = match read(body).await {
