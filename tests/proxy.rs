@@ -401,6 +401,10 @@ async fn system_indices_and_elasticsearch_routes_pass_through_and_mixes_are_refu
     // An API elastichouse does not implement goes to Elasticsearch when one is configured.
     let r = send(d.es, "GET", "/_cluster/settings", &[], None).await;
     assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY));
+    // Also one whose name would fit the `/{index}` route (an index name cannot start with `_`).
+    let r = send(d.es, "GET", "/_nodes", &[], None).await;
+    assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY));
+    assert_eq!(received("/_nodes").len(), 1);
 
     let page = ui(d, "/routing?index=dw-x").await;
     assert_eq!(page.status, 200);

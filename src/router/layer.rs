@@ -30,6 +30,22 @@ use std::time::Instant;
 /// Largest request body read into memory (Elasticsearch's default `http.max_content_length`).
 const MAX_BODY: usize = 100 * 1024 * 1024;
 
+/// Whether elastichouse has a handler for the request. A route that matched only because an API
+/// name took the place of `{index}` (`GET /_nodes` matching `/{index}`) does not count.
+fn handled_here(req: &Request) -> bool {
+    let Some(m) = req.extensions().get::<MatchedPath>() else {
+        return false;
+    };
+    let first = req
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    !(m.as_str().starts_with("/{index}") && first.starts_with('_') && first != "_all")
+}
+
 pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let Some(es) = s.elastic.clone() else {
         return next.run(req).await;
@@ -37,7 +53,7 @@ pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Respo
     if s.cfg.mode == Mode::Proxy {
         return transparent(&s, &es, req).await;
     }
-    if req.extensions().get::<MatchedPath>().is_none() {
+    if !handled_here(&req) {
         // An API elastichouse does not implement: Elasticsearch answers it (once, even for a
         // dual-write index).
         s.stats.metrics.routed("elasticsearch");
@@ -421,7 +437,7 @@ async fn transparent(s: &AppState, es: &Elastic, req: Request) -> Response {
     let started = Instant::now();
     let query = req.uri().query().unwrap_or("").to_string();
     let c = classify(req.method(), req.uri().path(), &query);
-    let matched = req.extensions().get::<MatchedPath>().is_some();
+    let matched = handled_here(&req);
     let method = req.method().to_string();
     let endpoint = if matched {
         crate::debug_ui::metrics::endpoint_of(
