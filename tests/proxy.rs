@@ -811,3 +811,79 @@ fn docker_compose_file_is_valid() {
     assert!(stages >= 2, "the Dockerfile is multi-stage");
     assert!(dockerfile.contains("chdb-core"));
 }
+
+/// `_msearch` is routed by the `index` of its header lines: all `ab-*` → A/B, compared response by
+/// response; a header line naming an Elasticsearch-routed index beside them → the mixed-target 400.
+/// (Multi search: one header and one body line per search,
+/// https://www.elastic.co/guide/en/elasticsearch/reference/current/search-multi-search.html)
+#[tokio::test]
+async fn msearch_is_routed_by_its_header_lines() {
+    let d = routing_daemon();
+    // The fake answers a different number of responses than there are searches.
+    can("_msearch", 200, &json!({"took": 1, "responses": []}));
+    let body = "{\"index\":\"ab-ms\"}\n{\"query\":{\"match_all\":{}}}\n";
+    let r = send(
+        d.es,
+        "POST",
+        "/_msearch",
+        &[("content-type", "application/x-ndjson")],
+        Some(body),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // ClickHouse answered (one response: the index does not exist there → its error).
+    assert_eq!(
+        r.json()["responses"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.text
+    );
+    let all = ui(d, "/api/mismatches").await.json();
+    let m = all["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "/_msearch" && m["index"] == "ab-ms")
+        .unwrap_or_else(|| panic!("{all}"))
+        .clone();
+    assert_eq!(m["diffs"][0]["kind"], "shape_differs", "{m}");
+    assert_eq!(m["diffs"][0]["path"], "responses", "{m}");
+
+    let mixed = "{\"index\":\"ab-ms\"}\n{}\n{\"index\":\"es-logs\"}\n{}\n";
+    let r = send(
+        d.es,
+        "POST",
+        "/_msearch",
+        &[("content-type", "application/x-ndjson")],
+        Some(mixed),
+    )
+    .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+}
+
+/// With `fail_on_secondary_error = true` a failed secondary write fails the client's request
+/// (after the primary wrote it), with Elasticsearch's error shape.
+#[tokio::test]
+async fn a_failed_secondary_write_can_fail_the_request() {
+    let d = start_daemon(|c| {
+        c.elasticsearch_url = es_url();
+        c.routing.fail_on_secondary_error = true;
+        c.routing.ingest = vec![rule("dw-*", TargetName::Both, Some(Backend::Clickhouse))];
+    });
+    let r = send(
+        d.es,
+        "POST",
+        "/dw-fail-strict/_bulk?refresh=true",
+        &[("content-type", "application/x-ndjson")],
+        Some("{\"index\":{\"_index\":\"dw-fail\",\"_id\":\"1\"}}\n{\"n\":1}\n"),
+    )
+    .await;
+    let e = assert_es_error(&r, 502, "secondary_write_failed_exception");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("failed on elasticsearch"),
+        "{e}"
+    );
+}
