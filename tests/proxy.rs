@@ -257,6 +257,24 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The recorded mismatch of the request to `path` (with `index`), waiting for it: the comparison
+/// runs after the primary answered.
+async fn mismatch_of(d: &Daemon, path: &str, index: &str) -> (Value, Value) {
+    for _ in 0..100 {
+        let all = ui(d, "/api/mismatches").await.json();
+        if let Some(m) = all["mismatches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["path"] == path && m["index"] == index)
+        {
+            return (m.clone(), all.clone());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no mismatch recorded for {path}");
+}
+
 /// The value of one sample of the `/metrics` exposition (0 when absent).
 fn metric(text: &str, sample: &str) -> f64 {
     text.lines()
@@ -499,7 +517,8 @@ async fn dual_write_reaches_both_and_records_a_secondary_failure() {
 
 // ---------------------------------------------------------------- A/B
 
-/// A/B: the query runs on both; ClickHouse (primary) answers; the matcher records each difference
+/// A/B: the query runs on both; ClickHouse (primary) answers at once; the matcher then records each
+/// difference
 /// with its kind and JSON path. The expected Elasticsearch answer is written out here from the
 /// documents (sorted by `n` desc, `terms` buckets by doc_count desc — the search and terms
 /// aggregation docs: https://www.elastic.co/guide/en/elasticsearch/reference/current/search-search.html,
@@ -571,14 +590,7 @@ async fn ab_returns_the_primary_and_records_each_mismatch_kind_with_its_path() {
     assert_eq!(ids(&v), vec!["3", "2", "1"], "ClickHouse answered: {v}");
     assert_eq!(v["hits"]["total"]["value"], 3);
 
-    let all = ui(d, "/api/mismatches").await.json();
-    let m = all["mismatches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["path"] == "/ab-1/_search")
-        .unwrap_or_else(|| panic!("no mismatch recorded: {all}"))
-        .clone();
+    let (m, all) = mismatch_of(d, "/ab-1/_search", "ab-1").await;
     assert_eq!(m["opaque_id"], "panel-ab");
     assert_eq!(m["primary"], "clickhouse");
     let mut got: Vec<(String, String)> = m["diffs"]
@@ -622,14 +634,7 @@ async fn ab_returns_the_primary_and_records_each_mismatch_kind_with_its_path() {
     can("ab-missing", 200, &json!({"count": 0}));
     let r = send(d.es, "GET", "/ab-missing/_count", &[], None).await;
     assert_es_error(&r, 404, "index_not_found_exception");
-    let all = ui(d, "/api/mismatches").await.json();
-    let m = all["mismatches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["path"] == "/ab-missing/_count")
-        .unwrap_or_else(|| panic!("{all}"))
-        .clone();
+    let (m, _) = mismatch_of(d, "/ab-missing/_count", "ab-missing").await;
     assert_eq!(m["diffs"][0]["kind"], "error_on_one_side", "{m}");
     assert_eq!(m["diffs"][0]["path"], "(response)");
 
@@ -667,7 +672,14 @@ async fn ab_returns_the_primary_and_records_each_mismatch_kind_with_its_path() {
     let id = m["id"].as_u64().unwrap();
     // The request's trace says where it went and links the mismatch.
     let rid = m["request_id"].as_u64().unwrap();
-    let t = ui(d, &format!("/api/requests/{rid}")).await.json();
+    let mut t = Value::Null;
+    for _ in 0..100 {
+        t = ui(d, &format!("/api/requests/{rid}")).await.json();
+        if t["mismatch"].is_u64() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(
         t["routing"], "A/B query, primary clickhouse (indices [ab-missing])",
         "{t}"
@@ -838,14 +850,7 @@ async fn msearch_is_routed_by_its_header_lines() {
         "{}",
         r.text
     );
-    let all = ui(d, "/api/mismatches").await.json();
-    let m = all["mismatches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["path"] == "/_msearch" && m["index"] == "ab-ms")
-        .unwrap_or_else(|| panic!("{all}"))
-        .clone();
+    let (m, _) = mismatch_of(d, "/_msearch", "ab-ms").await;
     assert_eq!(m["diffs"][0]["kind"], "shape_differs", "{m}");
     assert_eq!(m["diffs"][0]["path"], "responses", "{m}");
 

@@ -159,12 +159,11 @@ async fn run(
     }
 }
 
-/// Both answers of one request sent to both backends.
+/// Both answers of a dual write: the request goes to both concurrently and both are awaited (so a
+/// failed secondary can be reported, or fail the request when so configured).
 struct Both {
     local: (axum::http::response::Parts, Bytes),
-    local_millis: f64,
     remote: Result<Buffered, EsError>,
-    remote_millis: f64,
 }
 
 async fn both(es: &Elastic, parts: Parts, body: Bytes, next: Next) -> Both {
@@ -174,7 +173,6 @@ async fn both(es: &Elastic, parts: Parts, body: Bytes, next: Next) -> Both {
         parts.headers.clone(),
     );
     let local = async {
-        let t = Instant::now();
         let r = next
             .run(Request::from_parts(parts, Body::from(body.clone())))
             .await;
@@ -182,20 +180,11 @@ async fn both(es: &Elastic, parts: Parts, body: Bytes, next: Next) -> Both {
         let b = axum::body::to_bytes(b, usize::MAX)
             .await
             .unwrap_or_default();
-        ((p, b), t.elapsed().as_secs_f64() * 1000.0)
+        (p, b)
     };
-    let remote = async {
-        let t = Instant::now();
-        let r = es.send(&method, &uri, &headers, body.clone()).await;
-        (r, t.elapsed().as_secs_f64() * 1000.0)
-    };
-    let ((local, local_millis), (remote, remote_millis)) = tokio::join!(local, remote);
-    Both {
-        local,
-        local_millis,
-        remote,
-        remote_millis,
-    }
+    let remote = es.send(&method, &uri, &headers, body.clone());
+    let (local, remote) = tokio::join!(local, remote);
+    Both { local, remote }
 }
 
 fn error_bytes(e: &EsError) -> Bytes {
@@ -324,21 +313,136 @@ fn params_of(uri: &axum::http::Uri) -> Params {
         .unwrap_or_default()
 }
 
+/// How long the secondary of an A/B query may take before it counts as failed.
+const AB_SECONDARY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What a comparison needs besides the two answers.
+struct AbContext {
+    method: String,
+    uri: axum::http::Uri,
+    api: String,
+    indices: Vec<String>,
+    primary: Backend,
+    request_body: Bytes,
+    trace: Option<Arc<crate::debug_ui::trace::RequestTrace>>,
+}
+
+/// A/B: the primary answers as soon as it is done; the secondary's answer is awaited in a task of
+/// its own (at most [`AB_SECONDARY_TIMEOUT`]) and then compared, so the client never waits for it.
 async fn ab_query(
     s: &AppState,
-    es: &Elastic,
+    es: &Arc<Elastic>,
     c: &Classified,
     primary: Backend,
     parts: Parts,
     body: Bytes,
     next: Next,
 ) -> Response {
-    let (method, uri) = (parts.method.to_string(), parts.uri.clone());
-    let request_body = body.clone();
-    let b = both(es, parts, body, next).await;
-    let ((es_status, es_body), (ch_status, ch_body)) = sides(&b);
+    let (method, uri, headers) = (
+        parts.method.clone(),
+        parts.uri.clone(),
+        parts.headers.clone(),
+    );
+    let trace = crate::debug_ui::trace::current();
+    let cx = AbContext {
+        method: method.to_string(),
+        uri: uri.clone(),
+        api: c.api.clone(),
+        indices: c.indices.clone(),
+        primary,
+        request_body: body.clone(),
+        trace: trace.clone(),
+    };
+    let local = {
+        let body = body.clone();
+        async move {
+            let t = Instant::now();
+            let r = next.run(Request::from_parts(parts, Body::from(body))).await;
+            let (p, b) = r.into_parts();
+            let b = axum::body::to_bytes(b, usize::MAX)
+                .await
+                .unwrap_or_default();
+            (p, b, t.elapsed().as_secs_f64() * 1000.0)
+        }
+    };
+    let remote = {
+        let es = es.clone();
+        async move {
+            let t = Instant::now();
+            let r = es.send(&method, &uri, &headers, body).await;
+            (r, t.elapsed().as_secs_f64() * 1000.0)
+        }
+    };
+    let timed_out = |what: &str| {
+        EsError::new(
+            504,
+            "timeout_exception",
+            format!("the {what} answer of the A/B query took longer than {AB_SECONDARY_TIMEOUT:?}"),
+        )
+    };
+    let state = s.clone();
+    match primary {
+        Backend::Clickhouse => {
+            let (p, b, millis) = local.await;
+            let ch = (p.status.as_u16(), b.clone(), millis);
+            tokio::spawn(async move {
+                let es = match tokio::time::timeout(AB_SECONDARY_TIMEOUT, remote).await {
+                    Ok((Ok(r), ms)) => (r.status.as_u16(), r.body, ms),
+                    Ok((Err(e), ms)) => (e.status, error_bytes(&e), ms),
+                    Err(_) => {
+                        let e = timed_out("Elasticsearch");
+                        (
+                            e.status,
+                            error_bytes(&e),
+                            AB_SECONDARY_TIMEOUT.as_secs_f64() * 1000.0,
+                        )
+                    }
+                };
+                compare_and_record(&state, cx, es, ch);
+            });
+            let mut p = p;
+            p.headers.remove(axum::http::header::CONTENT_LENGTH);
+            Response::from_parts(p, Body::from(b))
+        }
+        Backend::Elasticsearch => {
+            let (r, millis) = remote.await;
+            let es = match &r {
+                Ok(r) => (r.status.as_u16(), r.body.clone(), millis),
+                Err(e) => (e.status, error_bytes(e), millis),
+            };
+            let task = async move {
+                let ch = match tokio::time::timeout(AB_SECONDARY_TIMEOUT, local).await {
+                    Ok((p, b, ms)) => (p.status.as_u16(), b, ms),
+                    Err(_) => {
+                        let e = timed_out("ClickHouse");
+                        (
+                            e.status,
+                            error_bytes(&e),
+                            AB_SECONDARY_TIMEOUT.as_secs_f64() * 1000.0,
+                        )
+                    }
+                };
+                compare_and_record(&state, cx, es, ch);
+            };
+            // The local search keeps attributing its statements to this request's trace.
+            match trace {
+                Some(t) => tokio::spawn(crate::debug_ui::trace::scope(t, task)),
+                None => tokio::spawn(task),
+            };
+            r.map_or_else(|e| e.into_response(), Buffered::into_response)
+        }
+    }
+}
+
+/// Compares the two answers (status, body, milliseconds) and records the outcome.
+fn compare_and_record(
+    s: &AppState,
+    cx: AbContext,
+    (es_status, es_body, es_millis): (u16, Bytes, f64),
+    (ch_status, ch_body, ch_millis): (u16, Bytes, f64),
+) {
     let parse = |v: &[u8]| serde_json::from_slice::<Value>(v).ok();
-    let params = params_of(&uri);
+    let params = params_of(&cx.uri);
     let filter = params
         .get("filter_path")
         .and_then(|f| crate::render::filter_path::FilterPath::parse(f));
@@ -349,16 +453,16 @@ async fn ab_query(
                 Some(f) => f.apply(ch),
                 None => ch,
             };
-            if c.api == "_msearch" {
+            if cx.api == "_msearch" {
                 compare::compare_msearch(
-                    &msearch_bodies(&request_body),
+                    &msearch_bodies(&cx.request_body),
                     es_status,
                     &e,
                     ch_status,
                     &ch,
                 )
             } else {
-                let body = parse(&request_body);
+                let body = parse(&cx.request_body);
                 compare::compare_search(
                     &Options::from_search_body(body.as_ref()),
                     es_status,
@@ -381,15 +485,15 @@ async fn ab_query(
             }
         }
     };
-    let trace = crate::debug_ui::trace::current();
     for d in &diffs {
         s.stats.metrics.mismatch(d.kind.as_str());
     }
     s.stats.metrics.comparison(diffs.is_empty());
+    let trace = cx.trace;
     if !diffs.is_empty() {
         tracing::info!(
             request_id = trace.as_ref().map(|t| t.id),
-            path = %uri.path(),
+            path = %cx.uri.path(),
             differences = diffs.len(),
             first = %format!("{} {}", diffs[0].kind.as_str(), diffs[0].path),
             "A/B: the answers differ"
@@ -401,27 +505,27 @@ async fn ab_query(
             .format("%Y-%m-%d %H:%M:%S%.3f UTC")
             .to_string(),
         request_id: trace.as_ref().map(|t| t.id),
-        method,
-        path: match uri.query() {
-            Some(q) => format!("{}?{q}", uri.path()),
-            None => uri.path().to_string(),
+        method: cx.method,
+        path: match cx.uri.query() {
+            Some(q) => format!("{}?{q}", cx.uri.path()),
+            None => cx.uri.path().to_string(),
         },
-        index: if c.indices.is_empty() {
+        index: if cx.indices.is_empty() {
             super::NO_INDEX.to_string()
         } else {
-            c.indices.join(",")
+            cx.indices.join(",")
         },
         opaque_id: trace.as_ref().and_then(|t| t.opaque_id.clone()),
-        primary,
-        request_body: truncate(&request_body),
+        primary: cx.primary,
+        request_body: truncate(&cx.request_body),
         elasticsearch: Side {
             status: es_status,
-            millis: b.remote_millis,
+            millis: es_millis,
             body: truncate(&es_body),
         },
         clickhouse: Side {
             status: ch_status,
-            millis: b.local_millis,
+            millis: ch_millis,
             body: truncate(&ch_body),
         },
         diffs,
@@ -429,7 +533,6 @@ async fn ab_query(
     if let (Some(id), Some(t)) = (id, &trace) {
         t.set_mismatch(id);
     }
-    answer(b, primary)
 }
 
 /// Transparent mode: stream to Elasticsearch; read search bodies to record readiness.
