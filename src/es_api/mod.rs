@@ -283,14 +283,27 @@ pub fn router(state: AppState) -> Router {
         .route("/_license", get(cluster::license))
         .route("/_security/_authenticate", get(cluster::security_disabled))
         .fallback(any(no_handler))
+        // Routing (elastichouse / Elasticsearch / both) runs inside the trace es_layer opens.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::router::layer::layer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), es_layer))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .with_state(state)
 }
 
-/// Elasticsearch's answer for a path/method it has no handler for (RestController#handleBadRequest).
-async fn no_handler(method: Method, uri: axum::http::Uri) -> EsError {
-    let path = uri.path();
+/// An API elastichouse does not implement: passed through to Elasticsearch when one is configured,
+/// else Elasticsearch's answer for a path/method it has no handler for
+/// (RestController#handleBadRequest).
+async fn no_handler(State(state): State<AppState>, req: Request) -> Response {
+    if let Some(es) = &state.elastic {
+        return es.forward(req).await.unwrap_or_else(|e| e.into_response());
+    }
+    no_handler_error(req.method(), req.uri().path()).into_response()
+}
+
+fn no_handler_error(method: &Method, path: &str) -> EsError {
     EsError::new(
         400,
         "illegal_argument_exception",
@@ -337,6 +350,14 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
     .instrument(span.clone())
     .await;
 
+    // Elasticsearch's own answer (pass-through) goes back as it came.
+    if resp.extensions().get::<crate::elastic::Proxied>().is_some() {
+        return state
+            .stats
+            .finish(&trace, resp, None)
+            .instrument(span)
+            .await;
+    }
     if (pretty || filter.is_some()) && is_json(&resp) {
         resp = reshape(resp, pretty, filter.as_ref()).await;
     }
