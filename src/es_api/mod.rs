@@ -1,7 +1,7 @@
 //! The Elasticsearch REST API: routes, media types, `X-Elastic-Product`, `pretty`, errors.
 
-pub mod async_search;
 pub mod aliases;
+pub mod async_search;
 pub mod bulk;
 pub mod cat;
 pub mod cluster;
@@ -16,8 +16,8 @@ pub mod pit;
 pub mod resolve;
 pub mod scroll;
 pub mod search;
-pub mod terms_enum;
 pub mod templates;
+pub mod terms_enum;
 
 use crate::error::EsError;
 use crate::server::AppState;

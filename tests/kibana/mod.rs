@@ -65,10 +65,6 @@ pub async fn send(f: &Fixture, id: Option<&str>) -> Resp {
     if let Some(id) = id {
         path = path.replace("{id}", id);
     }
-    let sync = std::env::var("KIBANA_REPLAY_SYNC").is_ok() && path.ends_with("/_async_search");
-    if sync {
-        path = path.replace("/_async_search", "/_search");
-    }
     let url = format!("http://{}{}", daemon().es, path);
     let params: Vec<(String, String)> = if sync {
         vec![("track_total_hits".into(), "true".into())]
@@ -110,7 +106,6 @@ pub async fn search_response(f: &Fixture, r: &Resp) -> Result<Value, String> {
         .as_str()
         .unwrap()
         .contains("_async_search")
-        || std::env::var("KIBANA_REPLAY_SYNC").is_ok()
     {
         return Ok(v);
     }
