@@ -66,18 +66,14 @@ pub async fn send(f: &Fixture, id: Option<&str>) -> Resp {
         path = path.replace("{id}", id);
     }
     let url = format!("http://{}{}", daemon().es, path);
-    let params: Vec<(String, String)> = if sync {
-        vec![("track_total_hits".into(), "true".into())]
-    } else {
-        r["params"]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let params: Vec<(String, String)> = r["params"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut rb = client()
         .request(r["method"].as_str().unwrap().parse().unwrap(), &url)
         .query(&params);
