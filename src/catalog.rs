@@ -1168,6 +1168,14 @@ mod tests {
     }
 
     #[test]
+    fn backing_index_generations() {
+        // DataStream#getDefaultBackingIndexName: .ds-<name>-<yyyy.MM.dd>-<generation, 6 digits>.
+        assert_eq!(backing_generation(".ds-logs-web-2024.05.01-000001"), 1);
+        assert_eq!(backing_generation(".ds-logs-web-2024.05.02-000012"), 12);
+        assert_eq!(backing_generation("logs"), 0);
+    }
+
+    #[test]
     fn globs() {
         assert!(glob_match("logs-*", "logs-a"));
         assert!(glob_match("*", "x"));

@@ -225,6 +225,10 @@ async fn alias_errors_are_elasticsearch_errors() {
     );
     assert_eq!(v["items"][1]["index"]["status"], 201, "{}", r.text);
     assert_eq!(v["items"][1]["index"]["_index"], "ale-x");
+    let r = json_req("PUT", "/ale-x/_doc/3?require_alias=true", &json!({"a": 3})).await;
+    assert_es_error(&r, 404, "index_not_found_exception");
+    let r = json_req("PUT", "/ale-al/_doc/3?require_alias=true", &json!({"a": 3})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
     // An unknown action.
     let r = json_req(
         "POST",

@@ -813,3 +813,67 @@ pub async fn legacy_template() -> ApiResult {
         "legacy index templates (/_template); use composable index templates (/_index_template)",
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_mapping_layers_override_fields_and_merge_objects() {
+        // Template composition (index-templates.html): a later layer's field definition replaces an
+        // earlier one; object fields merge their properties.
+        let mut m = json!({"properties": {
+            "a": {"type": "keyword"},
+            "o": {"properties": {"x": {"type": "long"}}}}});
+        merge_mappings(
+            &mut m,
+            &json!({"dynamic": "strict", "properties": {
+                "a": {"type": "text"},
+                "o": {"properties": {"y": {"type": "keyword"}}}}}),
+        );
+        assert_eq!(
+            m,
+            json!({"dynamic": "strict", "properties": {
+                "a": {"type": "text"},
+                "o": {"properties": {"x": {"type": "long"}, "y": {"type": "keyword"}}}}})
+        );
+    }
+
+    #[test]
+    fn highest_priority_matching_template_wins() {
+        let mut all = BTreeMap::new();
+        all.insert(
+            "low".to_string(),
+            json!({"index_patterns": ["logs-*"], "priority": 1}),
+        );
+        all.insert(
+            "high".to_string(),
+            json!({"index_patterns": ["logs-web-*"], "priority": 9}),
+        );
+        all.insert(
+            "other".to_string(),
+            json!({"index_patterns": ["metrics-*"], "priority": 99}),
+        );
+        assert_eq!(find_template(&all, "logs-web-1").unwrap().0, "high");
+        assert_eq!(find_template(&all, "logs-db-1").unwrap().0, "low");
+        assert!(find_template(&all, "traces-1").is_none());
+    }
+
+    #[test]
+    fn overlapping_patterns() {
+        assert!(patterns_overlap("logs-*", "logs-web-*"));
+        assert!(patterns_overlap("logs-*", "logs-a"));
+        assert!(patterns_overlap("*", "x"));
+        assert!(!patterns_overlap("logs-*", "metrics-*"));
+        assert!(!patterns_overlap("a", "b"));
+    }
+
+    #[test]
+    fn template_settings_are_nested_strings_under_index() {
+        assert_eq!(
+            template_settings(&json!({"number_of_shards": 1, "index.refresh_interval": "5s"}))
+                .unwrap(),
+            json!({"index": {"number_of_shards": "1", "refresh_interval": "5s"}})
+        );
+    }
+}
