@@ -852,11 +852,26 @@ impl Catalog {
                 "already exists as data stream",
             ));
         }
-        for a in aliases.keys() {
+        for (a, props) in &aliases {
             if view.indices.contains_key(a) || view.data_streams.contains_key(a) || a == name {
                 return Err(invalid_alias_name(
                     a,
                     "an index or data stream exists with the same name as the alias",
+                ));
+            }
+            if props["is_write_index"] == json!(true)
+                && let Ok(w) = view.alias_write_index(a)
+                && w.aliases[a]["is_write_index"] == json!(true)
+            {
+                let mut both = [w.name.as_str(), name];
+                both.sort_unstable();
+                return Err(EsError::new(
+                    500,
+                    "illegal_state_exception",
+                    format!(
+                        "alias [{a}] has more than one write index [{}]",
+                        both.join(",")
+                    ),
                 ));
             }
         }

@@ -198,6 +198,18 @@ async fn alias_errors_are_elasticsearch_errors() {
         e["reason"],
         "alias [ale-w] has more than one write index [ale-x,ale-y]"
     );
+    // …also when an index is created with the alias as its write index.
+    let r = json_req(
+        "PUT",
+        "/ale-z",
+        &json!({"aliases": {"ale-w": {"is_write_index": true}}}),
+    )
+    .await;
+    let e = assert_es_error(&r, 500, "illegal_state_exception");
+    assert_eq!(
+        e["reason"],
+        "alias [ale-w] has more than one write index [ale-x,ale-z]"
+    );
     // Filtered aliases are not implemented: a clear 400 naming the feature.
     let r = json_req(
         "PUT",
@@ -313,7 +325,7 @@ async fn index_templates_compose_components_then_template_then_request() {
         &json!({"index_patterns": ["tpl-logs-*"], "priority": 10,
                 "composed_of": ["tpl-ct-a", "tpl-ct-b"],
                 "template": {"mappings": {"properties": {"msg": {"type": "text"}}},
-                             "aliases": {"tpl-all-logs": {}}}}),
+                             "aliases": {"tpl-all-logs": {}, "{index}-alias": {}}}}),
     )
     .await;
 
@@ -337,7 +349,11 @@ async fn index_templates_compose_components_then_template_then_request() {
         props.get("low").is_none(),
         "the lower-priority template does not apply: {props}"
     );
-    assert_eq!(v["tpl-logs-1"]["aliases"], json!({"tpl-all-logs": {}}));
+    // `{index}` in a template alias name becomes the index name (indices-put-template.html).
+    assert_eq!(
+        v["tpl-logs-1"]["aliases"],
+        json!({"tpl-all-logs": {}, "tpl-logs-1-alias": {}})
+    );
     assert_eq!(count("tpl-all-logs").await, 1);
 
     // Explicit create: the request's mapping wins over the template's.
@@ -404,7 +420,10 @@ async fn index_templates_compose_components_then_template_then_request() {
         v["template"]["mappings"]["properties"]["bytes"]["type"],
         "long"
     );
-    assert_eq!(v["template"]["aliases"], json!({"tpl-all-logs": {}}));
+    assert_eq!(
+        v["template"]["aliases"],
+        json!({"tpl-all-logs": {}, "tpl-logs-9-alias": {}})
+    );
     assert_eq!(
         v["overlapping"],
         json!([{"name": "tpl-low", "index_patterns": ["tpl-*"]}])

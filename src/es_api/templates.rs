@@ -284,7 +284,11 @@ pub async fn compose(
                 merge_objects(&mut settings, st);
             }
             if let Some(a) = l.get("aliases").and_then(Value::as_object) {
-                aliases.extend(a.iter().map(|(k, v)| (k.clone(), v.clone())));
+                // `{index}` in a template's alias name is the new index's name (Template docs).
+                aliases.extend(
+                    a.iter()
+                        .map(|(k, v)| (k.replace("{index}", name), v.clone())),
+                );
             }
         }
         if let Some(ds) = t.get("data_stream").filter(|d| d.is_object()) {
