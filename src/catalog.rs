@@ -93,6 +93,16 @@ impl View {
         v
     }
 
+    /// A hidden alias (`is_hidden: true`) is matched by wildcards only when they start with a dot
+    /// (IndexNameExpressionResolver: hidden resources need expand_wildcards=hidden).
+    pub fn is_hidden_alias(&self, name: &str) -> bool {
+        !self.indices.contains_key(name)
+            && self.aliases.get(name).is_some_and(|ms| {
+                ms.iter()
+                    .any(|m| m.aliases[name]["is_hidden"] == json!(true))
+            })
+    }
+
     /// The index writes to `alias` go to (IndexAbstraction.Alias#getWriteIndex): the one with
     /// `is_write_index: true`, else the only index unless it says `is_write_index: false`.
     pub fn alias_write_index(&self, alias: &str) -> EsResult<Arc<IndexMeta>> {
@@ -749,7 +759,7 @@ impl Catalog {
                 let dot_ok = part.starts_with('.');
                 for n in view.names() {
                     if glob_match(part, n)
-                        && (dot_ok || !n.starts_with('.'))
+                        && (dot_ok || (!n.starts_with('.') && !view.is_hidden_alias(n)))
                         && !names.iter().any(|o| o == n)
                     {
                         names.push(n.to_string());

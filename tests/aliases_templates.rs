@@ -291,6 +291,19 @@ async fn remove_index_and_add_alias_swap_in_one_request() {
         get("/_alias/alsw-c-al").await.json(),
         json!({"alsw-c": {"aliases": {"alsw-c-al": {"is_hidden": false}}}})
     );
+    // A hidden alias is not matched by a plain wildcard, only by name (aliases.html#hidden).
+    ok_json("PUT", "/alsw-h", &json!({})).await;
+    ok_json(
+        "PUT",
+        "/alsw-h/_alias/alsw-hidden",
+        &json!({"is_hidden": true}),
+    )
+    .await;
+    ok_json("PUT", "/alsw-hi", &json!({})).await;
+    let v = get("/alsw-hid*/_mapping").await.json();
+    assert!(v.as_object().unwrap().is_empty(), "{v}");
+    let v = get("/alsw-hidden/_mapping").await.json();
+    assert!(v.get("alsw-h").is_some(), "{v}");
 }
 
 #[tokio::test]
