@@ -17,6 +17,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+tokio::task_local! {
+    static QUERY_TAG: String;
+}
+
+/// Runs `fut` with every ClickHouse `query_id` it causes ending in `-{tag}` (see
+/// `es_api::async_search`, which cancels a search with `KILL QUERY` on that suffix).
+pub async fn with_query_tag<F: std::future::Future>(tag: String, fut: F) -> F::Output {
+    QUERY_TAG.scope(tag, fut).await
+}
+
 /// A failed ClickHouse call.
 #[derive(Debug, Clone)]
 pub struct ChError {
@@ -133,11 +143,17 @@ impl ClickHouse {
     }
 
     fn new_query_id(&self) -> String {
-        format!(
+        let id = format!(
             "{}-{}",
             self.id_prefix,
             self.next_id.fetch_add(1, Ordering::Relaxed)
-        )
+        );
+        // Statements of a tagged task (an async search) end with its tag, so that they can be
+        // found in `system.processes` and killed by it.
+        match QUERY_TAG.try_with(|t| t.clone()) {
+            Ok(tag) => format!("{id}-{tag}"),
+            Err(_) => id,
+        }
     }
 
     fn record(

@@ -1,11 +1,14 @@
 //! The Elasticsearch REST API: routes, media types, `X-Elastic-Product`, `pretty`, errors.
 
+pub mod async_search;
 pub mod aliases;
 pub mod bulk;
 pub mod cat;
+pub mod cluster;
 pub mod cursor;
 pub mod data_streams;
 pub mod docs;
+pub mod field_caps;
 pub mod indices;
 pub mod info;
 pub mod msearch;
@@ -13,6 +16,7 @@ pub mod pit;
 pub mod resolve;
 pub mod scroll;
 pub mod search;
+pub mod terms_enum;
 pub mod templates;
 
 use crate::error::EsError;
@@ -249,15 +253,57 @@ pub fn router(state: AppState) -> Router {
             "/{index}/_source/{id}",
             get(docs::get_source).head(docs::exists_source),
         )
+        .route(
+            "/_field_caps",
+            get(field_caps::field_caps_all).post(field_caps::field_caps_all),
+        )
+        .route(
+            "/{index}/_field_caps",
+            get(field_caps::field_caps).post(field_caps::field_caps),
+        )
+        .route(
+            "/{index}/_terms_enum",
+            get(terms_enum::terms_enum).post(terms_enum::terms_enum),
+        )
+        .route("/_async_search", post(async_search::submit_all))
+        .route("/{index}/_async_search", post(async_search::submit))
+        .route(
+            "/_async_search/{id}",
+            get(async_search::get).delete(async_search::delete),
+        )
+        .route("/_async_search/status/{id}", get(async_search::status))
+        .route("/_nodes", get(cluster::nodes))
+        .route("/_nodes/{node_id}", get(cluster::nodes_one))
+        .route("/_nodes/{node_id}/{metrics}", get(cluster::nodes_two))
+        .route("/_cluster/health", get(cluster::health))
+        .route("/_cluster/health/{index}", get(cluster::health_index))
+        .route("/_cluster/settings", get(cluster::get_settings))
+        .route("/_xpack", get(cluster::xpack))
+        .route("/_xpack/usage", get(cluster::xpack_usage))
+        .route("/_license", get(cluster::license))
+        .route("/_security/_authenticate", get(cluster::security_disabled))
         .fallback(any(no_handler))
+        // Routing (elastichouse / Elasticsearch / both) runs inside the trace es_layer opens.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::router::layer::layer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), es_layer))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .with_state(state)
 }
 
-/// Elasticsearch's answer for a path/method it has no handler for (RestController#handleBadRequest).
-async fn no_handler(method: Method, uri: axum::http::Uri) -> EsError {
-    let path = uri.path();
+/// An API elastichouse does not implement: passed through to Elasticsearch when one is configured,
+/// else Elasticsearch's answer for a path/method it has no handler for
+/// (RestController#handleBadRequest).
+async fn no_handler(State(state): State<AppState>, req: Request) -> Response {
+    if let Some(es) = &state.elastic {
+        return es.forward(req).await.unwrap_or_else(|e| e.into_response());
+    }
+    no_handler_error(req.method(), req.uri().path()).into_response()
+}
+
+fn no_handler_error(method: &Method, path: &str) -> EsError {
     EsError::new(
         400,
         "illegal_argument_exception",
@@ -304,6 +350,14 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
     .instrument(span.clone())
     .await;
 
+    // Elasticsearch's own answer (pass-through) goes back as it came.
+    if resp.extensions().get::<crate::elastic::Proxied>().is_some() {
+        return state
+            .stats
+            .finish(&trace, resp, None)
+            .instrument(span)
+            .await;
+    }
     if (pretty || filter.is_some()) && is_json(&resp) {
         resp = reshape(resp, pretty, filter.as_ref()).await;
     }
