@@ -133,6 +133,32 @@ pub fn backing_generation(index: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The data stream a backing-index name belongs to: `.ds-<stream>-<yyyy.MM.dd>-<generation>` (8.x)
+/// or `.ds-<stream>-<generation>` (7.x). Stateless, from the name alone, so the router can send a
+/// backing index where its data stream goes.
+pub fn data_stream_of_backing(index: &str) -> Option<&str> {
+    let rest = index.strip_prefix(".ds-")?;
+    let (head, generation) = rest.rsplit_once('-')?;
+    if generation.len() != 6 || !generation.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let is_date = |d: &str| {
+        d.len() == 10
+            && d.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'.'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+    };
+    let stream = match head.rsplit_once('-') {
+        Some((stream, date)) if is_date(date) => stream,
+        _ => head,
+    };
+    (!stream.is_empty()).then_some(stream)
+}
+
 /// Where a write to a name goes.
 pub enum WriteTarget {
     /// An index (possibly a data stream's backing index addressed directly).
@@ -1190,6 +1216,17 @@ mod tests {
                 .reason
                 .contains("(256 > 255)")
         );
+    }
+
+    #[test]
+    fn data_stream_of_a_backing_index_name() {
+        assert_eq!(
+            data_stream_of_backing(".ds-logs-nginx-default-2024.05.01-000001"),
+            Some("logs-nginx-default")
+        );
+        assert_eq!(data_stream_of_backing(".ds-my-ds-000003"), Some("my-ds"));
+        assert_eq!(data_stream_of_backing(".kibana_1"), None);
+        assert_eq!(data_stream_of_backing(".ds-x-2024.05.01-1"), None);
     }
 
     #[test]
