@@ -506,6 +506,23 @@ async fn index_template_validation() {
     .await;
     let e = assert_es_error(&r, 400, "illegal_argument_exception");
     assert_eq!(e["reason"], "index template [tplv-a] already exists");
+    // `allow_auto_create: false` (index-templates.html): a write cannot create a matching index,
+    // an explicit create-index can (AutoCreateIndex#shouldAutoCreate).
+    ok_json(
+        "PUT",
+        "/_index_template/tplv-noauto",
+        &json!({"index_patterns": ["tplv-noauto*"], "priority": 3, "allow_auto_create": false}),
+    )
+    .await;
+    let r = json_req("PUT", "/tplv-noauto-1/_doc/1", &json!({"a": 1})).await;
+    let e = assert_es_error(&r, 404, "index_not_found_exception");
+    assert_eq!(
+        e["reason"],
+        "no such index [tplv-noauto-1] and composable template [tplv-noauto*] forbids index auto creation"
+    );
+    ok_json("PUT", "/tplv-noauto-1", &json!({})).await;
+    let r = json_req("PUT", "/tplv-noauto-1/_doc/1", &json!({"a": 1})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
     // Legacy templates: a clear 400.
     let r = json_req(
         "PUT",

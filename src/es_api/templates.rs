@@ -34,6 +34,23 @@ pub struct Composed {
     pub template: Option<String>,
     /// The template's `data_stream` object when it makes data streams.
     pub data_stream: Option<Value>,
+    /// The template's `allow_auto_create` and index patterns (for the error when it forbids).
+    pub allow_auto_create: Option<bool>,
+    pub index_patterns: Vec<String>,
+}
+
+impl Composed {
+    /// AutoCreateIndex#shouldAutoCreate: a matching template with `allow_auto_create: false`
+    /// forbids creating the index by a write.
+    pub fn auto_create_forbidden(&self, index: &str) -> Option<EsError> {
+        (self.allow_auto_create == Some(false)).then(|| EsError {
+            reason: format!(
+                "no such index [{index}] and composable template [{}] forbids index auto creation",
+                self.index_patterns.join(", ")
+            ),
+            ..EsError::index_not_found(index)
+        })
+    }
 }
 
 impl Default for Composed {
@@ -44,6 +61,8 @@ impl Default for Composed {
             aliases: BTreeMap::new(),
             template: None,
             data_stream: None,
+            allow_auto_create: None,
+            index_patterns: vec![],
         }
     }
 }
@@ -344,6 +363,10 @@ pub async fn compose(
         aliases: aliases.into_iter().collect(),
         template: found.map(|(n, _)| n.clone()),
         data_stream,
+        allow_auto_create: found.and_then(|(_, t)| t["allow_auto_create"].as_bool()),
+        index_patterns: found
+            .map(|(_, t)| patterns(t).into_iter().map(String::from).collect())
+            .unwrap_or_default(),
     })
 }
 
