@@ -644,13 +644,33 @@ async fn data_stream_created_by_a_write_through_a_template() {
     let r = get("/_data_stream/dst-nope").await;
     assert_es_error(&r, 404, "index_not_found_exception");
 
+    // Rollover (indices-rollover-index.html): generation 2 becomes the write index; searches see both.
+    let v = ok_json("POST", &format!("/{name}/_rollover"), &json!({})).await;
+    let backing2 = format!(".ds-{name}-{today}-000002");
+    assert_eq!(v["old_index"], backing.as_str());
+    assert_eq!(v["new_index"], backing2.as_str());
+    assert_eq!(v["rolled_over"], true);
+    let r = json_req(
+        "POST",
+        &format!("/{name}/_doc?op_type=create&refresh=true"),
+        &json!({"@timestamp": "2024-05-02T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(r.json()["_index"], backing2.as_str(), "{}", r.text);
+    assert_eq!(count(name).await, 4);
+    let ds = get(&format!("/_data_stream/{name}")).await.json();
+    assert_eq!(ds["data_streams"][0]["generation"], 2);
+    assert_eq!(
+        ds["data_streams"][0]["indices"][1]["index_name"],
+        backing2.as_str()
+    );
     // The write index goes only with its data stream.
-    let r = req("DELETE", &format!("/{backing}"), None).await;
+    let r = req("DELETE", &format!("/{backing2}"), None).await;
     let e = assert_es_error(&r, 400, "illegal_argument_exception");
     assert_eq!(
         e["reason"],
         format!(
-            "index [{backing}] is the write index for data stream [{name}] and cannot be deleted"
+            "index [{backing2}] is the write index for data stream [{name}] and cannot be deleted"
         )
     );
     // The template cannot be deleted while the stream uses it.

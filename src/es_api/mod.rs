@@ -1,7 +1,7 @@
 //! The Elasticsearch REST API: routes, media types, `X-Elastic-Product`, `pretty`, errors.
 
-pub mod async_search;
 pub mod aliases;
+pub mod async_search;
 pub mod bulk;
 pub mod cat;
 pub mod cluster;
@@ -16,8 +16,8 @@ pub mod pit;
 pub mod resolve;
 pub mod scroll;
 pub mod search;
-pub mod terms_enum;
 pub mod templates;
+pub mod terms_enum;
 
 use crate::error::EsError;
 use crate::server::AppState;
@@ -222,6 +222,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(data_streams::delete),
         )
         .route("/_resolve/index/{name}", get(resolve::resolve_index))
+        .route("/{index}/_rollover", post(data_streams::rollover))
         .route("/_cat/aliases", get(aliases::cat_all))
         .route("/_cat/aliases/{name}", get(aliases::cat_named))
         .route("/_cat/indices", get(cat::indices_all))
