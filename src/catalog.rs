@@ -93,6 +93,16 @@ impl View {
         v
     }
 
+    /// A hidden alias (`is_hidden: true`) is matched by wildcards only when they start with a dot
+    /// (IndexNameExpressionResolver: hidden resources need expand_wildcards=hidden).
+    pub fn is_hidden_alias(&self, name: &str) -> bool {
+        !self.indices.contains_key(name)
+            && self.aliases.get(name).is_some_and(|ms| {
+                ms.iter()
+                    .any(|m| m.aliases[name]["is_hidden"] == json!(true))
+            })
+    }
+
     /// The index writes to `alias` go to (IndexAbstraction.Alias#getWriteIndex): the one with
     /// `is_write_index: true`, else the only index unless it says `is_write_index: false`.
     pub fn alias_write_index(&self, alias: &str) -> EsResult<Arc<IndexMeta>> {
@@ -121,6 +131,32 @@ pub fn backing_generation(index: &str) -> u64 {
         .next()
         .and_then(|g| g.parse().ok())
         .unwrap_or(0)
+}
+
+/// The data stream a backing-index name belongs to: `.ds-<stream>-<yyyy.MM.dd>-<generation>` (8.x)
+/// or `.ds-<stream>-<generation>` (7.x). Stateless, from the name alone, so the router can send a
+/// backing index where its data stream goes.
+pub fn data_stream_of_backing(index: &str) -> Option<&str> {
+    let rest = index.strip_prefix(".ds-")?;
+    let (head, generation) = rest.rsplit_once('-')?;
+    if generation.len() != 6 || !generation.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let is_date = |d: &str| {
+        d.len() == 10
+            && d.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'.'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+    };
+    let stream = match head.rsplit_once('-') {
+        Some((stream, date)) if is_date(date) => stream,
+        _ => head,
+    };
+    (!stream.is_empty()).then_some(stream)
 }
 
 /// Where a write to a name goes.
@@ -749,7 +785,7 @@ impl Catalog {
                 let dot_ok = part.starts_with('.');
                 for n in view.names() {
                     if glob_match(part, n)
-                        && (dot_ok || !n.starts_with('.'))
+                        && (dot_ok || (!n.starts_with('.') && !view.is_hidden_alias(n)))
                         && !names.iter().any(|o| o == n)
                     {
                         names.push(n.to_string());
@@ -852,11 +888,26 @@ impl Catalog {
                 "already exists as data stream",
             ));
         }
-        for a in aliases.keys() {
+        for (a, props) in &aliases {
             if view.indices.contains_key(a) || view.data_streams.contains_key(a) || a == name {
                 return Err(invalid_alias_name(
                     a,
                     "an index or data stream exists with the same name as the alias",
+                ));
+            }
+            if props["is_write_index"] == json!(true)
+                && let Ok(w) = view.alias_write_index(a)
+                && w.aliases[a]["is_write_index"] == json!(true)
+            {
+                let mut both = [w.name.as_str(), name];
+                both.sort_unstable();
+                return Err(EsError::new(
+                    500,
+                    "illegal_state_exception",
+                    format!(
+                        "alias [{a}] has more than one write index [{}]",
+                        both.join(",")
+                    ),
                 ));
             }
         }
@@ -1165,6 +1216,25 @@ mod tests {
                 .reason
                 .contains("(256 > 255)")
         );
+    }
+
+    #[test]
+    fn data_stream_of_a_backing_index_name() {
+        assert_eq!(
+            data_stream_of_backing(".ds-logs-nginx-default-2024.05.01-000001"),
+            Some("logs-nginx-default")
+        );
+        assert_eq!(data_stream_of_backing(".ds-my-ds-000003"), Some("my-ds"));
+        assert_eq!(data_stream_of_backing(".kibana_1"), None);
+        assert_eq!(data_stream_of_backing(".ds-x-2024.05.01-1"), None);
+    }
+
+    #[test]
+    fn backing_index_generations() {
+        // DataStream#getDefaultBackingIndexName: .ds-<name>-<yyyy.MM.dd>-<generation, 6 digits>.
+        assert_eq!(backing_generation(".ds-logs-web-2024.05.01-000001"), 1);
+        assert_eq!(backing_generation(".ds-logs-web-2024.05.02-000012"), 12);
+        assert_eq!(backing_generation("logs"), 0);
     }
 
     #[test]

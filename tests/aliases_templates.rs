@@ -198,6 +198,18 @@ async fn alias_errors_are_elasticsearch_errors() {
         e["reason"],
         "alias [ale-w] has more than one write index [ale-x,ale-y]"
     );
+    // …also when an index is created with the alias as its write index.
+    let r = json_req(
+        "PUT",
+        "/ale-z",
+        &json!({"aliases": {"ale-w": {"is_write_index": true}}}),
+    )
+    .await;
+    let e = assert_es_error(&r, 500, "illegal_state_exception");
+    assert_eq!(
+        e["reason"],
+        "alias [ale-w] has more than one write index [ale-x,ale-z]"
+    );
     // Filtered aliases are not implemented: a clear 400 naming the feature.
     let r = json_req(
         "PUT",
@@ -225,6 +237,10 @@ async fn alias_errors_are_elasticsearch_errors() {
     );
     assert_eq!(v["items"][1]["index"]["status"], 201, "{}", r.text);
     assert_eq!(v["items"][1]["index"]["_index"], "ale-x");
+    let r = json_req("PUT", "/ale-x/_doc/3?require_alias=true", &json!({"a": 3})).await;
+    assert_es_error(&r, 404, "index_not_found_exception");
+    let r = json_req("PUT", "/ale-al/_doc/3?require_alias=true", &json!({"a": 3})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
     // An unknown action.
     let r = json_req(
         "POST",
@@ -275,6 +291,19 @@ async fn remove_index_and_add_alias_swap_in_one_request() {
         get("/_alias/alsw-c-al").await.json(),
         json!({"alsw-c": {"aliases": {"alsw-c-al": {"is_hidden": false}}}})
     );
+    // A hidden alias is not matched by a plain wildcard, only by name (aliases.html#hidden).
+    ok_json("PUT", "/alsw-h", &json!({})).await;
+    ok_json(
+        "PUT",
+        "/alsw-h/_alias/alsw-hidden",
+        &json!({"is_hidden": true}),
+    )
+    .await;
+    ok_json("PUT", "/alsw-hi", &json!({})).await;
+    let v = get("/alsw-hid*/_mapping").await.json();
+    assert!(v.as_object().unwrap().is_empty(), "{v}");
+    let v = get("/alsw-hidden/_mapping").await.json();
+    assert!(v.get("alsw-h").is_some(), "{v}");
 }
 
 #[tokio::test]
@@ -309,7 +338,7 @@ async fn index_templates_compose_components_then_template_then_request() {
         &json!({"index_patterns": ["tpl-logs-*"], "priority": 10,
                 "composed_of": ["tpl-ct-a", "tpl-ct-b"],
                 "template": {"mappings": {"properties": {"msg": {"type": "text"}}},
-                             "aliases": {"tpl-all-logs": {}}}}),
+                             "aliases": {"tpl-all-logs": {}, "{index}-alias": {}}}}),
     )
     .await;
 
@@ -333,7 +362,11 @@ async fn index_templates_compose_components_then_template_then_request() {
         props.get("low").is_none(),
         "the lower-priority template does not apply: {props}"
     );
-    assert_eq!(v["tpl-logs-1"]["aliases"], json!({"tpl-all-logs": {}}));
+    // `{index}` in a template alias name becomes the index name (indices-put-template.html).
+    assert_eq!(
+        v["tpl-logs-1"]["aliases"],
+        json!({"tpl-all-logs": {}, "tpl-logs-1-alias": {}})
+    );
     assert_eq!(count("tpl-all-logs").await, 1);
 
     // Explicit create: the request's mapping wins over the template's.
@@ -400,7 +433,10 @@ async fn index_templates_compose_components_then_template_then_request() {
         v["template"]["mappings"]["properties"]["bytes"]["type"],
         "long"
     );
-    assert_eq!(v["template"]["aliases"], json!({"tpl-all-logs": {}}));
+    assert_eq!(
+        v["template"]["aliases"],
+        json!({"tpl-all-logs": {}, "tpl-logs-9-alias": {}})
+    );
     assert_eq!(
         v["overlapping"],
         json!([{"name": "tpl-low", "index_patterns": ["tpl-*"]}])
@@ -470,6 +506,23 @@ async fn index_template_validation() {
     .await;
     let e = assert_es_error(&r, 400, "illegal_argument_exception");
     assert_eq!(e["reason"], "index template [tplv-a] already exists");
+    // `allow_auto_create: false` (index-templates.html): a write cannot create a matching index,
+    // an explicit create-index can (AutoCreateIndex#shouldAutoCreate).
+    ok_json(
+        "PUT",
+        "/_index_template/tplv-noauto",
+        &json!({"index_patterns": ["tplv-noauto*"], "priority": 3, "allow_auto_create": false}),
+    )
+    .await;
+    let r = json_req("PUT", "/tplv-noauto-1/_doc/1", &json!({"a": 1})).await;
+    let e = assert_es_error(&r, 404, "index_not_found_exception");
+    assert_eq!(
+        e["reason"],
+        "no such index [tplv-noauto-1] and composable template [tplv-noauto*] forbids index auto creation"
+    );
+    ok_json("PUT", "/tplv-noauto-1", &json!({})).await;
+    let r = json_req("PUT", "/tplv-noauto-1/_doc/1", &json!({"a": 1})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
     // Legacy templates: a clear 400.
     let r = json_req(
         "PUT",
@@ -591,13 +644,33 @@ async fn data_stream_created_by_a_write_through_a_template() {
     let r = get("/_data_stream/dst-nope").await;
     assert_es_error(&r, 404, "index_not_found_exception");
 
+    // Rollover (indices-rollover-index.html): generation 2 becomes the write index; searches see both.
+    let v = ok_json("POST", &format!("/{name}/_rollover"), &json!({})).await;
+    let backing2 = format!(".ds-{name}-{today}-000002");
+    assert_eq!(v["old_index"], backing.as_str());
+    assert_eq!(v["new_index"], backing2.as_str());
+    assert_eq!(v["rolled_over"], true);
+    let r = json_req(
+        "POST",
+        &format!("/{name}/_doc?op_type=create&refresh=true"),
+        &json!({"@timestamp": "2024-05-02T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(r.json()["_index"], backing2.as_str(), "{}", r.text);
+    assert_eq!(count(name).await, 4);
+    let ds = get(&format!("/_data_stream/{name}")).await.json();
+    assert_eq!(ds["data_streams"][0]["generation"], 2);
+    assert_eq!(
+        ds["data_streams"][0]["indices"][1]["index_name"],
+        backing2.as_str()
+    );
     // The write index goes only with its data stream.
-    let r = req("DELETE", &format!("/{backing}"), None).await;
+    let r = req("DELETE", &format!("/{backing2}"), None).await;
     let e = assert_es_error(&r, 400, "illegal_argument_exception");
     assert_eq!(
         e["reason"],
         format!(
-            "index [{backing}] is the write index for data stream [{name}] and cannot be deleted"
+            "index [{backing2}] is the write index for data stream [{name}] and cannot be deleted"
         )
     );
     // The template cannot be deleted while the stream uses it.

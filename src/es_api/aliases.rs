@@ -75,6 +75,16 @@ pub fn aliases_not_found(names: &[String]) -> EsError {
     .with("resource.id", list)
 }
 
+/// TransportBulkAction / TransportUpdateAction: `require_alias` on a target that is not an alias.
+pub fn require_alias_error(index: &str) -> EsError {
+    EsError {
+        reason: format!(
+            "no such index [{index}] and [require_alias] request flag is [true] and [{index}] is not an alias"
+        ),
+        ..EsError::index_not_found(index)
+    }
+}
+
 enum Action {
     Add {
         indices: Vec<String>,

@@ -55,7 +55,7 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
                     refused[pos] = Some(write::WriteResult {
                         index: a.index.clone(),
                         id: a.id.clone().unwrap_or_default(),
-                        outcome: Err(require_alias_error(&a.index)),
+                        outcome: Err(super::aliases::require_alias_error(&a.index)),
                     });
                     continue;
                 }
@@ -106,17 +106,6 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
         json!({"errors": errors, "took": took, "items": items}),
     )
     .into_response())
-}
-
-/// TransportBulkAction: `require_alias` on a target that is not an alias.
-fn require_alias_error(index: &str) -> EsError {
-    let e = EsError::index_not_found(index);
-    EsError {
-        reason: format!(
-            "no such index [{index}] and [require_alias] request flag is [true] and [{index}] is not an alias"
-        ),
-        ..e
-    }
 }
 
 pub async fn bulk(State(s): State<AppState>, Query(p): Query<Params>, body: Body) -> ApiResult {

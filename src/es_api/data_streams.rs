@@ -191,3 +191,59 @@ pub async fn delete(State(s): State<AppState>, Path(name): Path<String>) -> ApiR
     }
     Ok(ok(json!({"acknowledged": true})).into_response())
 }
+
+/// `POST /{data_stream}/_rollover` without conditions: a new backing index (generation + 1, shaped
+/// by the current template) becomes the write index (MetadataRolloverService#rolloverDataStream).
+/// Conditions, `dry_run` and rolling over aliases are refused with a 400.
+pub async fn rollover(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    axum::extract::Query(p): axum::extract::Query<super::Params>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    if let Some(b) = super::parse_body(&body)?
+        && b.get("conditions")
+            .is_some_and(|c| c.as_object().is_none_or(|m| !m.is_empty()))
+    {
+        return Err(EsError::unsupported("rollover conditions"));
+    }
+    if super::flag(&p, "dry_run")? {
+        return Err(EsError::unsupported("rollover dry_run"));
+    }
+    let old = match s.catalog.write_target(&name).await? {
+        WriteTarget::DataStream(m) => m,
+        WriteTarget::Alias(_) => return Err(EsError::unsupported("rollover of aliases")),
+        WriteTarget::Index(_) => {
+            return Err(EsError::illegal_argument(format!(
+                "rollover target [{name}] does not point to a write index"
+            )));
+        }
+        WriteTarget::Missing => return Err(EsError::index_not_found(&name)),
+    };
+    let lock = s.catalog.write_lock(&format!("\u{0}data_stream {name}"));
+    let _g = lock.lock().await;
+    let generation = crate::catalog::backing_generation(&old.name) + 1;
+    let plan = templates::compose(&s, &name, None).await?;
+    let new = backing_index_name(&name, generation);
+    s.catalog
+        .create_with(
+            &new,
+            plan.mappings,
+            plan.settings,
+            Default::default(),
+            Some(name.clone()),
+        )
+        .await?;
+    tracing::info!(data_stream = %name, old_index = %old.name, new_index = %new, "data stream rolled over");
+    Ok(ok(json!({
+        "acknowledged": true,
+        "shards_acknowledged": true,
+        "old_index": old.name,
+        "new_index": new,
+        "rolled_over": true,
+        "dry_run": false,
+        "lazy": false,
+        "conditions": {},
+    }))
+    .into_response())
+}

@@ -326,6 +326,9 @@ fn forced_refresh(p: &Params) -> bool {
 async fn one(s: &AppState, index: &str, op: WriteOp, p: &Params) -> ApiResult {
     check_write_params(p)?;
     crate::catalog::validate_index_name(index)?;
+    if flag(p, "require_alias")? && !s.catalog.is_alias(index).await? {
+        return Err(super::aliases::require_alias_error(index));
+    }
     let mut results = write::apply(s, index, vec![op]).await?;
     let r = results.pop().expect("one result");
     match &r.outcome {

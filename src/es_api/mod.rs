@@ -222,6 +222,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(data_streams::delete),
         )
         .route("/_resolve/index/{name}", get(resolve::resolve_index))
+        .route("/{index}/_rollover", post(data_streams::rollover))
         .route("/_cat/aliases", get(aliases::cat_all))
         .route("/_cat/aliases/{name}", get(aliases::cat_named))
         .route("/_cat/indices", get(cat::indices_all))

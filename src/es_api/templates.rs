@@ -34,6 +34,23 @@ pub struct Composed {
     pub template: Option<String>,
     /// The template's `data_stream` object when it makes data streams.
     pub data_stream: Option<Value>,
+    /// The template's `allow_auto_create` and index patterns (for the error when it forbids).
+    pub allow_auto_create: Option<bool>,
+    pub index_patterns: Vec<String>,
+}
+
+impl Composed {
+    /// AutoCreateIndex#shouldAutoCreate: a matching template with `allow_auto_create: false`
+    /// forbids creating the index by a write.
+    pub fn auto_create_forbidden(&self, index: &str) -> Option<EsError> {
+        (self.allow_auto_create == Some(false)).then(|| EsError {
+            reason: format!(
+                "no such index [{index}] and composable template [{}] forbids index auto creation",
+                self.index_patterns.join(", ")
+            ),
+            ..EsError::index_not_found(index)
+        })
+    }
 }
 
 impl Default for Composed {
@@ -44,6 +61,8 @@ impl Default for Composed {
             aliases: BTreeMap::new(),
             template: None,
             data_stream: None,
+            allow_auto_create: None,
+            index_patterns: vec![],
         }
     }
 }
@@ -284,7 +303,11 @@ pub async fn compose(
                 merge_objects(&mut settings, st);
             }
             if let Some(a) = l.get("aliases").and_then(Value::as_object) {
-                aliases.extend(a.iter().map(|(k, v)| (k.clone(), v.clone())));
+                // `{index}` in a template's alias name is the new index's name (Template docs).
+                aliases.extend(
+                    a.iter()
+                        .map(|(k, v)| (k.replace("{index}", name), v.clone())),
+                );
             }
         }
         if let Some(ds) = t.get("data_stream").filter(|d| d.is_object()) {
@@ -340,6 +363,10 @@ pub async fn compose(
         aliases: aliases.into_iter().collect(),
         template: found.map(|(n, _)| n.clone()),
         data_stream,
+        allow_auto_create: found.and_then(|(_, t)| t["allow_auto_create"].as_bool()),
+        index_patterns: found
+            .map(|(_, t)| patterns(t).into_iter().map(String::from).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -812,4 +839,68 @@ pub async fn legacy_template() -> ApiResult {
     Err(EsError::unsupported(
         "legacy index templates (/_template); use composable index templates (/_index_template)",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_mapping_layers_override_fields_and_merge_objects() {
+        // Template composition (index-templates.html): a later layer's field definition replaces an
+        // earlier one; object fields merge their properties.
+        let mut m = json!({"properties": {
+            "a": {"type": "keyword"},
+            "o": {"properties": {"x": {"type": "long"}}}}});
+        merge_mappings(
+            &mut m,
+            &json!({"dynamic": "strict", "properties": {
+                "a": {"type": "text"},
+                "o": {"properties": {"y": {"type": "keyword"}}}}}),
+        );
+        assert_eq!(
+            m,
+            json!({"dynamic": "strict", "properties": {
+                "a": {"type": "text"},
+                "o": {"properties": {"x": {"type": "long"}, "y": {"type": "keyword"}}}}})
+        );
+    }
+
+    #[test]
+    fn highest_priority_matching_template_wins() {
+        let mut all = BTreeMap::new();
+        all.insert(
+            "low".to_string(),
+            json!({"index_patterns": ["logs-*"], "priority": 1}),
+        );
+        all.insert(
+            "high".to_string(),
+            json!({"index_patterns": ["logs-web-*"], "priority": 9}),
+        );
+        all.insert(
+            "other".to_string(),
+            json!({"index_patterns": ["metrics-*"], "priority": 99}),
+        );
+        assert_eq!(find_template(&all, "logs-web-1").unwrap().0, "high");
+        assert_eq!(find_template(&all, "logs-db-1").unwrap().0, "low");
+        assert!(find_template(&all, "traces-1").is_none());
+    }
+
+    #[test]
+    fn overlapping_patterns() {
+        assert!(patterns_overlap("logs-*", "logs-web-*"));
+        assert!(patterns_overlap("logs-*", "logs-a"));
+        assert!(patterns_overlap("*", "x"));
+        assert!(!patterns_overlap("logs-*", "metrics-*"));
+        assert!(!patterns_overlap("a", "b"));
+    }
+
+    #[test]
+    fn template_settings_are_nested_strings_under_index() {
+        assert_eq!(
+            template_settings(&json!({"number_of_shards": 1, "index.refresh_interval": "5s"}))
+                .unwrap(),
+            json!({"index": {"number_of_shards": "1", "refresh_interval": "5s"}})
+        );
+    }
 }

@@ -240,6 +240,16 @@ pub async fn apply(
                 return apply_concrete(state, target, ops, None).await;
             }
             let plan = crate::es_api::templates::compose(state, target, None).await?;
+            if let Some(e) = plan.auto_create_forbidden(target) {
+                return Ok(ops
+                    .into_iter()
+                    .map(|o| WriteResult {
+                        index: target.to_string(),
+                        id: o.id.unwrap_or_default(),
+                        outcome: Err(e.clone()),
+                    })
+                    .collect());
+            }
             if plan.data_stream.is_some() {
                 if !ops.iter().any(|o| o.op == OpType::Create) {
                     return Ok(ops

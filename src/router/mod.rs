@@ -132,6 +132,17 @@ impl Routing {
                 reason: "mode = \"proxy\"".into(),
             };
         }
+        // A backing index `.ds-<stream>-…` goes where its data stream goes, so the backing indices of
+        // elastichouse's own data streams stay local (docs/storage.md).
+        if let Some(ds) = crate::catalog::data_stream_of_backing(index)
+            && !ds.starts_with('.')
+        {
+            let r = self.resolve(table, ds);
+            return Resolved {
+                target: r.target,
+                reason: format!("backing index of data stream [{ds}]: {}", r.reason),
+            };
+        }
         if index.starts_with('.') {
             return Resolved {
                 target: Target::Elasticsearch,
@@ -494,6 +505,31 @@ target = "clickhouse"
         assert!(glob("old-?", "old-1"));
         assert!(!glob("old-?", "old-12"));
         assert!(glob("exact", "exact"));
+    }
+
+    #[test]
+    fn backing_indices_follow_their_data_stream() {
+        let r = routing(RULES);
+        // `.ds-other-…` belongs to data stream `other` (rule `*` → clickhouse), not a system index.
+        assert_eq!(
+            r.resolve(Table::Query, ".ds-other-2024.05.01-000001")
+                .target,
+            Target::ClickHouse
+        );
+        assert_eq!(
+            r.resolve(Table::Query, ".ds-old-1-2024.05.01-000001")
+                .target,
+            Target::Elasticsearch
+        );
+        // Elasticsearch's own dot data streams stay there.
+        assert_eq!(
+            r.resolve(
+                Table::Query,
+                ".ds-.logs-deprecation.elasticsearch-default-2024.05.01-000001"
+            )
+            .target,
+            Target::Elasticsearch
+        );
     }
 
     #[test]
