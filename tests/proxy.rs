@@ -892,3 +892,60 @@ async fn a_failed_secondary_write_can_fail_the_request() {
         "{e}"
     );
 }
+
+// ---------------------------------------------------------------- without Elasticsearch, CLI
+
+/// Without `elasticsearch_url` nothing is routed: an API elastichouse does not implement gets
+/// Elasticsearch's own answer for a path it has no handler for
+/// (elastic/elasticsearch server/src/main/java/org/elasticsearch/rest/RestController.java,
+/// `handleBadRequest`: 400 `no handler found for uri [...] and method [...]`).
+#[tokio::test]
+async fn without_elasticsearch_unknown_apis_keep_the_no_handler_answer() {
+    let r = get("/_nodes/stats").await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert_eq!(
+        e["reason"],
+        "no handler found for uri [/_nodes/stats] and method [GET]"
+    );
+    let page = ui_get("/routing").await;
+    assert!(page.text.contains("none configured"), "{}", page.text);
+}
+
+/// `elastichouse config check --index NAME` explains where a name's writes and queries go and
+/// which rule decided.
+#[test]
+fn config_check_explains_the_routing_of_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("eh.toml");
+    std::fs::write(
+        &f,
+        "elasticsearch_url = \"http://es:9200\"\n[[routing.query]]\nindices = [\"logs-*\"]\n\
+target = \"both\"\nprimary = \"elasticsearch\"\n",
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_elastichouse"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ELASTICHOUSE_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["config", "check", "--config"])
+        .arg(&f)
+        .args(["--index", "logs-1", "--index", ".kibana"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "query  logs-1: both (primary elasticsearch)  (rule routing.query[0], pattern [logs-*])"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("ingest logs-1: clickhouse"), "{text}");
+    assert!(
+        text.contains("query  .kibana: elasticsearch  (system index"),
+        "{text}"
+    );
+}
