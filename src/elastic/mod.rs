@@ -19,9 +19,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy)]
 pub struct Proxied;
 
-/// Headers that belong to one connection, not to the message.
-const HOP_BY_HOP: [&str; 9] = [
+/// Headers that belong to one connection, not to the message. `Expect: 100-continue` was answered
+/// by our own server already; the body is sent on without waiting.
+const HOP_BY_HOP: [&str; 10] = [
     "connection",
+    "expect",
     "keep-alive",
     "proxy-authenticate",
     "proxy-authorization",
@@ -198,6 +200,7 @@ mod tests {
         h.insert("keep-alive", "timeout=5".parse().unwrap());
         h.insert("transfer-encoding", "chunked".parse().unwrap());
         h.insert("host", "me:9200".parse().unwrap());
+        h.insert("expect", "100-continue".parse().unwrap());
         h.insert("x-opaque-id", "panel-1".parse().unwrap());
         h.append("x-multi", "a".parse().unwrap());
         h.append("x-multi", "b".parse().unwrap());
