@@ -323,6 +323,33 @@ async fn transparent_mode_passes_bodies_and_headers_byte_for_byte() {
     assert_eq!(g.headers["x-custom"], "kept as is");
     assert_eq!(g.headers["content-type"], "application/json");
 
+    // A large body is streamed through unchanged too.
+    let mut big = String::new();
+    let mut i = 0;
+    while big.len() < 1_500_000 {
+        big.push_str(&format!(
+            "{{\"index\":{{\"_index\":\"tp-big\",\"_id\":\"{i}\"}}}}\n{{\"n\":{i},\"pad\":\"{}\"}}\n",
+            "x".repeat(i % 300)
+        ));
+        i += 1;
+    }
+    let r = send(
+        d.es,
+        "POST",
+        "/tp-big/_bulk",
+        &[("content-type", "application/x-ndjson")],
+        Some(&big),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = received("/tp-big/_bulk");
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].body == big.as_bytes(),
+        "{} bytes arrived",
+        got[0].body.len()
+    );
+
     // An API elastichouse has no handler for passes too.
     let r = send(d.es, "GET", "/_nodes/stats?human", &[], None).await;
     assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY));
