@@ -453,6 +453,20 @@ fn compare_and_record(
                 Some(f) => f.apply(ch),
                 None => ch,
             };
+            // An async search that completed answers the search response under `response`
+            // (its id, timings and `is_running` are the backend's own).
+            // One still running: nothing to compare yet (its continuation is fetched by id
+            // from the primary alone).
+            let (e, ch) = if cx.api == "_async_search" {
+                let running = |v: &Value| v.get("is_running") == Some(&Value::Bool(true));
+                if running(&e) || running(&ch) {
+                    return;
+                }
+                let inner = |v: Value| v.get("response").cloned().unwrap_or(v);
+                (inner(e), inner(ch))
+            } else {
+                (e, ch)
+            };
             if cx.api == "_msearch" {
                 compare::compare_msearch(
                     &msearch_bodies(&cx.request_body),
