@@ -117,7 +117,7 @@ async fn read(body: Body) -> Result<Bytes, Response> {
     })
 }
 
-/// Carries out a decision on a request whose body is in memory.
+/// Writes the decision into the request's trace (shown on its debug UI page).
 fn note(decision: Decision, c: &Classified) {
     if let Some(t) = crate::debug_ui::trace::current() {
         let what = match decision {
@@ -137,6 +137,7 @@ fn note(decision: Decision, c: &Classified) {
     }
 }
 
+/// Carries out a decision on a request whose body is in memory.
 async fn run(
     s: &AppState,
     es: &Arc<Elastic>,
