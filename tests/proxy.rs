@@ -976,3 +976,96 @@ target = \"both\"\nprimary = \"elasticsearch\"\n",
         "{text}"
     );
 }
+
+// ---------------------------------------------------------------- https
+
+/// The fake served over TLS on a loopback port, with a certificate for `localhost` signed by a CA
+/// made here; returns the port and the CA's PEM.
+fn tls_fake() -> (u16, String) {
+    use tokio_rustls::rustls;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+
+    struct TlsListener {
+        tcp: tokio::net::TcpListener,
+        acceptor: tokio_rustls::TlsAcceptor,
+    }
+    impl axum::serve::Listener for TlsListener {
+        type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+        type Addr = SocketAddr;
+        async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+            loop {
+                let Ok((s, a)) = self.tcp.accept().await else {
+                    continue;
+                };
+                if let Ok(t) = self.acceptor.accept(s).await {
+                    return (t, a);
+                }
+            }
+        }
+        fn local_addr(&self) -> std::io::Result<Self::Addr> {
+            self.tcp.local_addr()
+        }
+    }
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(tcp.local_addr().unwrap().port()).unwrap();
+            let app = axum::Router::new().fallback(fake_handler);
+            axum::serve(TlsListener { tcp, acceptor }, app)
+                .await
+                .unwrap();
+        });
+    });
+    (rx.recv().unwrap(), ca.pem())
+}
+
+/// An `https://` Elasticsearch whose certificate a private CA signed (as Elasticsearch 8 sets
+/// itself up: config/certs/http_ca.crt) is reached once `elasticsearch_ca_cert` names that CA, and
+/// refused (a 502 naming the failure) without it.
+#[tokio::test]
+async fn https_elasticsearch_with_its_own_ca() {
+    let (port, ca_pem) = tls_fake();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("http_ca.crt");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let url = format!("https://localhost:{port}");
+    let trusted = start_daemon(|c| {
+        c.elasticsearch_url = Some(url.clone());
+        c.elasticsearch_ca_cert = Some(ca.clone());
+    });
+    let r = send(trusted.es, "GET", "/.tls-check/_doc/1", &[], None).await;
+    assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY));
+    assert_eq!(received("/.tls-check/_doc/1").len(), 1);
+
+    let untrusted = start_daemon(|c| c.elasticsearch_url = Some(url.clone()));
+    let r = send(untrusted.es, "GET", "/.tls-check/_doc/2", &[], None).await;
+    let e = assert_es_error(&r, 502, "elasticsearch_unreachable_exception");
+    assert!(e["reason"].as_str().unwrap().contains(&url), "{e}");
+    assert!(received("/.tls-check/_doc/2").is_empty());
+}
