@@ -154,6 +154,10 @@ pub struct Overrides {
     /// URL of a real Elasticsearch (pass-through, dual write, A/B).
     #[arg(long, env = "ELASTICHOUSE_ELASTICSEARCH_URL", global = true)]
     pub elasticsearch_url: Option<String>,
+    /// PEM file with the CA certificate(s) that signed Elasticsearch's https certificate (besides
+    /// the usual public CAs), e.g. the `http_ca.crt` Elasticsearch 8 generates.
+    #[arg(long, env = "ELASTICHOUSE_ELASTICSEARCH_CA_CERT", global = true)]
+    pub elasticsearch_ca_cert: Option<PathBuf>,
     /// Elasticsearch version reported on `GET /` [default: 8.17.0].
     #[arg(long, env = "ELASTICHOUSE_ES_VERSION", global = true)]
     pub es_version: Option<String>,
@@ -187,6 +191,7 @@ pub struct FileConfig {
     pub clickhouse_timeout_secs: Option<u64>,
     pub python: Option<PathBuf>,
     pub elasticsearch_url: Option<String>,
+    pub elasticsearch_ca_cert: Option<PathBuf>,
     pub es_version: Option<String>,
     pub cluster_name: Option<String>,
     pub node_name: Option<String>,
@@ -210,6 +215,7 @@ pub struct Config {
     pub clickhouse_timeout_secs: u64,
     pub python: Option<PathBuf>,
     pub elasticsearch_url: Option<String>,
+    pub elasticsearch_ca_cert: Option<PathBuf>,
     pub es_version: String,
     pub cluster_name: String,
     pub node_name: String,
@@ -289,11 +295,16 @@ impl Config {
                 "elasticsearch_url: [{u}] must be an http:// or https:// URL"
             ));
         }
-        if elasticsearch_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"))
-        {
-            return Err("elasticsearch_url: https is not supported by this build yet; use http:// (or a TLS-terminating proxy)".into());
+        let elasticsearch_ca_cert = o.elasticsearch_ca_cert.or(f.elasticsearch_ca_cert);
+        if let Some(p) = &elasticsearch_ca_cert {
+            let pem = std::fs::read(p)
+                .map_err(|e| format!("elasticsearch_ca_cert: cannot read {}: {e}", p.display()))?;
+            if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                return Err(format!(
+                    "elasticsearch_ca_cert: {} holds no PEM certificate",
+                    p.display()
+                ));
+            }
         }
         let mode = o.mode.or(f.mode).unwrap_or_default();
         let routing = f.routing.unwrap_or_default();
@@ -325,6 +336,7 @@ impl Config {
                 .unwrap_or(300),
             python: o.python.or(f.python),
             elasticsearch_url,
+            elasticsearch_ca_cert,
             es_version,
             cluster_name: o
                 .cluster_name
@@ -458,8 +470,12 @@ target = "elasticsearch"
         assert!(e.contains("elasticsearch_url"), "{e}");
         let e = bad("mode = \"proxy\"");
         assert!(e.contains("elasticsearch_url"), "{e}");
-        let e = bad("elasticsearch_url = \"https://es:9200\"");
-        assert!(e.contains("https"), "{e}");
+        let e = bad(
+            "elasticsearch_url = \"https://es:9200\"\nelasticsearch_ca_cert = \"/nonexistent.crt\"",
+        );
+        assert!(e.contains("elasticsearch_ca_cert"), "{e}");
+        let f: FileConfig = toml::from_str("elasticsearch_url = \"https://es:9200\"").unwrap();
+        assert!(Config::resolve(f, Overrides::default()).is_ok());
         assert!(
             toml::from_str::<FileConfig>(
                 "[[routing.query]]\nindices = [\"a\"]\ntarget = \"nowhere\""

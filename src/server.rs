@@ -40,7 +40,10 @@ impl AppState {
         let cluster_uuid = crate::ids::index_uuid(&format!("cluster:{}", cfg.clickhouse_database));
         let stats = Arc::new(Stats::new(&ch.metrics));
         let elastic = match &cfg.elasticsearch_url {
-            Some(u) => Some(Arc::new(crate::elastic::Elastic::new(u)?)),
+            Some(u) => Some(Arc::new(crate::elastic::Elastic::new(
+                u,
+                cfg.elasticsearch_ca_cert.as_deref(),
+            )?)),
             None => None,
         };
         let routing = Arc::new(crate::router::Routing::new(&cfg));

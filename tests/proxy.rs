@@ -323,6 +323,33 @@ async fn transparent_mode_passes_bodies_and_headers_byte_for_byte() {
     assert_eq!(g.headers["x-custom"], "kept as is");
     assert_eq!(g.headers["content-type"], "application/json");
 
+    // A large body is streamed through unchanged too.
+    let mut big = String::new();
+    let mut i = 0;
+    while big.len() < 1_500_000 {
+        big.push_str(&format!(
+            "{{\"index\":{{\"_index\":\"tp-big\",\"_id\":\"{i}\"}}}}\n{{\"n\":{i},\"pad\":\"{}\"}}\n",
+            "x".repeat(i % 300)
+        ));
+        i += 1;
+    }
+    let r = send(
+        d.es,
+        "POST",
+        "/tp-big/_bulk",
+        &[("content-type", "application/x-ndjson")],
+        Some(&big),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = received("/tp-big/_bulk");
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].body == big.as_bytes(),
+        "{} bytes arrived",
+        got[0].body.len()
+    );
+
     // An API elastichouse has no handler for passes too.
     let r = send(d.es, "GET", "/_nodes/stats?human", &[], None).await;
     assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY));
@@ -896,4 +923,154 @@ async fn a_failed_secondary_write_can_fail_the_request() {
             .contains("failed on elasticsearch"),
         "{e}"
     );
+}
+
+// ---------------------------------------------------------------- without Elasticsearch, CLI
+
+/// Without `elasticsearch_url` nothing is routed: an API elastichouse does not implement gets
+/// Elasticsearch's own answer for a path it has no handler for
+/// (elastic/elasticsearch server/src/main/java/org/elasticsearch/rest/RestController.java,
+/// `handleBadRequest`: 400 `no handler found for uri [...] and method [...]`).
+#[tokio::test]
+async fn without_elasticsearch_unknown_apis_keep_the_no_handler_answer() {
+    let r = get("/_nodes/stats").await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert_eq!(
+        e["reason"],
+        "no handler found for uri [/_nodes/stats] and method [GET]"
+    );
+    let page = ui_get("/routing").await;
+    assert!(page.text.contains("none configured"), "{}", page.text);
+}
+
+/// `elastichouse config check --index NAME` explains where a name's writes and queries go and
+/// which rule decided.
+#[test]
+fn config_check_explains_the_routing_of_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("eh.toml");
+    std::fs::write(
+        &f,
+        "elasticsearch_url = \"http://es:9200\"\n[[routing.query]]\nindices = [\"logs-*\"]\n\
+target = \"both\"\nprimary = \"elasticsearch\"\n",
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_elastichouse"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ELASTICHOUSE_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .args(["config", "check", "--config"])
+        .arg(&f)
+        .args(["--index", "logs-1", "--index", ".kibana"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "query  logs-1: both (primary elasticsearch)  (rule routing.query[0], pattern [logs-*])"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("ingest logs-1: clickhouse"), "{text}");
+    assert!(
+        text.contains("query  .kibana: elasticsearch  (system index"),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------- https
+
+/// The fake served over TLS on a loopback port, with a certificate for `localhost` signed by a CA
+/// made here; returns the port and the CA's PEM.
+fn tls_fake() -> (u16, String) {
+    use tokio_rustls::rustls;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+
+    struct TlsListener {
+        tcp: tokio::net::TcpListener,
+        acceptor: tokio_rustls::TlsAcceptor,
+    }
+    impl axum::serve::Listener for TlsListener {
+        type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+        type Addr = SocketAddr;
+        async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+            loop {
+                let Ok((s, a)) = self.tcp.accept().await else {
+                    continue;
+                };
+                if let Ok(t) = self.acceptor.accept(s).await {
+                    return (t, a);
+                }
+            }
+        }
+        fn local_addr(&self) -> std::io::Result<Self::Addr> {
+            self.tcp.local_addr()
+        }
+    }
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(tcp.local_addr().unwrap().port()).unwrap();
+            let app = axum::Router::new().fallback(fake_handler);
+            axum::serve(TlsListener { tcp, acceptor }, app)
+                .await
+                .unwrap();
+        });
+    });
+    (rx.recv().unwrap(), ca.pem())
+}
+
+/// An `https://` Elasticsearch whose certificate a private CA signed (as Elasticsearch 8 sets
+/// itself up: config/certs/http_ca.crt) is reached once `elasticsearch_ca_cert` names that CA, and
+/// refused (a 502 naming the failure) without it.
+#[tokio::test]
+async fn https_elasticsearch_with_its_own_ca() {
+    let (port, ca_pem) = tls_fake();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("http_ca.crt");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let url = format!("https://localhost:{port}");
+    let trusted = start_daemon(|c| {
+        c.elasticsearch_url = Some(url.clone());
+        c.elasticsearch_ca_cert = Some(ca.clone());
+    });
+    let r = send(trusted.es, "GET", "/.tls-check/_doc/1", &[], None).await;
+    assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY));
+    assert_eq!(received("/.tls-check/_doc/1").len(), 1);
+
+    let untrusted = start_daemon(|c| c.elasticsearch_url = Some(url.clone()));
+    let r = send(untrusted.es, "GET", "/.tls-check/_doc/2", &[], None).await;
+    let e = assert_es_error(&r, 502, "elasticsearch_unreachable_exception");
+    assert!(e["reason"].as_str().unwrap().contains(&url), "{e}");
+    assert!(received("/.tls-check/_doc/2").is_empty());
 }

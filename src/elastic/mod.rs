@@ -19,9 +19,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy)]
 pub struct Proxied;
 
-/// Headers that belong to one connection, not to the message.
-const HOP_BY_HOP: [&str; 9] = [
+/// Headers that belong to one connection, not to the message. `Expect: 100-continue` was answered
+/// by our own server already; the body is sent on without waiting.
+const HOP_BY_HOP: [&str; 10] = [
     "connection",
+    "expect",
     "keep-alive",
     "proxy-authenticate",
     "proxy-authorization",
@@ -94,14 +96,23 @@ pub fn not_configured(method: &Method, path: &str) -> EsError {
 }
 
 impl Elastic {
-    pub fn new(url: &str) -> anyhow::Result<Elastic> {
-        let client = reqwest::Client::builder()
+    /// A client of `url`; `https://` trusts the public CAs (webpki roots) and those in the PEM file
+    /// `ca_cert`.
+    pub fn new(url: &str, ca_cert: Option<&std::path::Path>) -> anyhow::Result<Elastic> {
+        let mut b = reqwest::Client::builder()
             // Bodies pass through as they are: no decompression, no redirects followed.
             .no_gzip()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()?;
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)? {
+                b = b.add_root_certificate(cert);
+            }
+        }
+        let client = b.build()?;
         Ok(Elastic {
             client,
             base: url.trim_end_matches('/').to_string(),
@@ -191,6 +202,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn https_clients_build_with_public_roots_and_a_given_ca() {
+        assert!(Elastic::new("https://es:9200", None).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("ca.crt");
+        std::fs::write(&bad, "not a certificate").unwrap();
+        // No certificate in the file: nothing added, still a client (config check refuses it).
+        assert!(Elastic::new("https://es:9200/", Some(&bad)).is_ok());
+        assert!(Elastic::new("https://es:9200/", Some(&dir.path().join("missing"))).is_err());
+        assert_eq!(
+            Elastic::new("http://es:9200/", None).unwrap().base,
+            "http://es:9200"
+        );
+    }
+
+    #[test]
     fn drops_hop_by_hop_headers() {
         let mut h = HeaderMap::new();
         h.insert("connection", "keep-alive, x-private".parse().unwrap());
@@ -198,6 +224,7 @@ mod tests {
         h.insert("keep-alive", "timeout=5".parse().unwrap());
         h.insert("transfer-encoding", "chunked".parse().unwrap());
         h.insert("host", "me:9200".parse().unwrap());
+        h.insert("expect", "100-continue".parse().unwrap());
         h.insert("x-opaque-id", "panel-1".parse().unwrap());
         h.append("x-multi", "a".parse().unwrap());
         h.append("x-multi", "b".parse().unwrap());

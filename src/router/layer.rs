@@ -117,7 +117,7 @@ async fn read(body: Body) -> Result<Bytes, Response> {
     })
 }
 
-/// Carries out a decision on a request whose body is in memory.
+/// Writes the decision into the request's trace (shown on its debug UI page).
 fn note(decision: Decision, c: &Classified) {
     if let Some(t) = crate::debug_ui::trace::current() {
         let what = match decision {
@@ -137,6 +137,7 @@ fn note(decision: Decision, c: &Classified) {
     }
 }
 
+/// Carries out a decision on a request whose body is in memory.
 async fn run(
     s: &AppState,
     es: &Arc<Elastic>,
@@ -452,6 +453,20 @@ fn compare_and_record(
             let ch = match &filter {
                 Some(f) => f.apply(ch),
                 None => ch,
+            };
+            // An async search that completed answers the search response under `response`
+            // (its id, timings and `is_running` are the backend's own).
+            // One still running: nothing to compare yet (its continuation is fetched by id
+            // from the primary alone).
+            let (e, ch) = if cx.api == "_async_search" {
+                let running = |v: &Value| v.get("is_running") == Some(&Value::Bool(true));
+                if running(&e) || running(&ch) {
+                    return;
+                }
+                let inner = |v: Value| v.get("response").cloned().unwrap_or(v);
+                (inner(e), inner(ch))
+            } else {
+                (e, ch)
             };
             if cx.api == "_msearch" {
                 compare::compare_msearch(

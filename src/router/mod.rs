@@ -345,6 +345,9 @@ pub fn classify(method: &Method, path: &str, query: &str) -> Classified {
     let op = match api.as_str() {
         "_search" if rest.get(1) == Some(&"scroll") => Op::Read,
         "_search" | "_count" | "_msearch" if !scrolling => Op::Compare,
+        // Submitting an async search (Kibana's way of searching) compares like a search; fetching
+        // or deleting one by id is the primary's business.
+        "_async_search" if *method == Method::POST && rest.len() == 1 => Op::Compare,
         "_search" | "_count" | "_msearch" | "_mget" | "_field_caps" | "_validate" | "_explain"
         | "_termvectors" | "_mtermvectors" | "_async_search" | "_pit"
             if *method != Method::DELETE =>
@@ -616,6 +619,14 @@ target = "clickhouse"
         assert_eq!((c.op, c.api.as_str()), (Op::Write, "_doc"));
         assert_eq!(classify(&Method::GET, "/logs/_doc/1", "").op, Op::Read);
         assert_eq!(classify(&Method::DELETE, "/logs/_doc/1", "").op, Op::Write);
+        assert_eq!(
+            classify(&Method::POST, "/logs/_async_search", "").op,
+            Op::Compare
+        );
+        assert_eq!(
+            classify(&Method::GET, "/_async_search/FmRldE8", "").op,
+            Op::Read
+        );
         assert_eq!(classify(&Method::PUT, "/logs", "").api, "index");
         assert_eq!(classify(&Method::PUT, "/logs", "").op, Op::Write);
         let c = classify(&Method::GET, "/", "");
