@@ -602,3 +602,125 @@ async fn sort_numeric_type_and_format() {
         "Field [k] of type [keyword] does not support custom formats"
     );
 }
+
+#[tokio::test]
+async fn empty_indices_and_unmapped_sort_fields() {
+    // An index with no documents and no mapped fields answers empty results, not errors
+    // (search-search.html; count: search-count.html; aggregations on unmapped fields return
+    // empty buckets / null values).
+    assert_eq!(json_req("PUT", "/em-none", &json!({})).await.status, 200);
+    let v = search(
+        "/em-none/_search",
+        json!({"query": {"match": {"msg": "x"}}}),
+    )
+    .await;
+    assert_eq!(
+        v["hits"],
+        json!({"total": {"value": 0, "relation": "eq"}, "max_score": null, "hits": []})
+    );
+    assert_eq!(
+        v["_shards"],
+        json!({"total": 1, "successful": 1, "skipped": 0, "failed": 0})
+    );
+    let r = get("/em-none/_count").await;
+    assert_eq!(r.json()["count"], 0);
+    let r = json_req(
+        "POST",
+        "/em-none/_count",
+        &json!({"query": {"term": {"a": "b"}}}),
+    )
+    .await;
+    assert_eq!(r.json()["count"], 0, "{}", r.text);
+    let v = search(
+        "/em-none/_search",
+        json!({"size": 0, "aggs": {"t": {"terms": {"field": "k"}}, "m": {"max": {"field": "n"}},
+                                    "c": {"value_count": {"field": "n"}}}}),
+    )
+    .await;
+    assert_eq!(v["aggregations"]["t"]["buckets"], json!([]), "{v}");
+    assert_eq!(v["aggregations"]["m"]["value"], Value::Null, "{v}");
+    assert_eq!(v["aggregations"]["c"]["value"], 0, "{v}");
+
+    // Sorting on a field no index maps: every shard fails with query_shard_exception
+    // (FieldSortBuilder#resolveUnmappedType) inside search_phase_execution_exception.
+    let r = json_req("POST", "/em-none/_search", &json!({"sort": [{"f": "asc"}]})).await;
+    let e = assert_es_error(&r, 400, "search_phase_execution_exception");
+    assert_eq!(e["reason"], "all shards failed");
+    assert_eq!(e["root_cause"][0]["type"], "query_shard_exception");
+    assert_eq!(
+        e["root_cause"][0]["reason"],
+        "No mapping found for [f] in order to sort on"
+    );
+    assert_eq!(e["failed_shards"][0]["index"], "em-none");
+    // unmapped_type: the field sorts as missing (sort-search-results.html#_ignoring_unmapped_fields).
+    let v = search(
+        "/em-none/_search",
+        json!({"sort": [{"f": {"order": "asc", "unmapped_type": "long"}}]}),
+    )
+    .await;
+    assert_eq!(v["hits"]["total"]["value"], 0);
+
+    // Several indices, the sort field mapped in one only.
+    let m = json!({"mappings": {"properties": {"n": {"type": "long"}}}});
+    assert_eq!(json_req("PUT", "/em-a", &m).await.status, 200);
+    let m = json!({"mappings": {"properties": {"other": {"type": "keyword"}}}});
+    assert_eq!(json_req("PUT", "/em-b", &m).await.status, 200);
+    let r = bulk(
+        "/_bulk?refresh=true",
+        "{\"index\":{\"_index\":\"em-a\",\"_id\":\"a1\"}}\n{\"n\":3}\n{\"index\":{\"_index\":\"em-a\",\"_id\":\"a2\"}}\n{\"n\":1}\n{\"index\":{\"_index\":\"em-b\",\"_id\":\"b1\"}}\n{\"other\":\"x\"}\n",
+    )
+    .await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    // Without unmapped_type: em-b's shard fails, em-a's hits come back (partial results).
+    let v = search("/em-a,em-b/_search", json!({"sort": [{"n": "asc"}]})).await;
+    assert_eq!(ids(&v), vec!["a2", "a1"]);
+    assert_eq!(v["hits"]["total"]["value"], 2);
+    assert_eq!(v["_shards"]["total"], 2);
+    assert_eq!(v["_shards"]["successful"], 1);
+    assert_eq!(v["_shards"]["failed"], 1);
+    let f = &v["_shards"]["failures"][0];
+    assert_eq!(f["index"], "em-b");
+    assert_eq!(f["reason"]["type"], "query_shard_exception");
+    assert_eq!(
+        f["reason"]["reason"],
+        "No mapping found for [n] in order to sort on"
+    );
+    assert_eq!(f["reason"]["index"], "em-b");
+    // With unmapped_type: em-b's documents have no value and sort last, shown as Long.MAX_VALUE.
+    let v = search(
+        "/em-a,em-b/_search",
+        json!({"sort": [{"n": {"order": "asc", "unmapped_type": "long"}}]}),
+    )
+    .await;
+    assert_eq!(ids(&v), vec!["a2", "a1", "b1"]);
+    assert_eq!(v["hits"]["hits"][2]["sort"], json!([i64::MAX]));
+    assert_eq!(v["_shards"]["failed"], 0);
+    // A field no index of the search maps: all shards fail.
+    let r = json_req("POST", "/em-a,em-b/_search", &json!({"sort": ["zz"]})).await;
+    let e = assert_es_error(&r, 400, "search_phase_execution_exception");
+    assert_eq!(e["failed_shards"].as_array().unwrap().len(), 2);
+
+    // ignore_unavailable / allow_no_indices (multi-index.html).
+    let r = json_req("POST", "/em-a,em-missing/_search", &json!({})).await;
+    let e = assert_es_error(&r, 404, "index_not_found_exception");
+    assert_eq!(e["reason"], "no such index [em-missing]");
+    let v = search(
+        "/em-a,em-missing/_search?ignore_unavailable=true",
+        json!({}),
+    )
+    .await;
+    assert_eq!(v["hits"]["total"]["value"], 2);
+    let v = search("/em-missing/_search?ignore_unavailable=true", json!({})).await;
+    assert_eq!(v["hits"]["total"]["value"], 0);
+    assert_eq!(v["_shards"]["total"], 0);
+    let v = search("/em-nomatch*/_search", json!({})).await;
+    assert_eq!(v["hits"]["total"]["value"], 0);
+    let r = json_req(
+        "POST",
+        "/em-nomatch*/_search?allow_no_indices=false",
+        &json!({}),
+    )
+    .await;
+    let e = assert_es_error(&r, 404, "index_not_found_exception");
+    assert_eq!(e["reason"], "no such index [em-nomatch*]");
+}

@@ -1566,6 +1566,8 @@ pub struct ExecOptions {
 pub struct SearchOutcome {
     started: Instant,
     shards: usize,
+    /// Failed shards (indices), as `_shards.failures` entries.
+    shard_failures: Vec<Value>,
     hits: Hits,
     terminated_early: Option<bool>,
     /// Exact total hits (when computed).
@@ -1587,7 +1589,13 @@ impl SearchOutcome {
             took: self.started.elapsed().as_millis() as u64,
             timed_out: false,
             terminated_early: self.terminated_early,
-            _shards: shards(self.shards),
+            _shards: if self.shard_failures.is_empty() {
+                shards(self.shards)
+            } else {
+                let failed = self.shard_failures.len();
+                json!({"total": self.shards, "successful": self.shards - failed, "skipped": 0,
+                       "failed": failed, "failures": self.shard_failures})
+            },
             hits: &self.hits,
             aggregations: self.aggregations.as_ref(),
         };
@@ -1713,10 +1721,44 @@ pub async fn execute(
     let mut counts = Vec::new();
     let mut types: Vec<SortType> = vec![SortType::Str; sort.len()];
     let mut formats: Vec<Option<String>> = vec![None; sort.len()];
+    // Shard failures: an index whose planning fails (a sort on a field it does not map, …) is a
+    // failed shard; the others still answer, as Elasticsearch's partial results do (the search
+    // fails only when every shard failed).
+    let mut failures: Vec<EsError> = Vec::new();
+    let mut failed_idx = std::collections::HashSet::new();
     for (ordinal, meta) in metas.iter().enumerate() {
         let ctx = Ctx::new(meta, now_millis);
-        let (mut where_, score) =
-            index_plan(&ctx, req, want_scores).map_err(|e| as_phase_failure(e, meta))?;
+        let shard_doc = shard_doc_expr(meta, ordinal);
+        let planned = (|| -> Result<_, EsError> {
+            let (where_, score) =
+                index_plan(&ctx, req, want_scores).map_err(|e| as_phase_failure(e, meta))?;
+            hit_fields::validate(meta, &req.fields, hit_fields::Mode::Fields)
+                .map_err(|e| as_phase_failure(e, meta))?;
+            hit_fields::validate(meta, &req.docvalue_fields, hit_fields::Mode::DocValues)
+                .map_err(|e| as_phase_failure(e, meta))?;
+            let mut keys = Vec::new();
+            for key in &sort {
+                keys.push(sort_expr(&ctx, key, &score, &shard_doc)?);
+            }
+            let collapse = match &req.collapse {
+                Some(c) => Some(collapse_expr(meta, c)?),
+                None => None,
+            };
+            Ok((where_, score, keys, collapse))
+        })();
+        let (mut where_, score, keys, collapse) = match planned {
+            Ok(p) => p,
+            Err(e)
+                if metas.len() > 1
+                    && e.kind == "search_phase_execution_exception"
+                    && opts.group.is_none() =>
+            {
+                failures.push(e);
+                failed_idx.insert(ordinal);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(Some(bound)) = opts.bounds.get(ordinal)
             && meta.managed
         {
@@ -1725,11 +1767,6 @@ pub async fn execute(
         if let Some(min) = req.min_score {
             where_ = where_.and(Expr::func("toFloat64", vec![score.clone()]).gte(sql::lit(min)));
         }
-        hit_fields::validate(meta, &req.fields, hit_fields::Mode::Fields)
-            .map_err(|e| as_phase_failure(e, meta))?;
-        hit_fields::validate(meta, &req.docvalue_fields, hit_fields::Mode::DocValues)
-            .map_err(|e| as_phase_failure(e, meta))?;
-        let shard_doc = shard_doc_expr(meta, ordinal);
         let from = sql::FromClause::table(s.catalog.db(), meta.table());
         let source_expr = if !need_source {
             sql::lit("{}")
@@ -1763,16 +1800,15 @@ pub async fn execute(
         };
         items.push(Expr::func("toFloat64", vec![score.clone()]).alias("_score"));
         items.push(shard_doc.clone().alias("_tb"));
-        for (i, key) in sort.iter().enumerate() {
-            let (e, ty, fmt) = sort_expr(&ctx, key, &score, &shard_doc)?;
+        for (i, (e, ty, fmt)) in keys.into_iter().enumerate() {
             types[i] = ty;
             if fmt.is_some() {
                 formats[i] = fmt;
             }
             items.push(e.alias(format!("s{i}")));
         }
-        if let Some(c) = &req.collapse {
-            items.push(collapse_expr(meta, c)?.alias("_collapse"));
+        if let Some(c) = collapse {
+            items.push(c.alias("_collapse"));
         }
         for (i, (name, _)) in runtime_out.iter().enumerate() {
             let e = match fields::resolve(meta, name) {
@@ -1807,6 +1843,28 @@ pub async fn execute(
         selects.push(select);
         counts.push(count);
     }
+
+    if !failures.is_empty() && failures.len() == metas.len() {
+        // Every shard failed: one search_phase_execution_exception listing them all.
+        let mut all = Vec::new();
+        for f in &failures {
+            if let Some(Value::Array(a)) = f.extra.get("failed_shards") {
+                all.extend(a.iter().cloned());
+            }
+        }
+        let mut first = failures.swap_remove(0);
+        first
+            .extra
+            .insert("failed_shards".into(), Value::Array(all));
+        return Err(first);
+    }
+    let shard_failures: Vec<Value> = failures
+        .iter()
+        .filter_map(|f| match f.extra.get("failed_shards") {
+            Some(Value::Array(a)) => a.first().cloned(),
+            _ => None,
+        })
+        .collect();
 
     // ORDER BY: the sort keys, then the tie-breaker (index, then indexing order), as Elasticsearch
     // breaks ties by shard and doc id.
@@ -2069,6 +2127,7 @@ pub async fn execute(
                 .collect(),
             started,
             shards: metas.len(),
+            shard_failures: vec![],
             hits: Hits {
                 total: None,
                 max_score: None,
@@ -2177,6 +2236,9 @@ pub async fn execute(
     } else {
         let mut sources = Vec::new();
         for (ordinal, meta) in metas.iter().enumerate() {
+            if failed_idx.contains(&ordinal) {
+                continue;
+            }
             let ctx = Ctx::new(meta, now_millis);
             let mut where_ =
                 plan::filter(&ctx, &req.query).map_err(|e| as_phase_failure(e, meta))?;
@@ -2199,6 +2261,7 @@ pub async fn execute(
         groups: vec![],
         started,
         shards: metas.len(),
+        shard_failures,
         hits: Hits {
             total: total_json,
             max_score,
