@@ -724,3 +724,65 @@ async fn empty_indices_and_unmapped_sort_fields() {
     let e = assert_es_error(&r, 404, "index_not_found_exception");
     assert_eq!(e["reason"], "no such index [em-nomatch*]");
 }
+
+#[tokio::test]
+async fn highlight_of_multi_term_queries_on_text() {
+    // highlighting.html: the unified highlighter marks the terms a multi-term query (regexp,
+    // wildcard, prefix, fuzzy; also /regex/ in query_string) matched in a text field — whole
+    // tokens, as indexed (lower-cased), not substrings.
+    let m = json!({"mappings": {"properties": {"msg": {"type": "text"}}}});
+    assert_eq!(json_req("PUT", "/hl-mt", &m).await.status, 200);
+    let text = "The Quick brown foxes jumped over quickly lazy dogs";
+    let r = json_req("PUT", "/hl-mt/_doc/1?refresh=true", &json!({"msg": text})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Expected: the tokens the query's term test accepts, wrapped in <em> in the original text.
+    let mark = |pred: &dyn Fn(&str) -> bool| -> String {
+        text.split(' ')
+            .map(|w| {
+                if pred(&w.to_lowercase()) {
+                    format!("<em>{w}</em>")
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let cases: Vec<(Value, String)> = vec![
+        (
+            json!({"regexp": {"msg": "qu.*k"}}),
+            mark(&|t| t.starts_with("qu") && t.ends_with('k')),
+        ),
+        (
+            json!({"regexp": {"msg": {"value": "[a-d]o.s|la[xyz]y"}}}),
+            mark(&|t| t == "dogs" || t == "lazy"),
+        ),
+        (
+            json!({"wildcard": {"msg": "fox*"}}),
+            mark(&|t| t.starts_with("fox")),
+        ),
+        (json!({"wildcard": {"msg": "?ver"}}), mark(&|t| t == "over")),
+        (
+            json!({"prefix": {"msg": "jum"}}),
+            mark(&|t| t.starts_with("jum")),
+        ),
+        (json!({"fuzzy": {"msg": "dogz"}}), mark(&|t| t == "dogs")),
+        (
+            json!({"query_string": {"query": "msg:/la.y/ OR msg:brow*"}}),
+            mark(&|t| t == "lazy" || t == "brown"),
+        ),
+    ];
+    for (q, expected) in cases {
+        let v = search(
+            "/hl-mt/_search",
+            json!({"query": q, "highlight": {"fields": {"msg": {}}}}),
+        )
+        .await;
+        assert_eq!(ids(&v), vec!["1"], "{q}");
+        assert_eq!(
+            v["hits"]["hits"][0]["highlight"]["msg"],
+            json!([expected]),
+            "{q}"
+        );
+    }
+}
