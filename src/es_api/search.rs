@@ -1606,15 +1606,19 @@ impl SearchOutcome {
 
 /// Per index: the WHERE expression (query and post_filter) and the score expression. The one
 /// place where query translation and scoring are called for a search.
-fn index_plan(ctx: &Ctx, req: &SearchRequest, want_scores: bool) -> Result<(Expr, Expr), EsError> {
-    let (mut where_, score) =
+fn index_plan(
+    ctx: &Ctx,
+    req: &SearchRequest,
+    want_scores: bool,
+) -> Result<(Expr, Expr, [Option<Expr>; 2]), EsError> {
+    let (mut where_, score, stats, norms) =
         plan::filter_and_score(ctx.meta, ctx.now_millis, &req.query, want_scores)?;
     if let Some(pf) = &req.post_filter {
         // post_filter narrows the hits and the total (aggregations, when they exist, run
         // without it: search-request post-filter docs).
         where_ = where_.and(plan::filter(ctx, pf)?);
     }
-    Ok((where_, score))
+    Ok((where_, score, [stats, norms]))
 }
 
 /// Runs a search over resolved indices.
@@ -1730,7 +1734,7 @@ pub async fn execute(
         let ctx = Ctx::new(meta, now_millis);
         let shard_doc = shard_doc_expr(meta, ordinal);
         let planned = (|| -> Result<_, EsError> {
-            let (where_, score) =
+            let (where_, score, stats) =
                 index_plan(&ctx, req, want_scores).map_err(|e| as_phase_failure(e, meta))?;
             hit_fields::validate(meta, &req.fields, hit_fields::Mode::Fields)
                 .map_err(|e| as_phase_failure(e, meta))?;
@@ -1744,9 +1748,9 @@ pub async fn execute(
                 Some(c) => Some(collapse_expr(meta, c)?),
                 None => None,
             };
-            Ok((where_, score, keys, collapse))
+            Ok((where_, score, stats, keys, collapse))
         })();
-        let (mut where_, score, keys, collapse) = match planned {
+        let (mut where_, score, stats, keys, collapse) = match planned {
             Ok(p) => p,
             Err(e)
                 if metas.len() > 1
@@ -1800,6 +1804,18 @@ pub async fn execute(
         };
         items.push(Expr::func("toFloat64", vec![score.clone()]).alias("_score"));
         items.push(shard_doc.clone().alias("_tb"));
+        // BM25 statistics: selected once, read by name (an empty array where no score needs
+        // them, so every index of the UNION has the same columns).
+        let [stats, norms] = stats;
+        let stats_items = [
+            stats
+                .unwrap_or_else(|| Expr::func("emptyArrayFloat64", vec![]))
+                .alias(plan::stats::STATS_ALIAS),
+            norms
+                .unwrap_or_else(|| Expr::func("emptyArrayFloat64", vec![]))
+                .alias(plan::stats::NORMS_ALIAS),
+        ];
+        items.extend(stats_items.iter().cloned());
         for (i, (e, ty, fmt)) in keys.into_iter().enumerate() {
             types[i] = ty;
             if fmt.is_some() {
@@ -1828,7 +1844,10 @@ pub async fn execute(
             items: vec![
                 sql::lit(meta.name.as_str()).alias("i"),
                 Expr::func("toFloat64", vec![score]).alias("sc"),
-            ],
+            ]
+            .into_iter()
+            .chain(stats_items)
+            .collect(),
             from: Some(from),
             final_: meta.managed,
             where_: Some(where_),
@@ -2713,6 +2732,77 @@ mod tests {
             e.reason,
             "request [/idx/_search] contains unrecognized parameters: [foo], [sizee] -> did you mean [size]?"
         );
+    }
+
+    /// An index of `fields` text fields, planned without ClickHouse.
+    fn text_index(fields: &[&str]) -> IndexMeta {
+        let mut props = Map::new();
+        for f in fields {
+            props.insert(f.to_string(), json!({"type": "text"}));
+        }
+        let mappings =
+            crate::schema::mapping::parse_mappings(&json!({ "properties": props })).unwrap();
+        let logical = mappings.columns();
+        let tokens =
+            crate::analysis::token_columns_for(&mappings, logical.iter().map(|(c, _)| c.clone()));
+        let columns = logical
+            .into_iter()
+            .chain(tokens)
+            .map(|(c, t)| (crate::catalog::physical_name(&c, &t), t))
+            .collect();
+        IndexMeta {
+            name: "t".into(),
+            database: "db".into(),
+            uuid: "u".into(),
+            creation_date: 0,
+            managed: true,
+            mappings,
+            settings: json!({}),
+            columns,
+        }
+    }
+
+    #[test]
+    fn bm25_statistics_are_rendered_once() {
+        // docs/search.md: the statistics scalar subquery is one `_stats` item of the select,
+        // referenced by name wherever the score needs a statistic.
+        let meta = text_index(&["a", "b", "c", "d"]);
+        let body = json!({"query": {"multi_match": {"query": "quick brown fox jumps",
+            "fields": ["a", "b^2", "c", "d"], "type": "most_fields"}}});
+        let (req, _) = parse_request(Some(&body), &Params::new(), true).unwrap();
+        let ctx = Ctx::new(&meta, 0);
+        let (where_, score, stats) = index_plan(&ctx, &req, true).unwrap();
+        let [stats, norms] = stats;
+        let stats = stats.unwrap();
+        let stats_sql = stats.to_string();
+        let norms = norms.unwrap();
+        let norms_sql = norms.to_string();
+        let mut items = vec![Expr::func("toFloat64", vec![score]).alias("_score")];
+        items.push(stats.alias(plan::stats::STATS_ALIAS));
+        items.push(norms.alias(plan::stats::NORMS_ALIAS));
+        let q = sql::Select {
+            items,
+            from: Some(meta.from_clause()),
+            where_: Some(where_),
+            ..Default::default()
+        };
+        let text = q.to_string();
+        // Each reference inlined instead (how it was rendered before): for the figure.
+        let inlined = text
+            .replace("`_eh_bm25_stats`", &stats_sql)
+            .replace("`_eh_bm25_norms`", &norms_sql);
+        println!(
+            "multi_match over 4 fields, 4 terms: {} bytes of SQL ({} with the statistics inlined)",
+            text.len(),
+            inlined.len()
+        );
+        assert_eq!(text.matches("FINAL").count(), 1, "{text}");
+        assert!(text.len() * 2 < inlined.len());
+        // idf and average lengths are constants of the query, computed inside the subquery.
+        assert!(text.len() < 16_000, "{} bytes", text.len());
+        if std::env::var("SHOW_SQL").is_ok() {
+            println!("{text}");
+        }
     }
 
     #[test]
