@@ -786,3 +786,99 @@ async fn highlight_of_multi_term_queries_on_text() {
         );
     }
 }
+
+#[tokio::test]
+async fn nested_inner_hits_return_the_matching_objects() {
+    // inner-hits.html#nested-inner-hits: a nested query's inner_hits return, per hit, the nested
+    // objects that matched, with `_nested.field`/`offset` (the position in the source array), the
+    // object as `_source`, best score first (ties in offset order), `size` 3 by default.
+    let m = json!({"mappings": {"properties": {"title": {"type": "keyword"}, "comments": {
+        "type": "nested", "properties": {"author": {"type": "keyword"}, "votes": {"type": "long"}}}}}});
+    assert_eq!(json_req("PUT", "/nih-idx", &m).await.status, 200);
+    let docs = [
+        json!({"title": "a", "comments": [
+            {"author": "alice", "votes": 3}, {"author": "bob", "votes": 1},
+            {"author": "alice", "votes": 5}, {"author": "dave", "votes": 9},
+            {"author": "alice", "votes": 0}, {"author": "alice", "votes": 4}]}),
+        json!({"title": "b", "comments": [{"author": "carol", "votes": 2}]}),
+        json!({"title": "c", "comments": {"author": "alice", "votes": 7}}),
+    ];
+    let mut body = String::new();
+    for (i, d) in docs.iter().enumerate() {
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+    }
+    let r = bulk("/nih-idx/_bulk?refresh=true", &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let objects = |d: &Value| -> Vec<Value> {
+        match &d["comments"] {
+            Value::Array(a) => a.clone(),
+            o => vec![o.clone()],
+        }
+    };
+
+    let v = search(
+        "/nih-idx/_search",
+        json!({"query": {"nested": {"path": "comments", "query": {"term": {"comments.author": "alice"}},
+               "inner_hits": {}}}, "sort": ["title"]}),
+    )
+    .await;
+    assert_eq!(ids(&v), vec!["0", "2"]);
+    for h in v["hits"]["hits"].as_array().unwrap() {
+        let i: usize = h["_id"].as_str().unwrap().parse().unwrap();
+        let objs = objects(&docs[i]);
+        let matching: Vec<usize> = (0..objs.len())
+            .filter(|&k| objs[k]["author"] == "alice")
+            .collect();
+        let inner = &h["inner_hits"]["comments"]["hits"];
+        assert_eq!(
+            inner["total"],
+            json!({"value": matching.len(), "relation": "eq"}),
+            "{h}"
+        );
+        let got = inner["hits"].as_array().unwrap();
+        // Equal scores: offset order, three by default.
+        assert_eq!(got.len(), matching.len().min(3), "{h}");
+        for (g, k) in got.iter().zip(&matching) {
+            assert_eq!(g["_id"], h["_id"]);
+            assert_eq!(g["_index"], "nih-idx");
+            assert_eq!(g["_nested"], json!({"field": "comments", "offset": k}));
+            assert_eq!(g["_source"], objs[*k]);
+            assert_eq!(g["_score"], inner["max_score"]);
+        }
+    }
+
+    // name, from, size, _source: false; a range (constant score) inside a bool.
+    let v = search(
+        "/nih-idx/_search",
+        json!({"query": {"bool": {"filter": [{"nested": {"path": "comments",
+            "query": {"range": {"comments.votes": {"gte": 3}}},
+            "inner_hits": {"name": "popular", "from": 1, "size": 2, "_source": false}}}]}},
+            "sort": ["title"]}),
+    )
+    .await;
+    assert_eq!(ids(&v), vec!["0", "2"]);
+    let h = &v["hits"]["hits"][0];
+    let objs = objects(&docs[0]);
+    let matching: Vec<usize> = (0..objs.len())
+        .filter(|&k| objs[k]["votes"].as_i64().unwrap() >= 3)
+        .collect();
+    let inner = &h["inner_hits"]["popular"]["hits"];
+    assert_eq!(inner["total"]["value"], matching.len());
+    let offsets: Vec<Value> = inner["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["_nested"]["offset"].clone())
+        .collect();
+    assert_eq!(
+        offsets,
+        matching
+            .iter()
+            .skip(1)
+            .take(2)
+            .map(|k| json!(k))
+            .collect::<Vec<_>>()
+    );
+    assert!(inner["hits"][0].get("_source").is_none());
+    assert_eq!(inner["hits"][0]["_score"], 1.0);
+}

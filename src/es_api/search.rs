@@ -1489,6 +1489,9 @@ struct Hit {
     _index: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     _id: Option<String>,
+    /// Nested inner hits: `{"field": path, "offset": n}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    _nested: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     _version: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1654,6 +1657,8 @@ pub async fn execute(
             }
         }
     }
+    // Nested queries with inner_hits: their matching objects computed in SQL as `_nih<k>`.
+    let nested_ih = plan::compound::nested_with_inner_hits(&req.query);
     // Runtime fields asked for in `fields`/`docvalue_fields`: computed in SQL as `_rt<i>`.
     let mut runtime_out: Vec<(String, Option<String>)> = Vec::new();
     for meta in metas {
@@ -1825,6 +1830,11 @@ pub async fn execute(
         }
         if let Some(c) = collapse {
             items.push(c.alias("_collapse"));
+        }
+        for (k, n) in nested_ih.iter().enumerate() {
+            let e = plan::compound::nested_inner_hits(&ctx, n)
+                .map_err(|e| as_phase_failure(e, meta))?;
+            items.push(e.alias(format!("_nih{k}")));
         }
         for (i, (name, _)) in runtime_out.iter().enumerate() {
             let e = match fields::resolve(meta, name) {
@@ -2101,9 +2111,11 @@ pub async fn execute(
                 ))
                 .collect();
             let disabled = matches!(req.stored_fields, Some(StoredFields::Disabled));
+            let nested_inner = nested_inner_hits_of(r, &nested_ih, &index, src, req.total_as_int);
             hits.push(Some(Hit {
                 _index: index,
                 _id: (!disabled).then(|| r["_id"].as_str().unwrap_or_default().to_string()),
+                _nested: None,
                 _version: (req.version && !disabled).then(|| r["_version"].as_u64().unwrap_or(1)),
                 _seq_no: req
                     .seq_no_primary_term
@@ -2130,7 +2142,7 @@ pub async fn execute(
                         .map(|((v, ty), fmt)| render_sort_value(v, *ty, fmt.as_deref()))
                         .collect()
                 }),
-                inner_hits: None,
+                inner_hits: nested_inner,
             }));
             last_internal = Some(internal);
         }
@@ -2291,6 +2303,93 @@ pub async fn execute(
         last_internal,
         hit_count,
     })
+}
+
+/// The `inner_hits` of nested queries for one hit row: the matching objects (offset, score) from
+/// SQL, best score first (ties by offset), cut to from/size, each with its `_nested` position and
+/// its object from the document's `_source` (inner-hits.html#nested-inner-hits).
+fn nested_inner_hits_of(
+    r: &Map<String, Value>,
+    nested: &[&dsl::compound::Nested],
+    index: &str,
+    src: &str,
+    total_as_int: bool,
+) -> Option<BTreeMap<String, InnerHits>> {
+    if nested.is_empty() {
+        return None;
+    }
+    let doc: Value = serde_json::from_str(src).unwrap_or(Value::Null);
+    let id = r
+        .get("_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut out = BTreeMap::new();
+    for (k, n) in nested.iter().enumerate() {
+        let Some(spec) = &n.inner_hits else { continue };
+        let mut objs: Vec<(u64, f64)> = r
+            .get(&format!("_nih{k}"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| match t {
+                        Value::Array(p) => Some((p.first()?.as_u64()?, p.get(1)?.as_f64()?)),
+                        Value::Object(o) => {
+                            let mut it = o.values();
+                            Some((it.next()?.as_u64()?, it.next()?.as_f64()?))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        objs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let total = objs.len();
+        let max_score = objs.first().map(|o| o.1 as f32);
+        let mut values = Vec::new();
+        hit_fields::values_at(&doc, &n.path, false, &mut values);
+        let hits = objs
+            .iter()
+            .skip(spec.from as usize)
+            .take(spec.size as usize)
+            .map(|(offset, score)| Hit {
+                _index: index.to_string(),
+                _id: Some(id.clone()),
+                _nested: Some(json!({"field": n.path, "offset": offset})),
+                _version: None,
+                _seq_no: None,
+                _primary_term: None,
+                _score: Some(*score as f32),
+                _source: if spec.source {
+                    values
+                        .get(*offset as usize)
+                        .and_then(|v| serde_json::value::to_raw_value(v).ok())
+                } else {
+                    None
+                },
+                fields: None,
+                highlight: None,
+                sort: None,
+                inner_hits: None,
+            })
+            .collect();
+        let total = if total_as_int {
+            json!(total)
+        } else {
+            json!({"value": total, "relation": "eq"})
+        };
+        out.insert(
+            spec.name.clone(),
+            InnerHits {
+                hits: Hits {
+                    total: Some(total),
+                    max_score,
+                    hits,
+                },
+            },
+        );
+    }
+    Some(out)
 }
 
 /// Expands collapsed hits with their `inner_hits` (ExpandSearchPhase): per definition, one search
