@@ -73,7 +73,7 @@ async fn runtime_fields_in_query_sort_fields_and_aggs() {
     let rm = json!({
         "double_a": {"type": "long", "script": {"source": "if (doc['a'].size() != 0) { emit(doc['a'].value * 2); }"}},
         "label": {"type": "keyword", "script": "if (doc['s'].size() == 0) return; emit(doc['s'].value.toLowerCase() + '-' + doc['ok'].value)"},
-        "half": {"type": "double", "script": "emit(doc['d'].value / 2)"},
+        "half": {"type": "double", "script": "if (doc.containsKey('d') && !doc.containsKey('nope')) { emit(doc['d'].value / 2) }"},
         "big": {"type": "boolean", "script": {"source": "if (doc['a'].size() > 0) emit(doc['a'].value > params.limit)", "params": {"limit": 10}}},
         "later": {"type": "date", "script": "emit(doc['ts'].value.toInstant().toEpochMilli() + 3600000L)"}
     });
