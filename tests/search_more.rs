@@ -73,7 +73,7 @@ async fn runtime_fields_in_query_sort_fields_and_aggs() {
     let rm = json!({
         "double_a": {"type": "long", "script": {"source": "if (doc['a'].size() != 0) { emit(doc['a'].value * 2); }"}},
         "label": {"type": "keyword", "script": "if (doc['s'].size() == 0) return; emit(doc['s'].value.toLowerCase() + '-' + doc['ok'].value)"},
-        "half": {"type": "double", "script": "emit(doc['d'].value / 2)"},
+        "half": {"type": "double", "script": "if (doc.containsKey('d') && !doc.containsKey('nope')) { emit(doc['d'].value / 2) }"},
         "big": {"type": "boolean", "script": {"source": "if (doc['a'].size() > 0) emit(doc['a'].value > params.limit)", "params": {"limit": 10}}},
         "later": {"type": "date", "script": "emit(doc['ts'].value.toInstant().toEpochMilli() + 3600000L)"}
     });
@@ -601,4 +601,284 @@ async fn sort_numeric_type_and_format() {
         e["root_cause"][0]["reason"],
         "Field [k] of type [keyword] does not support custom formats"
     );
+}
+
+#[tokio::test]
+async fn empty_indices_and_unmapped_sort_fields() {
+    // An index with no documents and no mapped fields answers empty results, not errors
+    // (search-search.html; count: search-count.html; aggregations on unmapped fields return
+    // empty buckets / null values).
+    assert_eq!(json_req("PUT", "/em-none", &json!({})).await.status, 200);
+    let v = search(
+        "/em-none/_search",
+        json!({"query": {"match": {"msg": "x"}}}),
+    )
+    .await;
+    assert_eq!(
+        v["hits"],
+        json!({"total": {"value": 0, "relation": "eq"}, "max_score": null, "hits": []})
+    );
+    assert_eq!(
+        v["_shards"],
+        json!({"total": 1, "successful": 1, "skipped": 0, "failed": 0})
+    );
+    let r = get("/em-none/_count").await;
+    assert_eq!(r.json()["count"], 0);
+    let r = json_req(
+        "POST",
+        "/em-none/_count",
+        &json!({"query": {"term": {"a": "b"}}}),
+    )
+    .await;
+    assert_eq!(r.json()["count"], 0, "{}", r.text);
+    let v = search(
+        "/em-none/_search",
+        json!({"size": 0, "aggs": {"t": {"terms": {"field": "k"}}, "m": {"max": {"field": "n"}},
+                                    "c": {"value_count": {"field": "n"}}}}),
+    )
+    .await;
+    assert_eq!(v["aggregations"]["t"]["buckets"], json!([]), "{v}");
+    assert_eq!(v["aggregations"]["m"]["value"], Value::Null, "{v}");
+    assert_eq!(v["aggregations"]["c"]["value"], 0, "{v}");
+
+    // Sorting on a field no index maps: every shard fails with query_shard_exception
+    // (FieldSortBuilder#resolveUnmappedType) inside search_phase_execution_exception.
+    let r = json_req("POST", "/em-none/_search", &json!({"sort": [{"f": "asc"}]})).await;
+    let e = assert_es_error(&r, 400, "search_phase_execution_exception");
+    assert_eq!(e["reason"], "all shards failed");
+    assert_eq!(e["root_cause"][0]["type"], "query_shard_exception");
+    assert_eq!(
+        e["root_cause"][0]["reason"],
+        "No mapping found for [f] in order to sort on"
+    );
+    assert_eq!(e["failed_shards"][0]["index"], "em-none");
+    // unmapped_type: the field sorts as missing (sort-search-results.html#_ignoring_unmapped_fields).
+    let v = search(
+        "/em-none/_search",
+        json!({"sort": [{"f": {"order": "asc", "unmapped_type": "long"}}]}),
+    )
+    .await;
+    assert_eq!(v["hits"]["total"]["value"], 0);
+
+    // Several indices, the sort field mapped in one only.
+    let m = json!({"mappings": {"properties": {"n": {"type": "long"}}}});
+    assert_eq!(json_req("PUT", "/em-a", &m).await.status, 200);
+    let m = json!({"mappings": {"properties": {"other": {"type": "keyword"}}}});
+    assert_eq!(json_req("PUT", "/em-b", &m).await.status, 200);
+    let r = bulk(
+        "/_bulk?refresh=true",
+        "{\"index\":{\"_index\":\"em-a\",\"_id\":\"a1\"}}\n{\"n\":3}\n{\"index\":{\"_index\":\"em-a\",\"_id\":\"a2\"}}\n{\"n\":1}\n{\"index\":{\"_index\":\"em-b\",\"_id\":\"b1\"}}\n{\"other\":\"x\"}\n",
+    )
+    .await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    // Without unmapped_type: em-b's shard fails, em-a's hits come back (partial results).
+    let v = search("/em-a,em-b/_search", json!({"sort": [{"n": "asc"}]})).await;
+    assert_eq!(ids(&v), vec!["a2", "a1"]);
+    assert_eq!(v["hits"]["total"]["value"], 2);
+    assert_eq!(v["_shards"]["total"], 2);
+    assert_eq!(v["_shards"]["successful"], 1);
+    assert_eq!(v["_shards"]["failed"], 1);
+    let f = &v["_shards"]["failures"][0];
+    assert_eq!(f["index"], "em-b");
+    assert_eq!(f["reason"]["type"], "query_shard_exception");
+    assert_eq!(
+        f["reason"]["reason"],
+        "No mapping found for [n] in order to sort on"
+    );
+    assert_eq!(f["reason"]["index"], "em-b");
+    // With unmapped_type: em-b's documents have no value and sort last, shown as Long.MAX_VALUE.
+    let v = search(
+        "/em-a,em-b/_search",
+        json!({"sort": [{"n": {"order": "asc", "unmapped_type": "long"}}]}),
+    )
+    .await;
+    assert_eq!(ids(&v), vec!["a2", "a1", "b1"]);
+    assert_eq!(v["hits"]["hits"][2]["sort"], json!([i64::MAX]));
+    assert_eq!(v["_shards"]["failed"], 0);
+    // A field no index of the search maps: all shards fail.
+    let r = json_req("POST", "/em-a,em-b/_search", &json!({"sort": ["zz"]})).await;
+    let e = assert_es_error(&r, 400, "search_phase_execution_exception");
+    assert_eq!(e["failed_shards"].as_array().unwrap().len(), 2);
+
+    // ignore_unavailable / allow_no_indices (multi-index.html).
+    let r = json_req("POST", "/em-a,em-missing/_search", &json!({})).await;
+    let e = assert_es_error(&r, 404, "index_not_found_exception");
+    assert_eq!(e["reason"], "no such index [em-missing]");
+    let v = search(
+        "/em-a,em-missing/_search?ignore_unavailable=true",
+        json!({}),
+    )
+    .await;
+    assert_eq!(v["hits"]["total"]["value"], 2);
+    let v = search("/em-missing/_search?ignore_unavailable=true", json!({})).await;
+    assert_eq!(v["hits"]["total"]["value"], 0);
+    assert_eq!(v["_shards"]["total"], 0);
+    let v = search("/em-nomatch*/_search", json!({})).await;
+    assert_eq!(v["hits"]["total"]["value"], 0);
+    let r = json_req(
+        "POST",
+        "/em-nomatch*/_search?allow_no_indices=false",
+        &json!({}),
+    )
+    .await;
+    let e = assert_es_error(&r, 404, "index_not_found_exception");
+    assert_eq!(e["reason"], "no such index [em-nomatch*]");
+}
+
+#[tokio::test]
+async fn highlight_of_multi_term_queries_on_text() {
+    // highlighting.html: the unified highlighter marks the terms a multi-term query (regexp,
+    // wildcard, prefix, fuzzy; also /regex/ in query_string) matched in a text field — whole
+    // tokens, as indexed (lower-cased), not substrings.
+    let m = json!({"mappings": {"properties": {"msg": {"type": "text"}}}});
+    assert_eq!(json_req("PUT", "/hl-mt", &m).await.status, 200);
+    let text = "The Quick brown foxes jumped over quickly lazy dogs";
+    let r = json_req("PUT", "/hl-mt/_doc/1?refresh=true", &json!({"msg": text})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Expected: the tokens the query's term test accepts, wrapped in <em> in the original text.
+    let mark = |pred: &dyn Fn(&str) -> bool| -> String {
+        text.split(' ')
+            .map(|w| {
+                if pred(&w.to_lowercase()) {
+                    format!("<em>{w}</em>")
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let cases: Vec<(Value, String)> = vec![
+        (
+            json!({"regexp": {"msg": "qu.*k"}}),
+            mark(&|t| t.starts_with("qu") && t.ends_with('k')),
+        ),
+        (
+            json!({"regexp": {"msg": {"value": "[a-d]o.s|la[xyz]y"}}}),
+            mark(&|t| t == "dogs" || t == "lazy"),
+        ),
+        (
+            json!({"wildcard": {"msg": "fox*"}}),
+            mark(&|t| t.starts_with("fox")),
+        ),
+        (json!({"wildcard": {"msg": "?ver"}}), mark(&|t| t == "over")),
+        (
+            json!({"prefix": {"msg": "jum"}}),
+            mark(&|t| t.starts_with("jum")),
+        ),
+        (json!({"fuzzy": {"msg": "dogz"}}), mark(&|t| t == "dogs")),
+        (
+            json!({"query_string": {"query": "msg:/la.y/ OR msg:brow*"}}),
+            mark(&|t| t == "lazy" || t == "brown"),
+        ),
+    ];
+    for (q, expected) in cases {
+        let v = search(
+            "/hl-mt/_search",
+            json!({"query": q, "highlight": {"fields": {"msg": {}}}}),
+        )
+        .await;
+        assert_eq!(ids(&v), vec!["1"], "{q}");
+        assert_eq!(
+            v["hits"]["hits"][0]["highlight"]["msg"],
+            json!([expected]),
+            "{q}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn nested_inner_hits_return_the_matching_objects() {
+    // inner-hits.html#nested-inner-hits: a nested query's inner_hits return, per hit, the nested
+    // objects that matched, with `_nested.field`/`offset` (the position in the source array), the
+    // object as `_source`, best score first (ties in offset order), `size` 3 by default.
+    let m = json!({"mappings": {"properties": {"title": {"type": "keyword"}, "comments": {
+        "type": "nested", "properties": {"author": {"type": "keyword"}, "votes": {"type": "long"}}}}}});
+    assert_eq!(json_req("PUT", "/nih-idx", &m).await.status, 200);
+    let docs = [
+        json!({"title": "a", "comments": [
+            {"author": "alice", "votes": 3}, {"author": "bob", "votes": 1},
+            {"author": "alice", "votes": 5}, {"author": "dave", "votes": 9},
+            {"author": "alice", "votes": 0}, {"author": "alice", "votes": 4}]}),
+        json!({"title": "b", "comments": [{"author": "carol", "votes": 2}]}),
+        json!({"title": "c", "comments": {"author": "alice", "votes": 7}}),
+    ];
+    let mut body = String::new();
+    for (i, d) in docs.iter().enumerate() {
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+    }
+    let r = bulk("/nih-idx/_bulk?refresh=true", &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let objects = |d: &Value| -> Vec<Value> {
+        match &d["comments"] {
+            Value::Array(a) => a.clone(),
+            o => vec![o.clone()],
+        }
+    };
+
+    let v = search(
+        "/nih-idx/_search",
+        json!({"query": {"nested": {"path": "comments", "query": {"term": {"comments.author": "alice"}},
+               "inner_hits": {}}}, "sort": ["title"]}),
+    )
+    .await;
+    assert_eq!(ids(&v), vec!["0", "2"]);
+    for h in v["hits"]["hits"].as_array().unwrap() {
+        let i: usize = h["_id"].as_str().unwrap().parse().unwrap();
+        let objs = objects(&docs[i]);
+        let matching: Vec<usize> = (0..objs.len())
+            .filter(|&k| objs[k]["author"] == "alice")
+            .collect();
+        let inner = &h["inner_hits"]["comments"]["hits"];
+        assert_eq!(
+            inner["total"],
+            json!({"value": matching.len(), "relation": "eq"}),
+            "{h}"
+        );
+        let got = inner["hits"].as_array().unwrap();
+        // Equal scores: offset order, three by default.
+        assert_eq!(got.len(), matching.len().min(3), "{h}");
+        for (g, k) in got.iter().zip(&matching) {
+            assert_eq!(g["_id"], h["_id"]);
+            assert_eq!(g["_index"], "nih-idx");
+            assert_eq!(g["_nested"], json!({"field": "comments", "offset": k}));
+            assert_eq!(g["_source"], objs[*k]);
+            assert_eq!(g["_score"], inner["max_score"]);
+        }
+    }
+
+    // name, from, size, _source: false; a range (constant score) inside a bool.
+    let v = search(
+        "/nih-idx/_search",
+        json!({"query": {"bool": {"filter": [{"nested": {"path": "comments",
+            "query": {"range": {"comments.votes": {"gte": 3}}},
+            "inner_hits": {"name": "popular", "from": 1, "size": 2, "_source": false}}}]}},
+            "sort": ["title"]}),
+    )
+    .await;
+    assert_eq!(ids(&v), vec!["0", "2"]);
+    let h = &v["hits"]["hits"][0];
+    let objs = objects(&docs[0]);
+    let matching: Vec<usize> = (0..objs.len())
+        .filter(|&k| objs[k]["votes"].as_i64().unwrap() >= 3)
+        .collect();
+    let inner = &h["inner_hits"]["popular"]["hits"];
+    assert_eq!(inner["total"]["value"], matching.len());
+    let offsets: Vec<Value> = inner["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["_nested"]["offset"].clone())
+        .collect();
+    assert_eq!(
+        offsets,
+        matching
+            .iter()
+            .skip(1)
+            .take(2)
+            .map(|k| json!(k))
+            .collect::<Vec<_>>()
+    );
+    assert!(inner["hits"][0].get("_source").is_none());
+    assert_eq!(inner["hits"][0]["_score"], 1.0);
 }

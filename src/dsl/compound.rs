@@ -52,6 +52,80 @@ pub struct Nested {
     pub score_mode: NestedScoreMode,
     pub ignore_unmapped: bool,
     pub boost: f64,
+    /// `inner_hits`: the matching nested objects returned with each hit.
+    pub inner_hits: Option<NestedInnerHits>,
+}
+
+/// `inner_hits` of a nested query (inner-hits.html#nested-inner-hits): name (default: the path),
+/// from, size (default 3), `_source` on/off; sorted by score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NestedInnerHits {
+    pub name: String,
+    pub from: u64,
+    pub size: u64,
+    pub source: bool,
+}
+
+fn parse_nested_inner_hits(path: &str, v: &Value) -> Result<NestedInnerHits, EsError> {
+    let o = object("inner_hits", v)?;
+    let mut ih = NestedInnerHits {
+        name: path.to_string(),
+        from: 0,
+        size: 3,
+        source: true,
+    };
+    let count = |k: &str, v: &Value| {
+        v.as_u64().ok_or_else(|| {
+            EsError::x_content_parse(format!("[inner_hits] {k} must be a non-negative integer"))
+        })
+    };
+    for (k, v) in o {
+        match k.as_str() {
+            "name" => {
+                ih.name = v
+                    .as_str()
+                    .ok_or_else(|| EsError::x_content_parse("[inner_hits] name must be a string"))?
+                    .to_string()
+            }
+            "from" => ih.from = count(k, v)?,
+            "size" => ih.size = count(k, v)?,
+            "_source" => match v {
+                Value::Bool(b) => ih.source = *b,
+                _ => {
+                    return Err(EsError::unsupported(
+                        "_source filtering in nested inner_hits",
+                    ));
+                }
+            },
+            "ignore_unmapped" => {}
+            "sort"
+            | "highlight"
+            | "fields"
+            | "docvalue_fields"
+            | "stored_fields"
+            | "script_fields"
+            | "explain"
+            | "version"
+            | "seq_no_primary_term"
+            | "track_scores"
+            | "collapse" => {
+                return Err(EsError::unsupported(format!("[{k}] in nested inner_hits")));
+            }
+            other => {
+                return Err(EsError::x_content_parse(format!(
+                    "[inner_hits] unknown field [{other}]"
+                )));
+            }
+        }
+    }
+    if ih.from + ih.size > 100 {
+        return Err(EsError::illegal_argument(format!(
+            "Inner result window is too large, the inner hit definition's [{}]'s from + size must be less than or equal to: [100] but was [{}]. This limit can be set by changing the [index.max_inner_result_window] index level setting.",
+            ih.name,
+            ih.from + ih.size
+        )));
+    }
+    Ok(ih)
 }
 
 fn object<'a>(name: &str, body: &'a Value) -> Result<&'a Map<String, Value>, EsError> {
@@ -179,6 +253,7 @@ pub fn parse_nested(body: &Value) -> Result<Query, EsError> {
     let mut score_mode = NestedScoreMode::Avg;
     let mut ignore_unmapped = false;
     let mut boost = 1.0;
+    let mut inner_hits_raw = None;
     for (k, v) in o {
         match k.as_str() {
             "path" => path = v.as_str().map(str::to_string),
@@ -199,9 +274,7 @@ pub fn parse_nested(body: &Value) -> Result<Query, EsError> {
                 }
             }
             "ignore_unmapped" => ignore_unmapped = boolean("nested", k, v)?,
-            "inner_hits" => {
-                return Err(EsError::unsupported("inner_hits in a nested query"));
-            }
+            "inner_hits" => inner_hits_raw = Some(v.clone()),
             "boost" => boost = boost_of(v, "nested")?,
             "_name" => {}
             other => return Err(unknown_field("nested", other)),
@@ -209,12 +282,17 @@ pub fn parse_nested(body: &Value) -> Result<Query, EsError> {
     }
     let query = query.ok_or_else(|| EsError::parsing("[nested] requires 'query' field"))?;
     let path = path.ok_or_else(|| EsError::parsing("[nested] requires 'path' field"))?;
+    let inner_hits = match &inner_hits_raw {
+        Some(v) => Some(parse_nested_inner_hits(&path, v)?),
+        None => None,
+    };
     Ok(Query::Nested(Box::new(Nested {
         path,
         query,
         score_mode,
         ignore_unmapped,
         boost,
+        inner_hits,
     })))
 }
 
@@ -262,8 +340,9 @@ mod tests {
             e(json!({"nested": {"query": {"match_all": {}}}})).reason,
             "[nested] requires 'path' field"
         );
-        let inner_hits =
-            e(json!({"nested": {"path": "p", "query": {"match_all": {}}, "inner_hits": {}}}));
+        let inner_hits = e(
+            json!({"nested": {"path": "p", "query": {"match_all": {}}, "inner_hits": {"sort": []}}}),
+        );
         assert_eq!(inner_hits.status, 400);
         assert!(inner_hits.unsupported_feature().is_some());
     }

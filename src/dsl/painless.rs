@@ -21,6 +21,8 @@ pub enum PExpr {
     Null,
     /// `doc['f']` (the doc-values accessor of field `f`).
     Doc(String),
+    /// `doc.containsKey('f')`: whether the index maps `f`.
+    DocHas(String),
     /// A local variable.
     Var(String),
     /// `params.x` / `params['x']`: a script parameter.
@@ -436,6 +438,20 @@ impl Parser {
                 "true" => PExpr::Bool(true),
                 "false" => PExpr::Bool(false),
                 "null" => PExpr::Null,
+                "doc" if self.is_op(".") => {
+                    self.pos += 1;
+                    let m = self.ident()?;
+                    if m != "containsKey" {
+                        return Err(format!("doc.{m}"));
+                    }
+                    self.expect_op("(")?;
+                    let Some(Tok::Str(f)) = self.peek().cloned() else {
+                        return Err(format!("expected a field name {}", self.at()));
+                    };
+                    self.pos += 1;
+                    self.expect_op(")")?;
+                    PExpr::DocHas(f)
+                }
                 "doc" => {
                     self.expect_op("[")?;
                     let Some(Tok::Str(f)) = self.peek().cloned() else {
@@ -648,6 +664,14 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert!(parse("emit((long) (doc['d'].value / 1.5))").is_ok());
         assert!(parse("emit(Math.max(doc['a'].value, 1L))").is_ok());
+        assert_eq!(
+            parse("if (doc.containsKey('a')) emit(1L)").unwrap()[0],
+            Stmt::If(
+                PExpr::DocHas("a".into()),
+                vec![Stmt::Emit(PExpr::Long(1))],
+                vec![]
+            )
+        );
     }
 
     #[test]

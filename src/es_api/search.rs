@@ -1489,6 +1489,9 @@ struct Hit {
     _index: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     _id: Option<String>,
+    /// Nested inner hits: `{"field": path, "offset": n}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    _nested: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     _version: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1566,6 +1569,8 @@ pub struct ExecOptions {
 pub struct SearchOutcome {
     started: Instant,
     shards: usize,
+    /// Failed shards (indices), as `_shards.failures` entries.
+    shard_failures: Vec<Value>,
     hits: Hits,
     terminated_early: Option<bool>,
     /// Exact total hits (when computed).
@@ -1587,7 +1592,13 @@ impl SearchOutcome {
             took: self.started.elapsed().as_millis() as u64,
             timed_out: false,
             terminated_early: self.terminated_early,
-            _shards: shards(self.shards),
+            _shards: if self.shard_failures.is_empty() {
+                shards(self.shards)
+            } else {
+                let failed = self.shard_failures.len();
+                json!({"total": self.shards, "successful": self.shards - failed, "skipped": 0,
+                       "failed": failed, "failures": self.shard_failures})
+            },
             hits: &self.hits,
             aggregations: self.aggregations.as_ref(),
         };
@@ -1598,15 +1609,19 @@ impl SearchOutcome {
 
 /// Per index: the WHERE expression (query and post_filter) and the score expression. The one
 /// place where query translation and scoring are called for a search.
-fn index_plan(ctx: &Ctx, req: &SearchRequest, want_scores: bool) -> Result<(Expr, Expr), EsError> {
-    let (mut where_, score) =
+fn index_plan(
+    ctx: &Ctx,
+    req: &SearchRequest,
+    want_scores: bool,
+) -> Result<(Expr, Expr, [Option<Expr>; 2]), EsError> {
+    let (mut where_, score, stats, norms) =
         plan::filter_and_score(ctx.meta, ctx.now_millis, &req.query, want_scores)?;
     if let Some(pf) = &req.post_filter {
         // post_filter narrows the hits and the total (aggregations, when they exist, run
         // without it: search-request post-filter docs).
         where_ = where_.and(plan::filter(ctx, pf)?);
     }
-    Ok((where_, score))
+    Ok((where_, score, [stats, norms]))
 }
 
 /// Runs a search over resolved indices.
@@ -1642,6 +1657,8 @@ pub async fn execute(
             }
         }
     }
+    // Nested queries with inner_hits: their matching objects computed in SQL as `_nih<k>`.
+    let nested_ih = plan::compound::nested_with_inner_hits(&req.query);
     // Runtime fields asked for in `fields`/`docvalue_fields`: computed in SQL as `_rt<i>`.
     let mut runtime_out: Vec<(String, Option<String>)> = Vec::new();
     for meta in metas {
@@ -1713,10 +1730,44 @@ pub async fn execute(
     let mut counts = Vec::new();
     let mut types: Vec<SortType> = vec![SortType::Str; sort.len()];
     let mut formats: Vec<Option<String>> = vec![None; sort.len()];
+    // Shard failures: an index whose planning fails (a sort on a field it does not map, …) is a
+    // failed shard; the others still answer, as Elasticsearch's partial results do (the search
+    // fails only when every shard failed).
+    let mut failures: Vec<EsError> = Vec::new();
+    let mut failed_idx = std::collections::HashSet::new();
     for (ordinal, meta) in metas.iter().enumerate() {
         let ctx = Ctx::new(meta, now_millis);
-        let (mut where_, score) =
-            index_plan(&ctx, req, want_scores).map_err(|e| as_phase_failure(e, meta))?;
+        let shard_doc = shard_doc_expr(meta, ordinal);
+        let planned = (|| -> Result<_, EsError> {
+            let (where_, score, stats) =
+                index_plan(&ctx, req, want_scores).map_err(|e| as_phase_failure(e, meta))?;
+            hit_fields::validate(meta, &req.fields, hit_fields::Mode::Fields)
+                .map_err(|e| as_phase_failure(e, meta))?;
+            hit_fields::validate(meta, &req.docvalue_fields, hit_fields::Mode::DocValues)
+                .map_err(|e| as_phase_failure(e, meta))?;
+            let mut keys = Vec::new();
+            for key in &sort {
+                keys.push(sort_expr(&ctx, key, &score, &shard_doc)?);
+            }
+            let collapse = match &req.collapse {
+                Some(c) => Some(collapse_expr(meta, c)?),
+                None => None,
+            };
+            Ok((where_, score, stats, keys, collapse))
+        })();
+        let (mut where_, score, stats, keys, collapse) = match planned {
+            Ok(p) => p,
+            Err(e)
+                if metas.len() > 1
+                    && e.kind == "search_phase_execution_exception"
+                    && opts.group.is_none() =>
+            {
+                failures.push(e);
+                failed_idx.insert(ordinal);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(Some(bound)) = opts.bounds.get(ordinal)
             && meta.managed
         {
@@ -1725,11 +1776,6 @@ pub async fn execute(
         if let Some(min) = req.min_score {
             where_ = where_.and(Expr::func("toFloat64", vec![score.clone()]).gte(sql::lit(min)));
         }
-        hit_fields::validate(meta, &req.fields, hit_fields::Mode::Fields)
-            .map_err(|e| as_phase_failure(e, meta))?;
-        hit_fields::validate(meta, &req.docvalue_fields, hit_fields::Mode::DocValues)
-            .map_err(|e| as_phase_failure(e, meta))?;
-        let shard_doc = shard_doc_expr(meta, ordinal);
         let from = sql::FromClause::table(s.catalog.db(), meta.table());
         let source_expr = if !need_source {
             sql::lit("{}")
@@ -1763,16 +1809,32 @@ pub async fn execute(
         };
         items.push(Expr::func("toFloat64", vec![score.clone()]).alias("_score"));
         items.push(shard_doc.clone().alias("_tb"));
-        for (i, key) in sort.iter().enumerate() {
-            let (e, ty, fmt) = sort_expr(&ctx, key, &score, &shard_doc)?;
+        // BM25 statistics: selected once, read by name (an empty array where no score needs
+        // them, so every index of the UNION has the same columns).
+        let [stats, norms] = stats;
+        let stats_items = [
+            stats
+                .unwrap_or_else(|| Expr::func("emptyArrayFloat64", vec![]))
+                .alias(plan::stats::STATS_ALIAS),
+            norms
+                .unwrap_or_else(|| Expr::func("emptyArrayFloat64", vec![]))
+                .alias(plan::stats::NORMS_ALIAS),
+        ];
+        items.extend(stats_items.iter().cloned());
+        for (i, (e, ty, fmt)) in keys.into_iter().enumerate() {
             types[i] = ty;
             if fmt.is_some() {
                 formats[i] = fmt;
             }
             items.push(e.alias(format!("s{i}")));
         }
-        if let Some(c) = &req.collapse {
-            items.push(collapse_expr(meta, c)?.alias("_collapse"));
+        if let Some(c) = collapse {
+            items.push(c.alias("_collapse"));
+        }
+        for (k, n) in nested_ih.iter().enumerate() {
+            let e = plan::compound::nested_inner_hits(&ctx, n)
+                .map_err(|e| as_phase_failure(e, meta))?;
+            items.push(e.alias(format!("_nih{k}")));
         }
         for (i, (name, _)) in runtime_out.iter().enumerate() {
             let e = match fields::resolve(meta, name) {
@@ -1792,7 +1854,10 @@ pub async fn execute(
             items: vec![
                 sql::lit(meta.name.as_str()).alias("i"),
                 Expr::func("toFloat64", vec![score]).alias("sc"),
-            ],
+            ]
+            .into_iter()
+            .chain(stats_items)
+            .collect(),
             from: Some(from),
             final_: meta.managed,
             where_: Some(where_),
@@ -1807,6 +1872,28 @@ pub async fn execute(
         selects.push(select);
         counts.push(count);
     }
+
+    if !failures.is_empty() && failures.len() == metas.len() {
+        // Every shard failed: one search_phase_execution_exception listing them all.
+        let mut all = Vec::new();
+        for f in &failures {
+            if let Some(Value::Array(a)) = f.extra.get("failed_shards") {
+                all.extend(a.iter().cloned());
+            }
+        }
+        let mut first = failures.swap_remove(0);
+        first
+            .extra
+            .insert("failed_shards".into(), Value::Array(all));
+        return Err(first);
+    }
+    let shard_failures: Vec<Value> = failures
+        .iter()
+        .filter_map(|f| match f.extra.get("failed_shards") {
+            Some(Value::Array(a)) => a.first().cloned(),
+            _ => None,
+        })
+        .collect();
 
     // ORDER BY: the sort keys, then the tie-breaker (index, then indexing order), as Elasticsearch
     // breaks ties by shard and doc id.
@@ -2024,9 +2111,11 @@ pub async fn execute(
                 ))
                 .collect();
             let disabled = matches!(req.stored_fields, Some(StoredFields::Disabled));
+            let nested_inner = nested_inner_hits_of(r, &nested_ih, &index, src, req.total_as_int);
             hits.push(Some(Hit {
                 _index: index,
                 _id: (!disabled).then(|| r["_id"].as_str().unwrap_or_default().to_string()),
+                _nested: None,
                 _version: (req.version && !disabled).then(|| r["_version"].as_u64().unwrap_or(1)),
                 _seq_no: req
                     .seq_no_primary_term
@@ -2053,7 +2142,7 @@ pub async fn execute(
                         .map(|((v, ty), fmt)| render_sort_value(v, *ty, fmt.as_deref()))
                         .collect()
                 }),
-                inner_hits: None,
+                inner_hits: nested_inner,
             }));
             last_internal = Some(internal);
         }
@@ -2069,6 +2158,7 @@ pub async fn execute(
                 .collect(),
             started,
             shards: metas.len(),
+            shard_failures: vec![],
             hits: Hits {
                 total: None,
                 max_score: None,
@@ -2177,6 +2267,9 @@ pub async fn execute(
     } else {
         let mut sources = Vec::new();
         for (ordinal, meta) in metas.iter().enumerate() {
+            if failed_idx.contains(&ordinal) {
+                continue;
+            }
             let ctx = Ctx::new(meta, now_millis);
             let mut where_ =
                 plan::filter(&ctx, &req.query).map_err(|e| as_phase_failure(e, meta))?;
@@ -2205,6 +2298,7 @@ pub async fn execute(
         groups: vec![],
         started,
         shards: metas.len(),
+        shard_failures,
         hits: Hits {
             total: total_json,
             max_score,
@@ -2215,6 +2309,93 @@ pub async fn execute(
         last_internal,
         hit_count,
     })
+}
+
+/// The `inner_hits` of nested queries for one hit row: the matching objects (offset, score) from
+/// SQL, best score first (ties by offset), cut to from/size, each with its `_nested` position and
+/// its object from the document's `_source` (inner-hits.html#nested-inner-hits).
+fn nested_inner_hits_of(
+    r: &Map<String, Value>,
+    nested: &[&dsl::compound::Nested],
+    index: &str,
+    src: &str,
+    total_as_int: bool,
+) -> Option<BTreeMap<String, InnerHits>> {
+    if nested.is_empty() {
+        return None;
+    }
+    let doc: Value = serde_json::from_str(src).unwrap_or(Value::Null);
+    let id = r
+        .get("_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut out = BTreeMap::new();
+    for (k, n) in nested.iter().enumerate() {
+        let Some(spec) = &n.inner_hits else { continue };
+        let mut objs: Vec<(u64, f64)> = r
+            .get(&format!("_nih{k}"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| match t {
+                        Value::Array(p) => Some((p.first()?.as_u64()?, p.get(1)?.as_f64()?)),
+                        Value::Object(o) => {
+                            let mut it = o.values();
+                            Some((it.next()?.as_u64()?, it.next()?.as_f64()?))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        objs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let total = objs.len();
+        let max_score = objs.first().map(|o| o.1 as f32);
+        let mut values = Vec::new();
+        hit_fields::values_at(&doc, &n.path, false, &mut values);
+        let hits = objs
+            .iter()
+            .skip(spec.from as usize)
+            .take(spec.size as usize)
+            .map(|(offset, score)| Hit {
+                _index: index.to_string(),
+                _id: Some(id.clone()),
+                _nested: Some(json!({"field": n.path, "offset": offset})),
+                _version: None,
+                _seq_no: None,
+                _primary_term: None,
+                _score: Some(*score as f32),
+                _source: if spec.source {
+                    values
+                        .get(*offset as usize)
+                        .and_then(|v| serde_json::value::to_raw_value(v).ok())
+                } else {
+                    None
+                },
+                fields: None,
+                highlight: None,
+                sort: None,
+                inner_hits: None,
+            })
+            .collect();
+        let total = if total_as_int {
+            json!(total)
+        } else {
+            json!({"value": total, "relation": "eq"})
+        };
+        out.insert(
+            spec.name.clone(),
+            InnerHits {
+                hits: Hits {
+                    total: Some(total),
+                    max_score,
+                    hits,
+                },
+            },
+        );
+    }
+    Some(out)
 }
 
 /// Expands collapsed hits with their `inner_hits` (ExpandSearchPhase): per definition, one search
@@ -2656,6 +2837,77 @@ mod tests {
             e.reason,
             "request [/idx/_search] contains unrecognized parameters: [foo], [sizee] -> did you mean [size]?"
         );
+    }
+
+    /// An index of `fields` text fields, planned without ClickHouse.
+    fn text_index(fields: &[&str]) -> IndexMeta {
+        let mut props = Map::new();
+        for f in fields {
+            props.insert(f.to_string(), json!({"type": "text"}));
+        }
+        let mappings =
+            crate::schema::mapping::parse_mappings(&json!({ "properties": props })).unwrap();
+        let logical = mappings.columns();
+        let tokens =
+            crate::analysis::token_columns_for(&mappings, logical.iter().map(|(c, _)| c.clone()));
+        let columns = logical
+            .into_iter()
+            .chain(tokens)
+            .map(|(c, t)| (crate::catalog::physical_name(&c, &t), t))
+            .collect();
+        IndexMeta {
+            name: "t".into(),
+            database: "db".into(),
+            uuid: "u".into(),
+            creation_date: 0,
+            managed: true,
+            mappings,
+            settings: json!({}),
+            columns,
+        }
+    }
+
+    #[test]
+    fn bm25_statistics_are_rendered_once() {
+        // docs/search.md: the statistics scalar subquery is one `_stats` item of the select,
+        // referenced by name wherever the score needs a statistic.
+        let meta = text_index(&["a", "b", "c", "d"]);
+        let body = json!({"query": {"multi_match": {"query": "quick brown fox jumps",
+            "fields": ["a", "b^2", "c", "d"], "type": "most_fields"}}});
+        let (req, _) = parse_request(Some(&body), &Params::new(), true).unwrap();
+        let ctx = Ctx::new(&meta, 0);
+        let (where_, score, stats) = index_plan(&ctx, &req, true).unwrap();
+        let [stats, norms] = stats;
+        let stats = stats.unwrap();
+        let stats_sql = stats.to_string();
+        let norms = norms.unwrap();
+        let norms_sql = norms.to_string();
+        let mut items = vec![Expr::func("toFloat64", vec![score]).alias("_score")];
+        items.push(stats.alias(plan::stats::STATS_ALIAS));
+        items.push(norms.alias(plan::stats::NORMS_ALIAS));
+        let q = sql::Select {
+            items,
+            from: Some(meta.from_clause()),
+            where_: Some(where_),
+            ..Default::default()
+        };
+        let text = q.to_string();
+        // Each reference inlined instead (how it was rendered before): for the figure.
+        let inlined = text
+            .replace("`_eh_bm25_stats`", &stats_sql)
+            .replace("`_eh_bm25_norms`", &norms_sql);
+        println!(
+            "multi_match over 4 fields, 4 terms: {} bytes of SQL ({} with the statistics inlined)",
+            text.len(),
+            inlined.len()
+        );
+        assert_eq!(text.matches("FINAL").count(), 1, "{text}");
+        assert!(text.len() * 2 < inlined.len());
+        // idf and average lengths are constants of the query, computed inside the subquery.
+        assert!(text.len() < 16_000, "{} bytes", text.len());
+        if std::env::var("SHOW_SQL").is_ok() {
+            println!("{text}");
+        }
     }
 
     #[test]

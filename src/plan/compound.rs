@@ -333,3 +333,75 @@ pub fn score_nested(ctx: &Ctx, q: &Nested) -> Result<Expr, EsError> {
     );
     Ok(with_boost(scored, q.boost))
 }
+
+/// The nested objects a nested query's `inner_hits` returns for the current document: an
+/// `Array(Tuple(UInt64, Float64))` of (offset in the path's array, object score) of every
+/// matching object, in offset order (inner-hits.html#nested-inner-hits).
+pub fn nested_inner_hits(ctx: &Ctx, q: &Nested) -> Result<Expr, EsError> {
+    let ty = ChType::Array(Box::new(ChType::Tuple(vec![
+        (None, ChType::UInt64),
+        (None, ChType::Float64),
+    ])));
+    let Some(scope) = nested_scope(ctx, q)? else {
+        return Ok(Expr::Array(vec![]).cast(ty));
+    };
+    let inner = scope.ctx(ctx);
+    let body = super::filter(&inner, &q.query)?;
+    let score = Expr::func("toFloat64", vec![super::score(&inner, &q.query)?]);
+    let (params, arrays) = scope.bind(&[&body, &score]);
+    let object = sql::tuple(vec![
+        Expr::func("toUInt64", vec![sql::col(OBJECT)]),
+        score,
+        Expr::func("toUInt8", vec![body]),
+    ]);
+    let mut args = vec![Expr::Lambda(params, Box::new(object))];
+    args.extend(arrays);
+    let all = Expr::func("arrayMap", args);
+    let matched = Expr::func(
+        "arrayFilter",
+        vec![
+            sql::lambda(
+                ["o"],
+                Expr::func("tupleElement", vec![sql::col("o"), sql::lit(3u64)]).eq(sql::lit(1u64)),
+            ),
+            all,
+        ],
+    );
+    let pairs = Expr::func(
+        "arrayMap",
+        vec![
+            sql::lambda(
+                ["o"],
+                sql::tuple(vec![
+                    Expr::func("tupleElement", vec![sql::col("o"), sql::lit(1u64)]),
+                    Expr::func("tupleElement", vec![sql::col("o"), sql::lit(2u64)]),
+                ]),
+            ),
+            matched,
+        ],
+    );
+    Ok(pairs.cast(ty))
+}
+
+/// The nested queries with `inner_hits` in a query, in a stable order (clauses that can match:
+/// not `must_not`, as Elasticsearch's InnerHitsBuilder collects them).
+pub fn nested_with_inner_hits(q: &Query) -> Vec<&Nested> {
+    let mut out = Vec::new();
+    fn walk<'a>(q: &'a Query, out: &mut Vec<&'a Nested>) {
+        match q {
+            Query::Nested(n) if n.inner_hits.is_some() => out.push(n),
+            Query::Bool(b) => b
+                .must
+                .iter()
+                .chain(&b.filter)
+                .chain(&b.should)
+                .for_each(|c| walk(c, out)),
+            Query::ConstantScore(c) => walk(&c.filter, out),
+            Query::Boosting(b) => walk(&b.positive, out),
+            Query::DisMax(d) => d.queries.iter().for_each(|c| walk(c, out)),
+            _ => {}
+        }
+    }
+    walk(q, &mut out);
+    out
+}

@@ -37,17 +37,19 @@ impl<'a> Ctx<'a> {
 }
 
 /// The WHERE predicate and the `_score` expression of a query on one index. Scores that need index
-/// statistics read them from one scalar subquery (two planning passes, see [`stats`]).
+/// statistics read them from one scalar subquery (two planning passes, see [`stats`]); it is
+/// returned third and must be selected as [`stats::STATS_ALIAS`] wherever the score is used, as
+/// the fourth (per-document field lengths) as [`stats::NORMS_ALIAS`].
 pub fn filter_and_score(
     meta: &crate::catalog::IndexMeta,
     now_millis: i64,
     q: &Query,
     want_scores: bool,
-) -> Result<(Expr, Expr), EsError> {
+) -> Result<(Expr, Expr, Option<Expr>, Option<Expr>), EsError> {
     let mut ctx = Ctx::new(meta, now_millis);
     let filter = filter(&ctx, q)?;
     if !want_scores {
-        return Ok((filter, sql::lit(0.0)));
+        return Ok((filter, sql::lit(0.0), None, None));
     }
     ctx.stats = stats::Stats::Collect(Default::default());
     score(&ctx, q)?;
@@ -55,7 +57,7 @@ pub fn filter_and_score(
     let collected = std::mem::replace(&mut ctx.stats, stats::Stats::None);
     ctx.stats = collected.resolve(from);
     let score = score(&ctx, q)?;
-    Ok((filter, score))
+    Ok((filter, score, ctx.stats.item(), ctx.stats.norms_item()))
 }
 
 pub(crate) fn never() -> Expr {

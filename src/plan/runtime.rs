@@ -194,6 +194,14 @@ impl Tr<'_> {
             PExpr::Bool(b) => v(sql::lit(*b), Ty::Bool),
             PExpr::Null => v(sql::null(), Ty::Null),
             PExpr::Doc(f) => self.doc(f),
+            // LeafDocLookup#containsKey: the field is mapped (values or not).
+            PExpr::DocHas(f) => v(
+                sql::lit(
+                    super::fields::is_mapped(self.meta, f)
+                        || self.meta.mappings.runtime.contains_key(f),
+                ),
+                Ty::Bool,
+            ),
             PExpr::Var(name) => env
                 .get(name)
                 .cloned()

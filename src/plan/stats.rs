@@ -5,8 +5,8 @@
 //! (`sumTotalTermFreq`), and the number of documents containing the term (`docFreq`). An index is one
 //! shard here, so these are computed over the index's table. Planning runs twice: the first pass
 //! records which statistics the query's scores need; they become one scalar subquery
-//! `(SELECT tuple(…) FROM t FINAL)`, which ClickHouse evaluates once per query; the second pass reads
-//! them with `tupleElement`. A scored search stays one round trip, with one extra scan of the
+//! `(SELECT [toFloat64(…), …] FROM t FINAL)`, which ClickHouse evaluates once per query and which
+//! the search selects once under [`STATS_ALIAS`]; the second pass reads them with `arrayElement`. A scored search stays one round trip, with one extra scan of the
 //! columns involved; searches that need no scores (filters, sort by field, size 0) skip it.
 //! (Lucene: search/similarities/BM25Similarity.java; ES docs: index-modules-similarity.html)
 
@@ -25,17 +25,44 @@ pub enum StatKey {
     SumTotalTermFreq(String),
     /// Documents containing the term.
     DocFreq(String, String),
+    /// The term's idf, computed from DocCount and DocFreq inside the statistics subquery (it is
+    /// a constant of the query: rendering it once keeps the SQL small).
+    Idf(String, String),
+    /// The field's average length `sumTotalTermFreq / docCount`, as a float.
+    AvgDl(String),
 }
 
 /// How a planning pass treats statistics.
 pub enum Stats {
     /// Filters only: no statistics, scores are not wanted.
     None,
-    /// First pass: remember which statistics are asked for.
-    Collect(RefCell<Vec<(StatKey, Expr)>>),
-    /// Second pass: read them from the scalar subquery.
-    Resolved { keys: Vec<StatKey>, subquery: Expr },
+    /// First pass: remember which statistics (and per-document field lengths) are asked for.
+    Collect(Collected),
+    /// Second pass: read them from the scalar subquery, selected once as [`STATS_ALIAS`], and the
+    /// field lengths from the [`NORMS_ALIAS`] array.
+    Resolved {
+        keys: Vec<StatKey>,
+        subquery: Expr,
+        norm_columns: Vec<String>,
+        norms: Option<Expr>,
+    },
 }
+
+/// What the first planning pass asked for.
+#[derive(Default)]
+pub struct Collected {
+    stats: RefCell<Vec<(StatKey, Expr)>>,
+    /// Per text column: its quantised field length (the Lucene norm) for the current document.
+    norms: RefCell<Vec<(String, Expr)>>,
+}
+
+/// The select item with every scored text field's quantised length for the current row
+/// (`Array(Float64)`), so a field's norm is rendered once, not once per query term.
+pub const NORMS_ALIAS: &str = "_eh_bm25_norms";
+
+/// The select item that carries the statistics (an `Array(Float64)`): the scalar subquery is
+/// rendered once, and every score reference reads `arrayElement(alias, i)`.
+pub const STATS_ALIAS: &str = "_eh_bm25_stats";
 
 /// The indexed values of a field as an expression over the document: the token array of a text
 /// field, the value (or values) of a keyword field.
@@ -107,7 +134,23 @@ fn aggregate(key: &StatKey, f: &Field) -> Expr {
             Expr::func("sum", vec![per_doc])
         }
         StatKey::DocFreq(_, term) => Expr::func("countIf", vec![contains(f, term)]),
+        StatKey::Idf(..) | StatKey::AvgDl(_) => {
+            unreachable!("derived statistics come with their own aggregate")
+        }
     }
+}
+
+/// `ln(1 + (docCount - docFreq + 0.5) / (docFreq + 0.5))` as a float, over two aggregates.
+fn idf_of(dc: Expr, df: Expr) -> Expr {
+    f32e(Expr::func(
+        "ln",
+        vec![sql::lit(1.0) + (dc - df.clone() + sql::lit(0.5)) / (df + sql::lit(0.5))],
+    ))
+}
+
+/// `sumTotalTermFreq / max(docCount, 1)` as a float, over two aggregates.
+fn avgdl_of(sttf: Expr, dc: Expr) -> Expr {
+    f32e(sttf / Expr::func("greatest", vec![dc, sql::lit(1u64)]))
 }
 
 /// Whether a document's indexed values contain `term`.
@@ -127,6 +170,52 @@ pub fn contains(f: &Field, term: &str) -> Expr {
 }
 
 impl Stats {
+    /// The expression to select as [`STATS_ALIAS`] (after the second pass), if any.
+    pub fn item(&self) -> Option<Expr> {
+        match self {
+            Stats::Resolved { subquery, .. } => Some(subquery.clone()),
+            _ => None,
+        }
+    }
+
+    /// The expression to select as [`NORMS_ALIAS`] (after the second pass), if any.
+    pub fn norms_item(&self) -> Option<Expr> {
+        match self {
+            Stats::Resolved { norms, .. } => norms.clone(),
+            _ => None,
+        }
+    }
+
+    /// The quantised field length of text field `f` in the current document.
+    fn norm(&self, f: &Field) -> Expr {
+        let compute = || {
+            let toks = indexed(f);
+            norm_length(
+                Expr::func("length", vec![toks.clone()])
+                    - Expr::func("countEqual", vec![toks, sql::lit("")]),
+            )
+        };
+        match self {
+            Stats::None => compute(),
+            Stats::Collect(c) => {
+                let mut norms = c.norms.borrow_mut();
+                if !norms.iter().any(|(col, _)| *col == f.column) {
+                    norms.push((f.column.clone(), compute()));
+                }
+                sql::lit(1u64)
+            }
+            Stats::Resolved { norm_columns, .. } => {
+                match norm_columns.iter().position(|c| *c == f.column) {
+                    Some(i) => Expr::func(
+                        "arrayElement",
+                        vec![sql::col(NORMS_ALIAS), sql::lit((i + 1) as u64)],
+                    ),
+                    None => compute(),
+                }
+            }
+        }
+    }
+
     /// A statistic as an expression (a placeholder during the first pass).
     pub fn get(&self, key: StatKey, f: &Field) -> Expr {
         self.get_with(key, aggregate_for(f))
@@ -137,18 +226,18 @@ impl Stats {
     pub fn get_with(&self, key: StatKey, agg: impl FnOnce(&StatKey) -> Expr) -> Expr {
         match self {
             Stats::None => sql::lit(1.0),
-            Stats::Collect(list) => {
-                let mut list = list.borrow_mut();
+            Stats::Collect(c) => {
+                let mut list = c.stats.borrow_mut();
                 if !list.iter().any(|(k, _)| *k == key) {
                     let agg = agg(&key);
                     list.push((key, agg));
                 }
                 sql::lit(1.0)
             }
-            Stats::Resolved { keys, subquery } => match keys.iter().position(|k| *k == key) {
+            Stats::Resolved { keys, .. } => match keys.iter().position(|k| *k == key) {
                 Some(i) => Expr::func(
-                    "tupleElement",
-                    vec![subquery.clone(), sql::lit((i + 1) as u64)],
+                    "arrayElement",
+                    vec![sql::col(STATS_ALIAS), sql::lit((i + 1) as u64)],
                 ),
                 None => sql::lit(1.0),
             },
@@ -157,23 +246,39 @@ impl Stats {
 
     /// After the first pass: the statistics subquery over `table`, or `None` if nothing was asked.
     pub fn resolve(self, from: sql::FromClause) -> Stats {
-        let Stats::Collect(list) = self else {
+        let Stats::Collect(c) = self else {
             return Stats::None;
         };
-        let list = list.into_inner();
+        let list = c.stats.into_inner();
+        let norms = c.norms.into_inner();
         if list.is_empty() {
             return Stats::None;
         }
         let (keys, aggs): (Vec<StatKey>, Vec<Expr>) = list.into_iter().unzip();
+        // Counts as Float64 are exact (below 2^53) and the BM25 arithmetic is in floats anyway.
+        let aggs = aggs
+            .into_iter()
+            .map(|a| Expr::func("toFloat64", vec![a]))
+            .collect();
         let q = sql::Select {
-            items: vec![Expr::func("tuple", aggs).into()],
+            items: vec![Expr::Array(aggs).into()],
             from: Some(from),
             final_: true,
             ..Default::default()
         };
+        let (norm_columns, norm_exprs): (Vec<String>, Vec<Expr>) = norms.into_iter().unzip();
         Stats::Resolved {
             keys,
             subquery: sql::subquery(q),
+            norm_columns,
+            norms: (!norm_exprs.is_empty()).then(|| {
+                Expr::Array(
+                    norm_exprs
+                        .into_iter()
+                        .map(|e| Expr::func("toFloat64", vec![e]))
+                        .collect(),
+                )
+            }),
         }
     }
 }
@@ -242,13 +347,13 @@ pub fn idf(stats: &Stats, f: &Field, tm: &TermMatch) -> Expr {
         // Runtime fields have no index statistics: their queries score a constant.
         return sql::lit(1.0);
     }
-    let dc = stats.get(StatKey::DocCount(f.column.clone()), f);
-    let key = StatKey::DocFreq(f.column.clone(), tm.key());
-    let df = stats.get_with(key, |_| Expr::func("countIf", vec![doc_has(f, tm)]));
-    f32e(Expr::func(
-        "ln",
-        vec![sql::lit(1.0) + (dc - df.clone() + sql::lit(0.5)) / (df + sql::lit(0.5))],
-    ))
+    let key = StatKey::Idf(f.column.clone(), tm.key());
+    stats.get_with(key, |_| {
+        idf_of(
+            aggregate(&StatKey::DocCount(f.column.clone()), f),
+            Expr::func("countIf", vec![doc_has(f, tm)]),
+        )
+    })
 }
 
 /// BM25 score of one term in field `f` for the current document, times `boost`; 0 when absent.
@@ -274,15 +379,14 @@ pub fn bm25_with(stats: &Stats, f: &Field, idf: Expr, freq: Expr, boost: f64) ->
             vec![freq.gt(sql::lit(0u64)), sql::lit(boost), sql::lit(0.0)],
         );
     }
-    let dc = stats.get(StatKey::DocCount(f.column.clone()), f);
-    let sttf = stats.get(StatKey::SumTotalTermFreq(f.column.clone()), f);
-    let avgdl = f32e(sttf / Expr::func("greatest", vec![dc, sql::lit(1u64)]));
-    let dl = if f.kind == EsKind::Text {
-        let toks = indexed(f);
-        norm_length(
-            Expr::func("length", vec![toks.clone()])
-                - Expr::func("countEqual", vec![toks, sql::lit("")]),
+    let avgdl = stats.get_with(StatKey::AvgDl(f.column.clone()), |_| {
+        avgdl_of(
+            aggregate(&StatKey::SumTotalTermFreq(f.column.clone()), f),
+            aggregate(&StatKey::DocCount(f.column.clone()), f),
         )
+    });
+    let dl = if f.kind == EsKind::Text {
+        stats.norm(f)
     } else {
         sql::lit(1u64)
     };

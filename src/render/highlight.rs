@@ -214,6 +214,44 @@ enum Matcher {
         pattern: String,
         case_insensitive: bool,
     },
+    /// A Lucene regular expression (the same RE2 translation the query runs in ClickHouse).
+    Regex(Compiled),
+}
+
+/// A translated Lucene regexp, compiled with the `regex` crate (RE2 syntax).
+#[derive(Debug, Clone)]
+enum Compiled {
+    Re(regex::Regex),
+    And(Vec<Compiled>),
+    Or(Vec<Compiled>),
+    Not(Box<Compiled>),
+}
+
+impl Compiled {
+    fn new(f: &crate::plan::term_level::Formula) -> Option<Compiled> {
+        use crate::plan::term_level::Formula;
+        Some(match f {
+            Formula::Re(p) => Compiled::Re(regex::Regex::new(p).ok()?),
+            Formula::And(v) => Compiled::And(v.iter().map(Compiled::new).collect::<Option<_>>()?),
+            Formula::Or(v) => Compiled::Or(v.iter().map(Compiled::new).collect::<Option<_>>()?),
+            Formula::Not(x) => Compiled::Not(Box::new(Compiled::new(x)?)),
+        })
+    }
+
+    /// Lucene regexps match the whole term (the RE2 patterns are anchored).
+    fn is_match(&self, s: &str) -> bool {
+        match self {
+            Compiled::Re(r) => r.is_match(s),
+            Compiled::And(v) => v.iter().all(|c| c.is_match(s)),
+            Compiled::Or(v) => v.iter().any(|c| c.is_match(s)),
+            Compiled::Not(c) => !c.is_match(s),
+        }
+    }
+
+    fn of(pattern: &str, flags: u32, case_insensitive: bool) -> Option<Compiled> {
+        let f = crate::plan::term_level::translate_regexp(pattern, flags, case_insensitive).ok()?;
+        Compiled::new(&f)
+    }
 }
 
 /// Collects (field pattern, matcher) pairs of the clauses that can match (not `must_not`).
@@ -320,6 +358,11 @@ fn collect(q: &Query, meta: &IndexMeta, out: &mut Vec<(String, Matcher)>) {
                 },
             ));
         }
+        Query::Regexp(r) => {
+            if let Some(c) = Compiled::of(&r.value, r.flags, r.case_insensitive) {
+                out.push((r.field.clone(), Matcher::Regex(c)));
+            }
+        }
         Query::ConstantScore(c) => collect(&c.filter, meta, out),
         Query::Boosting(b) => collect(&b.positive, meta, out),
         Query::DisMax(d) => d.queries.iter().for_each(|q| collect(q, meta, out)),
@@ -336,7 +379,7 @@ fn collect(q: &Query, meta: &IndexMeta, out: &mut Vec<(String, Matcher)>) {
                 collect_built(&b, meta, out);
             }
         }
-        // Range, exists and ids never highlight; regexp does not yet.
+        // Range, exists and ids never highlight.
         _ => {}
     }
 }
@@ -373,7 +416,12 @@ fn collect_built(
                     edits: *edits as usize,
                     prefix: *prefix_length,
                 },
-                MultiTermKind::Regexp(_) => return,
+                MultiTermKind::Regexp(r) => {
+                    match Compiled::of(r, crate::dsl::term_level::regexp_flags::ALL, false) {
+                        Some(c) => Matcher::Regex(c),
+                        None => return,
+                    }
+                }
             };
             out.push((m.field.clone(), matcher));
         }
@@ -467,6 +515,7 @@ fn accepts(m: &Matcher, token: &str, whole_value: bool) -> bool {
                 glob(pattern, token)
             }
         }
+        Matcher::Regex(c) => c.is_match(token),
         Matcher::Phrase { .. } => false,
     }
 }
@@ -490,7 +539,8 @@ fn hits_in(value: &str, matchers: &[&Matcher], keyword: bool) -> Vec<(usize, usi
             Matcher::Token(_)
             | Matcher::Prefix(_)
             | Matcher::Fuzzy { .. }
-            | Matcher::Glob { .. } => {
+            | Matcher::Glob { .. }
+            | Matcher::Regex(_) => {
                 for (k, tok) in tokens.iter().enumerate() {
                     if accepts(m, &tok.2, false) {
                         marked[k] = true;
