@@ -866,3 +866,36 @@ async fn async_search_errors_and_validation() {
             >= 10
     );
 }
+
+#[tokio::test]
+async fn field_caps_and_terms_enum_on_a_table_elastichouse_did_not_create() {
+    // Existing ClickHouse tables are served as indices with a mapping derived from their columns
+    // (docs/schema.md); data views and autocomplete work on them like on any index.
+    clickhouse_sql(
+        "CREATE TABLE IF NOT EXISTS kapi_ext (ts DateTime64(3), host LowCardinality(String), \
+         bytes UInt32, tags Array(String), `geo.country` String, empty Nullable(String)) \
+         ENGINE = MergeTree ORDER BY ts",
+    )
+    .await;
+    clickhouse_sql("TRUNCATE TABLE kapi_ext").await;
+    clickhouse_sql(
+        "INSERT INTO kapi_ext VALUES ('2024-01-01 00:00:00','web-2',10,['b','a'],'DE',NULL), \
+         ('2024-01-02 00:00:00','web-1',20,[],'FR',NULL)",
+    )
+    .await;
+    let v = get("/kapi_ext/_field_caps?fields=*&filters=-metadata&include_empty_fields=false")
+        .await
+        .json();
+    let f = &v["fields"];
+    assert_eq!(f["ts"]["date"]["aggregatable"], true);
+    assert_eq!(f["host"]["keyword"]["searchable"], true);
+    assert_eq!(f["bytes"]["long"]["aggregatable"], true);
+    assert_eq!(f["tags"]["keyword"]["type"], "keyword");
+    assert_eq!(f["geo"]["object"]["searchable"], false);
+    assert_eq!(f["geo.country"]["keyword"]["aggregatable"], true);
+    assert!(f.get("empty").is_none(), "only NULLs: no value");
+    let v = terms("kapi_ext", json!({"field": "tags"})).await;
+    assert_eq!(v["terms"], json!(["a", "b"]));
+    let v = terms("kapi_ext", json!({"field": "host", "string": "web-"})).await;
+    assert_eq!(v["terms"], json!(["web-1", "web-2"]));
+}
