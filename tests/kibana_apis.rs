@@ -899,3 +899,89 @@ async fn field_caps_and_terms_enum_on_a_table_elastichouse_did_not_create() {
     let v = terms("kapi_ext", json!({"field": "host", "string": "web-"})).await;
     assert_eq!(v["terms"], json!(["web-1", "web-2"]));
 }
+
+#[tokio::test]
+async fn async_search_ids_work_on_another_daemon_of_the_same_clickhouse() {
+    // DESIGN "stateless daemons": a second daemon on the same ClickHouse answers GET, status and
+    // DELETE for ids the first handed out (their state is kept in ClickHouse), and waits for a
+    // search the first is still running.
+    async_fixture().await;
+    let d = daemon();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), None);
+    cfg.clickhouse_url = Some(d.clickhouse.clone());
+    cfg.clickhouse_database = d.database.clone();
+    let second = elastichouse::server::start(cfg)
+        .await
+        .expect("second daemon");
+    let on_b = |path: &str| format!("http://{}{}", second.es_addr, path);
+    let body = json!({"query": {"range": {"n": {"lt": 3}}}, "sort": ["n"]});
+    let r = json_req(
+        "POST",
+        "/kapi-async/_async_search?keep_on_completion=true&wait_for_completion_timeout=30s",
+        &body,
+    )
+    .await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let got: Value = client()
+        .get(on_b(&format!("/_async_search/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["id"], id.as_str());
+    assert_eq!(got["is_running"], false);
+    assert_eq!(ids(&got["response"]), vec!["0", "1", "2"]);
+    let st: Value = client()
+        .get(on_b(&format!("/_async_search/status/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["completion_status"], 200);
+    let del = client()
+        .delete(on_b(&format!("/_async_search/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 200);
+    let gone = client()
+        .get(on_b(&format!("/_async_search/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    // Running on the first daemon, awaited on the second.
+    let r = json_req(
+        "POST",
+        "/kapi-async/_async_search?wait_for_completion_timeout=0ms",
+        &body,
+    )
+    .await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let got: Value = client()
+        .get(on_b(&format!(
+            "/_async_search/{id}?wait_for_completion_timeout=30s"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["is_running"], false, "{got}");
+    assert_eq!(ids(&got["response"]), vec!["0", "1", "2"]);
+    // An id nobody handed out is unknown everywhere.
+    let unknown = "RUhhcwAAAAAAAAAAAAAAAAAAAAA";
+    let r = client()
+        .get(on_b(&format!("/_async_search/{unknown}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    second.stop().await;
+}
