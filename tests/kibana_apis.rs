@@ -168,6 +168,11 @@ async fn cluster_settings_with_defaults_flat_and_nested() {
     assert_eq!(v["defaults"]["search.allow_expensive_queries"], "true");
     let v = get("/_cluster/settings?include_defaults").await.json();
     assert_eq!(v["defaults"]["script"]["allowed_types"], json!([]));
+    // The form Kibana's scripting check uses: response filtering down to the one setting.
+    let f = get("/_cluster/settings?include_defaults=true&filter_path=**.script.allowed_types")
+        .await
+        .json();
+    assert_eq!(f, json!({"defaults": {"script": {"allowed_types": []}}}));
     assert_eq!(v["defaults"]["cluster"]["name"], "elastichouse");
 }
 
