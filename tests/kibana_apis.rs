@@ -87,6 +87,22 @@ async fn nodes_info_full_shape_and_metric_selection() {
     let v = get("/_nodes/no-such-node").await.json();
     assert_eq!(v["_nodes"]["total"], 0);
     assert_eq!(v["nodes"], json!({}));
+    // RestNodesInfoAction's fourth route: /_nodes/{nodeId}/info/{metrics}.
+    let v = get("/_nodes/_all/info/http").await.json();
+    let node = v["nodes"].as_object().unwrap().values().next().unwrap();
+    assert!(
+        node.get("http").is_some() && node.get("os").is_none(),
+        "{node}"
+    );
+    // Node stats/usage share the path shape but are other APIs: a clear 400, not node info.
+    for path in ["/_nodes/stats", "/_nodes/_local/stats", "/_nodes/usage"] {
+        let r = get(path).await;
+        let e = assert_es_error(&r, 400, "illegal_argument_exception");
+        assert!(
+            e["reason"].as_str().unwrap().contains("does not support"),
+            "{path}: {e}"
+        );
+    }
     // BaseRestHandler#unrecognized: unknown URL parameters are rejected.
     let r = get("/_nodes?bogus=1").await;
     assert_es_error(&r, 400, "illegal_argument_exception");
