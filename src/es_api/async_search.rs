@@ -374,6 +374,7 @@ async fn submit_impl(
     }
     // From here on other daemons may be asked about this id: keep its state in ClickHouse too.
     entry.handed_out.store(true, Ordering::SeqCst);
+    cleanup_now_and_then(&s);
     let view = View::of(&entry);
     let row = Row::of(&key, start, view.expiration, shards, view.outcome.as_ref());
     persist(&s, row).await;
@@ -501,6 +502,51 @@ async fn ensure_store(s: &AppState) -> Result<(), crate::clickhouse::ChError> {
         })
         .await
         .map(|_| ())
+}
+
+/// `DELETE FROM … WHERE …` (a lightweight delete) of expired rows.
+struct DeleteExpired {
+    db: sql::Ident,
+    cutoff: i64,
+}
+
+impl std::fmt::Display for DeleteExpired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DELETE FROM {}.{} WHERE {}",
+            self.db,
+            sql::Ident::new(STORE_TABLE),
+            sql::col("expiration").lt(sql::lit(self.cutoff))
+        )
+    }
+}
+
+/// At most once an hour per daemon, removes the rows of searches that expired (in the background).
+fn cleanup_now_and_then(s: &AppState) {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let t = now();
+    let last = LAST.load(Ordering::SeqCst);
+    if t - last < 3_600_000
+        || LAST
+            .compare_exchange(last, t, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+    {
+        return;
+    }
+    let s = s.clone();
+    tokio::spawn(async move {
+        if ensure_store(&s).await.is_err() {
+            return;
+        }
+        let stmt = DeleteExpired {
+            db: store_db(&s),
+            cutoff: t,
+        };
+        if let Err(e) = s.ch.execute(&stmt).await {
+            tracing::warn!(error = %e, "cannot remove expired async searches");
+        }
+    });
 }
 
 /// Writes one state; failures only cost other daemons their view of this search.
@@ -772,6 +818,14 @@ mod tests {
             "endsWith",
             vec![sql::col("query_id"), sql::lit("-ab'c")],
         ));
+        let del = DeleteExpired {
+            db: sql::Ident::new("eh_async"),
+            cutoff: 5,
+        };
+        assert_eq!(
+            del.to_string(),
+            "DELETE FROM `eh_async`.`async_search` WHERE `expiration` < 5"
+        );
         assert_eq!(
             kill.to_string(),
             "KILL QUERY WHERE endsWith(`query_id`, '-ab\\'c') ASYNC"
