@@ -71,6 +71,8 @@ fn meta() -> IndexMeta {
         mappings,
         settings: json!({}),
         columns,
+        aliases: BTreeMap::new(),
+        data_stream: None,
     }
 }
 

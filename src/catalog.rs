@@ -26,8 +26,114 @@ pub const COL_SEQ_NO: &str = "_seq_no";
 pub const COL_DELETED: &str = "_deleted";
 pub const RESERVED: [&str; 5] = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, COL_DELETED];
 
-/// Index name → metadata, as one consistent snapshot.
-type Snapshot = Arc<HashMap<String, Arc<IndexMeta>>>;
+/// Everything the catalog knows, as one consistent snapshot.
+type Snapshot = Arc<View>;
+
+/// Indices by name, and the aliases and data streams their metadata declares.
+#[derive(Default)]
+pub struct View {
+    pub indices: HashMap<String, Arc<IndexMeta>>,
+    /// Alias name → its indices, sorted by name.
+    pub aliases: BTreeMap<String, Vec<Arc<IndexMeta>>>,
+    /// Data stream name → its backing indices, oldest generation first.
+    pub data_streams: BTreeMap<String, Vec<Arc<IndexMeta>>>,
+    /// Whether the metadata table exists (saves querying a table that is not there).
+    pub has_metadata_table: bool,
+}
+
+impl View {
+    fn new(indices: HashMap<String, Arc<IndexMeta>>) -> View {
+        let mut aliases: BTreeMap<String, Vec<Arc<IndexMeta>>> = BTreeMap::new();
+        let mut data_streams: BTreeMap<String, Vec<Arc<IndexMeta>>> = BTreeMap::new();
+        for m in indices.values() {
+            for a in m.aliases.keys() {
+                aliases.entry(a.clone()).or_default().push(m.clone());
+            }
+            if let Some(ds) = &m.data_stream {
+                data_streams.entry(ds.clone()).or_default().push(m.clone());
+            }
+        }
+        for v in aliases.values_mut() {
+            v.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        for v in data_streams.values_mut() {
+            v.sort_by_key(|m| (backing_generation(&m.name), m.name.clone()));
+        }
+        View {
+            indices,
+            aliases,
+            data_streams,
+            has_metadata_table: false,
+        }
+    }
+
+    /// The indices a name stands for: the index itself, an alias's indices or a data stream's
+    /// backing indices.
+    pub fn expand(&self, name: &str) -> Option<Vec<Arc<IndexMeta>>> {
+        if let Some(m) = self.indices.get(name) {
+            return Some(vec![m.clone()]);
+        }
+        self.aliases
+            .get(name)
+            .or_else(|| self.data_streams.get(name))
+            .cloned()
+    }
+
+    /// Every name an expression can match: indices, aliases and data streams.
+    pub fn names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .indices
+            .keys()
+            .chain(self.aliases.keys())
+            .chain(self.data_streams.keys())
+            .map(String::as_str)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The index writes to `alias` go to (IndexAbstraction.Alias#getWriteIndex): the one with
+    /// `is_write_index: true`, else the only index unless it says `is_write_index: false`.
+    pub fn alias_write_index(&self, alias: &str) -> EsResult<Arc<IndexMeta>> {
+        let indices = self.aliases.get(alias).cloned().unwrap_or_default();
+        let flag = |m: &IndexMeta| {
+            m.aliases
+                .get(alias)
+                .and_then(|a| a["is_write_index"].as_bool())
+        };
+        if let Some(w) = indices.iter().find(|m| flag(m) == Some(true)) {
+            return Ok(w.clone());
+        }
+        match indices.as_slice() {
+            [one] if flag(one) != Some(false) => Ok(one.clone()),
+            _ => Err(EsError::illegal_argument(format!(
+                "no write index is defined for alias [{alias}]. The write index may be explicitly disabled using is_write_index=false or the alias points to multiple indices without one being designated as a write index"
+            ))),
+        }
+    }
+}
+
+/// The generation of a backing index `.ds-<name>-<date>-<generation>` (0 if not one).
+pub fn backing_generation(index: &str) -> u64 {
+    index
+        .rsplit('-')
+        .next()
+        .and_then(|g| g.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Where a write to a name goes.
+pub enum WriteTarget {
+    /// An index (possibly a data stream's backing index addressed directly).
+    Index(Arc<IndexMeta>),
+    /// An alias, resolved to its write index.
+    Alias(Arc<IndexMeta>),
+    /// A data stream: its write index is the newest backing index.
+    DataStream(Arc<IndexMeta>),
+    /// Nothing of that name exists.
+    Missing,
+}
 
 /// The physical name of a column that holds field `logical` with type `ty`.
 ///
@@ -57,6 +163,9 @@ pub fn logical_name(physical: &str) -> &str {
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(5);
+/// The table of cluster-level metadata (index and component templates). Its name starts with `_`,
+/// which no index name may, so it never collides with an index and is never listed as one.
+pub const METADATA_TABLE: &str = "_elastichouse_metadata";
 /// Marks a table comment as ours.
 const COMMENT_KEY: &str = "elastichouse";
 
@@ -75,6 +184,11 @@ pub struct IndexMeta {
     pub settings: Value,
     /// Leaf-field columns (reserved columns excluded), name → type.
     pub columns: BTreeMap<String, ChType>,
+    /// Aliases of this index, name → the alias metadata as `GET /_alias` shows it
+    /// (`is_write_index`, `is_hidden`). Kept in the table comment, like the mapping.
+    pub aliases: BTreeMap<String, Value>,
+    /// The data stream this index is a backing index of.
+    pub data_stream: Option<String>,
 }
 
 impl IndexMeta {
@@ -124,14 +238,25 @@ impl IndexMeta {
     }
 
     fn comment(&self) -> String {
-        json!({ COMMENT_KEY: {
+        let mut m = json!({
             "format": 1,
             "uuid": self.uuid,
             "creation_date": self.creation_date,
             "settings": self.settings,
             "mappings": self.mappings.to_json(),
-        }})
-        .to_string()
+        });
+        if !self.aliases.is_empty() {
+            m["aliases"] = json!(self.aliases);
+        }
+        if let Some(ds) = &self.data_stream {
+            m["data_stream"] = json!(ds);
+        }
+        json!({ COMMENT_KEY: m }).to_string()
+    }
+
+    /// The `aliases` object of `GET /{index}` and `GET /_alias`.
+    pub fn aliases_json(&self) -> Value {
+        json!(self.aliases)
     }
 }
 
@@ -144,7 +269,14 @@ pub struct Catalog {
     /// Serialises writes that change one index's schema or allocate its sequence numbers.
     write_locks: parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     seq_nos: parking_lot::Mutex<HashMap<String, Arc<AtomicU64>>>,
+    /// Cache of the metadata table: (kind, name) → document.
+    metadata: RwLock<Option<(Instant, MetadataDocs)>>,
+    /// Last version written to the metadata table (versions only grow).
+    metadata_version: AtomicU64,
 }
+
+/// Documents of the metadata table, keyed by (kind, name).
+pub type MetadataDocs = Arc<BTreeMap<(String, String), Value>>;
 
 /// Elasticsearch's index-name rules (MetadataCreateIndexService#validateIndexOrAliasName and
 /// #validateIndexName).
@@ -173,6 +305,17 @@ pub fn validate_index_name(name: &str) -> EsResult<()> {
         Some(w) => Err(EsError::invalid_index_name(name, &w)),
         None => Ok(()),
     }
+}
+
+/// `invalid_alias_name_exception`, 400 (InvalidAliasNameException).
+pub fn invalid_alias_name(alias: &str, why: &str) -> EsError {
+    EsError::new(
+        400,
+        "invalid_alias_name_exception",
+        format!("Invalid alias name [{alias}]: {why}"),
+    )
+    .with("index_uuid", "_na_")
+    .with("index", alias)
 }
 
 /// Glob matching for index patterns (`*` only, as Elasticsearch's wildcard expressions).
@@ -226,6 +369,8 @@ impl Catalog {
             generation: AtomicU64::new(0),
             write_locks: Default::default(),
             seq_nos: Default::default(),
+            metadata: RwLock::new(None),
+            metadata_version: AtomicU64::new(0),
         }
     }
 
@@ -237,6 +382,123 @@ impl Catalog {
         let mut cache = self.cache.write();
         self.generation.fetch_add(1, Ordering::SeqCst);
         *cache = None;
+        *self.metadata.write() = None;
+    }
+
+    /// Every live document of the metadata table (index templates, component templates), cached
+    /// like the rest of the catalog. A missing table is an empty one.
+    pub async fn metadata_docs(&self) -> EsResult<MetadataDocs> {
+        if let Some((at, docs)) = self.metadata.read().as_ref()
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(docs.clone());
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        if !self.snapshot(false).await?.has_metadata_table {
+            return Ok(Arc::default());
+        }
+        let q = sql::Select {
+            items: vec![
+                sql::col("kind").into(),
+                sql::col("name").into(),
+                sql::col("body").into(),
+                sql::col("deleted").into(),
+            ],
+            from: Some(sql::FromClause::table(
+                self.db(),
+                Ident::new(METADATA_TABLE),
+            )),
+            final_: true,
+            ..Default::default()
+        };
+        let rows = match self.ch.query_rows(&q).await {
+            Ok(r) => r,
+            Err(ChError {
+                code: Some(ChError::UNKNOWN_TABLE),
+                ..
+            }) => vec![],
+            Err(e) => return Err(e.into()),
+        };
+        let mut docs = BTreeMap::new();
+        for r in rows {
+            if r["deleted"].as_u64().unwrap_or(0) == 1 {
+                continue;
+            }
+            let body = r["body"]
+                .as_str()
+                .and_then(|b| serde_json::from_str(b).ok())
+                .unwrap_or(Value::Null);
+            docs.insert(
+                (
+                    r["kind"].as_str().unwrap_or_default().to_string(),
+                    r["name"].as_str().unwrap_or_default().to_string(),
+                ),
+                body,
+            );
+        }
+        let docs = Arc::new(docs);
+        if self.generation.load(Ordering::SeqCst) == generation {
+            *self.metadata.write() = Some((Instant::now(), docs.clone()));
+        }
+        Ok(docs)
+    }
+
+    /// Stores (or, with `None`, deletes) one metadata document. The table is a ReplacingMergeTree
+    /// keyed by (kind, name) and read with FINAL: the newest version wins.
+    pub async fn put_metadata_doc(
+        &self,
+        kind: &str,
+        name: &str,
+        body: Option<&Value>,
+    ) -> EsResult<()> {
+        let create = sql::CreateTable {
+            if_not_exists: true,
+            db: self.db(),
+            name: Ident::new(METADATA_TABLE),
+            columns: vec![
+                sql::ColumnDef::new("kind", ChType::String),
+                sql::ColumnDef::new("name", ChType::String),
+                sql::ColumnDef::new("body", ChType::String),
+                sql::ColumnDef::new("version", ChType::UInt64),
+                sql::ColumnDef::new("deleted", ChType::UInt8),
+            ],
+            indexes: vec![],
+            engine: sql::Engine::ReplacingMergeTree {
+                version: Some(Ident::new("version")),
+                is_deleted: None,
+            },
+            order_by: vec![sql::col("kind"), sql::col("name")],
+            partition_by: None,
+            settings: vec![],
+            comment: Some("elastichouse cluster metadata: index and component templates".into()),
+            on_cluster: None,
+        };
+        self.ch.execute(&create).await?;
+        let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
+        let version = self
+            .metadata_version
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| Some(v.max(now) + 1))
+            .map(|v| v.max(now) + 1)
+            .unwrap_or(now);
+        let row = json!({
+            "kind": kind,
+            "name": name,
+            "body": body.map(Value::to_string).unwrap_or_default(),
+            "version": version,
+            "deleted": u8::from(body.is_none()),
+        });
+        let insert = sql::Insert {
+            db: self.db(),
+            table: Ident::new(METADATA_TABLE),
+            columns: vec![],
+            format: "JSONEachRow",
+        };
+        let mut line = row.to_string().into_bytes();
+        line.push(b'\n');
+        self.ch.insert(&insert, line.into(), 1).await?;
+        self.invalidate();
+        tracing::info!(kind, name, deleted = body.is_none(), "metadata stored");
+        Ok(())
     }
 
     async fn load(&self) -> EsResult<Snapshot> {
@@ -280,12 +542,17 @@ impl Catalog {
                 .push((n.to_string(), ChType::parse(ty)));
         }
         let mut out = HashMap::new();
+        let mut has_metadata_table = false;
         for t in tables {
             let name = t
                 .get("name")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
+            if name == METADATA_TABLE {
+                has_metadata_table = true;
+                continue;
+            }
             let engine = t.get("engine").and_then(Value::as_str).unwrap_or_default();
             if engine.ends_with("View") && engine != "MaterializedView" && engine != "View" {
                 continue;
@@ -319,6 +586,12 @@ impl Catalog {
                             .collect(),
                         name: name.clone(),
                         database: self.ch.database.clone(),
+                        aliases: m
+                            .get("aliases")
+                            .and_then(Value::as_object)
+                            .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                            .unwrap_or_default(),
+                        data_stream: m["data_stream"].as_str().map(str::to_string),
                     }
                 }
                 None => {
@@ -335,12 +608,16 @@ impl Catalog {
                         columns: all_cols.into_iter().collect(),
                         name: name.clone(),
                         database: self.ch.database.clone(),
+                        aliases: BTreeMap::new(),
+                        data_stream: None,
                     }
                 }
             };
             out.insert(name, Arc::new(meta));
         }
-        Ok(Arc::new(out))
+        let mut view = View::new(out);
+        view.has_metadata_table = has_metadata_table;
+        Ok(Arc::new(view))
     }
 
     async fn snapshot(&self, force: bool) -> EsResult<Snapshot> {
@@ -361,17 +638,37 @@ impl Catalog {
 
     /// Every index, sorted by name.
     pub async fn list(&self) -> EsResult<Vec<Arc<IndexMeta>>> {
-        let mut v: Vec<_> = self.snapshot(false).await?.values().cloned().collect();
+        let mut v: Vec<_> = self
+            .snapshot(false)
+            .await?
+            .indices
+            .values()
+            .cloned()
+            .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(v)
     }
 
+    /// Indices, aliases and data streams as one snapshot (cached like the rest of the catalog).
+    pub async fn view(&self) -> EsResult<Snapshot> {
+        self.snapshot(false).await
+    }
+
+    /// The snapshot, reloaded once if it does not know `name`.
+    async fn view_knowing(&self, name: &str) -> EsResult<Snapshot> {
+        let v = self.snapshot(false).await?;
+        if v.expand(name).is_some() {
+            return Ok(v);
+        }
+        self.snapshot(true).await
+    }
+
     /// One index by exact name (reloading the cache once on a miss).
     pub async fn get(&self, name: &str) -> EsResult<Option<Arc<IndexMeta>>> {
-        if let Some(m) = self.snapshot(false).await?.get(name) {
+        if let Some(m) = self.snapshot(false).await?.indices.get(name) {
             return Ok(Some(m.clone()));
         }
-        Ok(self.snapshot(true).await?.get(name).cloned())
+        Ok(self.snapshot(true).await?.indices.get(name).cloned())
     }
 
     pub async fn require(&self, name: &str) -> EsResult<Arc<IndexMeta>> {
@@ -380,12 +677,57 @@ impl Catalog {
             .ok_or_else(|| EsError::index_not_found(name))
     }
 
+    /// The one index a single-document read names: an index, or an alias (or data stream) with
+    /// exactly one index (IndexNameExpressionResolver#concreteSingleIndex).
+    pub async fn require_single(&self, name: &str) -> EsResult<Arc<IndexMeta>> {
+        let v = self.view_knowing(name).await?;
+        match v.expand(name) {
+            None => Err(EsError::index_not_found(name)),
+            Some(mut one) if one.len() == 1 => Ok(one.remove(0)),
+            Some(many) => {
+                let names: Vec<&str> = many.iter().map(|m| m.name.as_str()).collect();
+                Err(EsError::illegal_argument(format!(
+                    "alias [{name}] has more than one index associated with it [{}], can't execute a single index op",
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// True if `name` is an alias (not an index).
+    pub async fn is_alias(&self, name: &str) -> EsResult<bool> {
+        let v = self.view_knowing(name).await?;
+        Ok(!v.indices.contains_key(name) && v.aliases.contains_key(name))
+    }
+
+    /// True if elastichouse serves `name` itself: an index (table), an alias or a data stream of
+    /// this ClickHouse. Backing indices of our data streams (`.ds-…`) are tables like any index.
+    pub async fn owns(&self, name: &str) -> EsResult<bool> {
+        Ok(self.view_knowing(name).await?.expand(name).is_some())
+    }
+
+    /// Where a write to `name` goes: the index, an alias's write index, a data stream's newest
+    /// backing index, or nothing yet.
+    pub async fn write_target(&self, name: &str) -> EsResult<WriteTarget> {
+        let v = self.view_knowing(name).await?;
+        if let Some(m) = v.indices.get(name) {
+            return Ok(WriteTarget::Index(m.clone()));
+        }
+        if v.aliases.contains_key(name) {
+            return Ok(WriteTarget::Alias(v.alias_write_index(name)?));
+        }
+        if let Some(b) = v.data_streams.get(name).and_then(|b| b.last()) {
+            return Ok(WriteTarget::DataStream(b.clone()));
+        }
+        Ok(WriteTarget::Missing)
+    }
+
     /// Resolves an index expression (`a,b`, `logs-*`, `_all`, `*`, `-excluded`) as Elasticsearch's
-    /// IndexNameExpressionResolver does for open indices. Dot-prefixed indices match only patterns
-    /// that start with a dot.
+    /// IndexNameExpressionResolver does for open indices: names (and wildcards) match indices,
+    /// aliases and data streams, exclusions remove names, then aliases become their indices and data
+    /// streams their backing indices. Dot-prefixed names match only patterns that start with a dot.
     pub async fn resolve(&self, expr: &str, opts: ResolveOptions) -> EsResult<Vec<Arc<IndexMeta>>> {
-        let all = self.list().await?;
-        let mut out: Vec<Arc<IndexMeta>> = Vec::new();
+        let mut view = self.snapshot(false).await?;
         let parts: Vec<&str> = if expr.is_empty() || expr == "_all" {
             vec!["*"]
         } else {
@@ -394,29 +736,33 @@ impl Catalog {
                 .filter(|s| !s.is_empty())
                 .collect()
         };
+        let mut names: Vec<String> = Vec::new();
         for (i, part) in parts.iter().enumerate() {
             if let Some(excl) = part.strip_prefix('-')
                 && i > 0
             {
-                out.retain(|m| !glob_match(excl, &m.name));
+                names.retain(|n| !glob_match(excl, n));
                 continue;
             }
             let part = if *part == "_all" { "*" } else { part };
             if part.contains('*') {
                 let dot_ok = part.starts_with('.');
-                for m in &all {
-                    if glob_match(part, &m.name)
-                        && (dot_ok || !m.name.starts_with('.'))
-                        && !out.iter().any(|o| o.name == m.name)
+                for n in view.names() {
+                    if glob_match(part, n)
+                        && (dot_ok || !n.starts_with('.'))
+                        && !names.iter().any(|o| o == n)
                     {
-                        out.push(m.clone());
+                        names.push(n.to_string());
                     }
                 }
             } else {
-                match self.get(part).await? {
-                    Some(m) => {
-                        if !out.iter().any(|o| o.name == m.name) {
-                            out.push(m);
+                if view.expand(part).is_none() {
+                    view = self.view_knowing(part).await?;
+                }
+                match view.expand(part) {
+                    Some(_) => {
+                        if !names.iter().any(|o| o == part) {
+                            names.push(part.to_string());
                         }
                     }
                     None if opts.ignore_unavailable => {}
@@ -424,10 +770,43 @@ impl Catalog {
                 }
             }
         }
+        let mut out: Vec<Arc<IndexMeta>> = Vec::new();
+        for n in &names {
+            for m in view.expand(n).unwrap_or_default() {
+                if !out.iter().any(|o| o.name == m.name) {
+                    out.push(m);
+                }
+            }
+        }
         if out.is_empty() && !opts.allow_no_indices {
             return Err(EsError::index_not_found(expr));
         }
         Ok(out)
+    }
+
+    /// Rewrites the aliases of `index` (under its write lock, from a fresh read, so a concurrent
+    /// mapping change cannot write back an old alias set).
+    pub async fn set_aliases(&self, index: &str, aliases: BTreeMap<String, Value>) -> EsResult<()> {
+        let lock = self.write_lock(index);
+        let _g = lock.lock().await;
+        self.invalidate();
+        let mut next = (*self.require(index).await?).clone();
+        if !next.managed {
+            return Err(EsError::illegal_argument(format!(
+                "index [{index}] is an existing ClickHouse table that elastichouse did not create; elastichouse does not change its metadata"
+            )));
+        }
+        next.aliases = aliases;
+        let alter = sql::AlterTable {
+            db: self.db(),
+            table: next.table(),
+            on_cluster: None,
+            ops: vec![sql::AlterOp::ModifyComment(next.comment())],
+        };
+        self.ch.execute(&alter).await?;
+        self.invalidate();
+        tracing::info!(index, aliases = ?next.aliases.keys().collect::<Vec<_>>(), "aliases updated");
+        Ok(())
     }
 
     pub fn write_lock(&self, index: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -445,9 +824,41 @@ impl Catalog {
         mappings: Mappings,
         settings: Value,
     ) -> EsResult<Arc<IndexMeta>> {
+        self.create_with(name, mappings, settings, BTreeMap::new(), None)
+            .await
+    }
+
+    /// Creates an index with aliases, or a data stream's backing index.
+    pub async fn create_with(
+        &self,
+        name: &str,
+        mappings: Mappings,
+        settings: Value,
+        aliases: BTreeMap<String, Value>,
+        data_stream: Option<String>,
+    ) -> EsResult<Arc<IndexMeta>> {
         validate_index_name(name)?;
         if let Some(existing) = self.get(name).await? {
             return Err(EsError::index_already_exists(name, &existing.uuid));
+        }
+        let view = self.view().await?;
+        // MetadataCreateIndexService#validateIndexName.
+        if view.aliases.contains_key(name) {
+            return Err(EsError::invalid_index_name(name, "already exists as alias"));
+        }
+        if view.data_streams.contains_key(name) {
+            return Err(EsError::invalid_index_name(
+                name,
+                "already exists as data stream",
+            ));
+        }
+        for a in aliases.keys() {
+            if view.indices.contains_key(a) || view.data_streams.contains_key(a) || a == name {
+                return Err(invalid_alias_name(
+                    a,
+                    "an index or data stream exists with the same name as the alias",
+                ));
+            }
         }
         let mut columns = BTreeMap::new();
         let logical = mappings.columns();
@@ -465,6 +876,8 @@ impl Catalog {
             mappings,
             settings,
             columns,
+            aliases,
+            data_stream,
         };
         let mut defs = vec![
             sql::ColumnDef::new(COL_ID, ChType::String),

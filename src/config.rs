@@ -30,7 +30,82 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
     /// Validate the configuration (file + environment + flags) and print it resolved.
-    Check,
+    Check {
+        /// Also explain where requests for this index go (ingest and query routing); repeatable.
+        #[arg(long = "index", value_name = "NAME")]
+        index: Vec<String>,
+    },
+}
+
+/// What the daemon does with requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Serve the Elasticsearch API from ClickHouse, routing indices as `[routing]` says.
+    #[default]
+    Elastichouse,
+    /// Transparent proxy: every request goes to `elasticsearch_url` unchanged; elastichouse only
+    /// records what it sees (counts, latency, status, features it would not support).
+    Proxy,
+}
+
+/// One backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Clickhouse,
+    Elasticsearch,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Clickhouse => "clickhouse",
+            Backend::Elasticsearch => "elasticsearch",
+        }
+    }
+
+    pub fn other(self) -> Backend {
+        match self {
+            Backend::Clickhouse => Backend::Elasticsearch,
+            Backend::Elasticsearch => Backend::Clickhouse,
+        }
+    }
+}
+
+/// Where a routing rule sends its indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetName {
+    Clickhouse,
+    Elasticsearch,
+    /// Both backends: dual write for ingest, A/B comparison for queries; `primary` answers.
+    Both,
+}
+
+/// `[[routing.ingest]]` / `[[routing.query]]`: index globs (`*`, `?`) and their target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRule {
+    pub indices: Vec<String>,
+    pub target: TargetName,
+    /// Required with `target = "both"`: the backend whose answer the client gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<Backend>,
+}
+
+/// `[routing]`: rules are tried in order, the first whose glob matches the index wins; no match
+/// = ClickHouse. Indices starting with `.` go to Elasticsearch whenever it is configured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// Fail the client's write when the secondary of a dual write fails (default: only record it).
+    #[serde(default)]
+    pub fail_on_secondary_error: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingest: Vec<RouteRule>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query: Vec<RouteRule>,
 }
 
 /// Every option, as a flag and an environment variable; each also exists as a TOML key of the same
@@ -91,6 +166,10 @@ pub struct Overrides {
     /// Documents per ClickHouse INSERT while ingesting `_bulk` [default: 10000].
     #[arg(long, env = "ELASTICHOUSE_BULK_BATCH_DOCS", global = true)]
     pub bulk_batch_docs: Option<usize>,
+    /// `elastichouse` (serve from ClickHouse, route per `[routing]`) or `proxy` (transparent
+    /// proxy to `elasticsearch_url`) [default: elastichouse].
+    #[arg(long, env = "ELASTICHOUSE_MODE", global = true)]
+    pub mode: Option<Mode>,
 }
 
 /// The configuration file. Unknown keys are errors.
@@ -112,6 +191,8 @@ pub struct FileConfig {
     pub cluster_name: Option<String>,
     pub node_name: Option<String>,
     pub bulk_batch_docs: Option<usize>,
+    pub mode: Option<Mode>,
+    pub routing: Option<RoutingConfig>,
 }
 
 /// The resolved configuration.
@@ -133,6 +214,8 @@ pub struct Config {
     pub cluster_name: String,
     pub node_name: String,
     pub bulk_batch_docs: usize,
+    pub mode: Mode,
+    pub routing: RoutingConfig,
 }
 
 impl Default for Config {
@@ -206,6 +289,15 @@ impl Config {
                 "elasticsearch_url: [{u}] must be an http:// or https:// URL"
             ));
         }
+        if elasticsearch_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+        {
+            return Err("elasticsearch_url: https is not supported by this build yet; use http:// (or a TLS-terminating proxy)".into());
+        }
+        let mode = o.mode.or(f.mode).unwrap_or_default();
+        let routing = f.routing.unwrap_or_default();
+        check_routing(mode, elasticsearch_url.is_some(), &routing)?;
         let es_version = o.es_version.or(f.es_version).unwrap_or("8.17.0".into());
         let parts: Vec<_> = es_version.split('.').collect();
         if parts.len() != 3 || parts.iter().any(|p| p.parse::<u32>().is_err()) {
@@ -243,8 +335,42 @@ impl Config {
                 .or(f.node_name)
                 .unwrap_or_else(default_node_name),
             bulk_batch_docs,
+            mode,
+            routing,
         })
     }
+}
+
+fn check_routing(mode: Mode, has_es: bool, r: &RoutingConfig) -> Result<(), String> {
+    if mode == Mode::Proxy && !has_es {
+        return Err("mode = \"proxy\" needs elasticsearch_url".into());
+    }
+    for (table, rules) in [("ingest", &r.ingest), ("query", &r.query)] {
+        for (i, rule) in rules.iter().enumerate() {
+            let at = format!("routing.{table}[{i}]");
+            if rule.indices.is_empty() || rule.indices.iter().any(|p| p.trim().is_empty()) {
+                return Err(format!("{at}: indices must list non-empty index patterns"));
+            }
+            match (rule.target, rule.primary) {
+                (TargetName::Both, None) => {
+                    return Err(format!(
+                        "{at}: target = \"both\" needs primary = \"clickhouse\" or \"elasticsearch\" (the backend that answers the client)"
+                    ));
+                }
+                (TargetName::Clickhouse | TargetName::Elasticsearch, Some(_)) => {
+                    return Err(format!("{at}: primary only applies to target = \"both\""));
+                }
+                _ => {}
+            }
+            if rule.target != TargetName::Clickhouse && !has_es {
+                return Err(
+                    format!("{at}: target {:?} needs elasticsearch_url", rule.target)
+                        .to_lowercase(),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn default_node_name() -> String {
@@ -295,5 +421,50 @@ mod tests {
         assert!(e.contains("listen"), "{e}");
         let f: FileConfig = toml::from_str("clickhouse_url = \"localhost:8123\"").unwrap();
         assert!(Config::resolve(f, Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn routing_tables() {
+        let text = r#"
+elasticsearch_url = "http://es:9200"
+[routing]
+fail_on_secondary_error = true
+[[routing.ingest]]
+indices = ["logs-*"]
+target = "both"
+primary = "clickhouse"
+[[routing.query]]
+indices = ["logs-*", "metrics-*"]
+target = "elasticsearch"
+"#;
+        let f: FileConfig = toml::from_str(text).unwrap();
+        let c = Config::resolve(f, Overrides::default()).unwrap();
+        assert!(c.routing.fail_on_secondary_error);
+        assert_eq!(c.routing.ingest[0].primary, Some(Backend::Clickhouse));
+        assert_eq!(c.routing.query[0].target, TargetName::Elasticsearch);
+        // The resolved configuration prints as TOML and reads back the same.
+        let printed = toml::to_string_pretty(&c).unwrap();
+        assert!(printed.contains("[[routing.query]]"), "{printed}");
+
+        let bad = |t: &str| {
+            let f: FileConfig = toml::from_str(t).unwrap();
+            Config::resolve(f, Overrides::default()).unwrap_err()
+        };
+        let e = bad(
+            "elasticsearch_url = \"http://es:9200\"\n[[routing.query]]\nindices = [\"a\"]\ntarget = \"both\"",
+        );
+        assert!(e.contains("primary"), "{e}");
+        let e = bad("[[routing.query]]\nindices = [\"a\"]\ntarget = \"elasticsearch\"");
+        assert!(e.contains("elasticsearch_url"), "{e}");
+        let e = bad("mode = \"proxy\"");
+        assert!(e.contains("elasticsearch_url"), "{e}");
+        let e = bad("elasticsearch_url = \"https://es:9200\"");
+        assert!(e.contains("https"), "{e}");
+        assert!(
+            toml::from_str::<FileConfig>(
+                "[[routing.query]]\nindices = [\"a\"]\ntarget = \"nowhere\""
+            )
+            .is_err()
+        );
     }
 }

@@ -20,13 +20,20 @@ fn main() -> std::process::ExitCode {
     };
     match cli.command.unwrap_or(Command::Run) {
         Command::Config {
-            action: ConfigAction::Check,
+            action: ConfigAction::Check { index },
         } => {
             println!("configuration OK\n");
             print!("{}", toml::to_string_pretty(&cfg).unwrap_or_default());
             if cfg.clickhouse_url.is_none() {
                 let py = elastichouse::clickhouse::embedded::find_python(&cfg);
                 println!("\n# storage: embedded chDB, python {}", py.display());
+            }
+            if !index.is_empty() {
+                let routing = elastichouse::router::Routing::new(&cfg);
+                println!("\n# routing");
+                for i in &index {
+                    print!("{}", routing.explain(i));
+                }
             }
             std::process::ExitCode::SUCCESS
         }

@@ -17,6 +17,13 @@ pub struct Inner {
     pub catalog: Arc<Catalog>,
     pub stats: Arc<Stats>,
     pub cluster_uuid: String,
+    /// The real Elasticsearch, when `elasticsearch_url` is set.
+    pub elastic: Option<Arc<crate::elastic::Elastic>>,
+    pub routing: Arc<crate::router::Routing>,
+    /// A/B comparisons (the matcher's store).
+    pub compare: Arc<crate::compare::store::Store>,
+    /// Dual-write failures and the transparent proxy's readiness report.
+    pub records: Arc<crate::router::record::Records>,
 }
 
 impl Deref for AppState {
@@ -32,12 +39,21 @@ impl AppState {
         let catalog = Arc::new(Catalog::new(ch.clone()));
         let cluster_uuid = crate::ids::index_uuid(&format!("cluster:{}", cfg.clickhouse_database));
         let stats = Arc::new(Stats::new(&ch.metrics));
+        let elastic = match &cfg.elasticsearch_url {
+            Some(u) => Some(Arc::new(crate::elastic::Elastic::new(u)?)),
+            None => None,
+        };
+        let routing = Arc::new(crate::router::Routing::new(&cfg));
         Ok(AppState(Arc::new(Inner {
             cfg,
             ch,
             catalog,
             stats,
             cluster_uuid,
+            elastic,
+            routing,
+            compare: Arc::default(),
+            records: Arc::default(),
         })))
     }
 }
@@ -76,7 +92,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 .await;
         }));
     }
-    tracing::info!(es = %es_addr, ui = %ui_addr, clickhouse = %state.ch.url, "elastichouse listening");
+    tracing::info!(es = %es_addr, ui = %ui_addr, clickhouse = %state.ch.url,
+        elasticsearch = state.cfg.elasticsearch_url.as_deref(), mode = ?state.cfg.mode,
+        "elastichouse listening");
     Ok(Running {
         state,
         es_addr,

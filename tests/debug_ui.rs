@@ -377,7 +377,7 @@ async fn pages_render_in_headless_chromium() {
     .await;
     let id = request_id("ui-render-search").await;
     let detail = format!("/requests/{id}");
-    let pages: [(&str, &str); 9] = [
+    let pages: [(&str, &str); 12] = [
         ("/", "latency p99"),
         ("/requests", "ui-render-search"),
         (&detail, "ClickHouse statements"),
@@ -386,6 +386,12 @@ async fn pages_render_in_headless_chromium() {
         ("/indices", "ui-render"),
         ("/ingest", "documents ingested"),
         ("/debug/pprof", "flamegraph"),
+        (
+            "/routing?index=logs",
+            "everything is served from ClickHouse",
+        ),
+        ("/mismatches", "A/B queries compared"),
+        ("/readiness", "transparent-proxy mode"),
         ("/no-such-page", "Nothing at"),
     ];
     let shots = std::env::var_os("ELASTICHOUSE_UI_SCREENSHOTS").map(PathBuf::from);

@@ -862,3 +862,28 @@ async fn nested_columns_added_later() {
         ["1", "2"]
     );
 }
+
+/// `_tier` is a metadata field whose value is the index's preferred data tier: `data_content` for
+/// an index created without a tier preference (TierFieldMapper, "_tier field" in the mapping
+/// docs). Kibana's autocomplete sends `must_not: {terms: {_tier: ["data_frozen"]}}`.
+#[tokio::test]
+async fn tier_metadata_field() {
+    let all = docs().await;
+    let every = expect(all, |_| true);
+    assert_eq!(
+        matching(json!({"term": {"_tier": "data_content"}})).await,
+        every
+    );
+    assert_eq!(
+        matching(json!({"term": {"_tier": "data_frozen"}})).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        matching(json!({"bool": {"must_not": {"terms": {"_tier": ["data_frozen"]}}}})).await,
+        every
+    );
+    assert_eq!(
+        matching(json!({"terms": {"_tier": ["data_hot", "data_content"]}})).await,
+        every
+    );
+}

@@ -586,7 +586,7 @@ async fn post_filter_collapse_terminate_after_min_score() {
     let r = json_req(
         "POST",
         "/sf-small/_search",
-        &json!({"collapse": {"field": "grp", "inner_hits": {"name": "x"}}}),
+        &json!({"collapse": {"field": "grp", "inner_hits": {"name": "x", "collapse": {"field": "n"}}}}),
     )
     .await;
     assert_es_error(&r, 400, "illegal_argument_exception");
@@ -628,7 +628,7 @@ async fn post_filter_collapse_terminate_after_min_score() {
     for body in [
         json!({"explain": true}),
         json!({"script_fields": {"x": {"script": "1"}}}),
-        json!({"runtime_mappings": {"x": {"type": "keyword"}}}),
+        json!({"runtime_mappings": {"x": {"type": "long", "script": "for (;;) {}"}}}),
         json!({"indices_boost": [{"sf-small": 2}]}),
     ] {
         let r = json_req("POST", "/sf-small/_search", &body).await;

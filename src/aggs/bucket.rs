@@ -13,8 +13,10 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 9] = [
+pub const TYPES: [&str; 11] = [
     "terms",
+    "composite",
+    "multi_terms",
     "histogram",
     "date_histogram",
     "range",
@@ -64,6 +66,36 @@ impl Terms {
         self.include.as_ref().is_none_or(|i| i.matches(key))
             && self.exclude.as_ref().is_none_or(|e| !e.matches(key))
     }
+}
+
+/// multi_terms: a compound key of several fields (`missing` per field).
+#[derive(Debug, Clone)]
+pub struct MultiTerms {
+    pub terms: Vec<(String, Option<Value>)>,
+    pub size: usize,
+    pub min_doc_count: u64,
+    pub order: Vec<(OrderKey, bool)>,
+}
+
+/// One value source of a composite aggregation.
+#[derive(Debug, Clone)]
+pub struct CompSource {
+    pub name: String,
+    /// `None`: terms on `field`; `Some`: histogram / date_histogram rounding.
+    pub histo: Option<Box<Histo>>,
+    pub field: String,
+    pub desc: bool,
+    pub missing_bucket: bool,
+    /// Where documents without a value sort (missing_order; default first for asc).
+    pub missing_first: bool,
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Composite {
+    pub sources: Vec<CompSource>,
+    pub size: usize,
+    pub after: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,7 +160,9 @@ pub struct Filters {
 
 #[derive(Debug, Clone)]
 pub enum Bucket {
+    Composite(Composite),
     Terms(Terms),
+    MultiTerms(MultiTerms),
     Histogram(Histo),
     Range(RangeAgg),
     Filter(Query),
@@ -586,12 +620,201 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
             obj_keys_check(ty, body, &["field", "script", "value_type"])?;
             Ok(Bucket::Missing(require_field(ty, body)?))
         }
+        "composite" => {
+            obj_keys_check(ty, body, &["sources", "size", "after"])?;
+            let Some(Value::Array(list)) = body.get("sources") else {
+                return Err(EsError::illegal_argument("Required [sources]"));
+            };
+            let mut sources = Vec::new();
+            for item in list {
+                let Value::Object(m) = item else {
+                    return Err(parse_err(ty, "sources", item));
+                };
+                if m.len() != 1 {
+                    return Err(EsError::parsing(format!(
+                        "[composite] sources must contain exactly one named source, got [{}]",
+                        m.len()
+                    )));
+                }
+                let (name, def) = m.iter().next().expect("one source");
+                let Some(Value::Object(def)) = def
+                    .as_object()
+                    .and_then(|d| (d.len() == 1).then(|| d.values().next().cloned()).flatten())
+                else {
+                    return Err(parse_err(ty, "sources", def));
+                };
+                let kind = def_kind(m.values().next().expect("one source"));
+                let mut inner = def.clone();
+                let order = inner.remove("order");
+                let desc = match order.as_ref().and_then(Value::as_str) {
+                    None | Some("asc") => false,
+                    Some("desc") => true,
+                    Some(o) => {
+                        return Err(EsError::illegal_argument(format!(
+                            "Unknown SortOrder [{o}]"
+                        )));
+                    }
+                };
+                let missing_bucket = match inner.remove("missing_bucket") {
+                    None => false,
+                    Some(Value::Bool(b)) => b,
+                    Some(other) => return Err(parse_err(ty, "missing_bucket", &other)),
+                };
+                let missing_first = match inner
+                    .remove("missing_order")
+                    .as_ref()
+                    .and_then(Value::as_str)
+                {
+                    None | Some("default") => !desc,
+                    Some("first") => true,
+                    Some("last") => false,
+                    Some(o) => {
+                        return Err(EsError::illegal_argument(format!(
+                            "Unknown MissingOrder [{o}]"
+                        )));
+                    }
+                };
+                if inner.contains_key("missing") {
+                    return Err(EsError::illegal_argument(
+                        "[missing] is deprecated. Please use [missing_bucket] instead.",
+                    ));
+                }
+                inner.remove("value_type");
+                let format = get_str(kind, &inner, "format")?;
+                let (field, histo) = match kind {
+                    "terms" => {
+                        obj_keys_check(kind, &inner, &["field", "script", "format"])?;
+                        (require_field(kind, &inner)?, None)
+                    }
+                    "histogram" | "date_histogram" => {
+                        let kind: &'static str = if kind == "histogram" {
+                            "histogram"
+                        } else {
+                            "date_histogram"
+                        };
+                        match parse(kind, &inner, now)? {
+                            Bucket::Histogram(h) => (h.field.clone(), Some(Box::new(h))),
+                            _ => unreachable!("histogram parse"),
+                        }
+                    }
+                    other => {
+                        return Err(EsError::unsupported(format!(
+                            "[composite] source of type [{other}]"
+                        )));
+                    }
+                };
+                sources.push(CompSource {
+                    name: name.clone(),
+                    histo,
+                    field,
+                    desc,
+                    missing_bucket,
+                    missing_first,
+                    format,
+                });
+            }
+            if sources.is_empty() {
+                return Err(EsError::illegal_argument(
+                    "Composite [sources] cannot be null or empty",
+                ));
+            }
+            let size = get_u64(ty, body, "size", 10)? as usize;
+            let after = match body.get("after") {
+                None => None,
+                Some(Value::Object(m)) => {
+                    if m.len() != sources.len() || sources.iter().any(|s| !m.contains_key(&s.name))
+                    {
+                        return Err(EsError::illegal_argument(format!(
+                            "[after] has {} value(s) but [sources] has {}",
+                            m.len(),
+                            sources.len()
+                        )));
+                    }
+                    Some(m.clone())
+                }
+                Some(other) => return Err(parse_err(ty, "after", other)),
+            };
+            Ok(Bucket::Composite(Composite {
+                sources,
+                size,
+                after,
+            }))
+        }
+        "multi_terms" => {
+            obj_keys_check(
+                ty,
+                body,
+                &[
+                    "terms",
+                    "size",
+                    "shard_size",
+                    "min_doc_count",
+                    "shard_min_doc_count",
+                    "order",
+                    "collect_mode",
+                    "show_term_doc_count_error",
+                ],
+            )?;
+            let mut terms = Vec::new();
+            if let Some(Value::Array(list)) = body.get("terms") {
+                for t in list {
+                    let Value::Object(m) = t else {
+                        return Err(parse_err(ty, "terms", t));
+                    };
+                    obj_keys_check(
+                        "terms",
+                        m,
+                        &["field", "missing", "script", "value_type", "format"],
+                    )?;
+                    if m.contains_key("format") {
+                        return Err(EsError::unsupported("[multi_terms] term with [format]"));
+                    }
+                    terms.push((require_field("terms", m)?, m.get("missing").cloned()));
+                }
+            }
+            if terms.len() < 2 {
+                return Err(EsError::illegal_argument(
+                    "The [terms] parameter in the aggregation [multi_terms] must be present and have at least 2 fields",
+                ));
+            }
+            let size = get_u64(ty, body, "size", 10)?;
+            if size == 0 {
+                return Err(EsError::illegal_argument(
+                    "[size] must be greater than 0. Found [0] in [multi_terms]",
+                ));
+            }
+            let min_doc_count = get_u64(ty, body, "min_doc_count", 1)?;
+            if min_doc_count == 0 {
+                return Err(EsError::unsupported("[multi_terms] with [min_doc_count] 0"));
+            }
+            let mut order = match body.get("order") {
+                Some(v) => parse_order(ty, v)?,
+                None => vec![(OrderKey::Count, true)],
+            };
+            if !order.iter().any(|(k, _)| *k == OrderKey::Key) {
+                order.push((OrderKey::Key, false));
+            }
+            Ok(Bucket::MultiTerms(MultiTerms {
+                terms,
+                size: size as usize,
+                min_doc_count,
+                order,
+            }))
+        }
         "global" => {
             obj_keys_check(ty, body, &[])?;
             Ok(Bucket::Global)
         }
         _ => unreachable!("bucket type checked by the caller"),
     }
+}
+
+/// The type name of a composite source definition `{"terms": {…}}`.
+fn def_kind(def: &Value) -> &str {
+    def.as_object()
+        .and_then(|d| d.keys().next())
+        .map(String::as_str)
+        .unwrap_or("")
 }
 
 pub fn fielddata_error(field: &str) -> EsError {

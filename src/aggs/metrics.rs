@@ -22,6 +22,8 @@ pub enum MetricKind {
     Stats,
     ExtendedStats { sigma: f64 },
     Percentiles { percents: Vec<f64>, keyed: bool },
+    TopMetrics(super::top::TopMetrics),
+    TopHits(super::top::TopHits),
 }
 
 #[derive(Debug, Clone)]
@@ -33,7 +35,7 @@ pub struct Metric {
     pub format: Option<String>,
 }
 
-pub const TYPES: [&str; 9] = [
+pub const TYPES: [&str; 11] = [
     "avg",
     "sum",
     "min",
@@ -43,9 +45,30 @@ pub const TYPES: [&str; 9] = [
     "stats",
     "extended_stats",
     "percentiles",
+    "top_metrics",
+    "top_hits",
 ];
 
 pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsError> {
+    let other = |kind: MetricKind, field: String| Metric {
+        ty,
+        kind,
+        field,
+        missing: None,
+        format: None,
+    };
+    match ty {
+        "top_metrics" => {
+            let t = super::top::parse_top_metrics(body)?;
+            let f = t.sort.field.clone();
+            return Ok(other(MetricKind::TopMetrics(t), f));
+        }
+        "top_hits" => {
+            let t = super::top::parse_top_hits(body)?;
+            return Ok(other(MetricKind::TopHits(t), String::new()));
+        }
+        _ => {}
+    }
     let mut allowed = vec!["field", "missing", "format", "script", "value_type"];
     match ty {
         "cardinality" => allowed.extend(["precision_threshold", "execution_hint", "rehash"]),
@@ -167,6 +190,8 @@ pub struct MetricInput {
     pub array: bool,
     /// The field is a date in the first index that maps it (values are epoch millis).
     pub date_format: Option<String>,
+    /// top_metrics / top_hits: how the sort fields and metrics are shown.
+    pub shown: Vec<super::top::Shown>,
 }
 
 pub fn input_shape(
@@ -176,6 +201,22 @@ pub fn input_shape(
     let mut array = false;
     let mut date_format = None;
     let mut first = true;
+    let fields: Vec<&String> = match &m.kind {
+        MetricKind::TopMetrics(t) => std::iter::once(&t.sort.field).chain(&t.metrics).collect(),
+        MetricKind::TopHits(t) => t.sort.iter().map(|s| &s.field).collect(),
+        _ => vec![],
+    };
+    if matches!(m.kind, MetricKind::TopMetrics(_) | MetricKind::TopHits(_)) {
+        let mut shown = Vec::new();
+        for f in fields {
+            shown.push(super::top::shown(metas, f)?);
+        }
+        return Ok(MetricInput {
+            array: false,
+            date_format: None,
+            shown,
+        });
+    }
     for meta in metas {
         if let Some(f) = fields::resolve(meta, &m.field) {
             if numeric_only(m)
@@ -201,11 +242,27 @@ pub fn input_shape(
             first = false;
         }
     }
-    Ok(MetricInput { array, date_format })
+    Ok(MetricInput {
+        array,
+        date_format,
+        shown: vec![],
+    })
 }
 
 /// The metric's input expression in one index (scalar, or an array when `shape.array`).
-pub fn input_expr(m: &Metric, meta: &IndexMeta, shape: &MetricInput) -> Result<Expr, EsError> {
+pub fn input_expr(
+    m: &Metric,
+    meta: &IndexMeta,
+    shape: &MetricInput,
+    score: &Expr,
+) -> Result<Expr, EsError> {
+    match &m.kind {
+        MetricKind::TopMetrics(t) => {
+            return super::top::metrics_input(t, meta, &shape.shown, score);
+        }
+        MetricKind::TopHits(t) => return super::top::hits_input(t, meta, &shape.shown, score),
+        _ => {}
+    }
     let Some(f) = fields::resolve(meta, &m.field) else {
         return Ok(if shape.array {
             sql::array(vec![])
@@ -332,6 +389,12 @@ pub fn columns(m: &Metric, v: &str, array: bool, p: &str) -> Vec<sql::SelectItem
                 out.push(sq().alias(format!("{p}_sq")));
             }
             out
+        }
+        MetricKind::TopMetrics(t) => {
+            vec![super::top::column(x.clone(), t.size, true).alias(format!("{p}_t"))]
+        }
+        MetricKind::TopHits(t) => {
+            vec![super::top::column(x.clone(), t.from + t.size, false).alias(format!("{p}_t"))]
         }
         MetricKind::Percentiles { percents, .. } => {
             let params = percents.iter().map(|p| sql::lit(p / 100.0)).collect();
@@ -470,6 +533,25 @@ pub fn render(
             for (k, s) in strings {
                 out.insert(k, s);
             }
+        }
+        MetricKind::TopMetrics(t) => {
+            out = super::top::render_top_metrics(
+                t,
+                &shape.shown,
+                row.and_then(|r| r.get(&format!("{p}_t"))),
+            );
+        }
+        MetricKind::TopHits(t) => {
+            let n = row
+                .and_then(|r| r.get("_c"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            out = super::top::render_top_hits(
+                t,
+                &shape.shown,
+                row.and_then(|r| r.get(&format!("{p}_t"))),
+                n,
+            );
         }
         MetricKind::Percentiles { percents, keyed } => {
             let vals: Vec<Option<f64>> = match row.and_then(|r| r.get(&format!("{p}_q"))) {

@@ -16,6 +16,7 @@
 pub mod bucket;
 pub mod metrics;
 pub mod pipeline;
+pub mod top;
 
 use crate::catalog::IndexMeta;
 use crate::clickhouse::ClickHouse;
@@ -47,8 +48,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 42] = [
-    "multi_terms",
+const NOT_YET: [&str; 38] = [
     "rare_terms",
     "significant_terms",
     "significant_text",
@@ -56,7 +56,6 @@ const NOT_YET: [&str; 42] = [
     "variable_width_histogram",
     "ip_range",
     "ip_prefix",
-    "composite",
     "nested",
     "reverse_nested",
     "sampler",
@@ -71,8 +70,6 @@ const NOT_YET: [&str; 42] = [
     "percentile_ranks",
     "median_absolute_deviation",
     "boxplot",
-    "top_hits",
-    "top_metrics",
     "weighted_avg",
     "rate",
     "geo_bounds",
@@ -271,6 +268,8 @@ pub struct Source {
     pub final_: bool,
     /// The query (never `post_filter`) and snapshot bounds.
     pub where_: Expr,
+    /// The query's score (top_hits sorted by `_score`).
+    pub score: Expr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -321,6 +320,8 @@ enum PNode {
         b: Box<Bucket>,
         insts: Vec<Inst>,
         info: KeyInfo,
+        /// multi_terms / composite: how each key component is shown.
+        infos: Vec<KeyInfo>,
         /// terms with min_doc_count 0: the level listing every term of the indices.
         all_terms: Option<usize>,
     },
@@ -380,6 +381,96 @@ impl Planner<'_> {
         Ok(self.keys.len() - 1)
     }
 
+    /// multi_terms: a tuple of the fields' values per document (an exploded array of tuples —
+    /// every combination — when some field holds several values in some index).
+    fn multi_key(&mut self, terms: &[(String, Option<Value>)]) -> Result<usize, EsError> {
+        let mut per = Vec::new();
+        for s in self.sources {
+            let mut parts = Vec::new();
+            for (f, missing) in terms {
+                parts.push(bucket::key_expr(&s.meta, f, missing.as_ref(), &|e, _| e)?);
+            }
+            per.push(parts);
+        }
+        Ok(self.tuple_key(per, &vec![false; terms.len()]))
+    }
+
+    /// composite: a tuple of the sources' values (rounded for histogram sources); a missing value
+    /// is a NULL part, kept only for sources with `missing_bucket`.
+    fn composite_key(&mut self, c: &bucket::Composite) -> Result<usize, EsError> {
+        let mut per = Vec::new();
+        for s in self.sources {
+            let mut parts = Vec::new();
+            for src in &c.sources {
+                parts.push(match &src.histo {
+                    Some(h) => {
+                        let round = bucket::histo_round(h);
+                        bucket::key_expr(&s.meta, &src.field, None, &round)?
+                    }
+                    None => bucket::key_expr(&s.meta, &src.field, None, &|e, _| e)?,
+                });
+            }
+            per.push(parts);
+        }
+        let keep: Vec<bool> = c.sources.iter().map(|s| s.missing_bucket).collect();
+        Ok(self.tuple_key(per, &keep))
+    }
+
+    /// A tuple key from per-source parts `(expr, is_array)`: one tuple per document, or — when
+    /// some part holds several values in some index — an exploded array of every combination
+    /// (`arrayFlatten(arrayMap(p0 -> arrayMap(p1 -> (p0, p1), A1), A0))`). A part without value
+    /// is NULL; with `keep_null` it still yields a combination (an array `[NULL]`).
+    fn tuple_key(&mut self, per: Vec<Vec<Option<(Expr, bool)>>>, keep_null: &[bool]) -> usize {
+        let explode = per.iter().flatten().any(|p| matches!(p, Some((_, true))));
+        let exprs = per
+            .into_iter()
+            .map(|parts| {
+                if !explode {
+                    return sql::tuple(
+                        parts
+                            .into_iter()
+                            .map(|p| p.map(|(e, _)| e).unwrap_or_else(sql::null))
+                            .collect(),
+                    );
+                }
+                let arrays: Vec<Expr> = parts
+                    .into_iter()
+                    .zip(keep_null)
+                    .map(|(p, keep)| {
+                        let none = if *keep {
+                            sql::array(vec![sql::null()])
+                        } else {
+                            sql::array(vec![])
+                        };
+                        match p {
+                            None => none,
+                            Some((e, true)) if *keep => Expr::func(
+                                "if",
+                                vec![Expr::func("empty", vec![e.clone()]), none, e],
+                            ),
+                            Some((e, true)) => e,
+                            Some((e, false)) => Expr::func(
+                                "if",
+                                vec![e.clone().is_null(), none, sql::array(vec![e])],
+                            ),
+                        }
+                    })
+                    .collect();
+                let n = arrays.len();
+                let mut body = sql::tuple((0..n).map(|i| sql::col(format!("p{i}"))).collect());
+                for (i, a) in arrays.into_iter().enumerate().rev() {
+                    body = Expr::func("arrayMap", vec![sql::lambda([format!("p{i}")], body), a]);
+                    if i + 1 < n {
+                        body = Expr::func("arrayFlatten", vec![body]);
+                    }
+                }
+                body
+            })
+            .collect();
+        self.keys.push(KeySpec { exprs, explode });
+        self.keys.len() - 1
+    }
+
     fn cond_key(&mut self, f: &dyn Fn(&Source) -> Result<Expr, EsError>) -> Result<usize, EsError> {
         let mut exprs = Vec::new();
         for s in self.sources {
@@ -431,7 +522,7 @@ impl Planner<'_> {
                     let shape = metrics::input_shape(m, &metas)?;
                     let mut inputs = Vec::new();
                     for s in self.sources {
-                        inputs.push(metrics::input_expr(m, &s.meta, &shape)?);
+                        inputs.push(metrics::input_expr(m, &s.meta, &shape, &s.score)?);
                     }
                     self.metrics.push(MetricSpec {
                         level,
@@ -457,6 +548,7 @@ impl Planner<'_> {
                         date_format: None,
                     };
                     let mut all_terms = None;
+                    let mut infos = Vec::new();
                     let child =
                         |pl: &mut Planner, key: usize, scope: Scope| -> Result<Inst, EsError> {
                             let mut p: Vec<usize> = path.to_vec();
@@ -474,6 +566,34 @@ impl Planner<'_> {
                                 let g = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                                 all_terms = Some(self.level(Scope::Global, vec![g]));
                             }
+                        }
+                        Bucket::Composite(c) => {
+                            if !path.is_empty() || scope == Scope::Global {
+                                return Err(EsError::illegal_argument(format!(
+                                    "[composite] aggregation cannot be used with a parent aggregation of type: [{}]",
+                                    if scope == Scope::Global {
+                                        "GlobalAggregatorFactory"
+                                    } else {
+                                        "bucket"
+                                    }
+                                )));
+                            }
+                            infos = c
+                                .sources
+                                .iter()
+                                .map(|src| self.key_info(&src.field, src.format.as_ref()))
+                                .collect();
+                            let k = self.composite_key(c)?;
+                            insts.push(child(self, k, scope)?);
+                        }
+                        Bucket::MultiTerms(mt) => {
+                            infos = mt
+                                .terms
+                                .iter()
+                                .map(|(f, _)| self.key_info(f, None))
+                                .collect();
+                            let k = self.multi_key(&mt.terms)?;
+                            insts.push(child(self, k, scope)?);
                         }
                         Bucket::Histogram(h) => {
                             info = self.key_info(&h.field, h.format.as_ref());
@@ -547,6 +667,7 @@ impl Planner<'_> {
                         b: Box::new(b.clone()),
                         insts,
                         info,
+                        infos,
                         all_terms,
                     });
                 }
@@ -803,9 +924,10 @@ impl Render<'_> {
                     b,
                     insts,
                     info,
+                    infos,
                     all_terms,
                 } => {
-                    let body = self.bucket(b, insts, info, *all_terms, path)?;
+                    let body = self.bucket(b, insts, info, infos, *all_terms, path)?;
                     out.insert(name.clone(), with_meta(meta, body));
                 }
             }
@@ -881,6 +1003,7 @@ impl Render<'_> {
         b: &Bucket,
         insts: &[Inst],
         info: &KeyInfo,
+        infos: &[KeyInfo],
         all_terms: Option<usize>,
         path: Option<&[Value]>,
     ) -> Result<Map<String, Value>, EsError> {
@@ -1067,6 +1190,94 @@ impl Render<'_> {
                     Value::Array(list.into_iter().map(Value::Object).collect()),
                 );
             }
+            Bucket::Composite(c) => {
+                let inst = &insts[0];
+                let mut found: Vec<(Vec<Value>, &Row)> = Vec::new();
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let Some(parts) = k.as_array() else { continue };
+                    if parts
+                        .iter()
+                        .zip(&c.sources)
+                        .any(|(v, s)| v.is_null() && !s.missing_bucket)
+                    {
+                        continue;
+                    }
+                    found.push((parts.clone(), row));
+                }
+                found.sort_by(|a, b| composite_cmp(c, &a.0, &b.0));
+                if let Some(after) = &c.after {
+                    let after: Vec<Value> = c
+                        .sources
+                        .iter()
+                        .map(|s| composite_after_value(s, &after[&s.name]))
+                        .collect::<Result<_, _>>()?;
+                    found.retain(|(k, _)| composite_cmp(c, k, &after).is_gt());
+                }
+                found.truncate(c.size);
+                let mut list = Vec::new();
+                let mut last_key = None;
+                for (parts, row) in found {
+                    let raw = Value::Array(parts.clone());
+                    let sp = Self::sub_path(path, &raw);
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
+                    let mut key = Map::new();
+                    for ((v, s), inf) in parts.iter().zip(&c.sources).zip(infos) {
+                        key.insert(s.name.clone(), composite_key_part(s, inf, v));
+                    }
+                    let mut bk = Map::new();
+                    bk.insert("key".into(), Value::Object(key.clone()));
+                    bk.insert("doc_count".into(), json!(count_of(Some(row))));
+                    bk.extend(subs);
+                    list.push(bk);
+                    last_key = Some(key);
+                }
+                pipeline::apply_parent(&pipelines, &mut list)?;
+                if let Some(k) = last_key {
+                    out.insert("after_key".into(), Value::Object(k));
+                }
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(list.into_iter().map(Value::Object).collect()),
+                );
+            }
+            Bucket::MultiTerms(mt) => {
+                let inst = &insts[0];
+                let mut rendered: Vec<(Value, u64, Map<String, Value>)> = Vec::new();
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let Some(parts) = k.as_array() else { continue };
+                    let n = count_of(Some(row));
+                    if parts.iter().any(Value::is_null) || n < mt.min_doc_count {
+                        continue;
+                    }
+                    let sp = Self::sub_path(path, &k);
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
+                    let mut key = Vec::new();
+                    let mut text = Vec::new();
+                    for (v, inf) in parts.iter().zip(infos) {
+                        let (kv, s) = multi_key_part(inf, v);
+                        key.push(kv);
+                        text.push(s);
+                    }
+                    let mut bk = Map::new();
+                    bk.insert("key".into(), Value::Array(key));
+                    bk.insert("key_as_string".into(), json!(text.join("|")));
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    rendered.push((k.clone(), n, bk));
+                }
+                sort_buckets(&mut rendered, &mt.order)?;
+                let other: u64 = rendered.iter().skip(mt.size).map(|(_, n, _)| *n).sum();
+                rendered.truncate(mt.size);
+                let mut list: Vec<Map<String, Value>> =
+                    rendered.into_iter().map(|(_, _, b)| b).collect();
+                pipeline::apply_parent(&pipelines, &mut list)?;
+                out.insert("doc_count_error_upper_bound".into(), json!(0));
+                out.insert("sum_other_doc_count".into(), json!(other));
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(list.into_iter().map(Value::Object).collect()),
+                );
+            }
             Bucket::Histogram(h) => {
                 let inst = &insts[0];
                 let mut by_key: BTreeMap<i64, (f64, u64, Option<&Row>)> = BTreeMap::new();
@@ -1198,7 +1409,12 @@ impl Render<'_> {
         if !pipelines.is_empty()
             && !matches!(
                 b,
-                Bucket::Histogram(_) | Bucket::Terms(_) | Bucket::Range(_) | Bucket::Filters(_)
+                Bucket::Histogram(_)
+                    | Bucket::Composite(_)
+                    | Bucket::Terms(_)
+                    | Bucket::MultiTerms(_)
+                    | Bucket::Range(_)
+                    | Bucket::Filters(_)
             )
         {
             let (name, _, p) = pipelines[0];
@@ -1264,7 +1480,129 @@ fn render_key(info: &KeyInfo, k: &Value) -> (Value, Option<Value>) {
     }
 }
 
+/// InternalComposite's order: source by source, each ascending or descending, missing values
+/// first or last as `missing_order` says.
+fn composite_cmp(c: &bucket::Composite, a: &[Value], b: &[Value]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for ((x, y), s) in a.iter().zip(b).zip(&c.sources) {
+        let o = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if s.missing_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if s.missing_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            (false, false) => {
+                let o = cmp_values(x, y);
+                if s.desc { o.reverse() } else { o }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// An `after` value in the raw form of the grouped keys: dates (formatted or millis) as millis,
+/// booleans as 0/1, numbers and strings as they are.
+fn composite_after_value(s: &bucket::CompSource, v: &Value) -> Result<Value, EsError> {
+    Ok(match v {
+        Value::Bool(b) => json!(u8::from(*b)),
+        Value::String(t) if s.histo.as_ref().is_some_and(|h| h.date.is_some()) => {
+            let fmt = s
+                .format
+                .clone()
+                .unwrap_or_else(|| "strict_date_optional_time||epoch_millis".into());
+            let ns = crate::schema::dates::parse_date_value(v, &fmt).map_err(|e| {
+                EsError::parsing(format!("failed to parse date field [{t}]: {}", e.0))
+            })?;
+            json!(ns / 1_000_000)
+        }
+        other => other.clone(),
+    })
+}
+
+/// A composite key part as InternalComposite shows it: date_histogram keys as epoch millis (or
+/// formatted with the source's `format`), booleans true/false, numbers, strings.
+fn composite_key_part(s: &bucket::CompSource, info: &KeyInfo, v: &Value) -> Value {
+    use fields::EsKind as K;
+    if v.is_null() {
+        return Value::Null;
+    }
+    if let Some(h) = &s.histo {
+        let x = v.as_f64().unwrap_or(0.0);
+        if h.date.is_some() {
+            return match &s.format {
+                Some(f) => json!(crate::schema::dates::format_date(
+                    (x as i64).saturating_mul(1_000_000),
+                    f,
+                    h.time_zone.as_deref()
+                )),
+                None => json!(x as i64),
+            };
+        }
+        return json!(x);
+    }
+    match info.kind {
+        K::Boolean => json!(v.as_u64() == Some(1) || v.as_bool() == Some(true)),
+        K::Date | K::DateNanos if s.format.is_some() => {
+            render_key(info, v).1.unwrap_or(Value::Null)
+        }
+        _ => render_key(info, v).0,
+    }
+}
+
+/// One component of a multi_terms key as InternalMultiTerms#getKey shows it (DocValueFormat:
+/// dates formatted, booleans true/false, IPs as text) and its `key_as_string` part.
+fn multi_key_part(info: &KeyInfo, v: &Value) -> (Value, String) {
+    use fields::EsKind as K;
+    match info.kind {
+        K::Date | K::DateNanos | K::Boolean | K::Ip => {
+            let (k, kas) = render_key(info, v);
+            let s = kas
+                .and_then(|x| x.as_str().map(str::to_string))
+                .unwrap_or_else(|| k.as_str().map(str::to_string).unwrap_or_default());
+            let shown = match info.kind {
+                K::Boolean => json!(s == "true"),
+                _ => json!(s),
+            };
+            (shown, s)
+        }
+        _ => {
+            let (k, _) = render_key(info, v);
+            let s = match &k {
+                Value::String(s) => s.clone(),
+                Value::Number(n) if n.is_f64() => java_double(n.as_f64().unwrap_or(0.0)),
+                other => other.to_string(),
+            };
+            (k, s)
+        }
+    }
+}
+
 fn cmp_values(a: &Value, b: &Value) -> std::cmp::Ordering {
+    if let (Value::Array(x), Value::Array(y)) = (a, b) {
+        for (p, q) in x.iter().zip(y) {
+            let o = cmp_values(p, q);
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        return x.len().cmp(&y.len());
+    }
+    if let (Value::Bool(x), Value::Bool(y)) = (a, b) {
+        return x.cmp(y);
+    }
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         _ => a

@@ -29,12 +29,87 @@ pub enum Gap {
     KeepValues,
 }
 
+/// The `MovingFunctions.*` calls a `moving_fn` script may be (MovingFunctions.java).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum MovFn {
     Avg,
     Sum,
     Min,
     Max,
+    LinearWeightedAvg,
+    Ewma(f64),
+    Holt(f64, f64),
+    StdDev,
+}
+
+impl MovFn {
+    /// Parses `MovingFunctions.<name>(values[, numbers…])` (spaces removed).
+    fn parse(call: &str) -> Option<MovFn> {
+        let inner = call.strip_prefix("MovingFunctions.")?;
+        let (name, args) = inner.split_once('(')?;
+        let args: Vec<&str> = args.strip_suffix(')')?.split(',').collect();
+        let nums: Option<Vec<f64>> = args[1..].iter().map(|a| a.parse().ok()).collect();
+        let nums = nums?;
+        Some(match (name, args[0], nums.as_slice()) {
+            ("unweightedAvg", "values", []) => MovFn::Avg,
+            ("sum", "values", []) => MovFn::Sum,
+            ("min", "values", []) => MovFn::Min,
+            ("max", "values", []) => MovFn::Max,
+            ("linearWeightedAvg", "values", []) => MovFn::LinearWeightedAvg,
+            ("ewma", "values", [a]) => MovFn::Ewma(*a),
+            ("holt", "values", [a, b]) => MovFn::Holt(*a, *b),
+            _ => return None,
+        })
+    }
+
+    /// The function over one window (NaN values are already left out), as MovingFunctions
+    /// computes it, NaN when it has nothing to work on.
+    fn apply(self, w: &[f64]) -> f64 {
+        match self {
+            MovFn::Avg if w.is_empty() => f64::NAN,
+            MovFn::Avg => w.iter().sum::<f64>() / w.len() as f64,
+            MovFn::Sum => w.iter().sum(),
+            MovFn::Min => w.iter().copied().fold(f64::NAN, f64::min),
+            MovFn::Max => w.iter().copied().fold(f64::NAN, f64::max),
+            // The total weight starts at 1 in Elasticsearch's implementation.
+            MovFn::LinearWeightedAvg => {
+                let (mut avg, mut total) = (0.0, 1.0);
+                for (i, v) in w.iter().enumerate() {
+                    avg += v * (i + 1) as f64;
+                    total += (i + 1) as f64;
+                }
+                if w.is_empty() { f64::NAN } else { avg / total }
+            }
+            MovFn::Ewma(alpha) => w
+                .iter()
+                .copied()
+                .reduce(|avg, v| v * alpha + avg * (1.0 - alpha))
+                .unwrap_or(f64::NAN),
+            MovFn::Holt(alpha, beta) => {
+                let (mut s, mut last_s, mut last_b) = (f64::NAN, 0.0, 0.0);
+                for (i, v) in w.iter().enumerate() {
+                    let b;
+                    if i == 0 {
+                        s = *v;
+                        b = 0.0;
+                    } else {
+                        s = alpha * v + (1.0 - alpha) * (last_s + last_b);
+                        b = beta * (s - last_s) + (1.0 - beta) * last_b;
+                    }
+                    last_s = s;
+                    last_b = b;
+                }
+                s
+            }
+            MovFn::StdDev => {
+                let avg = MovFn::Avg.apply(w);
+                if avg.is_nan() {
+                    return f64::NAN;
+                }
+                (w.iter().map(|v| (v - avg).powi(2)).sum::<f64>() / w.len() as f64).sqrt()
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +117,8 @@ pub enum Pipeline {
     Derivative {
         path: String,
         gap: Gap,
+        /// `unit` in milliseconds: adds `normalized_value` = value / (key distance / unit).
+        unit_ms: Option<f64>,
     },
     CumulativeSum {
         path: String,
@@ -106,7 +183,17 @@ fn single_path(ty: &str, body: &Map<String, Value>) -> Result<String, EsError> {
     }
 }
 
-fn script_source(ty: &str, v: Option<&Value>) -> Result<String, EsError> {
+/// A script's source and language (`painless` when not given).
+fn script_source(ty: &str, v: Option<&Value>) -> Result<(String, String), EsError> {
+    let lang = v
+        .and_then(|s| s.get("lang"))
+        .and_then(Value::as_str)
+        .unwrap_or("painless")
+        .to_string();
+    script_text(ty, v).map(|s| (s, lang))
+}
+
+fn script_text(ty: &str, v: Option<&Value>) -> Result<String, EsError> {
     match v {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(Value::Object(m)) => {
@@ -137,12 +224,19 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Pipeline, Es
     match ty {
         "derivative" => {
             obj_keys_check(ty, body, &["buckets_path", "gap_policy", "format", "unit"])?;
-            if body.contains_key("unit") {
-                return Err(EsError::unsupported("[derivative] with [unit]"));
-            }
+            let unit_ms = match body.get("unit") {
+                None => None,
+                Some(Value::String(u)) => Some(unit_millis(u).ok_or_else(|| {
+                    EsError::parsing(format!(
+                        "failed to parse setting [unit] with value [{u}] as a time value: unit is missing or unrecognized"
+                    ))
+                })?),
+                Some(other) => return Err(parse_err(ty, "unit", other)),
+            };
             Ok(Pipeline::Derivative {
                 path: single_path(ty, body)?,
                 gap: gap_of(ty, body)?,
+                unit_ms,
             })
         }
         "cumulative_sum" => {
@@ -172,14 +266,14 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Pipeline, Es
                     "[window] must be a positive, non-zero integer.",
                 ));
             }
-            let src = script_source(ty, body.get("script"))?;
-            let inner = src.trim().trim_end_matches(';').trim();
-            let f = match inner.replace(' ', "").as_str() {
-                "MovingFunctions.unweightedAvg(values)" => MovFn::Avg,
-                "MovingFunctions.sum(values)" => MovFn::Sum,
-                "MovingFunctions.min(values)" => MovFn::Min,
-                "MovingFunctions.max(values)" => MovFn::Max,
-                _ => return Err(EsError::unsupported(format!("[moving_fn] script [{src}]"))),
+            let (src, _) = script_source(ty, body.get("script"))?;
+            let inner = src.trim().trim_end_matches(';').trim().replace(' ', "");
+            let f = match inner.as_str() {
+                "MovingFunctions.stdDev(values,MovingFunctions.unweightedAvg(values))" => {
+                    MovFn::StdDev
+                }
+                call => MovFn::parse(call)
+                    .ok_or_else(|| EsError::unsupported(format!("[moving_fn] script [{src}]")))?,
             };
             Ok(Pipeline::MovingFn {
                 path: single_path(ty, body)?,
@@ -215,10 +309,19 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Pipeline, Es
                     )));
                 }
             };
-            let src = script_source(ty, body.get("script"))?;
+            let (src, lang) = script_source(ty, body.get("script"))?;
+            let mut vars = vars;
+            // Numeric script params are variables too (`params._interval` from TSVB).
+            if let Some(Value::Object(ps)) = body.get("script").and_then(|s| s.get("params")) {
+                for (k, v) in ps {
+                    if let Some(x) = v.as_f64() {
+                        vars.push((k.clone(), format!("{PARAM_PREFIX}{x}")));
+                    }
+                }
+            }
             Ok(Pipeline::Script {
                 vars,
-                script: Script::parse(&src)?,
+                script: Script::parse(&src, lang == "expression")?,
                 gap: gap_of(ty, body)?,
                 selector: ty == "bucket_selector",
             })
@@ -395,18 +498,22 @@ pub fn apply_parent(
     for (name, meta, p) in pipes {
         let name = name.as_str();
         match p {
-            Pipeline::Derivative { path, gap } => {
-                let mut last: Option<f64> = None;
+            Pipeline::Derivative { path, gap, unit_ms } => {
+                // (value, key) of the last bucket that had a value.
+                let mut last: Option<(f64, f64)> = None;
                 for b in buckets.iter_mut() {
                     let this = resolve(b, path, *gap);
-                    if let (Some(prev), Some(cur)) = (last, this) {
-                        b.insert(
-                            name.into(),
-                            with_meta(meta, json!({"value": value_json(cur - prev)})),
-                        );
+                    let key = b.get("key").and_then(Value::as_f64).unwrap_or(f64::NAN);
+                    if let (Some((prev, prev_key)), Some(cur)) = (last, this) {
+                        let mut out = json!({"value": value_json(cur - prev)});
+                        if let Some(u) = unit_ms {
+                            let factor = (key - prev_key) / u;
+                            out["normalized_value"] = value_json((cur - prev) / factor);
+                        }
+                        b.insert(name.into(), with_meta(meta, out));
                     }
                     if this.is_some() || *gap != Gap::Skip {
-                        last = this;
+                        last = this.map(|v| (v, key));
                     }
                 }
             }
@@ -442,13 +549,7 @@ pub fn apply_parent(
                     } else {
                         vec![]
                     };
-                    let r = match f {
-                        MovFn::Avg if w.is_empty() => f64::NAN,
-                        MovFn::Avg => w.iter().sum::<f64>() / w.len() as f64,
-                        MovFn::Sum => w.iter().sum(),
-                        MovFn::Min => w.iter().copied().fold(f64::NAN, f64::min),
-                        MovFn::Max => w.iter().copied().fold(f64::NAN, f64::max),
-                    };
+                    let r = f.apply(&w);
                     buckets[*bi].insert(
                         name.into(),
                         with_meta(meta, json!({"value": value_json(r)})),
@@ -466,6 +567,10 @@ pub fn apply_parent(
                     let mut env = Vec::new();
                     let mut skip = false;
                     for (k, path) in vars {
+                        if let Some(x) = path.strip_prefix(PARAM_PREFIX) {
+                            env.push((k.clone(), x.parse().unwrap_or(f64::NAN)));
+                            continue;
+                        }
                         match resolve(b, path, *gap) {
                             Some(x) => env.push((k.clone(), x)),
                             None => skip = true,
@@ -647,6 +752,41 @@ struct P<'a> {
     toks: Vec<&'a str>,
     pos: usize,
     src: &'a str,
+    /// Lucene expressions name variables without `params.`.
+    bare_vars: bool,
+}
+
+/// Marks a script parameter's constant value in the variable list of a bucket script.
+const PARAM_PREFIX: &str = "\u{0}param:";
+
+/// Milliseconds of a derivative `unit`: a calendar unit (`1d`, `day`, …) or a time value (`10s`).
+fn unit_millis(u: &str) -> Option<f64> {
+    let calendar = match u {
+        "second" | "1s" => Some(1_000.0),
+        "minute" | "1m" => Some(60_000.0),
+        "hour" | "1h" => Some(3_600_000.0),
+        "day" | "1d" => Some(86_400_000.0),
+        "week" | "1w" => Some(7.0 * 86_400_000.0),
+        "month" | "1M" => Some(30.0 * 86_400_000.0),
+        "quarter" | "1q" => Some(90.0 * 86_400_000.0),
+        "year" | "1y" => Some(365.0 * 86_400_000.0),
+        _ => None,
+    };
+    calendar.or_else(|| {
+        let i = u.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+        let n: f64 = u[..i].parse().ok()?;
+        let m = match &u[i..] {
+            "nanos" => 1e-6,
+            "micros" => 1e-3,
+            "ms" => 1.0,
+            "s" => 1_000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            "d" => 86_400_000.0,
+            _ => return None,
+        };
+        Some(n * m)
+    })
 }
 
 fn tokenize(s: &str) -> Result<Vec<&str>, EsError> {
@@ -692,11 +832,13 @@ fn script_err(src: &str) -> EsError {
 }
 
 impl Script {
-    pub fn parse(src: &str) -> Result<Script, EsError> {
+    /// Parses a Painless (`params.x`) or, with `bare_vars`, a Lucene expression (`x`) script.
+    pub fn parse(src: &str, bare_vars: bool) -> Result<Script, EsError> {
         let mut p = P {
             toks: tokenize(src)?,
             pos: 0,
             src,
+            bare_vars,
         };
         let s = p.expr(0)?;
         if p.pos != p.toks.len() {
@@ -844,11 +986,78 @@ impl<'a> P<'a> {
                 Ok(Script::Call(f, args))
             }
             t if t.starts_with("params.") => Ok(Script::Var(t.to_string())),
+            t if self.bare_vars && t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') => {
+                Ok(Script::Var(t.to_string()))
+            }
             t => t
                 .trim_end_matches(['d', 'D', 'f', 'F', 'L', 'l'])
                 .parse::<f64>()
                 .map(Script::Num)
                 .map_err(|_| script_err(self.src)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Values worked by hand from Elasticsearch's MovingFunctions.java.
+    #[test]
+    fn moving_functions_as_elasticsearch_computes_them() {
+        let w = [2.0, 4.0, 6.0];
+        // (2*1 + 4*2 + 6*3) / (1 + 1 + 2 + 3): the total weight starts at 1.
+        assert_eq!(MovFn::LinearWeightedAvg.apply(&w), 28.0 / 7.0);
+        // ewma 0.5: 2 → 3 → 4.5
+        assert_eq!(MovFn::Ewma(0.5).apply(&w), 4.5);
+        // holt 0.5/0.5: s=2,b=0; s=3,b=0.5; s=0.5*6+0.5*3.5=4.75
+        assert_eq!(MovFn::Holt(0.5, 0.5).apply(&w), 4.75);
+        assert!((MovFn::StdDev.apply(&w) - (8.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        for f in [
+            MovFn::LinearWeightedAvg,
+            MovFn::Ewma(0.3),
+            MovFn::Holt(0.3, 0.1),
+            MovFn::StdDev,
+        ] {
+            assert!(f.apply(&[]).is_nan(), "{f:?} of nothing is NaN");
+        }
+        assert_eq!(
+            MovFn::parse("MovingFunctions.ewma(values,0.3)"),
+            Some(MovFn::Ewma(0.3))
+        );
+        assert_eq!(
+            MovFn::parse("MovingFunctions.holtWinters(values,0.3,0.1,0.3,5,false)"),
+            None
+        );
+    }
+
+    #[test]
+    fn derivative_units() {
+        assert_eq!(unit_millis("1s"), Some(1000.0));
+        assert_eq!(unit_millis("day"), Some(86_400_000.0));
+        assert_eq!(unit_millis("90s"), Some(90_000.0));
+        assert_eq!(unit_millis("fortnight"), None);
+    }
+
+    // TSVB's count metric is a Lucene expression naming its variable without `params.`; Painless
+    // needs `params.`.
+    #[test]
+    fn expression_scripts_use_bare_variables() {
+        let env = [("count".to_string(), 7.0)];
+        assert_eq!(
+            Script::parse("count * 1", true)
+                .unwrap()
+                .eval(&env)
+                .unwrap(),
+            7.0
+        );
+        assert!(Script::parse("count * 1", false).is_err());
+        assert_eq!(
+            Script::parse("params.count / 2", false)
+                .unwrap()
+                .eval(&env)
+                .unwrap(),
+            3.5
+        );
     }
 }

@@ -40,6 +40,26 @@ pub struct FeatureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    pub backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatementLabels {
     /// First keyword of the statement, lower-cased: `select`, `insert`, `alter`, …
     pub kind: String,
@@ -120,6 +140,10 @@ pub struct Metrics {
     unsupported: Family<FeatureLabels, Counter>,
     features_seen: Mutex<HashSet<String>>,
     engine_restarts: Counter,
+    mismatches: Family<KindLabels, Counter>,
+    comparisons: Family<ResultLabels, Counter>,
+    secondary_failures: Family<BackendLabels, Counter>,
+    routed: Family<DecisionLabels, Counter>,
     /// Serialises the catch-up of counters that mirror values kept elsewhere.
     sync: Mutex<()>,
 }
@@ -183,8 +207,36 @@ impl Metrics {
             "Failed ClickHouse statements by kind and exception code",
             ch.errors.clone(),
         );
+        let mismatches = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "mismatches",
+            "Differences between the Elasticsearch and ClickHouse answers of A/B queries, by kind",
+            mismatches.clone(),
+        );
+        let comparisons = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "ab_comparisons",
+            "A/B queries compared, by result (match, mismatch)",
+            comparisons.clone(),
+        );
+        let secondary_failures = Family::<BackendLabels, Counter>::default();
+        registry.register(
+            "secondary_write_failures",
+            "Dual writes whose secondary backend failed, by that backend",
+            secondary_failures.clone(),
+        );
+        let routed = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "routed_requests",
+            "Requests by routing decision (clickhouse, elasticsearch, dual_write, ab_query, proxy)",
+            routed.clone(),
+        );
         Metrics {
             registry,
+            mismatches,
+            comparisons,
+            secondary_failures,
+            routed,
             requests,
             latency,
             in_flight,
@@ -236,6 +288,39 @@ impl Metrics {
             .iter()
             .map(|e| self.ingest_counter(e).get())
             .sum()
+    }
+
+    pub fn mismatch(&self, kind: &str) {
+        self.mismatches
+            .get_or_create(&KindLabels {
+                kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn comparison(&self, matched: bool) {
+        self.comparisons
+            .get_or_create(&ResultLabels {
+                result: if matched { "match" } else { "mismatch" }.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn secondary_failure(&self, backend: &str) {
+        self.secondary_failures
+            .get_or_create(&BackendLabels {
+                backend: backend.to_string(),
+            })
+            .inc();
+    }
+
+    /// `decision` is one of a few fixed names.
+    pub fn routed(&self, decision: &'static str) {
+        self.routed
+            .get_or_create(&DecisionLabels {
+                decision: decision.to_string(),
+            })
+            .inc();
     }
 
     pub fn unsupported(&self, feature: &str) {

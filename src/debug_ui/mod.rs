@@ -9,6 +9,7 @@
 pub mod metrics;
 mod pages;
 mod pprof;
+mod proxy_pages;
 pub mod trace;
 
 use crate::server::AppState;
@@ -260,6 +261,16 @@ pub fn router(state: AppState) -> Router {
         .route("/unsupported", get(pages::unsupported))
         .route("/indices", get(pages::indices))
         .route("/ingest", get(pages::ingest))
+        .route("/routing", get(proxy_pages::routing))
+        .route("/mismatches", get(proxy_pages::mismatches))
+        .route("/mismatches/{id}", get(proxy_pages::mismatch))
+        .route("/readiness", get(proxy_pages::readiness))
+        .route("/api/mismatches", get(proxy_pages::api_mismatches))
+        .route(
+            "/api/secondary_failures",
+            get(proxy_pages::api_secondary_failures),
+        )
+        .route("/api/readiness", get(proxy_pages::api_readiness))
         .route("/api/requests", get(pages::api_requests))
         .route("/api/requests/{id}", get(pages::api_request))
         .route("/metrics", get(pages::metrics))

@@ -40,13 +40,16 @@ b.checked=localStorage.getItem(k)==='1';\
 b.addEventListener('change',function(){localStorage.setItem(k,b.checked?'1':'0');if(b.checked)location.reload();});\
 if(b.checked)setTimeout(function(){location.reload();},2000);})();</script>";
 
-const NAV: [(&str, &str); 8] = [
+const NAV: [(&str, &str); 11] = [
     ("overview", "/"),
     ("requests", "/requests"),
     ("SQL", "/sql"),
     ("unsupported", "/unsupported"),
     ("indices", "/indices"),
     ("ingest", "/ingest"),
+    ("routing", "/routing"),
+    ("mismatches", "/mismatches"),
+    ("readiness", "/readiness"),
     ("metrics", "/metrics"),
     ("pprof", "/debug/pprof"),
 ];
@@ -180,6 +183,19 @@ pub async fn overview(State(s): State<AppState>) -> Html<String> {
         &mut b,
         "ingest bytes",
         &bytes(st.metrics.ingest_bytes_total()),
+    );
+    let compared = s.compare.compared.load(Ordering::Relaxed);
+    card(
+        &mut b,
+        "A/B mismatch rate",
+        &if compared == 0 {
+            "–".to_string()
+        } else {
+            format!(
+                "{:.1} % of {compared}",
+                s.compare.mismatched.load(Ordering::Relaxed) as f64 * 100.0 / compared as f64
+            )
+        },
     );
     card(
         &mut b,
@@ -376,6 +392,18 @@ pub async fn request_detail(State(s): State<AppState>, Path(id): Path<String>) -
             .map_or_else(|| "in progress".into(), |s| s.to_string()),
     );
     row(&mut b, "latency", &esc(&ms(d.millis)));
+    if let Some(r) = &d.routing {
+        row(&mut b, "routing", &esc(r));
+    }
+    if let Some(id) = d.mismatch {
+        row(
+            &mut b,
+            "A/B",
+            &format!(
+                "<a class=\"err\" href=\"/mismatches/{id}\">mismatch {id}: the two answers differ</a>"
+            ),
+        );
+    }
     if let Some(f) = &d.unsupported {
         row(
             &mut b,
@@ -660,6 +688,8 @@ fn trace_json(t: &RequestTrace, full: bool) -> Value {
         "response_bytes": d.response_bytes,
         "sql_count": d.sql.len() + d.sql_dropped,
         "unsupported": d.unsupported,
+        "routing": d.routing,
+        "mismatch": d.mismatch,
     });
     if full {
         v["content_type"] = json!(t.content_type);

@@ -69,6 +69,11 @@ pub struct TraceData {
     pub response_bytes: u64,
     pub response_content_type: Option<String>,
     pub unsupported: Option<String>,
+    /// Where routing sent the request (`clickhouse`, `elasticsearch`, `dual_write (primary …)`, …),
+    /// when an Elasticsearch is configured.
+    pub routing: Option<String>,
+    /// The A/B mismatch this request produced, in the compare store.
+    pub mismatch: Option<u64>,
 }
 
 impl RequestTrace {
@@ -82,6 +87,14 @@ impl RequestTrace {
 
     pub fn millis(&self) -> Option<f64> {
         self.data.lock().millis
+    }
+
+    pub fn set_routing(&self, decision: String) {
+        self.data.lock().routing = Some(decision);
+    }
+
+    pub fn set_mismatch(&self, id: u64) {
+        self.data.lock().mismatch = Some(id);
     }
 
     /// A ClickHouse statement issued while serving this request.

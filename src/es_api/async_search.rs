@@ -47,7 +47,15 @@ const SUBMIT_PARAMS: &[&str] = &[
     "keep_on_completion",
     "keep_alive",
 ];
-const GET_PARAMS: &[&str] = &["wait_for_completion_timeout", "keep_alive", "typed_keys"];
+/// RestGetAsyncSearchAction's parameters; Kibana's ese strategy sends `return_intermediate_results`
+/// (false) on every poll. We never return partial results of a running search, so both values
+/// give what Elasticsearch gives for `false`.
+const GET_PARAMS: &[&str] = &[
+    "wait_for_completion_timeout",
+    "keep_alive",
+    "typed_keys",
+    "return_intermediate_results",
+];
 const DEFAULT_KEEP_ALIVE_MS: i64 = 5 * 24 * 3_600_000;
 
 /// Marks our ids (`AsyncExecutionId` encodes a document id and a task id; ours is a random key).

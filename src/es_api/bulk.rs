@@ -36,9 +36,30 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
     let mut items = Vec::with_capacity(total);
     let mut errors = false;
     let mut done = 0usize;
+    let mut is_alias: std::collections::HashMap<String, bool> = Default::default();
     for chunk in parsed.actions.chunks(batch) {
         let mut ops = Vec::with_capacity(chunk.len());
-        for a in chunk {
+        // Items refused before writing (`require_alias` on a name that is not an alias).
+        let mut refused: Vec<Option<write::WriteResult>> = vec![None; chunk.len()];
+        for (pos, a) in chunk.iter().enumerate() {
+            if a.require_alias {
+                let alias = match is_alias.get(&a.index) {
+                    Some(b) => *b,
+                    None => {
+                        let b = s.catalog.is_alias(&a.index).await?;
+                        is_alias.insert(a.index.clone(), b);
+                        b
+                    }
+                };
+                if !alias {
+                    refused[pos] = Some(write::WriteResult {
+                        index: a.index.clone(),
+                        id: a.id.clone().unwrap_or_default(),
+                        outcome: Err(require_alias_error(&a.index)),
+                    });
+                    continue;
+                }
+            }
             let source = match a.source {
                 Some(range) if a.update.is_none() => {
                     Some(parsed.spool.read(range).map_err(|e| {
@@ -64,7 +85,11 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
                 },
             ));
         }
-        let results = write::apply_many(&s, ops).await;
+        let mut applied = write::apply_many(&s, ops).await.into_iter();
+        let results = refused.into_iter().map(|r| {
+            r.or_else(|| applied.next())
+                .expect("every item has a result")
+        });
         for (a, r) in chunk.iter().zip(results) {
             errors |= r.outcome.is_err();
             items.push(r.bulk_item(a.op, refresh));
@@ -81,6 +106,17 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
         json!({"errors": errors, "took": took, "items": items}),
     )
     .into_response())
+}
+
+/// TransportBulkAction: `require_alias` on a target that is not an alias.
+fn require_alias_error(index: &str) -> EsError {
+    let e = EsError::index_not_found(index);
+    EsError {
+        reason: format!(
+            "no such index [{index}] and [require_alias] request flag is [true] and [{index}] is not an alias"
+        ),
+        ..e
+    }
 }
 
 pub async fn bulk(State(s): State<AppState>, Query(p): Query<Params>, body: Body) -> ApiResult {

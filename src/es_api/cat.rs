@@ -71,7 +71,7 @@ fn human_bytes(b: u64) -> String {
 
 /// Renders rows as `_cat` does: aligned text columns, `v` for a header, `h` to pick columns,
 /// `format=json` for an array of objects.
-fn render(
+pub(super) fn render(
     p: &Params,
     columns: &[&str],
     default_cols: &[&str],

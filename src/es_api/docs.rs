@@ -118,7 +118,7 @@ pub async fn get(
     Path((index, id)): Path<(String, String)>,
     Query(p): Query<Params>,
 ) -> ApiResult {
-    let meta = s.catalog.require(&index).await?;
+    let meta = s.catalog.require_single(&index).await?;
     let docs = fetch_docs(&s, &meta, std::slice::from_ref(&id)).await?;
     let filter = SourceFilter::from_params(&p);
     let d = docs.get(&id);
@@ -134,7 +134,7 @@ pub async fn exists(
     State(s): State<AppState>,
     Path((index, id)): Path<(String, String)>,
 ) -> ApiResult {
-    let meta = s.catalog.require(&index).await?;
+    let meta = s.catalog.require_single(&index).await?;
     let docs = fetch_docs(&s, &meta, std::slice::from_ref(&id)).await?;
     let status = if docs.contains_key(&id) {
         StatusCode::OK
@@ -149,7 +149,7 @@ pub async fn get_source(
     Path((index, id)): Path<(String, String)>,
     Query(p): Query<Params>,
 ) -> ApiResult {
-    let meta = s.catalog.require(&index).await?;
+    let meta = s.catalog.require_single(&index).await?;
     let docs = fetch_docs(&s, &meta, std::slice::from_ref(&id)).await?;
     match docs.get(&id) {
         Some(d) => {
@@ -264,7 +264,7 @@ async fn mget_impl(
             .filter(|w| &w.0 == index)
             .map(|w| w.1.clone())
             .collect();
-        let r = match s.catalog.require(index).await {
+        let r = match s.catalog.require_single(index).await {
             Ok(meta) => fetch_docs(&s, &meta, &ids).await,
             Err(e) => Err(e),
         };

@@ -3,7 +3,7 @@
 use super::{ApiResult, Params, flag, ok, parse_body};
 use crate::catalog::ResolveOptions;
 use crate::error::EsError;
-use crate::schema::{self, Mappings};
+use crate::schema;
 use crate::server::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -24,7 +24,7 @@ pub fn resolve_options(p: &Params) -> Result<ResolveOptions, EsError> {
 
 /// Settings as given (`{"number_of_shards": 1}`, `{"index": {...}}` or `{"index.x": ..}`), flattened
 /// into the `index` object the way Elasticsearch normalises them.
-fn normalise_settings(v: &Value) -> Result<Value, EsError> {
+pub fn normalise_settings(v: &Value) -> Result<Value, EsError> {
     fn walk(prefix: &str, v: &Value, out: &mut Map<String, Value>) {
         match v {
             Value::Object(m) => {
@@ -107,17 +107,16 @@ pub async fn create(
     let Value::Object(body) = body else {
         return Err(EsError::parsing("request body must be an object"));
     };
-    let mut mappings = Mappings::default();
-    let mut settings = json!({});
     for (k, v) in &body {
         match k.as_str() {
-            "mappings" => mappings = schema::parse_mapping_request(v)?,
-            "settings" => settings = normalise_settings(v)?,
-            "aliases" => {
-                if v.as_object().is_some_and(|m| !m.is_empty()) {
-                    return Err(EsError::unsupported("index aliases"));
-                }
+            // Validated on their own first, for the error Elasticsearch gives.
+            "mappings" => {
+                schema::parse_mapping_request(v)?;
             }
+            "settings" => {
+                normalise_settings(v)?;
+            }
+            "aliases" => {}
             other => {
                 return Err(EsError::parsing(format!(
                     "unknown key [{other}] for create index"
@@ -125,7 +124,12 @@ pub async fn create(
             }
         }
     }
-    let meta = s.catalog.create(&index, mappings, settings).await?;
+    // Index templates, then the request (MetadataCreateIndexService#applyCreateIndexRequestWithV2Template).
+    let plan = super::templates::compose(&s, &index, Some(&body)).await?;
+    let meta = s
+        .catalog
+        .create_with(&index, plan.mappings, plan.settings, plan.aliases, None)
+        .await?;
     Ok(
         ok(json!({"acknowledged": true, "shards_acknowledged": true, "index": meta.name}))
             .into_response(),
@@ -143,7 +147,32 @@ pub async fn delete(
             "Wildcard expressions or all indices are not allowed",
         ));
     }
+    // An alias is not a way to delete its indices (MetadataDeleteIndexService via
+    // IndexNameExpressionResolver with ignoreAliases).
+    for i in index.split(',') {
+        if s.catalog.is_alias(i).await? {
+            return Err(EsError::illegal_argument(format!(
+                "The provided expression [{i}] matches an alias, specify the corresponding concrete indices instead."
+            )));
+        }
+    }
     let metas = s.catalog.resolve(&index, resolve_options(&p)?).await?;
+    let view = s.catalog.view().await?;
+    for m in &metas {
+        // MetadataDeleteIndexService: a data stream's write index goes only with its data stream.
+        if let Some(ds) = &m.data_stream
+            && view
+                .data_streams
+                .get(ds)
+                .and_then(|b| b.last())
+                .is_some_and(|w| w.name == m.name)
+        {
+            return Err(EsError::illegal_argument(format!(
+                "index [{}] is the write index for data stream [{ds}] and cannot be deleted",
+                m.name
+            )));
+        }
+    }
     for m in metas {
         if !m.managed {
             return Err(EsError::illegal_argument(format!(
@@ -166,7 +195,13 @@ pub async fn get(
     for m in metas {
         out.insert(
             m.name.clone(),
-            json!({"aliases": {}, "mappings": m.mappings.to_json(), "settings": m.settings_json()}),
+            {
+                let mut v = json!({"aliases": m.aliases_json(), "mappings": m.mappings.to_json(), "settings": m.settings_json()});
+                if let Some(ds) = &m.data_stream {
+                    v["data_stream"] = json!(ds);
+                }
+                v
+            },
         );
     }
     Ok(ok(Value::Object(out)).into_response())

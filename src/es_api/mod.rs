@@ -1,18 +1,22 @@
 //! The Elasticsearch REST API: routes, media types, `X-Elastic-Product`, `pretty`, errors.
 
+pub mod aliases;
 pub mod async_search;
 pub mod bulk;
 pub mod cat;
 pub mod cluster;
 pub mod cursor;
+pub mod data_streams;
 pub mod docs;
 pub mod field_caps;
 pub mod indices;
 pub mod info;
 pub mod msearch;
 pub mod pit;
+pub mod resolve;
 pub mod scroll;
 pub mod search;
+pub mod templates;
 pub mod terms_enum;
 
 use crate::error::EsError;
@@ -153,6 +157,73 @@ pub fn router(state: AppState) -> Router {
             "/{index}/_refresh",
             post(indices::refresh).get(indices::refresh),
         )
+        .route(
+            "/_aliases",
+            post(aliases::update_aliases).get(aliases::get_all),
+        )
+        .route("/_alias", get(aliases::get_all))
+        .route(
+            "/_alias/{name}",
+            get(aliases::get_named).head(aliases::head_named),
+        )
+        .route(
+            "/{index}/_alias",
+            get(aliases::get_of_index).head(aliases::get_of_index),
+        )
+        .route("/{index}/_aliases", get(aliases::get_of_index))
+        .route(
+            "/{index}/_alias/{name}",
+            put(aliases::put_alias)
+                .post(aliases::put_alias)
+                .delete(aliases::delete_alias)
+                .get(aliases::get_of_index_named)
+                .head(aliases::head_of_index_named),
+        )
+        .route(
+            "/{index}/_aliases/{name}",
+            put(aliases::put_alias)
+                .post(aliases::put_alias)
+                .delete(aliases::delete_alias)
+                .get(aliases::get_of_index_named)
+                .head(aliases::head_of_index_named),
+        )
+        .route("/_index_template", get(templates::get_index_templates))
+        .route(
+            "/_index_template/{name}",
+            put(templates::put_index_template)
+                .post(templates::put_index_template)
+                .get(templates::get_index_template)
+                .head(templates::head_index_template)
+                .delete(templates::delete_index_template),
+        )
+        .route(
+            "/_index_template/_simulate_index/{name}",
+            post(templates::simulate_index),
+        )
+        .route(
+            "/_component_template",
+            get(templates::get_component_templates),
+        )
+        .route(
+            "/_component_template/{name}",
+            put(templates::put_component_template)
+                .post(templates::put_component_template)
+                .get(templates::get_component_template)
+                .head(templates::head_component_template)
+                .delete(templates::delete_component_template),
+        )
+        .route("/_template", any(templates::legacy_template))
+        .route("/_template/{name}", any(templates::legacy_template))
+        .route("/_data_stream", get(data_streams::get_all))
+        .route(
+            "/_data_stream/{name}",
+            get(data_streams::get)
+                .put(data_streams::put)
+                .delete(data_streams::delete),
+        )
+        .route("/_resolve/index/{name}", get(resolve::resolve_index))
+        .route("/_cat/aliases", get(aliases::cat_all))
+        .route("/_cat/aliases/{name}", get(aliases::cat_named))
         .route("/_cat/indices", get(cat::indices_all))
         .route("/_cat/indices/{index}", get(cat::indices))
         .route("/_cat/count", get(cat::count_all))
@@ -216,14 +287,27 @@ pub fn router(state: AppState) -> Router {
         .route("/_license", get(cluster::license))
         .route("/_security/_authenticate", get(cluster::security_disabled))
         .fallback(any(no_handler))
+        // Routing (elastichouse / Elasticsearch / both) runs inside the trace es_layer opens.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::router::layer::layer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), es_layer))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .with_state(state)
 }
 
-/// Elasticsearch's answer for a path/method it has no handler for (RestController#handleBadRequest).
-async fn no_handler(method: Method, uri: axum::http::Uri) -> EsError {
-    let path = uri.path();
+/// An API elastichouse does not implement: passed through to Elasticsearch when one is configured,
+/// else Elasticsearch's answer for a path/method it has no handler for
+/// (RestController#handleBadRequest).
+async fn no_handler(State(state): State<AppState>, req: Request) -> Response {
+    if let Some(es) = &state.elastic {
+        return es.forward(req).await.unwrap_or_else(|e| e.into_response());
+    }
+    no_handler_error(req.method(), req.uri().path()).into_response()
+}
+
+fn no_handler_error(method: &Method, path: &str) -> EsError {
     EsError::new(
         400,
         "illegal_argument_exception",
@@ -270,6 +354,14 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
     .instrument(span.clone())
     .await;
 
+    // Elasticsearch's own answer (pass-through) goes back as it came.
+    if resp.extensions().get::<crate::elastic::Proxied>().is_some() {
+        return state
+            .stats
+            .finish(&trace, resp, None)
+            .instrument(span)
+            .await;
+    }
     if (pretty || filter.is_some()) && is_json(&resp) {
         resp = reshape(resp, pretty, filter.as_ref()).await;
     }

@@ -65,6 +65,10 @@ pub enum SortKey {
         missing: Missing,
         unmapped_type: Option<String>,
         mode: Option<String>,
+        /// `numeric_type`: long, double, date or date_nanos (values converted to it).
+        numeric_type: Option<String>,
+        /// `format`: a date format for the sort values of date fields.
+        format: Option<String>,
     },
 }
 
@@ -85,6 +89,23 @@ pub enum StoredFields {
     /// `_none_`: no stored fields, no metadata (`_id`), no `_source`.
     Disabled,
     Names(Vec<String>),
+}
+
+/// One `collapse.inner_hits` definition (InnerHitBuilder): a search per group, with the original
+/// query, the group's key as a filter, and its own from/size/sort/_source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InnerHitsSpec {
+    pub name: String,
+    pub from: u64,
+    pub size: u64,
+    pub sort: Vec<SortKey>,
+    pub source: SourceFilter,
+    pub version: bool,
+    pub seq_no_primary_term: bool,
+    pub track_scores: bool,
+    pub fields: Vec<FieldRequest>,
+    pub docvalue_fields: Vec<FieldRequest>,
+    pub highlight: Option<crate::render::highlight::Highlight>,
 }
 
 /// `pit` of a search body.
@@ -115,6 +136,8 @@ pub struct SearchRequest {
     pub docvalue_fields: Vec<FieldRequest>,
     pub stored_fields: Option<StoredFields>,
     pub collapse: Option<String>,
+    /// `collapse.inner_hits`: expanded groups (ExpandSearchPhase).
+    pub collapse_inner: Vec<InnerHitsSpec>,
     pub terminate_after: Option<u64>,
     pub min_score: Option<f64>,
     pub pit: Option<PitRef>,
@@ -124,6 +147,9 @@ pub struct SearchRequest {
     pub highlight: Option<crate::render::highlight::Highlight>,
     /// `aggs`/`aggregations` (see `crate::aggs`).
     pub aggs: Vec<crate::aggs::Agg>,
+    /// `runtime_mappings`: definitions checked at parse time, translated per index
+    /// (`plan::runtime`).
+    pub runtime_mappings: Map<String, Value>,
 }
 
 impl Default for SearchRequest {
@@ -147,6 +173,7 @@ impl Default for SearchRequest {
             docvalue_fields: vec![],
             stored_fields: None,
             collapse: None,
+            collapse_inner: vec![],
             terminate_after: None,
             min_score: None,
             pit: None,
@@ -154,6 +181,7 @@ impl Default for SearchRequest {
             request_cache: None,
             highlight: None,
             aggs: vec![],
+            runtime_mappings: Map::new(),
         }
     }
 }
@@ -171,7 +199,7 @@ const UNSUPPORTED_KEYS: [&str; 7] = [
 ];
 
 /// Keys that must be empty (or false) for now.
-const EMPTY_ONLY_KEYS: [&str; 3] = ["script_fields", "runtime_mappings", "indices_boost"];
+const EMPTY_ONLY_KEYS: [&str; 2] = ["script_fields", "indices_boost"];
 
 fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
     let order = |s: &str| -> Result<bool, EsError> {
@@ -199,6 +227,8 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
             missing: Missing::Last,
             unmapped_type: None,
             mode: None,
+            numeric_type: None,
+            format: None,
         },
     };
     match v {
@@ -207,6 +237,7 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
             for (field, spec) in m {
                 let (mut desc, mut missing, mut unmapped, mut mode) =
                     (field == "_score", Missing::Last, None, None);
+                let (mut numeric_type, mut format) = (None, None);
                 match spec {
                     Value::String(o) => desc = order(o)?,
                     Value::Object(o) => {
@@ -222,9 +253,23 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
                                 }
                                 "unmapped_type" => unmapped = v.as_str().map(str::to_string),
                                 "mode" => mode = v.as_str().map(str::to_string),
-                                "numeric_type" | "format" => {
-                                    return Err(EsError::unsupported(format!("sort option [{k}]")));
+                                "numeric_type" => {
+                                    // FieldSortBuilder#setNumericType.
+                                    let t = v.as_str().unwrap_or_default().to_lowercase();
+                                    if !matches!(
+                                        t.as_str(),
+                                        "long" | "double" | "date" | "date_nanos"
+                                    ) {
+                                        return Err(EsError::x_content_parse(
+                                            "[field_sort] failed to parse field [numeric_type]",
+                                        )
+                                        .caused_by(EsError::illegal_argument(format!(
+                                            "invalid value for [numeric_type], must be [long, double, date, date_nanos], got {t}"
+                                        ))));
+                                    }
+                                    numeric_type = Some(t);
                                 }
+                                "format" => format = v.as_str().map(str::to_string),
                                 "nested" | "nested_path" | "nested_filter" => {
                                     return Err(EsError::unsupported("sort on nested fields"));
                                 }
@@ -253,6 +298,8 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
                         missing,
                         unmapped_type: unmapped,
                         mode,
+                        numeric_type,
+                        format,
                     },
                 });
             }
@@ -725,7 +772,23 @@ pub fn parse_body_value(body: &Value, p: &Params) -> Result<SearchRequest, EsErr
             "aggs" | "aggregations" => {
                 r.aggs = crate::aggs::parse(v, chrono::Utc::now().timestamp_millis())?
             }
-            "collapse" => r.collapse = Some(parse_collapse(v)?),
+            "runtime_mappings" => {
+                let Value::Object(m) = v else {
+                    return Err(EsError::parsing(format!(
+                        "Expected map for runtime_mappings but got a {}",
+                        token_name(v)
+                    )));
+                };
+                for (name, def) in m {
+                    dsl::painless::parse_runtime_field(name, def)?;
+                }
+                r.runtime_mappings = m.clone();
+            }
+            "collapse" => {
+                let (field, inner) = parse_collapse(v)?;
+                r.collapse = Some(field);
+                r.collapse_inner = inner;
+            }
             "pit" => r.pit = Some(parse_pit(v)?),
             "stats" | "_name" | "ext" => {}
             "min_compatible_shard_node" => {}
@@ -774,7 +837,75 @@ pub fn parse_body_value(body: &Value, p: &Params) -> Result<SearchRequest, EsErr
     Ok(r)
 }
 
-fn parse_collapse(v: &Value) -> Result<String, EsError> {
+fn parse_inner_hits(v: &Value, field: &str) -> Result<InnerHitsSpec, EsError> {
+    let Value::Object(m) = v else {
+        return Err(EsError::parsing(format!(
+            "Unknown key for a {} in [inner_hits].",
+            token_name(v)
+        )));
+    };
+    // InnerHitBuilder defaults: from 0, size 3, sorted by score.
+    let mut spec = InnerHitsSpec {
+        name: field.to_string(),
+        from: 0,
+        size: 3,
+        sort: vec![],
+        source: SourceFilter::All,
+        version: false,
+        seq_no_primary_term: false,
+        track_scores: false,
+        fields: vec![],
+        docvalue_fields: vec![],
+        highlight: None,
+    };
+    for (k, v) in m {
+        match k.as_str() {
+            "name" => {
+                spec.name = v
+                    .as_str()
+                    .ok_or_else(|| EsError::x_content_parse("[inner_hits] name must be a string"))?
+                    .to_string()
+            }
+            "from" => spec.from = as_u64(v, "from")?,
+            "size" => spec.size = as_u64(v, "size")?,
+            "sort" => parse_sort_entry(v, &mut spec.sort)?,
+            "_source" => spec.source = SourceFilter::from_json(v).map_err(EsError::parsing)?,
+            "version" => spec.version = as_bool(v, k)?,
+            "seq_no_primary_term" => spec.seq_no_primary_term = as_bool(v, k)?,
+            "track_scores" => spec.track_scores = as_bool(v, k)?,
+            "fields" => spec.fields = FieldRequest::parse_list(v, "fields")?,
+            "docvalue_fields" => {
+                spec.docvalue_fields = FieldRequest::parse_list(v, "docvalue_fields")?
+            }
+            "highlight" => spec.highlight = Some(crate::render::highlight::Highlight::parse(v)?),
+            "ignore_unmapped" => {
+                as_bool(v, k)?;
+            }
+            "explain" if v == &Value::Bool(false) => {}
+            "explain" | "script_fields" | "stored_fields" | "collapse" => {
+                return Err(EsError::unsupported(format!(
+                    "[collapse] [inner_hits] option [{k}]"
+                )));
+            }
+            other => {
+                return Err(EsError::x_content_parse(format!(
+                    "[inner_hits] unknown field [{other}]"
+                )));
+            }
+        }
+    }
+    if spec.from + spec.size > 100 {
+        // index.max_inner_result_window (InnerHitsContext / SearchService#validateInnerHits).
+        return Err(EsError::illegal_argument(format!(
+            "Inner result window is too large, the inner hit definition's [{}]'s from + size must be less than or equal to: [100] but was [{}]. This limit can be set by changing the [index.max_inner_result_window] index level setting.",
+            spec.name,
+            spec.from + spec.size
+        )));
+    }
+    Ok(spec)
+}
+
+fn parse_collapse(v: &Value) -> Result<(String, Vec<InnerHitsSpec>), EsError> {
     let Value::Object(m) = v else {
         return Err(EsError::parsing(format!(
             "Unknown key for a {} in [collapse].",
@@ -782,19 +913,18 @@ fn parse_collapse(v: &Value) -> Result<String, EsError> {
         )));
     };
     let mut field = None;
+    let mut inner_raw = Vec::new();
     for (k, v) in m {
         match k.as_str() {
             "field" => field = v.as_str().map(str::to_string),
             "max_concurrent_group_searches" => {
+                // Accepted: every group is expanded by one SQL query here.
                 as_u64(v, "max_concurrent_group_searches")?;
             }
-            "inner_hits" => {
-                let empty = matches!(v, Value::Object(o) if o.is_empty())
-                    || matches!(v, Value::Array(a) if a.is_empty());
-                if !empty {
-                    return Err(EsError::unsupported("[collapse] with [inner_hits]"));
-                }
-            }
+            "inner_hits" => match v {
+                Value::Array(a) => inner_raw.extend(a.iter().cloned()),
+                other => inner_raw.push(other.clone()),
+            },
             "collapse" => return Err(EsError::unsupported("[collapse] on a second level")),
             other => {
                 return Err(EsError::x_content_parse(format!(
@@ -803,7 +933,19 @@ fn parse_collapse(v: &Value) -> Result<String, EsError> {
             }
         }
     }
-    field.ok_or_else(|| EsError::x_content_parse("Required [field]"))
+    let field = field.ok_or_else(|| EsError::x_content_parse("Required [field]"))?;
+    let mut inner: Vec<InnerHitsSpec> = Vec::new();
+    for v in &inner_raw {
+        let spec = parse_inner_hits(v, &field)?;
+        if inner.iter().any(|i| i.name == spec.name) {
+            return Err(EsError::illegal_argument(format!(
+                "[inner_hits] already contains an entry for key [{}]",
+                spec.name
+            )));
+        }
+        inner.push(spec);
+    }
+    Ok((field, inner))
 }
 
 fn parse_pit(v: &Value) -> Result<PitRef, EsError> {
@@ -986,22 +1128,25 @@ fn shard_doc_expr(meta: &IndexMeta, ordinal: usize) -> Expr {
     Expr::func("plus", vec![base, Expr::func("toUInt64", vec![local])])
 }
 
-/// The sort value expression of one key for one index, and how its values are typed.
+/// The sort value expression of one key for one index, how its values are typed, and the date
+/// format its values are shown with (`format` on a date sort).
 fn sort_expr(
     ctx: &Ctx,
     key: &SortKey,
     score: &Expr,
     shard_doc: &Expr,
-) -> Result<(Expr, SortType), EsError> {
+) -> Result<(Expr, SortType, Option<String>), EsError> {
     Ok(match key {
-        SortKey::Score { .. } => (score.clone(), SortType::Float),
-        SortKey::Doc { .. } | SortKey::ShardDoc { .. } => (shard_doc.clone(), SortType::Long),
+        SortKey::Score { .. } => (score.clone(), SortType::Float, None),
+        SortKey::Doc { .. } | SortKey::ShardDoc { .. } => (shard_doc.clone(), SortType::Long, None),
         SortKey::Field {
             field,
             desc,
             missing,
             unmapped_type,
             mode,
+            numeric_type,
+            format,
         } => {
             let Some(f) = fields::resolve(ctx.meta, field) else {
                 if unmapped_type.is_some() || fields::is_mapped(ctx.meta, field) {
@@ -1016,7 +1161,7 @@ fn sort_expr(
                         })
                         .map(sort_type_of)
                         .unwrap_or(SortType::Str);
-                    return Ok((missing_sentinel(ty, *desc, missing), ty));
+                    return Ok((missing_sentinel(ty, *desc, missing), ty, None));
                 }
                 return Err(phase_failure(
                     EsError::new(
@@ -1035,7 +1180,7 @@ fn sort_expr(
                     Some(ctx.meta),
                 ));
             }
-            let ty = sort_type_of(f.kind);
+            let mut ty = sort_type_of(f.kind);
             let mut e = f.column_expr();
             if f.is_array {
                 // Multi-valued fields sort by their min (asc) or max (desc) by default.
@@ -1091,6 +1236,31 @@ fn sort_expr(
                 }
                 _ => e,
             };
+            if let Some(nt) = numeric_type {
+                (e, ty) = numeric_sort_type(ctx, &f, e, nt)?;
+            }
+            // `format`: only date sort values are formatted (FieldSortBuilder#setFormat; other
+            // field types refuse custom formats, numbers take DecimalFormat patterns).
+            let is_date = matches!(f.kind, fields::EsKind::Date | fields::EsKind::DateNanos)
+                || matches!(numeric_type.as_deref(), Some("date" | "date_nanos"));
+            let shown_format = match format {
+                None => None,
+                Some(fmt) if is_date => Some(fmt.clone()),
+                Some(_) if f.kind.is_numeric() => {
+                    return Err(EsError::unsupported(format!(
+                        "sort [format] on numeric field [{field}]"
+                    )));
+                }
+                Some(_) => {
+                    return Err(phase_failure(
+                        EsError::illegal_argument(format!(
+                            "Field [{field}] of type [{}] does not support custom formats",
+                            f.es_type
+                        )),
+                        Some(ctx.meta),
+                    ));
+                }
+            };
             if let Missing::Value(v) = missing {
                 let lit = match (ty, v) {
                     (SortType::Long | SortType::Nanos, Value::Number(n)) if n.is_i64() => {
@@ -1112,8 +1282,50 @@ fn sort_expr(
                 // the hit's `sort` (IndexFieldData.XFieldComparatorSource#missingObject).
                 e = Expr::func("ifNull", vec![e, missing_sentinel(ty, *desc, missing)]);
             }
-            (e, ty)
+            (e, ty, shown_format)
         }
+    })
+}
+
+/// `numeric_type` (SortedNumericIndexFieldData#sortField with a target type): date ↔ date_nanos
+/// values are converted between millis and nanos, `long` truncates floating values, `double`
+/// widens integers; other combinations keep the values. Only numeric (and date, boolean) fields.
+fn numeric_sort_type(
+    ctx: &Ctx,
+    f: &fields::Field,
+    e: Expr,
+    nt: &str,
+) -> Result<(Expr, SortType), EsError> {
+    use fields::EsKind as K;
+    let numeric = f.kind.is_numeric() || matches!(f.kind, K::Date | K::DateNanos | K::Boolean);
+    if !numeric {
+        return Err(phase_failure(
+            EsError::new(
+                400,
+                "query_shard_exception",
+                format!(
+                    "[numeric_type] option cannot be set on a non-numeric field, got {}",
+                    f.es_type
+                ),
+            ),
+            Some(ctx.meta),
+        ));
+    }
+    let floating = f.kind.is_numeric() && !f.kind.is_integer();
+    Ok(match nt {
+        "date_nanos" if f.kind == K::Date => (
+            Expr::func("multiply", vec![e, sql::lit(1_000_000i64)]),
+            SortType::Nanos,
+        ),
+        "date" if f.kind == K::DateNanos => (
+            Expr::func("intDiv", vec![e, sql::lit(1_000_000i64)]),
+            SortType::Long,
+        ),
+        "date_nanos" if floating => (Expr::func("toInt64", vec![e]), SortType::Nanos),
+        "date_nanos" => (e, SortType::Nanos),
+        "long" | "date" if floating => (Expr::func("toInt64", vec![e]), SortType::Long),
+        "long" | "date" => (e, SortType::Long),
+        _ => (Expr::func("toFloat64", vec![e]), SortType::Float),
     })
 }
 
@@ -1133,7 +1345,10 @@ fn missing_sentinel(ty: SortType, desc: bool, missing: &Missing) -> Expr {
     let first = matches!(missing, Missing::First);
     let min = first ^ desc;
     match ty {
-        SortType::Long | SortType::Nanos => sql::lit(if min { i64::MIN } else { i64::MAX }),
+        SortType::Long => sql::lit(if min { i64::MIN } else { i64::MAX }),
+        // Nanosecond sorts use 0 (1970-01-01) as the smallest missing value, since negative
+        // nanos cannot be formatted (IndexNumericFieldData, elastic/elasticsearch#74760).
+        SortType::Nanos => sql::lit(if min { 0i64 } else { i64::MAX }),
         SortType::Float => Expr::func(
             "toFloat64",
             vec![sql::lit(if min { "-inf" } else { "inf" })],
@@ -1142,12 +1357,27 @@ fn missing_sentinel(ty: SortType, desc: bool, missing: &Missing) -> Expr {
     }
 }
 
-/// A sort value from ClickHouse's JSON as Elasticsearch renders it.
-fn render_sort_value(v: &Value, ty: SortType) -> Value {
+/// A sort value from ClickHouse's JSON as Elasticsearch renders it; date sorts with a `format`
+/// show formatted strings (DocValueFormat#enableFormatSortValues), missing values stay raw.
+fn render_sort_value(v: &Value, ty: SortType, format: Option<&str>) -> Value {
+    if let Some(fmt) = format
+        && let Some(n) = v.as_i64()
+        && n != i64::MAX
+        && n != i64::MIN
+    {
+        let nanos = if ty == SortType::Nanos {
+            n
+        } else {
+            n.saturating_mul(1_000_000)
+        };
+        return Value::String(crate::schema::dates::format_date(nanos, fmt, None));
+    }
     match (v, ty) {
         (Value::String(s), SortType::Float) if s == "inf" || s == "+inf" => json!("Infinity"),
         (Value::String(s), SortType::Float) if s == "-inf" => json!("-Infinity"),
         (Value::String(s), SortType::Float) if s == "nan" => json!("NaN"),
+        // Java doubles always print a fraction (`5.0`).
+        (Value::Number(n), SortType::Float) => n.as_f64().map_or(Value::Null, Value::from),
         (v, _) => v.clone(),
     }
 }
@@ -1185,6 +1415,12 @@ fn after_literal(
             } else {
                 // A date given as text: parsed with the field's format.
                 let fmt = match (key, ctx_meta) {
+                    (
+                        SortKey::Field {
+                            format: Some(f), ..
+                        },
+                        _,
+                    ) => Some(f.clone()),
                     (SortKey::Field { field, .. }, Some(m)) => {
                         m.mappings.field(field).and_then(|f| f.format)
                     }
@@ -1269,6 +1505,15 @@ struct Hit {
     highlight: Option<serde_json::Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sort: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inner_hits: Option<BTreeMap<String, InnerHits>>,
+}
+
+type GroupRow = (Value, u64, Option<f64>, Option<Hit>);
+
+#[derive(Serialize)]
+struct InnerHits {
+    hits: Hits,
 }
 
 #[derive(Serialize)]
@@ -1312,6 +1557,9 @@ pub struct ExecOptions {
     pub pit: bool,
     /// Total already known (scroll pages after the first).
     pub known_total: Option<u64>,
+    /// Collapse inner hits: rows `from..from+size` of every collapse group (window functions
+    /// instead of one global LIMIT), with each group's total and max score; no separate count.
+    pub group: Option<(u64, u64)>,
 }
 
 /// The result of [`execute`], rendered by [`SearchOutcome::render`].
@@ -1326,6 +1574,9 @@ pub struct SearchOutcome {
     pub last_internal: Option<Vec<Value>>,
     pub hit_count: usize,
     aggregations: Option<Value>,
+    /// Group mode ([`ExecOptions::group`]): per row, its group key, the group's total and max
+    /// score, and the hit (`None` for a row outside from..from+size that only carries totals).
+    groups: Vec<GroupRow>,
 }
 
 impl SearchOutcome {
@@ -1367,6 +1618,41 @@ pub async fn execute(
 ) -> Result<SearchOutcome, EsError> {
     let started = Instant::now();
     let now_millis = chrono::Utc::now().timestamp_millis();
+    // runtime_mappings join each index's runtime section; every runtime field the request uses
+    // must translate, else the search answers the script's 400 (runtime-search-request.html).
+    let with_runtime: Vec<Arc<IndexMeta>> = metas
+        .iter()
+        .map(|m| plan::runtime::with_runtime_mappings(m, &req.runtime_mappings))
+        .collect();
+    let metas = &with_runtime[..];
+    let mentioned = format!(
+        "{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+        req.query,
+        req.post_filter,
+        req.sort,
+        req.aggs,
+        req.fields,
+        req.docvalue_fields,
+        req.collapse
+    );
+    for meta in metas {
+        for name in meta.mappings.runtime.keys() {
+            if req.runtime_mappings.contains_key(name) || mentioned.contains(&format!("{name:?}")) {
+                plan::runtime::resolve(meta, name).map_err(|e| as_phase_failure(e, meta))?;
+            }
+        }
+    }
+    // Runtime fields asked for in `fields`/`docvalue_fields`: computed in SQL as `_rt<i>`.
+    let mut runtime_out: Vec<(String, Option<String>)> = Vec::new();
+    for meta in metas {
+        for reqs in [&req.fields, &req.docvalue_fields] {
+            for (name, fmt) in hit_fields::runtime_requested(meta, reqs) {
+                if !runtime_out.iter().any(|(n, _)| *n == name) {
+                    runtime_out.push((name, fmt));
+                }
+            }
+        }
+    }
     let sorted_by_score =
         req.sort.is_empty() || req.sort.iter().any(|k| matches!(k, SortKey::Score { .. }));
     let want_scores =
@@ -1410,6 +1696,7 @@ pub async fn execute(
         )));
     }
     let need_source = req.source != SourceFilter::None
+        || metas.iter().any(|m| !m.mappings.runtime.is_empty())
         || req.highlight.is_some()
         || !req.fields.is_empty()
         || !req.docvalue_fields.is_empty()
@@ -1425,6 +1712,7 @@ pub async fn execute(
     let mut selects = Vec::new();
     let mut counts = Vec::new();
     let mut types: Vec<SortType> = vec![SortType::Str; sort.len()];
+    let mut formats: Vec<Option<String>> = vec![None; sort.len()];
     for (ordinal, meta) in metas.iter().enumerate() {
         let ctx = Ctx::new(meta, now_millis);
         let (mut where_, score) =
@@ -1476,12 +1764,22 @@ pub async fn execute(
         items.push(Expr::func("toFloat64", vec![score.clone()]).alias("_score"));
         items.push(shard_doc.clone().alias("_tb"));
         for (i, key) in sort.iter().enumerate() {
-            let (e, ty) = sort_expr(&ctx, key, &score, &shard_doc)?;
+            let (e, ty, fmt) = sort_expr(&ctx, key, &score, &shard_doc)?;
             types[i] = ty;
+            if fmt.is_some() {
+                formats[i] = fmt;
+            }
             items.push(e.alias(format!("s{i}")));
         }
         if let Some(c) = &req.collapse {
             items.push(collapse_expr(meta, c)?.alias("_collapse"));
+        }
+        for (i, (name, _)) in runtime_out.iter().enumerate() {
+            let e = match fields::resolve(meta, name) {
+                Some(f) if f.is_runtime() => runtime_output(&f),
+                _ => sql::null(),
+            };
+            items.push(e.alias(format!("_rt{i}")));
         }
         let mut select = sql::Select {
             items,
@@ -1572,23 +1870,83 @@ pub async fn execute(
     }
 
     let mut hits = Vec::new();
+    let mut groups = Vec::new();
+    let mut collapse_keys = Vec::new();
     let mut last_internal = None;
-    if req.size > 0 && !selects.is_empty() {
-        let q = sql::Select {
-            items: vec![sql::star().into()],
-            from: Some(sql::FromClause::subquery(sql::union_all(selects), "hits")),
-            where_: after_where,
-            order_by: order,
-            limit_by: req.collapse.as_ref().map(|_| sql::LimitBy {
-                limit: 1,
-                by: vec![sql::col("_collapse")],
-            }),
-            limit: Some(req.size),
-            offset: (req.from > 0).then_some(req.from),
-            ..Default::default()
+    if (req.size > 0 || opts.group.is_some()) && !selects.is_empty() {
+        let union = sql::FromClause::subquery(sql::union_all(selects), "hits");
+        let q = if let Some((gfrom, gsize)) = opts.group {
+            // Every group's rows from..from+size in one query: row_number() per collapse key in
+            // the inner sort order, plus the group's total and max score (the first row is kept
+            // even when outside the window, to carry them).
+            let part = || sql::Window {
+                partition_by: vec![sql::col("_collapse")],
+                order_by: vec![],
+            };
+            let numbered = sql::Select {
+                items: vec![
+                    sql::star().into(),
+                    Expr::func("row_number", vec![])
+                        .over(sql::Window {
+                            partition_by: vec![sql::col("_collapse")],
+                            order_by: order.clone(),
+                        })
+                        .alias("_rn"),
+                    Expr::func("count", vec![]).over(part()).alias("_gn"),
+                    Expr::func("max", vec![sql::col("_score")])
+                        .over(part())
+                        .alias("_gm"),
+                ],
+                from: Some(union),
+                where_: after_where,
+                ..Default::default()
+            };
+            let rn = sql::col("_rn");
+            sql::Select {
+                items: vec![sql::star().into()],
+                from: Some(sql::FromClause::subquery(numbered, "g")),
+                where_: Some(
+                    rn.clone().eq(sql::lit(1u64)).or(rn
+                        .clone()
+                        .gt(sql::lit(gfrom))
+                        .and(rn.clone().lte(sql::lit(gfrom + gsize)))),
+                ),
+                order_by: vec![sql::OrderBy::new(sql::col("_collapse"), false), rn.asc()],
+                ..Default::default()
+            }
+        } else {
+            sql::Select {
+                items: vec![sql::star().into()],
+                from: Some(union),
+                where_: after_where,
+                order_by: order,
+                limit_by: req.collapse.as_ref().map(|_| sql::LimitBy {
+                    limit: 1,
+                    by: vec![sql::col("_collapse")],
+                }),
+                limit: Some(req.size),
+                offset: (req.from > 0).then_some(req.from),
+                ..Default::default()
+            }
         };
         let rows = s.ch.query_rows(&q).await?;
         for r in &rows {
+            if let Some((gfrom, gsize)) = opts.group {
+                let key = r.get("_collapse").cloned().unwrap_or(Value::Null);
+                groups.push((
+                    key,
+                    r["_gn"].as_u64().unwrap_or(0),
+                    r.get("_gm").and_then(Value::as_f64),
+                ));
+                let rn = r["_rn"].as_u64().unwrap_or(0);
+                if rn <= gfrom || rn > gfrom + gsize {
+                    // Carrier row of the group's totals only.
+                    hits.push(None);
+                    continue;
+                }
+            } else if req.collapse.is_some() {
+                collapse_keys.push(r.get("_collapse").cloned().unwrap_or(Value::Null));
+            }
             let index = r["_index"].as_str().unwrap_or_default().to_string();
             let meta = metas.iter().find(|m| m.name == index);
             let src = r.get("_source").and_then(Value::as_str).unwrap_or("{}");
@@ -1633,7 +1991,25 @@ pub async fn execute(
                     &mut doc_fields,
                 );
             }
-            if let Some(c) = &req.collapse {
+            for (i, (name, fmt)) in runtime_out.iter().enumerate() {
+                let es_type = meta
+                    .and_then(|m| m.mappings.runtime.get(name))
+                    .and_then(|d| d.get("type"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("keyword");
+                let field_fmt = meta
+                    .and_then(|m| m.mappings.runtime.get(name))
+                    .and_then(|d| d.get("format"))
+                    .and_then(Value::as_str);
+                if let Some(v) = r.get(&format!("_rt{i}")).and_then(|v| {
+                    hit_fields::runtime_value(v, es_type, fmt.as_deref().or(field_fmt))
+                }) {
+                    doc_fields.insert(name.clone(), vec![v]);
+                }
+            }
+            if let Some(c) = &req.collapse
+                && opts.group.is_none()
+            {
                 doc_fields.insert(
                     c.clone(),
                     vec![r.get("_collapse").cloned().unwrap_or(Value::Null)],
@@ -1648,7 +2024,7 @@ pub async fn execute(
                 ))
                 .collect();
             let disabled = matches!(req.stored_fields, Some(StoredFields::Disabled));
-            hits.push(Hit {
+            hits.push(Some(Hit {
                 _index: index,
                 _id: (!disabled).then(|| r["_id"].as_str().unwrap_or_default().to_string()),
                 _version: (req.version && !disabled).then(|| r["_version"].as_u64().unwrap_or(1)),
@@ -1673,12 +2049,40 @@ pub async fn execute(
                     internal[..shown]
                         .iter()
                         .zip(&types)
-                        .map(|(v, ty)| render_sort_value(v, *ty))
+                        .zip(&formats)
+                        .map(|((v, ty), fmt)| render_sort_value(v, *ty, fmt.as_deref()))
                         .collect()
                 }),
-            });
+                inner_hits: None,
+            }));
             last_internal = Some(internal);
         }
+    }
+    if opts.group.is_some() {
+        // Group mode: the caller distributes rows (and carrier rows) by key.
+        return Ok(SearchOutcome {
+            aggregations: None,
+            groups: groups
+                .into_iter()
+                .zip(hits)
+                .map(|((k, n, m), h)| (k, n, m, h))
+                .collect(),
+            started,
+            shards: metas.len(),
+            hits: Hits {
+                total: None,
+                max_score: None,
+                hits: vec![],
+            },
+            terminated_early: None,
+            total: None,
+            last_internal: None,
+            hit_count: 0,
+        });
+    }
+    let mut hits: Vec<Hit> = hits.into_iter().flatten().collect();
+    if !req.collapse_inner.is_empty() && !hits.is_empty() {
+        expand_collapsed(s, metas, req, opts, &mut hits, &collapse_keys).await?;
     }
 
     // Totals: bounded by track_total_hits, so a large index is never counted in full by default.
@@ -1781,17 +2185,24 @@ pub async fn execute(
             {
                 where_ = where_.and(sql::col(COL_SEQ_NO).lte(sql::lit(*bound)));
             }
+            // The query's score, read only by top_hits sorted by `_score` (the hits query
+            // already translated the same query, so this cannot fail where it did not).
+            let score = plan::filter_and_score(meta, now_millis, &req.query, true)
+                .map(|(_, sc)| sc)
+                .map_err(|e| as_phase_failure(e, meta))?;
             sources.push(crate::aggs::Source {
                 meta: meta.clone(),
                 from: sql::FromClause::table(s.catalog.db(), meta.table()),
                 final_: meta.managed,
                 where_,
+                score,
             });
         }
         Some(crate::aggs::execute(&s.ch, &sources, &req.aggs, now_millis).await?)
     };
     Ok(SearchOutcome {
         aggregations,
+        groups: vec![],
         started,
         shards: metas.len(),
         hits: Hits {
@@ -1804,6 +2215,155 @@ pub async fn execute(
         last_internal,
         hit_count,
     })
+}
+
+/// Expands collapsed hits with their `inner_hits` (ExpandSearchPhase): per definition, one search
+/// of the original query and post_filter restricted to the returned groups' keys, numbered per
+/// group in SQL — one query per definition, not one per group.
+async fn expand_collapsed(
+    s: &AppState,
+    metas: &[Arc<IndexMeta>],
+    req: &SearchRequest,
+    opts: &ExecOptions,
+    hits: &mut [Hit],
+    keys: &[Value],
+) -> Result<(), EsError> {
+    let Some(field) = &req.collapse else {
+        return Ok(());
+    };
+    let mut values: Vec<Value> = keys.iter().filter(|k| !k.is_null()).cloned().collect();
+    values.dedup();
+    let mut key_filter = vec![Query::Terms {
+        field: field.clone(),
+        values,
+        boost: 1.0,
+    }];
+    if keys.iter().any(Value::is_null) {
+        key_filter.push(Query::Bool(Box::new(dsl::Bool {
+            must: vec![],
+            filter: vec![],
+            should: vec![],
+            must_not: vec![Query::Exists {
+                field: field.clone(),
+                boost: 1.0,
+            }],
+            minimum_should_match: None,
+            boost: 1.0,
+        })));
+    }
+    let group_query = Query::Bool(Box::new(dsl::Bool {
+        must: vec![req.query.clone()],
+        filter: vec![Query::Bool(Box::new(dsl::Bool {
+            must: vec![],
+            filter: vec![],
+            should: key_filter,
+            must_not: vec![],
+            minimum_should_match: None,
+            boost: 1.0,
+        }))],
+        should: vec![],
+        must_not: vec![],
+        minimum_should_match: None,
+        boost: 1.0,
+    }));
+    for spec in &req.collapse_inner {
+        let inner = SearchRequest {
+            query: group_query.clone(),
+            post_filter: req.post_filter.clone(),
+            from: spec.from,
+            size: spec.size,
+            sort: spec.sort.clone(),
+            source: spec.source.clone(),
+            source_explicit: true,
+            track_total_hits: TrackTotal::Off,
+            version: spec.version,
+            seq_no_primary_term: spec.seq_no_primary_term,
+            track_scores: spec.track_scores,
+            fields: spec.fields.clone(),
+            docvalue_fields: spec.docvalue_fields.clone(),
+            collapse: Some(field.clone()),
+            highlight: spec.highlight.clone(),
+            runtime_mappings: req.runtime_mappings.clone(),
+            ..Default::default()
+        };
+        let inner_opts = ExecOptions {
+            bounds: opts.bounds.clone(),
+            group: Some((spec.from, spec.size)),
+            ..Default::default()
+        };
+        let out = Box::pin(execute(s, metas, &inner, &inner_opts)).await?;
+        let scored = inner.sort.is_empty()
+            || inner.track_scores
+            || inner
+                .sort
+                .iter()
+                .any(|k| matches!(k, SortKey::Score { .. }));
+        let mut by_key: Vec<(Value, u64, Option<f64>, Vec<Hit>)> = Vec::new();
+        for (key, n, m, hit) in out.groups {
+            let slot = match by_key.iter().position(|(k, ..)| *k == key) {
+                Some(i) => i,
+                None => {
+                    by_key.push((key, n, m, vec![]));
+                    by_key.len() - 1
+                }
+            };
+            if let Some(h) = hit {
+                by_key[slot].3.push(h);
+            }
+        }
+        for (hit, key) in hits.iter_mut().zip(keys) {
+            let (total, max, group_hits) = match by_key.iter().position(|(k, ..)| k == key) {
+                Some(i) => {
+                    let (_, n, m, hs) =
+                        std::mem::replace(&mut by_key[i], (Value::Null, 0, None, vec![]));
+                    by_key[i].0 = key.clone();
+                    (n, m, hs)
+                }
+                None => (0, None, vec![]),
+            };
+            let max_score = if !scored {
+                None
+            } else if inner.sort.is_empty() {
+                max.map(|x| x as f32)
+            } else {
+                group_hits.iter().filter_map(|h| h._score).reduce(f32::max)
+            };
+            let total = if req.total_as_int {
+                json!(total)
+            } else {
+                json!({"value": total, "relation": "eq"})
+            };
+            hit.inner_hits.get_or_insert_with(BTreeMap::new).insert(
+                spec.name.clone(),
+                InnerHits {
+                    hits: Hits {
+                        total: Some(total),
+                        max_score,
+                        hits: group_hits,
+                    },
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A runtime field's value as the hits query returns it for `fields`: dates as epoch millis,
+/// IPv4 addresses in dotted form.
+fn runtime_output(f: &fields::Field) -> Expr {
+    let e = f.column_expr();
+    match f.kind {
+        fields::EsKind::Date => Expr::func("toUnixTimestamp64Milli", vec![e]),
+        fields::EsKind::Ip => Expr::func(
+            "replaceRegexpOne",
+            vec![
+                Expr::func("toString", vec![e]),
+                sql::lit("^::ffff:([0-9.]+)$"),
+                sql::lit("\\1"),
+            ],
+        ),
+        _ => e,
+    }
 }
 
 /// The collapse key of one index: a single-valued keyword or numeric field with doc values

@@ -208,23 +208,147 @@ fn parse_source(bytes: &[u8], id: &str) -> EsResult<Value> {
     Ok(v)
 }
 
-/// Applies `ops` to one index (auto-creating it if needed) and returns one result per op, in order.
-pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult<Vec<WriteResult>> {
+/// Whether an operation may create its index (action.auto_create_index defaults to true). Deletes
+/// and updates without an upsert do not create indices (TransportBulkAction): they get 404.
+fn creates_index(o: &WriteOp) -> bool {
+    match o.op {
+        OpType::Delete => false,
+        OpType::Update => o.update.as_ref().is_some_and(|u| {
+            u.contains_key("upsert") || u.get("doc_as_upsert") == Some(&json!(true))
+        }),
+        _ => true,
+    }
+}
+
+/// Applies `ops` to the index, alias or data stream `target` names, and returns one result per op,
+/// in order. An alias writes to its write index; a data stream takes only `create` operations into
+/// its newest backing index; a name nothing has yet is created, shaped by the matching index
+/// template (which may make it a data stream).
+pub async fn apply(
+    state: &AppState,
+    target: &str,
+    ops: Vec<WriteOp>,
+) -> EsResult<Vec<WriteResult>> {
+    use crate::catalog::WriteTarget;
+    match state.catalog.write_target(target).await? {
+        WriteTarget::Index(m) | WriteTarget::Alias(m) => {
+            apply_concrete(state, &m.name, ops, None).await
+        }
+        WriteTarget::DataStream(m) => apply_to_data_stream(state, target, &m.name, ops).await,
+        WriteTarget::Missing => {
+            if !ops.iter().any(creates_index) {
+                return apply_concrete(state, target, ops, None).await;
+            }
+            let plan = crate::es_api::templates::compose(state, target, None).await?;
+            if plan.data_stream.is_some() {
+                if !ops.iter().any(|o| o.op == OpType::Create) {
+                    return Ok(ops
+                        .into_iter()
+                        .map(|o| WriteResult {
+                            index: target.to_string(),
+                            id: o.id.unwrap_or_default(),
+                            outcome: Err(only_create_in_data_streams()),
+                        })
+                        .collect());
+                }
+                let backing = crate::es_api::data_streams::create(state, target, plan).await?;
+                return apply_to_data_stream(state, target, &backing.name, ops).await;
+            }
+            apply_concrete(state, target, ops, Some(plan)).await
+        }
+    }
+}
+
+fn only_create_in_data_streams() -> EsError {
+    EsError::illegal_argument(
+        "only write ops with an op_type of create are allowed in data streams",
+    )
+}
+
+/// A data stream document must have `@timestamp` (DataStreamTimestampFieldMapper); the error is
+/// the document-parsing failure Elasticsearch reports at the end of the document.
+fn missing_timestamp(source: &[u8]) -> Option<EsError> {
+    let v: Value = serde_json::from_slice(source).ok()?;
+    let present = v
+        .as_object()
+        .is_some_and(|o| o.get("@timestamp").is_some_and(|t| !t.is_null()));
+    if present || !v.is_object() {
+        return None;
+    }
+    let end = source.iter().rposition(|b| *b == b'}').unwrap_or(0);
+    let line = source[..end].iter().filter(|b| **b == b'\n').count() + 1;
+    let col = end
+        - source[..end]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
+    let cause = "data stream timestamp field [@timestamp] is missing";
+    Some(
+        EsError::document_parsing(format!("[{line}:{col}] failed to parse: {cause}"))
+            .caused_by(EsError::illegal_argument(cause)),
+    )
+}
+
+/// Writes through a data stream name: only `create` (TransportBulkAction#validateWriteIndex), each
+/// document with `@timestamp`, into the newest backing index.
+async fn apply_to_data_stream(
+    state: &AppState,
+    data_stream: &str,
+    backing: &str,
+    ops: Vec<WriteOp>,
+) -> EsResult<Vec<WriteResult>> {
+    let mut out: Vec<Option<WriteResult>> = vec![None; ops.len()];
+    let (mut pass, mut positions) = (Vec::new(), Vec::new());
+    for (i, op) in ops.into_iter().enumerate() {
+        let refused = if op.op != OpType::Create {
+            Some((data_stream, only_create_in_data_streams()))
+        } else {
+            op.source
+                .as_deref()
+                .and_then(missing_timestamp)
+                .map(|e| (backing, e))
+        };
+        match refused {
+            Some((index, e)) => {
+                out[i] = Some(WriteResult {
+                    index: index.to_string(),
+                    id: op.id.clone().unwrap_or_default(),
+                    outcome: Err(e),
+                })
+            }
+            None => {
+                pass.push(op);
+                positions.push(i);
+            }
+        }
+    }
+    if !pass.is_empty() {
+        let results = apply_concrete(state, backing, pass, None).await?;
+        for (p, r) in positions.into_iter().zip(results) {
+            out[p] = Some(r);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|r| r.expect("every op has a result"))
+        .collect())
+}
+
+/// Applies `ops` to one concrete index (auto-creating it if needed, as `plan` says or plain) and
+/// returns one result per op, in order.
+async fn apply_concrete(
+    state: &AppState,
+    index: &str,
+    ops: Vec<WriteOp>,
+    plan: Option<crate::es_api::templates::Composed>,
+) -> EsResult<Vec<WriteResult>> {
     let lock = state.catalog.write_lock(index);
     let _guard = lock.lock().await;
     let meta = match state.catalog.get(index).await? {
         Some(m) => m,
         None => {
-            // Auto-create on first write (action.auto_create_index defaults to true). Deletes and
-            // updates without an upsert do not create indices (TransportBulkAction): they get 404.
-            let creates = |o: &WriteOp| match o.op {
-                OpType::Delete => false,
-                OpType::Update => o.update.as_ref().is_some_and(|u| {
-                    u.contains_key("upsert") || u.get("doc_as_upsert") == Some(&json!(true))
-                }),
-                _ => true,
-            };
-            if !ops.iter().any(creates) {
+            if !ops.iter().any(creates_index) {
                 return Ok(ops
                     .into_iter()
                     .map(|o| WriteResult {
@@ -234,9 +358,10 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
                     })
                     .collect());
             }
+            let plan = plan.unwrap_or_default();
             match state
                 .catalog
-                .create(index, Mappings::default(), json!({}))
+                .create_with(index, plan.mappings, plan.settings, plan.aliases, None)
                 .await
             {
                 Ok(m) => m,

@@ -85,17 +85,39 @@ pub struct Field {
     pub constant_value: Option<String>,
     /// The column of standard-analyzer tokens (text fields of tables elastichouse created).
     pub tokens_column: Option<String>,
+    /// A runtime field: the expression computing its value (NULL when the script emits nothing)
+    /// stands in for the column (see [`super::runtime`]).
+    pub expr: Option<Expr>,
 }
 
 impl Field {
     pub fn column_expr(&self) -> Expr {
-        sql::col(&self.column)
+        match &self.expr {
+            Some(e) => e.clone(),
+            None => sql::col(&self.column),
+        }
+    }
+
+    /// A runtime field (queries on it score a constant, like Elasticsearch's script queries).
+    pub fn is_runtime(&self) -> bool {
+        self.expr.is_some()
     }
 }
 
 /// Resolves a field for querying, or `None` if the index does not map it or no document has given
-/// it a value yet (no column): either way nothing matches.
+/// it a value yet (no column): either way nothing matches. Runtime fields (the mapping's and the
+/// search request's `runtime_mappings`, which shadow mapped fields of the same name) resolve to
+/// their translated script; a script outside the translated subset resolves to `None` here — the
+/// search checks every runtime field first ([`super::runtime::check_all`]) and answers its 400.
 pub fn resolve(meta: &IndexMeta, path: &str) -> Option<Field> {
+    if meta.mappings.runtime.contains_key(path) {
+        return super::runtime::resolve(meta, path).ok().flatten();
+    }
+    resolve_mapped(meta, path)
+}
+
+/// [`resolve`] without runtime fields: the mapped field and its column.
+pub fn resolve_mapped(meta: &IndexMeta, path: &str) -> Option<Field> {
     let info = meta.mappings.field(path)?;
     let constant = info.constant_value.clone();
     let column = match info.column.as_deref().and_then(|c| meta.physical_column(c)) {
@@ -124,6 +146,7 @@ pub fn resolve(meta: &IndexMeta, path: &str) -> Option<Field> {
         constant_value: constant,
         tokens_column,
         es_type: info.es_type,
+        expr: None,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod fields;
 pub mod full_text;
 pub mod geo;
 pub mod query_string;
+pub mod runtime;
 pub mod stats;
 pub mod term_level;
 
@@ -478,6 +479,17 @@ pub(crate) fn exists_pred(_ctx: &Ctx, f: &Field) -> Expr {
     }
 }
 
+/// The `_tier` metadata field of an index: the first tier of its tier preference, `data_content`
+/// for an index created without one (DataTier / TierFieldMapper in Elasticsearch). Kibana's
+/// autocomplete excludes `data_frozen` with a `terms` query on it.
+fn tier_of(meta: &crate::catalog::IndexMeta) -> &'static str {
+    if meta.name.starts_with(".ds-") {
+        "data_hot"
+    } else {
+        "data_content"
+    }
+}
+
 /// Translates a query into a WHERE expression for one index.
 pub fn filter(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
     Ok(match q {
@@ -494,6 +506,7 @@ pub fn filter(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
                 sql::col(crate::catalog::COL_ID).eq(sql::lit(value_text(value)))
             }
             None if field == "_index" => sql::lit(ctx.meta.name == value_text(value)),
+            None if field == "_tier" => sql::lit(tier_of(ctx.meta) == value_text(value)),
             None => never(),
         },
         Query::Terms { field, values, .. } => {
@@ -505,6 +518,10 @@ pub fn filter(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
                 return Ok(sql::lit(
                     values.iter().any(|v| value_text(v) == ctx.meta.name),
                 ));
+            }
+            if field == "_tier" {
+                let tier = tier_of(ctx.meta);
+                return Ok(sql::lit(values.iter().any(|v| value_text(v) == tier)));
             }
             match fields::resolve(ctx.meta, field) {
                 None => never(),

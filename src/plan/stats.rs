@@ -238,6 +238,10 @@ fn freq(f: &Field, tm: &TermMatch) -> Expr {
 
 /// Lucene's idf of a term: `ln(1 + (docCount - docFreq + 0.5) / (docFreq + 0.5))`, as a float.
 pub fn idf(stats: &Stats, f: &Field, tm: &TermMatch) -> Expr {
+    if f.is_runtime() {
+        // Runtime fields have no index statistics: their queries score a constant.
+        return sql::lit(1.0);
+    }
     let dc = stats.get(StatKey::DocCount(f.column.clone()), f);
     let key = StatKey::DocFreq(f.column.clone(), tm.key());
     let df = stats.get_with(key, |_| Expr::func("countIf", vec![doc_has(f, tm)]));
@@ -262,6 +266,14 @@ pub fn bm25_term(stats: &Stats, f: &Field, tm: &TermMatch, boost: f64) -> Expr {
 /// stored in the norm (lossily encoded, [`crate::analysis::lucene_norm_length`]); keyword fields
 /// (no norms) use `dl = 1`. Phrases pass the sum of their terms' idf and the phrase frequency.
 pub fn bm25_with(stats: &Stats, f: &Field, idf: Expr, freq: Expr, boost: f64) -> Expr {
+    if f.is_runtime() {
+        // Script-based queries on runtime fields score their boost (StringScriptFieldTermQuery
+        // and friends are constant-score).
+        return Expr::func(
+            "if",
+            vec![freq.gt(sql::lit(0u64)), sql::lit(boost), sql::lit(0.0)],
+        );
+    }
     let dc = stats.get(StatKey::DocCount(f.column.clone()), f);
     let sttf = stats.get(StatKey::SumTotalTermFreq(f.column.clone()), f);
     let avgdl = f32e(sttf / Expr::func("greatest", vec![dc, sql::lit(1u64)]));

@@ -116,7 +116,7 @@ pub fn validate(meta: &IndexMeta, reqs: &[FieldRequest], mode: Mode) -> Result<(
                     f.path
                 )));
             }
-            if f.runtime && !is_pattern(&r.pattern) {
+            if f.runtime && mode == Mode::Stored && !is_pattern(&r.pattern) {
                 return Err(EsError::unsupported(format!(
                     "[{}] on runtime field [{}]",
                     mode_name(mode),
@@ -145,6 +145,48 @@ fn mode_name(m: Mode) -> &'static str {
         Mode::Fields => "fields",
         Mode::DocValues => "docvalue_fields",
         Mode::Stored => "stored_fields",
+    }
+}
+
+/// The runtime fields of the index that `reqs` ask for, with the format each was asked with
+/// (their values are computed in SQL: `plan::runtime`).
+pub fn runtime_requested(meta: &IndexMeta, reqs: &[FieldRequest]) -> Vec<(String, Option<String>)> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    for r in reqs {
+        for name in meta.mappings.runtime.keys() {
+            if (r.pattern == *name || (is_pattern(&r.pattern) && glob_match(&r.pattern, name)))
+                && !out.iter().any(|(n, _)| n == name)
+            {
+                out.push((name.clone(), r.format.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// A runtime field's value from its SQL column as `fields` shows it: dates (epoch millis from SQL)
+/// formatted with the requested or the field's format, other types as they come.
+pub fn runtime_value(v: &Value, es_type: &str, format: Option<&str>) -> Option<Value> {
+    match (v, es_type) {
+        (Value::Null, _) => None,
+        (v, "date") => {
+            let millis = match v {
+                Value::Number(n) => n.as_i64()?,
+                Value::String(s) => s.parse().ok()?,
+                _ => return None,
+            };
+            let fmt = format.unwrap_or(crate::schema::dates::DEFAULT_DATE_FORMAT);
+            Some(Value::String(crate::schema::dates::format_date(
+                millis.saturating_mul(1_000_000),
+                fmt,
+                None,
+            )))
+        }
+        (Value::String(s), "long") => s.parse::<i64>().ok().map(Value::from),
+        (Value::String(s), "double") => s.parse::<f64>().ok().map(Value::from),
+        // Java doubles always print a fraction (`15.0`).
+        (Value::Number(n), "double") => n.as_f64().map(Value::from),
+        (v, _) => Some(v.clone()),
     }
 }
 

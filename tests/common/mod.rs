@@ -175,3 +175,46 @@ pub fn ids(v: &Value) -> Vec<String> {
         .map(|h| h["_id"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Starts a daemon of its own (not the shared one) on the embedded engine with the configuration
+/// `configure` makes of the test defaults; it serves until the test process exits.
+pub fn start_daemon(configure: impl FnOnce(&mut elastichouse::config::Config)) -> Daemon {
+    let data_dir = tempfile::Builder::new()
+        .prefix("elastichouse-test-")
+        .tempdir()
+        .expect("tempdir")
+        .keep();
+    let mut cfg = elastichouse::config::Config::ephemeral(data_dir.clone(), Some(python()));
+    cfg.bulk_batch_docs = 500;
+    configure(&mut cfg);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let running = elastichouse::server::start(cfg)
+                .await
+                .expect("daemon starts");
+            tx.send((
+                running.es_addr,
+                running.ui_addr,
+                running.state.ch.url.clone(),
+                running.state.ch.database.clone(),
+            ))
+            .unwrap();
+            std::future::pending::<()>().await;
+            drop(running);
+        });
+    });
+    let (es, ui, clickhouse, database) = rx.recv().expect("daemon address");
+    Daemon {
+        es,
+        ui,
+        data_dir,
+        clickhouse,
+        database,
+    }
+}

@@ -1,0 +1,639 @@
+//! Routing: which backend serves a request, decided per index from the `[routing]` tables.
+//!
+//! Two tables, one for writes (`ingest`) and one for reads (`query`); each rule maps index globs to
+//! `clickhouse`, `elasticsearch` or `both` (with the `primary` that answers the client). Rules are
+//! tried in order; no match means ClickHouse. Dot/system indices (`.kibana*`, `.security*`,
+//! `.tasks`, …, anything starting with `.`) go to Elasticsearch whenever it is configured, and in
+//! `mode = "proxy"` everything does. A request naming indices that resolve to different targets is
+//! refused with a 400: elastichouse cannot merge one answer out of two backends.
+//!
+//! [`classify`] reads what a request is from its method and path (and, for `_bulk`/`_msearch`, the
+//! indices from the action/header lines); [`Routing::decide`] turns that into a [`Decision`]; the
+//! middleware in [`layer`] carries it out.
+
+pub mod layer;
+pub mod record;
+
+use crate::config::{Backend, Config, Mode, RouteRule, TargetName};
+use crate::error::EsError;
+use axum::http::Method;
+use std::fmt;
+
+/// The resolved target of one index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    ClickHouse,
+    Elasticsearch,
+    Both { primary: Backend },
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::ClickHouse => f.write_str("clickhouse"),
+            Target::Elasticsearch => f.write_str("elasticsearch"),
+            Target::Both { primary } => write!(f, "both (primary {})", primary.as_str()),
+        }
+    }
+}
+
+/// Which table decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Ingest,
+    Query,
+}
+
+impl Table {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Table::Ingest => "ingest",
+            Table::Query => "query",
+        }
+    }
+}
+
+/// A target and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub target: Target,
+    pub reason: String,
+}
+
+pub struct Routing {
+    pub mode: Mode,
+    pub has_es: bool,
+    pub ingest: Vec<RouteRule>,
+    pub query: Vec<RouteRule>,
+    pub fail_on_secondary_error: bool,
+}
+
+/// `*` matches any run of characters, `?` one character; everything else literally.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// The pseudo index name of requests that name no index (`/_search`, `/_cat/indices`, `/`): only
+/// rules whose glob matches it (`*`) apply.
+pub const NO_INDEX: &str = "_all";
+
+impl Routing {
+    pub fn new(cfg: &Config) -> Routing {
+        Routing {
+            mode: cfg.mode,
+            has_es: cfg.elasticsearch_url.is_some(),
+            ingest: cfg.routing.ingest.clone(),
+            query: cfg.routing.query.clone(),
+            fail_on_secondary_error: cfg.routing.fail_on_secondary_error,
+        }
+    }
+
+    pub fn rules(&self, table: Table) -> &[RouteRule] {
+        match table {
+            Table::Ingest => &self.ingest,
+            Table::Query => &self.query,
+        }
+    }
+
+    /// Where requests of `table` for `index` go.
+    pub fn resolve(&self, table: Table, index: &str) -> Resolved {
+        if !self.has_es {
+            return Resolved {
+                target: Target::ClickHouse,
+                reason: "no elasticsearch_url configured".into(),
+            };
+        }
+        if self.mode == Mode::Proxy {
+            return Resolved {
+                target: Target::Elasticsearch,
+                reason: "mode = \"proxy\"".into(),
+            };
+        }
+        if index.starts_with('.') {
+            return Resolved {
+                target: Target::Elasticsearch,
+                reason: "system index (name starts with '.')".into(),
+            };
+        }
+        for (i, rule) in self.rules(table).iter().enumerate() {
+            if let Some(p) = rule.indices.iter().find(|p| glob(p, index)) {
+                let target = match (rule.target, rule.primary) {
+                    (TargetName::Clickhouse, _) => Target::ClickHouse,
+                    (TargetName::Elasticsearch, _) => Target::Elasticsearch,
+                    (TargetName::Both, p) => Target::Both {
+                        primary: p.unwrap_or(Backend::Clickhouse),
+                    },
+                };
+                return Resolved {
+                    target,
+                    reason: format!("rule routing.{}[{i}], pattern [{p}]", table.as_str()),
+                };
+            }
+        }
+        Resolved {
+            target: Target::ClickHouse,
+            reason: "no rule matched: default clickhouse".into(),
+        }
+    }
+
+    /// The routing of an index for both tables, as text (for `config check --index`).
+    pub fn explain(&self, index: &str) -> String {
+        let mut out = String::new();
+        for table in [Table::Ingest, Table::Query] {
+            let r = self.resolve(table, index);
+            let what = match (table, r.target) {
+                (Table::Ingest, Target::Both { primary }) => format!(
+                    "dual write, {} answers, {} failures are recorded{}",
+                    primary.as_str(),
+                    primary.other().as_str(),
+                    if self.fail_on_secondary_error {
+                        " and fail the request"
+                    } else {
+                        ""
+                    }
+                ),
+                (Table::Query, Target::Both { primary }) => format!(
+                    "A/B: both run, {} answers, the answers are compared",
+                    primary.as_str()
+                ),
+                _ => String::new(),
+            };
+            out.push_str(&format!(
+                "{:<6} {index}: {}  ({}){}\n",
+                table.as_str(),
+                r.target,
+                r.reason,
+                if what.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n       {what}")
+                }
+            ));
+        }
+        out
+    }
+
+    /// The one target of all `indices` in `table`, or a 400 when they differ.
+    pub fn resolve_all(&self, table: Table, indices: &[String]) -> Result<Target, EsError> {
+        let mut groups: Vec<(Target, Vec<&str>)> = Vec::new();
+        let no_index = [NO_INDEX.to_string()];
+        let names = if indices.is_empty() {
+            &no_index[..]
+        } else {
+            indices
+        };
+        for name in names {
+            let t = self.resolve(table, name).target;
+            match groups.iter_mut().find(|g| g.0 == t) {
+                Some(g) => g.1.push(name),
+                None => groups.push((t, vec![name])),
+            }
+        }
+        if groups.len() == 1 {
+            return Ok(groups[0].0);
+        }
+        let parts: Vec<String> = groups
+            .iter()
+            .map(|(t, names)| format!("[{}] to {t}", names.join(", ")))
+            .collect();
+        Err(EsError::illegal_argument(format!(
+            "indices [{}] are routed to different backends ({} routing: {}); send them in separate requests",
+            names.join(", "),
+            table.as_str(),
+            parts.join(", ")
+        ))
+        .with("elastichouse.unsupported_feature", "request mixing routing targets"))
+    }
+
+    /// What to do with a classified request.
+    pub fn decide(&self, c: &Classified) -> Result<Decision, EsError> {
+        let table = if c.op == Op::Write {
+            Table::Ingest
+        } else {
+            Table::Query
+        };
+        let target = self.resolve_all(table, &c.indices)?;
+        Ok(match target {
+            Target::ClickHouse => Decision::Local,
+            Target::Elasticsearch => Decision::Forward,
+            Target::Both { primary } => match c.op {
+                Op::Write => Decision::DualWrite { primary },
+                Op::Compare => Decision::AbQuery { primary },
+                Op::Read => match primary {
+                    Backend::Clickhouse => Decision::Local,
+                    Backend::Elasticsearch => Decision::Forward,
+                },
+            },
+        })
+    }
+}
+
+/// What a request does, as far as routing cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `_search`, `_count`, `_msearch`: answers that can be compared (A/B).
+    Compare,
+    /// Other reads: the primary answers alone.
+    Read,
+    /// Writes (documents, `_bulk`, index management): dual write.
+    Write,
+}
+
+/// A request as routing sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    pub op: Op,
+    /// `_search`, `_bulk`, `_doc`, … (`index` for `/{index}`, `root` for `/`).
+    pub api: String,
+    /// Concrete names and patterns the request names (from the path; `_bulk`/`_msearch` add the
+    /// ones of their action/header lines once the body is read). Empty = no index.
+    pub indices: Vec<String>,
+    /// The body must be read to know the indices (`_bulk`, `_msearch`).
+    pub body_names_indices: bool,
+}
+
+/// The outcome for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Served by elastichouse's own handlers.
+    Local,
+    /// Passed through to Elasticsearch.
+    Forward,
+    DualWrite {
+        primary: Backend,
+    },
+    AbQuery {
+        primary: Backend,
+    },
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Local => "clickhouse",
+            Decision::Forward => "elasticsearch",
+            Decision::DualWrite { .. } => "dual_write",
+            Decision::AbQuery { .. } => "ab_query",
+        }
+    }
+}
+
+fn split_indices(expr: &str) -> Vec<String> {
+    expr.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && !s.starts_with('-') && *s != "_all")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Reads method and path.
+pub fn classify(method: &Method, path: &str, query: &str) -> Classified {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (index, rest): (Option<&str>, &[&str]) = match segs.first() {
+        Some(s) if !s.starts_with('_') => (Some(s), &segs[1..]),
+        _ => (None, &segs[..]),
+    };
+    let api = match (rest.first(), index) {
+        (Some(a), _) => a.to_string(),
+        (None, Some(_)) => "index".to_string(),
+        (None, None) => "root".to_string(),
+    };
+    let indices = index
+        .map(|i| {
+            let decoded = percent_decode(i);
+            split_indices(&decoded)
+        })
+        .unwrap_or_default();
+    let read = matches!(*method, Method::GET | Method::HEAD);
+    let scrolling = query
+        .split('&')
+        .any(|p| p.starts_with("scroll=") || p == "scroll");
+    let op = match api.as_str() {
+        "_search" if rest.get(1) == Some(&"scroll") => Op::Read,
+        "_search" | "_count" | "_msearch" if !scrolling => Op::Compare,
+        "_search" | "_count" | "_msearch" | "_mget" | "_field_caps" | "_validate" | "_explain"
+        | "_termvectors" | "_mtermvectors" | "_async_search" | "_pit"
+            if *method != Method::DELETE =>
+        {
+            Op::Read
+        }
+        "_bulk" | "_doc" | "_create" | "_update" | "_delete_by_query" | "_update_by_query"
+            if !read =>
+        {
+            Op::Write
+        }
+        _ if read => Op::Read,
+        _ => Op::Write,
+    };
+    Classified {
+        op,
+        body_names_indices: matches!(api.as_str(), "_bulk" | "_msearch"),
+        api,
+        indices,
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The indices named by the action lines of a `_bulk` body (`_index` of each action), or by the
+/// header lines of an `_msearch` body (`index`). Lines that are not JSON objects are skipped (the
+/// handler that serves the request reports them).
+pub fn body_indices(api: &str, body: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut lines = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    let mut push = |name: &str| {
+        for n in split_indices(name) {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    };
+    while let Some(line) = lines.next() {
+        let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(line) else {
+            continue;
+        };
+        if api == "_bulk" {
+            let Some((action, meta)) = m.iter().next() else {
+                continue;
+            };
+            if let Some(i) = meta.get("_index").and_then(|v| v.as_str()) {
+                push(i);
+            }
+            if action != "delete" {
+                lines.next();
+            }
+        } else {
+            match m.get("index") {
+                Some(serde_json::Value::String(s)) => push(s),
+                Some(serde_json::Value::Array(a)) => {
+                    for s in a.iter().filter_map(|v| v.as_str()) {
+                        push(s);
+                    }
+                }
+                _ => {}
+            }
+            lines.next();
+        }
+    }
+    out
+}
+
+/// Whether some action/header line of a `_bulk`/`_msearch` body names no index (it then takes the
+/// one of the path, or none).
+pub fn body_has_lines_without_index(api: &str, body: &[u8]) -> bool {
+    let mut lines = body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    while let Some(line) = lines.next() {
+        let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(line) else {
+            continue;
+        };
+        if api == "_bulk" {
+            let Some((action, meta)) = m.iter().next() else {
+                continue;
+            };
+            if meta.get("_index").is_none() {
+                return true;
+            }
+            if action != "delete" {
+                lines.next();
+            }
+        } else {
+            if m.get("index").is_none() {
+                return true;
+            }
+            lines.next();
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FileConfig, Overrides};
+
+    fn routing(toml_text: &str) -> Routing {
+        let f: FileConfig = toml::from_str(toml_text).unwrap();
+        Routing::new(&Config::resolve(f, Overrides::default()).unwrap())
+    }
+
+    const RULES: &str = r#"
+elasticsearch_url = "http://es:9200"
+[[routing.ingest]]
+indices = ["logs-*"]
+target = "both"
+primary = "clickhouse"
+[[routing.query]]
+indices = ["logs-*"]
+target = "both"
+primary = "elasticsearch"
+[[routing.query]]
+indices = ["legacy", "old-?"]
+target = "elasticsearch"
+[[routing.query]]
+indices = ["*"]
+target = "clickhouse"
+"#;
+
+    #[test]
+    fn globs() {
+        assert!(glob("logs-*", "logs-2024"));
+        assert!(glob("logs-*", "logs-"));
+        assert!(!glob("logs-*", "log"));
+        assert!(glob("*", "anything"));
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*b*c", "axxbyy"));
+        assert!(glob("old-?", "old-1"));
+        assert!(!glob("old-?", "old-12"));
+        assert!(glob("exact", "exact"));
+    }
+
+    #[test]
+    fn resolves_rules_in_order_with_system_indices_to_elasticsearch() {
+        let r = routing(RULES);
+        assert_eq!(
+            r.resolve(Table::Query, "logs-1").target,
+            Target::Both {
+                primary: Backend::Elasticsearch
+            }
+        );
+        assert_eq!(
+            r.resolve(Table::Ingest, "logs-1").target,
+            Target::Both {
+                primary: Backend::Clickhouse
+            }
+        );
+        assert_eq!(
+            r.resolve(Table::Query, "old-1").target,
+            Target::Elasticsearch
+        );
+        assert_eq!(r.resolve(Table::Query, "other").target, Target::ClickHouse);
+        assert_eq!(r.resolve(Table::Ingest, "other").target, Target::ClickHouse);
+        for sys in [
+            ".kibana_8.17.0",
+            ".security-7",
+            ".tasks",
+            ".apm-agent",
+            ".fleet-x",
+            ".x",
+        ] {
+            assert_eq!(r.resolve(Table::Query, sys).target, Target::Elasticsearch);
+            assert_eq!(r.resolve(Table::Ingest, sys).target, Target::Elasticsearch);
+        }
+        let text = r.explain("logs-1");
+        assert!(
+            text.contains("dual write") && text.contains("A/B"),
+            "{text}"
+        );
+        // Without Elasticsearch everything is ClickHouse, dot indices included.
+        let none = routing("");
+        assert_eq!(
+            none.resolve(Table::Query, ".kibana").target,
+            Target::ClickHouse
+        );
+        // Proxy mode: everything to Elasticsearch.
+        let p = routing("mode = \"proxy\"\nelasticsearch_url = \"http://es:9200\"");
+        assert_eq!(p.resolve(Table::Query, "x").target, Target::Elasticsearch);
+    }
+
+    #[test]
+    fn mixed_targets_are_a_400() {
+        let r = routing(RULES);
+        let e = r
+            .resolve_all(Table::Query, &[".kibana".into(), "other".into()])
+            .unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.kind, "illegal_argument_exception");
+        assert!(
+            e.reason.contains("[.kibana] to elasticsearch"),
+            "{}",
+            e.reason
+        );
+        assert!(e.reason.contains("[other] to clickhouse"), "{}", e.reason);
+        assert_eq!(
+            r.resolve_all(Table::Query, &["a".into(), "b".into()])
+                .unwrap(),
+            Target::ClickHouse
+        );
+    }
+
+    #[test]
+    fn classifies_requests() {
+        let c = classify(&Method::POST, "/logs-1,logs-2/_search", "");
+        assert_eq!(c.op, Op::Compare);
+        assert_eq!(c.api, "_search");
+        assert_eq!(c.indices, vec!["logs-1", "logs-2"]);
+        assert_eq!(
+            classify(&Method::POST, "/logs/_search", "scroll=1m").op,
+            Op::Read
+        );
+        assert_eq!(classify(&Method::POST, "/_search/scroll", "").op, Op::Read);
+        let c = classify(&Method::PUT, "/logs/_doc/1", "");
+        assert_eq!((c.op, c.api.as_str()), (Op::Write, "_doc"));
+        assert_eq!(classify(&Method::GET, "/logs/_doc/1", "").op, Op::Read);
+        assert_eq!(classify(&Method::DELETE, "/logs/_doc/1", "").op, Op::Write);
+        assert_eq!(classify(&Method::PUT, "/logs", "").api, "index");
+        assert_eq!(classify(&Method::PUT, "/logs", "").op, Op::Write);
+        let c = classify(&Method::GET, "/", "");
+        assert_eq!(
+            (c.op, c.api.as_str(), c.indices.len()),
+            (Op::Read, "root", 0)
+        );
+        let c = classify(&Method::POST, "/_bulk", "");
+        assert!(c.body_names_indices);
+        assert_eq!(
+            classify(&Method::GET, "/%2Ekibana/_search", "").indices,
+            vec![".kibana"]
+        );
+    }
+
+    #[test]
+    fn decisions() {
+        let r = routing(RULES);
+        let d = |m: Method, p: &str| r.decide(&classify(&m, p, ""));
+        assert_eq!(
+            d(Method::POST, "/logs-1/_search").unwrap(),
+            Decision::AbQuery {
+                primary: Backend::Elasticsearch
+            }
+        );
+        assert_eq!(
+            d(Method::POST, "/logs-1/_doc").unwrap(),
+            Decision::DualWrite {
+                primary: Backend::Clickhouse
+            }
+        );
+        // Other reads of an A/B index: the primary alone.
+        assert_eq!(
+            d(Method::GET, "/logs-1/_mapping").unwrap(),
+            Decision::Forward
+        );
+        assert_eq!(
+            d(Method::GET, "/legacy/_search").unwrap(),
+            Decision::Forward
+        );
+        assert_eq!(d(Method::GET, "/x/_search").unwrap(), Decision::Local);
+        assert_eq!(d(Method::GET, "/_cat/indices").unwrap(), Decision::Local);
+        assert!(d(Method::GET, "/legacy,x/_search").is_err());
+    }
+
+    #[test]
+    fn indices_of_bulk_and_msearch_bodies() {
+        let bulk = b"{\"index\":{\"_index\":\"a\",\"_id\":\"1\"}}\n{\"f\":1}\n{\"delete\":{\"_index\":\"b\",\"_id\":\"2\"}}\n\
+{\"create\":{\"_index\":\"a\"}}\n{\"_index\":\"not-an-action\"}\n{\"update\":{\"_id\":\"3\"}}\n{\"doc\":{}}\n";
+        assert_eq!(body_indices("_bulk", bulk), vec!["a", "b"]);
+        assert!(body_has_lines_without_index("_bulk", bulk));
+        let ms =
+            b"{\"index\":\"x\"}\n{\"query\":{\"match_all\":{}}}\n{\"index\":[\"y\",\"x\"]}\n{}\n";
+        assert_eq!(body_indices("_msearch", ms), vec!["x", "y"]);
+        assert!(!body_has_lines_without_index("_msearch", ms));
+    }
+}

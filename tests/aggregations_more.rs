@@ -1,0 +1,434 @@
+//! More aggregation types on the real engine: top_metrics, top_hits, multi_terms, composite, and
+//! further metrics. Every expected value is computed here from the generated documents, not from
+//! the SQL the daemon builds. Response shapes follow Elasticsearch's docs and the toXContent of
+//! the internal aggregation classes cited at each test.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use tokio::sync::OnceCell;
+
+static LOADED: OnceCell<Vec<Value>> = OnceCell::const_new();
+const IDX: &str = "agg-more";
+const HOSTS: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
+const STATUSES: [i64; 5] = [200, 200, 404, 500, 301];
+
+/// Epoch millis of doc i: every 61 minutes from 2024-03-29T00:00Z.
+fn ts(i: i64) -> i64 {
+    1_711_670_400_000 + i * 61 * 60_000
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+async fn docs() -> &'static Vec<Value> {
+    LOADED
+        .get_or_init(|| async {
+            let mapping = json!({"mappings": {"properties": {
+                "@timestamp": {"type": "date"},
+                "host": {"type": "keyword"},
+                "status": {"type": "integer"},
+                "bytes": {"type": "long"},
+                "latency": {"type": "double"},
+                "weight": {"type": "double"},
+                "tags": {"type": "keyword"},
+                "ok": {"type": "boolean"}
+            }}});
+            assert_eq!(json_req("PUT", &format!("/{IDX}"), &mapping).await.status, 200);
+            let mut all = Vec::new();
+            let mut body = String::new();
+            for i in 0..90i64 {
+                let mut d = json!({
+                    "@timestamp": ts(i),
+                    "host": HOSTS[(i * 5 % 7 % 4) as usize],
+                    "status": STATUSES[(i % 5) as usize],
+                    "bytes": (i * 37) % 1000,
+                    "latency": ((i * 13) % 50) as f64 / 4.0,
+                    "weight": (i % 3 + 1) as f64,
+                    "tags": match i % 4 { 0 => json!(["a", "b"]), 1 => json!(["b"]), 2 => json!(["a", "c"]), _ => json!([]) },
+                    "ok": i % 3 != 0
+                });
+                if i % 6 == 0 {
+                    d.as_object_mut().unwrap().remove("bytes");
+                }
+                d.as_object_mut().unwrap().insert("n".into(), json!(i));
+                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+                all.push(d);
+            }
+            let r = bulk(&format!("/{IDX}/_bulk?refresh=true"), &body).await;
+            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            all
+        })
+        .await
+}
+
+async fn aggs(body: Value) -> Value {
+    docs().await;
+    let r = json_req("POST", &format!("/{IDX}/_search"), &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["aggregations"].clone()
+}
+
+#[allow(dead_code)]
+fn close(a: &Value, b: f64) {
+    let x = a.as_f64().unwrap_or_else(|| panic!("not a number: {a}"));
+    assert!((x - b).abs() < 1e-9 * b.abs().max(1.0), "{x} != {b}");
+}
+
+fn of_host<'a>(d: &'a [Value], h: &str) -> Vec<&'a Value> {
+    d.iter().filter(|x| x["host"] == h).collect()
+}
+
+/// top_metrics as Kibana Lens "last value" asks for it (sort by @timestamp desc, size 1), and
+/// with size 2 and two metrics. Shape: InternalTopMetrics#doXContentBody / TopMetric#toXContent
+/// (x-pack/plugin/analytics/.../topmetrics/InternalTopMetrics.java): `{"top": [{"sort": [v],
+/// "metrics": {field: v}}]}`; a date sort value is shown with the field's format, a long metric
+/// as a long, a missing metric as null; search-aggregations-metrics-top-metrics.html.
+#[tokio::test]
+async fn top_metrics_last_value_per_host() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "last": {"top_metrics": {"metrics": {"field": "latency"}, "sort": {"@timestamp": "desc"}}},
+        "hosts": {"terms": {"field": "host"}, "aggs": {
+            "tm": {"top_metrics": {"metrics": [{"field": "bytes"}, {"field": "latency"}],
+                   "sort": [{"@timestamp": {"order": "desc"}}], "size": 2}},
+            "low": {"top_metrics": {"metrics": {"field": "status"}, "sort": {"latency": "asc"}}}
+        }}
+    }}))
+    .await;
+    let newest = d.iter().max_by_key(|x| x["@timestamp"].as_i64()).unwrap();
+    assert_eq!(
+        a["last"],
+        json!({"top": [{"sort": [iso(newest["@timestamp"].as_i64().unwrap())],
+                        "metrics": {"latency": newest["latency"]}}]})
+    );
+    let buckets = a["hosts"]["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 4);
+    for b in buckets {
+        let mut mine = of_host(d, b["key"].as_str().unwrap());
+        mine.sort_by_key(|x| std::cmp::Reverse(x["@timestamp"].as_i64()));
+        let want: Vec<Value> = mine[..2]
+            .iter()
+            .map(|x| {
+                json!({"sort": [iso(x["@timestamp"].as_i64().unwrap())],
+                       "metrics": {"bytes": x.get("bytes").cloned().unwrap_or(Value::Null),
+                                   "latency": x["latency"]}})
+            })
+            .collect();
+        assert_eq!(b["tm"]["top"], json!(want), "{}", b["key"]);
+        let lowest = mine
+            .iter()
+            .map(|x| x["latency"].as_f64().unwrap())
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(b["low"]["top"][0]["sort"], json!([lowest]));
+        assert_eq!(b["low"]["top"].as_array().unwrap().len(), 1);
+    }
+    // No documents: an empty list.
+    let a = aggs(
+        json!({"size": 0, "query": {"term": {"host": "nope"}}, "aggs": {
+        "tm": {"top_metrics": {"metrics": {"field": "bytes"}, "sort": {"@timestamp": "desc"}}}}}),
+    )
+    .await;
+    assert_eq!(a["tm"], json!({"top": []}));
+}
+
+/// top_hits: hits shaped as search hits (`hits.total`, `max_score`, `_index`, `_id`, `_score`,
+/// `_source`, `sort`), `from`/`size`, `_source` filtering; sorted by a field, `_score` and
+/// `max_score` are null (search-aggregations-metrics-top-hits-aggregation.html, InternalTopHits).
+/// A missing long sort value sorts last and shows as Long.MIN_VALUE in a descending sort.
+#[tokio::test]
+async fn top_hits_per_host_sorted_by_a_field() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "hosts": {"terms": {"field": "host"}, "aggs": {
+            "top": {"top_hits": {"size": 2, "from": 1, "sort": [{"bytes": "desc"}],
+                    "_source": {"includes": ["host", "bytes"]}}}
+        }},
+        "newest": {"top_hits": {"size": 1, "sort": [{"@timestamp": {"order": "desc"}}], "_source": false}},
+        "by_score": {"top_hits": {"size": 3}}
+    }}))
+    .await;
+    for b in a["hosts"]["buckets"].as_array().unwrap() {
+        let h = b["key"].as_str().unwrap();
+        let mut mine = of_host(d, h);
+        mine.sort_by_key(|x| std::cmp::Reverse(x["bytes"].as_i64().unwrap_or(i64::MIN)));
+        let want: Vec<Value> = mine[1..3]
+            .iter()
+            .map(|x| {
+                let mut src = serde_json::Map::new();
+                src.insert("host".into(), x["host"].clone());
+                if let Some(v) = x.get("bytes") {
+                    src.insert("bytes".into(), v.clone());
+                }
+                json!({"_index": IDX, "_id": x["n"].to_string(), "_score": null,
+                       "_source": src, "sort": [x["bytes"].as_i64().unwrap_or(i64::MIN)]})
+            })
+            .collect();
+        assert_eq!(
+            b["top"],
+            json!({"hits": {"total": {"value": mine.len(), "relation": "eq"},
+                            "max_score": null, "hits": want}}),
+            "{h}"
+        );
+    }
+    let newest = d.iter().max_by_key(|x| x["@timestamp"].as_i64()).unwrap();
+    assert_eq!(
+        a["newest"]["hits"]["hits"],
+        json!([{"_index": IDX, "_id": newest["n"].to_string(), "_score": null,
+                "sort": [newest["@timestamp"]]}])
+    );
+    // Default: by score (match_all scores every document 1.0).
+    let h = &a["by_score"]["hits"];
+    assert_eq!(h["total"], json!({"value": d.len(), "relation": "eq"}));
+    assert_eq!(h["max_score"], 1.0);
+    assert_eq!(h["hits"].as_array().unwrap().len(), 3);
+    for hit in h["hits"].as_array().unwrap() {
+        assert_eq!(hit["_score"], 1.0);
+        let n = hit["_source"]["n"].as_u64().unwrap() as usize;
+        assert_eq!(hit["_source"], d[n]);
+        assert!(hit.get("sort").is_none());
+    }
+}
+
+#[tokio::test]
+async fn top_hits_and_top_metrics_errors() {
+    docs().await;
+    let r = json_req(
+        "POST",
+        &format!("/{IDX}/_search"),
+        &json!({"size": 0, "aggs": {"t": {"top_metrics": {"metrics": {"field": "bytes"}, "sort": {"n": "desc"}, "size": 11}}}}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert!(e.to_string().contains("top_metrics_max_size"), "{e}");
+    let r = json_req(
+        "POST",
+        &format!("/{IDX}/_search"),
+        &json!({"size": 0, "aggs": {"t": {"top_hits": {"highlight": {"fields": {"host": {}}}}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("highlight"), "{}", r.text);
+}
+
+fn count_by<K: Ord>(d: &[Value], key: impl Fn(&Value) -> Vec<K>) -> BTreeMap<K, u64> {
+    let mut m = BTreeMap::new();
+    for x in d {
+        for k in key(x) {
+            *m.entry(k).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+/// multi_terms (Kibana Lens "multiple terms"): buckets of field-value combinations, key as a list
+/// and key_as_string joined with `|` (InternalMultiTerms.Bucket#toXContent, getKeyAsString), ordered
+/// by `_count` desc then key asc by default, `sum_other_doc_count` as terms; a multi-valued field
+/// yields every combination; booleans show as true/false; docs missing a field are left out
+/// (search-aggregations-bucket-multi-terms-aggregation.html).
+#[tokio::test]
+async fn multi_terms_combinations() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "hs": {"multi_terms": {"terms": [{"field": "host"}, {"field": "status"}], "size": 5},
+               "aggs": {"lat": {"avg": {"field": "latency"}}}},
+        "by_key": {"multi_terms": {"terms": [{"field": "ok"}, {"field": "host"}], "order": {"_key": "asc"}}},
+        "tags": {"multi_terms": {"terms": [{"field": "tags"}, {"field": "host"}], "size": 100}},
+        "miss": {"multi_terms": {"terms": [{"field": "host"}, {"field": "bytes", "missing": -1}], "size": 1000}}
+    }}))
+    .await;
+    let want = count_by(d, |x| {
+        vec![(
+            x["host"].as_str().unwrap().to_string(),
+            x["status"].as_i64().unwrap(),
+        )]
+    });
+    let mut ranked: Vec<_> = want.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let got = a["hs"]["buckets"].as_array().unwrap();
+    assert_eq!(got.len(), 5);
+    for (b, ((h, s), n)) in got.iter().zip(&ranked) {
+        assert_eq!(b["key"], json!([h, s]));
+        assert_eq!(b["key_as_string"], format!("{h}|{s}"));
+        assert_eq!(b["doc_count"], *n);
+        let lat: Vec<f64> = d
+            .iter()
+            .filter(|x| x["host"] == *h && x["status"] == *s)
+            .map(|x| x["latency"].as_f64().unwrap())
+            .collect();
+        close(
+            &b["lat"]["value"],
+            lat.iter().sum::<f64>() / lat.len() as f64,
+        );
+    }
+    assert_eq!(
+        a["hs"]["sum_other_doc_count"],
+        ranked[5..].iter().map(|x| x.1).sum::<u64>()
+    );
+    assert_eq!(a["hs"]["doc_count_error_upper_bound"], 0);
+
+    // Ordered by key: false < true, then host.
+    let want = count_by(d, |x| {
+        vec![(
+            x["ok"].as_bool().unwrap(),
+            x["host"].as_str().unwrap().to_string(),
+        )]
+    });
+    let got: Vec<(Value, Value, Value)> = a["by_key"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["key"].clone(),
+                b["key_as_string"].clone(),
+                b["doc_count"].clone(),
+            )
+        })
+        .collect();
+    let expect: Vec<(Value, Value, Value)> = want
+        .iter()
+        .map(|((o, h), n)| (json!([o, h]), json!(format!("{o}|{h}")), json!(n)))
+        .collect();
+    assert_eq!(got, expect);
+
+    // Every (tag, host) combination of a document; documents without tags are in none.
+    let want = count_by(d, |x| {
+        x["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t.as_str().unwrap().to_string(),
+                    x["host"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    });
+    let got: BTreeMap<(String, String), u64> = a["tags"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                (
+                    b["key"][0].as_str().unwrap().to_string(),
+                    b["key"][1].as_str().unwrap().to_string(),
+                ),
+                b["doc_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // `missing` per term stands in for documents without the field.
+    let got = a["miss"]["buckets"].as_array().unwrap();
+    let with_missing = got
+        .iter()
+        .filter(|b| b["key"][1] == -1)
+        .map(|b| b["doc_count"].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(
+        with_missing,
+        d.iter().filter(|x| x.get("bytes").is_none()).count() as u64
+    );
+    assert_eq!(
+        got.iter()
+            .map(|b| b["doc_count"].as_u64().unwrap())
+            .sum::<u64>(),
+        d.len() as u64
+    );
+}
+
+/// composite: paging through every (host, day) bucket with `after`/`after_key`, in the sources'
+/// order (host asc, day desc); date_histogram keys are epoch millis; `missing_bucket` keeps
+/// documents without a value under a `null` key, first in ascending order (missing_order
+/// default); sub-aggregations per bucket. Shape: InternalComposite#doXContentBody (`after_key`
+/// then `buckets` of `{"key": {name: value}, "doc_count"}`),
+/// search-aggregations-bucket-composite-aggregation.html.
+#[tokio::test]
+async fn composite_pages_through_every_bucket() {
+    let d = docs().await;
+    let day = |x: &Value| x["@timestamp"].as_i64().unwrap() / 86_400_000 * 86_400_000;
+    let mut want: Vec<((String, i64), u64)> = count_by(d, |x| {
+        vec![(x["host"].as_str().unwrap().to_string(), day(x))]
+    })
+    .into_iter()
+    .collect();
+    want.sort_by(|a, b| a.0.0.cmp(&b.0.0).then(b.0.1.cmp(&a.0.1)));
+    let mut after: Option<Value> = None;
+    let mut got = Vec::new();
+    let mut pages = 0;
+    loop {
+        let mut comp = json!({"size": 3, "sources": [
+            {"h": {"terms": {"field": "host"}}},
+            {"d": {"date_histogram": {"field": "@timestamp", "calendar_interval": "1d", "order": "desc"}}}
+        ]});
+        if let Some(a) = &after {
+            comp["after"] = a.clone();
+        }
+        let a = aggs(json!({"size": 0, "aggs": {"c": {"composite": comp,
+            "aggs": {"mx": {"max": {"field": "latency"}}}}}}))
+        .await;
+        let buckets = a["c"]["buckets"].as_array().unwrap().clone();
+        if buckets.is_empty() {
+            assert!(a["c"].get("after_key").is_none());
+            break;
+        }
+        assert!(buckets.len() <= 3);
+        assert_eq!(a["c"]["after_key"], buckets.last().unwrap()["key"]);
+        for b in &buckets {
+            let h = b["key"]["h"].as_str().unwrap().to_string();
+            let k = b["key"]["d"].as_i64().unwrap();
+            let mx = d
+                .iter()
+                .filter(|x| x["host"] == h.as_str() && day(x) == k)
+                .map(|x| x["latency"].as_f64().unwrap())
+                .fold(f64::NEG_INFINITY, f64::max);
+            close(&b["mx"]["value"], mx);
+            got.push(((h, k), b["doc_count"].as_u64().unwrap()));
+        }
+        after = Some(a["c"]["after_key"].clone());
+        pages += 1;
+        assert!(pages < 100);
+    }
+    assert_eq!(got, want);
+
+    // missing_bucket on a histogram of bytes: the null bucket comes first.
+    let a = aggs(
+        json!({"size": 0, "aggs": {"c": {"composite": {"size": 100, "sources": [
+            {"b": {"histogram": {"field": "bytes", "interval": 250, "missing_bucket": true}}},
+            {"ok": {"terms": {"field": "ok"}}}
+        ]}}}}),
+    )
+    .await;
+    // BTreeMap order: None first, then ascending — the composite order.
+    let want: Vec<((Option<i64>, bool), u64)> = count_by(d, |x| {
+        vec![(
+            x["bytes"].as_i64().map(|b| b / 250 * 250),
+            x["ok"].as_bool().unwrap(),
+        )]
+    })
+    .into_iter()
+    .collect();
+    let got: Vec<Value> = a["c"]["buckets"].as_array().unwrap().clone();
+    let expect: Vec<Value> = want
+        .iter()
+        .map(|((b, ok), n)| json!({"key": {"b": b.map(|x| x as f64), "ok": ok}, "doc_count": n}))
+        .collect();
+    assert_eq!(got, expect);
+    // Under another bucket aggregation: an error, as Elasticsearch.
+    let r = json_req(
+        "POST",
+        &format!("/{IDX}/_search"),
+        &json!({"size": 0, "aggs": {"t": {"terms": {"field": "host"}, "aggs": {
+            "c": {"composite": {"sources": [{"h": {"terms": {"field": "host"}}}]}}}}}}),
+    )
+    .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+}
