@@ -87,6 +87,22 @@ async fn nodes_info_full_shape_and_metric_selection() {
     let v = get("/_nodes/no-such-node").await.json();
     assert_eq!(v["_nodes"]["total"], 0);
     assert_eq!(v["nodes"], json!({}));
+    // RestNodesInfoAction's fourth route: /_nodes/{nodeId}/info/{metrics}.
+    let v = get("/_nodes/_all/info/http").await.json();
+    let node = v["nodes"].as_object().unwrap().values().next().unwrap();
+    assert!(
+        node.get("http").is_some() && node.get("os").is_none(),
+        "{node}"
+    );
+    // Node stats/usage share the path shape but are other APIs: a clear 400, not node info.
+    for path in ["/_nodes/stats", "/_nodes/_local/stats", "/_nodes/usage"] {
+        let r = get(path).await;
+        let e = assert_es_error(&r, 400, "illegal_argument_exception");
+        assert!(
+            e["reason"].as_str().unwrap().contains("does not support"),
+            "{path}: {e}"
+        );
+    }
     // BaseRestHandler#unrecognized: unknown URL parameters are rejected.
     let r = get("/_nodes?bogus=1").await;
     assert_es_error(&r, 400, "illegal_argument_exception");
@@ -168,6 +184,11 @@ async fn cluster_settings_with_defaults_flat_and_nested() {
     assert_eq!(v["defaults"]["search.allow_expensive_queries"], "true");
     let v = get("/_cluster/settings?include_defaults").await.json();
     assert_eq!(v["defaults"]["script"]["allowed_types"], json!([]));
+    // The form Kibana's scripting check uses: response filtering down to the one setting.
+    let f = get("/_cluster/settings?include_defaults=true&filter_path=**.script.allowed_types")
+        .await
+        .json();
+    assert_eq!(f, json!({"defaults": {"script": {"allowed_types": []}}}));
     assert_eq!(v["defaults"]["cluster"]["name"], "elastichouse");
 }
 
@@ -865,4 +886,123 @@ async fn async_search_errors_and_validation() {
             .unwrap()
             >= 10
     );
+}
+
+#[tokio::test]
+async fn field_caps_and_terms_enum_on_a_table_elastichouse_did_not_create() {
+    // Existing ClickHouse tables are served as indices with a mapping derived from their columns
+    // (docs/schema.md); data views and autocomplete work on them like on any index.
+    clickhouse_sql(
+        "CREATE TABLE IF NOT EXISTS kapi_ext (ts DateTime64(3), host LowCardinality(String), \
+         bytes UInt32, tags Array(String), `geo.country` String, empty Nullable(String)) \
+         ENGINE = MergeTree ORDER BY ts",
+    )
+    .await;
+    clickhouse_sql("TRUNCATE TABLE kapi_ext").await;
+    clickhouse_sql(
+        "INSERT INTO kapi_ext VALUES ('2024-01-01 00:00:00','web-2',10,['b','a'],'DE',NULL), \
+         ('2024-01-02 00:00:00','web-1',20,[],'FR',NULL)",
+    )
+    .await;
+    let v = get("/kapi_ext/_field_caps?fields=*&filters=-metadata&include_empty_fields=false")
+        .await
+        .json();
+    let f = &v["fields"];
+    assert_eq!(f["ts"]["date"]["aggregatable"], true);
+    assert_eq!(f["host"]["keyword"]["searchable"], true);
+    assert_eq!(f["bytes"]["long"]["aggregatable"], true);
+    assert_eq!(f["tags"]["keyword"]["type"], "keyword");
+    assert_eq!(f["geo"]["object"]["searchable"], false);
+    assert_eq!(f["geo.country"]["keyword"]["aggregatable"], true);
+    assert!(f.get("empty").is_none(), "only NULLs: no value");
+    let v = terms("kapi_ext", json!({"field": "tags"})).await;
+    assert_eq!(v["terms"], json!(["a", "b"]));
+    let v = terms("kapi_ext", json!({"field": "host", "string": "web-"})).await;
+    assert_eq!(v["terms"], json!(["web-1", "web-2"]));
+}
+
+#[tokio::test]
+async fn async_search_ids_work_on_another_daemon_of_the_same_clickhouse() {
+    // DESIGN "stateless daemons": a second daemon on the same ClickHouse answers GET, status and
+    // DELETE for ids the first handed out (their state is kept in ClickHouse), and waits for a
+    // search the first is still running.
+    async_fixture().await;
+    let d = daemon();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), None);
+    cfg.clickhouse_url = Some(d.clickhouse.clone());
+    cfg.clickhouse_database = d.database.clone();
+    let second = elastichouse::server::start(cfg)
+        .await
+        .expect("second daemon");
+    let on_b = |path: &str| format!("http://{}{}", second.es_addr, path);
+    let body = json!({"query": {"range": {"n": {"lt": 3}}}, "sort": ["n"]});
+    let r = json_req(
+        "POST",
+        "/kapi-async/_async_search?keep_on_completion=true&wait_for_completion_timeout=30s",
+        &body,
+    )
+    .await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let got: Value = client()
+        .get(on_b(&format!("/_async_search/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["id"], id.as_str());
+    assert_eq!(got["is_running"], false);
+    assert_eq!(ids(&got["response"]), vec!["0", "1", "2"]);
+    let st: Value = client()
+        .get(on_b(&format!("/_async_search/status/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(st["completion_status"], 200);
+    let del = client()
+        .delete(on_b(&format!("/_async_search/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 200);
+    let gone = client()
+        .get(on_b(&format!("/_async_search/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    // Running on the first daemon, awaited on the second.
+    let r = json_req(
+        "POST",
+        "/kapi-async/_async_search?wait_for_completion_timeout=0ms",
+        &body,
+    )
+    .await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let got: Value = client()
+        .get(on_b(&format!(
+            "/_async_search/{id}?wait_for_completion_timeout=30s"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["is_running"], false, "{got}");
+    assert_eq!(ids(&got["response"]), vec!["0", "1", "2"]);
+    // An id nobody handed out is unknown everywhere.
+    let unknown = "RUhhcwAAAAAAAAAAAAAAAAAAAAA";
+    let r = client()
+        .get(on_b(&format!("/_async_search/{unknown}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    second.stop().await;
 }

@@ -187,6 +187,22 @@ pub async fn nodes(
     nodes_impl(s, headers, vec!["_all".into()], vec!["_all".into()]).await
 }
 
+/// Node APIs other than node info that share its path shape (`_nodes/stats`, `_nodes/usage`, …):
+/// not answered (yet) — a clear 400 rather than an empty node-info answer.
+fn other_node_api(parts: &[&str]) -> Option<EsError> {
+    const OTHER: &[&str] = &[
+        "stats",
+        "usage",
+        "hot_threads",
+        "reload_secure_settings",
+        "shutdown",
+    ];
+    parts
+        .iter()
+        .find(|p| OTHER.contains(p))
+        .map(|p| EsError::unsupported(format!("GET /_nodes/.../{p}")))
+}
+
 /// `GET /_nodes/{nodeId}`: metric names alone (`/_nodes/http`) are metrics, anything else node ids
 /// (RestNodesInfoAction#prepareRequest).
 pub async fn nodes_one(
@@ -196,6 +212,9 @@ pub async fn nodes_one(
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(p): Query<Params>,
 ) -> ApiResult {
+    if let Some(e) = other_node_api(&[first.as_str()]) {
+        return Err(e);
+    }
     super::search::check_params(uri.path(), &p, NODES_PARAMS)?;
     let parts = split(&first);
     if !parts.is_empty() && parts.iter().all(|p| NODE_METRICS.contains(&p.as_str())) {
@@ -203,6 +222,17 @@ pub async fn nodes_one(
     } else {
         nodes_impl(s, headers, parts, vec!["_all".into()]).await
     }
+}
+
+/// `GET /_nodes/{nodeId}/info/{metrics}` (the form aligned with node stats).
+pub async fn nodes_info_metrics(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((ids, metrics)): Path<(String, String)>,
+    uri: axum::extract::OriginalUri,
+    q: Query<Params>,
+) -> ApiResult {
+    nodes_two(State(s), headers, Path((ids, metrics)), uri, q).await
 }
 
 /// `GET /_nodes/{nodeId}/{metrics}`; unknown metrics are disregarded as Elasticsearch does.
@@ -213,6 +243,9 @@ pub async fn nodes_two(
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(p): Query<Params>,
 ) -> ApiResult {
+    if let Some(e) = other_node_api(&[ids.as_str(), metrics.as_str()]) {
+        return Err(e);
+    }
     super::search::check_params(uri.path(), &p, NODES_PARAMS)?;
     let mut m = split(&metrics);
     if !(m.len() == 1 && m[0] == "_all") {

@@ -276,6 +276,10 @@ pub fn router(state: AppState) -> Router {
         .route("/_nodes", get(cluster::nodes))
         .route("/_nodes/{node_id}", get(cluster::nodes_one))
         .route("/_nodes/{node_id}/{metrics}", get(cluster::nodes_two))
+        .route(
+            "/_nodes/{node_id}/info/{metrics}",
+            get(cluster::nodes_info_metrics),
+        )
         .route("/_cluster/health", get(cluster::health))
         .route("/_cluster/health/{index}", get(cluster::health_index))
         .route("/_cluster/settings", get(cluster::get_settings))
