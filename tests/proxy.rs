@@ -933,14 +933,37 @@ async fn a_failed_secondary_write_can_fail_the_request() {
 /// `handleBadRequest`: 400 `no handler found for uri [...] and method [...]`).
 #[tokio::test]
 async fn without_elasticsearch_unknown_apis_keep_the_no_handler_answer() {
-    let r = get("/_nodes/stats").await;
+    let r = get("/_ingest/pipeline").await;
     let e = assert_es_error(&r, 400, "illegal_argument_exception");
     assert_eq!(
         e["reason"],
-        "no handler found for uri [/_nodes/stats] and method [GET]"
+        "no handler found for uri [/_ingest/pipeline] and method [GET]"
     );
     let page = ui_get("/routing").await;
     assert!(page.text.contains("none configured"), "{}", page.text);
+}
+
+/// Kibana's and the stack's system indices (`.kibana*`, `.security*`, `.tasks`, …) belong to a real
+/// Elasticsearch (issue: "Without one configured: a clear error that says which Elasticsearch
+/// feature needed it"): a 400 naming the index, for reads and writes, and nothing created here.
+#[tokio::test]
+async fn without_elasticsearch_system_indices_are_a_clear_error() {
+    for (method, path) in [
+        ("GET", "/.kibana_8.17.0_001/_search"),
+        ("PUT", "/.kibana_task_manager_8.17.0_001"),
+        ("GET", "/.security-7/_doc/x"),
+    ] {
+        let r = req(method, path, None).await;
+        let e = assert_es_error(&r, 400, "illegal_argument_exception");
+        let reason = e["reason"].as_str().unwrap();
+        assert!(reason.contains("is a system index"), "{reason}");
+        assert!(
+            reason.contains("no elasticsearch_url is configured"),
+            "{reason}"
+        );
+    }
+    let r = get("/_cat/indices?format=json&expand_wildcards=all").await;
+    assert!(!r.text.contains(".kibana_task_manager"), "{}", r.text);
 }
 
 /// `elastichouse config check --index NAME` explains where a name's writes and queries go and

@@ -2280,13 +2280,29 @@ pub async fn execute(
             }
             // The query's score, read only by top_hits sorted by `_score` (the hits query
             // already translated the same query, so this cannot fail where it did not).
-            let score = plan::filter_and_score(meta, now_millis, &req.query, true)
-                .map(|(_, sc)| sc)
-                .map_err(|e| as_phase_failure(e, meta))?;
+            let (_, score, stats, norms) =
+                plan::filter_and_score(meta, now_millis, &req.query, true)
+                    .map_err(|e| as_phase_failure(e, meta))?;
+            let table = sql::FromClause::table(s.catalog.db(), meta.table());
+            // A BM25 score reads the index statistics and field lengths from two selected
+            // columns: then the aggregation reads a subquery that selects them beside `*`.
+            let (from, final_) = if stats.is_none() && norms.is_none() {
+                (table, meta.managed)
+            } else {
+                let mut inner = sql::Select::new().item(sql::star()).from(table);
+                inner.final_ = meta.managed;
+                if let Some(st) = stats {
+                    inner = inner.item(st.alias(plan::stats::STATS_ALIAS));
+                }
+                if let Some(n) = norms {
+                    inner = inner.item(n.alias(plan::stats::NORMS_ALIAS));
+                }
+                (sql::FromClause::from(inner), false)
+            };
             sources.push(crate::aggs::Source {
                 meta: meta.clone(),
-                from: sql::FromClause::table(s.catalog.db(), meta.table()),
-                final_: meta.managed,
+                from,
+                final_,
                 where_,
                 score,
             });
@@ -2864,6 +2880,8 @@ mod tests {
             mappings,
             settings: json!({}),
             columns,
+            aliases: Default::default(),
+            data_stream: None,
         }
     }
 

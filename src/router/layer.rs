@@ -48,6 +48,18 @@ fn handled_here(req: &Request) -> bool {
 
 pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let Some(es) = s.elastic.clone() else {
+        // Without Elasticsearch only the path is looked at: a system index named there is refused
+        // with a clear error (`Routing::decide`); everything else is served here.
+        if handled_here(&req) && req.uri().path().contains("/.") {
+            let c = classify(
+                req.method(),
+                req.uri().path(),
+                req.uri().query().unwrap_or(""),
+            );
+            if let Err(e) = s.routing.decide(&c) {
+                return e.into_response();
+            }
+        }
         return next.run(req).await;
     };
     if s.cfg.mode == Mode::Proxy {

@@ -246,6 +246,16 @@ impl Routing {
         } else {
             Table::Query
         };
+        if !self.has_es
+            && let Some(sys) = c.indices.iter().find(|i| is_system_index(i))
+        {
+            // Kibana's and the stack's own indices live in Elasticsearch (docs/kibana.md).
+            return Err(EsError::illegal_argument(format!(
+                "[{sys}] is a system index (its name starts with '.'): elastichouse passes system indices \
+                 to Elasticsearch, and no elasticsearch_url is configured"
+            ))
+            .with("elastichouse.unsupported_feature", "system index without elasticsearch_url"));
+        }
         let target = self.resolve_all(table, &c.indices)?;
         Ok(match target {
             Target::ClickHouse => Decision::Local,
@@ -260,6 +270,13 @@ impl Routing {
             },
         })
     }
+}
+
+/// A dot index other than a backing index of one of our own data streams (`.ds-<stream>-…` with a
+/// stream name not starting with '.'): `.kibana*`, `.security*`, `.tasks`, `.apm*`, `.fleet*`, ….
+pub fn is_system_index(name: &str) -> bool {
+    name.starts_with('.')
+        && crate::catalog::data_stream_of_backing(name).is_none_or(|ds| ds.starts_with('.'))
 }
 
 /// What a request does, as far as routing cares.
@@ -572,11 +589,35 @@ target = "clickhouse"
             text.contains("dual write") && text.contains("A/B"),
             "{text}"
         );
-        // Without Elasticsearch everything is ClickHouse, dot indices included.
+        // Without Elasticsearch everything else is ClickHouse; a system index is a clear 400
+        // (the issue: "Without one configured: a clear error that says which Elasticsearch
+        // feature needed it"), the backing indices of our own data streams stay local.
         let none = routing("");
         assert_eq!(
-            none.resolve(Table::Query, ".kibana").target,
+            none.resolve(Table::Query, "logs").target,
             Target::ClickHouse
+        );
+        let c = |i: &str| Classified {
+            op: Op::Read,
+            api: "_search".into(),
+            indices: vec![i.into()],
+            body_names_indices: false,
+        };
+        let e = none.decide(&c(".kibana_8.17.0_001")).unwrap_err();
+        assert_eq!(
+            (e.status, e.kind.as_str()),
+            (400, "illegal_argument_exception")
+        );
+        assert!(
+            e.reason.contains("[.kibana_8.17.0_001] is a system index"),
+            "{}",
+            e.reason
+        );
+        assert!(e.reason.contains("no elasticsearch_url"), "{}", e.reason);
+        assert_eq!(
+            none.decide(&c(".ds-logs-nginx-default-2026.12.04-000001"))
+                .unwrap(),
+            Decision::Local
         );
         // Proxy mode: everything to Elasticsearch.
         let p = routing("mode = \"proxy\"\nelasticsearch_url = \"http://es:9200\"");
