@@ -42,6 +42,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::var_os("RUST_LOG").is_some() {
+        // Per-phase timings of the write path ("write batch phases", "bulk done") at debug level.
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     rt.block_on(async move {
         let dir = tempfile::tempdir().unwrap();
         let python = common::python();
@@ -79,6 +86,17 @@ fn main() {
             }
         }
         let bulk_secs = t.elapsed().as_secs_f64();
+        // Where the daemon's ClickHouse time went during _bulk (client-side, from its query log).
+        let mut by_kind: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
+        for q in running.state.ch.recent_queries() {
+            let kind = q.sql.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            let e = by_kind.entry(kind).or_default();
+            e.0 += 1;
+            e.1 += q.millis;
+        }
+        for (kind, (count, millis)) in &by_kind {
+            eprintln!("  clickhouse {kind:<24} x{count:<5} {millis:>9.1} ms");
+        }
 
         // 2. Directly: the same documents into a plain MergeTree with the same typed columns.
         let meta = running.state.catalog.require("bench-logs").await.expect("index");

@@ -27,6 +27,8 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
         require_alias: flag(&p, "require_alias")?,
     };
     let mut parsed = bulk::parse(body.into_data_stream(), defaults).await?;
+    let parse_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (mut apply_ms, mut items_ms) = (0.0, 0.0);
     let refresh = matches!(
         p.get("refresh").map(String::as_str),
         Some("") | Some("true")
@@ -64,18 +66,30 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
                 },
             ));
         }
+        let t = Instant::now();
         let results = write::apply_many(&s, ops).await;
+        apply_ms += t.elapsed().as_secs_f64() * 1000.0;
+        let t = Instant::now();
         for (a, r) in chunk.iter().zip(results) {
             errors |= r.outcome.is_err();
             items.push(r.bulk_item(a.op, refresh));
         }
+        items_ms += t.elapsed().as_secs_f64() * 1000.0;
         done += chunk.len();
         if total > batch {
             tracing::info!(done, total, "bulk progress");
         }
     }
     let took = started.elapsed().as_millis() as u64;
-    tracing::debug!(items = total, took, errors, "bulk done");
+    tracing::debug!(
+        items = total,
+        took,
+        errors,
+        parse_ms,
+        apply_ms,
+        items_ms,
+        "bulk done"
+    );
     Ok(EsJson(
         axum::http::StatusCode::OK,
         json!({"errors": errors, "took": took, "items": items}),

@@ -260,7 +260,10 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
         v
     };
     let need_source = ops.iter().any(|o| o.op == OpType::Update);
+    let t_lookup = std::time::Instant::now();
     let mut current = lookup(state, &meta, &explicit, need_source).await?;
+    let lookup_ms = ms(t_lookup);
+    let n_ops = ops.len();
 
     let first_seq = state.catalog.next_seq_nos(&meta, ops.len() as u64).await?;
     let mut mappings = meta.mappings.clone();
@@ -273,6 +276,7 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
     let mut order: Vec<String> = Vec::new();
     let mut results = Vec::with_capacity(ops.len());
 
+    let t_decide = std::time::Instant::now();
     for (i, op) in ops.into_iter().enumerate() {
         let seq_no = first_seq + i as u64;
         let id = op.id.clone().unwrap_or_else(crate::ids::generate_id);
@@ -323,10 +327,12 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
         }
     }
 
+    let decide_ms = ms(t_decide);
     if rows.is_empty() {
         return Ok(results);
     }
     // Schema changes first, then the data.
+    let t_schema = std::time::Instant::now();
     let mut meta = meta;
     if mapping_changed || !new_columns.is_empty() {
         meta = state
@@ -337,19 +343,38 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
     if !migrations.is_empty() {
         meta = state.catalog.migrate_columns(&meta, &migrations).await?;
     }
+    let schema_ms = ms(t_schema);
+    let t_encode = std::time::Instant::now();
     let mut body = Vec::with_capacity(rows.len() * 256);
     let n = order.len();
+    let logical = meta.logical_columns();
     for id in order {
         let row = rows.remove(&id).expect("row");
-        encode_row(&mut body, row, &meta.logical_columns());
+        encode_row(&mut body, row, &logical);
     }
+    let encode_ms = ms(t_encode);
+    let body_bytes = body.len();
+    let t_insert = std::time::Instant::now();
     let insert = sql::Insert {
         db: state.catalog.db(),
         table: meta.table(),
         columns: vec![],
         format: "JSONEachRow",
     };
-    if let Err(e) = state.ch.insert(&insert, body.into(), n).await {
+    let inserted = state.ch.insert(&insert, body.into(), n).await;
+    tracing::debug!(
+        index,
+        ops = n_ops,
+        rows = n,
+        body_bytes,
+        lookup_ms,
+        decide_ms,
+        schema_ms,
+        encode_ms,
+        insert_ms = ms(t_insert),
+        "write batch phases"
+    );
+    if let Err(e) = inserted {
         // Nothing of this batch was acknowledged.
         let err: EsError = e.into();
         for r in &mut results {
@@ -364,6 +389,10 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
         .docs_ingested
         .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
     Ok(results)
+}
+
+fn ms(t: std::time::Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
 }
 
 fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
