@@ -35,6 +35,37 @@ fn docs(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// CPU seconds (user + system) used so far by process `pid` (`self` or a number), from /proc: a
+/// figure that depends far less on other load of the machine than wall-clock time.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of this process (client + daemon) and of its children (the chDB engine).
+fn cpu_now() -> (f64, f64) {
+    let mut children = 0.0;
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let kids = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        children += kids.split_whitespace().map(cpu_secs).sum::<f64>();
+    }
+    (cpu_secs("self"), children)
+}
+
 fn main() {
     let n: usize = common::env_or("BENCH_DOCS", 200_000);
     let batch: usize = common::env_or("BENCH_BATCH", 5_000);
@@ -64,6 +95,7 @@ fn main() {
 
         // 1. Through the daemon: _bulk with auto ids.
         let t = Instant::now();
+        let cpu0 = cpu_now();
         for (i, chunk) in docs.chunks(batch).enumerate() {
             let mut body = String::with_capacity(chunk.len() * 200);
             for d in chunk {
@@ -86,6 +118,7 @@ fn main() {
             }
         }
         let bulk_secs = t.elapsed().as_secs_f64();
+        let cpu1 = cpu_now();
         // Where the daemon's ClickHouse time went during _bulk (client-side, from its query log).
         let mut by_kind: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
         for q in running.state.ch.recent_queries() {
@@ -125,6 +158,7 @@ fn main() {
             assert!(r.status().is_success(), "{}", r.text().await.unwrap());
         }
         let direct_secs = t.elapsed().as_secs_f64();
+        let cpu2 = cpu_now();
         let count = |table: &'static str| {
             let http = http.clone();
             let ch = ch.clone();
@@ -150,6 +184,14 @@ fn main() {
         println!("  _bulk via elastichouse : {:>8.0} docs/s  ({bulk_secs:.2} s, {a} rows)", n as f64 / bulk_secs);
         println!("  direct INSERT JSONEachRow: {:>8.0} docs/s  ({direct_secs:.2} s, {b} rows)", n as f64 / direct_secs);
         println!("  ratio daemon/direct    : {:.2}", (n as f64 / bulk_secs) / (n as f64 / direct_secs));
+        let per_kdoc = |s: f64| s * 1000.0 * 1000.0 / n as f64;
+        println!(
+            "  CPU ms per 1000 docs   : _bulk daemon+client {:.1}, engine {:.1}; direct client {:.1}, engine {:.1}",
+            per_kdoc(cpu1.0 - cpu0.0),
+            per_kdoc(cpu1.1 - cpu0.1),
+            per_kdoc(cpu2.0 - cpu1.0),
+            per_kdoc(cpu2.1 - cpu1.1)
+        );
         running.stop().await;
     });
 }

@@ -1,6 +1,6 @@
 //! `POST /_bulk` and `/{index}/_bulk`.
 
-use super::{ApiResult, EsJson, Params, flag};
+use super::{ApiResult, Params, flag};
 use crate::error::EsError;
 use crate::ingest::bulk::{self, BulkDefaults};
 use crate::ingest::write::{self, WriteOp};
@@ -8,7 +8,6 @@ use crate::server::AppState;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
-use serde_json::json;
 use std::time::Instant;
 
 async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiResult {
@@ -35,7 +34,9 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
     );
     let batch = s.cfg.bulk_batch_docs;
     let total = parsed.actions.len();
-    let mut items = Vec::with_capacity(total);
+    // Items are written as JSON as they come (no `Value` tree for thousands of items).
+    let mut items: Vec<u8> = Vec::with_capacity(total * 160 + 2);
+    items.push(b'[');
     let mut errors = false;
     let mut done = 0usize;
     for chunk in parsed.actions.chunks(batch) {
@@ -72,7 +73,10 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
         let t = Instant::now();
         for (a, r) in chunk.iter().zip(results) {
             errors |= r.outcome.is_err();
-            items.push(r.bulk_item(a.op, refresh));
+            if items.len() > 1 {
+                items.push(b',');
+            }
+            r.write_bulk_item(a.op, refresh, &mut items);
         }
         items_ms += t.elapsed().as_secs_f64() * 1000.0;
         done += chunk.len();
@@ -90,11 +94,18 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
         items_ms,
         "bulk done"
     );
-    Ok(EsJson(
+    items.push(b']');
+    // {"errors":…,"took":…,"items":[…]}, the key order of Elasticsearch's BulkResponse.
+    let mut body = Vec::with_capacity(items.len() + 40);
+    body.extend_from_slice(format!("{{\"errors\":{errors},\"took\":{took},\"items\":").as_bytes());
+    body.extend_from_slice(&items);
+    body.push(b'}');
+    Ok((
         axum::http::StatusCode::OK,
-        json!({"errors": errors, "took": took, "items": items}),
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
     )
-    .into_response())
+        .into_response())
 }
 
 pub async fn bulk(State(s): State<AppState>, Query(p): Query<Params>, body: Body) -> ApiResult {

@@ -95,6 +95,38 @@ impl WriteResult {
         json!({ op.name(): inner })
     }
 
+    /// Appends the bulk item as JSON to `out`: the bytes of `serde_json::to_vec(&self.bulk_item(…))`,
+    /// written without building a `Value` for the common successful case.
+    pub fn write_bulk_item(&self, op: OpType, forced_refresh: bool, out: &mut Vec<u8>) {
+        let Ok(d) = &self.outcome else {
+            put(out, &self.bulk_item(op, forced_refresh));
+            return;
+        };
+        out.push(b'{');
+        put(out, op.name());
+        out.extend_from_slice(b":{\"_index\":");
+        put(out, self.index.as_str());
+        out.extend_from_slice(b",\"_id\":");
+        put(out, self.id.as_str());
+        out.extend_from_slice(b",\"_version\":");
+        put(out, &d.version);
+        out.extend_from_slice(b",\"result\":");
+        put(out, d.result);
+        if forced_refresh && d.result != "noop" {
+            out.extend_from_slice(b",\"forced_refresh\":true");
+        }
+        out.extend_from_slice(if d.result == "noop" {
+            b",\"_shards\":{\"total\":0,\"successful\":0,\"failed\":0}"
+        } else {
+            b",\"_shards\":{\"total\":1,\"successful\":1,\"failed\":0}"
+        });
+        out.extend_from_slice(b",\"_seq_no\":");
+        put(out, &d.seq_no);
+        out.extend_from_slice(b",\"_primary_term\":1,\"status\":");
+        put(out, &d.status);
+        out.extend_from_slice(b"}}");
+    }
+
     pub fn status(&self) -> u16 {
         match &self.outcome {
             Ok(d) => d.status,
@@ -283,7 +315,7 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
         let cur = current.get(&id).cloned();
         let live = cur.as_ref().filter(|c| !c.deleted);
         let outcome = decide(
-            &op,
+            op,
             &id,
             index,
             cur.as_ref(),
@@ -305,7 +337,8 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
                             version: row.version,
                             seq_no: row.seq_no,
                             deleted: row.deleted,
-                            source: Some(row.source.clone()),
+                            // Only a later update of the same id in this batch reads it back.
+                            source: need_source.then(|| row.source.clone()),
                         },
                     );
                     if !rows.contains_key(&id) {
@@ -348,9 +381,10 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
     let mut body = Vec::with_capacity(rows.len() * 256);
     let n = order.len();
     let logical = meta.logical_columns();
+    let keys = ColumnKeys::new(&logical);
     for id in order {
         let row = rows.remove(&id).expect("row");
-        encode_row(&mut body, row, &logical);
+        encode_row(&mut body, row, &logical, &keys);
     }
     let encode_ms = ms(t_encode);
     let body_bytes = body.len();
@@ -395,7 +429,26 @@ fn ms(t: std::time::Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
+/// The encoded `,"name":` prefix of every column a prepared value can name, and whether the
+/// column is an array, computed once per batch instead of once per value.
+struct ColumnKeys(HashMap<String, (Vec<u8>, bool)>);
+
+impl ColumnKeys {
+    fn new(columns: &BTreeMap<String, ChType>) -> Self {
+        ColumnKeys(
+            columns
+                .iter()
+                .map(|(c, t)| {
+                    let mut key = Vec::with_capacity(c.len() + 4);
+                    put_key(&mut key, &crate::catalog::physical_name(c, t), false);
+                    (c.clone(), (key, t.is_array()))
+                })
+                .collect(),
+        )
+    }
+}
+
+fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>, keys: &ColumnKeys) {
     const RESERVED: [&str; 5] = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, COL_DELETED];
     if row
         .values
@@ -418,12 +471,17 @@ fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
     put_key(out, COL_DELETED, false);
     put(out, &u8::from(row.deleted));
     for (c, v) in &row.values {
-        let ty = columns.get(c);
-        match ty {
-            Some(t) if t.is_array() => put_key(out, &crate::catalog::physical_name(c, t), false),
-            _ => put_key(out, c, false),
-        }
-        match (ty.map(ChType::is_array), v) {
+        let is_array = match keys.0.get(c) {
+            Some((key, is_array)) => {
+                out.extend_from_slice(key);
+                Some(*is_array)
+            }
+            None => {
+                put_key(out, c, false);
+                None
+            }
+        };
+        match (is_array, v) {
             (Some(true), Value::Null) => out.extend_from_slice(b"[]"),
             (Some(true), Value::Array(_)) | (Some(false) | None, _) => put(out, v),
             (Some(true), v) => {
@@ -478,7 +536,7 @@ fn encode_row_as_map(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChT
 
 #[allow(clippy::too_many_arguments)]
 fn decide(
-    op: &WriteOp,
+    mut op: WriteOp,
     id: &str,
     index: &str,
     cur: Option<&Current>,
@@ -595,7 +653,7 @@ fn decide(
                     &format!("document already exists (current version [{}])", c.version),
                 ));
             }
-            let row = prepare(op.source.clone().unwrap_or_default())?;
+            let row = prepare(op.source.take().unwrap_or_default())?;
             let (result, status) = if live.is_some() {
                 ("updated", 200)
             } else {
@@ -636,7 +694,7 @@ fn decide(
             ))
         }
         OpType::Update => {
-            let req = op.update.clone().unwrap_or_default();
+            let req = op.update.take().unwrap_or_default();
             if req.contains_key("script") {
                 return Err(EsError::unsupported("update with [script]"));
             }
@@ -753,4 +811,53 @@ pub async fn apply_many(state: &AppState, ops: Vec<(String, WriteOp)>) -> Vec<Wr
     out.into_iter()
         .map(|r| r.expect("every op has a result"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_bulk_items_are_the_serialised_values() {
+        let done = |result, status| Done {
+            result,
+            version: 3,
+            seq_no: 17,
+            status,
+        };
+        let cases = [
+            Ok(done("created", 201)),
+            Ok(done("updated", 200)),
+            Ok(done("noop", 200)),
+            Ok(done("not_found", 404)),
+            Err(EsError::version_conflict(
+                "i",
+                "a\"b",
+                "document already exists",
+            )),
+        ];
+        for outcome in cases {
+            let r = WriteResult {
+                index: "logs-\u{e9}".into(),
+                id: "a\"b".into(),
+                outcome,
+            };
+            for op in [
+                OpType::Index,
+                OpType::Create,
+                OpType::Update,
+                OpType::Delete,
+            ] {
+                for refresh in [false, true] {
+                    let mut out = Vec::new();
+                    r.write_bulk_item(op, refresh, &mut out);
+                    let want = serde_json::to_vec(&r.bulk_item(op, refresh)).unwrap();
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        String::from_utf8(want).unwrap()
+                    );
+                }
+            }
+        }
+    }
 }
