@@ -2,7 +2,7 @@
 
 use super::{ApiResult, Params, flag};
 use crate::error::EsError;
-use crate::ingest::bulk::{self, BulkDefaults};
+use crate::ingest::bulk::{self, BulkDefaults, OpType};
 use crate::ingest::write::{self, WriteOp};
 use crate::server::AppState;
 use axum::body::Body;
@@ -27,7 +27,7 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
     };
     let mut parsed = bulk::parse(body.into_data_stream(), defaults).await?;
     let parse_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let (mut apply_ms, mut items_ms) = (0.0, 0.0);
+    let mut apply_ms = 0.0;
     let refresh = matches!(
         p.get("refresh").map(String::as_str),
         Some("") | Some("true")
@@ -39,6 +39,8 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
     items.push(b'[');
     let mut errors = false;
     let mut done = 0usize;
+    let mut prior = write::Prior::Idle;
+    let mut prior_kinds: Vec<OpType> = Vec::new();
     for chunk in parsed.actions.chunks(batch) {
         let mut ops = Vec::with_capacity(chunk.len());
         for a in chunk {
@@ -68,32 +70,69 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
             ));
         }
         let t = Instant::now();
-        let results = write::apply_many(&s, ops).await;
-        apply_ms += t.elapsed().as_secs_f64() * 1000.0;
-        let t = Instant::now();
-        for (a, r) in chunk.iter().zip(results) {
-            errors |= r.outcome.is_err();
-            if items.len() > 1 {
-                items.push(b',');
+        // Log ingestion (one index, generated ids): this batch is prepared while the previous one
+        // is being inserted. Anything else runs after it, as one batch.
+        let single_index = ops
+            .first()
+            .map(|(i, _)| i.clone())
+            .filter(|first| ops.iter().all(|(i, _)| i == first));
+        let pipelined = single_index.filter(|i| {
+            crate::catalog::validate_index_name(i).is_ok()
+                && ops
+                    .iter()
+                    .all(|(_, o)| write::Staged::append_only(std::slice::from_ref(o)))
+        });
+        let kinds: Vec<OpType> = chunk.iter().map(|a| a.op).collect();
+        match pipelined {
+            Some(index) => {
+                let ids: Vec<String> = vec![String::new(); ops.len()];
+                let ops: Vec<WriteOp> = ops.into_iter().map(|(_, o)| o).collect();
+                match write::stage(&s, &index, ops, &mut prior).await {
+                    Ok(staged) => {
+                        if let Some(rs) = prior.take().await {
+                            emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
+                        }
+                        let st = s.clone();
+                        prior = write::Prior::Running(tokio::spawn(async move {
+                            write::commit(&st, staged).await
+                        }));
+                        prior_kinds = kinds;
+                    }
+                    Err(e) => {
+                        if let Some(rs) = prior.take().await {
+                            emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
+                        }
+                        let rs = ids
+                            .into_iter()
+                            .map(|id| write::WriteResult {
+                                index: index.clone(),
+                                id,
+                                outcome: Err(e.clone()),
+                            })
+                            .collect();
+                        emit(&mut items, &mut errors, &kinds, rs, refresh);
+                    }
+                }
             }
-            r.write_bulk_item(a.op, refresh, &mut items);
+            None => {
+                if let Some(rs) = prior.take().await {
+                    emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
+                }
+                let results = write::apply_many(&s, ops).await;
+                emit(&mut items, &mut errors, &kinds, results, refresh);
+            }
         }
-        items_ms += t.elapsed().as_secs_f64() * 1000.0;
+        apply_ms += t.elapsed().as_secs_f64() * 1000.0;
         done += chunk.len();
         if total > batch {
             tracing::info!(done, total, "bulk progress");
         }
     }
+    if let Some(rs) = prior.take().await {
+        emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
+    }
     let took = started.elapsed().as_millis() as u64;
-    tracing::debug!(
-        items = total,
-        took,
-        errors,
-        parse_ms,
-        apply_ms,
-        items_ms,
-        "bulk done"
-    );
+    tracing::debug!(items = total, took, errors, parse_ms, apply_ms, "bulk done");
     items.push(b']');
     // {"errors":…,"took":…,"items":[…]}, the key order of Elasticsearch's BulkResponse.
     let mut body = Vec::with_capacity(items.len() + 40);
@@ -106,6 +145,23 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
         body,
     )
         .into_response())
+}
+
+/// Appends the items of one batch's results to the `items` array being written.
+fn emit(
+    items: &mut Vec<u8>,
+    errors: &mut bool,
+    kinds: &[OpType],
+    results: Vec<write::WriteResult>,
+    refresh: bool,
+) {
+    for (op, r) in kinds.iter().zip(results) {
+        *errors |= r.outcome.is_err();
+        if items.len() > 1 {
+            items.push(b',');
+        }
+        r.write_bulk_item(*op, refresh, items);
+    }
 }
 
 pub async fn bulk(State(s): State<AppState>, Query(p): Query<Params>, body: Body) -> ApiResult {

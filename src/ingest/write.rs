@@ -242,8 +242,114 @@ fn parse_source(bytes: &[u8], id: &str) -> EsResult<Value> {
 
 /// Applies `ops` to one index (auto-creating it if needed) and returns one result per op, in order.
 pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult<Vec<WriteResult>> {
-    let lock = state.catalog.write_lock(index);
-    let _guard = lock.lock().await;
+    let staged = stage(state, index, ops, &mut Prior::Unpipelined).await?;
+    Ok(commit(state, staged).await)
+}
+
+/// The insert of the previous batch of a `_bulk` request, possibly still running while the next
+/// batch is staged.
+pub enum Prior {
+    /// Not part of a pipelined `_bulk`: the batch keeps the index's write lock until it is inserted.
+    Unpipelined,
+    /// Pipelined, and no insert is running.
+    Idle,
+    Running(tokio::task::JoinHandle<Vec<WriteResult>>),
+    Done(Vec<WriteResult>),
+}
+
+impl Prior {
+    /// Waits for a running insert to finish.
+    pub async fn finish(&mut self) {
+        if let Prior::Running(h) = self {
+            let r = h.await.expect("insert task");
+            *self = Prior::Done(r);
+        }
+    }
+
+    /// The results of the previous batch (after waiting for it), if there was one.
+    pub async fn take(&mut self) -> Option<Vec<WriteResult>> {
+        self.finish().await;
+        match std::mem::replace(self, Prior::Idle) {
+            Prior::Done(r) => Some(r),
+            Prior::Unpipelined => {
+                *self = Prior::Unpipelined;
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A batch decided, prepared and encoded, whose `INSERT` has not run yet: its results are final
+/// once [`commit`] has run the insert (or turned them into errors if it failed).
+pub struct Staged {
+    results: Vec<WriteResult>,
+    insert: Option<PendingInsert>,
+}
+
+struct PendingInsert {
+    stmt: sql::Insert,
+    body: Vec<u8>,
+    rows: usize,
+    /// The index's write lock, held until the insert is done, unless the batch only appends
+    /// documents with generated ids (nothing else can look those up before the response).
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Staged {
+    /// Whether every operation of `ops` appends a document with a generated id.
+    pub fn append_only(ops: &[WriteOp]) -> bool {
+        ops.iter()
+            .all(|o| o.id.is_none() && matches!(o.op, OpType::Index | OpType::Create))
+    }
+}
+
+/// Runs the insert of a staged batch (acknowledging its items only if ClickHouse accepted it).
+pub async fn commit(state: &AppState, staged: Staged) -> Vec<WriteResult> {
+    let Staged {
+        mut results,
+        insert,
+    } = staged;
+    let Some(ins) = insert else {
+        return results;
+    };
+    let t_insert = std::time::Instant::now();
+    let n = ins.rows;
+    let inserted = state.ch.insert(&ins.stmt, ins.body.into(), n).await;
+    tracing::debug!(rows = n, insert_ms = ms(t_insert), "write batch insert");
+    if let Err(e) = inserted {
+        // Nothing of this batch was acknowledged.
+        let err: EsError = e.into();
+        for r in &mut results {
+            if r.outcome.as_ref().is_ok_and(|d| d.result != "noop") {
+                r.outcome = Err(err.clone());
+            }
+        }
+        return results;
+    }
+    state
+        .stats
+        .docs_ingested
+        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    results
+}
+
+/// Decides, prepares and encodes `ops` on one index (auto-creating it if needed, applying schema
+/// changes) without running the final `INSERT`: see [`commit`]. When `prior` is an insert still
+/// running, this batch is prepared meanwhile and waits for it only before changing the table's schema;
+/// such a pipelined batch must be append-only ([`Staged::append_only`]), and it gives up the index's
+/// write lock before its own insert runs, so the next batch can be prepared in turn.
+pub async fn stage(
+    state: &AppState,
+    index: &str,
+    ops: Vec<WriteOp>,
+    prior: &mut Prior,
+) -> EsResult<Staged> {
+    let release = !matches!(prior, Prior::Unpipelined) && Staged::append_only(&ops);
+    if !release {
+        prior.finish().await;
+    }
+    let guard = state.catalog.write_lock(index).lock_owned().await;
     let meta = match state.catalog.get(index).await? {
         Some(m) => m,
         None => {
@@ -257,14 +363,17 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
                 _ => true,
             };
             if !ops.iter().any(creates) {
-                return Ok(ops
-                    .into_iter()
-                    .map(|o| WriteResult {
-                        index: index.to_string(),
-                        id: o.id.unwrap_or_default(),
-                        outcome: Err(EsError::index_not_found(index)),
-                    })
-                    .collect());
+                return Ok(Staged {
+                    results: ops
+                        .into_iter()
+                        .map(|o| WriteResult {
+                            index: index.to_string(),
+                            id: o.id.unwrap_or_default(),
+                            outcome: Err(EsError::index_not_found(index)),
+                        })
+                        .collect(),
+                    insert: None,
+                });
             }
             match state
                 .catalog
@@ -362,11 +471,18 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
 
     let decide_ms = ms(t_decide);
     if rows.is_empty() {
-        return Ok(results);
+        return Ok(Staged {
+            results,
+            insert: None,
+        });
     }
     // Schema changes first, then the data.
     let t_schema = std::time::Instant::now();
     let mut meta = meta;
+    if mapping_changed || !new_columns.is_empty() || !migrations.is_empty() {
+        // No schema change while the previous batch's rows are on their way in.
+        prior.finish().await;
+    }
     if mapping_changed || !new_columns.is_empty() {
         meta = state
             .catalog
@@ -388,14 +504,6 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
     }
     let encode_ms = ms(t_encode);
     let body_bytes = body.len();
-    let t_insert = std::time::Instant::now();
-    let insert = sql::Insert {
-        db: state.catalog.db(),
-        table: meta.table(),
-        columns: vec![],
-        format: "JSONEachRow",
-    };
-    let inserted = state.ch.insert(&insert, body.into(), n).await;
     tracing::debug!(
         index,
         ops = n_ops,
@@ -405,24 +513,23 @@ pub async fn apply(state: &AppState, index: &str, ops: Vec<WriteOp>) -> EsResult
         decide_ms,
         schema_ms,
         encode_ms,
-        insert_ms = ms(t_insert),
-        "write batch phases"
+        "write batch staged"
     );
-    if let Err(e) = inserted {
-        // Nothing of this batch was acknowledged.
-        let err: EsError = e.into();
-        for r in &mut results {
-            if r.outcome.as_ref().is_ok_and(|d| d.result != "noop") {
-                r.outcome = Err(err.clone());
-            }
-        }
-        return Ok(results);
-    }
-    state
-        .stats
-        .docs_ingested
-        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-    Ok(results)
+    let stmt = sql::Insert {
+        db: state.catalog.db(),
+        table: meta.table(),
+        columns: vec![],
+        format: "JSONEachRow",
+    };
+    Ok(Staged {
+        results,
+        insert: Some(PendingInsert {
+            stmt,
+            body,
+            rows: n,
+            _guard: (!release).then_some(guard),
+        }),
+    })
 }
 
 fn ms(t: std::time::Instant) -> f64 {
