@@ -1,7 +1,9 @@
 //! Ingest benchmark: `_bulk` docs/s through the daemon vs. a direct `INSERT … FORMAT JSONEachRow` of the
 //! same documents into the same ClickHouse (the embedded chDB engine), in batches of the same size.
 //!
-//! Run: `cargo bench --bench ingest` (env: BENCH_DOCS, default 200000; BENCH_BATCH, default 5000).
+//! Run: `cargo bench --bench ingest` (env: BENCH_DOCS, default 200000; BENCH_BATCH, default 5000: the
+//! daemon's `bulk_batch_docs` and the direct insert's batch; BENCH_REQUEST_DOCS, default BENCH_BATCH:
+//! documents per `_bulk` request, larger to let the daemon overlap a request's batches).
 //! Needs the chDB venv (`scripts/setup`). Prints figures; asserts nothing about time.
 
 mod common;
@@ -69,6 +71,7 @@ fn cpu_now() -> (f64, f64) {
 fn main() {
     let n: usize = common::env_or("BENCH_DOCS", 200_000);
     let batch: usize = common::env_or("BENCH_BATCH", 5_000);
+    let per_request: usize = common::env_or("BENCH_REQUEST_DOCS", batch);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -96,7 +99,7 @@ fn main() {
         // 1. Through the daemon: _bulk with auto ids.
         let t = Instant::now();
         let cpu0 = cpu_now();
-        for (i, chunk) in docs.chunks(batch).enumerate() {
+        for (i, chunk) in docs.chunks(per_request).enumerate() {
             let mut body = String::with_capacity(chunk.len() * 200);
             for d in chunk {
                 body.push_str("{\"index\":{}}\n");
@@ -114,7 +117,7 @@ fn main() {
             let v: serde_json::Value = r.json().await.unwrap();
             assert_eq!(v["errors"], false, "bulk errors in batch {i}");
             if i % 10 == 0 {
-                eprintln!("  _bulk: {} / {n}", (i + 1) * batch.min(n));
+                eprintln!("  _bulk: {} / {n}", ((i + 1) * per_request).min(n));
             }
         }
         let bulk_secs = t.elapsed().as_secs_f64();
@@ -179,7 +182,7 @@ fn main() {
             cells += p.values.len();
         }
         let prepare_secs = t.elapsed().as_secs_f64();
-        println!("\ningest benchmark: {n} docs, batches of {batch}");
+        println!("\ningest benchmark: {n} docs, batches of {batch}, {per_request} docs per _bulk request");
         println!("  prepare_document only  : {:>8.0} docs/s  ({prepare_secs:.2} s, {cells} cells)", n as f64 / prepare_secs);
         println!("  _bulk via elastichouse : {:>8.0} docs/s  ({bulk_secs:.2} s, {a} rows)", n as f64 / bulk_secs);
         println!("  direct INSERT JSONEachRow: {:>8.0} docs/s  ({direct_secs:.2} s, {b} rows)", n as f64 / direct_secs);
