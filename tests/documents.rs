@@ -547,3 +547,100 @@ async fn arrays_of_objects_with_uneven_fields_all_land() {
         assert_eq!(v["hits"]["total"]["value"], n, "{q}: {v}");
     }
 }
+
+#[tokio::test]
+async fn pipelined_auto_id_bulk_keeps_order_and_semantics() {
+    // Elasticsearch answers a bulk request with one item per action, in request order, each
+    // document operation of a shard getting a higher sequence number than the ones before it;
+    // a document that does not fit the mapping fails only its own item, and new fields are mapped
+    // as they appear (docs-bulk.html "Response body": items "in the order they were submitted";
+    // optimistic-concurrency-control.html: "the sequence number is increased for each operation").
+    // Here batches of generated-id documents (the harness batches by 500) are prepared while the
+    // previous batch is being inserted; a batch with a new field changes the table in between, and
+    // explicit-id actions at the end run after the pipelined inserts.
+    let mapping = json!({"mappings": {"properties": {"n": {"type": "long"}}}});
+    assert_eq!(json_req("PUT", "/pipe-test", &mapping).await.status, 200);
+    let auto = 1300usize;
+    let mut body = String::new();
+    for i in 0..auto {
+        let doc = if i == 700 {
+            json!({"n": "not a number"})
+        } else if i >= 900 {
+            json!({"n": i, "extra": format!("e{i}")})
+        } else {
+            json!({"n": i})
+        };
+        body.push_str("{\"index\":{}}\n");
+        body.push_str(&doc.to_string());
+        body.push('\n');
+    }
+    body.push_str("{\"create\":{\"_id\":\"x\"}}\n{\"n\":-1}\n");
+    body.push_str("{\"create\":{\"_id\":\"x\"}}\n{\"n\":-2}\n");
+    body.push_str("{\"index\":{\"_id\":\"x\"}}\n{\"n\":-3}\n");
+    let v = bulk("/pipe-test/_bulk?refresh=true", &body).await.json();
+    assert_eq!(v["errors"], true);
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), auto + 3);
+    let mut last_seq = None;
+    let mut ids = std::collections::HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let (op, r) = item.as_object().unwrap().iter().next().unwrap();
+        let want = match i {
+            700 => 400,
+            i if i == auto + 1 => 409,
+            i if i == auto + 2 => 200,
+            _ => 201,
+        };
+        assert_eq!(r["status"], want, "item {i}: {item}");
+        assert_eq!(
+            op,
+            if i == auto || i == auto + 1 {
+                "create"
+            } else {
+                "index"
+            }
+        );
+        if want < 300 {
+            let seq = r["_seq_no"].as_u64().unwrap();
+            assert!(
+                last_seq.is_none_or(|l| seq > l),
+                "item {i}: {seq} after {last_seq:?}"
+            );
+            last_seq = Some(seq);
+            if i < auto {
+                assert!(
+                    ids.insert(r["_id"].as_str().unwrap().to_string()),
+                    "item {i}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        items[700]["index"]["error"]["type"],
+        "document_parsing_exception"
+    );
+    assert_eq!(items[auto + 2]["index"]["_version"], 2);
+    // 1299 generated-id documents plus "x".
+    assert_eq!(get("/pipe-test/_count").await.json()["count"], auto);
+    let with_extra = json_req(
+        "POST",
+        "/pipe-test/_count",
+        &json!({"query": {"exists": {"field": "extra"}}}),
+    )
+    .await
+    .json();
+    assert_eq!(with_extra["count"], auto - 900);
+    let some = &items[1234]["index"];
+    let doc = get(&format!(
+        "/pipe-test/_doc/{}",
+        some["_id"].as_str().unwrap()
+    ))
+    .await
+    .json();
+    assert_eq!(doc["_source"], json!({"n": 1234, "extra": "e1234"}));
+    assert_eq!(doc["_seq_no"], some["_seq_no"]);
+    assert_eq!(
+        get("/pipe-test/_doc/x").await.json()["_source"],
+        json!({"n": -3})
+    );
+}

@@ -888,10 +888,13 @@ class Handler(BaseHTTPRequestHandler):
         os.makedirs(tmp_dir, exist_ok=True)
         fd, path = tempfile.mkstemp(dir=tmp_dir, suffix=".data")
         try:
+            size = 0
             with os.fdopen(fd, "wb") as out:
                 out.write(prefix)
                 for piece in pieces or ():
                     out.write(piece)
+                    size += len(piece)
+            spooled = time.monotonic_ns()
             # The path is ours (mkstemp in our data dir): no quote or backslash can appear in it.
             if "'" in path or "\\" in path:
                 raise ChError.make(36, "BAD_ARGUMENTS", "unsafe temporary path")
@@ -900,6 +903,8 @@ class Handler(BaseHTTPRequestHandler):
                 result = conn.query(sql, "TabSeparated")
             except Exception as exc:
                 raise ChError.from_engine(exc) from None
+            LOG.debug("insert %s: %d bytes, received+spooled in %.1f ms, engine %.1f ms", req.query_id,
+                      size + len(prefix), (spooled - started) / 1e6, (time.monotonic_ns() - spooled) / 1e6)
         except (BadRequestFraming, ChError, OSError):
             raise
         finally:

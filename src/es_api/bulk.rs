@@ -1,14 +1,13 @@
 //! `POST /_bulk` and `/{index}/_bulk`.
 
-use super::{ApiResult, EsJson, Params, flag};
+use super::{ApiResult, Params, flag};
 use crate::error::EsError;
-use crate::ingest::bulk::{self, BulkDefaults};
+use crate::ingest::bulk::{self, BulkDefaults, OpType};
 use crate::ingest::write::{self, WriteOp};
 use crate::server::AppState;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
-use serde_json::json;
 use std::time::Instant;
 
 async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiResult {
@@ -27,15 +26,21 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
         require_alias: flag(&p, "require_alias")?,
     };
     let mut parsed = bulk::parse(body.into_data_stream(), defaults).await?;
+    let parse_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut apply_ms = 0.0;
     let refresh = matches!(
         p.get("refresh").map(String::as_str),
         Some("") | Some("true")
     );
     let batch = s.cfg.bulk_batch_docs;
     let total = parsed.actions.len();
-    let mut items = Vec::with_capacity(total);
+    // Items are written as JSON as they come (no `Value` tree for thousands of items).
+    let mut items: Vec<u8> = Vec::with_capacity(total * 160 + 2);
+    items.push(b'[');
     let mut errors = false;
     let mut done = 0usize;
+    let mut prior = write::Prior::Idle;
+    let mut prior_kinds: Vec<OpType> = Vec::new();
     let mut is_alias: std::collections::HashMap<String, bool> = Default::default();
     for chunk in parsed.actions.chunks(batch) {
         let mut ops = Vec::with_capacity(chunk.len());
@@ -85,27 +90,117 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
                 },
             ));
         }
-        let mut applied = write::apply_many(&s, ops).await.into_iter();
-        let results = refused.into_iter().map(|r| {
-            r.or_else(|| applied.next())
-                .expect("every item has a result")
+        let t = Instant::now();
+        // Log ingestion (one index, generated ids): this batch is prepared while the previous one
+        // is being inserted. Anything else runs after it, as one batch.
+        let single_index = ops
+            .first()
+            .map(|(i, _)| i.clone())
+            .filter(|first| ops.iter().all(|(i, _)| i == first));
+        let any_refused = refused.iter().any(Option::is_some);
+        let pipelined = single_index.filter(|i| {
+            !any_refused
+                && crate::catalog::validate_index_name(i).is_ok()
+                && ops
+                    .iter()
+                    .all(|(_, o)| write::Staged::append_only(std::slice::from_ref(o)))
         });
-        for (a, r) in chunk.iter().zip(results) {
-            errors |= r.outcome.is_err();
-            items.push(r.bulk_item(a.op, refresh));
+        // Only a plain existing index is pipelined: aliases, data streams and indices still to be
+        // created (through templates) take the one-batch path, which resolves them.
+        let pipelined = match pipelined {
+            Some(i) => match s.catalog.write_target(&i).await? {
+                crate::catalog::WriteTarget::Index(m) if m.data_stream.is_none() => Some(i),
+                _ => None,
+            },
+            None => None,
+        };
+        let kinds: Vec<OpType> = chunk.iter().map(|a| a.op).collect();
+        match pipelined {
+            Some(index) => {
+                let ids: Vec<String> = vec![String::new(); ops.len()];
+                let ops: Vec<WriteOp> = ops.into_iter().map(|(_, o)| o).collect();
+                match write::stage(&s, &index, ops, &mut prior).await {
+                    Ok(staged) => {
+                        if let Some(rs) = prior.take().await {
+                            emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
+                        }
+                        let st = s.clone();
+                        prior = write::Prior::Running(tokio::spawn(async move {
+                            write::commit(&st, staged).await
+                        }));
+                        prior_kinds = kinds;
+                    }
+                    Err(e) => {
+                        if let Some(rs) = prior.take().await {
+                            emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
+                        }
+                        let rs = ids
+                            .into_iter()
+                            .map(|id| write::WriteResult {
+                                index: index.clone(),
+                                id,
+                                outcome: Err(e.clone()),
+                            })
+                            .collect();
+                        emit(&mut items, &mut errors, &kinds, rs, refresh);
+                    }
+                }
+            }
+            None => {
+                if let Some(rs) = prior.take().await {
+                    emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
+                }
+                let mut applied = write::apply_many(&s, ops).await.into_iter();
+                let results = refused
+                    .into_iter()
+                    .map(|r| {
+                        r.or_else(|| applied.next())
+                            .expect("every item has a result")
+                    })
+                    .collect();
+                emit(&mut items, &mut errors, &kinds, results, refresh);
+            }
         }
+        apply_ms += t.elapsed().as_secs_f64() * 1000.0;
         done += chunk.len();
         if total > batch {
             tracing::info!(done, total, "bulk progress");
         }
     }
+    if let Some(rs) = prior.take().await {
+        emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
+    }
     let took = started.elapsed().as_millis() as u64;
-    tracing::debug!(items = total, took, errors, "bulk done");
-    Ok(EsJson(
+    tracing::debug!(items = total, took, errors, parse_ms, apply_ms, "bulk done");
+    items.push(b']');
+    // {"errors":…,"took":…,"items":[…]}, the key order of Elasticsearch's BulkResponse.
+    let mut body = Vec::with_capacity(items.len() + 40);
+    body.extend_from_slice(format!("{{\"errors\":{errors},\"took\":{took},\"items\":").as_bytes());
+    body.extend_from_slice(&items);
+    body.push(b'}');
+    Ok((
         axum::http::StatusCode::OK,
-        json!({"errors": errors, "took": took, "items": items}),
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
     )
-    .into_response())
+        .into_response())
+}
+
+/// Appends the items of one batch's results to the `items` array being written.
+fn emit(
+    items: &mut Vec<u8>,
+    errors: &mut bool,
+    kinds: &[OpType],
+    results: Vec<write::WriteResult>,
+    refresh: bool,
+) {
+    for (op, r) in kinds.iter().zip(results) {
+        *errors |= r.outcome.is_err();
+        if items.len() > 1 {
+            items.push(b',');
+        }
+        r.write_bulk_item(*op, refresh, items);
+    }
 }
 
 pub async fn bulk(State(s): State<AppState>, Query(p): Query<Params>, body: Body) -> ApiResult {

@@ -95,6 +95,38 @@ impl WriteResult {
         json!({ op.name(): inner })
     }
 
+    /// Appends the bulk item as JSON to `out`: the bytes of `serde_json::to_vec(&self.bulk_item(…))`,
+    /// written without building a `Value` for the common successful case.
+    pub fn write_bulk_item(&self, op: OpType, forced_refresh: bool, out: &mut Vec<u8>) {
+        let Ok(d) = &self.outcome else {
+            put(out, &self.bulk_item(op, forced_refresh));
+            return;
+        };
+        out.push(b'{');
+        put(out, op.name());
+        out.extend_from_slice(b":{\"_index\":");
+        put(out, self.index.as_str());
+        out.extend_from_slice(b",\"_id\":");
+        put(out, self.id.as_str());
+        out.extend_from_slice(b",\"_version\":");
+        put(out, &d.version);
+        out.extend_from_slice(b",\"result\":");
+        put(out, d.result);
+        if forced_refresh && d.result != "noop" {
+            out.extend_from_slice(b",\"forced_refresh\":true");
+        }
+        out.extend_from_slice(if d.result == "noop" {
+            b",\"_shards\":{\"total\":0,\"successful\":0,\"failed\":0}"
+        } else {
+            b",\"_shards\":{\"total\":1,\"successful\":1,\"failed\":0}"
+        });
+        out.extend_from_slice(b",\"_seq_no\":");
+        put(out, &d.seq_no);
+        out.extend_from_slice(b",\"_primary_term\":1,\"status\":");
+        put(out, &d.status);
+        out.extend_from_slice(b"}}");
+    }
+
     pub fn status(&self) -> u16 {
         match &self.outcome {
             Ok(d) => d.status,
@@ -353,20 +385,141 @@ async fn apply_concrete(
     ops: Vec<WriteOp>,
     plan: Option<crate::es_api::templates::Composed>,
 ) -> EsResult<Vec<WriteResult>> {
-    let lock = state.catalog.write_lock(index);
-    let _guard = lock.lock().await;
+    let staged = stage_with(state, index, ops, &mut Prior::Unpipelined, plan).await?;
+    Ok(commit(state, staged).await)
+}
+
+/// The insert of the previous batch of a `_bulk` request, possibly still running while the next
+/// batch is staged.
+pub enum Prior {
+    /// Not part of a pipelined `_bulk`: the batch keeps the index's write lock until it is inserted.
+    Unpipelined,
+    /// Pipelined, and no insert is running.
+    Idle,
+    Running(tokio::task::JoinHandle<Vec<WriteResult>>),
+    Done(Vec<WriteResult>),
+}
+
+impl Prior {
+    /// Waits for a running insert to finish.
+    pub async fn finish(&mut self) {
+        if let Prior::Running(h) = self {
+            let r = h.await.expect("insert task");
+            *self = Prior::Done(r);
+        }
+    }
+
+    /// The results of the previous batch (after waiting for it), if there was one.
+    pub async fn take(&mut self) -> Option<Vec<WriteResult>> {
+        self.finish().await;
+        match std::mem::replace(self, Prior::Idle) {
+            Prior::Done(r) => Some(r),
+            Prior::Unpipelined => {
+                *self = Prior::Unpipelined;
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A batch decided, prepared and encoded, whose `INSERT` has not run yet: its results are final
+/// once [`commit`] has run the insert (or turned them into errors if it failed).
+pub struct Staged {
+    results: Vec<WriteResult>,
+    insert: Option<PendingInsert>,
+}
+
+struct PendingInsert {
+    stmt: sql::Insert,
+    body: Vec<u8>,
+    rows: usize,
+    /// The index's write lock, held until the insert is done, unless the batch only appends
+    /// documents with generated ids (nothing else can look those up before the response).
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Staged {
+    /// Whether every operation of `ops` appends a document with a generated id.
+    pub fn append_only(ops: &[WriteOp]) -> bool {
+        ops.iter()
+            .all(|o| o.id.is_none() && matches!(o.op, OpType::Index | OpType::Create))
+    }
+}
+
+/// Runs the insert of a staged batch (acknowledging its items only if ClickHouse accepted it).
+pub async fn commit(state: &AppState, staged: Staged) -> Vec<WriteResult> {
+    let Staged {
+        mut results,
+        insert,
+    } = staged;
+    let Some(ins) = insert else {
+        return results;
+    };
+    let t_insert = std::time::Instant::now();
+    let n = ins.rows;
+    let inserted = state.ch.insert(&ins.stmt, ins.body.into(), n).await;
+    tracing::debug!(rows = n, insert_ms = ms(t_insert), "write batch insert");
+    if let Err(e) = inserted {
+        // Nothing of this batch was acknowledged.
+        let err: EsError = e.into();
+        for r in &mut results {
+            if r.outcome.as_ref().is_ok_and(|d| d.result != "noop") {
+                r.outcome = Err(err.clone());
+            }
+        }
+        return results;
+    }
+    state
+        .stats
+        .docs_ingested
+        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    results
+}
+
+/// Decides, prepares and encodes `ops` on one index (auto-creating it if needed, applying schema
+/// changes) without running the final `INSERT`: see [`commit`]. When `prior` is an insert still
+/// running, this batch is prepared meanwhile and waits for it only before changing the table's schema;
+/// such a pipelined batch must be append-only ([`Staged::append_only`]), and it gives up the index's
+/// write lock before its own insert runs, so the next batch can be prepared in turn.
+pub async fn stage(
+    state: &AppState,
+    index: &str,
+    ops: Vec<WriteOp>,
+    prior: &mut Prior,
+) -> EsResult<Staged> {
+    stage_with(state, index, ops, prior, None).await
+}
+
+/// [`stage`], auto-creating the index as the composed index templates say (`plan`) when it does not
+/// exist yet.
+async fn stage_with(
+    state: &AppState,
+    index: &str,
+    ops: Vec<WriteOp>,
+    prior: &mut Prior,
+    plan: Option<crate::es_api::templates::Composed>,
+) -> EsResult<Staged> {
+    let release = !matches!(prior, Prior::Unpipelined) && Staged::append_only(&ops);
+    if !release {
+        prior.finish().await;
+    }
+    let guard = state.catalog.write_lock(index).lock_owned().await;
     let meta = match state.catalog.get(index).await? {
         Some(m) => m,
         None => {
             if !ops.iter().any(creates_index) {
-                return Ok(ops
-                    .into_iter()
-                    .map(|o| WriteResult {
-                        index: index.to_string(),
-                        id: o.id.unwrap_or_default(),
-                        outcome: Err(EsError::index_not_found(index)),
-                    })
-                    .collect());
+                return Ok(Staged {
+                    results: ops
+                        .into_iter()
+                        .map(|o| WriteResult {
+                            index: index.to_string(),
+                            id: o.id.unwrap_or_default(),
+                            outcome: Err(EsError::index_not_found(index)),
+                        })
+                        .collect(),
+                    insert: None,
+                });
             }
             let plan = plan.unwrap_or_default();
             match state
@@ -395,7 +548,10 @@ async fn apply_concrete(
         v
     };
     let need_source = ops.iter().any(|o| o.op == OpType::Update);
+    let t_lookup = std::time::Instant::now();
     let mut current = lookup(state, &meta, &explicit, need_source).await?;
+    let lookup_ms = ms(t_lookup);
+    let n_ops = ops.len();
 
     let first_seq = state.catalog.next_seq_nos(&meta, ops.len() as u64).await?;
     let mut mappings = meta.mappings.clone();
@@ -408,13 +564,14 @@ async fn apply_concrete(
     let mut order: Vec<String> = Vec::new();
     let mut results = Vec::with_capacity(ops.len());
 
+    let t_decide = std::time::Instant::now();
     for (i, op) in ops.into_iter().enumerate() {
         let seq_no = first_seq + i as u64;
         let id = op.id.clone().unwrap_or_else(crate::ids::generate_id);
         let cur = current.get(&id).cloned();
         let live = cur.as_ref().filter(|c| !c.deleted);
         let outcome = decide(
-            &op,
+            op,
             &id,
             index,
             cur.as_ref(),
@@ -436,7 +593,8 @@ async fn apply_concrete(
                             version: row.version,
                             seq_no: row.seq_no,
                             deleted: row.deleted,
-                            source: Some(row.source.clone()),
+                            // Only a later update of the same id in this batch reads it back.
+                            source: need_source.then(|| row.source.clone()),
                         },
                     );
                     if !rows.contains_key(&id) {
@@ -458,11 +616,20 @@ async fn apply_concrete(
         }
     }
 
+    let decide_ms = ms(t_decide);
     if rows.is_empty() {
-        return Ok(results);
+        return Ok(Staged {
+            results,
+            insert: None,
+        });
     }
     // Schema changes first, then the data.
+    let t_schema = std::time::Instant::now();
     let mut meta = meta;
+    if mapping_changed || !new_columns.is_empty() || !migrations.is_empty() {
+        // No schema change while the previous batch's rows are on their way in.
+        prior.finish().await;
+    }
     if mapping_changed || !new_columns.is_empty() {
         meta = state
             .catalog
@@ -472,36 +639,70 @@ async fn apply_concrete(
     if !migrations.is_empty() {
         meta = state.catalog.migrate_columns(&meta, &migrations).await?;
     }
+    let schema_ms = ms(t_schema);
+    let t_encode = std::time::Instant::now();
     let mut body = Vec::with_capacity(rows.len() * 256);
     let n = order.len();
+    let logical = meta.logical_columns();
+    let keys = ColumnKeys::new(&logical);
     for id in order {
         let row = rows.remove(&id).expect("row");
-        encode_row(&mut body, row, &meta.logical_columns());
+        encode_row(&mut body, row, &logical, &keys);
     }
-    let insert = sql::Insert {
+    let encode_ms = ms(t_encode);
+    let body_bytes = body.len();
+    tracing::debug!(
+        index,
+        ops = n_ops,
+        rows = n,
+        body_bytes,
+        lookup_ms,
+        decide_ms,
+        schema_ms,
+        encode_ms,
+        "write batch staged"
+    );
+    let stmt = sql::Insert {
         db: state.catalog.db(),
         table: meta.table(),
         columns: vec![],
         format: "JSONEachRow",
     };
-    if let Err(e) = state.ch.insert(&insert, body.into(), n).await {
-        // Nothing of this batch was acknowledged.
-        let err: EsError = e.into();
-        for r in &mut results {
-            if r.outcome.as_ref().is_ok_and(|d| d.result != "noop") {
-                r.outcome = Err(err.clone());
-            }
-        }
-        return Ok(results);
-    }
-    state
-        .stats
-        .docs_ingested
-        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-    Ok(results)
+    Ok(Staged {
+        results,
+        insert: Some(PendingInsert {
+            stmt,
+            body,
+            rows: n,
+            _guard: (!release).then_some(guard),
+        }),
+    })
 }
 
-fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
+fn ms(t: std::time::Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The encoded `,"name":` prefix of every column a prepared value can name, and whether the
+/// column is an array, computed once per batch instead of once per value.
+struct ColumnKeys(HashMap<String, (Vec<u8>, bool)>);
+
+impl ColumnKeys {
+    fn new(columns: &BTreeMap<String, ChType>) -> Self {
+        ColumnKeys(
+            columns
+                .iter()
+                .map(|(c, t)| {
+                    let mut key = Vec::with_capacity(c.len() + 4);
+                    put_key(&mut key, &crate::catalog::physical_name(c, t), false);
+                    (c.clone(), (key, t.is_array()))
+                })
+                .collect(),
+        )
+    }
+}
+
+fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>, keys: &ColumnKeys) {
     const RESERVED: [&str; 5] = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, COL_DELETED];
     if row
         .values
@@ -524,12 +725,17 @@ fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
     put_key(out, COL_DELETED, false);
     put(out, &u8::from(row.deleted));
     for (c, v) in &row.values {
-        let ty = columns.get(c);
-        match ty {
-            Some(t) if t.is_array() => put_key(out, &crate::catalog::physical_name(c, t), false),
-            _ => put_key(out, c, false),
-        }
-        match (ty.map(ChType::is_array), v) {
+        let is_array = match keys.0.get(c) {
+            Some((key, is_array)) => {
+                out.extend_from_slice(key);
+                Some(*is_array)
+            }
+            None => {
+                put_key(out, c, false);
+                None
+            }
+        };
+        match (is_array, v) {
             (Some(true), Value::Null) => out.extend_from_slice(b"[]"),
             (Some(true), Value::Array(_)) | (Some(false) | None, _) => put(out, v),
             (Some(true), v) => {
@@ -584,7 +790,7 @@ fn encode_row_as_map(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChT
 
 #[allow(clippy::too_many_arguments)]
 fn decide(
-    op: &WriteOp,
+    mut op: WriteOp,
     id: &str,
     index: &str,
     cur: Option<&Current>,
@@ -701,7 +907,7 @@ fn decide(
                     &format!("document already exists (current version [{}])", c.version),
                 ));
             }
-            let row = prepare(op.source.clone().unwrap_or_default())?;
+            let row = prepare(op.source.take().unwrap_or_default())?;
             let (result, status) = if live.is_some() {
                 ("updated", 200)
             } else {
@@ -742,7 +948,7 @@ fn decide(
             ))
         }
         OpType::Update => {
-            let req = op.update.clone().unwrap_or_default();
+            let req = op.update.take().unwrap_or_default();
             if req.contains_key("script") {
                 return Err(EsError::unsupported("update with [script]"));
             }
@@ -859,4 +1065,53 @@ pub async fn apply_many(state: &AppState, ops: Vec<(String, WriteOp)>) -> Vec<Wr
     out.into_iter()
         .map(|r| r.expect("every op has a result"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_bulk_items_are_the_serialised_values() {
+        let done = |result, status| Done {
+            result,
+            version: 3,
+            seq_no: 17,
+            status,
+        };
+        let cases = [
+            Ok(done("created", 201)),
+            Ok(done("updated", 200)),
+            Ok(done("noop", 200)),
+            Ok(done("not_found", 404)),
+            Err(EsError::version_conflict(
+                "i",
+                "a\"b",
+                "document already exists",
+            )),
+        ];
+        for outcome in cases {
+            let r = WriteResult {
+                index: "logs-\u{e9}".into(),
+                id: "a\"b".into(),
+                outcome,
+            };
+            for op in [
+                OpType::Index,
+                OpType::Create,
+                OpType::Update,
+                OpType::Delete,
+            ] {
+                for refresh in [false, true] {
+                    let mut out = Vec::new();
+                    r.write_bulk_item(op, refresh, &mut out);
+                    let want = serde_json::to_vec(&r.bulk_item(op, refresh)).unwrap();
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        String::from_utf8(want).unwrap()
+                    );
+                }
+            }
+        }
+    }
 }
