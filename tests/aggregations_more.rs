@@ -432,3 +432,207 @@ async fn composite_pages_through_every_bucket() {
     .await;
     assert_es_error(&r, 400, "illegal_argument_exception");
 }
+
+const GEO: &str = "agg-geo";
+static GEO_LOADED: OnceCell<Vec<Value>> = OnceCell::const_new();
+
+/// Points as Lucene's doc values hold them (GeoEncodingUtils: 32-bit quantisation).
+fn q_lat(v: f64) -> f64 {
+    let step = 180.0 / 2f64.powi(32);
+    (v / step).floor() * step
+}
+fn q_lon(v: f64) -> f64 {
+    let step = 360.0 / 2f64.powi(32);
+    (v / step).floor() * step
+}
+
+/// Documents with one point, two points (an array) or none; group `g` 0..3, `far` marks points
+/// on both sides of the antimeridian.
+async fn geo_docs() -> &'static Vec<Value> {
+    GEO_LOADED
+        .get_or_init(|| async {
+            let mapping = json!({"mappings": {"properties": {
+                "loc": {"type": "geo_point"}, "g": {"type": "integer"}, "far": {"type": "boolean"}}}});
+            assert_eq!(json_req("PUT", &format!("/{GEO}"), &mapping).await.status, 200);
+            let mut all = Vec::new();
+            let mut body = String::new();
+            for i in 0..40i64 {
+                let lat = -60.0 + (i * 37 % 120) as f64 + 0.123456789;
+                let lon = -170.0 + (i * 53 % 340) as f64 + 0.987654321;
+                let far = i % 10 == 0;
+                let d = match i % 7 {
+                    0 => json!({"g": i % 3, "far": far}),
+                    1 => json!({"g": i % 3, "far": far, "loc": [{"lat": lat, "lon": lon}, {"lat": -lat / 2.0, "lon": lon / 3.0}]}),
+                    _ if far => json!({"g": i % 3, "far": true, "loc": {"lat": lat, "lon": if i % 20 == 0 { 179.5 } else { -179.25 }}}),
+                    _ => json!({"g": i % 3, "far": far, "loc": {"lat": lat, "lon": lon}}),
+                };
+                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+                all.push(d);
+            }
+            let r = bulk(&format!("/{GEO}/_bulk?refresh=true"), &body).await;
+            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            all
+        })
+        .await
+}
+
+fn points(d: &Value) -> Vec<(f64, f64)> {
+    match &d["loc"] {
+        Value::Array(a) => a
+            .iter()
+            .map(|p| {
+                (
+                    q_lat(p["lat"].as_f64().unwrap()),
+                    q_lon(p["lon"].as_f64().unwrap()),
+                )
+            })
+            .collect(),
+        Value::Object(p) => vec![(
+            q_lat(p["lat"].as_f64().unwrap()),
+            q_lon(p["lon"].as_f64().unwrap()),
+        )],
+        _ => vec![],
+    }
+}
+
+/// GeoTileUtils: Web Mercator tile of a point at zoom z.
+fn tile(lat: f64, lon: f64, z: u32) -> String {
+    let n = (1u64 << z) as f64;
+    let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0);
+    let s = lat.to_radians().sin();
+    let y = ((0.5 - ((1.0 + s) / (1.0 - s)).ln() / (4.0 * std::f64::consts::PI)) * n)
+        .floor()
+        .clamp(0.0, n - 1.0);
+    format!("{z}/{x}/{y}")
+}
+
+/// geo_centroid (`{"location": {"lat", "lon"}, "count"}`, InternalGeoCentroid), geo_bounds
+/// (`{"bounds": {"top_left", "bottom_right"}}`, InternalGeoBounds; the narrower box across the
+/// antimeridian with wrap_longitude) and geotile_grid (`z/x/y` keys, doc_count desc; a
+/// document counts once per distinct tile; search-aggregations-bucket-geotilegrid-aggregation.html)
+/// — the Kibana Maps requests — on quantised points as Lucene stores them.
+#[tokio::test]
+async fn geo_centroid_bounds_and_tiles() {
+    let d = geo_docs().await;
+    let r = json_req("POST", &format!("/{GEO}/_search"), &json!({"size": 0, "aggs": {
+        "c": {"geo_centroid": {"field": "loc"}},
+        "b": {"geo_bounds": {"field": "loc"}},
+        "far": {"filter": {"term": {"far": true}}, "aggs": {
+            "b": {"geo_bounds": {"field": "loc"}},
+            "nowrap": {"geo_bounds": {"field": "loc", "wrap_longitude": false}}}},
+        "none": {"filter": {"term": {"g": 99}}, "aggs": {
+            "c": {"geo_centroid": {"field": "loc"}}, "b": {"geo_bounds": {"field": "loc"}}}},
+        "tiles": {"geotile_grid": {"field": "loc", "precision": 3}, "aggs": {"c": {"geo_centroid": {"field": "loc"}}}},
+        "by_g": {"terms": {"field": "g"}, "aggs": {"t": {"geotile_grid": {"field": "loc", "precision": 1, "size": 2}}}}
+    }})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    let all: Vec<(f64, f64)> = d.iter().flat_map(points).collect();
+    let n = all.len() as f64;
+    assert_eq!(a["c"]["count"], all.len());
+    close(
+        &a["c"]["location"]["lat"],
+        all.iter().map(|p| p.0).sum::<f64>() / n,
+    );
+    close(
+        &a["c"]["location"]["lon"],
+        all.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let top = all.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    let bottom = all.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    // InternalGeoBounds with wrap_longitude: of the box [min lon, max lon] and the box from the
+    // smallest positive to the largest negative longitude (across ±180), the narrower.
+    let lr = |pts: &[(f64, f64)], wrap: bool| {
+        let lons = pts.iter().map(|p| p.1);
+        let neg_l = lons
+            .clone()
+            .filter(|l| *l < 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let neg_r = lons
+            .clone()
+            .filter(|l| *l < 0.0)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let pos_l = lons
+            .clone()
+            .filter(|l| *l >= 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let pos_r = lons.filter(|l| *l >= 0.0).fold(f64::NEG_INFINITY, f64::max);
+        if wrap && (180.0 - pos_l) - (-180.0 - neg_r) < pos_r - neg_l {
+            (pos_l, neg_r)
+        } else {
+            (neg_l, pos_r)
+        }
+    };
+    let (left, right) = lr(&all, true);
+    assert!(
+        left > right,
+        "these points are narrower across the antimeridian"
+    );
+    assert_eq!(
+        a["b"],
+        json!({"bounds": {"top_left": {"lat": top, "lon": left}, "bottom_right": {"lat": bottom, "lon": right}}})
+    );
+    let far: Vec<(f64, f64)> = d
+        .iter()
+        .filter(|x| x["far"] == true)
+        .flat_map(points)
+        .collect();
+    let (l, r) = lr(&far, true);
+    assert_eq!(a["far"]["b"]["bounds"]["top_left"]["lon"], l);
+    assert_eq!(a["far"]["b"]["bounds"]["bottom_right"]["lon"], r);
+    let neg_left = far.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    assert_eq!(a["far"]["nowrap"]["bounds"]["top_left"]["lon"], neg_left);
+    assert_eq!(a["none"]["c"], json!({"count": 0}));
+    assert_eq!(a["none"]["b"], json!({}));
+
+    let tiles = count_by(d, |x| {
+        let mut t: Vec<String> = points(x).iter().map(|p| tile(p.0, p.1, 3)).collect();
+        t.sort();
+        t.dedup();
+        t
+    });
+    let got = a["tiles"]["buckets"].as_array().unwrap();
+    assert_eq!(got.len(), tiles.len());
+    let mut prev = u64::MAX;
+    for b in got {
+        let k = b["key"].as_str().unwrap();
+        let n = b["doc_count"].as_u64().unwrap();
+        assert_eq!(n, tiles[k], "{k}");
+        assert!(n <= prev);
+        prev = n;
+        // A sub-aggregation sees the whole document: every point of a document in the tile.
+        let mine: usize = d
+            .iter()
+            .map(points)
+            .filter(|ps| ps.iter().any(|p| tile(p.0, p.1, 3) == k))
+            .map(|ps| ps.len())
+            .sum();
+        assert_eq!(b["c"]["count"], mine);
+    }
+    for b in a["by_g"]["buckets"].as_array().unwrap() {
+        let g = b["key"].as_i64().unwrap();
+        let want = count_by(d, |x| {
+            if x["g"] != g {
+                return vec![];
+            }
+            let mut t: Vec<String> = points(x).iter().map(|p| tile(p.0, p.1, 1)).collect();
+            t.sort();
+            t.dedup();
+            t
+        });
+        let mut ranked: Vec<(String, u64)> = want.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        let got: Vec<(String, u64)> = b["t"]["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["key"].as_str().unwrap().to_string(),
+                    t["doc_count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, ranked[..ranked.len().min(2)].to_vec(), "g={g}");
+    }
+}

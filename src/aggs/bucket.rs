@@ -13,8 +13,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 11] = [
+pub const TYPES: [&str; 12] = [
     "terms",
+    "geotile_grid",
     "composite",
     "multi_terms",
     "histogram",
@@ -160,6 +161,11 @@ pub struct Filters {
 
 #[derive(Debug, Clone)]
 pub enum Bucket {
+    GeoTile {
+        field: String,
+        precision: u32,
+        size: usize,
+    },
     Composite(Composite),
     Terms(Terms),
     MultiTerms(MultiTerms),
@@ -619,6 +625,34 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
         "missing" => {
             obj_keys_check(ty, body, &["field", "script", "value_type"])?;
             Ok(Bucket::Missing(require_field(ty, body)?))
+        }
+        "geotile_grid" => {
+            obj_keys_check(
+                ty,
+                body,
+                &["field", "precision", "size", "shard_size", "bounds"],
+            )?;
+            if body.contains_key("bounds") {
+                return Err(EsError::unsupported("[geotile_grid] with [bounds]"));
+            }
+            let field = require_field(ty, body)?;
+            let precision = get_u64(ty, body, "precision", 7)?;
+            if precision > 29 {
+                return Err(EsError::illegal_argument(format!(
+                    "Invalid geotile_grid precision of {precision}. Must be between 0 and 29."
+                )));
+            }
+            let size = get_u64(ty, body, "size", 10000)?;
+            if size == 0 {
+                return Err(EsError::illegal_argument(
+                    "[size] must be greater than 0. Found [0] in [geotile_grid]",
+                ));
+            }
+            Ok(Bucket::GeoTile {
+                field,
+                precision: precision as u32,
+                size: size as usize,
+            })
         }
         "composite" => {
             obj_keys_check(ty, body, &["sources", "size", "after"])?;

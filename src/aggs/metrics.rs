@@ -24,6 +24,8 @@ pub enum MetricKind {
     Percentiles { percents: Vec<f64>, keyed: bool },
     TopMetrics(super::top::TopMetrics),
     TopHits(super::top::TopHits),
+    GeoCentroid,
+    GeoBounds { wrap: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -35,7 +37,7 @@ pub struct Metric {
     pub format: Option<String>,
 }
 
-pub const TYPES: [&str; 11] = [
+pub const TYPES: [&str; 13] = [
     "avg",
     "sum",
     "min",
@@ -47,6 +49,8 @@ pub const TYPES: [&str; 11] = [
     "percentiles",
     "top_metrics",
     "top_hits",
+    "geo_centroid",
+    "geo_bounds",
 ];
 
 pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsError> {
@@ -66,6 +70,39 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
         "top_hits" => {
             let t = super::top::parse_top_hits(body)?;
             return Ok(other(MetricKind::TopHits(t), String::new()));
+        }
+        "geo_centroid" | "geo_bounds" => {
+            let mut keys = vec!["field", "script"];
+            if ty == "geo_bounds" {
+                keys.push("wrap_longitude");
+            }
+            obj_keys_check(ty, body, &keys)?;
+            if body.contains_key("script") {
+                return Err(EsError::unsupported(format!(
+                    "[{ty}] aggregation with [script]"
+                )));
+            }
+            let field = match body.get("field") {
+                Some(Value::String(s)) => s.clone(),
+                Some(o) => return Err(parse_err(ty, "field", o)),
+                None => {
+                    return Err(EsError::illegal_argument(
+                        "Required one of fields [field, script], but none were specified. ",
+                    ));
+                }
+            };
+            let kind = if ty == "geo_centroid" {
+                MetricKind::GeoCentroid
+            } else {
+                MetricKind::GeoBounds {
+                    wrap: match body.get("wrap_longitude") {
+                        None => true,
+                        Some(Value::Bool(b)) => *b,
+                        Some(o) => return Err(parse_err(ty, "wrap_longitude", o)),
+                    },
+                }
+            };
+            return Ok(other(kind, field));
         }
         _ => {}
     }
@@ -206,6 +243,16 @@ pub fn input_shape(
         MetricKind::TopHits(t) => t.sort.iter().map(|s| &s.field).collect(),
         _ => vec![],
     };
+    if matches!(
+        m.kind,
+        MetricKind::GeoCentroid | MetricKind::GeoBounds { .. }
+    ) {
+        return Ok(MetricInput {
+            array: false,
+            date_format: None,
+            shown: vec![],
+        });
+    }
     if matches!(m.kind, MetricKind::TopMetrics(_) | MetricKind::TopHits(_)) {
         let mut shown = Vec::new();
         for f in fields {
@@ -261,6 +308,9 @@ pub fn input_expr(
             return super::top::metrics_input(t, meta, &shape.shown, score);
         }
         MetricKind::TopHits(t) => return super::top::hits_input(t, meta, &shape.shown, score),
+        MetricKind::GeoCentroid | MetricKind::GeoBounds { .. } => {
+            return super::geo::points_expr(meta, &m.field, m.ty);
+        }
         _ => {}
     }
     let Some(f) = fields::resolve(meta, &m.field) else {
@@ -390,6 +440,8 @@ pub fn columns(m: &Metric, v: &str, array: bool, p: &str) -> Vec<sql::SelectItem
             }
             out
         }
+        MetricKind::GeoCentroid => super::geo::centroid_columns(x.clone(), p),
+        MetricKind::GeoBounds { .. } => super::geo::bounds_columns(x.clone(), p),
         MetricKind::TopMetrics(t) => {
             vec![super::top::column(x.clone(), t.size, true).alias(format!("{p}_t"))]
         }
@@ -534,6 +586,8 @@ pub fn render(
                 out.insert(k, s);
             }
         }
+        MetricKind::GeoCentroid => out = super::geo::render_centroid(row, p),
+        MetricKind::GeoBounds { wrap } => out = super::geo::render_bounds(row, p, *wrap),
         MetricKind::TopMetrics(t) => {
             out = super::top::render_top_metrics(
                 t,

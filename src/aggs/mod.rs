@@ -14,6 +14,7 @@
 //! on the (small) grouped rows, as Elasticsearch's coordinating node does on shard results.
 
 pub mod bucket;
+pub mod geo;
 pub mod metrics;
 pub mod pipeline;
 pub mod top;
@@ -48,7 +49,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 38] = [
+const NOT_YET: [&str; 35] = [
     "rare_terms",
     "significant_terms",
     "significant_text",
@@ -61,7 +62,6 @@ const NOT_YET: [&str; 38] = [
     "sampler",
     "diversified_sampler",
     "random_sampler",
-    "geotile_grid",
     "geohash_grid",
     "geohex_grid",
     "adjacency_matrix",
@@ -72,8 +72,6 @@ const NOT_YET: [&str; 38] = [
     "boxplot",
     "weighted_avg",
     "rate",
-    "geo_bounds",
-    "geo_centroid",
     "geo_line",
     "string_stats",
     "scripted_metric",
@@ -566,6 +564,33 @@ impl Planner<'_> {
                                 let g = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                                 all_terms = Some(self.level(Scope::Global, vec![g]));
                             }
+                        }
+                        Bucket::GeoTile {
+                            field, precision, ..
+                        } => {
+                            let mut exprs = Vec::new();
+                            for s in self.sources {
+                                let pts = geo::points_expr(&s.meta, field, "geotile_grid")?;
+                                exprs.push(Expr::func(
+                                    "arrayDistinct",
+                                    vec![Expr::func(
+                                        "arrayMap",
+                                        vec![
+                                            sql::lambda(
+                                                ["gt"],
+                                                geo::tile_key(sql::col("gt"), *precision),
+                                            ),
+                                            pts,
+                                        ],
+                                    )],
+                                ));
+                            }
+                            self.keys.push(KeySpec {
+                                exprs,
+                                explode: true,
+                            });
+                            let k = self.keys.len() - 1;
+                            insts.push(child(self, k, scope)?);
                         }
                         Bucket::Composite(c) => {
                             if !path.is_empty() || scope == Scope::Global {
@@ -1188,6 +1213,30 @@ impl Render<'_> {
                 out.insert(
                     "buckets".into(),
                     Value::Array(list.into_iter().map(Value::Object).collect()),
+                );
+            }
+            Bucket::GeoTile { size, .. } => {
+                let inst = &insts[0];
+                let mut found = Vec::new();
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let Some(key) = k.as_str() else { continue };
+                    let xy: Vec<u64> = key.split('/').filter_map(|p| p.parse().ok()).collect();
+                    let n = count_of(Some(row));
+                    let sp = Self::sub_path(path, &k);
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
+                    let mut bk = Map::new();
+                    bk.insert("key".into(), json!(key));
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    found.push((n, xy, bk));
+                }
+                // BucketPriorityQueue of InternalGeoGrid: doc_count desc, then the tile's
+                // long encoding (x, then y) desc.
+                found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+                found.truncate(*size);
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(found.into_iter().map(|f| Value::Object(f.2)).collect()),
                 );
             }
             Bucket::Composite(c) => {
