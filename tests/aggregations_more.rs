@@ -74,7 +74,6 @@ async fn aggs(body: Value) -> Value {
     r.json()["aggregations"].clone()
 }
 
-#[allow(dead_code)]
 fn close(a: &Value, b: f64) {
     let x = a.as_f64().unwrap_or_else(|| panic!("not a number: {a}"));
     assert!((x - b).abs() < 1e-9 * b.abs().max(1.0), "{x} != {b}");
@@ -635,4 +634,80 @@ async fn geo_centroid_bounds_and_tiles() {
             .collect();
         assert_eq!(got, ranked[..ranked.len().min(2)].to_vec(), "g={g}");
     }
+}
+
+/// serial_diff (value minus the value `lag` buckets back; none for the first `lag` buckets,
+/// SerialDiffPipelineAggregator), normalize (rescale_0_1, percent_of_sum, z-score; NormalizePipelineMethods),
+/// percentiles_bucket (nearest rank: round(p/100·(n−1)) of the sorted values,
+/// PercentilesBucketPipelineAggregator; keyed and list forms) and extended_stats_bucket
+/// (ExtendedStatsBucket: the extended_stats body over the bucket values); docs:
+/// search-aggregations-pipeline-*.html.
+#[tokio::test]
+async fn serial_diff_normalize_and_bucket_statistics() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "h": {"date_histogram": {"field": "@timestamp", "fixed_interval": "12h"}, "aggs": {
+            "b": {"sum": {"field": "bytes"}},
+            "sd": {"serial_diff": {"buckets_path": "b", "lag": 2}},
+            "r": {"normalize": {"buckets_path": "b", "method": "rescale_0_1"}},
+            "ps": {"normalize": {"buckets_path": "b", "method": "percent_of_sum"}},
+            "z": {"normalize": {"buckets_path": "b", "method": "z-score"}}
+        }},
+        "pb": {"percentiles_bucket": {"buckets_path": "h>b", "percents": [10, 50, 90]}},
+        "pl": {"percentiles_bucket": {"buckets_path": "h>b", "percents": [50], "keyed": false}},
+        "es": {"extended_stats_bucket": {"buckets_path": "h>b", "sigma": 3}}
+    }}))
+    .await;
+    let mut sums: BTreeMap<i64, f64> = BTreeMap::new();
+    for x in d {
+        let k = x["@timestamp"].as_i64().unwrap() / 43_200_000 * 43_200_000;
+        *sums.entry(k).or_default() += x["bytes"].as_f64().unwrap_or(0.0);
+    }
+    let v: Vec<f64> = sums.values().copied().collect();
+    let b = a["h"]["buckets"].as_array().unwrap();
+    assert_eq!(b.len(), v.len());
+    let (min, max) = (
+        v.iter().copied().fold(f64::INFINITY, f64::min),
+        v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
+    let total: f64 = v.iter().sum();
+    let mean = total / v.len() as f64;
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+    for (i, bk) in b.iter().enumerate() {
+        if i < 2 {
+            assert!(bk.get("sd").is_none());
+        } else {
+            close(&bk["sd"]["value"], v[i] - v[i - 2]);
+        }
+        close(&bk["r"]["value"], (v[i] - min) / (max - min));
+        close(&bk["ps"]["value"], v[i] / total);
+        close(&bk["z"]["value"], (v[i] - mean) / sd);
+    }
+    let mut sorted = v.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let rank = |p: f64| sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize];
+    assert_eq!(
+        a["pb"]["values"],
+        json!({"10.0": rank(10.0), "50.0": rank(50.0), "90.0": rank(90.0)})
+    );
+    assert_eq!(
+        a["pl"]["values"],
+        json!([{"key": 50.0, "value": rank(50.0)}])
+    );
+    let n = v.len() as f64;
+    let sq: f64 = v.iter().map(|x| x * x).sum();
+    assert_eq!(a["es"]["count"], v.len());
+    close(&a["es"]["sum"], total);
+    close(&a["es"]["sum_of_squares"], sq);
+    close(&a["es"]["variance"], sd * sd);
+    close(&a["es"]["std_deviation"], sd);
+    let samp = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    close(&a["es"]["std_deviation_sampling"], samp);
+    close(&a["es"]["std_deviation_bounds"]["upper"], mean + 3.0 * sd);
+    close(
+        &a["es"]["std_deviation_bounds"]["lower_sampling"],
+        mean - 3.0 * samp,
+    );
+    close(&a["es"]["min"], min);
+    close(&a["es"]["max"], max);
 }
