@@ -711,3 +711,103 @@ async fn serial_diff_normalize_and_bucket_statistics() {
     close(&a["es"]["min"], min);
     close(&a["es"]["max"], max);
 }
+
+/// weighted_avg (Σ value·weight / Σ weight over documents having both, `missing` standing in;
+/// search-aggregations-metrics-weight-avg-aggregation.html), median_absolute_deviation
+/// (median of |x − median|; Elasticsearch's digest is exact on small sets, interpolating
+/// medians of even counts; InternalMedianAbsoluteDeviation) and string_stats (count, min/max/avg
+/// length, Shannon entropy in bits over all characters, distribution; InternalStringStats).
+#[tokio::test]
+async fn weighted_avg_mad_and_string_stats() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "w": {"weighted_avg": {"value": {"field": "bytes"}, "weight": {"field": "weight"}}},
+        "wm": {"weighted_avg": {"value": {"field": "bytes", "missing": 500}, "weight": {"field": "weight"}}},
+        "mad": {"median_absolute_deviation": {"field": "latency"}},
+        "hosts": {"terms": {"field": "host"}, "aggs": {"mad": {"median_absolute_deviation": {"field": "bytes"}}}},
+        "ss": {"string_stats": {"field": "host", "show_distribution": true}},
+        "tags": {"string_stats": {"field": "tags"}},
+        "none": {"filter": {"term": {"host": "nope"}}, "aggs": {
+            "w": {"weighted_avg": {"value": {"field": "bytes"}, "weight": {"field": "weight"}}},
+            "ss": {"string_stats": {"field": "host"}}}}
+    }}))
+    .await;
+    let (mut s, mut w, mut sm, mut wm) = (0.0, 0.0, 0.0, 0.0);
+    for x in d {
+        let wt = x["weight"].as_f64().unwrap();
+        if let Some(b) = x["bytes"].as_f64() {
+            s += b * wt;
+            w += wt;
+        }
+        sm += x["bytes"].as_f64().unwrap_or(500.0) * wt;
+        wm += wt;
+    }
+    close(&a["w"]["value"], s / w);
+    close(&a["wm"]["value"], sm / wm);
+    fn median(v: &mut [f64]) -> f64 {
+        v.sort_by(|a, b| a.total_cmp(b));
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+    let mad = |vals: Vec<f64>| {
+        let mut v = vals.clone();
+        let m = median(&mut v);
+        let mut dev: Vec<f64> = vals.iter().map(|x| (x - m).abs()).collect();
+        median(&mut dev)
+    };
+    close(
+        &a["mad"]["value"],
+        mad(d.iter().map(|x| x["latency"].as_f64().unwrap()).collect()),
+    );
+    for b in a["hosts"]["buckets"].as_array().unwrap() {
+        let vals: Vec<f64> = of_host(d, b["key"].as_str().unwrap())
+            .iter()
+            .filter_map(|x| x["bytes"].as_f64())
+            .collect();
+        close(&b["mad"]["value"], mad(vals));
+    }
+    // string_stats over the host values.
+    let hosts: Vec<&str> = d.iter().map(|x| x["host"].as_str().unwrap()).collect();
+    let total: usize = hosts.iter().map(|h| h.chars().count()).sum();
+    let mut freq: BTreeMap<char, f64> = BTreeMap::new();
+    for h in &hosts {
+        for c in h.chars() {
+            *freq.entry(c).or_default() += 1.0;
+        }
+    }
+    let entropy: f64 = freq
+        .values()
+        .map(|c| {
+            let p = c / total as f64;
+            -p * p.log2()
+        })
+        .sum();
+    assert_eq!(a["ss"]["count"], hosts.len());
+    assert_eq!(
+        a["ss"]["min_length"],
+        hosts.iter().map(|h| h.len()).min().unwrap()
+    );
+    assert_eq!(
+        a["ss"]["max_length"],
+        hosts.iter().map(|h| h.len()).max().unwrap()
+    );
+    close(&a["ss"]["avg_length"], total as f64 / hosts.len() as f64);
+    close(&a["ss"]["entropy"], entropy);
+    let dist = a["ss"]["distribution"].as_object().unwrap();
+    assert_eq!(dist.len(), freq.len());
+    for (c, n) in &freq {
+        close(&dist[&c.to_string()], n / total as f64);
+    }
+    let tag_count: usize = d.iter().map(|x| x["tags"].as_array().unwrap().len()).sum();
+    assert_eq!(a["tags"]["count"], tag_count);
+    assert_eq!(a["tags"]["max_length"], 1);
+    assert_eq!(a["none"]["w"], json!({"value": null}));
+    assert_eq!(
+        a["none"]["ss"],
+        json!({"count": 0, "min_length": null, "max_length": null, "avg_length": null, "entropy": 0.0})
+    );
+}

@@ -18,14 +18,31 @@ pub enum MetricKind {
     Min,
     Max,
     ValueCount,
-    Cardinality { threshold: u64 },
+    Cardinality {
+        threshold: u64,
+    },
     Stats,
-    ExtendedStats { sigma: f64 },
-    Percentiles { percents: Vec<f64>, keyed: bool },
+    ExtendedStats {
+        sigma: f64,
+    },
+    Percentiles {
+        percents: Vec<f64>,
+        keyed: bool,
+    },
     TopMetrics(super::top::TopMetrics),
     TopHits(super::top::TopHits),
     GeoCentroid,
-    GeoBounds { wrap: bool },
+    GeoBounds {
+        wrap: bool,
+    },
+    MedianAbsoluteDeviation,
+    StringStats {
+        distribution: bool,
+    },
+    WeightedAvg {
+        weight: String,
+        weight_missing: Option<Value>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -37,7 +54,7 @@ pub struct Metric {
     pub format: Option<String>,
 }
 
-pub const TYPES: [&str; 13] = [
+pub const TYPES: [&str; 16] = [
     "avg",
     "sum",
     "min",
@@ -51,6 +68,9 @@ pub const TYPES: [&str; 13] = [
     "top_hits",
     "geo_centroid",
     "geo_bounds",
+    "median_absolute_deviation",
+    "string_stats",
+    "weighted_avg",
 ];
 
 pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsError> {
@@ -70,6 +90,39 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
         "top_hits" => {
             let t = super::top::parse_top_hits(body)?;
             return Ok(other(MetricKind::TopHits(t), String::new()));
+        }
+        "weighted_avg" => {
+            obj_keys_check(ty, body, &["value", "weight", "format", "value_type"])?;
+            let side = |k: &str| -> Result<(String, Option<Value>), EsError> {
+                let Some(Value::Object(m)) = body.get(k) else {
+                    return Err(EsError::illegal_argument(format!("Required [{k}]")));
+                };
+                obj_keys_check(k, m, &["field", "missing", "script"])?;
+                if m.contains_key("script") {
+                    return Err(EsError::unsupported("[weighted_avg] with [script]"));
+                }
+                match m.get("field") {
+                    Some(Value::String(f)) => Ok((f.clone(), m.get("missing").cloned())),
+                    _ => Err(EsError::illegal_argument(format!(
+                        "[{k}] requires a [field]"
+                    ))),
+                }
+            };
+            let (field, missing) = side("value")?;
+            let (weight, weight_missing) = side("weight")?;
+            return Ok(Metric {
+                ty,
+                kind: MetricKind::WeightedAvg {
+                    weight,
+                    weight_missing,
+                },
+                field,
+                missing,
+                format: body
+                    .get("format")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            });
         }
         "geo_centroid" | "geo_bounds" => {
             let mut keys = vec!["field", "script"];
@@ -111,6 +164,8 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
         "cardinality" => allowed.extend(["precision_threshold", "execution_hint", "rehash"]),
         "extended_stats" => allowed.push("sigma"),
         "percentiles" => allowed.extend(["percents", "keyed", "tdigest", "hdr"]),
+        "median_absolute_deviation" => allowed.extend(["compression", "execution_hint"]),
+        "string_stats" => allowed.push("show_distribution"),
         _ => {}
     }
     obj_keys_check(ty, body, &allowed)?;
@@ -150,6 +205,14 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
             }
         }
         "stats" => MetricKind::Stats,
+        "median_absolute_deviation" => MetricKind::MedianAbsoluteDeviation,
+        "string_stats" => MetricKind::StringStats {
+            distribution: match body.get("show_distribution") {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(parse_err(ty, "show_distribution", other)),
+            },
+        },
         "extended_stats" => {
             let sigma = match body.get("sigma") {
                 None => 2.0,
@@ -216,7 +279,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
 fn numeric_only(m: &Metric) -> bool {
     !matches!(
         m.kind,
-        MetricKind::ValueCount | MetricKind::Cardinality { .. }
+        MetricKind::ValueCount | MetricKind::Cardinality { .. } | MetricKind::StringStats { .. }
     )
 }
 
@@ -243,9 +306,24 @@ pub fn input_shape(
         MetricKind::TopHits(t) => t.sort.iter().map(|s| &s.field).collect(),
         _ => vec![],
     };
+    if matches!(m.kind, MetricKind::StringStats { .. }) {
+        for meta in metas {
+            if let Some(f) = fields::resolve(meta, &m.field)
+                && !matches!(f.kind, EsKind::Keyword | EsKind::ConstantKeyword)
+            {
+                if f.kind == EsKind::Text {
+                    return Err(super::bucket::fielddata_error(&m.field));
+                }
+                return Err(EsError::illegal_argument(format!(
+                    "Field [{}] of type [{}] is not supported for aggregation [string_stats]",
+                    m.field, f.es_type
+                )));
+            }
+        }
+    }
     if matches!(
         m.kind,
-        MetricKind::GeoCentroid | MetricKind::GeoBounds { .. }
+        MetricKind::GeoCentroid | MetricKind::GeoBounds { .. } | MetricKind::WeightedAvg { .. }
     ) {
         return Ok(MetricInput {
             array: false,
@@ -310,6 +388,42 @@ pub fn input_expr(
         MetricKind::TopHits(t) => return super::top::hits_input(t, meta, &shape.shown, score),
         MetricKind::GeoCentroid | MetricKind::GeoBounds { .. } => {
             return super::geo::points_expr(meta, &m.field, m.ty);
+        }
+        MetricKind::WeightedAvg {
+            weight,
+            weight_missing,
+        } => {
+            // (value · weight, weight) of documents having both (or their `missing`).
+            let side = |field: &str, missing: &Option<Value>| -> Result<Expr, EsError> {
+                let Some(f) = fields::resolve(meta, field) else {
+                    return Ok(match missing {
+                        Some(v) => sql::lit(v.as_f64().unwrap_or(0.0)),
+                        None => sql::null(),
+                    });
+                };
+                if f.is_array {
+                    return Err(EsError::unsupported(format!(
+                        "[weighted_avg] on the multi-valued field [{field}]"
+                    )));
+                }
+                if !f.kind.is_numeric() {
+                    return Err(EsError::illegal_argument(format!(
+                        "Field [{field}] of type [{}] is not supported for aggregation [weighted_avg]",
+                        f.es_type
+                    )));
+                }
+                let c = Expr::func("toFloat64", vec![f.column_expr()]);
+                Ok(match missing {
+                    Some(v) => Expr::func("ifNull", vec![c, sql::lit(v.as_f64().unwrap_or(0.0))]),
+                    None => c,
+                })
+            };
+            let v = side(&m.field, &m.missing)?;
+            let w = side(weight, weight_missing)?;
+            return Ok(sql::tuple(vec![
+                Expr::func("multiply", vec![v.clone(), w.clone()]),
+                Expr::func("if", vec![v.is_null(), sql::null(), w]),
+            ]));
         }
         _ => {}
     }
@@ -441,6 +555,96 @@ pub fn columns(m: &Metric, v: &str, array: bool, p: &str) -> Vec<sql::SelectItem
             out
         }
         MetricKind::GeoCentroid => super::geo::centroid_columns(x.clone(), p),
+        MetricKind::WeightedAvg { .. } => {
+            let el = |i: u64| Expr::func("tupleElement", vec![x.clone(), sql::lit(i)]);
+            vec![
+                Expr::func("sum", vec![el(1)]).alias(format!("{p}_s")),
+                Expr::func("sum", vec![el(2)]).alias(format!("{p}_w")),
+            ]
+        }
+        MetricKind::MedianAbsoluteDeviation => {
+            // median(|x − median(x)|) over the bucket's values (exact, as Elasticsearch's
+            // digest is for small sets).
+            let g = Expr::func(
+                if array {
+                    "groupArrayArray"
+                } else {
+                    "groupArray"
+                },
+                vec![x.clone()],
+            );
+            let median = |a: Expr| {
+                Expr::func(
+                    "arrayReduce",
+                    vec![sql::lit("quantileExactInclusive(0.5)"), a],
+                )
+            };
+            let dev = Expr::func(
+                "arrayMap",
+                vec![
+                    sql::lambda(
+                        ["y"],
+                        Expr::func(
+                            "abs",
+                            vec![Expr::func("minus", vec![sql::col("y"), median(g.clone())])],
+                        ),
+                    ),
+                    g.clone(),
+                ],
+            );
+            vec![
+                median(dev).alias(format!("{p}_v")),
+                Expr::func("length", vec![g]).alias(format!("{p}_n")),
+            ]
+        }
+        MetricKind::StringStats { .. } => {
+            let s = sql::col("ss");
+            let lens = if array {
+                Expr::func(
+                    "arrayMap",
+                    vec![
+                        sql::lambda(["ss"], Expr::func("lengthUTF8", vec![s.clone()])),
+                        x.clone(),
+                    ],
+                )
+            } else {
+                Expr::func("lengthUTF8", vec![x.clone()])
+            };
+            let chars = if array {
+                Expr::func(
+                    "arrayFlatten",
+                    vec![Expr::func(
+                        "arrayMap",
+                        vec![
+                            sql::lambda(
+                                ["ss"],
+                                Expr::func("ngrams", vec![s.clone(), sql::lit(1u64)]),
+                            ),
+                            x.clone(),
+                        ],
+                    )],
+                )
+            } else {
+                Expr::func(
+                    "ngrams",
+                    vec![
+                        Expr::func("ifNull", vec![x.clone(), sql::lit("")]),
+                        sql::lit(1u64),
+                    ],
+                )
+            };
+            let ones = Expr::func(
+                "arrayMap",
+                vec![sql::lambda(["ch"], sql::lit(1u64)), chars.clone()],
+            );
+            vec![
+                f("count").alias(format!("{p}_c")),
+                Expr::func(agg_fn("min", array), vec![lens.clone()]).alias(format!("{p}_min")),
+                Expr::func(agg_fn("max", array), vec![lens.clone()]).alias(format!("{p}_max")),
+                Expr::func(agg_fn("sum", array), vec![lens]).alias(format!("{p}_sum")),
+                Expr::func("sumMap", vec![chars, ones]).alias(format!("{p}_d")),
+            ]
+        }
         MetricKind::GeoBounds { .. } => super::geo::bounds_columns(x.clone(), p),
         MetricKind::TopMetrics(t) => {
             vec![super::top::column(x.clone(), t.size, true).alias(format!("{p}_t"))]
@@ -587,6 +791,84 @@ pub fn render(
             }
         }
         MetricKind::GeoCentroid => out = super::geo::render_centroid(row, p),
+        MetricKind::WeightedAvg { .. } => {
+            let s = num(row, &format!("{p}_s")).unwrap_or(0.0);
+            let w = num(row, &format!("{p}_w")).unwrap_or(0.0);
+            single(&mut out, (w != 0.0).then(|| s / w));
+        }
+        MetricKind::MedianAbsoluteDeviation => {
+            let n = num(row, &format!("{p}_n")).unwrap_or(0.0);
+            single(
+                &mut out,
+                if n > 0.0 {
+                    num(row, &format!("{p}_v"))
+                } else {
+                    None
+                },
+            );
+        }
+        MetricKind::StringStats { distribution } => {
+            // InternalStringStats: entropy = −Σ p·log2 p over the characters of all values.
+            let count = num(row, &format!("{p}_c")).unwrap_or(0.0) as u64;
+            let total = num(row, &format!("{p}_sum")).unwrap_or(0.0);
+            let mut freq: Vec<(String, f64)> = Vec::new();
+            if let Some(Value::Array(d)) = row.and_then(|r| r.get(&format!("{p}_d")))
+                && let (Some(Value::Array(ks)), Some(Value::Array(vs))) = (d.first(), d.get(1))
+            {
+                for (k, v) in ks.iter().zip(vs) {
+                    freq.push((
+                        k.as_str().unwrap_or_default().to_string(),
+                        v.as_f64().unwrap_or(0.0),
+                    ));
+                }
+            }
+            let entropy: f64 = freq
+                .iter()
+                .filter(|(_, c)| *c > 0.0)
+                .map(|(_, c)| {
+                    let q = c / total;
+                    -q * q.log2()
+                })
+                .sum();
+            out.insert("count".into(), json!(count));
+            let has = count > 0;
+            out.insert(
+                "min_length".into(),
+                if has {
+                    json!(num(row, &format!("{p}_min")).unwrap_or(0.0) as u64)
+                } else {
+                    Value::Null
+                },
+            );
+            out.insert(
+                "max_length".into(),
+                if has {
+                    json!(num(row, &format!("{p}_max")).unwrap_or(0.0) as u64)
+                } else {
+                    Value::Null
+                },
+            );
+            out.insert(
+                "avg_length".into(),
+                if has {
+                    json!(total / count as f64)
+                } else {
+                    Value::Null
+                },
+            );
+            out.insert(
+                "entropy".into(),
+                json!(if total > 0.0 { entropy } else { 0.0 }),
+            );
+            if *distribution {
+                freq.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                let mut m = Map::new();
+                for (k, c) in freq {
+                    m.insert(k, json!(c / total));
+                }
+                out.insert("distribution".into(), Value::Object(m));
+            }
+        }
         MetricKind::GeoBounds { wrap } => out = super::geo::render_bounds(row, p, *wrap),
         MetricKind::TopMetrics(t) => {
             out = super::top::render_top_metrics(
