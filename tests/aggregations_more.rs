@@ -811,3 +811,80 @@ async fn weighted_avg_mad_and_string_stats() {
         json!({"count": 0, "min_length": null, "max_length": null, "avg_length": null, "entropy": 0.0})
     );
 }
+
+/// rare_terms: terms of at most `max_doc_count` documents, ordered by doc_count then key
+/// (InternalRareTerms; search-aggregations-bucket-rare-terms-aggregation.html); adjacency_matrix:
+/// one bucket per filter and per pair `A&B` (filters sorted by name), empty cells left out,
+/// buckets by key (search-aggregations-bucket-adjacency-matrix-aggregation.html).
+#[tokio::test]
+async fn rare_terms_and_adjacency_matrix() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "rare": {"rare_terms": {"field": "bytes", "max_doc_count": 1, "exclude": ["0"]}},
+        "rare_status": {"rare_terms": {"field": "status", "max_doc_count": 18}},
+        "m": {"adjacency_matrix": {"filters": {
+            "ok": {"term": {"ok": true}},
+            "a": {"term": {"tags": "a"}},
+            "s404": {"term": {"status": 404}},
+            "nope": {"term": {"host": "nope"}}
+        }}, "aggs": {"b": {"sum": {"field": "bytes"}}}}
+    }}))
+    .await;
+    let bytes = count_by(d, |x| x["bytes"].as_i64().into_iter().collect());
+    let want: Vec<Value> = bytes
+        .iter()
+        .filter(|(k, n)| **n <= 1 && **k != 0)
+        .map(|(k, n)| json!({"key": k, "doc_count": n}))
+        .collect();
+    assert_eq!(a["rare"]["buckets"], json!(want));
+    let st = count_by(d, |x| vec![x["status"].as_i64().unwrap()]);
+    let mut want: Vec<(u64, i64)> = st
+        .iter()
+        .filter(|(_, n)| **n <= 18)
+        .map(|(k, n)| (*n, *k))
+        .collect();
+    want.sort();
+    let got: Vec<(u64, i64)> = a["rare_status"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["doc_count"].as_u64().unwrap(), b["key"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+
+    type Pred = fn(&Value) -> bool;
+    let preds: [(&str, Pred); 4] = [
+        ("a", |x| {
+            x["tags"].as_array().unwrap().iter().any(|t| t == "a")
+        }),
+        ("nope", |x| x["host"] == "nope"),
+        ("ok", |x| x["ok"] == true),
+        ("s404", |x| x["status"] == 404),
+    ];
+    let mut want = Vec::new();
+    for i in 0..preds.len() {
+        for j in i..preds.len() {
+            let key = if i == j {
+                preds[i].0.to_string()
+            } else {
+                format!("{}&{}", preds[i].0, preds[j].0)
+            };
+            let docs: Vec<&Value> = d
+                .iter()
+                .filter(|x| preds[i].1(x) && preds[j].1(x))
+                .collect();
+            if !docs.is_empty() {
+                let sum: f64 = docs.iter().filter_map(|x| x["bytes"].as_f64()).sum();
+                want.push((key, docs.len(), sum));
+            }
+        }
+    }
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    let got = a["m"]["buckets"].as_array().unwrap();
+    assert_eq!(got.len(), want.len());
+    for (b, (k, n, sum)) in got.iter().zip(&want) {
+        assert_eq!(b["key"], *k);
+        assert_eq!(b["doc_count"], *n);
+        close(&b["b"]["value"], *sum);
+    }
+}

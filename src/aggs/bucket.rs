@@ -13,8 +13,10 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 12] = [
+pub const TYPES: [&str; 14] = [
     "terms",
+    "rare_terms",
+    "adjacency_matrix",
     "geotile_grid",
     "composite",
     "multi_terms",
@@ -161,6 +163,16 @@ pub struct Filters {
 
 #[derive(Debug, Clone)]
 pub enum Bucket {
+    /// rare_terms: the terms of at most `max_doc_count` documents.
+    RareTerms {
+        t: Terms,
+        max_doc_count: u64,
+    },
+    /// adjacency_matrix: named filters (sorted by name) and the separator of pair keys.
+    Adjacency {
+        filters: Vec<(String, Query)>,
+        separator: String,
+    },
     GeoTile {
         field: String,
         precision: u32,
@@ -621,6 +633,78 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 keyed: get_bool(ty, body, "keyed", named)? && named,
                 other_bucket_key: other.then(|| other_key.unwrap_or_else(|| "_other_".into())),
             }))
+        }
+        "rare_terms" => {
+            obj_keys_check(
+                ty,
+                body,
+                &[
+                    "field",
+                    "max_doc_count",
+                    "precision",
+                    "missing",
+                    "include",
+                    "exclude",
+                    "format",
+                    "value_type",
+                    "script",
+                ],
+            )?;
+            let field = require_field(ty, body)?;
+            let max_doc_count = get_u64(ty, body, "max_doc_count", 1)?;
+            // RareTermsAggregationBuilder: max_doc_count in [1, 100].
+            if max_doc_count == 0 {
+                return Err(EsError::illegal_argument(
+                    "[max_doc_count] must be greater than 0. Found [0] in [rare_terms]",
+                ));
+            }
+            if max_doc_count > 100 {
+                return Err(EsError::illegal_argument(format!(
+                    "[max_doc_count] must be smaller than or equal to [100]. Found [{max_doc_count}] in [rare_terms]"
+                )));
+            }
+            Ok(Bucket::RareTerms {
+                t: Terms {
+                    field,
+                    size: usize::MAX,
+                    min_doc_count: 1,
+                    order: vec![(OrderKey::Count, false), (OrderKey::Key, false)],
+                    missing: body.get("missing").cloned(),
+                    include: body
+                        .get("include")
+                        .map(|v| parse_inc_exc(ty, "include", v))
+                        .transpose()?,
+                    exclude: body
+                        .get("exclude")
+                        .map(|v| parse_inc_exc(ty, "exclude", v))
+                        .transpose()?,
+                    format: get_str(ty, body, "format")?,
+                },
+                max_doc_count,
+            })
+        }
+        "adjacency_matrix" => {
+            obj_keys_check(ty, body, &["filters", "separator"])?;
+            let Some(Value::Object(m)) = body.get("filters") else {
+                return Err(EsError::illegal_argument("[filters] cannot be empty."));
+            };
+            let mut items: Vec<(&String, &Value)> = m.iter().collect();
+            // AdjacencyMatrixAggregationBuilder sorts the filters by name.
+            items.sort_by(|a, b| a.0.cmp(b.0));
+            let mut filters = Vec::new();
+            for (k, q) in items {
+                filters.push((k.clone(), dsl::parse_query(q)?));
+            }
+            if filters.len() > 100 {
+                return Err(EsError::illegal_argument(format!(
+                    "Number of filters is too large, must be less than or equal to: [100] but was [{}].This limit can be set by changing the [index.max_adjacency_matrix_filters] index level setting.",
+                    filters.len()
+                )));
+            }
+            Ok(Bucket::Adjacency {
+                filters,
+                separator: get_str(ty, body, "separator")?.unwrap_or_else(|| "&".into()),
+            })
         }
         "missing" => {
             obj_keys_check(ty, body, &["field", "script", "value_type"])?;

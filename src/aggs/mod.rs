@@ -49,8 +49,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 28] = [
-    "rare_terms",
+const NOT_YET: [&str; 26] = [
     "significant_terms",
     "significant_text",
     "auto_date_histogram",
@@ -64,7 +63,6 @@ const NOT_YET: [&str; 28] = [
     "random_sampler",
     "geohash_grid",
     "geohex_grid",
-    "adjacency_matrix",
     "children",
     "parent",
     "percentile_ranks",
@@ -556,6 +554,30 @@ impl Planner<'_> {
                             if t.min_doc_count == 0 {
                                 let g = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                                 all_terms = Some(self.level(Scope::Global, vec![g]));
+                            }
+                        }
+                        Bucket::RareTerms { t, .. } => {
+                            info = self.key_info(&t.field, t.format.as_ref());
+                            let k = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
+                            insts.push(child(self, k, scope)?);
+                        }
+                        Bucket::Adjacency { filters, .. } => {
+                            // One 0/1 condition per filter and per pair (i < j): every bucket
+                            // of the matrix is a level of the same grouping query.
+                            let now = self.now;
+                            for i in 0..filters.len() {
+                                let k = self.cond_key(&|s| {
+                                    plan::filter(&Ctx::new(&s.meta, now), &filters[i].1)
+                                })?;
+                                insts.push(child(self, k, scope)?);
+                                for j in i + 1..filters.len() {
+                                    let k = self.cond_key(&|s| {
+                                        let ctx = Ctx::new(&s.meta, now);
+                                        Ok(plan::filter(&ctx, &filters[i].1)?
+                                            .and(plan::filter(&ctx, &filters[j].1)?))
+                                    })?;
+                                    insts.push(child(self, k, scope)?);
+                                }
                             }
                         }
                         Bucket::GeoTile {
@@ -1206,6 +1228,67 @@ impl Render<'_> {
                 out.insert(
                     "buckets".into(),
                     Value::Array(list.into_iter().map(Value::Object).collect()),
+                );
+            }
+            Bucket::RareTerms { t, max_doc_count } => {
+                let inst = &insts[0];
+                let mut rendered: Vec<(Value, u64, Map<String, Value>)> = Vec::new();
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let n = count_of(Some(row));
+                    let text = match &k {
+                        Value::String(s) => s.clone(),
+                        other => render_key(info, other)
+                            .1
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_else(|| other.to_string()),
+                    };
+                    if n > *max_doc_count || !t.accepts(&text) {
+                        continue;
+                    }
+                    let sp = Self::sub_path(path, &k);
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
+                    let mut bk = Map::new();
+                    let (key, kas) = render_key(info, &k);
+                    bk.insert("key".into(), key);
+                    if let Some(s) = kas {
+                        bk.insert("key_as_string".into(), s);
+                    }
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    rendered.push((k, n, bk));
+                }
+                // InternalRareTerms: doc_count asc, then key asc.
+                sort_buckets(&mut rendered, &t.order)?;
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(rendered.into_iter().map(|r| Value::Object(r.2)).collect()),
+                );
+            }
+            Bucket::Adjacency { filters, separator } => {
+                let mut keys = Vec::new();
+                for i in 0..filters.len() {
+                    keys.push(filters[i].0.clone());
+                    for j in i + 1..filters.len() {
+                        keys.push(format!("{}{separator}{}", filters[i].0, filters[j].0));
+                    }
+                }
+                let mut list = Vec::new();
+                for (inst, key) in insts.iter().zip(keys) {
+                    let (n, subs) = self.single(inst, path)?;
+                    // Only non-empty cells are returned.
+                    if n == 0 {
+                        continue;
+                    }
+                    let mut bk = Map::new();
+                    bk.insert("key".into(), json!(key));
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    list.push((key, bk));
+                }
+                list.sort_by(|a, b| a.0.cmp(&b.0));
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(list.into_iter().map(|b| Value::Object(b.1)).collect()),
                 );
             }
             Bucket::GeoTile { size, .. } => {
