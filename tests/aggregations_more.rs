@@ -888,3 +888,56 @@ async fn rare_terms_and_adjacency_matrix() {
         close(&b["b"]["value"], *sum);
     }
 }
+
+/// percentile_ranks: 100 · cdf(v) with the cdf of Elasticsearch's digest over all values
+/// (org.elasticsearch.tdigest.Dist#cdf on sorted data: 0 below the smallest value, else
+/// (0.5 + #{later values < v} + interpolation to the next larger value, or half the count of
+/// later values equal to v) / n); keyed by the value's double text, or a list
+/// (search-aggregations-metrics-percentile-rank-aggregation.html).
+#[tokio::test]
+async fn percentile_ranks_keyed_and_list() {
+    let d = docs().await;
+    let vals: [f64; 6] = [-1.0, 0.0, 3.3, 5.0, 11.25, 100.0];
+    let a = aggs(json!({"size": 0, "aggs": {
+        "pr": {"percentile_ranks": {"field": "latency", "values": vals}},
+        "list": {"percentile_ranks": {"field": "latency", "values": [5.0], "keyed": false}},
+        "none": {"filter": {"term": {"host": "nope"}}, "aggs": {
+            "pr": {"percentile_ranks": {"field": "latency", "values": [1]}}}}
+    }}))
+    .await;
+    let mut s: Vec<f64> = d.iter().map(|x| x["latency"].as_f64().unwrap()).collect();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let cdf = |x: f64| -> f64 {
+        let n = s.len() as f64;
+        if x < s[0] {
+            return 0.0;
+        }
+        let mut n1 = 0.5;
+        let mut n2 = 0.0;
+        for i in 1..s.len() {
+            if s[i] > x {
+                if n2 > 0.0 {
+                    return (n1 + 0.5 * n2) / n;
+                }
+                return (n1 + (x - s[i - 1]) / (s[i] - s[i - 1])) / n;
+            }
+            if s[i] < x {
+                n1 += 1.0;
+            } else {
+                n2 += 1.0;
+            }
+        }
+        (n - 0.5 * n2) / n
+    };
+    for v in vals {
+        let key = if v.fract() == 0.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v}")
+        };
+        close(&a["pr"]["values"][&key], (cdf(v) * 100.0).clamp(0.0, 100.0));
+    }
+    assert_eq!(a["list"]["values"][0]["key"], 5.0);
+    close(&a["list"]["values"][0]["value"], cdf(5.0) * 100.0);
+    assert_eq!(a["none"]["pr"], json!({"values": {"1.0": null}}));
+}

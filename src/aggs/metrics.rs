@@ -36,6 +36,10 @@ pub enum MetricKind {
         wrap: bool,
     },
     MedianAbsoluteDeviation,
+    PercentileRanks {
+        values: Vec<f64>,
+        keyed: bool,
+    },
     StringStats {
         distribution: bool,
     },
@@ -54,7 +58,7 @@ pub struct Metric {
     pub format: Option<String>,
 }
 
-pub const TYPES: [&str; 16] = [
+pub const TYPES: [&str; 17] = [
     "avg",
     "sum",
     "min",
@@ -71,6 +75,7 @@ pub const TYPES: [&str; 16] = [
     "median_absolute_deviation",
     "string_stats",
     "weighted_avg",
+    "percentile_ranks",
 ];
 
 pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsError> {
@@ -165,6 +170,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
         "extended_stats" => allowed.push("sigma"),
         "percentiles" => allowed.extend(["percents", "keyed", "tdigest", "hdr"]),
         "median_absolute_deviation" => allowed.extend(["compression", "execution_hint"]),
+        "percentile_ranks" => allowed.extend(["values", "keyed", "tdigest", "hdr"]),
         "string_stats" => allowed.push("show_distribution"),
         _ => {}
     }
@@ -206,6 +212,33 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
         }
         "stats" => MetricKind::Stats,
         "median_absolute_deviation" => MetricKind::MedianAbsoluteDeviation,
+        "percentile_ranks" => {
+            let mut values = match body.get("values") {
+                Some(Value::Array(a)) if !a.is_empty() => a
+                    .iter()
+                    .map(|v| v.as_f64().ok_or_else(|| parse_err(ty, "values", v)))
+                    .collect::<Result<Vec<f64>, EsError>>()?,
+                Some(Value::Array(_)) => {
+                    return Err(EsError::illegal_argument(
+                        "[values] must not be an empty array: [percentile_ranks]",
+                    ));
+                }
+                Some(other) => return Err(parse_err(ty, "values", other)),
+                None => {
+                    return Err(EsError::illegal_argument(
+                        "[values] must not be null: [percentile_ranks]",
+                    ));
+                }
+            };
+            // PercentileRanksAggregationBuilder sorts the values.
+            values.sort_by(|a, b| a.total_cmp(b));
+            let keyed = match body.get("keyed") {
+                None => true,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(parse_err(ty, "keyed", other)),
+            };
+            MetricKind::PercentileRanks { values, keyed }
+        }
         "string_stats" => MetricKind::StringStats {
             distribution: match body.get("show_distribution") {
                 None => false,
@@ -597,6 +630,90 @@ pub fn columns(m: &Metric, v: &str, array: bool, p: &str) -> Vec<sql::SelectItem
                 Expr::func("length", vec![g]).alias(format!("{p}_n")),
             ]
         }
+        MetricKind::PercentileRanks { values, .. } => {
+            // Dist.cdf of Elasticsearch's t-digest on all (sorted) values: 0 below the
+            // smallest; otherwise (0.5 + #{s[2..] < x} + interpolation towards the next larger
+            // value, or + #{= x}/2 when x is a value), / n.
+            let g = Expr::func(
+                if array {
+                    "groupArrayArray"
+                } else {
+                    "groupArray"
+                },
+                vec![x.clone()],
+            );
+            let sorted = Expr::func("arraySort", vec![g]);
+            let n = Expr::func(
+                "toFloat64",
+                vec![Expr::func("length", vec![sorted.clone()])],
+            );
+            let rest = Expr::func("arrayPopFront", vec![sorted.clone()]);
+            let at = |i: Expr| Expr::func("arrayElement", vec![sorted.clone(), i]);
+            let mut out = vec![n.clone().alias(format!("{p}_n"))];
+            for (i, v) in values.iter().enumerate() {
+                let xv = sql::lit(*v);
+                let lt = Expr::func(
+                    "arrayCount",
+                    vec![
+                        sql::lambda(["y"], sql::col("y").lt(xv.clone())),
+                        rest.clone(),
+                    ],
+                );
+                let eq = Expr::func(
+                    "arrayCount",
+                    vec![
+                        sql::lambda(["y"], sql::col("y").eq(xv.clone())),
+                        rest.clone(),
+                    ],
+                );
+                let j = Expr::func(
+                    "arrayFirstIndex",
+                    vec![
+                        sql::lambda(["y"], sql::col("y").gt(xv.clone())),
+                        sorted.clone(),
+                    ],
+                );
+                let prev = at(Expr::func("minus", vec![j.clone(), sql::lit(1u64)]));
+                let factor = Expr::func(
+                    "divide",
+                    vec![
+                        Expr::func("minus", vec![xv.clone(), prev.clone()]),
+                        Expr::func("minus", vec![at(j.clone()), prev]),
+                    ],
+                );
+                let half = |e: Expr| Expr::func("multiply", vec![sql::lit(0.5), e]);
+                let plus = |a: Expr, b: Expr| Expr::func("plus", vec![a, b]);
+                let cdf = sql::case(
+                    vec![
+                        (n.clone().eq(sql::lit(0u64)), sql::lit(f64::NAN)),
+                        (xv.clone().lt(at(sql::lit(1u64))), sql::lit(0.0)),
+                        (
+                            j.clone().eq(sql::lit(0u64)),
+                            Expr::func(
+                                "divide",
+                                vec![
+                                    Expr::func("minus", vec![n.clone(), half(eq.clone())]),
+                                    n.clone(),
+                                ],
+                            ),
+                        ),
+                        (
+                            eq.clone().gt(sql::lit(0u64)),
+                            Expr::func(
+                                "divide",
+                                vec![plus(plus(sql::lit(0.5), lt.clone()), half(eq)), n.clone()],
+                            ),
+                        ),
+                    ],
+                    Some(Expr::func(
+                        "divide",
+                        vec![plus(plus(sql::lit(0.5), lt), factor), n.clone()],
+                    )),
+                );
+                out.push(cdf.alias(format!("{p}_r{i}")));
+            }
+            out
+        }
         MetricKind::StringStats { .. } => {
             let s = sql::col("ss");
             let lens = if array {
@@ -888,6 +1005,30 @@ pub fn render(
                 row.and_then(|r| r.get(&format!("{p}_t"))),
                 n,
             );
+        }
+        MetricKind::PercentileRanks { values, keyed } => {
+            // InternalTDigestPercentileRanks: 100 · cdf clamped to [0, 100]; null without values.
+            let has = num(row, &format!("{p}_n")).unwrap_or(0.0) > 0.0;
+            let rank = |i: usize| -> Value {
+                match num(row, &format!("{p}_r{i}")) {
+                    Some(c) if has && c.is_finite() => json!(c.clamp(0.0, 1.0) * 100.0),
+                    _ => Value::Null,
+                }
+            };
+            if *keyed {
+                let mut m = Map::new();
+                for (i, v) in values.iter().enumerate() {
+                    m.insert(java_double(*v), rank(i));
+                }
+                out.insert("values".into(), Value::Object(m));
+            } else {
+                let list: Vec<Value> = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| json!({"key": v, "value": rank(i)}))
+                    .collect();
+                out.insert("values".into(), Value::Array(list));
+            }
         }
         MetricKind::Percentiles { percents, keyed } => {
             let vals: Vec<Option<f64>> = match row.and_then(|r| r.get(&format!("{p}_q"))) {

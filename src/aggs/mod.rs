@@ -49,7 +49,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 26] = [
+const NOT_YET: [&str; 25] = [
     "significant_terms",
     "significant_text",
     "auto_date_histogram",
@@ -65,7 +65,6 @@ const NOT_YET: [&str; 26] = [
     "geohex_grid",
     "children",
     "parent",
-    "percentile_ranks",
     "boxplot",
     "rate",
     "geo_line",
