@@ -941,3 +941,125 @@ async fn percentile_ranks_keyed_and_list() {
     close(&a["list"]["values"][0]["value"], cdf(5.0) * 100.0);
     assert_eq!(a["none"]["pr"], json!({"values": {"1.0": null}}));
 }
+
+/// Terms top-N cut inside ClickHouse (row_number per parent bucket): the same buckets and
+/// `sum_other_doc_count` as Elasticsearch's (InternalTerms reduce: other = every count beyond
+/// the top `size`), at two levels, with a multi-valued field and documents missing the field.
+#[tokio::test]
+async fn terms_top_n_pushdown_keeps_counts_exact() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "h": {"terms": {"field": "host", "size": 2}, "aggs": {
+            "s": {"terms": {"field": "status", "size": 1}},
+            "b": {"terms": {"field": "bytes", "size": 3}}}},
+        "tags": {"terms": {"field": "tags", "size": 1}}
+    }}))
+    .await;
+    let hosts = count_by(d, |x| vec![x["host"].as_str().unwrap().to_string()]);
+    let mut ranked: Vec<(String, u64)> = hosts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let got = a["h"]["buckets"].as_array().unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        a["h"]["sum_other_doc_count"],
+        ranked[2..].iter().map(|x| x.1).sum::<u64>()
+    );
+    for (b, (h, n)) in got.iter().zip(&ranked) {
+        assert_eq!(b["key"], *h);
+        assert_eq!(b["doc_count"], *n);
+        let mine = of_host(d, h);
+        let mut st: Vec<(i64, u64)> = count_by(
+            &mine.iter().map(|x| (*x).clone()).collect::<Vec<_>>(),
+            |x| vec![x["status"].as_i64().unwrap()],
+        )
+        .into_iter()
+        .collect();
+        st.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        assert_eq!(
+            b["s"]["buckets"],
+            json!([{"key": st[0].0, "doc_count": st[0].1}])
+        );
+        assert_eq!(
+            b["s"]["sum_other_doc_count"],
+            st[1..].iter().map(|x| x.1).sum::<u64>()
+        );
+        // bytes are unique per document: top 3 by key asc among count 1; docs without bytes
+        // are in no bucket.
+        let mut by: Vec<i64> = mine.iter().filter_map(|x| x["bytes"].as_i64()).collect();
+        by.sort();
+        let want: Vec<Value> = by[..3]
+            .iter()
+            .map(|k| json!({"key": k, "doc_count": 1}))
+            .collect();
+        assert_eq!(b["b"]["buckets"], json!(want));
+        assert_eq!(b["b"]["sum_other_doc_count"], by.len() - 3);
+    }
+    let tags = count_by(d, |x| {
+        let mut v: Vec<String> = x["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
+        v.dedup();
+        v
+    });
+    let mut ranked: Vec<(String, u64)> = tags.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    assert_eq!(
+        a["tags"]["buckets"],
+        json!([{"key": ranked[0].0, "doc_count": ranked[0].1}])
+    );
+    assert_eq!(
+        a["tags"]["sum_other_doc_count"],
+        ranked[1..].iter().map(|x| x.1).sum::<u64>()
+    );
+}
+
+/// The ClickHouse statements a traced search sent that read the index (debug UI API).
+async fn sql_of(body: &Value, opaque: &str) -> (Value, Vec<String>) {
+    docs().await;
+    let r = client()
+        .post(format!("http://{}/{IDX}/_search", daemon().es))
+        .header("content-type", "application/json")
+        .header("x-opaque-id", opaque)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    let list = ui_get(&format!("/api/requests?q={opaque}")).await.json();
+    let id = list["requests"][0]["id"].as_u64().expect("traced request");
+    let full = ui_get(&format!("/api/requests/{id}")).await.json();
+    let sql = full["sql"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["sql"].as_str().unwrap().to_string())
+        .filter(|q| q.starts_with("SELECT") && q.contains(IDX))
+        .collect();
+    (v, sql)
+}
+
+/// The query-cost table of docs/aggregations.md: terms × top_metrics × top_hits × composite-free
+/// trees stay one grouping query, and the terms top-N is ranked inside it.
+#[tokio::test]
+async fn one_query_for_top_metrics_top_hits_and_terms_top_n() {
+    let body = json!({"size": 0, "aggs": {"h": {"terms": {"field": "host", "size": 2}, "aggs": {
+        "last": {"top_metrics": {"metrics": {"field": "bytes"}, "sort": {"@timestamp": "desc"}}},
+        "hits": {"top_hits": {"size": 1, "sort": [{"bytes": "asc"}]}},
+        "mt": {"multi_terms": {"terms": [{"field": "status"}, {"field": "ok"}]}},
+        "w": {"weighted_avg": {"value": {"field": "bytes"}, "weight": {"field": "weight"}}}
+    }}}});
+    let (v, sql) = sql_of(&body, "aggs-cost-1").await;
+    assert_eq!(
+        v["aggregations"]["h"]["buckets"].as_array().unwrap().len(),
+        2
+    );
+    // One aggregation query (plus the count query answering hits.total).
+    let agg: Vec<&String> = sql.iter().filter(|q| q.contains("GROUPING SETS")).collect();
+    assert_eq!(agg.len(), 1, "{sql:#?}");
+    assert!(agg[0].contains("row_number"), "{}", agg[0]);
+    assert!(agg[0].contains("groupArraySorted"), "{}", agg[0]);
+}

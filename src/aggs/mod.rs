@@ -326,6 +326,9 @@ struct Planner<'a> {
     keys: Vec<KeySpec>,
     levels: Vec<Level>,
     metrics: Vec<MetricSpec>,
+    /// Terms levels whose top-N (by `_count` desc, key asc) is cut inside ClickHouse:
+    /// level → size.
+    limits: HashMap<usize, usize>,
 }
 
 impl Planner<'_> {
@@ -550,6 +553,17 @@ impl Planner<'_> {
                             info = self.key_info(&t.field, t.format.as_ref());
                             let k = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                             insts.push(child(self, k, scope)?);
+                            // Top-N pushdown: with the default order and nothing that filters
+                            // buckets after counting, only `size` groups per parent come back.
+                            if t.order == [(OrderKey::Count, true), (OrderKey::Key, false)]
+                                && t.include.is_none()
+                                && t.exclude.is_none()
+                                && t.min_doc_count == 1
+                                && t.size < 100_000
+                                && let Some(inst) = insts.last()
+                            {
+                                self.limits.insert(inst.level, t.size);
+                            }
                             if t.min_doc_count == 0 {
                                 let g = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                                 all_terms = Some(self.level(Scope::Global, vec![g]));
@@ -830,10 +844,84 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
         ));
     }
     let only_total = sets.iter().all(Vec::is_empty);
-    Select {
+    let grouped = Select {
         items,
         from: Some(FromClause::subquery(sql::union_all(selects), "d")),
         grouping_sets: if only_total { vec![] } else { sets },
+        ..Default::default()
+    };
+    let limited: Vec<(usize, usize)> = g
+        .levels
+        .iter()
+        .filter_map(|l| p.limits.get(l).map(|n| (*l, *n)))
+        .collect();
+    if limited.is_empty() || only_total {
+        return grouped;
+    }
+    // Terms top-N inside ClickHouse: per limited level, rank its rows within their parent
+    // bucket (`_count` desc, key asc, the missing key last) and keep the first `size`; `_tot{L}`
+    // carries the sum of all its term counts for `sum_other_doc_count`.
+    let n = g.keys.len();
+    let mut ranked = vec![sql::star().into()];
+    let mut keep = Vec::new();
+    for (l, size) in &limited {
+        let lv = &p.levels[*l];
+        let mut mask = 0u64;
+        for (j, k) in g.keys.iter().enumerate() {
+            if !lv.keys.contains(k) {
+                mask |= 1 << (n - 1 - j);
+            }
+        }
+        let Some(own) = lv.keys.last() else { continue };
+        let own = sql::col(format!("k{own}"));
+        let mut partition = vec![sql::col("_g")];
+        partition.extend(
+            lv.keys[..lv.keys.len() - 1]
+                .iter()
+                .map(|k| sql::col(format!("k{k}"))),
+        );
+        let rank_window = sql::Window {
+            partition_by: partition.clone(),
+            order_by: vec![
+                own.clone().is_null().asc(),
+                sql::col("_c").desc(),
+                own.clone().asc(),
+            ],
+        };
+        ranked.push(
+            Expr::func("row_number", vec![])
+                .over(rank_window)
+                .alias(format!("_rn{l}")),
+        );
+        ranked.push(
+            Expr::func(
+                "sum",
+                vec![Expr::func(
+                    "if",
+                    vec![own.is_null(), sql::lit(0u64), sql::col("_c")],
+                )],
+            )
+            .over(sql::Window {
+                partition_by: partition,
+                order_by: vec![],
+            })
+            .alias(format!("_tot{l}")),
+        );
+        keep.push(
+            sql::col("_g")
+                .ne(sql::lit(mask))
+                .or(sql::col(format!("_rn{l}")).lte(sql::lit(*size as u64))),
+        );
+    }
+    let with_ranks = Select {
+        items: ranked,
+        from: Some(FromClause::subquery(grouped, "g")),
+        ..Default::default()
+    };
+    Select {
+        items: vec![sql::star().into()],
+        from: Some(FromClause::subquery(with_ranks, "r")),
+        where_: Some(sql::and_all(keep)),
         ..Default::default()
     }
 }
@@ -852,6 +940,7 @@ pub async fn execute(
         keys: vec![],
         levels: vec![],
         metrics: vec![],
+        limits: HashMap::new(),
     };
     let root_level = p.level(Scope::Query, vec![]);
     let tree = p.plan(aggs, Scope::Query, &[], root_level)?;
@@ -911,6 +1000,7 @@ pub fn query_count(sources: &[Source], aggs: &[Agg], now_millis: i64) -> Result<
         keys: vec![],
         levels: vec![],
         metrics: vec![],
+        limits: HashMap::new(),
     };
     let root_level = p.level(Scope::Query, vec![]);
     p.plan(aggs, Scope::Query, &[], root_level)?;
@@ -1217,8 +1307,19 @@ impl Render<'_> {
                     })
                     .collect();
                 sort_buckets(&mut rendered, &t.order)?;
-                let other: u64 = rendered.iter().skip(t.size).map(|(_, n, _)| *n).sum();
+                let mut other: u64 = rendered.iter().skip(t.size).map(|(_, n, _)| *n).sum();
                 rendered.truncate(t.size);
+                if self.p.limits.contains_key(&inst.level)
+                    && let Some(tot) = self
+                        .keyed_rows(inst, path)
+                        .first()
+                        .and_then(|(_, r)| r.get(&format!("_tot{}", inst.level)))
+                        .and_then(Value::as_u64)
+                {
+                    // Only the top `size` came back: the rest is the level's total minus them.
+                    let top: u64 = rendered.iter().map(|(_, n, _)| *n).sum();
+                    other = tot.saturating_sub(top);
+                }
                 let mut list: Vec<Map<String, Value>> =
                     rendered.into_iter().map(|(_, _, b)| b).collect();
                 pipeline::apply_parent(&pipelines, &mut list)?;
