@@ -1063,3 +1063,65 @@ async fn one_query_for_top_metrics_top_hits_and_terms_top_n() {
     assert!(agg[0].contains("row_number"), "{}", agg[0]);
     assert!(agg[0].contains("groupArraySorted"), "{}", agg[0]);
 }
+
+/// Standard base-32 geohash (longitude bit first), written out here.
+fn geohash(lat: f64, lon: f64, len: usize) -> String {
+    const B32: &[u8] = b"0123456789bcdefghjkmnpqrstuvwxyz";
+    let (mut la, mut lo) = ((-90.0, 90.0), (-180.0, 180.0));
+    let mut out = String::new();
+    let (mut bits, mut ch, mut even) = (0, 0usize, true);
+    while out.len() < len {
+        let (r, v) = if even { (&mut lo, lon) } else { (&mut la, lat) };
+        let mid = (r.0 + r.1) / 2.0;
+        ch <<= 1;
+        if v >= mid {
+            ch |= 1;
+            r.0 = mid;
+        } else {
+            r.1 = mid;
+        }
+        even = !even;
+        bits += 1;
+        if bits == 5 {
+            out.push(B32[ch] as char);
+            bits = 0;
+            ch = 0;
+        }
+    }
+    out
+}
+
+/// geohash_grid: geohash cells of the (quantised) points, a document once per distinct cell,
+/// doc_count desc then cell desc (search-aggregations-bucket-geohashgrid-aggregation.html;
+/// InternalGeoGrid's bucket queue).
+#[tokio::test]
+async fn geohash_grid_cells() {
+    let d = geo_docs().await;
+    let r = json_req(
+        "POST",
+        &format!("/{GEO}/_search"),
+        &json!({"size": 0, "aggs": {
+            "g": {"geohash_grid": {"field": "loc", "precision": 2}},
+            "g1": {"geohash_grid": {"field": "loc", "precision": 1, "size": 3}}
+        }}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    for (name, p, size) in [("g", 2, usize::MAX), ("g1", 1, 3)] {
+        let cells = count_by(d, |x| {
+            let mut t: Vec<String> = points(x).iter().map(|q| geohash(q.0, q.1, p)).collect();
+            t.sort();
+            t.dedup();
+            t
+        });
+        let mut ranked: Vec<(String, u64)> = cells.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        ranked.truncate(size);
+        let want: Vec<Value> = ranked
+            .iter()
+            .map(|(k, n)| json!({"key": k, "doc_count": n}))
+            .collect();
+        assert_eq!(a[name]["buckets"], json!(want), "{name}");
+    }
+}

@@ -13,8 +13,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 14] = [
+pub const TYPES: [&str; 15] = [
     "terms",
+    "geohash_grid",
     "rare_terms",
     "adjacency_matrix",
     "geotile_grid",
@@ -173,10 +174,12 @@ pub enum Bucket {
         filters: Vec<(String, Query)>,
         separator: String,
     },
+    /// geotile_grid, or geohash_grid when `geohash`.
     GeoTile {
         field: String,
         precision: u32,
         size: usize,
+        geohash: bool,
     },
     Composite(Composite),
     Terms(Terms),
@@ -710,6 +713,45 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
             obj_keys_check(ty, body, &["field", "script", "value_type"])?;
             Ok(Bucket::Missing(require_field(ty, body)?))
         }
+        "geohash_grid" => {
+            obj_keys_check(
+                ty,
+                body,
+                &["field", "precision", "size", "shard_size", "bounds"],
+            )?;
+            if body.contains_key("bounds") {
+                return Err(EsError::unsupported("[geohash_grid] with [bounds]"));
+            }
+            let field = require_field(ty, body)?;
+            let precision = match body.get("precision") {
+                None => 5,
+                Some(v) => match v.as_u64() {
+                    Some(p) => p,
+                    None => {
+                        return Err(EsError::unsupported(
+                            "[geohash_grid] precision given as a distance",
+                        ));
+                    }
+                },
+            };
+            if !(1..=12).contains(&precision) {
+                return Err(EsError::illegal_argument(format!(
+                    "Invalid geohash aggregation precision of {precision}. Must be between 1 and 12."
+                )));
+            }
+            let size = get_u64(ty, body, "size", 10000)?;
+            if size == 0 {
+                return Err(EsError::illegal_argument(
+                    "[size] must be greater than 0. Found [0] in [geohash_grid]",
+                ));
+            }
+            Ok(Bucket::GeoTile {
+                field,
+                precision: precision as u32,
+                size: size as usize,
+                geohash: true,
+            })
+        }
         "geotile_grid" => {
             obj_keys_check(
                 ty,
@@ -736,6 +778,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 field,
                 precision: precision as u32,
                 size: size as usize,
+                geohash: false,
             })
         }
         "composite" => {

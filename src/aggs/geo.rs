@@ -209,3 +209,12 @@ pub fn tile_key(p: Expr, z: u32) -> Expr {
         ],
     )
 }
+
+/// The geohash cell of a point at `precision` characters (Geohash#stringEncode on the quantised
+/// point; ClickHouse's `geohashEncode` is the standard base-32 geohash).
+pub fn geohash_key(p: Expr, precision: u32) -> Expr {
+    Expr::func(
+        "geohashEncode",
+        vec![lon(p.clone()), lat(p), sql::lit(precision as u64)],
+    )
+}

@@ -49,7 +49,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 25] = [
+const NOT_YET: [&str; 24] = [
     "significant_terms",
     "significant_text",
     "auto_date_histogram",
@@ -61,7 +61,6 @@ const NOT_YET: [&str; 25] = [
     "sampler",
     "diversified_sampler",
     "random_sampler",
-    "geohash_grid",
     "geohex_grid",
     "children",
     "parent",
@@ -594,22 +593,29 @@ impl Planner<'_> {
                             }
                         }
                         Bucket::GeoTile {
-                            field, precision, ..
+                            field,
+                            precision,
+                            geohash,
+                            ..
                         } => {
                             let mut exprs = Vec::new();
                             for s in self.sources {
-                                let pts = geo::points_expr(&s.meta, field, "geotile_grid")?;
+                                let ty = if *geohash {
+                                    "geohash_grid"
+                                } else {
+                                    "geotile_grid"
+                                };
+                                let pts = geo::points_expr(&s.meta, field, ty)?;
+                                let cell = if *geohash {
+                                    geo::geohash_key(sql::col("gt"), *precision)
+                                } else {
+                                    geo::tile_key(sql::col("gt"), *precision)
+                                };
                                 exprs.push(Expr::func(
                                     "arrayDistinct",
                                     vec![Expr::func(
                                         "arrayMap",
-                                        vec![
-                                            sql::lambda(
-                                                ["gt"],
-                                                geo::tile_key(sql::col("gt"), *precision),
-                                            ),
-                                            pts,
-                                        ],
+                                        vec![sql::lambda(["gt"], cell), pts],
                                     )],
                                 ));
                             }
@@ -1391,12 +1397,16 @@ impl Render<'_> {
                     Value::Array(list.into_iter().map(|b| Value::Object(b.1)).collect()),
                 );
             }
-            Bucket::GeoTile { size, .. } => {
+            Bucket::GeoTile { size, geohash, .. } => {
                 let inst = &insts[0];
                 let mut found = Vec::new();
                 for (k, row) in self.keyed_rows(inst, path) {
                     let Some(key) = k.as_str() else { continue };
-                    let xy: Vec<u64> = key.split('/').filter_map(|p| p.parse().ok()).collect();
+                    let xy: Vec<u64> = if *geohash {
+                        vec![]
+                    } else {
+                        key.split('/').filter_map(|p| p.parse().ok()).collect()
+                    };
                     let n = count_of(Some(row));
                     let sp = Self::sub_path(path, &k);
                     let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
@@ -1408,7 +1418,19 @@ impl Render<'_> {
                 }
                 // BucketPriorityQueue of InternalGeoGrid: doc_count desc, then the tile's
                 // long encoding (x, then y) desc.
-                found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+                // geohash cells: the base-32 alphabet is in ASCII order, so the long encoding
+                // orders as the key text.
+                found.sort_by(|a, b| {
+                    b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then_with(|| {
+                        let k = |m: &Map<String, Value>| {
+                            m.get("key")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string()
+                        };
+                        k(&b.2).cmp(&k(&a.2))
+                    })
+                });
                 found.truncate(*size);
                 out.insert(
                     "buckets".into(),
