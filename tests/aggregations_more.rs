@@ -1125,3 +1125,60 @@ async fn geohash_grid_cells() {
         assert_eq!(a[name]["buckets"], json!(want), "{name}");
     }
 }
+
+/// boxplot: min, max, quartiles (the same exact interpolation as percentiles) and whiskers — the
+/// smallest value ≥ q1 − 1.5·IQR and the largest ≤ q3 + 1.5·IQR (InternalBoxplot;
+/// search-aggregations-metrics-boxplot-aggregation.html); an outlier lies beyond the whisker.
+#[tokio::test]
+async fn boxplot_quartiles_and_whiskers() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "bp": {"boxplot": {"field": "bytes"}},
+        "hosts": {"terms": {"field": "host"}, "aggs": {"bp": {"boxplot": {"field": "latency"}}}}
+    }}))
+    .await;
+    let check = |bp: &Value, mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        let q = |p: f64| {
+            let i = p * (v.len() - 1) as f64;
+            let lo = i.floor() as usize;
+            let hi = (lo + 1).min(v.len() - 1);
+            v[lo] + (i - lo as f64) * (v[hi] - v[lo])
+        };
+        let (q1, q3) = (q(0.25), q(0.75));
+        let iqr = q3 - q1;
+        close(&bp["min"], v[0]);
+        close(&bp["max"], v[v.len() - 1]);
+        close(&bp["q1"], q1);
+        close(&bp["q2"], q(0.5));
+        close(&bp["q3"], q3);
+        close(
+            &bp["lower"],
+            v.iter()
+                .copied()
+                .filter(|x| *x >= q1 - 1.5 * iqr)
+                .fold(f64::INFINITY, f64::min),
+        );
+        close(
+            &bp["upper"],
+            v.iter()
+                .copied()
+                .filter(|x| *x <= q3 + 1.5 * iqr)
+                .fold(f64::NEG_INFINITY, f64::max),
+        );
+    };
+    check(
+        &a["bp"],
+        d.iter().filter_map(|x| x["bytes"].as_f64()).collect(),
+    );
+    for b in a["hosts"]["buckets"].as_array().unwrap() {
+        let h = b["key"].as_str().unwrap();
+        check(
+            &b["bp"],
+            of_host(d, h)
+                .iter()
+                .map(|x| x["latency"].as_f64().unwrap())
+                .collect(),
+        );
+    }
+}

@@ -36,6 +36,7 @@ pub enum MetricKind {
         wrap: bool,
     },
     MedianAbsoluteDeviation,
+    Boxplot,
     PercentileRanks {
         values: Vec<f64>,
         keyed: bool,
@@ -58,7 +59,7 @@ pub struct Metric {
     pub format: Option<String>,
 }
 
-pub const TYPES: [&str; 17] = [
+pub const TYPES: [&str; 18] = [
     "avg",
     "sum",
     "min",
@@ -76,6 +77,7 @@ pub const TYPES: [&str; 17] = [
     "string_stats",
     "weighted_avg",
     "percentile_ranks",
+    "boxplot",
 ];
 
 pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsError> {
@@ -169,7 +171,9 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
         "cardinality" => allowed.extend(["precision_threshold", "execution_hint", "rehash"]),
         "extended_stats" => allowed.push("sigma"),
         "percentiles" => allowed.extend(["percents", "keyed", "tdigest", "hdr"]),
-        "median_absolute_deviation" => allowed.extend(["compression", "execution_hint"]),
+        "median_absolute_deviation" | "boxplot" => {
+            allowed.extend(["compression", "execution_hint"])
+        }
         "percentile_ranks" => allowed.extend(["values", "keyed", "tdigest", "hdr"]),
         "string_stats" => allowed.push("show_distribution"),
         _ => {}
@@ -212,6 +216,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
         }
         "stats" => MetricKind::Stats,
         "median_absolute_deviation" => MetricKind::MedianAbsoluteDeviation,
+        "boxplot" => MetricKind::Boxplot,
         "percentile_ranks" => {
             let mut values = match body.get("values") {
                 Some(Value::Array(a)) if !a.is_empty() => a
@@ -630,6 +635,66 @@ pub fn columns(m: &Metric, v: &str, array: bool, p: &str) -> Vec<sql::SelectItem
                 Expr::func("length", vec![g]).alias(format!("{p}_n")),
             ]
         }
+        MetricKind::Boxplot => {
+            // Quartiles as percentiles (exact interpolation at q·(n−1)); whiskers: the smallest
+            // value ≥ q1 − 1.5·IQR and the largest ≤ q3 + 1.5·IQR (InternalBoxplot#whiskers).
+            let g = Expr::func(
+                if array {
+                    "groupArrayArray"
+                } else {
+                    "groupArray"
+                },
+                vec![x.clone()],
+            );
+            let q = |p: f64| {
+                Expr::func(
+                    "arrayReduce",
+                    vec![sql::lit(format!("quantileExactInclusive({p})")), g.clone()],
+                )
+            };
+            let iqr = Expr::func("minus", vec![q(0.75), q(0.25)]);
+            let fence = |up: bool| {
+                let edge = if up {
+                    Expr::func(
+                        "plus",
+                        vec![
+                            q(0.75),
+                            Expr::func("multiply", vec![sql::lit(1.5), iqr.clone()]),
+                        ],
+                    )
+                } else {
+                    Expr::func(
+                        "minus",
+                        vec![
+                            q(0.25),
+                            Expr::func("multiply", vec![sql::lit(1.5), iqr.clone()]),
+                        ],
+                    )
+                };
+                let cond = if up {
+                    sql::col("y").lte(edge)
+                } else {
+                    sql::col("y").gte(edge)
+                };
+                Expr::func(
+                    if up { "arrayMax" } else { "arrayMin" },
+                    vec![Expr::func(
+                        "arrayFilter",
+                        vec![sql::lambda(["y"], cond), g.clone()],
+                    )],
+                )
+            };
+            vec![
+                Expr::func("length", vec![g.clone()]).alias(format!("{p}_n")),
+                Expr::func("arrayMin", vec![g.clone()]).alias(format!("{p}_min")),
+                Expr::func("arrayMax", vec![g.clone()]).alias(format!("{p}_max")),
+                q(0.25).alias(format!("{p}_q1")),
+                q(0.5).alias(format!("{p}_q2")),
+                q(0.75).alias(format!("{p}_q3")),
+                fence(false).alias(format!("{p}_lo")),
+                fence(true).alias(format!("{p}_up")),
+            ]
+        }
         MetricKind::PercentileRanks { values, .. } => {
             // Dist.cdf of Elasticsearch's t-digest on all (sorted) values: 0 below the
             // smallest; otherwise (0.5 + #{s[2..] < x} + interpolation towards the next larger
@@ -1005,6 +1070,25 @@ pub fn render(
                 row.and_then(|r| r.get(&format!("{p}_t"))),
                 n,
             );
+        }
+        MetricKind::Boxplot => {
+            let has = num(row, &format!("{p}_n")).unwrap_or(0.0) > 0.0;
+            for (k, c) in [
+                ("min", "min"),
+                ("max", "max"),
+                ("q1", "q1"),
+                ("q2", "q2"),
+                ("q3", "q3"),
+                ("lower", "lo"),
+                ("upper", "up"),
+            ] {
+                let v = if has {
+                    num(row, &format!("{p}_{c}"))
+                } else {
+                    None
+                };
+                out.insert(k.into(), finite(v));
+            }
         }
         MetricKind::PercentileRanks { values, keyed } => {
             // InternalTDigestPercentileRanks: 100 · cdf clamped to [0, 100]; null without values.

@@ -49,7 +49,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 24] = [
+const NOT_YET: [&str; 23] = [
     "significant_terms",
     "significant_text",
     "auto_date_histogram",
@@ -64,7 +64,6 @@ const NOT_YET: [&str; 24] = [
     "geohex_grid",
     "children",
     "parent",
-    "boxplot",
     "rate",
     "geo_line",
     "scripted_metric",
