@@ -1182,3 +1182,61 @@ async fn boxplot_quartiles_and_whiskers() {
         );
     }
 }
+
+/// ip_range: from/to (to exclusive) and CIDR masks (`from` the network address, `to` the first
+/// address after the block), default keys `from-to` with `*`, ranges ordered by (from, to) as
+/// BinaryRangeAggregator sorts them, keyed form (InternalBinaryRange;
+/// search-aggregations-bucket-iprange-aggregation.html).
+#[tokio::test]
+async fn ip_range_with_masks() {
+    let idx = "agg-ip";
+    let mapping = json!({"mappings": {"properties": {"ip": {"type": "ip"}}}});
+    assert_eq!(
+        json_req("PUT", &format!("/{idx}"), &mapping).await.status,
+        200
+    );
+    let mut body = String::new();
+    let mut ips: Vec<u32> = Vec::new();
+    for i in 0..40u32 {
+        let last = i * 7 % 256;
+        let d = if i == 39 {
+            json!({})
+        } else {
+            json!({"ip": format!("10.0.0.{last}")})
+        };
+        if i != 39 {
+            ips.push(last);
+        }
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+    }
+    body.push_str("{\"index\":{\"_id\":\"v6\"}}\n{\"ip\":\"2001:db8::1\"}\n");
+    let r = bulk(&format!("/{idx}/_bulk?refresh=true"), &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let q = json!({"size": 0, "aggs": {
+        "r": {"ip_range": {"field": "ip", "ranges": [
+            {"mask": "10.0.0.128/25"},
+            {"to": "10.0.0.50"},
+            {"from": "10.0.0.50", "to": "10.0.0.100", "key": "mid"},
+            {"from": "10.0.0.200"}
+        ]}},
+        "k": {"ip_range": {"field": "ip", "keyed": true, "ranges": [{"mask": "2001:db8::/32"}]}}
+    }});
+    let r = json_req("POST", &format!("/{idx}/_search"), &q).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    let cnt = |lo: u32, hi: u32| ips.iter().filter(|x| **x >= lo && **x < hi).count();
+    // `from: 10.0.0.200` also holds the IPv6 address (above every IPv4-mapped one).
+    assert_eq!(
+        a["r"]["buckets"],
+        json!([
+            {"key": "*-10.0.0.50", "to": "10.0.0.50", "doc_count": cnt(0, 50)},
+            {"key": "mid", "from": "10.0.0.50", "to": "10.0.0.100", "doc_count": cnt(50, 100)},
+            {"key": "10.0.0.128/25", "from": "10.0.0.128", "to": "10.0.1.0", "doc_count": cnt(128, 256)},
+            {"key": "10.0.0.200-*", "from": "10.0.0.200", "doc_count": cnt(200, 256) + 1}
+        ])
+    );
+    assert_eq!(
+        a["k"]["buckets"],
+        json!({"2001:db8::/32": {"from": "2001:db8::", "to": "2001:db9::", "doc_count": 1}})
+    );
+}

@@ -13,8 +13,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 15] = [
+pub const TYPES: [&str; 16] = [
     "terms",
+    "ip_range",
     "geohash_grid",
     "rare_terms",
     "adjacency_matrix",
@@ -79,6 +80,71 @@ pub struct MultiTerms {
     pub size: usize,
     pub min_doc_count: u64,
     pub order: Vec<(OrderKey, bool)>,
+}
+
+/// One range of ip_range: bounds as IPv6 (IPv4 mapped), and as shown.
+#[derive(Debug, Clone)]
+pub struct IpItem {
+    pub key: String,
+    pub from: Option<(u128, String)>,
+    pub to: Option<(u128, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IpRange {
+    pub field: String,
+    pub ranges: Vec<IpItem>,
+    pub keyed: bool,
+}
+
+fn ip_of(s: &str) -> Result<std::net::IpAddr, EsError> {
+    s.parse()
+        .map_err(|_| EsError::illegal_argument(format!("'{s}' is not an IP string literal.")))
+}
+
+fn ip_bits(ip: std::net::IpAddr) -> u128 {
+    match ip {
+        std::net::IpAddr::V4(v) => u128::from(v.to_ipv6_mapped()),
+        std::net::IpAddr::V6(v) => u128::from(v),
+    }
+}
+
+/// The condition of one ip_range bucket on a value (compared as IPv6, IPv4 mapped).
+pub fn ip_cond(meta: &IndexMeta, field: &str, item: &IpItem) -> Result<Expr, EsError> {
+    let Some(f) = fields::resolve(meta, field) else {
+        return Ok(sql::lit(false));
+    };
+    if f.kind != EsKind::Ip {
+        return Err(EsError::illegal_argument(format!(
+            "Field [{field}] of type [{}] is not supported for aggregation [ip_range]",
+            f.es_type
+        )));
+    }
+    let lit = |b: u128| {
+        Expr::func(
+            "toIPv6",
+            vec![sql::lit(std::net::Ipv6Addr::from(b).to_string())],
+        )
+    };
+    let test = |x: Expr| {
+        let x = Expr::func("toIPv6", vec![x]);
+        let mut c = vec![x.clone().is_not_null()];
+        if let Some((a, _)) = &item.from {
+            c.push(x.clone().gte(lit(*a)));
+        }
+        if let Some((b, _)) = &item.to {
+            c.push(x.lt(lit(*b)));
+        }
+        sql::and_all(c)
+    };
+    Ok(if f.is_array {
+        Expr::func(
+            "arrayExists",
+            vec![sql::lambda(["x"], test(sql::col("x"))), f.column_expr()],
+        )
+    } else {
+        Expr::func("ifNull", vec![test(f.column_expr()), sql::lit(false)])
+    })
 }
 
 /// One value source of a composite aggregation.
@@ -164,6 +230,7 @@ pub struct Filters {
 
 #[derive(Debug, Clone)]
 pub enum Bucket {
+    IpRange(IpRange),
     /// rare_terms: the terms of at most `max_doc_count` documents.
     RareTerms {
         t: Terms,
@@ -635,6 +702,110 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 filters,
                 keyed: get_bool(ty, body, "keyed", named)? && named,
                 other_bucket_key: other.then(|| other_key.unwrap_or_else(|| "_other_".into())),
+            }))
+        }
+        "ip_range" => {
+            obj_keys_check(ty, body, &["field", "ranges", "keyed", "script", "missing"])?;
+            if body.contains_key("missing") {
+                return Err(EsError::unsupported("[ip_range] with [missing]"));
+            }
+            let field = require_field(ty, body)?;
+            let Some(Value::Array(list)) = body.get("ranges") else {
+                return Err(EsError::illegal_argument(
+                    "No [ranges] specified for the [ip_range] aggregation",
+                ));
+            };
+            let mut ranges = Vec::new();
+            for r in list {
+                let Value::Object(m) = r else {
+                    return Err(parse_err(ty, "ranges", r));
+                };
+                obj_keys_check("range", m, &["key", "from", "to", "mask"])?;
+                let text = |k: &str| -> Result<Option<String>, EsError> {
+                    match m.get(k) {
+                        None | Some(Value::Null) => Ok(None),
+                        Some(Value::String(s)) => Ok(Some(s.clone())),
+                        Some(o) => Err(parse_err("range", k, o)),
+                    }
+                };
+                let (from, to, default_key) = if let Some(mask) = text("mask")? {
+                    let (addr, bits) = mask.split_once('/').ok_or_else(|| {
+                        EsError::illegal_argument(format!("Expected [ip/prefix] but was [{mask}]"))
+                    })?;
+                    let ip = ip_of(addr)?;
+                    let width: u32 = if ip.is_ipv4() { 32 } else { 128 };
+                    let n: u32 = bits.parse().ok().filter(|n| *n <= width).ok_or_else(|| {
+                        EsError::illegal_argument(format!(
+                            "Illegal prefix length [{bits}] in [{mask}]"
+                        ))
+                    })?;
+                    // Network address and the first address after the block (none past the
+                    // top of the address space), in the mask's own family.
+                    let (lo, hi) = match ip {
+                        std::net::IpAddr::V4(v) => {
+                            let x = u32::from(v) as u64;
+                            let size = 1u64 << (32 - n);
+                            let lo = x & !(size - 1);
+                            let hi = lo + size;
+                            (
+                                std::net::IpAddr::V4((lo as u32).into()),
+                                (hi <= u32::MAX as u64)
+                                    .then(|| std::net::IpAddr::V4((hi as u32).into())),
+                            )
+                        }
+                        std::net::IpAddr::V6(v) => {
+                            let x = u128::from(v);
+                            let lo = if n == 0 {
+                                0
+                            } else {
+                                x & !((1u128 << (128 - n)) - 1)
+                            };
+                            let hi = if n == 0 {
+                                None
+                            } else {
+                                lo.checked_add(1u128 << (128 - n))
+                            };
+                            (
+                                std::net::IpAddr::V6(lo.into()),
+                                hi.map(|h| std::net::IpAddr::V6(h.into())),
+                            )
+                        }
+                    };
+                    (
+                        Some((ip_bits(lo), lo.to_string())),
+                        hi.map(|h| (ip_bits(h), h.to_string())),
+                        mask.clone(),
+                    )
+                } else {
+                    let from = text("from")?
+                        .map(|s| ip_of(&s).map(|ip| (ip_bits(ip), ip.to_string())))
+                        .transpose()?;
+                    let to = text("to")?
+                        .map(|s| ip_of(&s).map(|ip| (ip_bits(ip), ip.to_string())))
+                        .transpose()?;
+                    let k = format!(
+                        "{}-{}",
+                        from.as_ref().map_or("*", |f| f.1.as_str()),
+                        to.as_ref().map_or("*", |t| t.1.as_str())
+                    );
+                    (from, to, k)
+                };
+                ranges.push(IpItem {
+                    key: text("key")?.unwrap_or(default_key),
+                    from,
+                    to,
+                });
+            }
+            // BinaryRangeAggregator sorts the ranges by (from, to).
+            ranges.sort_by(|a, b| {
+                let f = |x: &IpItem| x.from.as_ref().map_or(0, |v| v.0);
+                let t = |x: &IpItem| x.to.as_ref().map_or(u128::MAX, |v| v.0);
+                f(a).cmp(&f(b)).then(t(a).cmp(&t(b)))
+            });
+            Ok(Bucket::IpRange(IpRange {
+                field,
+                ranges,
+                keyed: get_bool(ty, body, "keyed", false)?,
             }))
         }
         "rare_terms" => {

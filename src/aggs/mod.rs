@@ -49,12 +49,11 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 23] = [
+const NOT_YET: [&str; 22] = [
     "significant_terms",
     "significant_text",
     "auto_date_histogram",
     "variable_width_histogram",
-    "ip_range",
     "ip_prefix",
     "nested",
     "reverse_nested",
@@ -565,6 +564,13 @@ impl Planner<'_> {
                             if t.min_doc_count == 0 {
                                 let g = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                                 all_terms = Some(self.level(Scope::Global, vec![g]));
+                            }
+                        }
+                        Bucket::IpRange(r) => {
+                            for item in &r.ranges {
+                                let k =
+                                    self.cond_key(&|s| bucket::ip_cond(&s.meta, &r.field, item))?;
+                                insts.push(child(self, k, scope)?);
                             }
                         }
                         Bucket::RareTerms { t, .. } => {
@@ -1334,6 +1340,38 @@ impl Render<'_> {
                     "buckets".into(),
                     Value::Array(list.into_iter().map(Value::Object).collect()),
                 );
+            }
+            Bucket::IpRange(r) => {
+                // InternalBinaryRange: key (unless keyed), from, to, doc_count.
+                let mut list = Vec::new();
+                for (inst, item) in insts.iter().zip(&r.ranges) {
+                    let (n, subs) = self.single(inst, path)?;
+                    let mut bk = Map::new();
+                    if !r.keyed {
+                        bk.insert("key".into(), json!(item.key));
+                    }
+                    if let Some((_, f)) = &item.from {
+                        bk.insert("from".into(), json!(f));
+                    }
+                    if let Some((_, t)) = &item.to {
+                        bk.insert("to".into(), json!(t));
+                    }
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    list.push(bk);
+                }
+                if r.keyed {
+                    let mut m = Map::new();
+                    for (item, bk) in r.ranges.iter().zip(list) {
+                        m.insert(item.key.clone(), Value::Object(bk));
+                    }
+                    out.insert("buckets".into(), Value::Object(m));
+                } else {
+                    out.insert(
+                        "buckets".into(),
+                        Value::Array(list.into_iter().map(Value::Object).collect()),
+                    );
+                }
             }
             Bucket::RareTerms { t, max_doc_count } => {
                 let inst = &insts[0];
