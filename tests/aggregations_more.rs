@@ -1240,3 +1240,38 @@ async fn ip_range_with_masks() {
         json!({"2001:db8::/32": {"from": "2001:db8::", "to": "2001:db9::", "doc_count": 1}})
     );
 }
+
+/// Several indices in one search (one UNION ALL inside the grouping query): top_hits,
+/// top_metrics, multi_terms and composite still work where a field is mapped in only one index —
+/// documents of the other index have no value (missing sort values sort last).
+#[tokio::test]
+async fn new_types_across_two_indices() {
+    let d = docs().await;
+    let g = geo_docs().await;
+    let r = json_req("POST", &format!("/{IDX},{GEO}/_search"), &json!({"size": 0, "aggs": {
+        "th": {"top_hits": {"size": 2, "sort": [{"bytes": "desc"}], "_source": ["bytes"]}},
+        "tm": {"top_metrics": {"metrics": {"field": "latency"}, "sort": {"@timestamp": "asc"}}},
+        "mt": {"multi_terms": {"terms": [{"field": "host"}, {"field": "ok"}], "size": 100}},
+        "c": {"composite": {"size": 100, "sources": [{"g": {"terms": {"field": "g", "missing_bucket": true}}}]}}
+    }})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    let mut bytes: Vec<i64> = d.iter().filter_map(|x| x["bytes"].as_i64()).collect();
+    bytes.sort_by(|a, b| b.cmp(a));
+    let hits = a["th"]["hits"]["hits"].as_array().unwrap();
+    assert_eq!(hits[0]["_source"], json!({"bytes": bytes[0]}));
+    assert_eq!(hits[1]["sort"], json!([bytes[1]]));
+    assert_eq!(a["th"]["hits"]["total"]["value"], d.len() + g.len());
+    assert_eq!(a["tm"]["top"][0]["metrics"]["latency"], d[0]["latency"]);
+    let mt: u64 = a["mt"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["doc_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(mt, d.len() as u64);
+    // composite over `g` (only in the geo index): the other index's documents in the null bucket.
+    let c = a["c"]["buckets"].as_array().unwrap();
+    assert_eq!(c[0], json!({"key": {"g": null}, "doc_count": d.len()}));
+    assert_eq!(c.len(), 4);
+}
