@@ -1275,3 +1275,26 @@ async fn new_types_across_two_indices() {
     assert_eq!(c[0], json!({"key": {"g": null}, "doc_count": d.len()}));
     assert_eq!(c.len(), 4);
 }
+
+/// top_hits without `sort` orders by the query's `_score` and shows it, with `max_score`, as the
+/// search's own hits do (same scoring of the same query).
+#[tokio::test]
+async fn top_hits_by_score_of_a_scoring_query() {
+    docs().await;
+    let r = json_req("POST", &format!("/{IDX}/_search"), &json!({"size": 100,
+        "query": {"bool": {"should": [{"term": {"host": "alpha"}}, {"term": {"status": {"value": 404, "boost": 3}}}]}},
+        "aggs": {"t": {"top_hits": {"size": 3, "_source": false}}}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    let hits = v["hits"]["hits"].as_array().unwrap();
+    let score_of = |id: &Value| hits.iter().find(|h| h["_id"] == *id).unwrap()["_score"].clone();
+    let top = &v["aggregations"]["t"]["hits"];
+    assert_eq!(top["max_score"], v["hits"]["max_score"]);
+    let mut prev = f64::INFINITY;
+    for h in top["hits"].as_array().unwrap() {
+        assert_eq!(h["_score"], score_of(&h["_id"]));
+        let s = h["_score"].as_f64().unwrap();
+        assert!(s <= prev);
+        prev = s;
+    }
+}

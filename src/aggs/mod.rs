@@ -109,6 +109,24 @@ fn type_name(ty: &str) -> Option<&'static str> {
         .copied()
 }
 
+/// Whether some aggregation of the tree reads the query's `_score` (top_hits / top_metrics sorted
+/// by it): only then does the search translate the query's scoring for the aggregations.
+pub fn needs_score(aggs: &[Agg]) -> bool {
+    aggs.iter().any(|a| {
+        let own = match &a.kind {
+            Kind::Metric(m) => match &m.kind {
+                metrics::MetricKind::TopHits(t) => {
+                    t.sort.is_empty() || t.sort.iter().any(|s| s.field == "_score")
+                }
+                metrics::MetricKind::TopMetrics(t) => t.sort.field == "_score",
+                _ => false,
+            },
+            _ => false,
+        };
+        own || needs_score(&a.subs)
+    })
+}
+
 /// Parses the `aggs`/`aggregations` object of a search body (AggregatorFactories#parseAggregators).
 pub fn parse(v: &Value, now_millis: i64) -> Result<Vec<Agg>, EsError> {
     parse_level(v, now_millis, 0)

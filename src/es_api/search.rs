@@ -1781,11 +1781,14 @@ pub async fn execute(
             {
                 where_ = where_.and(sql::col(COL_SEQ_NO).lte(sql::lit(*bound)));
             }
-            // The query's score, read only by top_hits sorted by `_score` (the hits query
-            // already translated the same query, so this cannot fail where it did not).
-            let score = plan::filter_and_score(meta, now_millis, &req.query, true)
-                .map(|(_, sc)| sc)
-                .map_err(|e| as_phase_failure(e, meta))?;
+            // The query's score, translated only when top_hits/top_metrics sort by `_score`.
+            let score = if crate::aggs::needs_score(&req.aggs) {
+                plan::filter_and_score(meta, now_millis, &req.query, true)
+                    .map(|(_, sc)| sc)
+                    .map_err(|e| as_phase_failure(e, meta))?
+            } else {
+                sql::lit(0.0)
+            };
             sources.push(crate::aggs::Source {
                 meta: meta.clone(),
                 from: sql::FromClause::table(s.catalog.db(), meta.table()),
