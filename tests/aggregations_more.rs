@@ -1298,3 +1298,49 @@ async fn top_hits_by_score_of_a_scoring_query() {
         prev = s;
     }
 }
+
+/// cumulative_cardinality: the number of distinct values of the referenced cardinality seen in
+/// this and every earlier bucket (search-aggregations-pipeline-cumulative-cardinality-aggregation.html,
+/// CumulativeCardinalityPipelineAggregator); the helper value sets never show in the response;
+/// a path to anything but a cardinality is an error.
+#[tokio::test]
+async fn cumulative_cardinality_over_days() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {"days": {
+        "date_histogram": {"field": "@timestamp", "fixed_interval": "6h"},
+        "aggs": {"st": {"cardinality": {"field": "status"}},
+                 "cc": {"cumulative_cardinality": {"buckets_path": "st"}},
+                 "tg": {"cardinality": {"field": "tags"}},
+                 "ct": {"cumulative_cardinality": {"buckets_path": "tg"}}}}}}))
+    .await;
+    let mut by: BTreeMap<i64, Vec<&Value>> = BTreeMap::new();
+    for x in d {
+        by.entry(x["@timestamp"].as_i64().unwrap() / 21_600_000 * 21_600_000)
+            .or_default()
+            .push(x);
+    }
+    let b = a["days"]["buckets"].as_array().unwrap();
+    assert_eq!(b.len(), by.len());
+    let mut st = std::collections::BTreeSet::new();
+    let mut tg = std::collections::BTreeSet::new();
+    for (bk, (_, xs)) in b.iter().zip(&by) {
+        for x in xs {
+            st.insert(x["status"].as_i64().unwrap());
+            for t in x["tags"].as_array().unwrap() {
+                tg.insert(t.as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(bk["cc"], json!({"value": st.len()}));
+        assert_eq!(bk["ct"], json!({"value": tg.len()}));
+        let keys: Vec<&String> = bk.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["key_as_string", "key", "doc_count", "st", "tg", "cc", "ct"],
+            "{bk}"
+        );
+    }
+    let r = json_req("POST", &format!("/{IDX}/_search"), &json!({"size": 0, "aggs": {"days": {
+        "date_histogram": {"field": "@timestamp", "fixed_interval": "6h"},
+        "aggs": {"m": {"max": {"field": "bytes"}}, "cc": {"cumulative_cardinality": {"buckets_path": "m"}}}}}})).await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+}

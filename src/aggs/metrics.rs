@@ -37,6 +37,8 @@ pub enum MetricKind {
     },
     MedianAbsoluteDeviation,
     Boxplot,
+    /// The distinct values of a field (for cumulative_cardinality; never requested directly).
+    ValueSet,
     PercentileRanks {
         values: Vec<f64>,
         keyed: bool,
@@ -317,7 +319,10 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
 fn numeric_only(m: &Metric) -> bool {
     !matches!(
         m.kind,
-        MetricKind::ValueCount | MetricKind::Cardinality { .. } | MetricKind::StringStats { .. }
+        MetricKind::ValueCount
+            | MetricKind::Cardinality { .. }
+            | MetricKind::StringStats { .. }
+            | MetricKind::ValueSet
     )
 }
 
@@ -635,6 +640,17 @@ pub fn columns(m: &Metric, v: &str, array: bool, p: &str) -> Vec<sql::SelectItem
                 Expr::func("length", vec![g]).alias(format!("{p}_n")),
             ]
         }
+        MetricKind::ValueSet => vec![
+            Expr::func(
+                if array {
+                    "groupUniqArrayArray"
+                } else {
+                    "groupUniqArray"
+                },
+                vec![x.clone()],
+            )
+            .alias(format!("{p}_set")),
+        ],
         MetricKind::Boxplot => {
             // Quartiles as percentiles (exact interpolation at q·(n−1)); whiskers: the smallest
             // value ≥ q1 − 1.5·IQR and the largest ≤ q3 + 1.5·IQR (InternalBoxplot#whiskers).
@@ -1069,6 +1085,14 @@ pub fn render(
                 &shape.shown,
                 row.and_then(|r| r.get(&format!("{p}_t"))),
                 n,
+            );
+        }
+        MetricKind::ValueSet => {
+            out.insert(
+                "values".into(),
+                row.and_then(|r| r.get(&format!("{p}_set")))
+                    .cloned()
+                    .unwrap_or(Value::Array(vec![])),
             );
         }
         MetricKind::Boxplot => {

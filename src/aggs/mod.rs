@@ -49,7 +49,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 22] = [
+const NOT_YET: [&str; 21] = [
     "significant_terms",
     "significant_text",
     "auto_date_histogram",
@@ -68,7 +68,6 @@ const NOT_YET: [&str; 22] = [
     "scripted_metric",
     "t_test",
     "matrix_stats",
-    "cumulative_cardinality",
     "inference",
     "categorize_text",
     "frequent_item_sets",
@@ -542,11 +541,55 @@ impl Planner<'_> {
                         spec: self.metrics.len() - 1,
                     });
                 }
-                Kind::Pipeline(p) => out.push(PNode::Pipeline {
-                    name,
-                    meta,
-                    p: p.clone(),
-                }),
+                Kind::Pipeline(p) => {
+                    if let Pipeline::CumulativeCardinality { path: cpath } = p {
+                        // The referenced cardinality must be a sibling; its distinct values
+                        // per bucket come back as a hidden column of the same query.
+                        let target = aggs.iter().find(|s| s.name == *cpath);
+                        let m = match target.map(|t| &t.kind) {
+                            Some(Kind::Metric(m))
+                                if matches!(m.kind, metrics::MetricKind::Cardinality { .. }) =>
+                            {
+                                m
+                            }
+                            _ => {
+                                return Err(EsError::illegal_argument(format!(
+                                    "buckets_path must reference a cardinality aggregation, got: [{cpath}]"
+                                )));
+                            }
+                        };
+                        let set = metrics::Metric {
+                            ty: "cardinality",
+                            kind: metrics::MetricKind::ValueSet,
+                            field: m.field.clone(),
+                            missing: m.missing.clone(),
+                            format: None,
+                        };
+                        let metas: Vec<Arc<IndexMeta>> =
+                            self.sources.iter().map(|s| s.meta.clone()).collect();
+                        let shape = metrics::input_shape(&set, &metas)?;
+                        let mut inputs = Vec::new();
+                        for s in self.sources {
+                            inputs.push(metrics::input_expr(&set, &s.meta, &shape, &s.score)?);
+                        }
+                        self.metrics.push(MetricSpec {
+                            level,
+                            metric: set,
+                            shape,
+                            inputs,
+                        });
+                        out.push(PNode::Metric {
+                            name: format!("{}{cpath}", pipeline::HIDDEN_SET_PREFIX),
+                            meta: None,
+                            spec: self.metrics.len() - 1,
+                        });
+                    }
+                    out.push(PNode::Pipeline {
+                        name,
+                        meta,
+                        p: p.clone(),
+                    });
+                }
                 Kind::Bucket(b) => {
                     let mut insts = Vec::new();
                     let mut info = KeyInfo {

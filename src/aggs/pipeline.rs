@@ -8,7 +8,7 @@ use crate::error::EsError;
 use crate::schema::json::java_double;
 use serde_json::{Map, Value, json};
 
-pub const TYPES: [&str; 15] = [
+pub const TYPES: [&str; 16] = [
     "derivative",
     "cumulative_sum",
     "moving_fn",
@@ -24,6 +24,7 @@ pub const TYPES: [&str; 15] = [
     "percentiles_bucket",
     "serial_diff",
     "normalize",
+    "cumulative_cardinality",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,7 +88,16 @@ pub enum Pipeline {
         path: String,
         method: Norm,
     },
+    /// Distinct values seen up to each bucket, from the referenced cardinality's value sets
+    /// (a hidden per-bucket column `HIDDEN_SET_PREFIX + name`).
+    CumulativeCardinality {
+        path: String,
+    },
 }
+
+/// Bucket entries holding the distinct values of a cardinality for cumulative_cardinality;
+/// removed from the response by the pipeline.
+pub const HIDDEN_SET_PREFIX: &str = "\u{1}set:";
 
 /// The methods of the normalize pipeline (NormalizePipelineMethods).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -360,6 +370,12 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Pipeline, Es
                 gap: gap_of(ty, body)?,
             })
         }
+        "cumulative_cardinality" => {
+            obj_keys_check(ty, body, &["buckets_path", "format"])?;
+            Ok(Pipeline::CumulativeCardinality {
+                path: single_path(ty, body)?,
+            })
+        }
         "normalize" => {
             obj_keys_check(ty, body, &["buckets_path", "method", "format"])?;
             let method = match body.get("method").and_then(Value::as_str) {
@@ -405,6 +421,7 @@ impl Pipeline {
             Pipeline::Sibling { ty, .. } => ty,
             Pipeline::SerialDiff { .. } => "serial_diff",
             Pipeline::Normalize { .. } => "normalize",
+            Pipeline::CumulativeCardinality { .. } => "cumulative_cardinality",
         }
     }
 }
@@ -695,6 +712,23 @@ pub fn apply_parent(
                         name.into(),
                         with_meta(meta, json!({"value": value_json(r)})),
                     );
+                }
+            }
+            Pipeline::CumulativeCardinality { path } => {
+                // CumulativeCardinalityPipelineAggregator: the size of the union of the
+                // referenced cardinality's values over this and all previous buckets.
+                let hidden = format!("{HIDDEN_SET_PREFIX}{path}");
+                let mut seen = std::collections::HashSet::new();
+                for b in buckets.iter_mut() {
+                    if let Some(Value::Array(vals)) = b
+                        .shift_remove(&hidden)
+                        .and_then(|h| h.get("values").cloned())
+                    {
+                        for v in vals {
+                            seen.insert(v.to_string());
+                        }
+                    }
+                    b.insert(name.into(), with_meta(meta, json!({"value": seen.len()})));
                 }
             }
             Pipeline::Sibling { .. } => {}
