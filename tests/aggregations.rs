@@ -569,11 +569,14 @@ async fn meta_and_errors() {
     let r = json_req(
         "POST",
         &path,
-        &json!({"aggs": {"x": {"rare_terms": {"field": "host"}}}}),
+        &json!({"aggs": {"x": {"significant_terms": {"field": "host"}}}}),
     )
     .await;
     let e = assert_es_error(&r, 400, "illegal_argument_exception");
-    assert!(e["reason"].as_str().unwrap().contains("rare_terms"), "{e}");
+    assert!(
+        e["reason"].as_str().unwrap().contains("significant_terms"),
+        "{e}"
+    );
     let r = json_req(
         "POST",
         &path,

@@ -74,7 +74,6 @@ async fn aggs(body: Value) -> Value {
     r.json()["aggregations"].clone()
 }
 
-#[allow(dead_code)]
 fn close(a: &Value, b: f64) {
     let x = a.as_f64().unwrap_or_else(|| panic!("not a number: {a}"));
     assert!((x - b).abs() < 1e-9 * b.abs().max(1.0), "{x} != {b}");
@@ -430,5 +429,918 @@ async fn composite_pages_through_every_bucket() {
             "c": {"composite": {"sources": [{"h": {"terms": {"field": "host"}}}]}}}}}}),
     )
     .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+}
+
+const GEO: &str = "agg-geo";
+static GEO_LOADED: OnceCell<Vec<Value>> = OnceCell::const_new();
+
+/// Points as Lucene's doc values hold them (GeoEncodingUtils: 32-bit quantisation).
+fn q_lat(v: f64) -> f64 {
+    let step = 180.0 / 2f64.powi(32);
+    (v / step).floor() * step
+}
+fn q_lon(v: f64) -> f64 {
+    let step = 360.0 / 2f64.powi(32);
+    (v / step).floor() * step
+}
+
+/// Documents with one point, two points (an array) or none; group `g` 0..3, `far` marks points
+/// on both sides of the antimeridian.
+async fn geo_docs() -> &'static Vec<Value> {
+    GEO_LOADED
+        .get_or_init(|| async {
+            let mapping = json!({"mappings": {"properties": {
+                "loc": {"type": "geo_point"}, "g": {"type": "integer"}, "far": {"type": "boolean"}}}});
+            assert_eq!(json_req("PUT", &format!("/{GEO}"), &mapping).await.status, 200);
+            let mut all = Vec::new();
+            let mut body = String::new();
+            for i in 0..40i64 {
+                let lat = -60.0 + (i * 37 % 120) as f64 + 0.123456789;
+                let lon = -170.0 + (i * 53 % 340) as f64 + 0.987654321;
+                let far = i % 10 == 0;
+                let d = match i % 7 {
+                    0 => json!({"g": i % 3, "far": far}),
+                    1 => json!({"g": i % 3, "far": far, "loc": [{"lat": lat, "lon": lon}, {"lat": -lat / 2.0, "lon": lon / 3.0}]}),
+                    _ if far => json!({"g": i % 3, "far": true, "loc": {"lat": lat, "lon": if i % 20 == 0 { 179.5 } else { -179.25 }}}),
+                    _ => json!({"g": i % 3, "far": far, "loc": {"lat": lat, "lon": lon}}),
+                };
+                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+                all.push(d);
+            }
+            let r = bulk(&format!("/{GEO}/_bulk?refresh=true"), &body).await;
+            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            all
+        })
+        .await
+}
+
+fn points(d: &Value) -> Vec<(f64, f64)> {
+    match &d["loc"] {
+        Value::Array(a) => a
+            .iter()
+            .map(|p| {
+                (
+                    q_lat(p["lat"].as_f64().unwrap()),
+                    q_lon(p["lon"].as_f64().unwrap()),
+                )
+            })
+            .collect(),
+        Value::Object(p) => vec![(
+            q_lat(p["lat"].as_f64().unwrap()),
+            q_lon(p["lon"].as_f64().unwrap()),
+        )],
+        _ => vec![],
+    }
+}
+
+/// GeoTileUtils: Web Mercator tile of a point at zoom z.
+fn tile(lat: f64, lon: f64, z: u32) -> String {
+    let n = (1u64 << z) as f64;
+    let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0);
+    let s = lat.to_radians().sin();
+    let y = ((0.5 - ((1.0 + s) / (1.0 - s)).ln() / (4.0 * std::f64::consts::PI)) * n)
+        .floor()
+        .clamp(0.0, n - 1.0);
+    format!("{z}/{x}/{y}")
+}
+
+/// geo_centroid (`{"location": {"lat", "lon"}, "count"}`, InternalGeoCentroid), geo_bounds
+/// (`{"bounds": {"top_left", "bottom_right"}}`, InternalGeoBounds; the narrower box across the
+/// antimeridian with wrap_longitude) and geotile_grid (`z/x/y` keys, doc_count desc; a
+/// document counts once per distinct tile; search-aggregations-bucket-geotilegrid-aggregation.html)
+/// — the Kibana Maps requests — on quantised points as Lucene stores them.
+#[tokio::test]
+async fn geo_centroid_bounds_and_tiles() {
+    let d = geo_docs().await;
+    let r = json_req("POST", &format!("/{GEO}/_search"), &json!({"size": 0, "aggs": {
+        "c": {"geo_centroid": {"field": "loc"}},
+        "b": {"geo_bounds": {"field": "loc"}},
+        "far": {"filter": {"term": {"far": true}}, "aggs": {
+            "b": {"geo_bounds": {"field": "loc"}},
+            "nowrap": {"geo_bounds": {"field": "loc", "wrap_longitude": false}}}},
+        "none": {"filter": {"term": {"g": 99}}, "aggs": {
+            "c": {"geo_centroid": {"field": "loc"}}, "b": {"geo_bounds": {"field": "loc"}}}},
+        "tiles": {"geotile_grid": {"field": "loc", "precision": 3}, "aggs": {"c": {"geo_centroid": {"field": "loc"}}}},
+        "by_g": {"terms": {"field": "g"}, "aggs": {"t": {"geotile_grid": {"field": "loc", "precision": 1, "size": 2}}}}
+    }})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    let all: Vec<(f64, f64)> = d.iter().flat_map(points).collect();
+    let n = all.len() as f64;
+    assert_eq!(a["c"]["count"], all.len());
+    close(
+        &a["c"]["location"]["lat"],
+        all.iter().map(|p| p.0).sum::<f64>() / n,
+    );
+    close(
+        &a["c"]["location"]["lon"],
+        all.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let top = all.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    let bottom = all.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    // InternalGeoBounds with wrap_longitude: of the box [min lon, max lon] and the box from the
+    // smallest positive to the largest negative longitude (across ±180), the narrower.
+    let lr = |pts: &[(f64, f64)], wrap: bool| {
+        let lons = pts.iter().map(|p| p.1);
+        let neg_l = lons
+            .clone()
+            .filter(|l| *l < 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let neg_r = lons
+            .clone()
+            .filter(|l| *l < 0.0)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let pos_l = lons
+            .clone()
+            .filter(|l| *l >= 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let pos_r = lons.filter(|l| *l >= 0.0).fold(f64::NEG_INFINITY, f64::max);
+        if wrap && (180.0 - pos_l) - (-180.0 - neg_r) < pos_r - neg_l {
+            (pos_l, neg_r)
+        } else {
+            (neg_l, pos_r)
+        }
+    };
+    let (left, right) = lr(&all, true);
+    assert!(
+        left > right,
+        "these points are narrower across the antimeridian"
+    );
+    assert_eq!(
+        a["b"],
+        json!({"bounds": {"top_left": {"lat": top, "lon": left}, "bottom_right": {"lat": bottom, "lon": right}}})
+    );
+    let far: Vec<(f64, f64)> = d
+        .iter()
+        .filter(|x| x["far"] == true)
+        .flat_map(points)
+        .collect();
+    let (l, r) = lr(&far, true);
+    assert_eq!(a["far"]["b"]["bounds"]["top_left"]["lon"], l);
+    assert_eq!(a["far"]["b"]["bounds"]["bottom_right"]["lon"], r);
+    let neg_left = far.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    assert_eq!(a["far"]["nowrap"]["bounds"]["top_left"]["lon"], neg_left);
+    assert_eq!(a["none"]["c"], json!({"count": 0}));
+    assert_eq!(a["none"]["b"], json!({}));
+
+    let tiles = count_by(d, |x| {
+        let mut t: Vec<String> = points(x).iter().map(|p| tile(p.0, p.1, 3)).collect();
+        t.sort();
+        t.dedup();
+        t
+    });
+    let got = a["tiles"]["buckets"].as_array().unwrap();
+    assert_eq!(got.len(), tiles.len());
+    let mut prev = u64::MAX;
+    for b in got {
+        let k = b["key"].as_str().unwrap();
+        let n = b["doc_count"].as_u64().unwrap();
+        assert_eq!(n, tiles[k], "{k}");
+        assert!(n <= prev);
+        prev = n;
+        // A sub-aggregation sees the whole document: every point of a document in the tile.
+        let mine: usize = d
+            .iter()
+            .map(points)
+            .filter(|ps| ps.iter().any(|p| tile(p.0, p.1, 3) == k))
+            .map(|ps| ps.len())
+            .sum();
+        assert_eq!(b["c"]["count"], mine);
+    }
+    for b in a["by_g"]["buckets"].as_array().unwrap() {
+        let g = b["key"].as_i64().unwrap();
+        let want = count_by(d, |x| {
+            if x["g"] != g {
+                return vec![];
+            }
+            let mut t: Vec<String> = points(x).iter().map(|p| tile(p.0, p.1, 1)).collect();
+            t.sort();
+            t.dedup();
+            t
+        });
+        let mut ranked: Vec<(String, u64)> = want.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        let got: Vec<(String, u64)> = b["t"]["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["key"].as_str().unwrap().to_string(),
+                    t["doc_count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, ranked[..ranked.len().min(2)].to_vec(), "g={g}");
+    }
+}
+
+/// serial_diff (value minus the value `lag` buckets back; none for the first `lag` buckets,
+/// SerialDiffPipelineAggregator), normalize (rescale_0_1, percent_of_sum, z-score; NormalizePipelineMethods),
+/// percentiles_bucket (nearest rank: round(p/100·(n−1)) of the sorted values,
+/// PercentilesBucketPipelineAggregator; keyed and list forms) and extended_stats_bucket
+/// (ExtendedStatsBucket: the extended_stats body over the bucket values); docs:
+/// search-aggregations-pipeline-*.html.
+#[tokio::test]
+async fn serial_diff_normalize_and_bucket_statistics() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "h": {"date_histogram": {"field": "@timestamp", "fixed_interval": "12h"}, "aggs": {
+            "b": {"sum": {"field": "bytes"}},
+            "sd": {"serial_diff": {"buckets_path": "b", "lag": 2}},
+            "r": {"normalize": {"buckets_path": "b", "method": "rescale_0_1"}},
+            "ps": {"normalize": {"buckets_path": "b", "method": "percent_of_sum"}},
+            "z": {"normalize": {"buckets_path": "b", "method": "z-score"}}
+        }},
+        "pb": {"percentiles_bucket": {"buckets_path": "h>b", "percents": [10, 50, 90]}},
+        "pl": {"percentiles_bucket": {"buckets_path": "h>b", "percents": [50], "keyed": false}},
+        "es": {"extended_stats_bucket": {"buckets_path": "h>b", "sigma": 3}}
+    }}))
+    .await;
+    let mut sums: BTreeMap<i64, f64> = BTreeMap::new();
+    for x in d {
+        let k = x["@timestamp"].as_i64().unwrap() / 43_200_000 * 43_200_000;
+        *sums.entry(k).or_default() += x["bytes"].as_f64().unwrap_or(0.0);
+    }
+    let v: Vec<f64> = sums.values().copied().collect();
+    let b = a["h"]["buckets"].as_array().unwrap();
+    assert_eq!(b.len(), v.len());
+    let (min, max) = (
+        v.iter().copied().fold(f64::INFINITY, f64::min),
+        v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
+    let total: f64 = v.iter().sum();
+    let mean = total / v.len() as f64;
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+    for (i, bk) in b.iter().enumerate() {
+        if i < 2 {
+            assert!(bk.get("sd").is_none());
+        } else {
+            close(&bk["sd"]["value"], v[i] - v[i - 2]);
+        }
+        close(&bk["r"]["value"], (v[i] - min) / (max - min));
+        close(&bk["ps"]["value"], v[i] / total);
+        close(&bk["z"]["value"], (v[i] - mean) / sd);
+    }
+    let mut sorted = v.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let rank = |p: f64| sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize];
+    assert_eq!(
+        a["pb"]["values"],
+        json!({"10.0": rank(10.0), "50.0": rank(50.0), "90.0": rank(90.0)})
+    );
+    assert_eq!(
+        a["pl"]["values"],
+        json!([{"key": 50.0, "value": rank(50.0)}])
+    );
+    let n = v.len() as f64;
+    let sq: f64 = v.iter().map(|x| x * x).sum();
+    assert_eq!(a["es"]["count"], v.len());
+    close(&a["es"]["sum"], total);
+    close(&a["es"]["sum_of_squares"], sq);
+    close(&a["es"]["variance"], sd * sd);
+    close(&a["es"]["std_deviation"], sd);
+    let samp = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    close(&a["es"]["std_deviation_sampling"], samp);
+    close(&a["es"]["std_deviation_bounds"]["upper"], mean + 3.0 * sd);
+    close(
+        &a["es"]["std_deviation_bounds"]["lower_sampling"],
+        mean - 3.0 * samp,
+    );
+    close(&a["es"]["min"], min);
+    close(&a["es"]["max"], max);
+}
+
+/// weighted_avg (Σ value·weight / Σ weight over documents having both, `missing` standing in;
+/// search-aggregations-metrics-weight-avg-aggregation.html), median_absolute_deviation
+/// (median of |x − median|; Elasticsearch's digest is exact on small sets, interpolating
+/// medians of even counts; InternalMedianAbsoluteDeviation) and string_stats (count, min/max/avg
+/// length, Shannon entropy in bits over all characters, distribution; InternalStringStats).
+#[tokio::test]
+async fn weighted_avg_mad_and_string_stats() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "w": {"weighted_avg": {"value": {"field": "bytes"}, "weight": {"field": "weight"}}},
+        "wm": {"weighted_avg": {"value": {"field": "bytes", "missing": 500}, "weight": {"field": "weight"}}},
+        "mad": {"median_absolute_deviation": {"field": "latency"}},
+        "hosts": {"terms": {"field": "host"}, "aggs": {"mad": {"median_absolute_deviation": {"field": "bytes"}}}},
+        "ss": {"string_stats": {"field": "host", "show_distribution": true}},
+        "tags": {"string_stats": {"field": "tags"}},
+        "none": {"filter": {"term": {"host": "nope"}}, "aggs": {
+            "w": {"weighted_avg": {"value": {"field": "bytes"}, "weight": {"field": "weight"}}},
+            "ss": {"string_stats": {"field": "host"}}}}
+    }}))
+    .await;
+    let (mut s, mut w, mut sm, mut wm) = (0.0, 0.0, 0.0, 0.0);
+    for x in d {
+        let wt = x["weight"].as_f64().unwrap();
+        if let Some(b) = x["bytes"].as_f64() {
+            s += b * wt;
+            w += wt;
+        }
+        sm += x["bytes"].as_f64().unwrap_or(500.0) * wt;
+        wm += wt;
+    }
+    close(&a["w"]["value"], s / w);
+    close(&a["wm"]["value"], sm / wm);
+    fn median(v: &mut [f64]) -> f64 {
+        v.sort_by(|a, b| a.total_cmp(b));
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+    let mad = |vals: Vec<f64>| {
+        let mut v = vals.clone();
+        let m = median(&mut v);
+        let mut dev: Vec<f64> = vals.iter().map(|x| (x - m).abs()).collect();
+        median(&mut dev)
+    };
+    close(
+        &a["mad"]["value"],
+        mad(d.iter().map(|x| x["latency"].as_f64().unwrap()).collect()),
+    );
+    for b in a["hosts"]["buckets"].as_array().unwrap() {
+        let vals: Vec<f64> = of_host(d, b["key"].as_str().unwrap())
+            .iter()
+            .filter_map(|x| x["bytes"].as_f64())
+            .collect();
+        close(&b["mad"]["value"], mad(vals));
+    }
+    // string_stats over the host values.
+    let hosts: Vec<&str> = d.iter().map(|x| x["host"].as_str().unwrap()).collect();
+    let total: usize = hosts.iter().map(|h| h.chars().count()).sum();
+    let mut freq: BTreeMap<char, f64> = BTreeMap::new();
+    for h in &hosts {
+        for c in h.chars() {
+            *freq.entry(c).or_default() += 1.0;
+        }
+    }
+    let entropy: f64 = freq
+        .values()
+        .map(|c| {
+            let p = c / total as f64;
+            -p * p.log2()
+        })
+        .sum();
+    assert_eq!(a["ss"]["count"], hosts.len());
+    assert_eq!(
+        a["ss"]["min_length"],
+        hosts.iter().map(|h| h.len()).min().unwrap()
+    );
+    assert_eq!(
+        a["ss"]["max_length"],
+        hosts.iter().map(|h| h.len()).max().unwrap()
+    );
+    close(&a["ss"]["avg_length"], total as f64 / hosts.len() as f64);
+    close(&a["ss"]["entropy"], entropy);
+    let dist = a["ss"]["distribution"].as_object().unwrap();
+    assert_eq!(dist.len(), freq.len());
+    for (c, n) in &freq {
+        close(&dist[&c.to_string()], n / total as f64);
+    }
+    let tag_count: usize = d.iter().map(|x| x["tags"].as_array().unwrap().len()).sum();
+    assert_eq!(a["tags"]["count"], tag_count);
+    assert_eq!(a["tags"]["max_length"], 1);
+    assert_eq!(a["none"]["w"], json!({"value": null}));
+    assert_eq!(
+        a["none"]["ss"],
+        json!({"count": 0, "min_length": null, "max_length": null, "avg_length": null, "entropy": 0.0})
+    );
+}
+
+/// rare_terms: terms of at most `max_doc_count` documents, ordered by doc_count then key
+/// (InternalRareTerms; search-aggregations-bucket-rare-terms-aggregation.html); adjacency_matrix:
+/// one bucket per filter and per pair `A&B` (filters sorted by name), empty cells left out,
+/// buckets by key (search-aggregations-bucket-adjacency-matrix-aggregation.html).
+#[tokio::test]
+async fn rare_terms_and_adjacency_matrix() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "rare": {"rare_terms": {"field": "bytes", "max_doc_count": 1, "exclude": ["0"]}},
+        "rare_status": {"rare_terms": {"field": "status", "max_doc_count": 18}},
+        "m": {"adjacency_matrix": {"filters": {
+            "ok": {"term": {"ok": true}},
+            "a": {"term": {"tags": "a"}},
+            "s404": {"term": {"status": 404}},
+            "nope": {"term": {"host": "nope"}}
+        }}, "aggs": {"b": {"sum": {"field": "bytes"}}}}
+    }}))
+    .await;
+    let bytes = count_by(d, |x| x["bytes"].as_i64().into_iter().collect());
+    let want: Vec<Value> = bytes
+        .iter()
+        .filter(|(k, n)| **n <= 1 && **k != 0)
+        .map(|(k, n)| json!({"key": k, "doc_count": n}))
+        .collect();
+    assert_eq!(a["rare"]["buckets"], json!(want));
+    let st = count_by(d, |x| vec![x["status"].as_i64().unwrap()]);
+    let mut want: Vec<(u64, i64)> = st
+        .iter()
+        .filter(|(_, n)| **n <= 18)
+        .map(|(k, n)| (*n, *k))
+        .collect();
+    want.sort();
+    let got: Vec<(u64, i64)> = a["rare_status"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["doc_count"].as_u64().unwrap(), b["key"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+
+    type Pred = fn(&Value) -> bool;
+    let preds: [(&str, Pred); 4] = [
+        ("a", |x| {
+            x["tags"].as_array().unwrap().iter().any(|t| t == "a")
+        }),
+        ("nope", |x| x["host"] == "nope"),
+        ("ok", |x| x["ok"] == true),
+        ("s404", |x| x["status"] == 404),
+    ];
+    let mut want = Vec::new();
+    for i in 0..preds.len() {
+        for j in i..preds.len() {
+            let key = if i == j {
+                preds[i].0.to_string()
+            } else {
+                format!("{}&{}", preds[i].0, preds[j].0)
+            };
+            let docs: Vec<&Value> = d
+                .iter()
+                .filter(|x| preds[i].1(x) && preds[j].1(x))
+                .collect();
+            if !docs.is_empty() {
+                let sum: f64 = docs.iter().filter_map(|x| x["bytes"].as_f64()).sum();
+                want.push((key, docs.len(), sum));
+            }
+        }
+    }
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    let got = a["m"]["buckets"].as_array().unwrap();
+    assert_eq!(got.len(), want.len());
+    for (b, (k, n, sum)) in got.iter().zip(&want) {
+        assert_eq!(b["key"], *k);
+        assert_eq!(b["doc_count"], *n);
+        close(&b["b"]["value"], *sum);
+    }
+}
+
+/// percentile_ranks: 100 · cdf(v) with the cdf of Elasticsearch's digest over all values
+/// (org.elasticsearch.tdigest.Dist#cdf on sorted data: 0 below the smallest value, else
+/// (0.5 + #{later values < v} + interpolation to the next larger value, or half the count of
+/// later values equal to v) / n); keyed by the value's double text, or a list
+/// (search-aggregations-metrics-percentile-rank-aggregation.html).
+#[tokio::test]
+async fn percentile_ranks_keyed_and_list() {
+    let d = docs().await;
+    let vals: [f64; 6] = [-1.0, 0.0, 3.3, 5.0, 11.25, 100.0];
+    let a = aggs(json!({"size": 0, "aggs": {
+        "pr": {"percentile_ranks": {"field": "latency", "values": vals}},
+        "list": {"percentile_ranks": {"field": "latency", "values": [5.0], "keyed": false}},
+        "none": {"filter": {"term": {"host": "nope"}}, "aggs": {
+            "pr": {"percentile_ranks": {"field": "latency", "values": [1]}}}}
+    }}))
+    .await;
+    let mut s: Vec<f64> = d.iter().map(|x| x["latency"].as_f64().unwrap()).collect();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let cdf = |x: f64| -> f64 {
+        let n = s.len() as f64;
+        if x < s[0] {
+            return 0.0;
+        }
+        let mut n1 = 0.5;
+        let mut n2 = 0.0;
+        for i in 1..s.len() {
+            if s[i] > x {
+                if n2 > 0.0 {
+                    return (n1 + 0.5 * n2) / n;
+                }
+                return (n1 + (x - s[i - 1]) / (s[i] - s[i - 1])) / n;
+            }
+            if s[i] < x {
+                n1 += 1.0;
+            } else {
+                n2 += 1.0;
+            }
+        }
+        (n - 0.5 * n2) / n
+    };
+    for v in vals {
+        let key = if v.fract() == 0.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v}")
+        };
+        close(&a["pr"]["values"][&key], (cdf(v) * 100.0).clamp(0.0, 100.0));
+    }
+    assert_eq!(a["list"]["values"][0]["key"], 5.0);
+    close(&a["list"]["values"][0]["value"], cdf(5.0) * 100.0);
+    assert_eq!(a["none"]["pr"], json!({"values": {"1.0": null}}));
+}
+
+/// Terms top-N cut inside ClickHouse (row_number per parent bucket): the same buckets and
+/// `sum_other_doc_count` as Elasticsearch's (InternalTerms reduce: other = every count beyond
+/// the top `size`), at two levels, with a multi-valued field and documents missing the field.
+#[tokio::test]
+async fn terms_top_n_pushdown_keeps_counts_exact() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "h": {"terms": {"field": "host", "size": 2}, "aggs": {
+            "s": {"terms": {"field": "status", "size": 1}},
+            "b": {"terms": {"field": "bytes", "size": 3}}}},
+        "tags": {"terms": {"field": "tags", "size": 1}}
+    }}))
+    .await;
+    let hosts = count_by(d, |x| vec![x["host"].as_str().unwrap().to_string()]);
+    let mut ranked: Vec<(String, u64)> = hosts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let got = a["h"]["buckets"].as_array().unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        a["h"]["sum_other_doc_count"],
+        ranked[2..].iter().map(|x| x.1).sum::<u64>()
+    );
+    for (b, (h, n)) in got.iter().zip(&ranked) {
+        assert_eq!(b["key"], *h);
+        assert_eq!(b["doc_count"], *n);
+        let mine = of_host(d, h);
+        let mut st: Vec<(i64, u64)> = count_by(
+            &mine.iter().map(|x| (*x).clone()).collect::<Vec<_>>(),
+            |x| vec![x["status"].as_i64().unwrap()],
+        )
+        .into_iter()
+        .collect();
+        st.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        assert_eq!(
+            b["s"]["buckets"],
+            json!([{"key": st[0].0, "doc_count": st[0].1}])
+        );
+        assert_eq!(
+            b["s"]["sum_other_doc_count"],
+            st[1..].iter().map(|x| x.1).sum::<u64>()
+        );
+        // bytes are unique per document: top 3 by key asc among count 1; docs without bytes
+        // are in no bucket.
+        let mut by: Vec<i64> = mine.iter().filter_map(|x| x["bytes"].as_i64()).collect();
+        by.sort();
+        let want: Vec<Value> = by[..3]
+            .iter()
+            .map(|k| json!({"key": k, "doc_count": 1}))
+            .collect();
+        assert_eq!(b["b"]["buckets"], json!(want));
+        assert_eq!(b["b"]["sum_other_doc_count"], by.len() - 3);
+    }
+    let tags = count_by(d, |x| {
+        let mut v: Vec<String> = x["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
+        v.dedup();
+        v
+    });
+    let mut ranked: Vec<(String, u64)> = tags.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    assert_eq!(
+        a["tags"]["buckets"],
+        json!([{"key": ranked[0].0, "doc_count": ranked[0].1}])
+    );
+    assert_eq!(
+        a["tags"]["sum_other_doc_count"],
+        ranked[1..].iter().map(|x| x.1).sum::<u64>()
+    );
+}
+
+/// The ClickHouse statements a traced search sent that read the index (debug UI API).
+async fn sql_of(body: &Value, opaque: &str) -> (Value, Vec<String>) {
+    docs().await;
+    let r = client()
+        .post(format!("http://{}/{IDX}/_search", daemon().es))
+        .header("content-type", "application/json")
+        .header("x-opaque-id", opaque)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    let list = ui_get(&format!("/api/requests?q={opaque}")).await.json();
+    let id = list["requests"][0]["id"].as_u64().expect("traced request");
+    let full = ui_get(&format!("/api/requests/{id}")).await.json();
+    let sql = full["sql"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["sql"].as_str().unwrap().to_string())
+        .filter(|q| q.starts_with("SELECT") && q.contains(IDX))
+        .collect();
+    (v, sql)
+}
+
+/// The query-cost table of docs/aggregations.md: terms × top_metrics × top_hits × composite-free
+/// trees stay one grouping query, and the terms top-N is ranked inside it.
+#[tokio::test]
+async fn one_query_for_top_metrics_top_hits_and_terms_top_n() {
+    let body = json!({"size": 0, "aggs": {"h": {"terms": {"field": "host", "size": 2}, "aggs": {
+        "last": {"top_metrics": {"metrics": {"field": "bytes"}, "sort": {"@timestamp": "desc"}}},
+        "hits": {"top_hits": {"size": 1, "sort": [{"bytes": "asc"}]}},
+        "mt": {"multi_terms": {"terms": [{"field": "status"}, {"field": "ok"}]}},
+        "w": {"weighted_avg": {"value": {"field": "bytes"}, "weight": {"field": "weight"}}}
+    }}}});
+    let (v, sql) = sql_of(&body, "aggs-cost-1").await;
+    assert_eq!(
+        v["aggregations"]["h"]["buckets"].as_array().unwrap().len(),
+        2
+    );
+    // One aggregation query (plus the count query answering hits.total).
+    let agg: Vec<&String> = sql.iter().filter(|q| q.contains("GROUPING SETS")).collect();
+    assert_eq!(agg.len(), 1, "{sql:#?}");
+    assert!(agg[0].contains("row_number"), "{}", agg[0]);
+    assert!(agg[0].contains("groupArraySorted"), "{}", agg[0]);
+}
+
+/// Standard base-32 geohash (longitude bit first), written out here.
+fn geohash(lat: f64, lon: f64, len: usize) -> String {
+    const B32: &[u8] = b"0123456789bcdefghjkmnpqrstuvwxyz";
+    let (mut la, mut lo) = ((-90.0, 90.0), (-180.0, 180.0));
+    let mut out = String::new();
+    let (mut bits, mut ch, mut even) = (0, 0usize, true);
+    while out.len() < len {
+        let (r, v) = if even { (&mut lo, lon) } else { (&mut la, lat) };
+        let mid = (r.0 + r.1) / 2.0;
+        ch <<= 1;
+        if v >= mid {
+            ch |= 1;
+            r.0 = mid;
+        } else {
+            r.1 = mid;
+        }
+        even = !even;
+        bits += 1;
+        if bits == 5 {
+            out.push(B32[ch] as char);
+            bits = 0;
+            ch = 0;
+        }
+    }
+    out
+}
+
+/// geohash_grid: geohash cells of the (quantised) points, a document once per distinct cell,
+/// doc_count desc then cell desc (search-aggregations-bucket-geohashgrid-aggregation.html;
+/// InternalGeoGrid's bucket queue).
+#[tokio::test]
+async fn geohash_grid_cells() {
+    let d = geo_docs().await;
+    let r = json_req(
+        "POST",
+        &format!("/{GEO}/_search"),
+        &json!({"size": 0, "aggs": {
+            "g": {"geohash_grid": {"field": "loc", "precision": 2}},
+            "g1": {"geohash_grid": {"field": "loc", "precision": 1, "size": 3}}
+        }}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    for (name, p, size) in [("g", 2, usize::MAX), ("g1", 1, 3)] {
+        let cells = count_by(d, |x| {
+            let mut t: Vec<String> = points(x).iter().map(|q| geohash(q.0, q.1, p)).collect();
+            t.sort();
+            t.dedup();
+            t
+        });
+        let mut ranked: Vec<(String, u64)> = cells.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        ranked.truncate(size);
+        let want: Vec<Value> = ranked
+            .iter()
+            .map(|(k, n)| json!({"key": k, "doc_count": n}))
+            .collect();
+        assert_eq!(a[name]["buckets"], json!(want), "{name}");
+    }
+}
+
+/// boxplot: min, max, quartiles (the same exact interpolation as percentiles) and whiskers — the
+/// smallest value ≥ q1 − 1.5·IQR and the largest ≤ q3 + 1.5·IQR (InternalBoxplot;
+/// search-aggregations-metrics-boxplot-aggregation.html); an outlier lies beyond the whisker.
+#[tokio::test]
+async fn boxplot_quartiles_and_whiskers() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "bp": {"boxplot": {"field": "bytes"}},
+        "hosts": {"terms": {"field": "host"}, "aggs": {"bp": {"boxplot": {"field": "latency"}}}}
+    }}))
+    .await;
+    let check = |bp: &Value, mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        let q = |p: f64| {
+            let i = p * (v.len() - 1) as f64;
+            let lo = i.floor() as usize;
+            let hi = (lo + 1).min(v.len() - 1);
+            v[lo] + (i - lo as f64) * (v[hi] - v[lo])
+        };
+        let (q1, q3) = (q(0.25), q(0.75));
+        let iqr = q3 - q1;
+        close(&bp["min"], v[0]);
+        close(&bp["max"], v[v.len() - 1]);
+        close(&bp["q1"], q1);
+        close(&bp["q2"], q(0.5));
+        close(&bp["q3"], q3);
+        close(
+            &bp["lower"],
+            v.iter()
+                .copied()
+                .filter(|x| *x >= q1 - 1.5 * iqr)
+                .fold(f64::INFINITY, f64::min),
+        );
+        close(
+            &bp["upper"],
+            v.iter()
+                .copied()
+                .filter(|x| *x <= q3 + 1.5 * iqr)
+                .fold(f64::NEG_INFINITY, f64::max),
+        );
+    };
+    check(
+        &a["bp"],
+        d.iter().filter_map(|x| x["bytes"].as_f64()).collect(),
+    );
+    for b in a["hosts"]["buckets"].as_array().unwrap() {
+        let h = b["key"].as_str().unwrap();
+        check(
+            &b["bp"],
+            of_host(d, h)
+                .iter()
+                .map(|x| x["latency"].as_f64().unwrap())
+                .collect(),
+        );
+    }
+}
+
+/// ip_range: from/to (to exclusive) and CIDR masks (`from` the network address, `to` the first
+/// address after the block), default keys `from-to` with `*`, ranges ordered by (from, to) as
+/// BinaryRangeAggregator sorts them, keyed form (InternalBinaryRange;
+/// search-aggregations-bucket-iprange-aggregation.html).
+#[tokio::test]
+async fn ip_range_with_masks() {
+    let idx = "agg-ip";
+    let mapping = json!({"mappings": {"properties": {"ip": {"type": "ip"}}}});
+    assert_eq!(
+        json_req("PUT", &format!("/{idx}"), &mapping).await.status,
+        200
+    );
+    let mut body = String::new();
+    let mut ips: Vec<u32> = Vec::new();
+    for i in 0..40u32 {
+        let last = i * 7 % 256;
+        let d = if i == 39 {
+            json!({})
+        } else {
+            json!({"ip": format!("10.0.0.{last}")})
+        };
+        if i != 39 {
+            ips.push(last);
+        }
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+    }
+    body.push_str("{\"index\":{\"_id\":\"v6\"}}\n{\"ip\":\"2001:db8::1\"}\n");
+    let r = bulk(&format!("/{idx}/_bulk?refresh=true"), &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let q = json!({"size": 0, "aggs": {
+        "r": {"ip_range": {"field": "ip", "ranges": [
+            {"mask": "10.0.0.128/25"},
+            {"to": "10.0.0.50"},
+            {"from": "10.0.0.50", "to": "10.0.0.100", "key": "mid"},
+            {"from": "10.0.0.200"}
+        ]}},
+        "k": {"ip_range": {"field": "ip", "keyed": true, "ranges": [{"mask": "2001:db8::/32"}]}}
+    }});
+    let r = json_req("POST", &format!("/{idx}/_search"), &q).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    let cnt = |lo: u32, hi: u32| ips.iter().filter(|x| **x >= lo && **x < hi).count();
+    // `from: 10.0.0.200` also holds the IPv6 address (above every IPv4-mapped one).
+    assert_eq!(
+        a["r"]["buckets"],
+        json!([
+            {"key": "*-10.0.0.50", "to": "10.0.0.50", "doc_count": cnt(0, 50)},
+            {"key": "mid", "from": "10.0.0.50", "to": "10.0.0.100", "doc_count": cnt(50, 100)},
+            {"key": "10.0.0.128/25", "from": "10.0.0.128", "to": "10.0.1.0", "doc_count": cnt(128, 256)},
+            {"key": "10.0.0.200-*", "from": "10.0.0.200", "doc_count": cnt(200, 256) + 1}
+        ])
+    );
+    assert_eq!(
+        a["k"]["buckets"],
+        json!({"2001:db8::/32": {"from": "2001:db8::", "to": "2001:db9::", "doc_count": 1}})
+    );
+}
+
+/// Several indices in one search (one UNION ALL inside the grouping query): top_hits,
+/// top_metrics, multi_terms and composite still work where a field is mapped in only one index —
+/// documents of the other index have no value (missing sort values sort last).
+#[tokio::test]
+async fn new_types_across_two_indices() {
+    let d = docs().await;
+    let g = geo_docs().await;
+    let r = json_req("POST", &format!("/{IDX},{GEO}/_search"), &json!({"size": 0, "aggs": {
+        "th": {"top_hits": {"size": 2, "sort": [{"bytes": "desc"}], "_source": ["bytes"]}},
+        "tm": {"top_metrics": {"metrics": {"field": "latency"}, "sort": {"@timestamp": "asc"}}},
+        "mt": {"multi_terms": {"terms": [{"field": "host"}, {"field": "ok"}], "size": 100}},
+        "c": {"composite": {"size": 100, "sources": [{"g": {"terms": {"field": "g", "missing_bucket": true}}}]}}
+    }})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    let mut bytes: Vec<i64> = d.iter().filter_map(|x| x["bytes"].as_i64()).collect();
+    bytes.sort_by(|a, b| b.cmp(a));
+    let hits = a["th"]["hits"]["hits"].as_array().unwrap();
+    assert_eq!(hits[0]["_source"], json!({"bytes": bytes[0]}));
+    assert_eq!(hits[1]["sort"], json!([bytes[1]]));
+    assert_eq!(a["th"]["hits"]["total"]["value"], d.len() + g.len());
+    assert_eq!(a["tm"]["top"][0]["metrics"]["latency"], d[0]["latency"]);
+    let mt: u64 = a["mt"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["doc_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(mt, d.len() as u64);
+    // composite over `g` (only in the geo index): the other index's documents in the null bucket.
+    let c = a["c"]["buckets"].as_array().unwrap();
+    assert_eq!(c[0], json!({"key": {"g": null}, "doc_count": d.len()}));
+    assert_eq!(c.len(), 4);
+}
+
+/// top_hits without `sort` orders by the query's `_score` and shows it, with `max_score`, as the
+/// search's own hits do (same scoring of the same query).
+#[tokio::test]
+async fn top_hits_by_score_of_a_scoring_query() {
+    docs().await;
+    let r = json_req("POST", &format!("/{IDX}/_search"), &json!({"size": 100,
+        "query": {"bool": {"should": [{"term": {"host": "alpha"}}, {"term": {"status": {"value": 404, "boost": 3}}}]}},
+        "aggs": {"t": {"top_hits": {"size": 3, "_source": false}}}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    let hits = v["hits"]["hits"].as_array().unwrap();
+    let score_of = |id: &Value| hits.iter().find(|h| h["_id"] == *id).unwrap()["_score"].clone();
+    let top = &v["aggregations"]["t"]["hits"];
+    assert_eq!(top["max_score"], v["hits"]["max_score"]);
+    let mut prev = f64::INFINITY;
+    for h in top["hits"].as_array().unwrap() {
+        assert_eq!(h["_score"], score_of(&h["_id"]));
+        let s = h["_score"].as_f64().unwrap();
+        assert!(s <= prev);
+        prev = s;
+    }
+}
+
+/// cumulative_cardinality: the number of distinct values of the referenced cardinality seen in
+/// this and every earlier bucket (search-aggregations-pipeline-cumulative-cardinality-aggregation.html,
+/// CumulativeCardinalityPipelineAggregator); the helper value sets never show in the response;
+/// a path to anything but a cardinality is an error.
+#[tokio::test]
+async fn cumulative_cardinality_over_days() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {"days": {
+        "date_histogram": {"field": "@timestamp", "fixed_interval": "6h"},
+        "aggs": {"st": {"cardinality": {"field": "status"}},
+                 "cc": {"cumulative_cardinality": {"buckets_path": "st"}},
+                 "tg": {"cardinality": {"field": "tags"}},
+                 "ct": {"cumulative_cardinality": {"buckets_path": "tg"}}}}}}))
+    .await;
+    let mut by: BTreeMap<i64, Vec<&Value>> = BTreeMap::new();
+    for x in d {
+        by.entry(x["@timestamp"].as_i64().unwrap() / 21_600_000 * 21_600_000)
+            .or_default()
+            .push(x);
+    }
+    let b = a["days"]["buckets"].as_array().unwrap();
+    assert_eq!(b.len(), by.len());
+    let mut st = std::collections::BTreeSet::new();
+    let mut tg = std::collections::BTreeSet::new();
+    for (bk, (_, xs)) in b.iter().zip(&by) {
+        for x in xs {
+            st.insert(x["status"].as_i64().unwrap());
+            for t in x["tags"].as_array().unwrap() {
+                tg.insert(t.as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(bk["cc"], json!({"value": st.len()}));
+        assert_eq!(bk["ct"], json!({"value": tg.len()}));
+        let keys: Vec<&String> = bk.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["key_as_string", "key", "doc_count", "st", "tg", "cc", "ct"],
+            "{bk}"
+        );
+    }
+    let r = json_req("POST", &format!("/{IDX}/_search"), &json!({"size": 0, "aggs": {"days": {
+        "date_histogram": {"field": "@timestamp", "fixed_interval": "6h"},
+        "aggs": {"m": {"max": {"field": "bytes"}}, "cc": {"cumulative_cardinality": {"buckets_path": "m"}}}}}})).await;
     assert_es_error(&r, 400, "illegal_argument_exception");
 }

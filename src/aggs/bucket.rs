@@ -13,8 +13,13 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 11] = [
+pub const TYPES: [&str; 16] = [
     "terms",
+    "ip_range",
+    "geohash_grid",
+    "rare_terms",
+    "adjacency_matrix",
+    "geotile_grid",
     "composite",
     "multi_terms",
     "histogram",
@@ -75,6 +80,71 @@ pub struct MultiTerms {
     pub size: usize,
     pub min_doc_count: u64,
     pub order: Vec<(OrderKey, bool)>,
+}
+
+/// One range of ip_range: bounds as IPv6 (IPv4 mapped), and as shown.
+#[derive(Debug, Clone)]
+pub struct IpItem {
+    pub key: String,
+    pub from: Option<(u128, String)>,
+    pub to: Option<(u128, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IpRange {
+    pub field: String,
+    pub ranges: Vec<IpItem>,
+    pub keyed: bool,
+}
+
+fn ip_of(s: &str) -> Result<std::net::IpAddr, EsError> {
+    s.parse()
+        .map_err(|_| EsError::illegal_argument(format!("'{s}' is not an IP string literal.")))
+}
+
+fn ip_bits(ip: std::net::IpAddr) -> u128 {
+    match ip {
+        std::net::IpAddr::V4(v) => u128::from(v.to_ipv6_mapped()),
+        std::net::IpAddr::V6(v) => u128::from(v),
+    }
+}
+
+/// The condition of one ip_range bucket on a value (compared as IPv6, IPv4 mapped).
+pub fn ip_cond(meta: &IndexMeta, field: &str, item: &IpItem) -> Result<Expr, EsError> {
+    let Some(f) = fields::resolve(meta, field) else {
+        return Ok(sql::lit(false));
+    };
+    if f.kind != EsKind::Ip {
+        return Err(EsError::illegal_argument(format!(
+            "Field [{field}] of type [{}] is not supported for aggregation [ip_range]",
+            f.es_type
+        )));
+    }
+    let lit = |b: u128| {
+        Expr::func(
+            "toIPv6",
+            vec![sql::lit(std::net::Ipv6Addr::from(b).to_string())],
+        )
+    };
+    let test = |x: Expr| {
+        let x = Expr::func("toIPv6", vec![x]);
+        let mut c = vec![x.clone().is_not_null()];
+        if let Some((a, _)) = &item.from {
+            c.push(x.clone().gte(lit(*a)));
+        }
+        if let Some((b, _)) = &item.to {
+            c.push(x.lt(lit(*b)));
+        }
+        sql::and_all(c)
+    };
+    Ok(if f.is_array {
+        Expr::func(
+            "arrayExists",
+            vec![sql::lambda(["x"], test(sql::col("x"))), f.column_expr()],
+        )
+    } else {
+        Expr::func("ifNull", vec![test(f.column_expr()), sql::lit(false)])
+    })
 }
 
 /// One value source of a composite aggregation.
@@ -160,6 +230,24 @@ pub struct Filters {
 
 #[derive(Debug, Clone)]
 pub enum Bucket {
+    IpRange(IpRange),
+    /// rare_terms: the terms of at most `max_doc_count` documents.
+    RareTerms {
+        t: Terms,
+        max_doc_count: u64,
+    },
+    /// adjacency_matrix: named filters (sorted by name) and the separator of pair keys.
+    Adjacency {
+        filters: Vec<(String, Query)>,
+        separator: String,
+    },
+    /// geotile_grid, or geohash_grid when `geohash`.
+    GeoTile {
+        field: String,
+        precision: u32,
+        size: usize,
+        geohash: bool,
+    },
     Composite(Composite),
     Terms(Terms),
     MultiTerms(MultiTerms),
@@ -616,9 +704,253 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 other_bucket_key: other.then(|| other_key.unwrap_or_else(|| "_other_".into())),
             }))
         }
+        "ip_range" => {
+            obj_keys_check(ty, body, &["field", "ranges", "keyed", "script", "missing"])?;
+            if body.contains_key("missing") {
+                return Err(EsError::unsupported("[ip_range] with [missing]"));
+            }
+            let field = require_field(ty, body)?;
+            let Some(Value::Array(list)) = body.get("ranges") else {
+                return Err(EsError::illegal_argument(
+                    "No [ranges] specified for the [ip_range] aggregation",
+                ));
+            };
+            let mut ranges = Vec::new();
+            for r in list {
+                let Value::Object(m) = r else {
+                    return Err(parse_err(ty, "ranges", r));
+                };
+                obj_keys_check("range", m, &["key", "from", "to", "mask"])?;
+                let text = |k: &str| -> Result<Option<String>, EsError> {
+                    match m.get(k) {
+                        None | Some(Value::Null) => Ok(None),
+                        Some(Value::String(s)) => Ok(Some(s.clone())),
+                        Some(o) => Err(parse_err("range", k, o)),
+                    }
+                };
+                let (from, to, default_key) = if let Some(mask) = text("mask")? {
+                    let (addr, bits) = mask.split_once('/').ok_or_else(|| {
+                        EsError::illegal_argument(format!("Expected [ip/prefix] but was [{mask}]"))
+                    })?;
+                    let ip = ip_of(addr)?;
+                    let width: u32 = if ip.is_ipv4() { 32 } else { 128 };
+                    let n: u32 = bits.parse().ok().filter(|n| *n <= width).ok_or_else(|| {
+                        EsError::illegal_argument(format!(
+                            "Illegal prefix length [{bits}] in [{mask}]"
+                        ))
+                    })?;
+                    // Network address and the first address after the block (none past the
+                    // top of the address space), in the mask's own family.
+                    let (lo, hi) = match ip {
+                        std::net::IpAddr::V4(v) => {
+                            let x = u32::from(v) as u64;
+                            let size = 1u64 << (32 - n);
+                            let lo = x & !(size - 1);
+                            let hi = lo + size;
+                            (
+                                std::net::IpAddr::V4((lo as u32).into()),
+                                (hi <= u32::MAX as u64)
+                                    .then(|| std::net::IpAddr::V4((hi as u32).into())),
+                            )
+                        }
+                        std::net::IpAddr::V6(v) => {
+                            let x = u128::from(v);
+                            let lo = if n == 0 {
+                                0
+                            } else {
+                                x & !((1u128 << (128 - n)) - 1)
+                            };
+                            let hi = if n == 0 {
+                                None
+                            } else {
+                                lo.checked_add(1u128 << (128 - n))
+                            };
+                            (
+                                std::net::IpAddr::V6(lo.into()),
+                                hi.map(|h| std::net::IpAddr::V6(h.into())),
+                            )
+                        }
+                    };
+                    (
+                        Some((ip_bits(lo), lo.to_string())),
+                        hi.map(|h| (ip_bits(h), h.to_string())),
+                        mask.clone(),
+                    )
+                } else {
+                    let from = text("from")?
+                        .map(|s| ip_of(&s).map(|ip| (ip_bits(ip), ip.to_string())))
+                        .transpose()?;
+                    let to = text("to")?
+                        .map(|s| ip_of(&s).map(|ip| (ip_bits(ip), ip.to_string())))
+                        .transpose()?;
+                    let k = format!(
+                        "{}-{}",
+                        from.as_ref().map_or("*", |f| f.1.as_str()),
+                        to.as_ref().map_or("*", |t| t.1.as_str())
+                    );
+                    (from, to, k)
+                };
+                ranges.push(IpItem {
+                    key: text("key")?.unwrap_or(default_key),
+                    from,
+                    to,
+                });
+            }
+            // BinaryRangeAggregator sorts the ranges by (from, to).
+            ranges.sort_by(|a, b| {
+                let f = |x: &IpItem| x.from.as_ref().map_or(0, |v| v.0);
+                let t = |x: &IpItem| x.to.as_ref().map_or(u128::MAX, |v| v.0);
+                f(a).cmp(&f(b)).then(t(a).cmp(&t(b)))
+            });
+            Ok(Bucket::IpRange(IpRange {
+                field,
+                ranges,
+                keyed: get_bool(ty, body, "keyed", false)?,
+            }))
+        }
+        "rare_terms" => {
+            obj_keys_check(
+                ty,
+                body,
+                &[
+                    "field",
+                    "max_doc_count",
+                    "precision",
+                    "missing",
+                    "include",
+                    "exclude",
+                    "format",
+                    "value_type",
+                    "script",
+                ],
+            )?;
+            let field = require_field(ty, body)?;
+            let max_doc_count = get_u64(ty, body, "max_doc_count", 1)?;
+            // RareTermsAggregationBuilder: max_doc_count in [1, 100].
+            if max_doc_count == 0 {
+                return Err(EsError::illegal_argument(
+                    "[max_doc_count] must be greater than 0. Found [0] in [rare_terms]",
+                ));
+            }
+            if max_doc_count > 100 {
+                return Err(EsError::illegal_argument(format!(
+                    "[max_doc_count] must be smaller than or equal to [100]. Found [{max_doc_count}] in [rare_terms]"
+                )));
+            }
+            Ok(Bucket::RareTerms {
+                t: Terms {
+                    field,
+                    size: usize::MAX,
+                    min_doc_count: 1,
+                    order: vec![(OrderKey::Count, false), (OrderKey::Key, false)],
+                    missing: body.get("missing").cloned(),
+                    include: body
+                        .get("include")
+                        .map(|v| parse_inc_exc(ty, "include", v))
+                        .transpose()?,
+                    exclude: body
+                        .get("exclude")
+                        .map(|v| parse_inc_exc(ty, "exclude", v))
+                        .transpose()?,
+                    format: get_str(ty, body, "format")?,
+                },
+                max_doc_count,
+            })
+        }
+        "adjacency_matrix" => {
+            obj_keys_check(ty, body, &["filters", "separator"])?;
+            let Some(Value::Object(m)) = body.get("filters") else {
+                return Err(EsError::illegal_argument("[filters] cannot be empty."));
+            };
+            let mut items: Vec<(&String, &Value)> = m.iter().collect();
+            // AdjacencyMatrixAggregationBuilder sorts the filters by name.
+            items.sort_by(|a, b| a.0.cmp(b.0));
+            let mut filters = Vec::new();
+            for (k, q) in items {
+                filters.push((k.clone(), dsl::parse_query(q)?));
+            }
+            if filters.len() > 100 {
+                return Err(EsError::illegal_argument(format!(
+                    "Number of filters is too large, must be less than or equal to: [100] but was [{}].This limit can be set by changing the [index.max_adjacency_matrix_filters] index level setting.",
+                    filters.len()
+                )));
+            }
+            Ok(Bucket::Adjacency {
+                filters,
+                separator: get_str(ty, body, "separator")?.unwrap_or_else(|| "&".into()),
+            })
+        }
         "missing" => {
             obj_keys_check(ty, body, &["field", "script", "value_type"])?;
             Ok(Bucket::Missing(require_field(ty, body)?))
+        }
+        "geohash_grid" => {
+            obj_keys_check(
+                ty,
+                body,
+                &["field", "precision", "size", "shard_size", "bounds"],
+            )?;
+            if body.contains_key("bounds") {
+                return Err(EsError::unsupported("[geohash_grid] with [bounds]"));
+            }
+            let field = require_field(ty, body)?;
+            let precision = match body.get("precision") {
+                None => 5,
+                Some(v) => match v.as_u64() {
+                    Some(p) => p,
+                    None => {
+                        return Err(EsError::unsupported(
+                            "[geohash_grid] precision given as a distance",
+                        ));
+                    }
+                },
+            };
+            if !(1..=12).contains(&precision) {
+                return Err(EsError::illegal_argument(format!(
+                    "Invalid geohash aggregation precision of {precision}. Must be between 1 and 12."
+                )));
+            }
+            let size = get_u64(ty, body, "size", 10000)?;
+            if size == 0 {
+                return Err(EsError::illegal_argument(
+                    "[size] must be greater than 0. Found [0] in [geohash_grid]",
+                ));
+            }
+            Ok(Bucket::GeoTile {
+                field,
+                precision: precision as u32,
+                size: size as usize,
+                geohash: true,
+            })
+        }
+        "geotile_grid" => {
+            obj_keys_check(
+                ty,
+                body,
+                &["field", "precision", "size", "shard_size", "bounds"],
+            )?;
+            if body.contains_key("bounds") {
+                return Err(EsError::unsupported("[geotile_grid] with [bounds]"));
+            }
+            let field = require_field(ty, body)?;
+            let precision = get_u64(ty, body, "precision", 7)?;
+            if precision > 29 {
+                return Err(EsError::illegal_argument(format!(
+                    "Invalid geotile_grid precision of {precision}. Must be between 0 and 29."
+                )));
+            }
+            let size = get_u64(ty, body, "size", 10000)?;
+            if size == 0 {
+                return Err(EsError::illegal_argument(
+                    "[size] must be greater than 0. Found [0] in [geotile_grid]",
+                ));
+            }
+            Ok(Bucket::GeoTile {
+                field,
+                precision: precision as u32,
+                size: size as usize,
+                geohash: false,
+            })
         }
         "composite" => {
             obj_keys_check(ty, body, &["sources", "size", "after"])?;

@@ -18,12 +18,38 @@ pub enum MetricKind {
     Min,
     Max,
     ValueCount,
-    Cardinality { threshold: u64 },
+    Cardinality {
+        threshold: u64,
+    },
     Stats,
-    ExtendedStats { sigma: f64 },
-    Percentiles { percents: Vec<f64>, keyed: bool },
+    ExtendedStats {
+        sigma: f64,
+    },
+    Percentiles {
+        percents: Vec<f64>,
+        keyed: bool,
+    },
     TopMetrics(super::top::TopMetrics),
     TopHits(super::top::TopHits),
+    GeoCentroid,
+    GeoBounds {
+        wrap: bool,
+    },
+    MedianAbsoluteDeviation,
+    Boxplot,
+    /// The distinct values of a field (for cumulative_cardinality; never requested directly).
+    ValueSet,
+    PercentileRanks {
+        values: Vec<f64>,
+        keyed: bool,
+    },
+    StringStats {
+        distribution: bool,
+    },
+    WeightedAvg {
+        weight: String,
+        weight_missing: Option<Value>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -35,7 +61,7 @@ pub struct Metric {
     pub format: Option<String>,
 }
 
-pub const TYPES: [&str; 11] = [
+pub const TYPES: [&str; 18] = [
     "avg",
     "sum",
     "min",
@@ -47,6 +73,13 @@ pub const TYPES: [&str; 11] = [
     "percentiles",
     "top_metrics",
     "top_hits",
+    "geo_centroid",
+    "geo_bounds",
+    "median_absolute_deviation",
+    "string_stats",
+    "weighted_avg",
+    "percentile_ranks",
+    "boxplot",
 ];
 
 pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsError> {
@@ -67,6 +100,72 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
             let t = super::top::parse_top_hits(body)?;
             return Ok(other(MetricKind::TopHits(t), String::new()));
         }
+        "weighted_avg" => {
+            obj_keys_check(ty, body, &["value", "weight", "format", "value_type"])?;
+            let side = |k: &str| -> Result<(String, Option<Value>), EsError> {
+                let Some(Value::Object(m)) = body.get(k) else {
+                    return Err(EsError::illegal_argument(format!("Required [{k}]")));
+                };
+                obj_keys_check(k, m, &["field", "missing", "script"])?;
+                if m.contains_key("script") {
+                    return Err(EsError::unsupported("[weighted_avg] with [script]"));
+                }
+                match m.get("field") {
+                    Some(Value::String(f)) => Ok((f.clone(), m.get("missing").cloned())),
+                    _ => Err(EsError::illegal_argument(format!(
+                        "[{k}] requires a [field]"
+                    ))),
+                }
+            };
+            let (field, missing) = side("value")?;
+            let (weight, weight_missing) = side("weight")?;
+            return Ok(Metric {
+                ty,
+                kind: MetricKind::WeightedAvg {
+                    weight,
+                    weight_missing,
+                },
+                field,
+                missing,
+                format: body
+                    .get("format")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            });
+        }
+        "geo_centroid" | "geo_bounds" => {
+            let mut keys = vec!["field", "script"];
+            if ty == "geo_bounds" {
+                keys.push("wrap_longitude");
+            }
+            obj_keys_check(ty, body, &keys)?;
+            if body.contains_key("script") {
+                return Err(EsError::unsupported(format!(
+                    "[{ty}] aggregation with [script]"
+                )));
+            }
+            let field = match body.get("field") {
+                Some(Value::String(s)) => s.clone(),
+                Some(o) => return Err(parse_err(ty, "field", o)),
+                None => {
+                    return Err(EsError::illegal_argument(
+                        "Required one of fields [field, script], but none were specified. ",
+                    ));
+                }
+            };
+            let kind = if ty == "geo_centroid" {
+                MetricKind::GeoCentroid
+            } else {
+                MetricKind::GeoBounds {
+                    wrap: match body.get("wrap_longitude") {
+                        None => true,
+                        Some(Value::Bool(b)) => *b,
+                        Some(o) => return Err(parse_err(ty, "wrap_longitude", o)),
+                    },
+                }
+            };
+            return Ok(other(kind, field));
+        }
         _ => {}
     }
     let mut allowed = vec!["field", "missing", "format", "script", "value_type"];
@@ -74,6 +173,11 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
         "cardinality" => allowed.extend(["precision_threshold", "execution_hint", "rehash"]),
         "extended_stats" => allowed.push("sigma"),
         "percentiles" => allowed.extend(["percents", "keyed", "tdigest", "hdr"]),
+        "median_absolute_deviation" | "boxplot" => {
+            allowed.extend(["compression", "execution_hint"])
+        }
+        "percentile_ranks" => allowed.extend(["values", "keyed", "tdigest", "hdr"]),
+        "string_stats" => allowed.push("show_distribution"),
         _ => {}
     }
     obj_keys_check(ty, body, &allowed)?;
@@ -113,6 +217,42 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
             }
         }
         "stats" => MetricKind::Stats,
+        "median_absolute_deviation" => MetricKind::MedianAbsoluteDeviation,
+        "boxplot" => MetricKind::Boxplot,
+        "percentile_ranks" => {
+            let mut values = match body.get("values") {
+                Some(Value::Array(a)) if !a.is_empty() => a
+                    .iter()
+                    .map(|v| v.as_f64().ok_or_else(|| parse_err(ty, "values", v)))
+                    .collect::<Result<Vec<f64>, EsError>>()?,
+                Some(Value::Array(_)) => {
+                    return Err(EsError::illegal_argument(
+                        "[values] must not be an empty array: [percentile_ranks]",
+                    ));
+                }
+                Some(other) => return Err(parse_err(ty, "values", other)),
+                None => {
+                    return Err(EsError::illegal_argument(
+                        "[values] must not be null: [percentile_ranks]",
+                    ));
+                }
+            };
+            // PercentileRanksAggregationBuilder sorts the values.
+            values.sort_by(|a, b| a.total_cmp(b));
+            let keyed = match body.get("keyed") {
+                None => true,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(parse_err(ty, "keyed", other)),
+            };
+            MetricKind::PercentileRanks { values, keyed }
+        }
+        "string_stats" => MetricKind::StringStats {
+            distribution: match body.get("show_distribution") {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(parse_err(ty, "show_distribution", other)),
+            },
+        },
         "extended_stats" => {
             let sigma = match body.get("sigma") {
                 None => 2.0,
@@ -179,7 +319,10 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
 fn numeric_only(m: &Metric) -> bool {
     !matches!(
         m.kind,
-        MetricKind::ValueCount | MetricKind::Cardinality { .. }
+        MetricKind::ValueCount
+            | MetricKind::Cardinality { .. }
+            | MetricKind::StringStats { .. }
+            | MetricKind::ValueSet
     )
 }
 
@@ -206,6 +349,31 @@ pub fn input_shape(
         MetricKind::TopHits(t) => t.sort.iter().map(|s| &s.field).collect(),
         _ => vec![],
     };
+    if matches!(m.kind, MetricKind::StringStats { .. }) {
+        for meta in metas {
+            if let Some(f) = fields::resolve(meta, &m.field)
+                && !matches!(f.kind, EsKind::Keyword | EsKind::ConstantKeyword)
+            {
+                if f.kind == EsKind::Text {
+                    return Err(super::bucket::fielddata_error(&m.field));
+                }
+                return Err(EsError::illegal_argument(format!(
+                    "Field [{}] of type [{}] is not supported for aggregation [string_stats]",
+                    m.field, f.es_type
+                )));
+            }
+        }
+    }
+    if matches!(
+        m.kind,
+        MetricKind::GeoCentroid | MetricKind::GeoBounds { .. } | MetricKind::WeightedAvg { .. }
+    ) {
+        return Ok(MetricInput {
+            array: false,
+            date_format: None,
+            shown: vec![],
+        });
+    }
     if matches!(m.kind, MetricKind::TopMetrics(_) | MetricKind::TopHits(_)) {
         let mut shown = Vec::new();
         for f in fields {
@@ -261,6 +429,45 @@ pub fn input_expr(
             return super::top::metrics_input(t, meta, &shape.shown, score);
         }
         MetricKind::TopHits(t) => return super::top::hits_input(t, meta, &shape.shown, score),
+        MetricKind::GeoCentroid | MetricKind::GeoBounds { .. } => {
+            return super::geo::points_expr(meta, &m.field, m.ty);
+        }
+        MetricKind::WeightedAvg {
+            weight,
+            weight_missing,
+        } => {
+            // (value · weight, weight) of documents having both (or their `missing`).
+            let side = |field: &str, missing: &Option<Value>| -> Result<Expr, EsError> {
+                let Some(f) = fields::resolve(meta, field) else {
+                    return Ok(match missing {
+                        Some(v) => sql::lit(v.as_f64().unwrap_or(0.0)),
+                        None => sql::null(),
+                    });
+                };
+                if f.is_array {
+                    return Err(EsError::unsupported(format!(
+                        "[weighted_avg] on the multi-valued field [{field}]"
+                    )));
+                }
+                if !f.kind.is_numeric() {
+                    return Err(EsError::illegal_argument(format!(
+                        "Field [{field}] of type [{}] is not supported for aggregation [weighted_avg]",
+                        f.es_type
+                    )));
+                }
+                let c = Expr::func("toFloat64", vec![f.column_expr()]);
+                Ok(match missing {
+                    Some(v) => Expr::func("ifNull", vec![c, sql::lit(v.as_f64().unwrap_or(0.0))]),
+                    None => c,
+                })
+            };
+            let v = side(&m.field, &m.missing)?;
+            let w = side(weight, weight_missing)?;
+            return Ok(sql::tuple(vec![
+                Expr::func("multiply", vec![v.clone(), w.clone()]),
+                Expr::func("if", vec![v.is_null(), sql::null(), w]),
+            ]));
+        }
         _ => {}
     }
     let Some(f) = fields::resolve(meta, &m.field) else {
@@ -390,6 +597,253 @@ pub fn columns(m: &Metric, v: &str, array: bool, p: &str) -> Vec<sql::SelectItem
             }
             out
         }
+        MetricKind::GeoCentroid => super::geo::centroid_columns(x.clone(), p),
+        MetricKind::WeightedAvg { .. } => {
+            let el = |i: u64| Expr::func("tupleElement", vec![x.clone(), sql::lit(i)]);
+            vec![
+                Expr::func("sum", vec![el(1)]).alias(format!("{p}_s")),
+                Expr::func("sum", vec![el(2)]).alias(format!("{p}_w")),
+            ]
+        }
+        MetricKind::MedianAbsoluteDeviation => {
+            // median(|x − median(x)|) over the bucket's values (exact, as Elasticsearch's
+            // digest is for small sets).
+            let g = Expr::func(
+                if array {
+                    "groupArrayArray"
+                } else {
+                    "groupArray"
+                },
+                vec![x.clone()],
+            );
+            let median = |a: Expr| {
+                Expr::func(
+                    "arrayReduce",
+                    vec![sql::lit("quantileExactInclusive(0.5)"), a],
+                )
+            };
+            let dev = Expr::func(
+                "arrayMap",
+                vec![
+                    sql::lambda(
+                        ["y"],
+                        Expr::func(
+                            "abs",
+                            vec![Expr::func("minus", vec![sql::col("y"), median(g.clone())])],
+                        ),
+                    ),
+                    g.clone(),
+                ],
+            );
+            vec![
+                median(dev).alias(format!("{p}_v")),
+                Expr::func("length", vec![g]).alias(format!("{p}_n")),
+            ]
+        }
+        MetricKind::ValueSet => vec![
+            Expr::func(
+                if array {
+                    "groupUniqArrayArray"
+                } else {
+                    "groupUniqArray"
+                },
+                vec![x.clone()],
+            )
+            .alias(format!("{p}_set")),
+        ],
+        MetricKind::Boxplot => {
+            // Quartiles as percentiles (exact interpolation at q·(n−1)); whiskers: the smallest
+            // value ≥ q1 − 1.5·IQR and the largest ≤ q3 + 1.5·IQR (InternalBoxplot#whiskers).
+            let g = Expr::func(
+                if array {
+                    "groupArrayArray"
+                } else {
+                    "groupArray"
+                },
+                vec![x.clone()],
+            );
+            let q = |p: f64| {
+                Expr::func(
+                    "arrayReduce",
+                    vec![sql::lit(format!("quantileExactInclusive({p})")), g.clone()],
+                )
+            };
+            let iqr = Expr::func("minus", vec![q(0.75), q(0.25)]);
+            let fence = |up: bool| {
+                let edge = if up {
+                    Expr::func(
+                        "plus",
+                        vec![
+                            q(0.75),
+                            Expr::func("multiply", vec![sql::lit(1.5), iqr.clone()]),
+                        ],
+                    )
+                } else {
+                    Expr::func(
+                        "minus",
+                        vec![
+                            q(0.25),
+                            Expr::func("multiply", vec![sql::lit(1.5), iqr.clone()]),
+                        ],
+                    )
+                };
+                let cond = if up {
+                    sql::col("y").lte(edge)
+                } else {
+                    sql::col("y").gte(edge)
+                };
+                Expr::func(
+                    if up { "arrayMax" } else { "arrayMin" },
+                    vec![Expr::func(
+                        "arrayFilter",
+                        vec![sql::lambda(["y"], cond), g.clone()],
+                    )],
+                )
+            };
+            vec![
+                Expr::func("length", vec![g.clone()]).alias(format!("{p}_n")),
+                Expr::func("arrayMin", vec![g.clone()]).alias(format!("{p}_min")),
+                Expr::func("arrayMax", vec![g.clone()]).alias(format!("{p}_max")),
+                q(0.25).alias(format!("{p}_q1")),
+                q(0.5).alias(format!("{p}_q2")),
+                q(0.75).alias(format!("{p}_q3")),
+                fence(false).alias(format!("{p}_lo")),
+                fence(true).alias(format!("{p}_up")),
+            ]
+        }
+        MetricKind::PercentileRanks { values, .. } => {
+            // Dist.cdf of Elasticsearch's t-digest on all (sorted) values: 0 below the
+            // smallest; otherwise (0.5 + #{s[2..] < x} + interpolation towards the next larger
+            // value, or + #{= x}/2 when x is a value), / n.
+            let g = Expr::func(
+                if array {
+                    "groupArrayArray"
+                } else {
+                    "groupArray"
+                },
+                vec![x.clone()],
+            );
+            let sorted = Expr::func("arraySort", vec![g]);
+            let n = Expr::func(
+                "toFloat64",
+                vec![Expr::func("length", vec![sorted.clone()])],
+            );
+            let rest = Expr::func("arrayPopFront", vec![sorted.clone()]);
+            let at = |i: Expr| Expr::func("arrayElement", vec![sorted.clone(), i]);
+            let mut out = vec![n.clone().alias(format!("{p}_n"))];
+            for (i, v) in values.iter().enumerate() {
+                let xv = sql::lit(*v);
+                let lt = Expr::func(
+                    "arrayCount",
+                    vec![
+                        sql::lambda(["y"], sql::col("y").lt(xv.clone())),
+                        rest.clone(),
+                    ],
+                );
+                let eq = Expr::func(
+                    "arrayCount",
+                    vec![
+                        sql::lambda(["y"], sql::col("y").eq(xv.clone())),
+                        rest.clone(),
+                    ],
+                );
+                let j = Expr::func(
+                    "arrayFirstIndex",
+                    vec![
+                        sql::lambda(["y"], sql::col("y").gt(xv.clone())),
+                        sorted.clone(),
+                    ],
+                );
+                let prev = at(Expr::func("minus", vec![j.clone(), sql::lit(1u64)]));
+                let factor = Expr::func(
+                    "divide",
+                    vec![
+                        Expr::func("minus", vec![xv.clone(), prev.clone()]),
+                        Expr::func("minus", vec![at(j.clone()), prev]),
+                    ],
+                );
+                let half = |e: Expr| Expr::func("multiply", vec![sql::lit(0.5), e]);
+                let plus = |a: Expr, b: Expr| Expr::func("plus", vec![a, b]);
+                let cdf = sql::case(
+                    vec![
+                        (n.clone().eq(sql::lit(0u64)), sql::lit(f64::NAN)),
+                        (xv.clone().lt(at(sql::lit(1u64))), sql::lit(0.0)),
+                        (
+                            j.clone().eq(sql::lit(0u64)),
+                            Expr::func(
+                                "divide",
+                                vec![
+                                    Expr::func("minus", vec![n.clone(), half(eq.clone())]),
+                                    n.clone(),
+                                ],
+                            ),
+                        ),
+                        (
+                            eq.clone().gt(sql::lit(0u64)),
+                            Expr::func(
+                                "divide",
+                                vec![plus(plus(sql::lit(0.5), lt.clone()), half(eq)), n.clone()],
+                            ),
+                        ),
+                    ],
+                    Some(Expr::func(
+                        "divide",
+                        vec![plus(plus(sql::lit(0.5), lt), factor), n.clone()],
+                    )),
+                );
+                out.push(cdf.alias(format!("{p}_r{i}")));
+            }
+            out
+        }
+        MetricKind::StringStats { .. } => {
+            let s = sql::col("ss");
+            let lens = if array {
+                Expr::func(
+                    "arrayMap",
+                    vec![
+                        sql::lambda(["ss"], Expr::func("lengthUTF8", vec![s.clone()])),
+                        x.clone(),
+                    ],
+                )
+            } else {
+                Expr::func("lengthUTF8", vec![x.clone()])
+            };
+            let chars = if array {
+                Expr::func(
+                    "arrayFlatten",
+                    vec![Expr::func(
+                        "arrayMap",
+                        vec![
+                            sql::lambda(
+                                ["ss"],
+                                Expr::func("ngrams", vec![s.clone(), sql::lit(1u64)]),
+                            ),
+                            x.clone(),
+                        ],
+                    )],
+                )
+            } else {
+                Expr::func(
+                    "ngrams",
+                    vec![
+                        Expr::func("ifNull", vec![x.clone(), sql::lit("")]),
+                        sql::lit(1u64),
+                    ],
+                )
+            };
+            let ones = Expr::func(
+                "arrayMap",
+                vec![sql::lambda(["ch"], sql::lit(1u64)), chars.clone()],
+            );
+            vec![
+                f("count").alias(format!("{p}_c")),
+                Expr::func(agg_fn("min", array), vec![lens.clone()]).alias(format!("{p}_min")),
+                Expr::func(agg_fn("max", array), vec![lens.clone()]).alias(format!("{p}_max")),
+                Expr::func(agg_fn("sum", array), vec![lens]).alias(format!("{p}_sum")),
+                Expr::func("sumMap", vec![chars, ones]).alias(format!("{p}_d")),
+            ]
+        }
+        MetricKind::GeoBounds { .. } => super::geo::bounds_columns(x.clone(), p),
         MetricKind::TopMetrics(t) => {
             vec![super::top::column(x.clone(), t.size, true).alias(format!("{p}_t"))]
         }
@@ -534,6 +988,86 @@ pub fn render(
                 out.insert(k, s);
             }
         }
+        MetricKind::GeoCentroid => out = super::geo::render_centroid(row, p),
+        MetricKind::WeightedAvg { .. } => {
+            let s = num(row, &format!("{p}_s")).unwrap_or(0.0);
+            let w = num(row, &format!("{p}_w")).unwrap_or(0.0);
+            single(&mut out, (w != 0.0).then(|| s / w));
+        }
+        MetricKind::MedianAbsoluteDeviation => {
+            let n = num(row, &format!("{p}_n")).unwrap_or(0.0);
+            single(
+                &mut out,
+                if n > 0.0 {
+                    num(row, &format!("{p}_v"))
+                } else {
+                    None
+                },
+            );
+        }
+        MetricKind::StringStats { distribution } => {
+            // InternalStringStats: entropy = −Σ p·log2 p over the characters of all values.
+            let count = num(row, &format!("{p}_c")).unwrap_or(0.0) as u64;
+            let total = num(row, &format!("{p}_sum")).unwrap_or(0.0);
+            let mut freq: Vec<(String, f64)> = Vec::new();
+            if let Some(Value::Array(d)) = row.and_then(|r| r.get(&format!("{p}_d")))
+                && let (Some(Value::Array(ks)), Some(Value::Array(vs))) = (d.first(), d.get(1))
+            {
+                for (k, v) in ks.iter().zip(vs) {
+                    freq.push((
+                        k.as_str().unwrap_or_default().to_string(),
+                        v.as_f64().unwrap_or(0.0),
+                    ));
+                }
+            }
+            let entropy: f64 = freq
+                .iter()
+                .filter(|(_, c)| *c > 0.0)
+                .map(|(_, c)| {
+                    let q = c / total;
+                    -q * q.log2()
+                })
+                .sum();
+            out.insert("count".into(), json!(count));
+            let has = count > 0;
+            out.insert(
+                "min_length".into(),
+                if has {
+                    json!(num(row, &format!("{p}_min")).unwrap_or(0.0) as u64)
+                } else {
+                    Value::Null
+                },
+            );
+            out.insert(
+                "max_length".into(),
+                if has {
+                    json!(num(row, &format!("{p}_max")).unwrap_or(0.0) as u64)
+                } else {
+                    Value::Null
+                },
+            );
+            out.insert(
+                "avg_length".into(),
+                if has {
+                    json!(total / count as f64)
+                } else {
+                    Value::Null
+                },
+            );
+            out.insert(
+                "entropy".into(),
+                json!(if total > 0.0 { entropy } else { 0.0 }),
+            );
+            if *distribution {
+                freq.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                let mut m = Map::new();
+                for (k, c) in freq {
+                    m.insert(k, json!(c / total));
+                }
+                out.insert("distribution".into(), Value::Object(m));
+            }
+        }
+        MetricKind::GeoBounds { wrap } => out = super::geo::render_bounds(row, p, *wrap),
         MetricKind::TopMetrics(t) => {
             out = super::top::render_top_metrics(
                 t,
@@ -552,6 +1086,57 @@ pub fn render(
                 row.and_then(|r| r.get(&format!("{p}_t"))),
                 n,
             );
+        }
+        MetricKind::ValueSet => {
+            out.insert(
+                "values".into(),
+                row.and_then(|r| r.get(&format!("{p}_set")))
+                    .cloned()
+                    .unwrap_or(Value::Array(vec![])),
+            );
+        }
+        MetricKind::Boxplot => {
+            let has = num(row, &format!("{p}_n")).unwrap_or(0.0) > 0.0;
+            for (k, c) in [
+                ("min", "min"),
+                ("max", "max"),
+                ("q1", "q1"),
+                ("q2", "q2"),
+                ("q3", "q3"),
+                ("lower", "lo"),
+                ("upper", "up"),
+            ] {
+                let v = if has {
+                    num(row, &format!("{p}_{c}"))
+                } else {
+                    None
+                };
+                out.insert(k.into(), finite(v));
+            }
+        }
+        MetricKind::PercentileRanks { values, keyed } => {
+            // InternalTDigestPercentileRanks: 100 · cdf clamped to [0, 100]; null without values.
+            let has = num(row, &format!("{p}_n")).unwrap_or(0.0) > 0.0;
+            let rank = |i: usize| -> Value {
+                match num(row, &format!("{p}_r{i}")) {
+                    Some(c) if has && c.is_finite() => json!(c.clamp(0.0, 1.0) * 100.0),
+                    _ => Value::Null,
+                }
+            };
+            if *keyed {
+                let mut m = Map::new();
+                for (i, v) in values.iter().enumerate() {
+                    m.insert(java_double(*v), rank(i));
+                }
+                out.insert("values".into(), Value::Object(m));
+            } else {
+                let list: Vec<Value> = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| json!({"key": v, "value": rank(i)}))
+                    .collect();
+                out.insert("values".into(), Value::Array(list));
+            }
         }
         MetricKind::Percentiles { percents, keyed } => {
             let vals: Vec<Option<f64>> = match row.and_then(|r| r.get(&format!("{p}_q"))) {

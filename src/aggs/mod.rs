@@ -14,6 +14,7 @@
 //! on the (small) grouped rows, as Elasticsearch's coordinating node does on shard results.
 
 pub mod bucket;
+pub mod geo;
 pub mod metrics;
 pub mod pipeline;
 pub mod top;
@@ -48,42 +49,25 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 38] = [
-    "rare_terms",
+const NOT_YET: [&str; 21] = [
     "significant_terms",
     "significant_text",
     "auto_date_histogram",
     "variable_width_histogram",
-    "ip_range",
     "ip_prefix",
     "nested",
     "reverse_nested",
     "sampler",
     "diversified_sampler",
     "random_sampler",
-    "geotile_grid",
-    "geohash_grid",
     "geohex_grid",
-    "adjacency_matrix",
     "children",
     "parent",
-    "percentile_ranks",
-    "median_absolute_deviation",
-    "boxplot",
-    "weighted_avg",
     "rate",
-    "geo_bounds",
-    "geo_centroid",
     "geo_line",
-    "string_stats",
     "scripted_metric",
     "t_test",
     "matrix_stats",
-    "extended_stats_bucket",
-    "percentiles_bucket",
-    "cumulative_cardinality",
-    "serial_diff",
-    "normalize",
     "inference",
     "categorize_text",
     "frequent_item_sets",
@@ -122,6 +106,24 @@ fn type_name(ty: &str) -> Option<&'static str> {
         .chain(pipeline::TYPES.iter())
         .find(|t| **t == ty)
         .copied()
+}
+
+/// Whether some aggregation of the tree reads the query's `_score` (top_hits / top_metrics sorted
+/// by it): only then does the search translate the query's scoring for the aggregations.
+pub fn needs_score(aggs: &[Agg]) -> bool {
+    aggs.iter().any(|a| {
+        let own = match &a.kind {
+            Kind::Metric(m) => match &m.kind {
+                metrics::MetricKind::TopHits(t) => {
+                    t.sort.is_empty() || t.sort.iter().any(|s| s.field == "_score")
+                }
+                metrics::MetricKind::TopMetrics(t) => t.sort.field == "_score",
+                _ => false,
+            },
+            _ => false,
+        };
+        own || needs_score(&a.subs)
+    })
 }
 
 /// Parses the `aggs`/`aggregations` object of a search body (AggregatorFactories#parseAggregators).
@@ -338,6 +340,9 @@ struct Planner<'a> {
     keys: Vec<KeySpec>,
     levels: Vec<Level>,
     metrics: Vec<MetricSpec>,
+    /// Terms levels whose top-N (by `_count` desc, key asc) is cut inside ClickHouse:
+    /// level → size.
+    limits: HashMap<usize, usize>,
 }
 
 impl Planner<'_> {
@@ -536,11 +541,55 @@ impl Planner<'_> {
                         spec: self.metrics.len() - 1,
                     });
                 }
-                Kind::Pipeline(p) => out.push(PNode::Pipeline {
-                    name,
-                    meta,
-                    p: p.clone(),
-                }),
+                Kind::Pipeline(p) => {
+                    if let Pipeline::CumulativeCardinality { path: cpath } = p {
+                        // The referenced cardinality must be a sibling; its distinct values
+                        // per bucket come back as a hidden column of the same query.
+                        let target = aggs.iter().find(|s| s.name == *cpath);
+                        let m = match target.map(|t| &t.kind) {
+                            Some(Kind::Metric(m))
+                                if matches!(m.kind, metrics::MetricKind::Cardinality { .. }) =>
+                            {
+                                m
+                            }
+                            _ => {
+                                return Err(EsError::illegal_argument(format!(
+                                    "buckets_path must reference a cardinality aggregation, got: [{cpath}]"
+                                )));
+                            }
+                        };
+                        let set = metrics::Metric {
+                            ty: "cardinality",
+                            kind: metrics::MetricKind::ValueSet,
+                            field: m.field.clone(),
+                            missing: m.missing.clone(),
+                            format: None,
+                        };
+                        let metas: Vec<Arc<IndexMeta>> =
+                            self.sources.iter().map(|s| s.meta.clone()).collect();
+                        let shape = metrics::input_shape(&set, &metas)?;
+                        let mut inputs = Vec::new();
+                        for s in self.sources {
+                            inputs.push(metrics::input_expr(&set, &s.meta, &shape, &s.score)?);
+                        }
+                        self.metrics.push(MetricSpec {
+                            level,
+                            metric: set,
+                            shape,
+                            inputs,
+                        });
+                        out.push(PNode::Metric {
+                            name: format!("{}{cpath}", pipeline::HIDDEN_SET_PREFIX),
+                            meta: None,
+                            spec: self.metrics.len() - 1,
+                        });
+                    }
+                    out.push(PNode::Pipeline {
+                        name,
+                        meta,
+                        p: p.clone(),
+                    });
+                }
                 Kind::Bucket(b) => {
                     let mut insts = Vec::new();
                     let mut info = KeyInfo {
@@ -562,10 +611,86 @@ impl Planner<'_> {
                             info = self.key_info(&t.field, t.format.as_ref());
                             let k = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                             insts.push(child(self, k, scope)?);
+                            // Top-N pushdown: with the default order and nothing that filters
+                            // buckets after counting, only `size` groups per parent come back.
+                            if t.order == [(OrderKey::Count, true), (OrderKey::Key, false)]
+                                && t.include.is_none()
+                                && t.exclude.is_none()
+                                && t.min_doc_count == 1
+                                && t.size < 100_000
+                                && let Some(inst) = insts.last()
+                            {
+                                self.limits.insert(inst.level, t.size);
+                            }
                             if t.min_doc_count == 0 {
                                 let g = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                                 all_terms = Some(self.level(Scope::Global, vec![g]));
                             }
+                        }
+                        Bucket::IpRange(r) => {
+                            for item in &r.ranges {
+                                let k =
+                                    self.cond_key(&|s| bucket::ip_cond(&s.meta, &r.field, item))?;
+                                insts.push(child(self, k, scope)?);
+                            }
+                        }
+                        Bucket::RareTerms { t, .. } => {
+                            info = self.key_info(&t.field, t.format.as_ref());
+                            let k = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
+                            insts.push(child(self, k, scope)?);
+                        }
+                        Bucket::Adjacency { filters, .. } => {
+                            // One 0/1 condition per filter and per pair (i < j): every bucket
+                            // of the matrix is a level of the same grouping query.
+                            let now = self.now;
+                            for i in 0..filters.len() {
+                                let k = self.cond_key(&|s| {
+                                    plan::filter(&Ctx::new(&s.meta, now), &filters[i].1)
+                                })?;
+                                insts.push(child(self, k, scope)?);
+                                for j in i + 1..filters.len() {
+                                    let k = self.cond_key(&|s| {
+                                        let ctx = Ctx::new(&s.meta, now);
+                                        Ok(plan::filter(&ctx, &filters[i].1)?
+                                            .and(plan::filter(&ctx, &filters[j].1)?))
+                                    })?;
+                                    insts.push(child(self, k, scope)?);
+                                }
+                            }
+                        }
+                        Bucket::GeoTile {
+                            field,
+                            precision,
+                            geohash,
+                            ..
+                        } => {
+                            let mut exprs = Vec::new();
+                            for s in self.sources {
+                                let ty = if *geohash {
+                                    "geohash_grid"
+                                } else {
+                                    "geotile_grid"
+                                };
+                                let pts = geo::points_expr(&s.meta, field, ty)?;
+                                let cell = if *geohash {
+                                    geo::geohash_key(sql::col("gt"), *precision)
+                                } else {
+                                    geo::tile_key(sql::col("gt"), *precision)
+                                };
+                                exprs.push(Expr::func(
+                                    "arrayDistinct",
+                                    vec![Expr::func(
+                                        "arrayMap",
+                                        vec![sql::lambda(["gt"], cell), pts],
+                                    )],
+                                ));
+                            }
+                            self.keys.push(KeySpec {
+                                exprs,
+                                explode: true,
+                            });
+                            let k = self.keys.len() - 1;
+                            insts.push(child(self, k, scope)?);
                         }
                         Bucket::Composite(c) => {
                             if !path.is_empty() || scope == Scope::Global {
@@ -791,10 +916,84 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
         ));
     }
     let only_total = sets.iter().all(Vec::is_empty);
-    Select {
+    let grouped = Select {
         items,
         from: Some(FromClause::subquery(sql::union_all(selects), "d")),
         grouping_sets: if only_total { vec![] } else { sets },
+        ..Default::default()
+    };
+    let limited: Vec<(usize, usize)> = g
+        .levels
+        .iter()
+        .filter_map(|l| p.limits.get(l).map(|n| (*l, *n)))
+        .collect();
+    if limited.is_empty() || only_total {
+        return grouped;
+    }
+    // Terms top-N inside ClickHouse: per limited level, rank its rows within their parent
+    // bucket (`_count` desc, key asc, the missing key last) and keep the first `size`; `_tot{L}`
+    // carries the sum of all its term counts for `sum_other_doc_count`.
+    let n = g.keys.len();
+    let mut ranked = vec![sql::star().into()];
+    let mut keep = Vec::new();
+    for (l, size) in &limited {
+        let lv = &p.levels[*l];
+        let mut mask = 0u64;
+        for (j, k) in g.keys.iter().enumerate() {
+            if !lv.keys.contains(k) {
+                mask |= 1 << (n - 1 - j);
+            }
+        }
+        let Some(own) = lv.keys.last() else { continue };
+        let own = sql::col(format!("k{own}"));
+        let mut partition = vec![sql::col("_g")];
+        partition.extend(
+            lv.keys[..lv.keys.len() - 1]
+                .iter()
+                .map(|k| sql::col(format!("k{k}"))),
+        );
+        let rank_window = sql::Window {
+            partition_by: partition.clone(),
+            order_by: vec![
+                own.clone().is_null().asc(),
+                sql::col("_c").desc(),
+                own.clone().asc(),
+            ],
+        };
+        ranked.push(
+            Expr::func("row_number", vec![])
+                .over(rank_window)
+                .alias(format!("_rn{l}")),
+        );
+        ranked.push(
+            Expr::func(
+                "sum",
+                vec![Expr::func(
+                    "if",
+                    vec![own.is_null(), sql::lit(0u64), sql::col("_c")],
+                )],
+            )
+            .over(sql::Window {
+                partition_by: partition,
+                order_by: vec![],
+            })
+            .alias(format!("_tot{l}")),
+        );
+        keep.push(
+            sql::col("_g")
+                .ne(sql::lit(mask))
+                .or(sql::col(format!("_rn{l}")).lte(sql::lit(*size as u64))),
+        );
+    }
+    let with_ranks = Select {
+        items: ranked,
+        from: Some(FromClause::subquery(grouped, "g")),
+        ..Default::default()
+    };
+    Select {
+        items: vec![sql::star().into()],
+        from: Some(FromClause::subquery(with_ranks, "r")),
+        where_: Some(sql::and_all(keep)),
         ..Default::default()
     }
 }
@@ -813,6 +1012,7 @@ pub async fn execute(
         keys: vec![],
         levels: vec![],
         metrics: vec![],
+        limits: HashMap::new(),
     };
     let root_level = p.level(Scope::Query, vec![]);
     let tree = p.plan(aggs, Scope::Query, &[], root_level)?;
@@ -872,6 +1072,7 @@ pub fn query_count(sources: &[Source], aggs: &[Agg], now_millis: i64) -> Result<
         keys: vec![],
         levels: vec![],
         metrics: vec![],
+        limits: HashMap::new(),
     };
     let root_level = p.level(Scope::Query, vec![]);
     p.plan(aggs, Scope::Query, &[], root_level)?;
@@ -1178,8 +1379,19 @@ impl Render<'_> {
                     })
                     .collect();
                 sort_buckets(&mut rendered, &t.order)?;
-                let other: u64 = rendered.iter().skip(t.size).map(|(_, n, _)| *n).sum();
+                let mut other: u64 = rendered.iter().skip(t.size).map(|(_, n, _)| *n).sum();
                 rendered.truncate(t.size);
+                if self.p.limits.contains_key(&inst.level)
+                    && let Some(tot) = self
+                        .keyed_rows(inst, path)
+                        .first()
+                        .and_then(|(_, r)| r.get(&format!("_tot{}", inst.level)))
+                        .and_then(Value::as_u64)
+                {
+                    // Only the top `size` came back: the rest is the level's total minus them.
+                    let top: u64 = rendered.iter().map(|(_, n, _)| *n).sum();
+                    other = tot.saturating_sub(top);
+                }
                 let mut list: Vec<Map<String, Value>> =
                     rendered.into_iter().map(|(_, _, b)| b).collect();
                 pipeline::apply_parent(&pipelines, &mut list)?;
@@ -1188,6 +1400,139 @@ impl Render<'_> {
                 out.insert(
                     "buckets".into(),
                     Value::Array(list.into_iter().map(Value::Object).collect()),
+                );
+            }
+            Bucket::IpRange(r) => {
+                // InternalBinaryRange: key (unless keyed), from, to, doc_count.
+                let mut list = Vec::new();
+                for (inst, item) in insts.iter().zip(&r.ranges) {
+                    let (n, subs) = self.single(inst, path)?;
+                    let mut bk = Map::new();
+                    if !r.keyed {
+                        bk.insert("key".into(), json!(item.key));
+                    }
+                    if let Some((_, f)) = &item.from {
+                        bk.insert("from".into(), json!(f));
+                    }
+                    if let Some((_, t)) = &item.to {
+                        bk.insert("to".into(), json!(t));
+                    }
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    list.push(bk);
+                }
+                if r.keyed {
+                    let mut m = Map::new();
+                    for (item, bk) in r.ranges.iter().zip(list) {
+                        m.insert(item.key.clone(), Value::Object(bk));
+                    }
+                    out.insert("buckets".into(), Value::Object(m));
+                } else {
+                    out.insert(
+                        "buckets".into(),
+                        Value::Array(list.into_iter().map(Value::Object).collect()),
+                    );
+                }
+            }
+            Bucket::RareTerms { t, max_doc_count } => {
+                let inst = &insts[0];
+                let mut rendered: Vec<(Value, u64, Map<String, Value>)> = Vec::new();
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let n = count_of(Some(row));
+                    let text = match &k {
+                        Value::String(s) => s.clone(),
+                        other => render_key(info, other)
+                            .1
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_else(|| other.to_string()),
+                    };
+                    if n > *max_doc_count || !t.accepts(&text) {
+                        continue;
+                    }
+                    let sp = Self::sub_path(path, &k);
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
+                    let mut bk = Map::new();
+                    let (key, kas) = render_key(info, &k);
+                    bk.insert("key".into(), key);
+                    if let Some(s) = kas {
+                        bk.insert("key_as_string".into(), s);
+                    }
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    rendered.push((k, n, bk));
+                }
+                // InternalRareTerms: doc_count asc, then key asc.
+                sort_buckets(&mut rendered, &t.order)?;
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(rendered.into_iter().map(|r| Value::Object(r.2)).collect()),
+                );
+            }
+            Bucket::Adjacency { filters, separator } => {
+                let mut keys = Vec::new();
+                for i in 0..filters.len() {
+                    keys.push(filters[i].0.clone());
+                    for j in i + 1..filters.len() {
+                        keys.push(format!("{}{separator}{}", filters[i].0, filters[j].0));
+                    }
+                }
+                let mut list = Vec::new();
+                for (inst, key) in insts.iter().zip(keys) {
+                    let (n, subs) = self.single(inst, path)?;
+                    // Only non-empty cells are returned.
+                    if n == 0 {
+                        continue;
+                    }
+                    let mut bk = Map::new();
+                    bk.insert("key".into(), json!(key));
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    list.push((key, bk));
+                }
+                list.sort_by(|a, b| a.0.cmp(&b.0));
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(list.into_iter().map(|b| Value::Object(b.1)).collect()),
+                );
+            }
+            Bucket::GeoTile { size, geohash, .. } => {
+                let inst = &insts[0];
+                let mut found = Vec::new();
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let Some(key) = k.as_str() else { continue };
+                    let xy: Vec<u64> = if *geohash {
+                        vec![]
+                    } else {
+                        key.split('/').filter_map(|p| p.parse().ok()).collect()
+                    };
+                    let n = count_of(Some(row));
+                    let sp = Self::sub_path(path, &k);
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
+                    let mut bk = Map::new();
+                    bk.insert("key".into(), json!(key));
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.extend(subs);
+                    found.push((n, xy, bk));
+                }
+                // BucketPriorityQueue of InternalGeoGrid: doc_count desc, then the tile's
+                // long encoding (x, then y) desc.
+                // geohash cells: the base-32 alphabet is in ASCII order, so the long encoding
+                // orders as the key text.
+                found.sort_by(|a, b| {
+                    b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then_with(|| {
+                        let k = |m: &Map<String, Value>| {
+                            m.get("key")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string()
+                        };
+                        k(&b.2).cmp(&k(&a.2))
+                    })
+                });
+                found.truncate(*size);
+                out.insert(
+                    "buckets".into(),
+                    Value::Array(found.into_iter().map(|f| Value::Object(f.2)).collect()),
                 );
             }
             Bucket::Composite(c) => {

@@ -8,7 +8,7 @@ use crate::error::EsError;
 use crate::schema::json::java_double;
 use serde_json::{Map, Value, json};
 
-pub const TYPES: [&str; 11] = [
+pub const TYPES: [&str; 16] = [
     "derivative",
     "cumulative_sum",
     "moving_fn",
@@ -20,6 +20,11 @@ pub const TYPES: [&str; 11] = [
     "max_bucket",
     "min_bucket",
     "stats_bucket",
+    "extended_stats_bucket",
+    "percentiles_bucket",
+    "serial_diff",
+    "normalize",
+    "cumulative_cardinality",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -146,7 +151,40 @@ pub enum Pipeline {
         ty: &'static str,
         path: String,
         gap: Gap,
+        /// percentiles_bucket: percents and keyed; extended_stats_bucket: sigma.
+        percents: Vec<f64>,
+        keyed: bool,
+        sigma: f64,
     },
+    SerialDiff {
+        path: String,
+        lag: usize,
+        gap: Gap,
+    },
+    Normalize {
+        path: String,
+        method: Norm,
+    },
+    /// Distinct values seen up to each bucket, from the referenced cardinality's value sets
+    /// (a hidden per-bucket column `HIDDEN_SET_PREFIX + name`).
+    CumulativeCardinality {
+        path: String,
+    },
+}
+
+/// Bucket entries holding the distinct values of a cardinality for cumulative_cardinality;
+/// removed from the response by the pipeline.
+pub const HIDDEN_SET_PREFIX: &str = "\u{1}set:";
+
+/// The methods of the normalize pipeline (NormalizePipelineMethods).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Norm {
+    Rescale01,
+    Rescale0100,
+    PercentOfSum,
+    Mean,
+    ZScore,
+    Softmax,
 }
 
 fn gap_of(ty: &str, body: &Map<String, Value>) -> Result<Gap, EsError> {
@@ -361,12 +399,107 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Pipeline, Es
                 gap: gap_of(ty, body)?,
             })
         }
-        "avg_bucket" | "sum_bucket" | "max_bucket" | "min_bucket" | "stats_bucket" => {
-            obj_keys_check(ty, body, &["buckets_path", "gap_policy", "format"])?;
+        "avg_bucket"
+        | "sum_bucket"
+        | "max_bucket"
+        | "min_bucket"
+        | "stats_bucket"
+        | "extended_stats_bucket"
+        | "percentiles_bucket" => {
+            let mut keys = vec!["buckets_path", "gap_policy", "format"];
+            if ty == "extended_stats_bucket" {
+                keys.push("sigma");
+            }
+            if ty == "percentiles_bucket" {
+                keys.extend(["percents", "keyed"]);
+            }
+            obj_keys_check(ty, body, &keys)?;
+            let sigma = match body.get("sigma") {
+                None => 2.0,
+                Some(v) => v.as_f64().ok_or_else(|| parse_err(ty, "sigma", v))?,
+            };
+            if sigma < 0.0 {
+                return Err(EsError::illegal_argument(format!(
+                    "[sigma] must be a non-negative double: [{ty}]"
+                )));
+            }
+            let percents = match body.get("percents") {
+                None => vec![1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0],
+                Some(Value::Array(a)) => {
+                    let mut out = Vec::new();
+                    for p in a {
+                        let x = p.as_f64().ok_or_else(|| parse_err(ty, "percents", p))?;
+                        if !(0.0..=100.0).contains(&x) {
+                            return Err(EsError::illegal_argument(format!(
+                                "[percents] must only contain non-null doubles from 0.0-100.0: [{ty}]"
+                            )));
+                        }
+                        out.push(x);
+                    }
+                    out
+                }
+                Some(other) => return Err(parse_err(ty, "percents", other)),
+            };
+            let keyed = match body.get("keyed") {
+                None => true,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(parse_err(ty, "keyed", other)),
+            };
             Ok(Pipeline::Sibling {
                 ty,
                 path: single_path(ty, body)?,
                 gap: gap_of(ty, body)?,
+                percents,
+                keyed,
+                sigma,
+            })
+        }
+        "serial_diff" => {
+            obj_keys_check(ty, body, &["buckets_path", "lag", "gap_policy", "format"])?;
+            let lag = match body.get("lag") {
+                None => 1,
+                Some(v) => match v.as_i64() {
+                    Some(n) if n > 0 => n as usize,
+                    _ => {
+                        return Err(EsError::illegal_argument(
+                            "[lag] must be a positive integer: [serial_diff]",
+                        ));
+                    }
+                },
+            };
+            Ok(Pipeline::SerialDiff {
+                path: single_path(ty, body)?,
+                lag,
+                gap: gap_of(ty, body)?,
+            })
+        }
+        "cumulative_cardinality" => {
+            obj_keys_check(ty, body, &["buckets_path", "format"])?;
+            Ok(Pipeline::CumulativeCardinality {
+                path: single_path(ty, body)?,
+            })
+        }
+        "normalize" => {
+            obj_keys_check(ty, body, &["buckets_path", "method", "format"])?;
+            let method = match body.get("method").and_then(Value::as_str) {
+                Some("rescale_0_1") => Norm::Rescale01,
+                Some("rescale_0_100") => Norm::Rescale0100,
+                Some("percent_of_sum") => Norm::PercentOfSum,
+                Some("mean") => Norm::Mean,
+                Some("z-score") => Norm::ZScore,
+                Some("softmax") => Norm::Softmax,
+                Some(other) => {
+                    return Err(EsError::illegal_argument(format!(
+                        "invalid method [{other}]"
+                    )));
+                }
+                None => {
+                    return Err(EsError::illegal_argument("Required [method]"));
+                }
+            };
+            Ok(Pipeline::Normalize {
+                path: single_path(ty, body)?,
+                method,
             })
         }
         _ => unreachable!("pipeline type checked by the caller"),
@@ -389,6 +522,9 @@ impl Pipeline {
             Pipeline::Script { selector: true, .. } => "bucket_selector",
             Pipeline::Sort { .. } => "bucket_sort",
             Pipeline::Sibling { ty, .. } => ty,
+            Pipeline::SerialDiff { .. } => "serial_diff",
+            Pipeline::Normalize { .. } => "normalize",
+            Pipeline::CumulativeCardinality { .. } => "cumulative_cardinality",
         }
     }
 }
@@ -630,6 +766,76 @@ pub fn apply_parent(
                 let start = (*from).min(buckets.len());
                 *buckets = buckets[start..end.max(start)].to_vec();
             }
+            Pipeline::SerialDiff { path, lag, gap } => {
+                // SerialDiffPipelineAggregator: this value minus the value `lag` buckets back
+                // (a window of the last `lag` values, gaps included), when both exist.
+                let mut window: std::collections::VecDeque<Option<f64>> =
+                    std::collections::VecDeque::new();
+                for b in buckets.iter_mut() {
+                    let this = resolve(b, path, *gap);
+                    if window.len() == *lag
+                        && let (Some(cur), Some(Some(old))) = (this, window.front())
+                    {
+                        b.insert(
+                            name.into(),
+                            with_meta(meta, json!({"value": value_json(cur - old)})),
+                        );
+                    }
+                    if window.len() == *lag {
+                        window.pop_front();
+                    }
+                    window.push_back(this);
+                }
+            }
+            Pipeline::Normalize { path, method } => {
+                // NormalizePipelineMethods over the buckets that have a value; others get null.
+                let vals: Vec<Option<f64>> = buckets
+                    .iter()
+                    .map(|b| resolve(b, path, Gap::Skip))
+                    .collect();
+                let xs: Vec<f64> = vals.iter().flatten().copied().collect();
+                let n = xs.len() as f64;
+                let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = xs.iter().sum();
+                let mean = sum / n;
+                let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+                let exp_sum: f64 = xs.iter().map(|x| x.exp()).sum();
+                for (b, v) in buckets.iter_mut().zip(vals) {
+                    let r = match v {
+                        None => f64::NAN,
+                        Some(x) => match method {
+                            Norm::Rescale01 => (x - min) / (max - min),
+                            Norm::Rescale0100 => 100.0 * (x - min) / (max - min),
+                            Norm::PercentOfSum => x / sum,
+                            Norm::Mean => (x - mean) / (max - min),
+                            Norm::ZScore => (x - mean) / sd,
+                            Norm::Softmax => x.exp() / exp_sum,
+                        },
+                    };
+                    b.insert(
+                        name.into(),
+                        with_meta(meta, json!({"value": value_json(r)})),
+                    );
+                }
+            }
+            Pipeline::CumulativeCardinality { path } => {
+                // CumulativeCardinalityPipelineAggregator: the size of the union of the
+                // referenced cardinality's values over this and all previous buckets.
+                let hidden = format!("{HIDDEN_SET_PREFIX}{path}");
+                let mut seen = std::collections::HashSet::new();
+                for b in buckets.iter_mut() {
+                    if let Some(Value::Array(vals)) = b
+                        .shift_remove(&hidden)
+                        .and_then(|h| h.get("values").cloned())
+                    {
+                        for v in vals {
+                            seen.insert(v.to_string());
+                        }
+                    }
+                    b.insert(name.into(), with_meta(meta, json!({"value": seen.len()})));
+                }
+            }
             Pipeline::Sibling { .. } => {}
         }
     }
@@ -654,7 +860,15 @@ pub fn sibling(
     name: &str,
     aggs: &Map<String, Value>,
 ) -> Result<Map<String, Value>, EsError> {
-    let Pipeline::Sibling { ty, path, gap } = p else {
+    let Pipeline::Sibling {
+        ty,
+        path,
+        gap,
+        percents,
+        keyed,
+        sigma,
+    } = p
+    else {
         return Ok(Map::new());
     };
     let (first, rest) = match path.split_once('>') {
@@ -713,6 +927,88 @@ pub fn sibling(
                 .map(|v| json!(v.0))
                 .collect();
             out.insert("keys".into(), Value::Array(keys));
+        }
+        "percentiles_bucket" => {
+            // PercentilesBucketPipelineAggregator: nearest rank on the sorted values,
+            // index = round(p/100 · (n − 1)).
+            let mut sorted: Vec<f64> = vals.iter().map(|v| v.1).collect();
+            sorted.sort_by(|a, b| a.total_cmp(b));
+            let at = |p: f64| -> Value {
+                if sorted.is_empty() {
+                    return Value::Null;
+                }
+                let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+                value_json(sorted[i.min(sorted.len() - 1)])
+            };
+            if *keyed {
+                let mut m = Map::new();
+                for p in percents {
+                    m.insert(java_double(*p), at(*p));
+                }
+                out.insert("values".into(), Value::Object(m));
+            } else {
+                let list: Vec<Value> = percents
+                    .iter()
+                    .map(|p| json!({"key": p, "value": at(*p)}))
+                    .collect();
+                out.insert("values".into(), Value::Array(list));
+            }
+        }
+        "extended_stats_bucket" => {
+            let xs: Vec<f64> = vals.iter().map(|v| v.1).collect();
+            let nf = n as f64;
+            let has = n > 0;
+            let sq: f64 = xs.iter().map(|x| x * x).sum();
+            let avg = sum / nf;
+            let var_pop = (sq / nf - avg * avg).max(0.0);
+            let var_samp = ((sq - sum * sum / nf) / (nf - 1.0)).max(0.0);
+            let opt = |x: f64| {
+                if has && x.is_finite() {
+                    json!(x)
+                } else {
+                    Value::Null
+                }
+            };
+            let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            out.insert("count".into(), json!(n));
+            out.insert("min".into(), opt(min));
+            out.insert("max".into(), opt(max));
+            out.insert("avg".into(), opt(avg));
+            out.insert("sum".into(), json!(sum));
+            out.insert(
+                "sum_of_squares".into(),
+                if has { json!(sq) } else { Value::Null },
+            );
+            out.insert("variance".into(), opt(var_pop));
+            out.insert("variance_population".into(), opt(var_pop));
+            out.insert(
+                "variance_sampling".into(),
+                if n > 1 { json!(var_samp) } else { Value::Null },
+            );
+            let sd = var_pop.sqrt();
+            let sds = var_samp.sqrt();
+            out.insert("std_deviation".into(), opt(sd));
+            out.insert("std_deviation_population".into(), opt(sd));
+            out.insert(
+                "std_deviation_sampling".into(),
+                if n > 1 { json!(sds) } else { Value::Null },
+            );
+            let b = |s: f64, up: bool, ok: bool| {
+                if ok && s.is_finite() {
+                    json!(if up { avg + sigma * s } else { avg - sigma * s })
+                } else {
+                    Value::Null
+                }
+            };
+            out.insert(
+                "std_deviation_bounds".into(),
+                json!({
+                    "upper": b(sd, true, has), "lower": b(sd, false, has),
+                    "upper_population": b(sd, true, has), "lower_population": b(sd, false, has),
+                    "upper_sampling": b(sds, true, n > 1), "lower_sampling": b(sds, false, n > 1),
+                }),
+            );
         }
         _ => {
             let min = vals.iter().map(|v| v.1).fold(f64::INFINITY, f64::min);

@@ -518,7 +518,8 @@ pub fn render_top_hits(
     if let Some(Value::Array(rows)) = col {
         for (i, r) in rows.iter().enumerate() {
             let Some(r) = r.as_array() else { continue };
-            let score = r.get(5).and_then(Value::as_f64);
+            // Scores are Lucene floats, shown as Elasticsearch shows them (f32).
+            let score = r.get(5).and_then(Value::as_f64).map(|x| x as f32 as f64);
             if has_score && let Some(s) = score {
                 max_score = Some(max_score.map_or(s, |m: f64| m.max(s)));
             }
@@ -530,7 +531,11 @@ pub fn render_top_hits(
             h.insert("_id".into(), r.get(3).cloned().unwrap_or(Value::Null));
             h.insert(
                 "_score".into(),
-                if has_score { json!(score) } else { Value::Null },
+                if has_score {
+                    score.map_or(Value::Null, float_json)
+                } else {
+                    Value::Null
+                },
             );
             if let Some(src) = r.get(4).and_then(Value::as_str)
                 && let Some(raw) = t.source.apply(src)
@@ -560,11 +565,26 @@ pub fn render_top_hits(
         "total".into(),
         json!({"value": doc_count, "relation": "eq"}),
     );
-    inner.insert("max_score".into(), json!(max_score));
+    inner.insert(
+        "max_score".into(),
+        max_score.map_or(Value::Null, float_json),
+    );
     inner.insert("hits".into(), Value::Array(hits));
     let mut out = Map::new();
     out.insert("hits".into(), Value::Object(inner));
     out
+}
+
+/// A score as a Java float prints: the shortest text of the f32 (3.5607796, not 3.56077957…).
+fn float_json(x: f64) -> Value {
+    let f = x as f32;
+    if !f.is_finite() {
+        return Value::Null;
+    }
+    f.to_string()
+        .parse::<f64>()
+        .map(|v| json!(v))
+        .unwrap_or(Value::Null)
 }
 
 /// A hit's raw sort value (FieldDoc): dates and integers as longs, missing values as the

@@ -2278,12 +2278,17 @@ pub async fn execute(
             {
                 where_ = where_.and(sql::col(COL_SEQ_NO).lte(sql::lit(*bound)));
             }
-            // The query's score, read only by top_hits sorted by `_score` (the hits query
-            // already translated the same query, so this cannot fail where it did not).
-            let (_, score, stats, norms) =
-                plan::filter_and_score(meta, now_millis, &req.query, true)
-                    .map_err(|e| as_phase_failure(e, meta))?;
+            // The query's score, translated only when top_hits/top_metrics sort by `_score` (the
+            // hits query already translated the same query, so this cannot fail where it did not).
             let table = sql::FromClause::table(s.catalog.db(), meta.table());
+            let (score, stats, norms) = if crate::aggs::needs_score(&req.aggs) {
+                let (_, score, stats, norms) =
+                    plan::filter_and_score(meta, now_millis, &req.query, true)
+                        .map_err(|e| as_phase_failure(e, meta))?;
+                (score, stats, norms)
+            } else {
+                (sql::lit(0.0), None, None)
+            };
             // A BM25 score reads the index statistics and field lengths from two selected
             // columns: then the aggregation reads a subquery that selects them beside `*`.
             let (from, final_) = if stats.is_none() && norms.is_none() {
