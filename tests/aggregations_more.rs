@@ -1356,11 +1356,17 @@ async fn cumulative_cardinality_over_days() {
 async fn sampler_best_documents_by_score() {
     let d = docs().await;
     // Fewer matches than shard_size: every document.
-    let a = aggs(json!({"size": 0, "aggs": {"sample": {"sampler": {"shard_size": 5000},
-        "aggs": {"hosts": {"terms": {"field": "host"}}, "avg": {"avg": {"field": "latency"}}}}}}))
+    let a = aggs(
+        json!({"size": 0, "aggs": {"sample": {"sampler": {"shard_size": 5000},
+        "aggs": {"hosts": {"terms": {"field": "host"}}, "avg": {"avg": {"field": "latency"}}}}}}),
+    )
     .await;
     assert_eq!(a["sample"]["doc_count"], 90);
-    let mean = d.iter().map(|x| x["latency"].as_f64().unwrap()).sum::<f64>() / 90.0;
+    let mean = d
+        .iter()
+        .map(|x| x["latency"].as_f64().unwrap())
+        .sum::<f64>()
+        / 90.0;
     close(&a["sample"]["avg"]["value"], mean);
     for b in a["sample"]["hosts"]["buckets"].as_array().unwrap() {
         assert_eq!(
@@ -1389,9 +1395,11 @@ async fn sampler_best_documents_by_score() {
         alpha.iter().map(|x| x["latency"].as_f64().unwrap()).sum(),
     );
     // Default shard_size 100 below a terms: 3 per host, the smallest `_id`s on equal scores.
-    let a = aggs(json!({"size": 0, "aggs": {"hosts": {"terms": {"field": "host"}, "aggs": {
+    let a = aggs(
+        json!({"size": 0, "aggs": {"hosts": {"terms": {"field": "host"}, "aggs": {
         "s": {"sampler": {"shard_size": 3}, "aggs": {"mx": {"max": {"field": "n"}}}},
-        "all": {"sampler": {}}}}}}))
+        "all": {"sampler": {}}}}}}),
+    )
     .await;
     for b in a["hosts"]["buckets"].as_array().unwrap() {
         let mine = of_host(d, b["key"].as_str().unwrap());
@@ -1434,8 +1442,10 @@ async fn diversified_sampler_per_value() {
 #[tokio::test]
 async fn random_sampler_subset() {
     docs().await;
-    let a = aggs(json!({"size": 0, "aggs": {"r": {"random_sampler": {"probability": 1.0, "seed": 7},
-        "aggs": {"c": {"value_count": {"field": "n"}}}}}}))
+    let a = aggs(
+        json!({"size": 0, "aggs": {"r": {"random_sampler": {"probability": 1.0, "seed": 7},
+        "aggs": {"c": {"value_count": {"field": "n"}}}}}}),
+    )
     .await;
     assert_eq!(
         a["r"],
@@ -1473,5 +1483,146 @@ async fn random_sampler_subset() {
         )
         .await;
         assert_eq!(r.status, 400, "{}", r.text);
+    }
+}
+
+/// ip_prefix: buckets of the network address of each value (a document once per distinct
+/// subnet of its values), sorted by address; IPv4 mode masks the last 4 bytes of the 16-byte form
+/// and shows `netmask`; IPv6 mode masks all 16 bytes (IPv4 values mapped); `append_prefix_length`,
+/// `keyed`, `min_doc_count`; bucket fields key, netmask, doc_count, is_ipv6, prefix_length
+/// (InternalIpPrefix.Bucket#toXContent, IpPrefixAggregator#maskIpAddress,
+/// search-aggregations-bucket-ipprefix-aggregation.html).
+#[tokio::test]
+async fn ip_prefix_buckets() {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let idx = "agg-ip-prefix";
+    let r = json_req(
+        "PUT",
+        &format!("/{idx}"),
+        &json!({"mappings": {"properties": {"ip": {"type": "ip"}, "n": {"type": "long"}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let vals: Vec<Value> = vec![
+        json!("10.1.2.3"),
+        json!("10.1.200.4"),
+        json!("10.2.0.9"),
+        json!("192.168.7.1"),
+        json!(["10.1.9.9", "10.1.8.8", "172.16.0.1"]),
+        json!("2001:db8::1"),
+        json!("2001:db8:0:1::5"),
+        json!("2001:db8:ffff::1"),
+        Value::Null,
+        json!("10.1.0.1"),
+    ];
+    let mut body = String::new();
+    for (i, v) in vals.iter().enumerate() {
+        let d = if v.is_null() {
+            json!({"n": i})
+        } else {
+            json!({"ip": v, "n": i})
+        };
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+    }
+    let r = bulk(&format!("/{idx}/_bulk?refresh=true"), &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let ips_of = |v: &Value| -> Vec<IpAddr> {
+        match v {
+            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().parse().unwrap()).collect(),
+            Value::String(s) => vec![s.parse().unwrap()],
+            _ => vec![],
+        }
+    };
+    let bytes16 = |ip: IpAddr| -> u128 {
+        match ip {
+            IpAddr::V4(v) => u128::from(v.to_ipv6_mapped()),
+            IpAddr::V6(v) => u128::from(v),
+        }
+    };
+    // Expected IPv4 /16: last 4 bytes masked; per document distinct subnets.
+    let mut v4: BTreeMap<u32, (u64, i64)> = BTreeMap::new();
+    let mut v6: BTreeMap<u128, u64> = BTreeMap::new();
+    for (i, v) in vals.iter().enumerate() {
+        let ips = ips_of(v);
+        let s4: std::collections::BTreeSet<u32> = ips
+            .iter()
+            .map(|ip| (bytes16(*ip) as u32) & 0xFFFF_0000)
+            .collect();
+        for s in s4 {
+            let e = v4.entry(s).or_insert((0, i64::MIN));
+            e.0 += 1;
+            e.1 = e.1.max(i as i64);
+        }
+        let s6: std::collections::BTreeSet<u128> = ips
+            .iter()
+            .map(|ip| bytes16(*ip) & (u128::MAX << (128 - 48)))
+            .collect();
+        for s in s6 {
+            *v6.entry(s).or_default() += 1;
+        }
+    }
+    let r = json_req("POST", &format!("/{idx}/_search"), &json!({"size": 0, "aggs": {
+        "p4": {"ip_prefix": {"field": "ip", "prefix_length": 16}, "aggs": {"mx": {"max": {"field": "n"}}}},
+        "p6": {"ip_prefix": {"field": "ip", "prefix_length": 48, "is_ipv6": true,
+                              "append_prefix_length": true, "keyed": true}},
+        "min2": {"ip_prefix": {"field": "ip", "prefix_length": 8, "min_doc_count": 2}}}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    let want4: Vec<Value> = v4
+        .iter()
+        .map(|(k, (n, mx))| {
+            json!({"key": Ipv4Addr::from(*k).to_string(), "netmask": "255.255.0.0",
+                   "doc_count": n, "is_ipv6": false, "prefix_length": 16, "mx": {"value": *mx as f64}})
+        })
+        .collect();
+    assert_eq!(a["p4"]["buckets"], json!(want4));
+    let mut want6 = serde_json::Map::new();
+    for (k, n) in &v6 {
+        let addr = Ipv6Addr::from(*k);
+        let shown = match addr.to_ipv4_mapped() {
+            Some(x) => x.to_string(),
+            None => addr.to_string(),
+        };
+        want6.insert(
+            format!("{shown}/48"),
+            json!({"doc_count": n, "is_ipv6": true, "prefix_length": 48}),
+        );
+    }
+    assert_eq!(a["p6"]["buckets"], Value::Object(want6));
+    let keys6: Vec<&String> = a["p6"]["buckets"].as_object().unwrap().keys().collect();
+    let mut sorted: Vec<(u128, &String)> = keys6
+        .iter()
+        .map(|k| {
+            let ip: IpAddr = k.trim_end_matches("/48").parse().unwrap();
+            (bytes16(ip), *k)
+        })
+        .collect();
+    sorted.sort();
+    assert_eq!(keys6, sorted.iter().map(|x| x.1).collect::<Vec<_>>());
+    // /8: 10.0.0.0 has 6 documents, every other /8 fewer than 2 (min_doc_count 2).
+    let mut by8: BTreeMap<u32, u64> = BTreeMap::new();
+    for v in &vals {
+        let s: std::collections::BTreeSet<u32> = ips_of(v)
+            .iter()
+            .map(|ip| (bytes16(*ip) as u32) & 0xFF00_0000)
+            .collect();
+        for x in s {
+            *by8.entry(x).or_default() += 1;
+        }
+    }
+    let want8: Vec<Value> = by8
+        .iter()
+        .filter(|(_, n)| **n >= 2)
+        .map(|(k, n)| json!({"key": Ipv4Addr::from(*k).to_string(), "netmask": "255.0.0.0",
+                             "doc_count": n, "is_ipv6": false, "prefix_length": 8}))
+        .collect();
+    assert_eq!(a["min2"]["buckets"], json!(want8));
+    for bad in [
+        json!({"p": {"ip_prefix": {"field": "ip", "prefix_length": 33}}}),
+        json!({"p": {"ip_prefix": {"field": "ip"}}}),
+        json!({"p": {"ip_prefix": {"field": "n", "prefix_length": 8}}}),
+    ] {
+        let r = json_req("POST", &format!("/{idx}/_search"), &json!({"size": 0, "aggs": bad})).await;
+        assert_es_error(&r, 400, "illegal_argument_exception");
     }
 }

@@ -13,8 +13,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 19] = [
+pub const TYPES: [&str; 20] = [
     "terms",
+    "ip_prefix",
     "sampler",
     "diversified_sampler",
     "random_sampler",
@@ -261,6 +262,60 @@ pub enum Bucket {
     Missing(String),
     Global,
     Sampler(Sampler),
+    IpPrefix(IpPrefix),
+}
+
+/// ip_prefix: buckets of the network address of each value under `prefix_length`.
+#[derive(Debug, Clone)]
+pub struct IpPrefix {
+    pub field: String,
+    pub prefix_length: u32,
+    pub is_ipv6: bool,
+    pub append_prefix_length: bool,
+    pub keyed: bool,
+    pub min_doc_count: u64,
+}
+
+/// The ip_prefix key of a value (a string IP): IPv4 — the last 4 bytes of the 16-byte form
+/// masked, as a UInt32 (IpPrefixAggregator masks bytes 12..16 whatever the family); IPv6 — the
+/// network address of the 16-byte form (IPv4 values mapped).
+pub fn ip_prefix_round(ip: &IpPrefix) -> impl Fn(Expr, &Field) -> Expr + '_ {
+    move |v: Expr, _f: &Field| {
+        let v6 = Expr::func("toIPv6", vec![v]);
+        if ip.is_ipv6 {
+            Expr::func(
+                "toString",
+                vec![Expr::func(
+                    "tupleElement",
+                    vec![
+                        Expr::func(
+                            "IPv6CIDRToRange",
+                            vec![v6, sql::lit(u64::from(ip.prefix_length))],
+                        ),
+                        sql::lit(1u64),
+                    ],
+                )],
+            )
+        } else {
+            let bytes = Expr::func("IPv6StringToNum", vec![Expr::func("toString", vec![v6])]);
+            let low = Expr::func(
+                "reinterpretAsUInt32",
+                vec![Expr::func(
+                    "reverse",
+                    vec![Expr::func(
+                        "substring",
+                        vec![bytes, sql::lit(13u64), sql::lit(4u64)],
+                    )],
+                )],
+            );
+            let mask: u64 = if ip.prefix_length == 0 {
+                0
+            } else {
+                (u64::from(u32::MAX) << (32 - ip.prefix_length)) & u64::from(u32::MAX)
+            };
+            Expr::func("bitAnd", vec![low, sql::lit(mask)])
+        }
+    }
 }
 
 /// sampler / diversified_sampler / random_sampler: one bucket of a subset of the matching
@@ -1154,6 +1209,59 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
         "global" => {
             obj_keys_check(ty, body, &[])?;
             Ok(Bucket::Global)
+        }
+        "ip_prefix" => {
+            obj_keys_check(
+                ty,
+                body,
+                &[
+                    "field",
+                    "script",
+                    "prefix_length",
+                    "is_ipv6",
+                    "append_prefix_length",
+                    "keyed",
+                    "min_doc_count",
+                ],
+            )?;
+            let field = require_field(ty, body)?;
+            let is_ipv6 = get_bool(ty, body, "is_ipv6", false)?;
+            let max = if is_ipv6 { 128 } else { 32 };
+            let prefix = match body.get("prefix_length") {
+                None => -1,
+                Some(v) => v
+                    .as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .ok_or_else(|| parse_err(ty, "prefix_length", v))?,
+            };
+            if !(0..=max).contains(&prefix) {
+                return Err(EsError::illegal_argument(format!(
+                    "[prefix_length] must be in range [0, {max}] while value is [{prefix}]"
+                )));
+            }
+            let min_doc_count = match body.get("min_doc_count") {
+                None => 1,
+                Some(v) => v
+                    .as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .ok_or_else(|| parse_err(ty, "min_doc_count", v))?,
+            };
+            if min_doc_count < 1 {
+                return Err(EsError::x_content_parse(
+                    "[ip_prefix] failed to parse field [min_doc_count]",
+                )
+                .caused_by(EsError::illegal_argument(format!(
+                    "[min_doc_count] must be in range [1, 2147483647] while value is [{min_doc_count}]"
+                ))));
+            }
+            Ok(Bucket::IpPrefix(IpPrefix {
+                field,
+                prefix_length: prefix as u32,
+                is_ipv6,
+                append_prefix_length: get_bool(ty, body, "append_prefix_length", false)?,
+                keyed: get_bool(ty, body, "keyed", false)?,
+                min_doc_count: min_doc_count as u64,
+            }))
         }
         "sampler" => {
             obj_keys_check(ty, body, &["shard_size"])?;

@@ -49,12 +49,11 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 18] = [
+const NOT_YET: [&str; 17] = [
     "significant_terms",
     "significant_text",
     "auto_date_histogram",
     "variable_width_histogram",
-    "ip_prefix",
     "nested",
     "reverse_nested",
     "geohex_grid",
@@ -926,6 +925,24 @@ impl Planner<'_> {
                             let k = self.cond_key(&|s| Ok(bucket::missing_cond(&s.meta, f)))?;
                             insts.push(child(self, k, scope)?);
                         }
+                        Bucket::IpPrefix(ip) => {
+                            info = self.key_info(&ip.field, None);
+                            if !matches!(info.kind, fields::EsKind::Ip | fields::EsKind::Other) {
+                                let ty = self
+                                    .sources
+                                    .iter()
+                                    .find_map(|s| fields::resolve(&s.meta, &ip.field))
+                                    .map(|f| f.es_type.clone())
+                                    .unwrap_or_default();
+                                return Err(EsError::illegal_argument(format!(
+                                    "Field [{}] of type [{ty}] is not supported for aggregation [ip_prefix]",
+                                    ip.field
+                                )));
+                            }
+                            let round = bucket::ip_prefix_round(ip);
+                            let k = self.value_key(&ip.field, None, &round)?;
+                            insts.push(child(self, k, scope)?);
+                        }
                         Bucket::Sampler(sm) => {
                             let k = self.sampler_key(sm, scope, path, &name, a.subs.is_empty())?;
                             insts.push(child(self, k, scope)?);
@@ -1383,6 +1400,79 @@ impl Render<'_> {
             })
             .unwrap_or_default();
         match b {
+            Bucket::IpPrefix(ip) => {
+                let inst = &insts[0];
+                let mut rows: Vec<(u128, String, Value, &Row)> = self
+                    .keyed_rows(inst, path)
+                    .into_iter()
+                    .filter_map(|(k, r)| {
+                        let addr: std::net::IpAddr = if ip.is_ipv6 {
+                            let v6: std::net::Ipv6Addr = k.as_str()?.parse().ok()?;
+                            match v6.to_ipv4_mapped() {
+                                Some(v4) => std::net::IpAddr::V4(v4),
+                                None => std::net::IpAddr::V6(v6),
+                            }
+                        } else {
+                            std::net::IpAddr::V4(std::net::Ipv4Addr::from(
+                                u32::try_from(k.as_u64()?).ok()?,
+                            ))
+                        };
+                        let bits = match addr {
+                            std::net::IpAddr::V4(v) if !ip.is_ipv6 => u128::from(u32::from(v)),
+                            std::net::IpAddr::V4(v) => u128::from(v.to_ipv6_mapped()),
+                            std::net::IpAddr::V6(v) => u128::from(v),
+                        };
+                        Some((bits, addr.to_string(), k, r))
+                    })
+                    .collect();
+                rows.sort_by_key(|r| r.0);
+                let netmask = (!ip.is_ipv6).then(|| {
+                    let m = if ip.prefix_length == 0 {
+                        0u32
+                    } else {
+                        u32::MAX << (32 - ip.prefix_length)
+                    };
+                    std::net::Ipv4Addr::from(m).to_string()
+                });
+                let mut list = Vec::new();
+                for (_, key, k, r) in rows {
+                    let n = count_of(Some(r));
+                    if n < ip.min_doc_count {
+                        continue;
+                    }
+                    let key = if ip.append_prefix_length {
+                        format!("{key}/{}", ip.prefix_length)
+                    } else {
+                        key
+                    };
+                    let subs =
+                        self.nodes(&inst.subs, Self::sub_path(path, &k).as_deref(), Some(r))?;
+                    let mut bk = Map::new();
+                    if !ip.keyed {
+                        bk.insert("key".into(), json!(key));
+                    }
+                    if let Some(m) = &netmask {
+                        bk.insert("netmask".into(), json!(m));
+                    }
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.insert("is_ipv6".into(), json!(ip.is_ipv6));
+                    bk.insert("prefix_length".into(), json!(ip.prefix_length));
+                    bk.extend(subs);
+                    list.push((key, bk));
+                }
+                if ip.keyed {
+                    let m: Map<String, Value> = list
+                        .into_iter()
+                        .map(|(k, b)| (k, Value::Object(b)))
+                        .collect();
+                    out.insert("buckets".into(), Value::Object(m));
+                } else {
+                    out.insert(
+                        "buckets".into(),
+                        Value::Array(list.into_iter().map(|(_, b)| Value::Object(b)).collect()),
+                    );
+                }
+            }
             Bucket::Sampler(bucket::Sampler::Random { probability, seed }) => {
                 let (n, subs) = self.single(&insts[0], path)?;
                 out.insert("seed".into(), json!(seed));
