@@ -1528,7 +1528,10 @@ async fn ip_prefix_buckets() {
     assert_eq!(r.json()["errors"], false, "{}", r.text);
     let ips_of = |v: &Value| -> Vec<IpAddr> {
         match v {
-            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().parse().unwrap()).collect(),
+            Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_str().unwrap().parse().unwrap())
+                .collect(),
             Value::String(s) => vec![s.parse().unwrap()],
             _ => vec![],
         }
@@ -1613,8 +1616,10 @@ async fn ip_prefix_buckets() {
     let want8: Vec<Value> = by8
         .iter()
         .filter(|(_, n)| **n >= 2)
-        .map(|(k, n)| json!({"key": Ipv4Addr::from(*k).to_string(), "netmask": "255.0.0.0",
-                             "doc_count": n, "is_ipv6": false, "prefix_length": 8}))
+        .map(|(k, n)| {
+            json!({"key": Ipv4Addr::from(*k).to_string(), "netmask": "255.0.0.0",
+                             "doc_count": n, "is_ipv6": false, "prefix_length": 8})
+        })
         .collect();
     assert_eq!(a["min2"]["buckets"], json!(want8));
     for bad in [
@@ -1622,7 +1627,229 @@ async fn ip_prefix_buckets() {
         json!({"p": {"ip_prefix": {"field": "ip"}}}),
         json!({"p": {"ip_prefix": {"field": "n", "prefix_length": 8}}}),
     ] {
-        let r = json_req("POST", &format!("/{idx}/_search"), &json!({"size": 0, "aggs": bad})).await;
+        let r = json_req(
+            "POST",
+            &format!("/{idx}/_search"),
+            &json!({"size": 0, "aggs": bad}),
+        )
+        .await;
         assert_es_error(&r, 400, "illegal_argument_exception");
+    }
+}
+
+/// Elasticsearch's auto_date_histogram choice for UTC data and units second…day (fixed lengths
+/// in UTC), computed here from the timestamps: the smallest rounding (from `min_unit`) whose key
+/// count from the first to the last key is ≤ buckets × its largest inner interval (and whose span
+/// fits buckets × rough duration × largest inner interval), then the smallest inner interval
+/// bringing the count to ≤ buckets, buckets merged from the first key
+/// (AutoDateHistogramAggregationBuilder#buildRoundings, InternalAutoDateHistogram#reduce).
+fn auto_expected(xs: &[(i64, i64)], t: i64, min_unit: usize) -> (String, Vec<(i64, u64, i64)>) {
+    let ladder: [(i64, &str, &[i64]); 4] = [
+        (1000, "s", &[1, 5, 10, 30]),
+        (60_000, "m", &[1, 5, 10, 30]),
+        (3_600_000, "h", &[1, 3, 12]),
+        (86_400_000, "d", &[1, 7]),
+    ];
+    let min = xs.iter().map(|x| x.0).min().unwrap();
+    let max = xs.iter().map(|x| x.0).max().unwrap();
+    for (unit, abbr, inner) in &ladder[min_unit..] {
+        let maxi = *inner.last().unwrap();
+        let first = min.div_euclid(*unit) * unit;
+        let k = (max.div_euclid(*unit) * unit - first) / unit + 1;
+        if k <= t * maxi && max - min <= t * unit * maxi {
+            let n = if k > t {
+                *inner.iter().find(|i| (k + *i - 1) / *i <= t).unwrap()
+            } else {
+                1
+            };
+            let step = n * unit;
+            let nb = (k + n - 1) / n;
+            let mut out: Vec<(i64, u64, i64)> = (0..nb).map(|j| (first + j * step, 0, 0)).collect();
+            for (ms, v) in xs {
+                let b = &mut out[((ms - first) / step) as usize];
+                b.1 += 1;
+                b.2 += v;
+            }
+            return (format!("{n}{abbr}"), out);
+        }
+    }
+    panic!("data spans more than the test's ladder");
+}
+
+/// auto_date_histogram: the rounding and inner interval Elasticsearch's reduction picks for
+/// `buckets` (default 10), empty buckets inside the data filled, `interval` after `buckets`,
+/// `minimum_interval`, `time_zone` across the 2024-03-31 DST change, sub-aggregations; bucket
+/// shape as date_histogram (search-aggregations-bucket-autodatehistogram-aggregation.html,
+/// InternalAutoDateHistogram#doXContentBody).
+#[tokio::test]
+async fn auto_date_histogram_rounding() {
+    let d = docs().await;
+    let all: Vec<(i64, i64)> = d
+        .iter()
+        .map(|x| (x["@timestamp"].as_i64().unwrap(), x["n"].as_i64().unwrap()))
+        .collect();
+    let gap: Vec<(i64, i64)> = all
+        .iter()
+        .copied()
+        .filter(|x| !(20..70).contains(&x.1))
+        .collect();
+    for (query, xs, t, min_unit) in [
+        (json!({"match_all": {}}), &all, 10, None),
+        (json!({"match_all": {}}), &all, 3, None),
+        (json!({"match_all": {}}), &all, 40, None),
+        (json!({"match_all": {}}), &all, 100, Some("day")),
+        (
+            json!({"bool": {"must_not": {"range": {"n": {"gte": 20, "lt": 70}}}}}),
+            &gap,
+            20,
+            None,
+        ),
+        (
+            json!({"range": {"n": {"lt": 3}}}),
+            &all[..3].to_vec(),
+            10,
+            None,
+        ),
+    ] {
+        let mut body = json!({"field": "@timestamp", "buckets": t});
+        if let Some(m) = min_unit {
+            body["minimum_interval"] = json!(m);
+        }
+        let a = aggs(
+            json!({"size": 0, "query": query, "aggs": {"h": {"auto_date_histogram": body,
+            "aggs": {"s": {"sum": {"field": "n"}}}}}}),
+        )
+        .await;
+        let mu = match min_unit {
+            Some("day") => 3,
+            _ => 0,
+        };
+        let (iv, want) = auto_expected(xs, t, mu);
+        let want: Vec<Value> = want
+            .iter()
+            .map(|(k, n, s)| json!({"key_as_string": iso(*k), "key": k, "doc_count": n, "s": {"value": *s as f64}}))
+            .collect();
+        assert_eq!(
+            a["h"],
+            json!({"buckets": want, "interval": iv}),
+            "buckets {t}"
+        );
+        let keys: Vec<&String> = a["h"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["buckets", "interval"]);
+    }
+    // Europe/Berlin: four local days (2024-03-29 … 04-01), the third one 23 hours long.
+    let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    use chrono::TimeZone;
+    let mut days: BTreeMap<chrono::NaiveDate, u64> = BTreeMap::new();
+    for (ms, _) in &all {
+        *days
+            .entry(tz.timestamp_millis_opt(*ms).unwrap().date_naive())
+            .or_default() += 1;
+    }
+    let want: Vec<Value> = days
+        .iter()
+        .map(|(day, n)| {
+            let start = tz
+                .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap())
+                .unwrap();
+            json!({"key_as_string": start.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string(),
+                   "key": start.timestamp_millis(), "doc_count": n})
+        })
+        .collect();
+    let a = aggs(json!({"size": 0, "aggs": {"h": {"auto_date_histogram": {
+        "field": "@timestamp", "buckets": 5, "time_zone": "Europe/Berlin"}}}}))
+    .await;
+    assert_eq!(a["h"], json!({"buckets": want, "interval": "1d"}));
+    // No documents: no buckets; a bad minimum_interval is a 400.
+    let a = aggs(
+        json!({"size": 0, "query": {"term": {"host": "nope"}}, "aggs": {"h": {
+        "auto_date_histogram": {"field": "@timestamp"}}}}),
+    )
+    .await;
+    assert_eq!(a["h"], json!({"buckets": [], "interval": "1s"}));
+    let r = json_req(
+        "POST",
+        &format!("/{IDX}/_search"),
+        &json!({"size": 0, "aggs": {"h": {
+        "auto_date_histogram": {"field": "@timestamp", "minimum_interval": "week"}}}}),
+    )
+    .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+}
+
+/// auto_date_histogram over years: months merged by 3 from the first month (`3M`), years, and
+/// years merged by 5 (`5y`) — calendar units counted from the first bucket as
+/// InternalAutoDateHistogram#mergeConsecutiveBuckets does.
+#[tokio::test]
+async fn auto_date_histogram_months_and_years() {
+    use chrono::{Datelike, NaiveDate};
+    let idx = "agg-auto-long";
+    let r = json_req(
+        "PUT",
+        &format!("/{idx}"),
+        &json!({"mappings": {"properties": {"t": {"type": "date"}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let start = NaiveDate::from_ymd_opt(2020, 1, 15).unwrap();
+    let dates: Vec<NaiveDate> = (0..40)
+        .map(|i| start + chrono::Duration::days(29 * i))
+        .collect();
+    let mut body = String::new();
+    for (i, dt) in dates.iter().enumerate() {
+        body.push_str(&format!(
+            "{{\"index\":{{\"_id\":\"{i}\"}}}}\n{{\"t\":\"{}\"}}\n",
+            dt.format("%Y-%m-%d")
+        ));
+    }
+    let r = bulk(&format!("/{idx}/_bulk?refresh=true"), &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let month_idx = |d: &NaiveDate| d.year() as i64 * 12 + d.month0() as i64;
+    let ms_of = |y: i32, m: u32| {
+        NaiveDate::from_ymd_opt(y, m, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+    };
+    // (buckets, interval, months per bucket)
+    for (t, iv, months) in [(15, "3M", 3i64), (10, "1y", 12), (2, "5y", 60)] {
+        let first = if months % 12 == 0 {
+            dates[0].year() as i64 * 12
+        } else {
+            month_idx(&dates[0])
+        };
+        let last = month_idx(dates.last().unwrap());
+        let mut want: Vec<(i64, u64)> = Vec::new();
+        let mut m = first;
+        while m <= last {
+            let n = dates
+                .iter()
+                .filter(|d| (month_idx(d) - first).div_euclid(months) == (m - first) / months)
+                .count() as u64;
+            want.push((ms_of((m / 12) as i32, (m % 12) as u32 + 1), n));
+            m += months;
+        }
+        let r = json_req(
+            "POST",
+            &format!("/{idx}/_search"),
+            &json!({"size": 0, "aggs": {"h": {
+            "auto_date_histogram": {"field": "t", "buckets": t, "format": "yyyy-MM"}}}}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let want: Vec<Value> = want
+            .iter()
+            .map(|(k, n)| {
+                let dt = chrono::DateTime::from_timestamp_millis(*k).unwrap();
+                json!({"key_as_string": dt.format("%Y-%m").to_string(), "key": k, "doc_count": n})
+            })
+            .collect();
+        assert_eq!(
+            r.json()["aggregations"]["h"],
+            json!({"buckets": want, "interval": iv}),
+            "buckets {t}"
+        );
     }
 }

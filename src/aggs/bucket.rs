@@ -13,8 +13,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 20] = [
+pub const TYPES: [&str; 21] = [
     "terms",
+    "auto_date_histogram",
     "ip_prefix",
     "sampler",
     "diversified_sampler",
@@ -188,6 +189,119 @@ pub enum Interval {
     Calendar(CalUnit),
     /// Fixed length in milliseconds.
     Fixed(i64),
+    /// auto_date_histogram: `n` units of rounding `unit` (index in [`AUTO_LADDER`]) counted from
+    /// the first bucket `first` (epoch millis), as InternalAutoDateHistogram merges consecutive
+    /// buckets.
+    Anchored {
+        unit: usize,
+        n: i64,
+        first: i64,
+    },
+}
+
+/// auto_date_histogram's roundings (AutoDateHistogramAggregationBuilder#buildRoundings):
+/// (unit name for `minimum_interval`, abbreviation, rough duration ms, inner intervals).
+pub const AUTO_LADDER: [(&str, &str, i64, &[i64]); 6] = [
+    ("second", "s", 1000, &[1, 5, 10, 30]),
+    ("minute", "m", 60_000, &[1, 5, 10, 30]),
+    ("hour", "h", 3_600_000, &[1, 3, 12]),
+    ("day", "d", 86_400_000, &[1, 7]),
+    ("month", "M", 30 * 86_400_000, &[1, 3]),
+    ("year", "y", 365 * 86_400_000, &[1, 5, 10, 20, 50, 100]),
+];
+
+/// auto_date_histogram before its rounding is chosen (at execution, from the data's range).
+#[derive(Debug, Clone)]
+pub struct AutoDate {
+    pub field: String,
+    pub buckets: u64,
+    pub time_zone: Option<String>,
+    pub format: Option<String>,
+    pub min_unit: usize,
+    pub missing: Option<Value>,
+}
+
+/// The plain date_histogram rounding of ladder unit `u`.
+fn ladder_interval(u: usize) -> Interval {
+    match u {
+        0 => Interval::Fixed(1000),
+        1 => Interval::Calendar(CalUnit::Minute),
+        2 => Interval::Calendar(CalUnit::Hour),
+        3 => Interval::Calendar(CalUnit::Day),
+        4 => Interval::Calendar(CalUnit::Month),
+        _ => Interval::Calendar(CalUnit::Year),
+    }
+}
+
+impl AutoDate {
+    fn histo(&self, iv: Interval) -> Histo {
+        Histo {
+            field: self.field.clone(),
+            date: Some(iv),
+            interval: 0.0,
+            offset: 0.0,
+            time_zone: self.time_zone.clone(),
+            min_doc_count: 0,
+            extended_bounds: None,
+            hard_bounds: None,
+            keyed: false,
+            format: self.format.clone(),
+            order: vec![(OrderKey::Key, false)],
+            missing: self.missing.clone(),
+            auto_interval: None,
+        }
+    }
+
+    /// The date_histogram that Elasticsearch's reduction ends with for data in `[min, max]`
+    /// (epoch millis; `None`: no data): the smallest rounding whose bucket count from the first
+    /// to the last key is at most `buckets` × its largest inner interval (and whose rough span
+    /// fits, as the shard collector checks), then the smallest inner interval that brings the
+    /// count to at most `buckets` (InternalAutoDateHistogram#reduce, maybeMergeConsecutiveBuckets).
+    pub fn resolve(&self, range: Option<(i64, i64)>) -> Histo {
+        let last = AUTO_LADDER.len() - 1;
+        let Some((min, max)) = range else {
+            let mut h = self.histo(Interval::Anchored {
+                unit: self.min_unit,
+                n: 1,
+                first: 0,
+            });
+            h.auto_interval = Some(format!("1{}", AUTO_LADDER[self.min_unit].1));
+            return h;
+        };
+        let t = self.buckets.max(1) as i64;
+        let mut chosen = (last, 1i64, 0i64);
+        for (u, &(_, _, rough, inner)) in AUTO_LADDER.iter().enumerate().skip(self.min_unit) {
+            let max_inner = *inner.last().unwrap_or(&1);
+            let cap = t * max_inner;
+            let plain = self.histo(ladder_interval(u));
+            let first = round_key(&plain, min as f64);
+            let end = round_key(&plain, max as f64);
+            let mut count = 0i64;
+            let mut k = first;
+            while k <= end && count <= cap {
+                count += 1;
+                k = next_key(&plain, k);
+            }
+            let fits = count <= cap && (max - min) <= t * rough * max_inner;
+            if fits || u == last {
+                let n = if count > t {
+                    inner
+                        .iter()
+                        .copied()
+                        .find(|i| (count + i - 1) / i <= t)
+                        .unwrap_or(max_inner)
+                } else {
+                    1
+                };
+                chosen = (u, n, first as i64);
+                break;
+            }
+        }
+        let (unit, n, first) = chosen;
+        let mut h = self.histo(Interval::Anchored { unit, n, first });
+        h.auto_interval = Some(format!("{n}{}", AUTO_LADDER[unit].1));
+        h
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -205,6 +319,8 @@ pub struct Histo {
     pub format: Option<String>,
     pub order: Vec<(OrderKey, bool)>,
     pub missing: Option<Value>,
+    /// auto_date_histogram: the chosen `interval` shown in the response.
+    pub auto_interval: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +379,8 @@ pub enum Bucket {
     Global,
     Sampler(Sampler),
     IpPrefix(IpPrefix),
+    /// Replaced by a date `Histogram` with an [`Interval::Anchored`] rounding before planning.
+    AutoDate(AutoDate),
 }
 
 /// ip_prefix: buckets of the network address of each value under `prefix_length`.
@@ -680,6 +798,44 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                     Some(v) => parse_order(ty, v)?,
                     None => vec![(OrderKey::Key, false)],
                 },
+                missing: body.get("missing").cloned(),
+                auto_interval: None,
+            }))
+        }
+        "auto_date_histogram" => {
+            obj_keys_check(
+                ty,
+                body,
+                &[
+                    "field",
+                    "buckets",
+                    "format",
+                    "time_zone",
+                    "minimum_interval",
+                    "missing",
+                    "script",
+                ],
+            )?;
+            let field = require_field(ty, body)?;
+            let tz = get_str(ty, body, "time_zone")?;
+            if let Some(t) = &tz {
+                dates::parse_date_math("now", "epoch_millis", 0, false, Some(t))
+                    .map_err(|_| EsError::illegal_argument(format!("Unknown time-zone ID: {t}")))?;
+            }
+            let min_unit = match get_str(ty, body, "minimum_interval")? {
+                None => 0,
+                Some(m) => AUTO_LADDER.iter().position(|l| l.0 == m).ok_or_else(|| {
+                    EsError::illegal_argument(
+                        "minimum_interval must be one of [second, minute, hour, day, month, year]",
+                    )
+                })?,
+            };
+            Ok(Bucket::AutoDate(AutoDate {
+                field,
+                buckets: get_u64(ty, body, "buckets", 10)?,
+                time_zone: tz,
+                format: get_str(ty, body, "format")?,
+                min_unit,
                 missing: body.get("missing").cloned(),
             }))
         }
@@ -1459,7 +1615,7 @@ pub fn key_expr(
 
 /// Bucket key of a histogram value.
 pub fn histo_round(h: &Histo) -> impl Fn(Expr, &Field) -> Expr + '_ {
-    move |v: Expr, _f: &Field| match &h.date {
+    move |v: Expr, field: &Field| match &h.date {
         None => {
             let shifted = Expr::func(
                 "minus",
@@ -1488,6 +1644,9 @@ pub fn histo_round(h: &Histo) -> impl Fn(Expr, &Field) -> Expr + '_ {
             // v is epoch millis (Int64); shift by the offset, round, shift back.
             let ms = Expr::func("minus", vec![v, sql::lit(off)]);
             let key = match iv {
+                Interval::Anchored { unit, n, first } => {
+                    anchored_sql(ms, &tz, (*unit, *n, *first), field)
+                }
                 Interval::Calendar(u) => {
                     let t = Expr::func(
                         "toTimeZone",
@@ -1561,6 +1720,86 @@ pub fn histo_round(h: &Histo) -> impl Fn(Expr, &Field) -> Expr + '_ {
             )
         }
     }
+}
+
+/// auto_date_histogram's key in SQL: the ladder unit's rounding, then `n` units counted from the
+/// first bucket — in milliseconds for seconds/minutes/hours, in local calendar dates for days,
+/// months and years.
+fn anchored_sql(ms: Expr, tz: &str, (unit, n, first): (usize, i64, i64), field: &Field) -> Expr {
+    let plain = Histo {
+        field: String::new(),
+        date: Some(ladder_interval(unit)),
+        interval: 0.0,
+        offset: 0.0,
+        time_zone: Some(tz.to_string()),
+        min_doc_count: 0,
+        extended_bounds: None,
+        hard_bounds: None,
+        keyed: false,
+        format: None,
+        order: vec![],
+        missing: None,
+        auto_interval: None,
+    };
+    let base = histo_round(&plain)(ms, field);
+    if unit <= 2 {
+        let step = n * AUTO_LADDER[unit].2;
+        return Expr::func(
+            "plus",
+            vec![
+                sql::lit(first),
+                Expr::func(
+                    "multiply",
+                    vec![
+                        Expr::func(
+                            "intDiv",
+                            vec![
+                                Expr::func("minus", vec![base, sql::lit(first)]),
+                                sql::lit(step),
+                            ],
+                        ),
+                        sql::lit(step),
+                    ],
+                ),
+            ],
+        );
+    }
+    let tzc = tz.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::UTC);
+    let first_date = local_of(tzc, first).date().format("%Y-%m-%d").to_string();
+    let date_of = |e: Expr| {
+        Expr::func(
+            "toDate",
+            vec![
+                Expr::func("fromUnixTimestamp64Milli", vec![e]),
+                sql::lit(tz),
+            ],
+        )
+    };
+    let (diff_unit, add) = match unit {
+        3 => ("day", "addDays"),
+        4 => ("month", "addMonths"),
+        _ => ("year", "addYears"),
+    };
+    let f = Expr::func("toDate", vec![sql::lit(first_date.as_str())]);
+    let idx = Expr::func(
+        "dateDiff",
+        vec![sql::lit(diff_unit), f.clone(), date_of(base)],
+    );
+    let steps = Expr::func(
+        "multiply",
+        vec![Expr::func("intDiv", vec![idx, sql::lit(n)]), sql::lit(n)],
+    );
+    Expr::func(
+        "toUnixTimestamp64Milli",
+        vec![Expr::func(
+            "toDateTime64",
+            vec![
+                Expr::func(add, vec![f, steps]),
+                sql::lit(3u64),
+                sql::lit(tz),
+            ],
+        )],
+    )
 }
 
 /// A per-index condition (for range/filter-like buckets) on a field's values.
@@ -1645,6 +1884,27 @@ fn fixed_offset_ms(tz: chrono_tz::Tz, ms: i64) -> i64 {
 /// The key of the bucket holding `x` (the same rounding as the SQL key).
 pub fn round_key(h: &Histo, x: f64) -> f64 {
     match &h.date {
+        Some(Interval::Anchored { unit, n, first }) => {
+            let mut plain = h.clone();
+            plain.date = Some(ladder_interval(*unit));
+            let k = round_key(&plain, x) as i64;
+            let (unit, n, first) = (*unit, *n, *first);
+            if unit <= 2 {
+                let step = n * AUTO_LADDER[unit].2;
+                return (first + (k - first).div_euclid(step) * step) as f64;
+            }
+            let tz = tz_of(h);
+            let (a, b) = (local_of(tz, first).date(), local_of(tz, k).date());
+            let idx = match unit {
+                3 => (b - a).num_days(),
+                4 => {
+                    (b.year() as i64 * 12 + b.month() as i64)
+                        - (a.year() as i64 * 12 + a.month() as i64)
+                }
+                _ => (b.year() - a.year()) as i64,
+            };
+            anchored_add(h, first, idx.div_euclid(n) * n) as f64
+        }
         None => ((x - h.offset) / h.interval).floor() * h.interval + h.offset,
         Some(Interval::Fixed(i)) => {
             let tz = tz_of(h);
@@ -1702,9 +1962,33 @@ pub fn round_key(h: &Histo, x: f64) -> f64 {
     }
 }
 
+/// `steps` local days / months / years (by the Anchored unit) after the local date of `from`, at
+/// local midnight.
+fn anchored_add(h: &Histo, from: i64, steps: i64) -> i64 {
+    let tz = tz_of(h);
+    let d = local_of(tz, from).date();
+    let Some(Interval::Anchored { unit, .. }) = &h.date else {
+        return from;
+    };
+    let moved = match unit {
+        3 => d.checked_add_signed(chrono::Duration::days(steps)),
+        4 => d.checked_add_months(chrono::Months::new(steps.max(0) as u32)),
+        _ => d.checked_add_months(chrono::Months::new((steps.max(0) * 12) as u32)),
+    }
+    .unwrap_or(d);
+    utc_of(tz, moved.and_hms_opt(0, 0, 0).unwrap_or_default())
+}
+
 /// The key after `key`.
 pub fn next_key(h: &Histo, key: f64) -> f64 {
     match &h.date {
+        Some(Interval::Anchored { unit, n, .. }) => {
+            if *unit <= 2 {
+                key + (n * AUTO_LADDER[*unit].2) as f64
+            } else {
+                anchored_add(h, key as i64, *n) as f64
+            }
+        }
         None => key + h.interval,
         Some(Interval::Fixed(i)) => round_key(h, key + *i as f64),
         Some(Interval::Calendar(u)) => {

@@ -943,6 +943,13 @@ impl Planner<'_> {
                             let k = self.value_key(&ip.field, None, &round)?;
                             insts.push(child(self, k, scope)?);
                         }
+                        Bucket::AutoDate(_) => {
+                            // Root auto_date_histograms are resolved into date histograms
+                            // before planning (resolve_auto_dates).
+                            return Err(EsError::unsupported(format!(
+                                "[auto_date_histogram] aggregation [{name}] below another aggregation"
+                            )));
+                        }
                         Bucket::Sampler(sm) => {
                             let k = self.sampler_key(sm, scope, path, &name, a.subs.is_empty())?;
                             insts.push(child(self, k, scope)?);
@@ -1174,6 +1181,83 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
     }
 }
 
+/// auto_date_histogram at the root: one query for the range (min, max) of its field over the
+/// query's documents, from which its rounding is chosen as Elasticsearch's reduction would
+/// (`AutoDate::resolve`); it then runs as a date_histogram in the main query. With `ch` `None`
+/// (query counting), no data is assumed.
+async fn resolve_auto_dates(
+    ch: Option<&ClickHouse>,
+    sources: &[Source],
+    aggs: &[Agg],
+) -> Result<Vec<Agg>, EsError> {
+    let mut out = aggs.to_vec();
+    for a in &mut out {
+        let Kind::Bucket(Bucket::AutoDate(ad)) = &a.kind else {
+            continue;
+        };
+        let mut range = None;
+        if let Some(ch) = ch {
+            let mut selects = Vec::new();
+            for s in sources {
+                let Some((e, is_array)) =
+                    bucket::key_expr(&s.meta, &ad.field, ad.missing.as_ref(), &|e, _| e)?
+                else {
+                    continue;
+                };
+                let info = fields::resolve(&s.meta, &ad.field);
+                if let Some(f) = info
+                    && !matches!(f.kind, fields::EsKind::Date | fields::EsKind::DateNanos)
+                {
+                    return Err(EsError::illegal_argument(format!(
+                        "Field [{}] of type [{}] is not supported for aggregation [auto_date_histogram]",
+                        ad.field, f.es_type
+                    )));
+                }
+                let v = if is_array {
+                    Expr::func("arrayJoin", vec![e])
+                } else {
+                    e
+                };
+                selects.push(Select {
+                    items: vec![v.alias("_v")],
+                    from: Some(s.from.clone()),
+                    final_: s.final_,
+                    where_: Some(s.where_.clone()),
+                    ..Default::default()
+                });
+            }
+            if !selects.is_empty() {
+                let q = Select {
+                    items: vec![
+                        Expr::func("min", vec![sql::col("_v")]).alias("lo"),
+                        Expr::func("max", vec![sql::col("_v")]).alias("hi"),
+                        Expr::func("count", vec![sql::col("_v")]).alias("n"),
+                    ],
+                    from: Some(FromClause::subquery(sql::union_all(selects), "d")),
+                    ..Default::default()
+                };
+                let rows = ch.query_rows(&q).await?;
+                let num = |v: Option<&Value>| -> Option<i64> {
+                    v.and_then(|x| {
+                        x.as_i64()
+                            .or_else(|| x.as_f64().map(|f| f as i64))
+                            .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+                    })
+                };
+                if let Some(r) = rows.first()
+                    && num(r.get("n")).unwrap_or(0) > 0
+                    && let (Some(lo), Some(hi)) = (num(r.get("lo")), num(r.get("hi")))
+                {
+                    range = Some((lo, hi));
+                }
+            }
+        }
+        tracing::debug!(agg = %a.name, ?range, "auto_date_histogram range");
+        a.kind = Kind::Bucket(Bucket::Histogram(ad.resolve(range)));
+    }
+    Ok(out)
+}
+
 /// Runs the aggregations over the sources; returns the `aggregations` object and the number of
 /// ClickHouse queries used.
 pub async fn execute(
@@ -1182,6 +1266,8 @@ pub async fn execute(
     aggs: &[Agg],
     now_millis: i64,
 ) -> Result<Value, EsError> {
+    let resolved = resolve_auto_dates(Some(ch), sources, aggs).await?;
+    let aggs = resolved.as_slice();
     let mut p = Planner {
         sources,
         now: now_millis,
@@ -1251,8 +1337,17 @@ pub fn query_count(sources: &[Source], aggs: &[Agg], now_millis: i64) -> Result<
         limits: HashMap::new(),
     };
     let root_level = p.level(Scope::Query, vec![]);
-    p.plan(aggs, Scope::Query, &[], root_level)?;
-    Ok(build_groups(&p).len())
+    let mut resolved = aggs.to_vec();
+    let mut extra = 0;
+    for a in &mut resolved {
+        if let Kind::Bucket(Bucket::AutoDate(ad)) = &a.kind {
+            a.kind = Kind::Bucket(Bucket::Histogram(ad.resolve(None)));
+            extra += 1;
+        }
+    }
+    p.plan(&resolved, Scope::Query, &[], root_level)?;
+    // Each root auto_date_histogram first reads its field's range.
+    Ok(build_groups(&p).len() + extra)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1400,6 +1495,7 @@ impl Render<'_> {
             })
             .unwrap_or_default();
         match b {
+            Bucket::AutoDate(_) => {}
             Bucket::IpPrefix(ip) => {
                 let inst = &insts[0];
                 let mut rows: Vec<(u128, String, Value, &Row)> = self
@@ -2007,6 +2103,9 @@ impl Render<'_> {
                         "buckets".into(),
                         Value::Array(list.into_iter().map(Value::Object).collect()),
                     );
+                }
+                if let Some(iv) = &h.auto_interval {
+                    out.insert("interval".into(), json!(iv));
                 }
             }
         }
