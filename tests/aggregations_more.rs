@@ -1853,3 +1853,87 @@ async fn auto_date_histogram_months_and_years() {
         );
     }
 }
+
+/// rate below a date_histogram: the bucket's sum (`mode: sum`, default), value count
+/// (`mode: value_count`) or document count (no field), divided by the bucket's size in `unit`
+/// (Rounding.Prepared#roundingSize: calendar units of the same kind by their fixed ratio — a
+/// day is 24 hours even across DST — a month bucket by its real length for day-based units, a
+/// fixed interval by its length; no unit: per bucket). Month-based units below day/fixed
+/// histograms and rate outside a date_histogram are 400s
+/// (search-aggregations-metrics-rate-aggregation.html, x-pack analytics RateAggregator).
+#[tokio::test]
+async fn rate_per_unit() {
+    let d = docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "days": {"date_histogram": {"field": "@timestamp", "calendar_interval": "day"}, "aggs": {
+            "per_hour": {"rate": {"field": "bytes", "unit": "hour"}},
+            "counted": {"rate": {"field": "bytes", "unit": "hour", "mode": "value_count"}},
+            "docs_per_week": {"rate": {"unit": "week"}},
+            "plain": {"rate": {"field": "bytes"}}}},
+        "six": {"date_histogram": {"field": "@timestamp", "fixed_interval": "6h"}, "aggs": {
+            "per_minute": {"rate": {"field": "latency", "unit": "minute"}}}},
+        "months": {"date_histogram": {"field": "@timestamp", "calendar_interval": "month"}, "aggs": {
+            "per_day": {"rate": {"field": "bytes", "unit": "day"}},
+            "per_year": {"rate": {"field": "bytes", "unit": "year"}}}}}}))
+    .await;
+    let group = |size: i64| {
+        let mut by: BTreeMap<i64, (f64, f64, f64, f64)> = BTreeMap::new();
+        for x in d {
+            let e = by
+                .entry(x["@timestamp"].as_i64().unwrap().div_euclid(size) * size)
+                .or_default();
+            if let Some(b) = x["bytes"].as_f64() {
+                e.0 += b;
+                e.1 += 1.0;
+            }
+            e.2 += 1.0;
+            e.3 += x["latency"].as_f64().unwrap();
+        }
+        by
+    };
+    let days = group(86_400_000);
+    let b = a["days"]["buckets"].as_array().unwrap();
+    assert_eq!(b.len(), days.len());
+    for (bk, (_, (sum, cnt, docs, _))) in b.iter().zip(&days) {
+        close(&bk["per_hour"]["value"], sum / 24.0);
+        close(&bk["counted"]["value"], cnt / 24.0);
+        close(&bk["docs_per_week"]["value"], docs * 7.0);
+        close(&bk["plain"]["value"], *sum);
+    }
+    let six = group(21_600_000);
+    let b = a["six"]["buckets"].as_array().unwrap();
+    assert_eq!(b.len(), six.len());
+    for (bk, (_, (_, _, _, lat))) in b.iter().zip(&six) {
+        close(&bk["per_minute"]["value"], lat / 360.0);
+    }
+    // March 2024 has 31 days, April 30.
+    let mut months: BTreeMap<u32, f64> = BTreeMap::new();
+    for x in d {
+        let t = chrono::DateTime::from_timestamp_millis(x["@timestamp"].as_i64().unwrap()).unwrap();
+        use chrono::Datelike;
+        *months.entry(t.month()).or_default() += x["bytes"].as_f64().unwrap_or(0.0);
+    }
+    let b = a["months"]["buckets"].as_array().unwrap();
+    assert_eq!(b.len(), 2);
+    close(&b[0]["per_day"]["value"], months[&3] / 31.0);
+    close(&b[1]["per_day"]["value"], months[&4] / 30.0);
+    close(&b[1]["per_year"]["value"], months[&4] * 12.0);
+    for bad in [
+        json!({"r": {"rate": {"field": "bytes", "unit": "day"}}}),
+        json!({"h": {"terms": {"field": "host"}, "aggs": {"r": {"rate": {"field": "bytes"}}}}}),
+        json!({"h": {"date_histogram": {"field": "@timestamp", "fixed_interval": "6h"},
+                     "aggs": {"r": {"rate": {"field": "bytes", "unit": "month"}}}}}),
+        json!({"h": {"date_histogram": {"field": "@timestamp", "calendar_interval": "day"},
+                     "aggs": {"r": {"rate": {"field": "bytes", "unit": "month"}}}}}),
+        json!({"h": {"date_histogram": {"field": "@timestamp", "calendar_interval": "day"},
+                     "aggs": {"r": {"rate": {"field": "bytes", "unit": "fortnight"}}}}}),
+    ] {
+        let r = json_req(
+            "POST",
+            &format!("/{IDX}/_search"),
+            &json!({"size": 0, "aggs": bad}),
+        )
+        .await;
+        assert_es_error(&r, 400, "illegal_argument_exception");
+    }
+}

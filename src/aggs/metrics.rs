@@ -50,6 +50,34 @@ pub enum MetricKind {
         weight: String,
         weight_missing: Option<Value>,
     },
+    /// rate: the bucket's sum (or value count, or document count without a field), divided by
+    /// the parent date_histogram bucket's size in `unit` when rendering.
+    Rate {
+        unit: Option<RateUnit>,
+        value_count: bool,
+    },
+}
+
+/// A rate unit (Rounding.DateTimeUnit): millisecond-based (length in ms) or month-based
+/// (length in months).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateUnit {
+    Millis(i64),
+    Months(i64),
+}
+
+fn rate_unit(s: &str) -> Option<RateUnit> {
+    Some(match s {
+        "second" | "1s" => RateUnit::Millis(1000),
+        "minute" | "1m" => RateUnit::Millis(60_000),
+        "hour" | "1h" => RateUnit::Millis(3_600_000),
+        "day" | "1d" => RateUnit::Millis(86_400_000),
+        "week" | "1w" => RateUnit::Millis(7 * 86_400_000),
+        "month" | "1M" => RateUnit::Months(1),
+        "quarter" | "1q" => RateUnit::Months(3),
+        "year" | "1y" => RateUnit::Months(12),
+        _ => return None,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -61,7 +89,8 @@ pub struct Metric {
     pub format: Option<String>,
 }
 
-pub const TYPES: [&str; 18] = [
+pub const TYPES: [&str; 19] = [
+    "rate",
     "avg",
     "sum",
     "min",
@@ -99,6 +128,57 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
         "top_hits" => {
             let t = super::top::parse_top_hits(body)?;
             return Ok(other(MetricKind::TopHits(t), String::new()));
+        }
+        "rate" => {
+            obj_keys_check(
+                ty,
+                body,
+                &["field", "unit", "mode", "script", "missing", "format"],
+            )?;
+            for k in ["script", "format"] {
+                if body.contains_key(k) {
+                    return Err(EsError::unsupported(format!(
+                        "[rate] aggregation with [{k}]"
+                    )));
+                }
+            }
+            let field = match body.get("field") {
+                None => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => return Err(parse_err(ty, "field", other)),
+            };
+            let unit =
+                match body.get("unit") {
+                    None => None,
+                    Some(Value::String(u)) => Some(rate_unit(u).ok_or_else(|| {
+                        EsError::illegal_argument(format!("Unsupported unit {u}"))
+                    })?),
+                    Some(other) => return Err(parse_err(ty, "unit", other)),
+                };
+            let value_count = match body.get("mode") {
+                None => false,
+                Some(Value::String(m)) if m == "sum" => false,
+                Some(Value::String(m)) if m == "value_count" => true,
+                Some(Value::String(m)) => {
+                    return Err(EsError::illegal_argument(format!(
+                        "No enum constant org.elasticsearch.xpack.analytics.rate.RateMode.{}",
+                        m.to_uppercase()
+                    )));
+                }
+                Some(other) => return Err(parse_err(ty, "mode", other)),
+            };
+            if value_count && field.is_empty() {
+                return Err(EsError::illegal_argument(
+                    "The mode parameter is only supported with field or script",
+                ));
+            }
+            return Ok(Metric {
+                ty,
+                kind: MetricKind::Rate { unit, value_count },
+                field,
+                missing: body.get("missing").cloned(),
+                format: None,
+            });
         }
         "weighted_avg" => {
             obj_keys_check(ty, body, &["value", "weight", "format", "value_type"])?;
@@ -319,7 +399,10 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>) -> Result<Metric, EsEr
 fn numeric_only(m: &Metric) -> bool {
     !matches!(
         m.kind,
-        MetricKind::ValueCount
+        MetricKind::Rate {
+            value_count: true,
+            ..
+        } | MetricKind::ValueCount
             | MetricKind::Cardinality { .. }
             | MetricKind::StringStats { .. }
             | MetricKind::ValueSet
@@ -428,6 +511,8 @@ pub fn input_expr(
         MetricKind::TopMetrics(t) => {
             return super::top::metrics_input(t, meta, &shape.shown, score);
         }
+        // rate without a field counts documents.
+        MetricKind::Rate { .. } if m.field.is_empty() => return Ok(sql::lit(1u64)),
         MetricKind::TopHits(t) => return super::top::hits_input(t, meta, &shape.shown, score),
         MetricKind::GeoCentroid | MetricKind::GeoBounds { .. } => {
             return super::geo::points_expr(meta, &m.field, m.ty);
@@ -577,7 +662,13 @@ pub fn columns(m: &Metric, v: &str, array: bool, p: &str) -> Vec<sql::SelectItem
     };
     match &m.kind {
         MetricKind::Avg => vec![f("avg").alias(format!("{p}_v"))],
-        MetricKind::Sum => vec![f("sum").alias(format!("{p}_v"))],
+        MetricKind::Sum
+        | MetricKind::Rate {
+            value_count: false, ..
+        } => vec![f("sum").alias(format!("{p}_v"))],
+        MetricKind::Rate {
+            value_count: true, ..
+        } => vec![Expr::func("toFloat64", vec![f("count")]).alias(format!("{p}_v"))],
         MetricKind::Min => vec![f("min").alias(format!("{p}_v"))],
         MetricKind::Max => vec![f("max").alias(format!("{p}_v"))],
         MetricKind::ValueCount => vec![f("count").alias(format!("{p}_v"))],
@@ -910,6 +1001,13 @@ pub fn render(
             single(&mut out, num(row, &format!("{p}_v")))
         }
         MetricKind::Sum => single(&mut out, Some(num(row, &format!("{p}_v")).unwrap_or(0.0))),
+        // Divided by the parent bucket's size by the date_histogram that renders it.
+        MetricKind::Rate { .. } => {
+            out.insert(
+                "value".into(),
+                json!(num(row, &format!("{p}_v")).unwrap_or(0.0)),
+            );
+        }
         MetricKind::ValueCount => {
             out.insert(
                 "value".into(),

@@ -49,7 +49,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 17] = [
+const NOT_YET: [&str; 16] = [
     "significant_terms",
     "significant_text",
     "auto_date_histogram",
@@ -59,7 +59,6 @@ const NOT_YET: [&str; 17] = [
     "geohex_grid",
     "children",
     "parent",
-    "rate",
     "geo_line",
     "scripted_metric",
     "t_test",
@@ -1181,6 +1180,97 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
     }
 }
 
+fn cal_size(u: bucket::CalUnit) -> metrics::RateUnit {
+    use bucket::CalUnit as C;
+    use metrics::RateUnit as R;
+    match u {
+        C::Minute => R::Millis(60_000),
+        C::Hour => R::Millis(3_600_000),
+        C::Day => R::Millis(86_400_000),
+        C::Week => R::Millis(7 * 86_400_000),
+        C::Month => R::Months(1),
+        C::Quarter => R::Months(3),
+        C::Year => R::Months(12),
+    }
+}
+
+fn rate_unit_name(u: metrics::RateUnit) -> &'static str {
+    use metrics::RateUnit as R;
+    match u {
+        R::Millis(1000) => "second",
+        R::Millis(60_000) => "minute",
+        R::Millis(3_600_000) => "hour",
+        R::Millis(86_400_000) => "day",
+        R::Millis(_) => "week",
+        R::Months(1) => "month",
+        R::Months(3) => "quarter",
+        R::Months(_) => "year",
+    }
+}
+
+/// The size of the date_histogram bucket at `key` in rate units (1 without a unit).
+fn rate_divisor(h: &bucket::Histo, key: f64, unit: Option<metrics::RateUnit>) -> f64 {
+    use metrics::RateUnit as R;
+    let Some(unit) = unit else { return 1.0 };
+    match (&h.date, unit) {
+        (Some(bucket::Interval::Calendar(c)), R::Millis(r)) => match cal_size(*c) {
+            R::Millis(ms) => ms as f64 / r as f64,
+            R::Months(_) => (bucket::next_key(h, key) - key) / r as f64,
+        },
+        (Some(bucket::Interval::Calendar(c)), R::Months(r)) => match cal_size(*c) {
+            R::Months(m) => m as f64 / r as f64,
+            R::Millis(_) => 1.0,
+        },
+        (Some(bucket::Interval::Fixed(i)), R::Millis(r)) => *i as f64 / r as f64,
+        _ => 1.0,
+    }
+}
+
+/// rate must sit directly below a date_histogram whose interval can be measured in its unit
+/// (RateAggregator, Rounding#roundingSize); checked before anything runs.
+fn check_rates(aggs: &[Agg], parent: Option<&Bucket>) -> Result<(), EsError> {
+    for a in aggs {
+        match &a.kind {
+            Kind::Metric(m) => {
+                let metrics::MetricKind::Rate { unit, .. } = &m.kind else {
+                    continue;
+                };
+                let h = match parent {
+                    Some(Bucket::Histogram(h)) if h.date.is_some() => h,
+                    _ => {
+                        return Err(EsError::illegal_argument(
+                            "The rate aggregation can only be used inside a date histogram aggregation or composite aggregation with one date histogram value source",
+                        ));
+                    }
+                };
+                if let Some(u @ metrics::RateUnit::Months(_)) = unit {
+                    match &h.date {
+                        Some(bucket::Interval::Fixed(_)) => {
+                            return Err(EsError::illegal_argument(format!(
+                                "Cannot use month-based rate unit [{}] with fixed interval based histogram, only week, day, hour, minute and second are supported for this histogram",
+                                rate_unit_name(*u)
+                            )));
+                        }
+                        Some(bucket::Interval::Calendar(c))
+                            if matches!(cal_size(*c), metrics::RateUnit::Millis(_)) =>
+                        {
+                            return Err(EsError::illegal_argument(format!(
+                                "Cannot use month-based rate unit [{}] with non-month based calendar interval histogram [{}] only week, day, hour, minute and second are supported for this histogram",
+                                rate_unit_name(*u),
+                                rate_unit_name(cal_size(*c))
+                            )));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Kind::Bucket(b) => check_rates(&a.subs, Some(b))?,
+            Kind::Pipeline(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// auto_date_histogram at the root: one query for the range (min, max) of its field over the
 /// query's documents, from which its rounding is chosen as Elasticsearch's reduction would
 /// (`AutoDate::resolve`); it then runs as a date_histogram in the main query. With `ch` `None`
@@ -1266,6 +1356,7 @@ pub async fn execute(
     aggs: &[Agg],
     now_millis: i64,
 ) -> Result<Value, EsError> {
+    check_rates(aggs, None)?;
     let resolved = resolve_auto_dates(Some(ch), sources, aggs).await?;
     let aggs = resolved.as_slice();
     let mut p = Planner {
@@ -1337,6 +1428,7 @@ pub fn query_count(sources: &[Source], aggs: &[Agg], now_millis: i64) -> Result<
         limits: HashMap::new(),
     };
     let root_level = p.level(Scope::Query, vec![]);
+    check_rates(aggs, None)?;
     let mut resolved = aggs.to_vec();
     let mut extra = 0;
     for a in &mut resolved {
@@ -1442,6 +1534,31 @@ impl Render<'_> {
             row,
         )?;
         Ok((count_of(row), subs))
+    }
+
+    /// rate metrics directly below a date_histogram: the bucket's sum divided by the bucket's
+    /// size in the rate's unit (Rounding.Prepared#roundingSize).
+    fn apply_rates(
+        &self,
+        nodes: &[PNode],
+        h: &bucket::Histo,
+        key: f64,
+        subs: &mut Map<String, Value>,
+    ) {
+        for n in nodes {
+            let PNode::Metric { name, spec, .. } = n else {
+                continue;
+            };
+            let metrics::MetricKind::Rate { unit, .. } = &self.p.metrics[*spec].metric.kind else {
+                continue;
+            };
+            let div = rate_divisor(h, key, *unit);
+            if let Some(Value::Object(o)) = subs.get_mut(name)
+                && let Some(v) = o.get("value").and_then(Value::as_f64)
+            {
+                o.insert("value".into(), json!(v / div));
+            }
+        }
     }
 
     fn own_key<'r>(&self, level: usize, row: &'r Row) -> Option<&'r Value> {
@@ -2050,7 +2167,10 @@ impl Render<'_> {
                     } else {
                         None
                     };
-                    let subs = self.nodes(&inst.subs, sp.as_deref(), row)?;
+                    let mut subs = self.nodes(&inst.subs, sp.as_deref(), row)?;
+                    if h.date.is_some() {
+                        self.apply_rates(&inst.subs, h, x, &mut subs);
+                    }
                     let mut bk = Map::new();
                     let kas = if let Some(df) = &info.date_format {
                         let f = h.format.clone().unwrap_or_else(|| df.clone());
