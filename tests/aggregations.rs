@@ -569,12 +569,12 @@ async fn meta_and_errors() {
     let r = json_req(
         "POST",
         &path,
-        &json!({"aggs": {"x": {"significant_terms": {"field": "host"}}}}),
+        &json!({"aggs": {"x": {"matrix_stats": {"fields": ["bytes"]}}}}),
     )
     .await;
     let e = assert_es_error(&r, 400, "illegal_argument_exception");
     assert!(
-        e["reason"].as_str().unwrap().contains("significant_terms"),
+        e["reason"].as_str().unwrap().contains("matrix_stats"),
         "{e}"
     );
     let r = json_req(

@@ -1937,3 +1937,104 @@ async fn rate_per_unit() {
         assert_es_error(&r, 400, "illegal_argument_exception");
     }
 }
+
+/// JLHScore#getScore, written out again for the expected values.
+fn jlh_expected(sub: u64, sub_size: u64, sup: u64, sup_size: u64) -> f64 {
+    let p = sub as f64 / sub_size as f64;
+    let q = sup.max(1) as f64 / sup_size as f64;
+    if p - q <= 0.0 { 0.0 } else { (p - q) * (p / q) }
+}
+
+/// significant_terms (default JLH heuristic): foreground = the query's documents (or the parent
+/// bucket's), background = every document of the index; `doc_count` / `bg_count` of the
+/// aggregation are their sizes; buckets with key, doc_count, score, bg_count, kept when
+/// score > 0 and doc_count ≥ min_doc_count (default 3), by score descending, `size` of them
+/// (InternalSignificantTerms#doXContentBody and Bucket#toXContent, JLHScore;
+/// search-aggregations-bucket-significantterms-aggregation.html).
+#[tokio::test]
+async fn significant_terms_jlh() {
+    let d = docs().await;
+    let expected =
+        |fg: &[&Value], field: &str, min: u64, size: usize| -> Vec<(String, u64, f64, u64)> {
+            let terms = |x: &Value| -> Vec<String> {
+                match &x[field] {
+                    Value::Array(a) => {
+                        let mut v: Vec<String> =
+                            a.iter().map(|t| t.as_str().unwrap().to_string()).collect();
+                        v.sort();
+                        v.dedup();
+                        v
+                    }
+                    Value::String(s) => vec![s.clone()],
+                    Value::Number(n) => vec![n.to_string()],
+                    _ => vec![],
+                }
+            };
+            let mut fgc: BTreeMap<String, u64> = BTreeMap::new();
+            let mut bgc: BTreeMap<String, u64> = BTreeMap::new();
+            for x in fg {
+                for t in terms(x) {
+                    *fgc.entry(t).or_default() += 1;
+                }
+            }
+            for x in d {
+                for t in terms(x) {
+                    *bgc.entry(t).or_default() += 1;
+                }
+            }
+            let mut out: Vec<(String, u64, f64, u64)> = fgc
+                .iter()
+                .map(|(t, n)| {
+                    (
+                        t.clone(),
+                        *n,
+                        jlh_expected(*n, fg.len() as u64, bgc[t], d.len() as u64),
+                        bgc[t],
+                    )
+                })
+                .filter(|b| b.2 > 0.0 && b.1 >= min)
+                .collect();
+            out.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+            out.truncate(size);
+            out
+        };
+    let check = |got: &Value, want: &[(String, u64, f64, u64)], fg: usize| {
+        assert_eq!(got["doc_count"], fg, "{got}");
+        assert_eq!(got["bg_count"], d.len(), "{got}");
+        let b = got["buckets"].as_array().unwrap();
+        assert_eq!(b.len(), want.len(), "{got}");
+        for (bk, (k, n, s, bg)) in b.iter().zip(want) {
+            assert_eq!(bk["key"].to_string().trim_matches('"'), k.as_str(), "{got}");
+            assert_eq!(bk["doc_count"], *n);
+            assert_eq!(bk["bg_count"], *bg);
+            close(&bk["score"], *s);
+        }
+    };
+    let fg: Vec<&Value> = d.iter().filter(|x| x["status"] == 500).collect();
+    let a = aggs(
+        json!({"size": 0, "query": {"term": {"status": 500}}, "aggs": {
+        "hosts": {"significant_terms": {"field": "host"}},
+        "tags": {"significant_terms": {"field": "tags", "min_doc_count": 1}}}}),
+    )
+    .await;
+    // beta and gamma are over-represented among the status-500 documents.
+    assert_eq!(a["hosts"]["buckets"].as_array().unwrap().len(), 2);
+    check(&a["hosts"], &expected(&fg, "host", 3, 10), fg.len());
+    check(&a["tags"], &expected(&fg, "tags", 1, 10), fg.len());
+    let keys: Vec<&String> = a["hosts"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["doc_count", "bg_count", "buckets"]);
+    if let Some(b) = a["hosts"]["buckets"].as_array().unwrap().first() {
+        let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["key", "doc_count", "score", "bg_count"]);
+    }
+    // Below a terms: each host's documents are the foreground of its status terms.
+    let a = aggs(
+        json!({"size": 0, "aggs": {"h": {"terms": {"field": "host"}, "aggs": {
+        "st": {"significant_terms": {"field": "status", "min_doc_count": 1, "size": 2}}}}}}),
+    )
+    .await;
+    for b in a["h"]["buckets"].as_array().unwrap() {
+        let mine = of_host(d, b["key"].as_str().unwrap());
+        check(&b["st"], &expected(&mine, "status", 1, 2), mine.len());
+    }
+}

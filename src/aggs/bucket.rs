@@ -13,8 +13,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 21] = [
+pub const TYPES: [&str; 22] = [
     "terms",
+    "significant_terms",
     "auto_date_histogram",
     "ip_prefix",
     "sampler",
@@ -381,6 +382,8 @@ pub enum Bucket {
     IpPrefix(IpPrefix),
     /// Replaced by a date `Histogram` with an [`Interval::Anchored`] rounding before planning.
     AutoDate(AutoDate),
+    /// significant_terms (JLH): the terms of the bucket scored against the whole indices.
+    SigTerms(Terms),
 }
 
 /// ip_prefix: buckets of the network address of each value under `prefix_length`.
@@ -1365,6 +1368,66 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
         "global" => {
             obj_keys_check(ty, body, &[])?;
             Ok(Bucket::Global)
+        }
+        "significant_terms" => {
+            obj_keys_check(
+                ty,
+                body,
+                &[
+                    "field",
+                    "size",
+                    "shard_size",
+                    "min_doc_count",
+                    "shard_min_doc_count",
+                    "include",
+                    "exclude",
+                    "execution_hint",
+                    "format",
+                    "jlh",
+                    "background_filter",
+                    "mutual_information",
+                    "chi_square",
+                    "gnd",
+                    "percentage",
+                    "script_heuristic",
+                    "script",
+                ],
+            )?;
+            for k in [
+                "background_filter",
+                "mutual_information",
+                "chi_square",
+                "gnd",
+                "percentage",
+                "script_heuristic",
+            ] {
+                if body.contains_key(k) {
+                    return Err(EsError::unsupported(format!(
+                        "[significant_terms] aggregation with [{k}]"
+                    )));
+                }
+            }
+            let field = require_field(ty, body)?;
+            let size = get_u64(ty, body, "size", 10)?;
+            get_u64(ty, body, "shard_size", 0)?;
+            get_u64(ty, body, "shard_min_doc_count", 0)?;
+            get_str(ty, body, "execution_hint")?;
+            Ok(Bucket::SigTerms(Terms {
+                field,
+                size: size as usize,
+                min_doc_count: get_u64(ty, body, "min_doc_count", 3)?,
+                order: vec![],
+                missing: None,
+                include: body
+                    .get("include")
+                    .map(|v| parse_inc_exc(ty, "include", v))
+                    .transpose()?,
+                exclude: body
+                    .get("exclude")
+                    .map(|v| parse_inc_exc(ty, "exclude", v))
+                    .transpose()?,
+                format: get_str(ty, body, "format")?,
+            }))
         }
         "ip_prefix" => {
             obj_keys_check(

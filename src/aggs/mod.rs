@@ -49,8 +49,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 16] = [
-    "significant_terms",
+const NOT_YET: [&str; 15] = [
     "significant_text",
     "auto_date_histogram",
     "variable_width_histogram",
@@ -924,6 +923,17 @@ impl Planner<'_> {
                             let k = self.cond_key(&|s| Ok(bucket::missing_cond(&s.meta, f)))?;
                             insts.push(child(self, k, scope)?);
                         }
+                        Bucket::SigTerms(t) => {
+                            // Foreground: the terms of the bucket; background: the same terms
+                            // over all documents of the indices (+ their total), as terms with
+                            // min_doc_count 0 lists every term.
+                            info = self.key_info(&t.field, t.format.as_ref());
+                            let k = self.value_key(&t.field, None, &|e, _| e)?;
+                            insts.push(child(self, k, scope)?);
+                            let g = self.value_key(&t.field, None, &|e, _| e)?;
+                            all_terms = Some(self.level(Scope::Global, vec![g]));
+                            self.level(Scope::Global, vec![]);
+                        }
                         Bucket::IpPrefix(ip) => {
                             info = self.key_info(&ip.field, None);
                             if !matches!(info.kind, fields::EsKind::Ip | fields::EsKind::Other) {
@@ -1178,6 +1188,21 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
         where_: Some(sql::and_all(keep)),
         ..Default::default()
     }
+}
+
+/// JLHScore#getScore (significant_terms' default heuristic).
+fn jlh(subset_freq: u64, subset_size: u64, superset_freq: u64, superset_size: u64) -> f64 {
+    if subset_size == 0 || superset_size == 0 {
+        return 0.0;
+    }
+    let superset_freq = superset_freq.max(1);
+    let sub = subset_freq as f64 / subset_size as f64;
+    let sup = superset_freq as f64 / superset_size as f64;
+    let abs = sub - sup;
+    if abs <= 0.0 {
+        return 0.0;
+    }
+    abs * (sub / sup)
 }
 
 fn cal_size(u: bucket::CalUnit) -> metrics::RateUnit {
@@ -1491,7 +1516,8 @@ impl Render<'_> {
                     infos,
                     all_terms,
                 } => {
-                    let body = self.bucket(b, insts, info, infos, *all_terms, path)?;
+                    let body =
+                        self.bucket(b, insts, (info, infos), *all_terms, path, count_of(row))?;
                     out.insert(name.clone(), with_meta(meta, body));
                 }
             }
@@ -1591,10 +1617,10 @@ impl Render<'_> {
         &self,
         b: &Bucket,
         insts: &[Inst],
-        info: &KeyInfo,
-        infos: &[KeyInfo],
+        (info, infos): (&KeyInfo, &[KeyInfo]),
         all_terms: Option<usize>,
         path: Option<&[Value]>,
+        parent_count: u64,
     ) -> Result<Map<String, Value>, EsError> {
         let mut out = Map::new();
         let pipelines: Vec<(&String, &Option<Value>, &Pipeline)> = insts
@@ -1613,6 +1639,71 @@ impl Render<'_> {
             .unwrap_or_default();
         match b {
             Bucket::AutoDate(_) => {}
+            Bucket::SigTerms(t) => {
+                // InternalSignificantTerms: doc_count (subset size), bg_count (superset size),
+                // buckets of key, doc_count, score (JLHScore), bg_count; kept when score > 0 and
+                // doc_count ≥ min_doc_count, by score descending (ties: key).
+                let inst = &insts[0];
+                let bg_size = self
+                    .p
+                    .levels
+                    .iter()
+                    .position(|l| l.scope == Scope::Global && l.keys.is_empty())
+                    .map(|l| count_of(self.res.rows(l, &[]).first()))
+                    .unwrap_or(0);
+                let mut bg: HashMap<String, u64> = HashMap::new();
+                if let Some(all) = all_terms {
+                    for (k, r) in self.keyed_rows(
+                        &Inst {
+                            level: all,
+                            subs: vec![],
+                        },
+                        Some(&[]),
+                    ) {
+                        bg.insert(k.to_string(), count_of(Some(r)));
+                    }
+                }
+                let key_text = |k: &Value| match k {
+                    Value::String(s) => s.clone(),
+                    other => render_key(info, other)
+                        .1
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_else(|| other.to_string()),
+                };
+                let mut scored = Vec::new();
+                for (k, row) in self.keyed_rows(inst, path) {
+                    let n = count_of(Some(row));
+                    let bg_n = bg.get(&k.to_string()).copied().unwrap_or(0);
+                    let score = jlh(n, parent_count, bg_n, bg_size);
+                    if score > 0.0 && n >= t.min_doc_count && t.accepts(&key_text(&k)) {
+                        scored.push((score, k, n, bg_n, row));
+                    }
+                }
+                scored.sort_by(|a, b| {
+                    b.0.total_cmp(&a.0)
+                        .then_with(|| key_text(&a.1).cmp(&key_text(&b.1)))
+                });
+                scored.truncate(t.size);
+                let mut list = Vec::new();
+                for (score, k, n, bg_n, row) in scored {
+                    let sp = Self::sub_path(path, &k);
+                    let subs = self.nodes(&inst.subs, sp.as_deref(), Some(row))?;
+                    let mut bk = Map::new();
+                    let (key, kas) = render_key(info, &k);
+                    bk.insert("key".into(), key);
+                    if let Some(s) = kas {
+                        bk.insert("key_as_string".into(), s);
+                    }
+                    bk.insert("doc_count".into(), json!(n));
+                    bk.insert("score".into(), json!(score));
+                    bk.insert("bg_count".into(), json!(bg_n));
+                    bk.extend(subs);
+                    list.push(Value::Object(bk));
+                }
+                out.insert("doc_count".into(), json!(parent_count));
+                out.insert("bg_count".into(), json!(bg_size));
+                out.insert("buckets".into(), Value::Array(list));
+            }
             Bucket::IpPrefix(ip) => {
                 let inst = &insts[0];
                 let mut rows: Vec<(u128, String, Value, &Row)> = self
