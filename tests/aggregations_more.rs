@@ -1437,8 +1437,7 @@ async fn diversified_sampler_per_value() {
 /// same `seed`; rendered `seed`, `probability`, `doc_count`, sub-aggregations
 /// (InternalRandomSampler#doXContentBody); probability in (0, 0.5] or exactly 1, no parent and
 /// at least one sub-aggregation (RandomSamplerAggregationBuilder;
-/// search-aggregations-random-sampler-aggregation.html). The sub-aggregations' counts are the
-/// sampled ones (Elasticsearch scales bucket counts up by 1/probability: docs/aggregations.md).
+/// search-aggregations-random-sampler-aggregation.html).
 #[tokio::test]
 async fn random_sampler_subset() {
     docs().await;
@@ -1451,24 +1450,43 @@ async fn random_sampler_subset() {
         a["r"],
         json!({"seed": 7, "probability": 1.0, "doc_count": 90, "c": {"value": 90}})
     );
+    // Sub-aggregation counts and sums are scaled up by 1/probability (SamplingContext#scaleUp,
+    // counts rounded); averages and extrema stay as sampled; the sampler's own doc_count is the
+    // sampled count.
     let req = json!({"size": 0, "query": {"range": {"n": {"lt": 60}}}, "aggs": {"r": {
         "random_sampler": {"probability": 0.4, "seed": 42},
         "aggs": {"c": {"value_count": {"field": "n"}}, "mx": {"max": {"field": "n"}},
-                 "h": {"terms": {"field": "host"}}}}}});
+                 "h": {"terms": {"field": "host"}},
+                 "all": {"filter": {"match_all": {}}, "aggs": {"st": {"stats": {"field": "n"}}}}}}}});
     let a = aggs(req.clone()).await;
     let n = a["r"]["doc_count"].as_u64().unwrap();
     assert!(n > 5 && n < 50, "{n}");
-    assert_eq!(a["r"]["c"]["value"], n);
+    let scaled = (n as f64 / 0.4).round();
+    assert_eq!(a["r"]["c"]["value"].as_f64().unwrap(), scaled);
     assert!(a["r"]["mx"]["value"].as_f64().unwrap() < 60.0);
+    assert_eq!(a["r"]["all"]["doc_count"].as_f64().unwrap(), scaled);
+    let st = &a["r"]["all"]["st"];
+    assert_eq!(st["count"].as_f64().unwrap(), scaled);
+    let avg = st["avg"].as_f64().unwrap();
+    assert!(
+        (st["sum"].as_f64().unwrap() / 2.5 / n as f64 - avg).abs() < 1e-9,
+        "{st}"
+    );
     let per_host: u64 = a["r"]["h"]["buckets"]
         .as_array()
         .unwrap()
         .iter()
         .map(|b| b["doc_count"].as_u64().unwrap())
         .sum();
-    assert_eq!(per_host, n);
+    assert!(
+        (per_host as f64 - n as f64 * 2.5).abs() <= 2.0,
+        "{per_host} vs {n}"
+    );
     let keys: Vec<&String> = a["r"].as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["seed", "probability", "doc_count", "c", "mx", "h"]);
+    assert_eq!(
+        keys,
+        ["seed", "probability", "doc_count", "c", "mx", "h", "all"]
+    );
     assert_eq!(aggs(req).await, a, "same seed, same sample");
     for bad in [
         json!({"t": {"terms": {"field": "host"}, "aggs": {"r": {"random_sampler": {"probability": 0.1},

@@ -1587,6 +1587,71 @@ impl Render<'_> {
         }
     }
 
+    /// random_sampler's finalizeSampling: bucket doc counts, `sum_other_doc_count`, sums, value
+    /// counts and stats' count/sum of the sub-aggregations scaled by 1/probability
+    /// (SamplingContext#scaleUp: counts rounded to the nearest integer); averages, extrema and
+    /// the rest are left as sampled.
+    fn scale_up(&self, nodes: &[PNode], m: &mut Map<String, Value>, inv: f64) {
+        let long = |v: &mut Value| {
+            if let Some(x) = v.as_f64() {
+                *v = json!((x * inv).round() as i64);
+            }
+        };
+        let double = |v: &mut Value| {
+            if let Some(x) = v.as_f64() {
+                *v = json!(x * inv);
+            }
+        };
+        for n in nodes {
+            match n {
+                PNode::Metric { name, spec, .. } => {
+                    let Some(Value::Object(o)) = m.get_mut(name) else {
+                        continue;
+                    };
+                    match &self.p.metrics[*spec].metric.kind {
+                        metrics::MetricKind::Sum => o.get_mut("value").map(double),
+                        metrics::MetricKind::ValueCount => o.get_mut("value").map(long),
+                        metrics::MetricKind::Stats => {
+                            o.get_mut("count").map(long);
+                            o.get_mut("sum").map(double)
+                        }
+                        _ => None,
+                    };
+                }
+                PNode::Bucket { name, insts, .. } => {
+                    let Some(Value::Object(o)) = m.get_mut(name) else {
+                        continue;
+                    };
+                    let subs = insts.first().map(|i| i.subs.as_slice()).unwrap_or(&[]);
+                    if let Some(v) = o.get_mut("sum_other_doc_count") {
+                        long(v);
+                    }
+                    if !o.contains_key("buckets") {
+                        if let Some(v) = o.get_mut("doc_count") {
+                            long(v);
+                        }
+                        self.scale_up(subs, o, inv);
+                        continue;
+                    }
+                    let buckets: Vec<&mut Value> = match o.get_mut("buckets") {
+                        Some(Value::Array(a)) => a.iter_mut().collect(),
+                        Some(Value::Object(b)) => b.values_mut().collect(),
+                        _ => vec![],
+                    };
+                    for b in buckets {
+                        if let Value::Object(bk) = b {
+                            if let Some(v) = bk.get_mut("doc_count") {
+                                long(v);
+                            }
+                            self.scale_up(subs, bk, inv);
+                        }
+                    }
+                }
+                PNode::Pipeline { .. } => {}
+            }
+        }
+    }
+
     fn own_key<'r>(&self, level: usize, row: &'r Row) -> Option<&'r Value> {
         let k = self.p.levels[level].keys.last()?;
         row.get(&format!("k{k}"))
@@ -1778,7 +1843,10 @@ impl Render<'_> {
                 }
             }
             Bucket::Sampler(bucket::Sampler::Random { probability, seed }) => {
-                let (n, subs) = self.single(&insts[0], path)?;
+                let (n, mut subs) = self.single(&insts[0], path)?;
+                if *probability < 1.0 {
+                    self.scale_up(&insts[0].subs, &mut subs, 1.0 / probability);
+                }
                 out.insert("seed".into(), json!(seed));
                 out.insert("probability".into(), json!(probability));
                 out.insert("doc_count".into(), json!(n));
