@@ -2056,3 +2056,72 @@ async fn significant_terms_jlh() {
         check(&b["st"], &expected(&mine, "status", 1, 2), mine.len());
     }
 }
+
+/// geotile_grid `bounds`: only tiles sharing an interior point with the box are kept (a
+/// document's points in other tiles are not counted), tiles merely touching an edge excluded,
+/// boxes across the antimeridian allowed (GeoTileBoundedPredicate,
+/// search-aggregations-bucket-geotilegrid-aggregation.html#geotilegrid-aggregation-with-bounds).
+/// Valid tile columns/rows at zoom 2 (edges at lon −90/0/90, lat ±66.51/0) worked out by hand.
+#[tokio::test]
+async fn geotile_grid_bounds() {
+    let d = geo_docs().await;
+    let cases = [
+        // top, left, bottom, right → valid x, valid y
+        (
+            json!({"top_left": {"lat": 40, "lon": -100}, "bottom_right": {"lat": -10, "lon": 10}}),
+            vec![0, 1, 2],
+            vec![1, 2],
+        ),
+        // right edge on lon 90: column 3 only touches the box.
+        (
+            json!({"top": 60, "left": 0, "bottom": -60, "right": 90}),
+            vec![2],
+            vec![1, 2],
+        ),
+        // across the antimeridian: columns 3 and 0.
+        (
+            json!({"top_left": [170, 80], "bottom_right": [-170, -80]}),
+            vec![0, 3],
+            vec![0, 1, 2, 3],
+        ),
+    ];
+    for (bounds, xs, ys) in cases {
+        let mut want: BTreeMap<String, u64> = BTreeMap::new();
+        for doc in d {
+            let mut cells: Vec<String> = points(doc)
+                .into_iter()
+                .map(|(la, lo)| tile(la, lo, 2))
+                .filter(|t| {
+                    let p: Vec<i64> = t.split('/').map(|x| x.parse().unwrap()).collect();
+                    xs.contains(&p[1]) && ys.contains(&p[2])
+                })
+                .collect();
+            cells.sort();
+            cells.dedup();
+            for c in cells {
+                *want.entry(c).or_default() += 1;
+            }
+        }
+        let r = json_req(
+            "POST",
+            &format!("/{GEO}/_search"),
+            &json!({"size": 0, "aggs": {
+            "t": {"geotile_grid": {"field": "loc", "precision": 2, "bounds": bounds}}}}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let got: BTreeMap<String, u64> = r.json()["aggregations"]["t"]["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["key"].as_str().unwrap().to_string(),
+                    b["doc_count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(got, want, "{bounds}");
+    }
+}

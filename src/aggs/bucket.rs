@@ -368,6 +368,8 @@ pub enum Bucket {
         precision: u32,
         size: usize,
         geohash: bool,
+        /// geotile_grid `bounds` (top, left, bottom, right).
+        bounds: Option<(f64, f64, f64, f64)>,
     },
     Composite(Composite),
     Terms(Terms),
@@ -1153,6 +1155,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 precision: precision as u32,
                 size: size as usize,
                 geohash: true,
+                bounds: None,
             })
         }
         "geotile_grid" => {
@@ -1161,9 +1164,16 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 body,
                 &["field", "precision", "size", "shard_size", "bounds"],
             )?;
-            if body.contains_key("bounds") {
-                return Err(EsError::unsupported("[geotile_grid] with [bounds]"));
-            }
+            // Parsed as a geo_bounding_box's corners (GeoBoundingBox#parseBoundingBox).
+            let bounds = match body.get("bounds") {
+                None => None,
+                Some(b) => {
+                    match dsl::geo::parse_geo_bounding_box(&serde_json::json!({ "bounds": b }))? {
+                        Query::GeoBoundingBox(q) => Some((q.top, q.left, q.bottom, q.right)),
+                        _ => None,
+                    }
+                }
+            };
             let field = require_field(ty, body)?;
             let precision = get_u64(ty, body, "precision", 7)?;
             if precision > 29 {
@@ -1182,6 +1192,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 precision: precision as u32,
                 size: size as usize,
                 geohash: false,
+                bounds,
             })
         }
         "composite" => {

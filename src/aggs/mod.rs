@@ -814,6 +814,7 @@ impl Planner<'_> {
                             field,
                             precision,
                             geohash,
+                            bounds,
                             ..
                         } => {
                             let mut exprs = Vec::new();
@@ -823,7 +824,10 @@ impl Planner<'_> {
                                 } else {
                                     "geotile_grid"
                                 };
-                                let pts = geo::points_expr(&s.meta, field, ty)?;
+                                let mut pts = geo::points_expr(&s.meta, field, ty)?;
+                                if let Some(b) = bounds {
+                                    pts = geo::bounded_points(pts, *precision, *b);
+                                }
                                 let cell = if *geohash {
                                     geo::geohash_key(sql::col("gt"), *precision)
                                 } else {
