@@ -2125,3 +2125,95 @@ async fn geotile_grid_bounds() {
         assert_eq!(got, want, "{bounds}");
     }
 }
+
+/// nested: a single bucket of the nested objects under `path` of the matching documents
+/// (`doc_count` = number of objects); sub-aggregations read the objects' fields (fields outside
+/// the path have no value there); below a parent bucket, the objects of that bucket's documents
+/// (NestedAggregator, InternalNested; search-aggregations-bucket-nested-aggregation.html).
+#[tokio::test]
+async fn nested_objects() {
+    let idx = "agg-nested";
+    let r = json_req(
+        "PUT",
+        &format!("/{idx}"),
+        &json!({"mappings": {"properties": {
+        "shop": {"type": "keyword"},
+        "items": {"type": "nested", "properties": {
+            "name": {"type": "keyword"}, "qty": {"type": "integer"}}}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let names = ["apple", "pear", "fig"];
+    let mut docs = Vec::new();
+    let mut body = String::new();
+    for i in 0..12i64 {
+        let items: Vec<Value> = (0..(i % 4))
+            .map(|j| json!({"name": names[((i + j) % 3) as usize], "qty": i * 10 + j}))
+            .collect();
+        let d = json!({"shop": if i % 2 == 0 { "north" } else { "south" }, "items": items});
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+        docs.push(d);
+    }
+    let r = bulk(&format!("/{idx}/_bulk?refresh=true"), &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let r = json_req("POST", &format!("/{idx}/_search"), &json!({"size": 0,
+        "query": {"nested": {"path": "items", "query": {"range": {"items.qty": {"gte": 0}}}}},
+        "aggs": {
+            "it": {"nested": {"path": "items"}, "aggs": {
+                "names": {"terms": {"field": "items.name"}, "aggs": {"q": {"sum": {"field": "items.qty"}}}},
+                "shops": {"terms": {"field": "shop"}}}},
+            "by_shop": {"terms": {"field": "shop"}, "aggs": {
+                "it": {"nested": {"path": "items"}, "aggs": {"q": {"sum": {"field": "items.qty"}}}}}}}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    let objs: Vec<(&str, &str, i64)> = docs
+        .iter()
+        .flat_map(|d| {
+            d["items"].as_array().unwrap().iter().map(move |o| {
+                (
+                    d["shop"].as_str().unwrap(),
+                    o["name"].as_str().unwrap(),
+                    o["qty"].as_i64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(a["it"]["doc_count"], objs.len());
+    let mut by_name: BTreeMap<&str, (u64, i64)> = BTreeMap::new();
+    for (_, n, q) in &objs {
+        let e = by_name.entry(n).or_default();
+        e.0 += 1;
+        e.1 += q;
+    }
+    let mut want: Vec<(&str, (u64, i64))> = by_name.into_iter().collect();
+    want.sort_by(|x, y| y.1.0.cmp(&x.1.0).then(x.0.cmp(y.0)));
+    let want: Vec<Value> = want
+        .iter()
+        .map(|(n, (c, q))| json!({"key": n, "doc_count": c, "q": {"value": *q as f64}}))
+        .collect();
+    assert_eq!(a["it"]["names"]["buckets"], json!(want));
+    // A root field has no value on the nested objects.
+    assert_eq!(a["it"]["shops"]["buckets"], json!([]));
+    for b in a["by_shop"]["buckets"].as_array().unwrap() {
+        let shop = b["key"].as_str().unwrap();
+        let mine: Vec<&(&str, &str, i64)> = objs.iter().filter(|o| o.0 == shop).collect();
+        let docs_with = docs
+            .iter()
+            .filter(|d| d["shop"] == shop && !d["items"].as_array().unwrap().is_empty())
+            .count();
+        assert_eq!(b["doc_count"], docs_with);
+        assert_eq!(b["it"]["doc_count"], mine.len());
+        close(
+            &b["it"]["q"]["value"],
+            mine.iter().map(|o| o.2 as f64).sum(),
+        );
+    }
+    let r = json_req(
+        "POST",
+        &format!("/{idx}/_search"),
+        &json!({"size": 0, "aggs": {
+        "x": {"nested": {"path": "shop"}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+}

@@ -13,8 +13,9 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 22] = [
+pub const TYPES: [&str; 23] = [
     "terms",
+    "nested",
     "significant_terms",
     "auto_date_histogram",
     "ip_prefix",
@@ -386,6 +387,8 @@ pub enum Bucket {
     AutoDate(AutoDate),
     /// significant_terms (JLH): the terms of the bucket scored against the whole indices.
     SigTerms(Terms),
+    /// nested: one row per object under the path (docs/aggregations.md).
+    Nested(String),
 }
 
 /// ip_prefix: buckets of the network address of each value under `prefix_length`.
@@ -1379,6 +1382,12 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
         "global" => {
             obj_keys_check(ty, body, &[])?;
             Ok(Bucket::Global)
+        }
+        "nested" => {
+            obj_keys_check(ty, body, &["path"])?;
+            let path = get_str(ty, body, "path")?
+                .ok_or_else(|| EsError::illegal_argument("[path] must not be null: [nested]"))?;
+            Ok(Bucket::Nested(path))
         }
         "significant_terms" => {
             obj_keys_check(

@@ -49,11 +49,10 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 15] = [
+const NOT_YET: [&str; 14] = [
     "significant_text",
     "auto_date_histogram",
     "variable_width_histogram",
-    "nested",
     "reverse_nested",
     "geohex_grid",
     "children",
@@ -274,6 +273,8 @@ pub struct Source {
 enum Scope {
     Query,
     Global,
+    /// The objects under nested path `nested[i]` of the query's documents.
+    Nested(usize),
 }
 
 struct KeySpec {
@@ -332,6 +333,8 @@ struct Inst {
 
 struct Planner<'a> {
     sources: &'a [Source],
+    /// nested aggregations: per path, one source per index whose rows are the path's objects.
+    nested: &'a [(String, Vec<Source>)],
     now: i64,
     keys: Vec<KeySpec>,
     levels: Vec<Level>,
@@ -775,6 +778,11 @@ impl Planner<'_> {
                                 self.limits.insert(inst.level, t.size);
                             }
                             if t.min_doc_count == 0 {
+                                if matches!(scope, Scope::Nested(_)) {
+                                    return Err(EsError::unsupported(
+                                        "[terms] with [min_doc_count] 0 inside a [nested] aggregation",
+                                    ));
+                                }
                                 let g = self.value_key(&t.field, t.missing.as_ref(), &|e, _| e)?;
                                 all_terms = Some(self.level(Scope::Global, vec![g]));
                             }
@@ -927,6 +935,33 @@ impl Planner<'_> {
                             let k = self.cond_key(&|s| Ok(bucket::missing_cond(&s.meta, f)))?;
                             insts.push(child(self, k, scope)?);
                         }
+                        Bucket::Nested(npath) => {
+                            if scope != Scope::Query {
+                                return Err(EsError::unsupported(format!(
+                                    "[nested] aggregation [{name}] inside a nested or global aggregation"
+                                )));
+                            }
+                            let i = self
+                                .nested
+                                .iter()
+                                .position(|(p, _)| p == npath)
+                                .unwrap_or(0);
+                            let nested = self.nested;
+                            let saved = self.sources;
+                            self.sources = &nested[i].1;
+                            let r = self
+                                .cond_key(&|_| Ok(sql::lit(1u64)))
+                                .and_then(|k| child(self, k, Scope::Nested(i)));
+                            self.sources = saved;
+                            insts.push(r?);
+                        }
+                        Bucket::SigTerms(_) | Bucket::Sampler(_)
+                            if matches!(scope, Scope::Nested(_)) =>
+                        {
+                            return Err(EsError::unsupported(format!(
+                                "aggregation [{name}] inside a [nested] aggregation"
+                            )));
+                        }
                         Bucket::SigTerms(t) => {
                             // Foreground: the terms of the bucket; background: the same terms
                             // over all documents of the indices (+ their total), as terms with
@@ -1058,7 +1093,11 @@ fn build_groups(p: &Planner) -> Vec<Group> {
 
 fn group_sql(p: &Planner, g: &Group) -> Select {
     let mut selects = Vec::new();
-    for (si, s) in p.sources.iter().enumerate() {
+    let sources = match g.scope {
+        Scope::Nested(i) => p.nested[i].1.as_slice(),
+        _ => p.sources,
+    };
+    for (si, s) in sources.iter().enumerate() {
         let mut items = vec![sql::lit(1u64).alias("_one")];
         for k in &g.keys {
             let spec = &p.keys[*k];
@@ -1192,6 +1231,147 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
         where_: Some(sql::and_all(keep)),
         ..Default::default()
     }
+}
+
+fn collect_nested<'t>(aggs: &'t [Agg], out: &mut Vec<&'t str>) {
+    for a in aggs {
+        if let Kind::Bucket(Bucket::Nested(p)) = &a.kind
+            && !out.contains(&p.as_str())
+        {
+            out.push(p);
+        }
+        collect_nested(&a.subs, out);
+    }
+}
+
+/// The sources of every nested path of the tree: per index, a subquery with one row per object
+/// of the query's documents — `arrayJoin(arrayZip(arrayResize(leaf, n)…))` over the path's
+/// aligned leaf columns, each leaf then selected under its own name as one object's value, the
+/// document's other columns beside them — and the index metadata restricted to the path's
+/// leaves with their element types (as the nested query's scope), so sub-aggregations see only
+/// the objects' fields, while the keys of parent buckets still read the document's columns.
+fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<(String, Vec<Source>)>, EsError> {
+    let mut paths = Vec::new();
+    collect_nested(aggs, &mut paths);
+    let mut out = Vec::new();
+    for path in paths {
+        let mut per = Vec::new();
+        for s in sources {
+            let meta = &s.meta;
+            let nested = match meta.mappings.object_at(path) {
+                Some((true, _)) => true,
+                Some((false, _)) => {
+                    return Err(EsError::new(
+                        400,
+                        "aggregation_execution_exception",
+                        format!("[nested] nested path [{path}] is not nested"),
+                    ));
+                }
+                None if fields::is_mapped(meta, path) => {
+                    return Err(EsError::new(
+                        400,
+                        "aggregation_execution_exception",
+                        format!("[nested] nested path [{path}] is not nested"),
+                    ));
+                }
+                None => false,
+            };
+            let mut leaves: Vec<String> = Vec::new();
+            if nested {
+                for f in meta.mappings.leaf_fields() {
+                    if f.nested_path.as_deref() == Some(path)
+                        && let Some(c) = f.column
+                        && let Some(physical) = meta.physical_column(&c)
+                        && !leaves.iter().any(|l| l == physical)
+                    {
+                        leaves.push(physical.to_string());
+                    }
+                }
+            }
+            let mut scoped = (**meta).clone();
+            scoped.columns = leaves
+                .iter()
+                .filter_map(|c| {
+                    let stored = meta.columns.get(c)?;
+                    let element = match stored.base() {
+                        sql::ChType::Array(inner) => inner.as_ref().clone(),
+                        other => other.clone(),
+                    };
+                    Some((c.clone(), element))
+                })
+                .collect();
+            let from = if leaves.is_empty() {
+                // No object anywhere: no rows.
+                let q = Select {
+                    items: vec![sql::star().into()],
+                    from: Some(s.from.clone()),
+                    final_: s.final_,
+                    where_: Some(sql::lit(false)),
+                    ..Default::default()
+                };
+                FromClause::subquery(q, "nq")
+            } else {
+                let lengths: Vec<Expr> = leaves
+                    .iter()
+                    .map(|c| Expr::func("length", vec![sql::col(c.as_str())]))
+                    .collect();
+                let n = if lengths.len() == 1 {
+                    lengths[0].clone()
+                } else {
+                    Expr::func("greatest", lengths)
+                };
+                let zipped = Expr::func(
+                    "arrayZip",
+                    leaves
+                        .iter()
+                        .map(|c| Expr::func("arrayResize", vec![sql::col(c.as_str()), n.clone()]))
+                        .collect(),
+                );
+                let inner = Select {
+                    items: vec![
+                        sql::star().into(),
+                        Expr::func("arrayJoin", vec![zipped]).alias("__nobj"),
+                    ],
+                    from: Some(s.from.clone()),
+                    final_: s.final_,
+                    where_: Some(s.where_.clone()),
+                    ..Default::default()
+                };
+                let mut items: Vec<sql::SelectItem> = meta
+                    .columns
+                    .keys()
+                    .filter(|c| !leaves.contains(c))
+                    .map(|c| sql::col(c.as_str()).into())
+                    .collect();
+                for (i, c) in leaves.iter().enumerate() {
+                    items.push(
+                        Expr::func(
+                            "tupleElement",
+                            vec![sql::col("__nobj"), sql::lit((i + 1) as u64)],
+                        )
+                        .alias(c.as_str()),
+                    );
+                }
+                FromClause::subquery(
+                    Select {
+                        items,
+                        from: Some(FromClause::subquery(inner, "nd")),
+                        ..Default::default()
+                    },
+                    "no",
+                )
+            };
+            per.push(Source {
+                meta: Arc::new(scoped),
+                from,
+                final_: false,
+                where_: sql::lit(true),
+                score: sql::lit(0.0),
+            });
+        }
+        out.push((path.to_string(), per));
+    }
+    Ok(out)
 }
 
 /// JLHScore#getScore (significant_terms' default heuristic).
@@ -1388,8 +1568,10 @@ pub async fn execute(
     check_rates(aggs, None)?;
     let resolved = resolve_auto_dates(Some(ch), sources, aggs).await?;
     let aggs = resolved.as_slice();
+    let nested = nested_sources(sources, aggs)?;
     let mut p = Planner {
         sources,
+        nested: &nested,
         now: now_millis,
         keys: vec![],
         levels: vec![],
@@ -1448,8 +1630,10 @@ pub async fn execute(
 
 /// How many ClickHouse queries a parsed tree costs on these sources (for docs and tests).
 pub fn query_count(sources: &[Source], aggs: &[Agg], now_millis: i64) -> Result<usize, EsError> {
+    let nested = nested_sources(sources, aggs)?;
     let mut p = Planner {
         sources,
+        nested: &nested,
         now: now_millis,
         keys: vec![],
         levels: vec![],
@@ -1857,6 +2041,7 @@ impl Render<'_> {
                 out.extend(subs);
             }
             Bucket::Global
+            | Bucket::Nested(_)
             | Bucket::Filter(_)
             | Bucket::Missing(_)
             | Bucket::Sampler(bucket::Sampler::Top { .. }) => {
