@@ -49,9 +49,8 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 14] = [
+const NOT_YET: [&str; 13] = [
     "significant_text",
-    "auto_date_histogram",
     "variable_width_histogram",
     "reverse_nested",
     "geohex_grid",
