@@ -369,8 +369,6 @@ pub enum Bucket {
         precision: u32,
         size: usize,
         geohash: bool,
-        /// geotile_grid `bounds` (top, left, bottom, right).
-        bounds: Option<(f64, f64, f64, f64)>,
     },
     Composite(Composite),
     Terms(Terms),
@@ -1158,7 +1156,6 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 precision: precision as u32,
                 size: size as usize,
                 geohash: true,
-                bounds: None,
             })
         }
         "geotile_grid" => {
@@ -1167,16 +1164,9 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 body,
                 &["field", "precision", "size", "shard_size", "bounds"],
             )?;
-            // Parsed as a geo_bounding_box's corners (GeoBoundingBox#parseBoundingBox).
-            let bounds = match body.get("bounds") {
-                None => None,
-                Some(b) => {
-                    match dsl::geo::parse_geo_bounding_box(&serde_json::json!({ "bounds": b }))? {
-                        Query::GeoBoundingBox(q) => Some((q.top, q.left, q.bottom, q.right)),
-                        _ => None,
-                    }
-                }
-            };
+            if body.contains_key("bounds") {
+                return Err(EsError::unsupported("[geotile_grid] with [bounds]"));
+            }
             let field = require_field(ty, body)?;
             let precision = get_u64(ty, body, "precision", 7)?;
             if precision > 29 {
@@ -1195,7 +1185,6 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 precision: precision as u32,
                 size: size as usize,
                 geohash: false,
-                bounds,
             })
         }
         "composite" => {

@@ -156,9 +156,9 @@ pub fn render_bounds(row: Option<&Map<String, Value>>, p: &str, wrap: bool) -> M
     out
 }
 
-/// The tile indices (x, y) of a point at zoom `z` (GeoTileUtils#getXTile / getYTile on the
-/// quantised point: Web Mercator, clamped into the grid — at the poles the Mercator y is ±inf).
-fn tile_xy(p: Expr, z: u32) -> (Expr, Expr) {
+/// The `z/x/y` tile of a point (GeoTileUtils#longEncode on the quantised point: Web Mercator,
+/// tile indices clamped into the grid — at the poles the Mercator y is ±inf).
+pub fn tile_key(p: Expr, z: u32) -> Expr {
     let tiles = (1u64 << z) as f64;
     let la = lat(p.clone());
     let lo = lon(p);
@@ -199,12 +199,6 @@ fn tile_xy(p: Expr, z: u32) -> (Expr, Expr) {
         ),
         sql::lit(tiles),
     ));
-    (x, y)
-}
-
-/// The `z/x/y` tile of a point (GeoTileUtils#longEncode).
-pub fn tile_key(p: Expr, z: u32) -> Expr {
-    let (x, y) = tile_xy(p, z);
     Expr::func(
         "concat",
         vec![
@@ -214,79 +208,6 @@ pub fn tile_key(p: Expr, z: u32) -> Expr {
             Expr::func("toString", vec![y]),
         ],
     )
-}
-
-fn x_tile(lon: f64, tiles: i64) -> i64 {
-    (((lon + 180.0) / 360.0 * tiles as f64).floor() as i64).clamp(0, tiles - 1)
-}
-
-fn y_tile(lat: f64, tiles: i64) -> i64 {
-    let s = lat.to_radians().sin();
-    let y = ((0.5 - ((1.0 + s) / (1.0 - s)).ln() / (4.0 * std::f64::consts::PI)) * tiles as f64)
-        .floor();
-    if y.is_nan() {
-        return 0;
-    }
-    (y.clamp(i64::MIN as f64, i64::MAX as f64) as i64).clamp(0, tiles - 1)
-}
-
-/// Latitude of the top edge of tile row `y` (GeoTileUtils#toBoundingBox).
-fn tile_lat(y: i64, tiles: i64) -> f64 {
-    let n = std::f64::consts::PI - 2.0 * std::f64::consts::PI * y as f64 / tiles as f64;
-    n.sinh().atan().to_degrees()
-}
-
-fn enc_lat(v: f64) -> i64 {
-    (v.min(90.0 - LAT_DECODE / 2.0) / LAT_DECODE).floor() as i64
-}
-
-fn enc_lon(v: f64) -> i64 {
-    (v.min(180.0 - LON_DECODE / 2.0) / LON_DECODE).floor() as i64
-}
-
-/// geotile_grid `bounds`: keeps the points whose tile shares an interior point with the box
-/// (GeoTileBoundedPredicate: touching tiles excluded, boxes across the dateline allowed).
-pub fn bounded_points(pts: Expr, z: u32, (top, left, bottom, right): (f64, f64, f64, f64)) -> Expr {
-    const MAX_LAT: f64 = 85.051_128_779_806_59;
-    let tiles = 1i64 << z;
-    let crosses = right < left;
-    let keep = if bottom > MAX_LAT || top < -MAX_LAT {
-        sql::lit(false)
-    } else {
-        let min_x = x_tile(left, tiles);
-        let min_y = y_tile(top, tiles);
-        let left_x = if enc_lon((min_x + 1) as f64 / tiles as f64 * 360.0 - 180.0) == enc_lon(left)
-        {
-            min_x + 1
-        } else {
-            min_x
-        };
-        let min_y2 = if enc_lat(tile_lat(min_y + 1, tiles)) == enc_lat(top) {
-            min_y + 1
-        } else {
-            min_y
-        };
-        let max_x = x_tile(right, tiles);
-        let max_y = y_tile(bottom, tiles);
-        let right_x = if enc_lon(max_x as f64 / tiles as f64 * 360.0 - 180.0) == enc_lon(right) {
-            max_x
-        } else {
-            max_x + 1
-        };
-        let max_y2 = if enc_lat(tile_lat(max_y, tiles)) == enc_lat(bottom) {
-            max_y
-        } else {
-            max_y + 1
-        };
-        let (x, y) = tile_xy(sql::col("bp"), z);
-        let in_y = sql::lit(max_y2)
-            .gt(y.clone())
-            .and(sql::lit(min_y2).lt(Expr::func("plus", vec![y, sql::lit(1i64)])));
-        let a = sql::lit(right_x).gt(x.clone());
-        let b = sql::lit(left_x).lt(Expr::func("plus", vec![x, sql::lit(1i64)]));
-        in_y.and(if crosses { a.or(b) } else { a.and(b) })
-    };
-    Expr::func("arrayFilter", vec![sql::lambda(["bp"], keep), pts])
 }
 
 /// The geohash cell of a point at `precision` characters (Geohash#stringEncode on the quantised

@@ -821,7 +821,6 @@ impl Planner<'_> {
                             field,
                             precision,
                             geohash,
-                            bounds,
                             ..
                         } => {
                             let mut exprs = Vec::new();
@@ -831,10 +830,7 @@ impl Planner<'_> {
                                 } else {
                                     "geotile_grid"
                                 };
-                                let mut pts = geo::points_expr(&s.meta, field, ty)?;
-                                if let Some(b) = bounds {
-                                    pts = geo::bounded_points(pts, *precision, *b);
-                                }
+                                let pts = geo::points_expr(&s.meta, field, ty)?;
                                 let cell = if *geohash {
                                     geo::geohash_key(sql::col("gt"), *precision)
                                 } else {
