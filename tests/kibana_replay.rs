@@ -954,6 +954,8 @@ fn check_aggs(f: &Fixture, v: &Value) -> Check {
             }
             Ok(())
         }
+        // A reference line: one avg over every document in range (InternalAvg).
+        "lens/reference_line" => close("avg", &a["1"]["value"], avg(&nums(&logs, "bytes"))),
         // extended_stats: population variance and std deviation, bounds at 2 sigma.
         "lens/standard_deviation" => {
             let xs = nums(&logs, "bytes");
