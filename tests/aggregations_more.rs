@@ -1344,3 +1344,134 @@ async fn cumulative_cardinality_over_days() {
         "aggs": {"m": {"max": {"field": "bytes"}}, "cc": {"cumulative_cardinality": {"buckets_path": "m"}}}}}})).await;
     assert_es_error(&r, 400, "illegal_argument_exception");
 }
+
+/// sampler: its sub-aggregations see the best `shard_size` documents by score of the shard (one
+/// shard here), all of them when fewer match; `doc_count` is the number of sampled documents
+/// (SamplerAggregator / BestDocsDeferringCollector; InternalSampler renders like a single-bucket
+/// aggregation; search-aggregations-bucket-sampler-aggregation.html). Kibana's Discover field
+/// statistics send `{"sample": {"sampler": {"shard_size": 5000}, "aggs": {…}}}`
+/// (kbn-unified-field-list field_stats_utils.ts). Below a terms, each parent bucket samples its
+/// own best documents; ties (filter context) are broken by `_id` (our documented choice).
+#[tokio::test]
+async fn sampler_best_documents_by_score() {
+    let d = docs().await;
+    // Fewer matches than shard_size: every document.
+    let a = aggs(json!({"size": 0, "aggs": {"sample": {"sampler": {"shard_size": 5000},
+        "aggs": {"hosts": {"terms": {"field": "host"}}, "avg": {"avg": {"field": "latency"}}}}}}))
+    .await;
+    assert_eq!(a["sample"]["doc_count"], 90);
+    let mean = d.iter().map(|x| x["latency"].as_f64().unwrap()).sum::<f64>() / 90.0;
+    close(&a["sample"]["avg"]["value"], mean);
+    for b in a["sample"]["hosts"]["buckets"].as_array().unwrap() {
+        assert_eq!(
+            b["doc_count"],
+            of_host(d, b["key"].as_str().unwrap()).len(),
+            "{b}"
+        );
+    }
+    // A scored query: alpha documents score 5 (7 when n < 30), others with n < 30 score 2; with
+    // shard_size = number of alpha documents the sample is exactly them.
+    let alpha = of_host(d, "alpha");
+    let a = aggs(json!({"size": 0, "query": {"bool": {"should": [
+            {"constant_score": {"filter": {"term": {"host": "alpha"}}, "boost": 5}},
+            {"constant_score": {"filter": {"range": {"n": {"lt": 30}}}, "boost": 2}}]}},
+        "aggs": {"sample": {"sampler": {"shard_size": alpha.len()},
+            "aggs": {"hosts": {"terms": {"field": "host"}},
+                     "sum": {"sum": {"field": "latency"}}}}}}))
+    .await;
+    assert_eq!(a["sample"]["doc_count"], alpha.len());
+    assert_eq!(
+        a["sample"]["hosts"]["buckets"],
+        json!([{"key": "alpha", "doc_count": alpha.len()}])
+    );
+    close(
+        &a["sample"]["sum"]["value"],
+        alpha.iter().map(|x| x["latency"].as_f64().unwrap()).sum(),
+    );
+    // Default shard_size 100 below a terms: 3 per host, the smallest `_id`s on equal scores.
+    let a = aggs(json!({"size": 0, "aggs": {"hosts": {"terms": {"field": "host"}, "aggs": {
+        "s": {"sampler": {"shard_size": 3}, "aggs": {"mx": {"max": {"field": "n"}}}},
+        "all": {"sampler": {}}}}}}))
+    .await;
+    for b in a["hosts"]["buckets"].as_array().unwrap() {
+        let mine = of_host(d, b["key"].as_str().unwrap());
+        let mut ids: Vec<String> = mine.iter().map(|x| x["n"].to_string()).collect();
+        ids.sort();
+        let mx = ids[..3]
+            .iter()
+            .map(|s| s.parse::<f64>().unwrap())
+            .fold(f64::MIN, f64::max);
+        assert_eq!(b["s"]["doc_count"], 3);
+        close(&b["s"]["mx"]["value"], mx);
+        assert_eq!(b["all"], json!({"doc_count": mine.len()}));
+    }
+}
+
+/// diversified_sampler: like sampler, at most `max_docs_per_value` (default 1) documents per
+/// value of `field` (search-aggregations-bucket-diversified-sampler-aggregation.html).
+#[tokio::test]
+async fn diversified_sampler_per_value() {
+    docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {
+        "two": {"diversified_sampler": {"field": "host", "max_docs_per_value": 2},
+                "aggs": {"h": {"terms": {"field": "host"}}}},
+        "one": {"diversified_sampler": {"field": "status", "shard_size": 3}}}}))
+    .await;
+    assert_eq!(a["two"]["doc_count"], 2 * HOSTS.len());
+    for b in a["two"]["h"]["buckets"].as_array().unwrap() {
+        assert_eq!(b["doc_count"], 2);
+    }
+    // Four distinct statuses, one document each, cut to shard_size 3.
+    assert_eq!(a["one"], json!({"doc_count": 3}));
+}
+
+/// random_sampler: a single bucket of a random subset of the documents, the same subset for the
+/// same `seed`; rendered `seed`, `probability`, `doc_count`, sub-aggregations
+/// (InternalRandomSampler#doXContentBody); probability in (0, 0.5] or exactly 1, no parent and
+/// at least one sub-aggregation (RandomSamplerAggregationBuilder;
+/// search-aggregations-random-sampler-aggregation.html). The sub-aggregations' counts are the
+/// sampled ones (Elasticsearch scales bucket counts up by 1/probability: docs/aggregations.md).
+#[tokio::test]
+async fn random_sampler_subset() {
+    docs().await;
+    let a = aggs(json!({"size": 0, "aggs": {"r": {"random_sampler": {"probability": 1.0, "seed": 7},
+        "aggs": {"c": {"value_count": {"field": "n"}}}}}}))
+    .await;
+    assert_eq!(
+        a["r"],
+        json!({"seed": 7, "probability": 1.0, "doc_count": 90, "c": {"value": 90}})
+    );
+    let req = json!({"size": 0, "query": {"range": {"n": {"lt": 60}}}, "aggs": {"r": {
+        "random_sampler": {"probability": 0.4, "seed": 42},
+        "aggs": {"c": {"value_count": {"field": "n"}}, "mx": {"max": {"field": "n"}},
+                 "h": {"terms": {"field": "host"}}}}}});
+    let a = aggs(req.clone()).await;
+    let n = a["r"]["doc_count"].as_u64().unwrap();
+    assert!(n > 5 && n < 50, "{n}");
+    assert_eq!(a["r"]["c"]["value"], n);
+    assert!(a["r"]["mx"]["value"].as_f64().unwrap() < 60.0);
+    let per_host: u64 = a["r"]["h"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["doc_count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_host, n);
+    let keys: Vec<&String> = a["r"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["seed", "probability", "doc_count", "c", "mx", "h"]);
+    assert_eq!(aggs(req).await, a, "same seed, same sample");
+    for bad in [
+        json!({"t": {"terms": {"field": "host"}, "aggs": {"r": {"random_sampler": {"probability": 0.1},
+            "aggs": {"c": {"value_count": {"field": "n"}}}}}}}),
+        json!({"r": {"random_sampler": {"probability": 0.1}}}),
+        json!({"r": {"random_sampler": {"probability": 0.7}, "aggs": {"c": {"value_count": {"field": "n"}}}}}),
+    ] {
+        let r = json_req(
+            "POST",
+            &format!("/{IDX}/_search"),
+            &json!({"size": 0, "aggs": bad}),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.text);
+    }
+}

@@ -13,8 +13,11 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 16] = [
+pub const TYPES: [&str; 19] = [
     "terms",
+    "sampler",
+    "diversified_sampler",
+    "random_sampler",
     "ip_range",
     "geohash_grid",
     "rare_terms",
@@ -259,6 +262,21 @@ pub enum Bucket {
     Filters(Filters),
     Missing(String),
     Global,
+    Sampler(Sampler),
+}
+
+/// sampler / diversified_sampler / random_sampler: one bucket of a subset of the matching
+/// documents (docs/aggregations.md, "samplers").
+#[derive(Debug, Clone)]
+pub enum Sampler {
+    /// The best `shard_size` documents by score (then `_id`) per parent bucket; with
+    /// `diversify`, at most `max_docs_per_value` of them per value of `field`.
+    Top {
+        shard_size: u64,
+        diversify: Option<(String, u64)>,
+    },
+    /// Documents whose `cityHash64(_id, seed)` falls below `probability` of the hash range.
+    Random { probability: f64, seed: i32 },
 }
 
 fn get_str(ty: &str, body: &Map<String, Value>, k: &str) -> Result<Option<String>, EsError> {
@@ -1142,6 +1160,71 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
         "global" => {
             obj_keys_check(ty, body, &[])?;
             Ok(Bucket::Global)
+        }
+        "sampler" => {
+            obj_keys_check(ty, body, &["shard_size"])?;
+            Ok(Bucket::Sampler(Sampler::Top {
+                shard_size: get_u64(ty, body, "shard_size", 100)?,
+                diversify: None,
+            }))
+        }
+        "diversified_sampler" => {
+            obj_keys_check(
+                ty,
+                body,
+                &[
+                    "shard_size",
+                    "field",
+                    "script",
+                    "max_docs_per_value",
+                    "execution_hint",
+                ],
+            )?;
+            let field = require_field(ty, body)?;
+            // execution_hint only picks Elasticsearch's collector implementation.
+            get_str(ty, body, "execution_hint")?;
+            Ok(Bucket::Sampler(Sampler::Top {
+                shard_size: get_u64(ty, body, "shard_size", 100)?,
+                diversify: Some((field, get_u64(ty, body, "max_docs_per_value", 1)?)),
+            }))
+        }
+        "random_sampler" => {
+            obj_keys_check(ty, body, &["probability", "seed"])?;
+            let probability = match body.get("probability") {
+                None => 0.0,
+                Some(v) => v
+                    .as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .ok_or_else(|| parse_err(ty, "probability", v))?,
+            };
+            if body.contains_key("probability") && probability <= 0.0 {
+                return Err(EsError::x_content_parse(
+                    "[random_sampler] failed to parse field [probability]",
+                )
+                .caused_by(EsError::illegal_argument(format!(
+                    "[probability] must be greater than 0.0, was [{}]",
+                    crate::schema::json::java_double(probability)
+                ))));
+            }
+            if probability > 0.5 && probability != 1.0 {
+                return Err(EsError::x_content_parse(
+                    "[random_sampler] failed to parse field [probability]",
+                )
+                .caused_by(EsError::illegal_argument(format!(
+                    "[probability] must be between 0.0 and 0.5 or exactly 1.0, was [{}]",
+                    crate::schema::json::java_double(probability)
+                ))));
+            }
+            let seed = match body.get("seed") {
+                // Elasticsearch draws a random seed per request when none is given.
+                None => rand::random::<i32>(),
+                Some(v) => v
+                    .as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .and_then(|x| i32::try_from(x).ok())
+                    .ok_or_else(|| parse_err(ty, "seed", v))?,
+            };
+            Ok(Bucket::Sampler(Sampler::Random { probability, seed }))
         }
         _ => unreachable!("bucket type checked by the caller"),
     }

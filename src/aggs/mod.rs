@@ -49,7 +49,7 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 21] = [
+const NOT_YET: [&str; 18] = [
     "significant_terms",
     "significant_text",
     "auto_date_histogram",
@@ -57,9 +57,6 @@ const NOT_YET: [&str; 21] = [
     "ip_prefix",
     "nested",
     "reverse_nested",
-    "sampler",
-    "diversified_sampler",
-    "random_sampler",
     "geohex_grid",
     "children",
     "parent",
@@ -120,6 +117,8 @@ pub fn needs_score(aggs: &[Agg]) -> bool {
                 metrics::MetricKind::TopMetrics(t) => t.sort.field == "_score",
                 _ => false,
             },
+            // sampler keeps the best-scoring documents.
+            Kind::Bucket(Bucket::Sampler(bucket::Sampler::Top { .. })) => true,
             _ => false,
         };
         own || needs_score(&a.subs)
@@ -488,6 +487,162 @@ impl Planner<'_> {
         Ok(self.keys.len() - 1)
     }
 
+    /// sampler / diversified_sampler: a 0/1 condition "the document is among the best
+    /// `shard_size` of its parent bucket" — `(parent keys…, _id) IN (SELECT … ORDER BY _score
+    /// DESC, _id LIMIT n BY parent keys)` inside the same query. random_sampler: a hash of `_id`
+    /// and the seed below `probability` of the hash range.
+    fn sampler_key(
+        &mut self,
+        sm: &bucket::Sampler,
+        scope: Scope,
+        path: &[usize],
+        name: &str,
+        no_subs: bool,
+    ) -> Result<usize, EsError> {
+        use crate::catalog::COL_ID;
+        match sm {
+            bucket::Sampler::Random { probability, seed } => {
+                if !path.is_empty() || scope == Scope::Global {
+                    return Err(EsError::illegal_argument(format!(
+                        "[random_sampler] aggregation [{name}] cannot have a parent aggregation"
+                    )));
+                }
+                if no_subs {
+                    return Err(EsError::illegal_argument(format!(
+                        "[random_sampler] aggregation [{name}] must have sub-aggregations"
+                    )));
+                }
+                if *probability == 0.0 {
+                    return Err(EsError::illegal_argument(format!(
+                        "[random_sampler] aggregation [{name}] must have [probability] set"
+                    )));
+                }
+                let p = *probability;
+                // p · 2^64: documents whose 64-bit hash is below it (p = 1: every document).
+                let threshold = (p * 18_446_744_073_709_551_616.0) as u64;
+                let seed = i64::from(*seed);
+                self.cond_key(&|_| {
+                    Ok(if p >= 1.0 {
+                        sql::lit(1u64)
+                    } else {
+                        Expr::func("cityHash64", vec![sql::col(COL_ID), sql::lit(seed)])
+                            .lt(sql::lit(threshold))
+                    })
+                })
+            }
+            bucket::Sampler::Top {
+                shard_size,
+                diversify,
+            } => {
+                if path.iter().any(|k| self.keys[*k].explode) {
+                    return Err(EsError::unsupported(format!(
+                        "[sampler] aggregation [{name}] below a bucket aggregation on a multi-valued field"
+                    )));
+                }
+                let mut exprs = Vec::new();
+                for (si, s) in self.sources.iter().enumerate() {
+                    let parents: Vec<Expr> = path
+                        .iter()
+                        .map(|k| self.keys[*k].exprs[si].clone())
+                        .collect();
+                    let pcols: Vec<Expr> = (0..parents.len())
+                        .map(|i| sql::col(format!("_sp{i}")))
+                        .collect();
+                    let mut items: Vec<sql::SelectItem> = parents
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| e.clone().alias(format!("_sp{i}")))
+                        .collect();
+                    items.push(sql::col(COL_ID).into());
+                    items.push(s.score.clone().alias("_ss"));
+                    let order = vec![sql::col("_ss").desc(), sql::col(COL_ID).asc()];
+                    let limit_n = |by: Vec<Expr>, n: u64| {
+                        if by.is_empty() {
+                            (None, Some(n))
+                        } else {
+                            (Some(sql::query::LimitBy { limit: n, by }), None)
+                        }
+                    };
+                    let base_where = (scope == Scope::Query).then(|| s.where_.clone());
+                    let picked = match diversify {
+                        None => {
+                            let (limit_by, limit) = limit_n(pcols.clone(), *shard_size);
+                            Select {
+                                items,
+                                from: Some(s.from.clone()),
+                                final_: s.final_,
+                                where_: base_where,
+                                order_by: order,
+                                limit_by,
+                                limit,
+                                ..Default::default()
+                            }
+                        }
+                        Some((field, per_value)) => {
+                            let value = match bucket::key_expr(&s.meta, field, None, &|e, _| e)? {
+                                None => sql::null(),
+                                Some((e, false)) => e,
+                                Some((_, true)) => {
+                                    return Err(EsError::unsupported(format!(
+                                        "[diversified_sampler] on the multi-valued field [{field}]"
+                                    )));
+                                }
+                            };
+                            items.push(value.alias("_sv"));
+                            let mut by = pcols.clone();
+                            by.push(sql::col("_sv"));
+                            let inner = Select {
+                                items,
+                                from: Some(s.from.clone()),
+                                final_: s.final_,
+                                where_: base_where,
+                                order_by: order.clone(),
+                                limit_by: Some(sql::query::LimitBy {
+                                    limit: *per_value,
+                                    by,
+                                }),
+                                ..Default::default()
+                            };
+                            let (limit_by, limit) = limit_n(pcols.clone(), *shard_size);
+                            let mut outer_items: Vec<sql::SelectItem> =
+                                pcols.iter().map(|c| c.clone().into()).collect();
+                            outer_items.push(sql::col(COL_ID).into());
+                            outer_items.push(sql::col("_ss").into());
+                            Select {
+                                items: outer_items,
+                                from: Some(FromClause::subquery(inner, "sd")),
+                                order_by: order,
+                                limit_by,
+                                limit,
+                                ..Default::default()
+                            }
+                        }
+                    };
+                    let mut wanted = pcols;
+                    wanted.push(sql::col(COL_ID));
+                    let ids = Select {
+                        items: wanted.into_iter().map(Into::into).collect(),
+                        from: Some(FromClause::subquery(picked, "sp")),
+                        ..Default::default()
+                    };
+                    let mut mine = parents;
+                    mine.push(sql::col(COL_ID));
+                    let lhs = if mine.len() == 1 {
+                        sql::col(COL_ID)
+                    } else {
+                        sql::tuple(mine)
+                    };
+                    exprs.push(Expr::func("toUInt8", vec![lhs.in_subquery(ids)]));
+                }
+                self.keys.push(KeySpec {
+                    exprs,
+                    explode: false,
+                });
+                Ok(self.keys.len() - 1)
+            }
+        }
+    }
+
     fn key_info(&self, field: &str, format: Option<&String>) -> KeyInfo {
         for s in self.sources {
             if let Some(f) = fields::resolve(&s.meta, field) {
@@ -782,6 +937,10 @@ impl Planner<'_> {
                         }
                         Bucket::Missing(f) => {
                             let k = self.cond_key(&|s| Ok(bucket::missing_cond(&s.meta, f)))?;
+                            insts.push(child(self, k, scope)?);
+                        }
+                        Bucket::Sampler(sm) => {
+                            let k = self.sampler_key(sm, scope, path, &name, a.subs.is_empty())?;
                             insts.push(child(self, k, scope)?);
                         }
                         Bucket::Global => {
@@ -1237,7 +1396,17 @@ impl Render<'_> {
             })
             .unwrap_or_default();
         match b {
-            Bucket::Global | Bucket::Filter(_) | Bucket::Missing(_) => {
+            Bucket::Sampler(bucket::Sampler::Random { probability, seed }) => {
+                let (n, subs) = self.single(&insts[0], path)?;
+                out.insert("seed".into(), json!(seed));
+                out.insert("probability".into(), json!(probability));
+                out.insert("doc_count".into(), json!(n));
+                out.extend(subs);
+            }
+            Bucket::Global
+            | Bucket::Filter(_)
+            | Bucket::Missing(_)
+            | Bucket::Sampler(bucket::Sampler::Top { .. }) => {
                 let (n, subs) = if matches!(b, Bucket::Global) {
                     let row = self.res.rows(insts[0].level, &[]).first();
                     (count_of(row), self.nodes(&insts[0].subs, Some(&[]), row)?)
