@@ -1356,11 +1356,17 @@ async fn cumulative_cardinality_over_days() {
 async fn sampler_best_documents_by_score() {
     let d = docs().await;
     // Fewer matches than shard_size: every document.
-    let a = aggs(json!({"size": 0, "aggs": {"sample": {"sampler": {"shard_size": 5000},
-        "aggs": {"hosts": {"terms": {"field": "host"}}, "avg": {"avg": {"field": "latency"}}}}}}))
+    let a = aggs(
+        json!({"size": 0, "aggs": {"sample": {"sampler": {"shard_size": 5000},
+        "aggs": {"hosts": {"terms": {"field": "host"}}, "avg": {"avg": {"field": "latency"}}}}}}),
+    )
     .await;
     assert_eq!(a["sample"]["doc_count"], 90);
-    let mean = d.iter().map(|x| x["latency"].as_f64().unwrap()).sum::<f64>() / 90.0;
+    let mean = d
+        .iter()
+        .map(|x| x["latency"].as_f64().unwrap())
+        .sum::<f64>()
+        / 90.0;
     close(&a["sample"]["avg"]["value"], mean);
     for b in a["sample"]["hosts"]["buckets"].as_array().unwrap() {
         assert_eq!(
@@ -1389,9 +1395,11 @@ async fn sampler_best_documents_by_score() {
         alpha.iter().map(|x| x["latency"].as_f64().unwrap()).sum(),
     );
     // Default shard_size 100 below a terms: 3 per host, the smallest `_id`s on equal scores.
-    let a = aggs(json!({"size": 0, "aggs": {"hosts": {"terms": {"field": "host"}, "aggs": {
+    let a = aggs(
+        json!({"size": 0, "aggs": {"hosts": {"terms": {"field": "host"}, "aggs": {
         "s": {"sampler": {"shard_size": 3}, "aggs": {"mx": {"max": {"field": "n"}}}},
-        "all": {"sampler": {}}}}}}))
+        "all": {"sampler": {}}}}}}),
+    )
     .await;
     for b in a["hosts"]["buckets"].as_array().unwrap() {
         let mine = of_host(d, b["key"].as_str().unwrap());
@@ -1434,8 +1442,10 @@ async fn diversified_sampler_per_value() {
 #[tokio::test]
 async fn random_sampler_subset() {
     docs().await;
-    let a = aggs(json!({"size": 0, "aggs": {"r": {"random_sampler": {"probability": 1.0, "seed": 7},
-        "aggs": {"c": {"value_count": {"field": "n"}}}}}}))
+    let a = aggs(
+        json!({"size": 0, "aggs": {"r": {"random_sampler": {"probability": 1.0, "seed": 7},
+        "aggs": {"c": {"value_count": {"field": "n"}}}}}}),
+    )
     .await;
     assert_eq!(
         a["r"],
