@@ -608,3 +608,67 @@ async fn meta_and_errors() {
         "{e}"
     );
 }
+
+/// geotile_grid `bounds` keeps the points whose tile intersects the box; tiles that only touch it
+/// are left out (search-aggregations-bucket-geotilegrid-aggregation, "Requests with additional
+/// bounding box filtering"; GeoTileBoundedPredicate). Maps sends the map's extent as bounds.
+#[tokio::test]
+async fn geotile_grid_with_bounds() {
+    let mapping = json!({"mappings": {"properties": {"loc": {"type": "geo_point"}}}});
+    assert_eq!(json_req("PUT", "/agg-tiles", &mapping).await.status, 200);
+    let pts: Vec<(f64, f64)> = (0..60)
+        .map(|i| {
+            (
+                -70.0 + (i * 37 % 140) as f64,
+                -170.0 + (i * 53 % 340) as f64,
+            )
+        })
+        .collect();
+    let mut body = String::new();
+    for (i, (lat, lon)) in pts.iter().enumerate() {
+        body.push_str(&format!(
+            "{{\"index\":{{\"_id\":\"{i}\"}}}}\n{{\"loc\":{{\"lat\":{lat},\"lon\":{lon}}}}}\n"
+        ));
+    }
+    let r = bulk("/agg-tiles/_bulk?refresh=true", &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    // Zoom 2: 4×4 tiles, columns 90° wide. The box [lon 0..100, lat 60..10] intersects columns 2
+    // and 3 (0 is column 2's west edge: column 1 only touches it) and rows 0 and 1 (10°N is inside
+    // row 1, whose south edge is the equator).
+    let tile = |lat: f64, lon: f64| {
+        let x = (((lon + 180.0) / 360.0) * 4.0).floor().clamp(0.0, 3.0) as u32;
+        let s = lat.to_radians().sin();
+        let y = ((0.5 - ((1.0 + s) / (1.0 - s)).ln() / (4.0 * std::f64::consts::PI)) * 4.0)
+            .floor()
+            .clamp(0.0, 3.0) as u32;
+        (x, y)
+    };
+    let mut want: BTreeMap<String, u64> = BTreeMap::new();
+    for (lat, lon) in &pts {
+        let (x, y) = tile(*lat, *lon);
+        if (2..=3).contains(&x) && y <= 1 {
+            *want.entry(format!("2/{x}/{y}")).or_default() += 1;
+        }
+    }
+    let r = json_req(
+        "POST",
+        "/agg-tiles/_search",
+        &json!({"size": 0, "aggs": {"g": {"geotile_grid": {"field": "loc", "precision": 2,
+            "bounds": {"top_left": {"lat": 60.0, "lon": 0.0}, "bottom_right": {"lat": 10.0, "lon": 100.0}}}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got: BTreeMap<String, u64> = r.json()["aggregations"]["g"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["key"].as_str().unwrap().to_string(),
+                b["doc_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+}

@@ -167,6 +167,14 @@ fn check_fixed_histogram(
     Ok(())
 }
 
+/// A hit's `fields` values, as the fields API returns them (arrays).
+fn fields_eq(hit: &Value, want: &[(&str, Value)]) -> Check {
+    for (name, v) in want {
+        eq(&format!("fields.{name}"), &hit["fields"][*name], v)?;
+    }
+    Ok(())
+}
+
 /// The documents among `docs` with `key` among the keyword values of `field`.
 fn sel<'a>(docs: &[&'a Value], field: &str, key: &str) -> Vec<&'a Value> {
     docs.iter()
@@ -516,25 +524,14 @@ async fn check_discover(f: &Fixture, r: &Resp) -> Check {
             let src = &all.iter().find(|(id, _)| id == &got[0]).unwrap().1;
             eq("_version", h["_version"].as_i64(), Some(1))?;
             ensure!(h.get("_source").is_none(), "_source with _source: false");
-            eq(
-                "fields.timestamp",
-                &h["fields"]["timestamp"],
-                &json!([src["timestamp"]]),
-            )?;
-            eq(
-                "fields.machine.os",
-                &h["fields"]["machine.os"],
-                &json!([src["machine"]["os"]]),
-            )?;
-            eq(
-                "fields.machine.os.keyword",
-                &h["fields"]["machine.os.keyword"],
-                &json!([src["machine"]["os"]]),
-            )?;
-            eq(
-                "fields.response.keyword",
-                &h["fields"]["response.keyword"],
-                &json!([src["response"].to_string()]),
+            fields_eq(
+                h,
+                &[
+                    ("timestamp", json!([src["timestamp"]])),
+                    ("machine.os", json!([src["machine"]["os"]])),
+                    ("machine.os.keyword", json!([src["machine"]["os"]])),
+                    ("response.keyword", json!([src["response"].to_string()])),
+                ],
             )?;
             eq("sort", &h["sort"], &json!([src["timestamp"], h["sort"][1]]))?;
             ensure!(h["sort"][1].is_number(), "_doc sort value: {}", h["sort"]);
@@ -757,20 +754,13 @@ async fn check_discover(f: &Fixture, r: &Resp) -> Check {
             eq("_index", h["_index"].as_str(), Some(data::LOGS))?;
             eq("_version", h["_version"].as_i64(), Some(1))?;
             eq("_source", &h["_source"], src)?;
-            eq(
-                "fields.bytes",
-                &h["fields"]["bytes"],
-                &json!([src["bytes"]]),
-            )?;
-            eq(
-                "fields.geo.src",
-                &h["fields"]["geo.src"],
-                &json!([src["geo"]["src"]]),
-            )?;
-            eq(
-                "fields.tags.keyword",
-                &h["fields"]["tags.keyword"],
-                &src["tags"],
+            fields_eq(
+                h,
+                &[
+                    ("bytes", json!([src["bytes"]])),
+                    ("geo.src", json!([src["geo"]["src"]])),
+                    ("tags.keyword", src["tags"].clone()),
+                ],
             )
         }
         "discover/surrounding_successors" => {
@@ -954,6 +944,8 @@ fn check_aggs(f: &Fixture, v: &Value) -> Check {
             }
             Ok(())
         }
+        // A reference line: one avg over every document in range (InternalAvg).
+        "lens/reference_line" => close("avg", &a["1"]["value"], avg(&nums(&logs, "bytes"))),
         // extended_stats: population variance and std deviation, bounds at 2 sigma.
         "lens/standard_deviation" => {
             let xs = nums(&logs, "bytes");

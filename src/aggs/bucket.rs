@@ -369,6 +369,8 @@ pub enum Bucket {
         precision: u32,
         size: usize,
         geohash: bool,
+        /// geotile_grid `bounds` (top, left, bottom, right): only points in tiles that intersect it.
+        bounds: Option<(f64, f64, f64, f64)>,
     },
     Composite(Composite),
     Terms(Terms),
@@ -1156,6 +1158,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 precision: precision as u32,
                 size: size as usize,
                 geohash: true,
+                bounds: None,
             })
         }
         "geotile_grid" => {
@@ -1164,10 +1167,12 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 body,
                 &["field", "precision", "size", "shard_size", "bounds"],
             )?;
-            if body.contains_key("bounds") {
-                return Err(EsError::unsupported("[geotile_grid] with [bounds]"));
-            }
             let field = require_field(ty, body)?;
+            let bounds = match body.get("bounds") {
+                None => None,
+                Some(Value::Object(o)) => Some(crate::dsl::geo::parse_box(&field, o)?),
+                Some(other) => return Err(parse_err(ty, "bounds", other)),
+            };
             let precision = get_u64(ty, body, "precision", 7)?;
             if precision > 29 {
                 return Err(EsError::illegal_argument(format!(
@@ -1185,6 +1190,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 precision: precision as u32,
                 size: size as usize,
                 geohash: false,
+                bounds,
             })
         }
         "composite" => {

@@ -156,9 +156,9 @@ pub fn render_bounds(row: Option<&Map<String, Value>>, p: &str, wrap: bool) -> M
     out
 }
 
-/// The `z/x/y` tile of a point (GeoTileUtils#longEncode on the quantised point: Web Mercator,
-/// tile indices clamped into the grid — at the poles the Mercator y is ±inf).
-pub fn tile_key(p: Expr, z: u32) -> Expr {
+/// The tile column and row of a point at zoom `z` (GeoTileUtils#getXTile/getYTile on the quantised
+/// point: Web Mercator, tile indices clamped into the grid — at the poles the Mercator y is ±inf).
+fn tile_xy(p: Expr, z: u32) -> (Expr, Expr) {
     let tiles = (1u64 << z) as f64;
     let la = lat(p.clone());
     let lo = lon(p);
@@ -199,6 +199,12 @@ pub fn tile_key(p: Expr, z: u32) -> Expr {
         ),
         sql::lit(tiles),
     ));
+    (x, y)
+}
+
+/// The `z/x/y` tile of a point (GeoTileUtils#longEncode).
+pub fn tile_key(p: Expr, z: u32) -> Expr {
+    let (x, y) = tile_xy(p, z);
     Expr::func(
         "concat",
         vec![
@@ -208,6 +214,68 @@ pub fn tile_key(p: Expr, z: u32) -> Expr {
             Expr::func("toString", vec![y]),
         ],
     )
+}
+
+/// GeoTileUtils#getXTile / getYTile in Rust, for the bounds of a grid.
+fn x_tile(lon: f64, tiles: f64) -> f64 {
+    (((lon + 180.0) / 360.0) * tiles)
+        .floor()
+        .clamp(0.0, tiles - 1.0)
+}
+
+fn y_tile(lat: f64, tiles: f64) -> f64 {
+    let s = lat.to_radians().sin();
+    ((0.5 - ((1.0 + s) / (1.0 - s)).ln() / (4.0 * std::f64::consts::PI)) * tiles)
+        .floor()
+        .clamp(0.0, tiles - 1.0)
+}
+
+/// The west and north edges of tile column `x` / row `y` (GeoTileUtils#toBoundingBox).
+fn tile_west(x: f64, tiles: f64) -> f64 {
+    x / tiles * 360.0 - 180.0
+}
+
+fn tile_north(y: f64, tiles: f64) -> f64 {
+    let n = std::f64::consts::PI - 2.0 * std::f64::consts::PI * y / tiles;
+    n.sinh().atan().to_degrees()
+}
+
+/// Whether a point's tile at zoom `z` intersects `bounds` (top, left, bottom, right), as
+/// GeoTileBoundedPredicate decides it: tiles that only touch the box are left out, and a box whose
+/// right edge is west of its left edge crosses the dateline.
+pub fn tile_in_bounds(p: Expr, z: u32, (top, left, bottom, right): (f64, f64, f64, f64)) -> Expr {
+    let tiles = (1u64 << z) as f64;
+    let (min_x, min_y) = (x_tile(left, tiles), y_tile(top, tiles));
+    let left_x = if tile_west(min_x + 1.0, tiles) == left {
+        min_x + 1.0
+    } else {
+        min_x
+    };
+    let top_y = if tile_north(min_y + 1.0, tiles) == top {
+        min_y + 1.0
+    } else {
+        min_y
+    };
+    let (max_x, max_y) = (x_tile(right, tiles), y_tile(bottom, tiles));
+    let right_x = if tile_west(max_x, tiles) == right || left == right {
+        max_x
+    } else {
+        max_x + 1.0
+    };
+    let bottom_y = if tile_north(max_y, tiles) == bottom || top == bottom {
+        max_y
+    } else {
+        max_y + 1.0
+    };
+    let (x, y) = tile_xy(p, z);
+    let lit = |v: f64| sql::lit(v as i64);
+    let in_y = y.clone().gte(lit(top_y)).and(y.lt(lit(bottom_y)));
+    let in_x = if right < left {
+        Expr::Or(vec![x.clone().gte(lit(left_x)), x.lt(lit(right_x))])
+    } else {
+        x.clone().gte(lit(left_x)).and(x.lt(lit(right_x)))
+    };
+    in_y.and(in_x)
 }
 
 /// The geohash cell of a point at `precision` characters (Geohash#stringEncode on the quantised

@@ -821,6 +821,7 @@ impl Planner<'_> {
                             field,
                             precision,
                             geohash,
+                            bounds,
                             ..
                         } => {
                             let mut exprs = Vec::new();
@@ -830,7 +831,19 @@ impl Planner<'_> {
                                 } else {
                                     "geotile_grid"
                                 };
-                                let pts = geo::points_expr(&s.meta, field, ty)?;
+                                let mut pts = geo::points_expr(&s.meta, field, ty)?;
+                                if let Some(b) = bounds {
+                                    pts = Expr::func(
+                                        "arrayFilter",
+                                        vec![
+                                            sql::lambda(
+                                                ["gt"],
+                                                geo::tile_in_bounds(sql::col("gt"), *precision, *b),
+                                            ),
+                                            pts,
+                                        ],
+                                    );
+                                }
                                 let cell = if *geohash {
                                     geo::geohash_key(sql::col("gt"), *precision)
                                 } else {

@@ -234,8 +234,8 @@ fn parse_wkt_bbox(s: &str) -> Result<(f64, f64, f64, f64), EsError> {
     Ok((n[2], n[0], n[3], n[1]))
 }
 
-/// The corners of a bounding box object (GeoBoundingBox#parseBoundingBox).
-fn parse_box(field: &str, o: &Map<String, Value>) -> Result<(f64, f64, f64, f64), EsError> {
+/// The corners of a bounding box object (GeoBoundingBox#parseBoundingBox): (top, left, bottom, right).
+pub fn parse_box(field: &str, o: &Map<String, Value>) -> Result<(f64, f64, f64, f64), EsError> {
     let (mut top, mut left, mut bottom, mut right) = (None, None, None, None);
     let mut wkt = None;
     for (k, v) in o {

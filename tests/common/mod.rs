@@ -33,46 +33,7 @@ fn python() -> PathBuf {
 
 /// The shared daemon, started on first use.
 pub fn daemon() -> &'static Daemon {
-    DAEMON.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("elastichouse-test-")
-            .tempdir()
-            .expect("tempdir");
-        let data_dir = dir.keep();
-        let mut cfg = elastichouse::config::Config::ephemeral(data_dir.clone(), Some(python()));
-        cfg.bulk_batch_docs = 500;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let running = elastichouse::server::start(cfg)
-                    .await
-                    .expect("daemon starts");
-                tx.send((
-                    running.es_addr,
-                    running.ui_addr,
-                    running.state.ch.url.clone(),
-                    running.state.ch.database.clone(),
-                ))
-                .unwrap();
-                // Serve until the test process exits (the chDB child exits with its parent).
-                std::future::pending::<()>().await;
-                drop(running);
-            });
-        });
-        let (es, ui, clickhouse, database) = rx.recv().expect("daemon address");
-        Daemon {
-            es,
-            ui,
-            data_dir,
-            clickhouse,
-            database,
-        }
-    })
+    DAEMON.get_or_init(|| start_daemon(|_| {}))
 }
 
 pub struct Resp {
