@@ -2217,3 +2217,167 @@ async fn nested_objects() {
     .await;
     assert_eq!(r.status, 400, "{}", r.text);
 }
+
+/// reverse_nested: inside a `nested` aggregation, a single bucket of the parent (root) documents
+/// of the nested objects in the enclosing bucket — `doc_count` is the number of distinct parent
+/// documents, and its sub-aggregations read the root documents' fields (each parent counted
+/// once per bucket, however many of its objects fell in it); outside a `nested` aggregation,
+/// "Reverse nested aggregation [name] can only be used inside a [nested] aggregation"
+/// (search-aggregations-bucket-reverse-nested-aggregation.html; ReverseNestedAggregator,
+/// ReverseNestedAggregationBuilder#doBuild).
+#[tokio::test]
+async fn reverse_nested_parent_documents() {
+    let idx = "agg-reverse-nested";
+    let r = json_req(
+        "PUT",
+        &format!("/{idx}"),
+        &json!({"mappings": {"properties": {
+        "tags": {"type": "keyword"},
+        "price": {"type": "integer"},
+        "comments": {"type": "nested", "properties": {
+            "username": {"type": "keyword"}, "votes": {"type": "integer"}}}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let users = ["ann", "bob", "cyd"];
+    let colours = ["red", "green", "blue"];
+    let mut docs = Vec::new();
+    let mut body = String::new();
+    for i in 0..15i64 {
+        // Several comments of one user in the same document (i + j² repeats modulo 3).
+        let comments: Vec<Value> = (0..(i % 4))
+            .map(|j| json!({"username": users[((i + j * j) % 3) as usize], "votes": (i + j) % 7}))
+            .collect();
+        let mut tags = vec![colours[(i % 3) as usize]];
+        if i % 4 == 0 && tags[0] != "blue" {
+            tags.push("blue");
+        }
+        let d = json!({"tags": tags, "price": i * 3 + 1, "comments": comments});
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+        docs.push(d);
+    }
+    let r = bulk(&format!("/{idx}/_bulk?refresh=true"), &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let r = json_req(
+        "POST",
+        &format!("/{idx}/_search"),
+        &json!({"size": 0,
+        "query": {"range": {"price": {"gte": 4}}},
+        "aggs": {"c": {"nested": {"path": "comments"}, "aggs": {
+            "users": {"terms": {"field": "comments.username"}, "aggs": {
+                "back": {"reverse_nested": {}, "aggs": {
+                    "tags": {"terms": {"field": "tags"}},
+                    "p": {"sum": {"field": "price"}},
+                    "inner": {"terms": {"field": "comments.username"}}}}}},
+            "voted": {"filter": {"range": {"comments.votes": {"gte": 4}}}, "aggs": {
+                "back": {"reverse_nested": {"path": ""}}}},
+            "all": {"reverse_nested": {}}}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"]["c"];
+    let matching: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["price"].as_i64().unwrap() >= 4)
+        .collect();
+    let comments_of = |d: &Value| d["comments"].as_array().unwrap().clone();
+    let n_objs: usize = matching.iter().map(|d| comments_of(d).len()).sum();
+    assert_eq!(a["doc_count"], n_objs);
+    // Every parent document with at least one comment, once.
+    let with_comments = matching
+        .iter()
+        .filter(|d| !comments_of(d).is_empty())
+        .count();
+    assert_eq!(a["all"]["doc_count"], with_comments);
+    // Per user: objects, then the distinct parent documents and their tags and price.
+    let mut want_users: Vec<(&str, usize)> = users
+        .iter()
+        .map(|u| {
+            let objs = matching
+                .iter()
+                .flat_map(|d| comments_of(d))
+                .filter(|c| c["username"] == *u)
+                .count();
+            (*u, objs)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    want_users.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
+    let got = a["users"]["buckets"].as_array().unwrap();
+    assert_eq!(got.len(), want_users.len(), "{got:?}");
+    for (b, (u, n)) in got.iter().zip(&want_users) {
+        assert_eq!(b["key"], *u);
+        assert_eq!(b["doc_count"], *n);
+        let parents: Vec<&&Value> = matching
+            .iter()
+            .filter(|d| comments_of(d).iter().any(|c| c["username"] == *u))
+            .collect();
+        let back = &b["back"];
+        assert_eq!(back["doc_count"], parents.len(), "{u}");
+        close(
+            &back["p"]["value"],
+            parents.iter().map(|d| d["price"].as_f64().unwrap()).sum(),
+        );
+        let mut tags = count_by(
+            &parents.iter().map(|d| (**d).clone()).collect::<Vec<_>>(),
+            |d| {
+                d["tags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_str().unwrap().to_string())
+                    .collect()
+            },
+        )
+        .into_iter()
+        .collect::<Vec<_>>();
+        tags.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        let want_tags: Vec<Value> = tags
+            .iter()
+            .map(|(t, c)| json!({"key": t, "doc_count": c}))
+            .collect();
+        assert_eq!(back["tags"]["buckets"], json!(want_tags), "{u}");
+        // The root documents have no value of the nested objects' fields.
+        assert_eq!(back["inner"]["buckets"], json!([]));
+    }
+    // A user with several comments in one document: more objects than parents somewhere.
+    assert!(want_users.iter().any(|(u, n)| {
+        let parents = matching
+            .iter()
+            .filter(|d| comments_of(d).iter().any(|c| c["username"] == *u))
+            .count();
+        parents < *n
+    }));
+    let voted_objs: usize = matching
+        .iter()
+        .map(|d| {
+            comments_of(d)
+                .iter()
+                .filter(|c| c["votes"].as_i64().unwrap() >= 4)
+                .count()
+        })
+        .sum();
+    let voted_docs = matching
+        .iter()
+        .filter(|d| {
+            comments_of(d)
+                .iter()
+                .any(|c| c["votes"].as_i64().unwrap() >= 4)
+        })
+        .count();
+    assert_eq!(a["voted"]["doc_count"], voted_objs);
+    assert_eq!(a["voted"]["back"]["doc_count"], voted_docs);
+    // Outside a nested aggregation: 400.
+    let r = json_req(
+        "POST",
+        &format!("/{idx}/_search"),
+        &json!({"size": 0, "aggs": {"t": {"terms": {"field": "tags"}, "aggs": {
+            "back": {"reverse_nested": {}}}}}}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert_eq!(
+        e["reason"],
+        "Reverse nested aggregation [back] can only be used inside a [nested] aggregation"
+    );
+}

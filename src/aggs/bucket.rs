@@ -13,9 +13,10 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-pub const TYPES: [&str; 23] = [
+pub const TYPES: [&str; 24] = [
     "terms",
     "nested",
+    "reverse_nested",
     "significant_terms",
     "auto_date_histogram",
     "ip_prefix",
@@ -389,6 +390,8 @@ pub enum Bucket {
     SigTerms(Terms),
     /// nested: one row per object under the path (docs/aggregations.md).
     Nested(String),
+    /// reverse_nested (root only): the parent documents of the enclosing nested bucket's objects.
+    ReverseNested,
 }
 
 /// ip_prefix: buckets of the network address of each value under `prefix_length`.
@@ -1383,6 +1386,15 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
             let path = get_str(ty, body, "path")?
                 .ok_or_else(|| EsError::illegal_argument("[path] must not be null: [nested]"))?;
             Ok(Bucket::Nested(path))
+        }
+        "reverse_nested" => {
+            obj_keys_check(ty, body, &["path"])?;
+            match get_str(ty, body, "path")? {
+                Some(p) if !p.is_empty() => Err(EsError::unsupported(format!(
+                    "[reverse_nested] with [path] [{p}] (only the root document is supported)"
+                ))),
+                _ => Ok(Bucket::ReverseNested),
+            }
         }
         "significant_terms" => {
             obj_keys_check(

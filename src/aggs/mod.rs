@@ -49,10 +49,9 @@ pub enum Kind {
 }
 
 /// Aggregation types of Elasticsearch that elastichouse does not implement yet: a clear 400.
-const NOT_YET: [&str; 13] = [
+const NOT_YET: [&str; 12] = [
     "significant_text",
     "variable_width_histogram",
-    "reverse_nested",
     "geohex_grid",
     "children",
     "parent",
@@ -274,6 +273,8 @@ enum Scope {
     Global,
     /// The objects under nested path `nested[i]` of the query's documents.
     Nested(usize),
+    /// reverse_nested `reverse[i]`: the parent documents of the objects of its enclosing bucket.
+    Reverse(usize),
 }
 
 struct KeySpec {
@@ -333,7 +334,9 @@ struct Inst {
 struct Planner<'a> {
     sources: &'a [Source],
     /// nested aggregations: per path, one source per index whose rows are the path's objects.
-    nested: &'a [(String, Vec<Source>)],
+    nested: &'a [NestedSources],
+    /// reverse_nested instances: the nested path's index and the keys of the enclosing bucket.
+    reverse: Vec<(usize, Vec<usize>)>,
     now: i64,
     keys: Vec<KeySpec>,
     levels: Vec<Level>,
@@ -777,7 +780,7 @@ impl Planner<'_> {
                                 self.limits.insert(inst.level, t.size);
                             }
                             if t.min_doc_count == 0 {
-                                if matches!(scope, Scope::Nested(_)) {
+                                if matches!(scope, Scope::Nested(_) | Scope::Reverse(_)) {
                                     return Err(EsError::unsupported(
                                         "[terms] with [min_doc_count] 0 inside a [nested] aggregation",
                                     ));
@@ -952,7 +955,7 @@ impl Planner<'_> {
                             let i = self
                                 .nested
                                 .iter()
-                                .position(|(p, _)| p == npath)
+                                .position(|(p, _, _)| p == npath)
                                 .unwrap_or(0);
                             let nested = self.nested;
                             let saved = self.sources;
@@ -963,8 +966,29 @@ impl Planner<'_> {
                             self.sources = saved;
                             insts.push(r?);
                         }
+                        Bucket::ReverseNested => {
+                            let Scope::Nested(i) = scope else {
+                                return Err(EsError::illegal_argument(format!(
+                                    "Reverse nested aggregation [{name}] can only be used inside a [nested] aggregation"
+                                )));
+                            };
+                            // The parent documents' view: rows still come from the path's objects
+                            // (one per object, with the enclosing bucket's keys), deduplicated per
+                            // (enclosing keys, document) in group_sql; keys and metrics below read
+                            // the root fields only.
+                            let r = self.reverse.len();
+                            self.reverse.push((i, path.to_vec()));
+                            let nested = self.nested;
+                            let saved = self.sources;
+                            self.sources = &nested[i].2;
+                            let res = self
+                                .cond_key(&|_| Ok(sql::lit(1u64)))
+                                .and_then(|k| child(self, k, Scope::Reverse(r)));
+                            self.sources = saved;
+                            insts.push(res?);
+                        }
                         Bucket::SigTerms(_) | Bucket::Sampler(_)
-                            if matches!(scope, Scope::Nested(_)) =>
+                            if matches!(scope, Scope::Nested(_) | Scope::Reverse(_)) =>
                         {
                             return Err(EsError::unsupported(format!(
                                 "aggregation [{name}] inside a [nested] aggregation"
@@ -1101,28 +1125,55 @@ fn build_groups(p: &Planner) -> Vec<Group> {
 
 fn group_sql(p: &Planner, g: &Group) -> Select {
     let mut selects = Vec::new();
-    let sources = match g.scope {
-        Scope::Nested(i) => p.nested[i].1.as_slice(),
-        _ => p.sources,
+    let (sources, outer) = match g.scope {
+        Scope::Nested(i) => (p.nested[i].1.as_slice(), &[][..]),
+        Scope::Reverse(r) => {
+            let (i, outer) = &p.reverse[r];
+            (p.nested[*i].2.as_slice(), outer.as_slice())
+        }
+        _ => (p.sources, &[][..]),
+    };
+    let key_item = |k: &usize, si: usize| {
+        let spec = &p.keys[*k];
+        let e = spec.exprs[si].clone();
+        let e = if spec.explode {
+            Expr::func("arrayJoin", vec![e])
+        } else {
+            e
+        };
+        e.alias(format!("k{k}"))
     };
     for (si, s) in sources.iter().enumerate() {
         let mut items = vec![sql::lit(1u64).alias("_one")];
+        let mut from = s.from.clone();
+        if !outer.is_empty() {
+            // reverse_nested: the enclosing bucket's keys per object, then one row per
+            // (those keys, parent document) — each parent counted once per bucket.
+            let mut inner_items = vec![sql::star().into()];
+            inner_items.extend(outer.iter().map(|k| key_item(k, si)));
+            let mut by: Vec<Expr> = outer.iter().map(|k| sql::col(format!("k{k}"))).collect();
+            by.push(sql::col(crate::catalog::COL_ID));
+            let inner = Select {
+                items: inner_items,
+                from: Some(from),
+                ..Default::default()
+            }
+            .limit_by(1, by);
+            from = FromClause::subquery(inner, "rn");
+        }
         for k in &g.keys {
-            let spec = &p.keys[*k];
-            let e = spec.exprs[si].clone();
-            let e = if spec.explode {
-                Expr::func("arrayJoin", vec![e])
+            if outer.contains(k) {
+                items.push(sql::col(format!("k{k}")).alias(format!("k{k}")));
             } else {
-                e
-            };
-            items.push(e.alias(format!("k{k}")));
+                items.push(key_item(k, si));
+            }
         }
         for m in &g.metrics {
             items.push(p.metrics[*m].inputs[si].clone().alias(format!("v{m}")));
         }
         selects.push(Select {
             items,
-            from: Some(s.from.clone()),
+            from: Some(from),
             final_: s.final_,
             where_: (g.scope == Scope::Query).then(|| s.where_.clone()),
             ..Default::default()
@@ -1258,12 +1309,17 @@ fn collect_nested<'t>(aggs: &'t [Agg], out: &mut Vec<&'t str>) {
 /// document's other columns beside them — and the index metadata restricted to the path's
 /// leaves with their element types (as the nested query's scope), so sub-aggregations see only
 /// the objects' fields, while the keys of parent buckets still read the document's columns.
-fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<(String, Vec<Source>)>, EsError> {
+/// Per nested path: the path, its objects' sources (scoped to the path's leaves) and the same
+/// rows scoped to the root document's fields (for reverse_nested below it).
+type NestedSources = (String, Vec<Source>, Vec<Source>);
+
+fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<NestedSources>, EsError> {
     let mut paths = Vec::new();
     collect_nested(aggs, &mut paths);
     let mut out = Vec::new();
     for path in paths {
         let mut per = Vec::new();
+        let mut rev = Vec::new();
         for s in sources {
             let meta = &s.meta;
             let nested = match meta.mappings.object_at(path) {
@@ -1351,6 +1407,7 @@ fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<(String, Vec<S
                     .filter(|c| !leaves.contains(c))
                     .map(|c| sql::col(c.as_str()).into())
                     .collect();
+                items.push(sql::col(crate::catalog::COL_ID).into());
                 for (i, c) in leaves.iter().enumerate() {
                     items.push(
                         Expr::func(
@@ -1369,6 +1426,24 @@ fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<(String, Vec<S
                     "no",
                 )
             };
+            // The root document's view: every column but the leaves of nested objects.
+            let nested_cols: Vec<String> = meta
+                .mappings
+                .leaf_fields()
+                .into_iter()
+                .filter(|f| f.nested_path.is_some())
+                .filter_map(|f| f.column)
+                .filter_map(|c| meta.physical_column(&c).map(str::to_string))
+                .collect();
+            let mut root = (**meta).clone();
+            root.columns.retain(|c, _| !nested_cols.contains(c));
+            rev.push(Source {
+                meta: Arc::new(root),
+                from: from.clone(),
+                final_: false,
+                where_: sql::lit(true),
+                score: sql::lit(0.0),
+            });
             per.push(Source {
                 meta: Arc::new(scoped),
                 from,
@@ -1377,7 +1452,7 @@ fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<(String, Vec<S
                 score: sql::lit(0.0),
             });
         }
-        out.push((path.to_string(), per));
+        out.push((path.to_string(), per, rev));
     }
     Ok(out)
 }
@@ -1580,6 +1655,7 @@ pub async fn execute(
     let mut p = Planner {
         sources,
         nested: &nested,
+        reverse: vec![],
         now: now_millis,
         keys: vec![],
         levels: vec![],
@@ -1642,6 +1718,7 @@ pub fn query_count(sources: &[Source], aggs: &[Agg], now_millis: i64) -> Result<
     let mut p = Planner {
         sources,
         nested: &nested,
+        reverse: vec![],
         now: now_millis,
         keys: vec![],
         levels: vec![],
@@ -2050,6 +2127,7 @@ impl Render<'_> {
             }
             Bucket::Global
             | Bucket::Nested(_)
+            | Bucket::ReverseNested
             | Bucket::Filter(_)
             | Bucket::Missing(_)
             | Bucket::Sampler(bucket::Sampler::Top { .. }) => {
