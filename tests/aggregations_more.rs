@@ -2367,6 +2367,37 @@ async fn reverse_nested_parent_documents() {
         .count();
     assert_eq!(a["voted"]["doc_count"], voted_objs);
     assert_eq!(a["voted"]["back"]["doc_count"], voted_docs);
+    // Below a bucket on a multi-valued root field: the parents of that bucket's objects.
+    let r = json_req(
+        "POST",
+        &format!("/{idx}/_search"),
+        &json!({"size": 0,
+        "aggs": {"t": {"terms": {"field": "tags", "order": {"_key": "asc"}}, "aggs": {
+            "c": {"nested": {"path": "comments"}, "aggs": {
+                "back": {"reverse_nested": {}, "aggs": {"p": {"sum": {"field": "price"}}}}}}}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = r.json()["aggregations"]["t"]["buckets"].clone();
+    let mut tags: Vec<&str> = colours.to_vec();
+    tags.sort();
+    assert_eq!(got.as_array().unwrap().len(), tags.len(), "{got}");
+    for (b, t) in got.as_array().unwrap().iter().zip(&tags) {
+        assert_eq!(b["key"], *t);
+        let with: Vec<&Value> = docs
+            .iter()
+            .filter(|d| d["tags"].as_array().unwrap().iter().any(|x| x == t))
+            .collect();
+        assert_eq!(b["doc_count"], with.len());
+        let parents: Vec<&&Value> = with.iter().filter(|d| !comments_of(d).is_empty()).collect();
+        let objs: usize = with.iter().map(|d| comments_of(d).len()).sum();
+        assert_eq!(b["c"]["doc_count"], objs, "{t}");
+        assert_eq!(b["c"]["back"]["doc_count"], parents.len(), "{t}");
+        close(
+            &b["c"]["back"]["p"]["value"],
+            parents.iter().map(|d| d["price"].as_f64().unwrap()).sum(),
+        );
+    }
     // Outside a nested aggregation: 400.
     let r = json_req(
         "POST",
