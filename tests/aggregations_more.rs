@@ -2374,7 +2374,8 @@ async fn reverse_nested_parent_documents() {
         &json!({"size": 0,
         "aggs": {"t": {"terms": {"field": "tags", "order": {"_key": "asc"}}, "aggs": {
             "c": {"nested": {"path": "comments"}, "aggs": {
-                "back": {"reverse_nested": {}, "aggs": {"p": {"sum": {"field": "price"}}}}}}}}}}),
+                "back": {"reverse_nested": {}, "aggs": {"p": {"sum": {"field": "price"}},
+                    "th": {"top_hits": {"size": 1, "sort": [{"price": "desc"}]}}}}}}}}}}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -2397,7 +2398,25 @@ async fn reverse_nested_parent_documents() {
             &b["c"]["back"]["p"]["value"],
             parents.iter().map(|d| d["price"].as_f64().unwrap()).sum(),
         );
+        // top_hits below reverse_nested: the parent documents (each once), best price first.
+        let th = &b["c"]["back"]["th"]["hits"];
+        assert_eq!(th["total"]["value"], parents.len(), "{t}");
+        let best = parents
+            .iter()
+            .max_by_key(|d| d["price"].as_i64().unwrap())
+            .unwrap();
+        assert_eq!(th["hits"][0]["_source"], ***best, "{t}");
+        assert_eq!(th["hits"][0]["sort"], json!([best["price"]]), "{t}");
     }
+    // top_hits directly inside nested (the objects as hits): not supported yet, 400.
+    let r = json_req(
+        "POST",
+        &format!("/{idx}/_search"),
+        &json!({"size": 0, "aggs": {"c": {"nested": {"path": "comments"}, "aggs": {
+            "th": {"top_hits": {"size": 1}}}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
     // Outside a nested aggregation: 400.
     let r = json_req(
         "POST",

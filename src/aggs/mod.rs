@@ -679,6 +679,13 @@ impl Planner<'_> {
             let meta = a.meta.clone();
             match &a.kind {
                 Kind::Metric(m) => {
+                    if matches!(scope, Scope::Nested(_))
+                        && matches!(m.kind, metrics::MetricKind::TopHits(_))
+                    {
+                        return Err(EsError::unsupported(format!(
+                            "[top_hits] aggregation [{name}] inside a [nested] aggregation"
+                        )));
+                    }
                     let metas: Vec<Arc<IndexMeta>> =
                         self.sources.iter().map(|s| s.meta.clone()).collect();
                     let shape = metrics::input_shape(m, &metas)?;
@@ -1408,6 +1415,8 @@ fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<NestedSources>
                     .map(|c| sql::col(c.as_str()).into())
                     .collect();
                 items.push(sql::col(crate::catalog::COL_ID).into());
+                // The parent document's _source (top_hits below reverse_nested).
+                items.push(sql::col(crate::catalog::COL_SOURCE).into());
                 for (i, c) in leaves.iter().enumerate() {
                     items.push(
                         Expr::func(
