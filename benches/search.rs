@@ -73,6 +73,7 @@ fn meta() -> IndexMeta {
         columns,
         aliases: BTreeMap::new(),
         data_stream: None,
+        nested_scope: None,
     }
 }
 

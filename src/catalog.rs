@@ -225,6 +225,10 @@ pub struct IndexMeta {
     pub aliases: BTreeMap<String, Value>,
     /// The data stream this index is a backing index of.
     pub data_stream: Option<String>,
+    /// The `nested` object a query or aggregation is planned inside (`None`: the root document).
+    /// Fields of a nested object are seen only inside its scope, unless indexed in the root too
+    /// (see [`crate::plan::fields::resolve_mapped`]).
+    pub nested_scope: Option<String>,
 }
 
 impl IndexMeta {
@@ -628,6 +632,7 @@ impl Catalog {
                             .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                             .unwrap_or_default(),
                         data_stream: m["data_stream"].as_str().map(str::to_string),
+                        nested_scope: None,
                     }
                 }
                 None => {
@@ -646,6 +651,7 @@ impl Catalog {
                         database: self.ch.database.clone(),
                         aliases: BTreeMap::new(),
                         data_stream: None,
+                        nested_scope: None,
                     }
                 }
             };
@@ -929,6 +935,7 @@ impl Catalog {
             columns,
             aliases,
             data_stream,
+            nested_scope: None,
         };
         let mut defs = vec![
             sql::ColumnDef::new(COL_ID, ChType::String),

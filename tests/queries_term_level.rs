@@ -619,6 +619,118 @@ async fn nested_matches_one_object_at_a_time() {
     assert!(e["reason"].as_str().unwrap().contains("inner_hits"), "{e}");
 }
 
+/// Index `tlq-nroot`: `items` nested, `parts` nested with `include_in_parent`.
+async fn nested_root_index() {
+    static DONE: OnceCell<()> = OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        let mapping = json!({"mappings": {"properties": {
+            "name": {"type": "keyword"},
+            "items": {"type": "nested", "properties": {
+                "name": {"type": "keyword"}, "qty": {"type": "integer"}}},
+            "parts": {"type": "nested", "include_in_parent": true, "properties": {
+                "name": {"type": "keyword"}, "qty": {"type": "integer"}}}
+        }}});
+        let r = json_req("PUT", "/tlq-nroot", &mapping).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut body = String::new();
+        for i in 0..4 {
+            let d = json!({
+                "name": format!("n{i}"),
+                "items": [{"name": "x", "qty": i}, {"name": "y", "qty": 10 + i}],
+                "parts": [{"name": if i % 2 == 0 { "p" } else { "q" }, "qty": 20 + i}]
+            });
+            body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+        }
+        let r = bulk("/tlq-nroot/_bulk?refresh=true", &body).await;
+        assert_eq!(r.json()["errors"], false, "{}", r.text);
+    })
+    .await;
+}
+
+async fn nroot(body: Value) -> Resp {
+    nested_root_index().await;
+    json_req("POST", "/tlq-nroot/_search", &body).await
+}
+
+async fn nroot_ids(query: Value) -> Vec<String> {
+    let r = nroot(json!({"query": query, "sort": ["_doc"]})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn nested_fields_outside_a_nested_context() {
+    // nested.html: the objects of a `nested` field are indexed as separate hidden documents, so a
+    // query on `items.name` outside a `nested` query matches no (root) document — unlike an
+    // `object` array, where it would match every document holding the value.
+    assert!(
+        nroot_ids(json!({"term": {"items.name": "x"}}))
+            .await
+            .is_empty()
+    );
+    assert!(
+        nroot_ids(json!({"exists": {"field": "items.qty"}}))
+            .await
+            .is_empty()
+    );
+    assert!(
+        nroot_ids(json!({"query_string": {"query": "items.name:x OR items.qty:[0 TO 5]"}}))
+            .await
+            .is_empty()
+    );
+    // The same query inside `nested` matches every document.
+    assert_eq!(
+        nroot_ids(json!({"nested": {"path": "items", "query": {"term": {"items.name": "x"}}}}))
+            .await,
+        ["0", "1", "2", "3"]
+    );
+    // nested.html#nested-params: `include_in_parent` also indexes the fields in the parent
+    // (here the root) document, where plain queries see them.
+    assert_eq!(
+        nroot_ids(json!({"term": {"parts.name": "p"}})).await,
+        ["0", "2"]
+    );
+    // FieldSortBuilder#validateMissingNestedPath: sorting on a nested field without a `nested`
+    // sort context is a query_shard_exception; on an include_in_parent field it is allowed.
+    let r = nroot(json!({"sort": [{"items.qty": "asc"}]})).await;
+    let e = assert_es_error(&r, 400, "search_phase_execution_exception");
+    assert_eq!(e["root_cause"][0]["type"], "query_shard_exception");
+    assert_eq!(
+        e["root_cause"][0]["reason"],
+        "it is mandatory to set the [nested] context on the nested sort field: [items.qty]."
+    );
+    let r = nroot(json!({"sort": [{"parts.qty": "desc"}], "size": 1})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["hits"]["hits"][0]["_id"], "3");
+    // search-aggregations-bucket-nested-aggregation.html: outside a `nested` aggregation the
+    // root documents hold no value of a nested field (no buckets, null/0 metrics); inside one,
+    // every object counts.
+    let r = nroot(json!({"size": 0, "aggs": {
+        "names": {"terms": {"field": "items.name"}},
+        "avg_qty": {"avg": {"field": "items.qty"}},
+        "sum_qty": {"sum": {"field": "items.qty"}},
+        "in": {"nested": {"path": "items"}, "aggs": {"sum_qty": {"sum": {"field": "items.qty"}}}},
+        "parts_sum": {"sum": {"field": "parts.qty"}}
+    }}))
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let a = &r.json()["aggregations"];
+    assert_eq!(a["names"]["buckets"], json!([]));
+    assert_eq!(a["avg_qty"]["value"], Value::Null);
+    assert_eq!(a["sum_qty"]["value"], 0.0);
+    assert_eq!(a["in"]["doc_count"], 8);
+    assert_eq!(
+        a["in"]["sum_qty"]["value"],
+        (0..4).map(|i| i + 10 + i).sum::<i64>() as f64
+    );
+    assert_eq!(a["parts_sum"]["value"], (20 + 21 + 22 + 23) as f64);
+}
+
 #[tokio::test]
 async fn nested_score_modes() {
     let d = docs().await;

@@ -1360,6 +1360,9 @@ fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<NestedSources>
                 }
             }
             let mut scoped = (**meta).clone();
+            if nested {
+                scoped.nested_scope = Some(path.to_string());
+            }
             scoped.columns = leaves
                 .iter()
                 .filter_map(|c| {
@@ -1445,6 +1448,7 @@ fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<NestedSources>
                 .filter_map(|c| meta.physical_column(&c).map(str::to_string))
                 .collect();
             let mut root = (**meta).clone();
+            root.nested_scope = None;
             root.columns.retain(|c, _| !nested_cols.contains(c));
             rev.push(Source {
                 meta: Arc::new(root),

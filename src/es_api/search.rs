@@ -1148,6 +1148,18 @@ fn sort_expr(
             numeric_type,
             format,
         } => {
+            if fields::nested_sort_context_missing(ctx.meta, field) {
+                return Err(phase_failure(
+                    EsError::new(
+                        400,
+                        "query_shard_exception",
+                        format!(
+                            "it is mandatory to set the [nested] context on the nested sort field: [{field}]."
+                        ),
+                    ),
+                    Some(ctx.meta),
+                ));
+            }
             let Some(f) = fields::resolve(ctx.meta, field) else {
                 if unmapped_type.is_some() || fields::is_mapped(ctx.meta, field) {
                     let ty = unmapped_type
@@ -2887,6 +2899,7 @@ mod tests {
             columns,
             aliases: Default::default(),
             data_stream: None,
+            nested_scope: None,
         }
     }
 

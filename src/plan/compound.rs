@@ -171,6 +171,7 @@ fn nested_scope(ctx: &Ctx, q: &Nested) -> Result<Option<NestedScope>, EsError> {
         return Ok(None);
     }
     let mut meta = ctx.meta.clone();
+    meta.nested_scope = Some(q.path.clone());
     meta.columns = columns
         .iter()
         .map(|c| {

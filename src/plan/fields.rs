@@ -119,6 +119,13 @@ pub fn resolve(meta: &IndexMeta, path: &str) -> Option<Field> {
 /// [`resolve`] without runtime fields: the mapped field and its column.
 pub fn resolve_mapped(meta: &IndexMeta, path: &str) -> Option<Field> {
     let info = meta.mappings.field(path)?;
+    if outside_its_nested_scope(meta, info.nested_path.as_deref()) {
+        // Elasticsearch indexes a nested object's fields in hidden documents of their own: a
+        // query, sort or aggregation outside a `nested` context finds no value there
+        // (nested.html; FieldSortBuilder#validateMissingNestedPath for sorts, see
+        // `nested_sort_context_missing`).
+        return None;
+    }
     let constant = info.constant_value.clone();
     let column = match info.column.as_deref().and_then(|c| meta.physical_column(c)) {
         Some(c) => c.to_string(),
@@ -147,6 +154,27 @@ pub fn resolve_mapped(meta: &IndexMeta, path: &str) -> Option<Field> {
         tokens_column,
         es_type: info.es_type,
         expr: None,
+    })
+}
+
+/// Whether a field inside the nested object `nested_path` is invisible where `meta` is planned:
+/// outside that object's `nested` scope and not also indexed in the root document.
+fn outside_its_nested_scope(meta: &IndexMeta, nested_path: Option<&str>) -> bool {
+    match nested_path {
+        None => false,
+        Some(p) => {
+            meta.nested_scope.as_deref() != Some(p)
+                && !(meta.nested_scope.is_none() && meta.mappings.visible_from_root(p))
+        }
+    }
+}
+
+/// A sort on a field of a nested object from outside its `nested` context: Elasticsearch refuses
+/// it (FieldSortBuilder#validateMissingNestedPath: "it is mandatory to set the [nested] context on
+/// the nested sort field").
+pub fn nested_sort_context_missing(meta: &IndexMeta, path: &str) -> bool {
+    meta.mappings.field(path).is_some_and(|i| {
+        meta.nested_scope.is_none() && outside_its_nested_scope(meta, i.nested_path.as_deref())
     })
 }
 

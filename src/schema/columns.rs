@@ -273,6 +273,35 @@ impl Mappings {
         }
     }
 
+    /// Whether the fields of the nested object at `nested_path` are also indexed in the root
+    /// document, so that queries, sorts and aggregations outside a `nested` context see them:
+    /// `include_in_root`, or `include_in_parent` up a chain of nested objects that reaches the
+    /// root (nested.html, "include_in_parent" / "include_in_root").
+    pub fn visible_from_root(&self, nested_path: &str) -> bool {
+        let Some(Lookup::Object { mapping, .. }) = self.lookup(nested_path) else {
+            return false;
+        };
+        let FieldType::Nested(o) = &mapping.ty else {
+            return true;
+        };
+        if o.include_in_root == Some(true) {
+            return true;
+        }
+        if o.include_in_parent != Some(true) {
+            return false;
+        }
+        // The enclosing nested object, if any: the longest proper prefix that is one.
+        let parent = nested_path
+            .match_indices('.')
+            .map(|(i, _)| &nested_path[..i])
+            .rev()
+            .find(|p| matches!(self.object_at(p), Some((true, _))));
+        match parent {
+            Some(p) => self.visible_from_root(p),
+            None => true,
+        }
+    }
+
     /// Every leaf field with its full path (multi-fields and aliases included, runtime fields last),
     /// in path order.
     pub fn leaf_fields(&self) -> Vec<FieldInfo> {
