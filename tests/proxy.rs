@@ -455,6 +455,16 @@ async fn system_indices_and_elasticsearch_routes_pass_through_and_mixes_are_refu
     let r = send(d.es, "GET", "/_nodes", &[], None).await;
     assert_eq!(r.status, 200);
     assert!(received("/_nodes").is_empty());
+    // Node APIs other than node info share its path shape; Elasticsearch answers them.
+    for path in [
+        "/_nodes/_local/stats",
+        "/_nodes/n1/stats/jvm",
+        "/_nodes/hot_threads",
+    ] {
+        let r = send(d.es, "GET", path, &[], None).await;
+        assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY), "{path}");
+        assert_eq!(received(path).len(), 1, "{path}");
+    }
 
     let page = ui(d, "/routing?index=dw-x").await;
     assert_eq!(page.status, 200);
@@ -927,20 +937,48 @@ async fn a_failed_secondary_write_can_fail_the_request() {
 
 // ---------------------------------------------------------------- without Elasticsearch, CLI
 
-/// Without `elasticsearch_url` nothing is routed: an API elastichouse does not implement gets
-/// Elasticsearch's own answer for a path it has no handler for
+/// Without `elasticsearch_url` nothing is routed, and an Elasticsearch API elastichouse does not
+/// implement is a 400 that names it and says it needs Elasticsearch (issue: "Without one
+/// configured: a clear error that says which Elasticsearch feature needed it"), also where its
+/// path would fit the `/{index}` route (`GET /_snapshot`) or the node-info routes
+/// (`/_nodes/stats`); it is listed on the debug UI's unsupported page. A path naming no API
+/// keeps Elasticsearch's answer for a path it has no handler for
 /// (elastic/elasticsearch server/src/main/java/org/elasticsearch/rest/RestController.java,
 /// `handleBadRequest`: 400 `no handler found for uri [...] and method [...]`).
 #[tokio::test]
-async fn without_elasticsearch_unknown_apis_keep_the_no_handler_answer() {
-    let r = get("/_ingest/pipeline").await;
+async fn without_elasticsearch_unimplemented_apis_are_named() {
+    for (method, path) in [
+        ("GET", "/_ingest/pipeline"),
+        ("GET", "/_snapshot"),
+        ("GET", "/_tasks"),
+        ("GET", "/_nodes/stats"),
+        ("GET", "/_nodes/n1/stats/jvm"),
+        ("GET", "/logs/_ilm/explain"),
+    ] {
+        let r = req(method, path, None).await;
+        let e = assert_es_error(&r, 400, "illegal_argument_exception");
+        assert_eq!(
+            e["reason"],
+            format!(
+                "elastichouse does not implement [{method} {path}]: it passes the Elasticsearch \
+                 APIs it does not implement to Elasticsearch, and no elasticsearch_url is configured"
+            ),
+            "{path}"
+        );
+    }
+    let r = req("GET", "/a/b/c/d", None).await;
     let e = assert_es_error(&r, 400, "illegal_argument_exception");
     assert_eq!(
         e["reason"],
-        "no handler found for uri [/_ingest/pipeline] and method [GET]"
+        "no handler found for uri [/a/b/c/d] and method [GET]"
     );
+    // An unknown one-segment name is still an index name: index_not_found as in Elasticsearch.
+    let r = get("/_nosuchapi").await;
+    assert_es_error(&r, 404, "index_not_found_exception");
     let page = ui_get("/routing").await;
     assert!(page.text.contains("none configured"), "{}", page.text);
+    let page = ui_get("/unsupported").await;
+    assert!(page.text.contains("GET /_snapshot"), "{}", page.text);
 }
 
 /// Kibana's and the stack's system indices (`.kibana*`, `.security*`, `.tasks`, …) belong to a real

@@ -190,17 +190,25 @@ pub async fn nodes(
 /// Node APIs other than node info that share its path shape (`_nodes/stats`, `_nodes/usage`, …):
 /// not answered (yet) — a clear 400 rather than an empty node-info answer.
 fn other_node_api(parts: &[&str]) -> Option<EsError> {
-    const OTHER: &[&str] = &[
-        "stats",
-        "usage",
-        "hot_threads",
-        "reload_secure_settings",
-        "shutdown",
-    ];
     parts
         .iter()
-        .find(|p| OTHER.contains(p))
+        .find(|p| OTHER_NODE_APIS.contains(p))
         .map(|p| EsError::unsupported(format!("GET /_nodes/.../{p}")))
+}
+
+const OTHER_NODE_APIS: &[&str] = &[
+    "stats",
+    "usage",
+    "hot_threads",
+    "reload_secure_settings",
+    "shutdown",
+];
+
+/// Whether a `/_nodes/...` path is one of the node APIs answered by Elasticsearch only (the router
+/// passes them through when one is configured).
+pub fn is_other_node_api(path: &str) -> bool {
+    let mut parts = path.trim_start_matches('/').split('/');
+    parts.next() == Some("_nodes") && parts.any(|p| OTHER_NODE_APIS.contains(&p))
 }
 
 /// `GET /_nodes/{nodeId}`: metric names alone (`/_nodes/http`) are metrics, anything else node ids

@@ -309,11 +309,29 @@ async fn no_handler(State(state): State<AppState>, req: Request) -> Response {
 }
 
 fn no_handler_error(method: &Method, path: &str) -> EsError {
+    if path.split('/').any(|seg| seg.starts_with('_')) {
+        // An Elasticsearch API (`_ingest/pipeline`, `logs/_rollover`, …) rather than a mistyped
+        // path: say which one needs Elasticsearch.
+        return needs_elasticsearch(method, path);
+    }
     EsError::new(
         400,
         "illegal_argument_exception",
         format!("no handler found for uri [{path}] and method [{method}]"),
     )
+    .with(
+        "elastichouse.unsupported_feature",
+        format!("{method} {path}"),
+    )
+}
+
+/// An Elasticsearch API elastichouse does not implement, asked without an `elasticsearch_url` to
+/// pass it to (issue: "a clear error that says which Elasticsearch feature needed it").
+pub fn needs_elasticsearch(method: &Method, path: &str) -> EsError {
+    EsError::illegal_argument(format!(
+        "elastichouse does not implement [{method} {path}]: it passes the Elasticsearch APIs it \
+         does not implement to Elasticsearch, and no elasticsearch_url is configured"
+    ))
     .with(
         "elastichouse.unsupported_feature",
         format!("{method} {path}"),

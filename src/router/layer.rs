@@ -44,10 +44,83 @@ fn handled_here(req: &Request) -> bool {
         .next()
         .unwrap_or("");
     !(m.as_str().starts_with("/{index}") && first.starts_with('_') && first != "_all")
+        && !crate::es_api::cluster::is_other_node_api(req.uri().path())
+}
+
+/// Top-level names of Elasticsearch APIs that elastichouse does not implement and whose
+/// one-segment paths (`GET /_snapshot`) would otherwise be read as an index name (from the
+/// rest-api-spec of elastic/elasticsearch 8.x).
+const ES_API_ROOTS: &[&str] = &[
+    "_analyze",
+    "_application",
+    "_autoscaling",
+    "_cache",
+    "_capabilities",
+    "_ccr",
+    "_connector",
+    "_dangling",
+    "_delete_by_query",
+    "_enrich",
+    "_eql",
+    "_esql",
+    "_features",
+    "_fleet",
+    "_forcemerge",
+    "_graph",
+    "_health_report",
+    "_ilm",
+    "_inference",
+    "_ingest",
+    "_internal",
+    "_knn_search",
+    "_migration",
+    "_ml",
+    "_monitoring",
+    "_mtermvectors",
+    "_query_rules",
+    "_rank_eval",
+    "_recovery",
+    "_reindex",
+    "_remote",
+    "_render",
+    "_rollup",
+    "_script_context",
+    "_script_language",
+    "_scripts",
+    "_search_shards",
+    "_searchable_snapshots",
+    "_segments",
+    "_settings",
+    "_shard_stores",
+    "_shutdown",
+    "_slm",
+    "_snapshot",
+    "_sql",
+    "_stats",
+    "_synonyms",
+    "_tasks",
+    "_text_structure",
+    "_transform",
+    "_update_by_query",
+    "_validate",
+    "_watcher",
+];
+
+/// Without Elasticsearch: an Elasticsearch API that would otherwise be answered as an index of its
+/// name, or a node API answered by Elasticsearch only.
+fn needs_elasticsearch(req: &Request) -> Option<EsError> {
+    let path = req.uri().path();
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    let read_as_index = !handled_here(req) && ES_API_ROOTS.contains(&first);
+    (read_as_index || crate::es_api::cluster::is_other_node_api(path))
+        .then(|| crate::es_api::needs_elasticsearch(req.method(), path))
 }
 
 pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let Some(es) = s.elastic.clone() else {
+        if let Some(e) = needs_elasticsearch(&req) {
+            return e.into_response();
+        }
         // Without Elasticsearch only the path is looked at: a system index named there is refused
         // with a clear error (`Routing::decide`); everything else is served here.
         if handled_here(&req) && req.uri().path().contains("/.") {
