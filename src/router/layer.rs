@@ -43,8 +43,9 @@ fn handled_here(req: &Request) -> bool {
         .split('/')
         .next()
         .unwrap_or("");
-    !(m.as_str().starts_with("/{index}") && first.starts_with('_') && first != "_all")
-        && !crate::es_api::cluster::is_other_node_api(req.uri().path())
+    let api_read_as_index =
+        m.as_str().starts_with("/{index}") && first.starts_with('_') && first != "_all";
+    !(api_read_as_index || crate::es_api::cluster::is_other_node_api(req.uri().path()))
 }
 
 /// Top-level names of Elasticsearch APIs that elastichouse does not implement and whose
