@@ -83,3 +83,41 @@ async fn engine_restarts_after_a_crash_and_stops_with_the_daemon() {
         "the engine stops with the daemon"
     );
 }
+
+/// Issue 5 (async search): "long queries really run in the background and can be cancelled
+/// (ClickHouse `KILL QUERY`)". On the embedded engine too: a tagged statement that would run for
+/// hours is stopped by `kill_tagged` (what `DELETE /_async_search/{id}` sends), and the engine
+/// answers the next statement — the KILL does not queue behind the statement it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tagged_statement_is_killed_on_the_embedded_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), Some(python()));
+    let running = elastichouse::server::start(cfg)
+        .await
+        .expect("daemon starts");
+    let ch = running.state.ch.clone();
+    let slow = "SELECT count() FROM numbers(1000000000000) WHERE sipHash64(number) % 7 = 3";
+    let task = tokio::spawn({
+        let ch = ch.clone();
+        elastichouse::clickhouse::with_query_tag("t-kill".into(), async move {
+            ch.query_bytes(&slow, "TabSeparated").await
+        })
+    });
+    // KILL finds the statement once it runs: repeat until the task ends (bounded, not timed).
+    let mut result = None;
+    for _ in 0..240 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if task.is_finished() {
+            result = Some(task.await.unwrap());
+            break;
+        }
+        ch.kill_tagged("t-kill").await.expect("KILL QUERY runs");
+    }
+    let err = result
+        .expect("the statement was stopped")
+        .expect_err("a killed statement fails");
+    assert_eq!(err.code, Some(394), "QUERY_WAS_CANCELLED: {}", err.message);
+    let one = ch.query_bytes(&"SELECT 1", "TabSeparated").await.unwrap();
+    assert_eq!(&one[..], b"1\n");
+    running.stop().await;
+}

@@ -40,7 +40,9 @@ directory share the engine but keep their own ``USE`` database and ``SET`` setti
 opened for the request and closed after it. Per-request settings are applied with
 ``SET`` on that fresh connection, so nothing leaks into the next query. How many
 requests may run chDB at the same time is bounded by ``--max-concurrent-queries``
-(default 1: queries are serialised).
+(default 1: queries are serialised), except ``KILL QUERY``, which runs at once: chDB lists
+its running statements in ``system.processes`` (under query ids of its own; the daemon
+finds them by their ``log_comment`` setting) and cancels them from another connection.
 """
 
 from __future__ import annotations
@@ -517,9 +519,11 @@ class Engine:
             LOG.warning("could not read error names / timezone", exc_info=True)
 
     @contextlib.contextmanager
-    def session(self, database: Optional[str], settings: list[tuple[str, str]]):
-        """A fresh connection with this request's database and settings applied."""
-        with self._slots:
+    def session(self, database: Optional[str], settings: list[tuple[str, str]], gated: bool = True):
+        """A fresh connection with this request's database and settings applied. Ungated sessions
+        (``KILL QUERY``) do not wait for a slot: they must reach the statement they stop while it
+        holds one."""
+        with self._slots if gated else contextlib.nullcontext():
             conn = chdb.connect(self.path)
             try:
                 if database:
@@ -872,7 +876,8 @@ class Handler(BaseHTTPRequestHandler):
         if insert is None and not sql.strip():
             raise ChError.make(62, "SYNTAX_ERROR", "Empty query")
 
-        with self.engine.session(req.database, req.settings) as conn:
+        gated = insert is not None or statement_kind(sql) != "KILL"
+        with self.engine.session(req.database, req.settings, gated) as conn:
             if insert is not None:
                 self._insert(conn, req, insert, data_prefix, data_pieces, started)
             else:

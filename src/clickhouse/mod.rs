@@ -21,10 +21,28 @@ tokio::task_local! {
     static QUERY_TAG: String;
 }
 
-/// Runs `fut` with every ClickHouse `query_id` it causes ending in `-{tag}` (see
-/// `es_api::async_search`, which cancels a search with `KILL QUERY` on that suffix).
+/// Runs `fut` with every ClickHouse statement it causes tagged: its `query_id` ends in `-{tag}`
+/// and its `log_comment` setting is [`tag_comment`] (see `es_api::async_search`, which cancels a
+/// search with [`ClickHouse::kill_tagged`]).
 pub async fn with_query_tag<F: std::future::Future>(tag: String, fut: F) -> F::Output {
     QUERY_TAG.scope(tag, fut).await
+}
+
+/// The `log_comment` of the statements of a tagged task. The embedded engine (chDB) names its
+/// statements with query ids of its own, so there the tag is found in `system.processes` through
+/// the settings the statement runs with.
+pub fn tag_comment(tag: &str) -> String {
+    format!("elastichouse-task-{tag}")
+}
+
+/// `KILL QUERY WHERE … ASYNC` (sqlparser has no KILL with a WHERE clause; the condition is rendered
+/// by the `sql` module, which escapes its values).
+struct KillQuery(crate::sql::Expr);
+
+impl Display for KillQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KILL QUERY WHERE {} ASYNC", self.0)
+    }
 }
 
 /// A failed ClickHouse call.
@@ -142,6 +160,32 @@ impl ClickHouse {
         Ok(ch)
     }
 
+    /// Stops every running statement of a tagged task ([`with_query_tag`]): by `query_id` suffix on a
+    /// ClickHouse server, by `log_comment` on the embedded engine. The chDB server runs `KILL`
+    /// statements outside its one-query-at-a-time gate, so they do not wait behind the statement
+    /// they stop.
+    pub async fn kill_tagged(&self, tag: &str) -> ChResult<()> {
+        use crate::sql::{self, Expr};
+        let condition = if self.embedded.is_some() {
+            Expr::func(
+                "equals",
+                vec![
+                    Expr::func(
+                        "arrayElement",
+                        vec![sql::col("Settings"), sql::lit("log_comment")],
+                    ),
+                    sql::lit(tag_comment(tag).as_str()),
+                ],
+            )
+        } else {
+            Expr::func(
+                "endsWith",
+                vec![sql::col("query_id"), sql::lit(format!("-{tag}").as_str())],
+            )
+        };
+        self.execute(&KillQuery(condition)).await
+    }
+
     fn new_query_id(&self) -> String {
         let id = format!(
             "{}-{}",
@@ -225,6 +269,9 @@ impl ClickHouse {
             .client
             .query_raw(&sql)
             .with_setting("query_id", &query_id);
+        if let Some(comment) = current_tag_comment() {
+            q = q.with_setting("log_comment", comment);
+        }
         for (k, v) in settings {
             q = q.with_setting(*k, *v);
         }
@@ -240,12 +287,15 @@ impl ClickHouse {
         let sql = stmt.to_string();
         let query_id = self.new_query_id();
         let started = Instant::now();
-        let q = self
+        let mut q = self
             .client
             .query_raw(&sql)
             .with_setting("query_id", &query_id)
             .with_setting("output_format_json_quote_64bit_integers", "0")
             .with_setting("output_format_json_quote_denormals", "1");
+        if let Some(comment) = current_tag_comment() {
+            q = q.with_setting("log_comment", comment);
+        }
         let r = self
             .timed(async {
                 let mut cursor = q.fetch_bytes(format).map_err(ChError::from_client)?;
@@ -307,5 +357,41 @@ impl ClickHouse {
             .await;
         self.record(query_id, sql, started, Some(n_rows), r.as_ref().err());
         r
+    }
+}
+
+fn current_tag_comment() -> Option<String> {
+    QUERY_TAG.try_with(|t| tag_comment(t)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::{self, Expr};
+
+    #[test]
+    fn kill_query_renders_with_escaped_values() {
+        let kill = KillQuery(Expr::func(
+            "endsWith",
+            vec![sql::col("query_id"), sql::lit("-ab'c")],
+        ));
+        assert_eq!(
+            kill.to_string(),
+            "KILL QUERY WHERE endsWith(`query_id`, '-ab\\'c') ASYNC"
+        );
+        let kill = KillQuery(Expr::func(
+            "equals",
+            vec![
+                Expr::func(
+                    "arrayElement",
+                    vec![sql::col("Settings"), sql::lit("log_comment")],
+                ),
+                sql::lit(tag_comment("t1").as_str()),
+            ],
+        ));
+        assert_eq!(
+            kill.to_string(),
+            "KILL QUERY WHERE equals(arrayElement(`Settings`, 'log_comment'), 'elastichouse-task-t1') ASYNC"
+        );
     }
 }

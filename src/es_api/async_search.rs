@@ -24,7 +24,7 @@ use super::search::{self, SEARCH_PARAMS, check_params};
 use super::{ApiResult, EsJson, Params, flag};
 use crate::error::EsError;
 use crate::server::AppState;
-use crate::sql::{self, Expr};
+use crate::sql;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
@@ -149,15 +149,6 @@ fn lookup(s: &AppState, id: &str) -> Result<Arc<Entry>, EsError> {
         .get(&local_key(s, &key))
         .cloned()
         .ok_or_else(|| not_found(id))
-}
-
-/// `KILL QUERY` for every statement of one tagged search.
-struct KillQuery(Expr);
-
-impl std::fmt::Display for KillQuery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KILL QUERY WHERE {} ASYNC", self.0)
-    }
 }
 
 fn time_param(p: &Params, name: &str) -> Result<Option<i64>, EsError> {
@@ -797,16 +788,8 @@ pub async fn delete(
         row.version = 3;
         persist(&s, row).await;
     }
-    // The embedded engine runs one statement at a time and does not track query ids, so a KILL
-    // would only queue behind the statement it means to stop: there the aborted task is all.
-    if was_running && s.ch.embedded.is_none() {
-        let kill = KillQuery(Expr::func(
-            "endsWith",
-            vec![sql::col("query_id"), sql::lit(format!("-{key}").as_str())],
-        ));
-        if let Err(err) = s.ch.execute(&kill).await {
-            tracing::warn!(async_id = %id, error = %err, "KILL QUERY of a cancelled async search failed");
-        }
+    if was_running && let Err(err) = s.ch.kill_tagged(&key).await {
+        tracing::warn!(async_id = %id, error = %err, "KILL QUERY of a cancelled async search failed");
     }
     tracing::info!(async_id = %id, was_running, "async search deleted");
     Ok(super::ok(json!({"acknowledged": true})).into_response())
@@ -817,15 +800,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_round_trip_and_kill_renders() {
+    fn ids_round_trip_and_expiry_delete_renders() {
         let key = [7u8; 16];
         let id = encode_id(&key);
         assert_eq!(decode_id(&id).unwrap(), hex(&key));
         assert_eq!(decode_id("abc").unwrap_err().reason, "invalid id: [abc]");
-        let kill = KillQuery(Expr::func(
-            "endsWith",
-            vec![sql::col("query_id"), sql::lit("-ab'c")],
-        ));
         let del = DeleteExpired {
             db: sql::Ident::new("eh_async"),
             cutoff: 5,
@@ -833,10 +812,6 @@ mod tests {
         assert_eq!(
             del.to_string(),
             "DELETE FROM `eh_async`.`async_search` WHERE `expiration` < 5"
-        );
-        assert_eq!(
-            kill.to_string(),
-            "KILL QUERY WHERE endsWith(`query_id`, '-ab\\'c') ASYNC"
         );
     }
 }

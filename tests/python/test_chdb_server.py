@@ -391,6 +391,28 @@ class HttpInterfaceTest(unittest.TestCase):
         self.assertEqual(self.q("SELECT count() FROM par_t").text, "40\n")
 
 
+    def test_kill_query_does_not_wait_behind_the_statement_it_stops(self):
+        # The server runs one statement at a time; KILL QUERY runs outside that gate, finds the
+        # statement by its log_comment setting in system.processes and cancels it
+        # (https://clickhouse.com/docs/sql-reference/statements/kill#kill-query).
+        slow = "SELECT count() FROM numbers(1000000000000) WHERE sipHash64(number) % 7 = 3"
+        result = {}
+
+        def run():
+            result["resp"] = request(SRV, "GET", {"query": slow, "log_comment": "py-kill-test"})
+
+        t = threading.Thread(target=run)
+        t.start()
+        for _ in range(240):
+            if not t.is_alive():
+                break
+            self.q("KILL QUERY WHERE Settings['log_comment'] = 'py-kill-test' ASYNC")
+            t.join(0.5)
+        self.assertFalse(t.is_alive(), "the statement was stopped")
+        self.assertEqual(result["resp"].header("X-ClickHouse-Exception-Code"), "394", result["resp"].body)
+        self.assertEqual(self.q("SELECT 1").text, "1\n")
+
+
 class ConcurrentServerTest(unittest.TestCase):
     """With --max-concurrent-queries > 1, requests really run side by side in chDB."""
 
