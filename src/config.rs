@@ -174,6 +174,10 @@ pub struct Overrides {
     /// proxy to `elasticsearch_url`) [default: elastichouse].
     #[arg(long, env = "ELASTICHOUSE_MODE", global = true)]
     pub mode: Option<Mode>,
+    /// Also write every A/B mismatch to the ClickHouse table
+    /// `{clickhouse_database}_compare.mismatches` [default: false].
+    #[arg(long, env = "ELASTICHOUSE_STORE_MISMATCHES", global = true)]
+    pub store_mismatches: Option<bool>,
 }
 
 /// The configuration file. Unknown keys are errors.
@@ -197,6 +201,7 @@ pub struct FileConfig {
     pub node_name: Option<String>,
     pub bulk_batch_docs: Option<usize>,
     pub mode: Option<Mode>,
+    pub store_mismatches: Option<bool>,
     pub routing: Option<RoutingConfig>,
 }
 
@@ -221,6 +226,9 @@ pub struct Config {
     pub node_name: String,
     pub bulk_batch_docs: usize,
     pub mode: Mode,
+    /// Write A/B mismatches to `{clickhouse_database}_compare.mismatches` too (besides the
+    /// in-memory store).
+    pub store_mismatches: bool,
     pub routing: RoutingConfig,
 }
 
@@ -348,6 +356,7 @@ impl Config {
                 .unwrap_or_else(default_node_name),
             bulk_batch_docs,
             mode,
+            store_mismatches: o.store_mismatches.or(f.store_mismatches).unwrap_or(false),
             routing,
         })
     }
@@ -423,6 +432,18 @@ mod tests {
         let c = Config::resolve(f, o).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:9400");
         assert_eq!(c.es_version, "9.1.0");
+        assert!(!c.store_mismatches);
+        let f: FileConfig = toml::from_str("store_mismatches = true").unwrap();
+        assert!(
+            Config::resolve(f.clone(), Overrides::default())
+                .unwrap()
+                .store_mismatches
+        );
+        let o = Overrides {
+            store_mismatches: Some(false),
+            ..Default::default()
+        };
+        assert!(!Config::resolve(f, o).unwrap().store_mismatches);
     }
 
     #[test]

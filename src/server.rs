@@ -22,6 +22,8 @@ pub struct Inner {
     pub routing: Arc<crate::router::Routing>,
     /// A/B comparisons (the matcher's store).
     pub compare: Arc<crate::compare::store::Store>,
+    /// The ClickHouse table of mismatches, with `store_mismatches = true`.
+    pub mismatch_table: Option<crate::compare::table::Writer>,
     /// Dual-write failures and the transparent proxy's readiness report.
     pub records: Arc<crate::router::record::Records>,
 }
@@ -47,6 +49,28 @@ impl AppState {
             None => None,
         };
         let routing = Arc::new(crate::router::Routing::new(&cfg));
+        let mismatch_table = if cfg.store_mismatches {
+            use crate::compare::table;
+            let db = table::database(&ch.database);
+            // Created now; should ClickHouse refuse, the writer tries again before its first insert.
+            let ready = match table::ensure(&ch, &db).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(database = %db, table = table::TABLE, error = %e,
+                        "cannot create the table of A/B mismatches yet");
+                    false
+                }
+            };
+            Some(table::Writer::start(
+                ch.clone(),
+                stats.clone(),
+                db,
+                cfg.node_name.clone(),
+                ready,
+            ))
+        } else {
+            None
+        };
         Ok(AppState(Arc::new(Inner {
             cfg,
             ch,
@@ -56,6 +80,7 @@ impl AppState {
             elastic,
             routing,
             compare: Arc::default(),
+            mismatch_table,
             records: Arc::default(),
         })))
     }

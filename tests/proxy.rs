@@ -4,7 +4,8 @@
 //! records every request it receives and answers with canned bodies, so the tests know exactly what
 //! "Elasticsearch" said and can check what elastichouse passed on, recorded and compared.
 //! Two daemons of their own run on the real embedded engine: one in `mode = "proxy"`, one routing
-//! per index (`dw-*` dual write, `ab-*` A/B with ClickHouse as primary, `es-*` to Elasticsearch).
+//! per index (`dw-*` dual write, `ab-*` A/B with ClickHouse as primary, `es-*` to Elasticsearch),
+//! the latter also writing its mismatches to the ClickHouse table (`store_mismatches = true`).
 
 mod common;
 
@@ -173,6 +174,7 @@ fn routing_daemon() -> &'static Daemon {
                 rule("abe-*", TargetName::Both, Some(Backend::Elasticsearch)),
                 rule("es-*", TargetName::Elasticsearch, None),
             ];
+            c.store_mismatches = true;
         })
     })
 }
@@ -741,6 +743,232 @@ async fn ab_returns_the_primary_and_records_each_mismatch_kind_with_its_path() {
     assert!(page.text.contains("answers side by side"));
     let list = ui(d, "/mismatches").await;
     assert!(list.text.contains("panel-ab"), "{}", list.text);
+}
+
+/// Runs SQL on a daemon's ClickHouse (the embedded engine's HTTP interface), rows as JSON.
+async fn clickhouse_rows(d: &Daemon, sql: &str) -> Vec<Value> {
+    let r = client()
+        .post(format!("{}/?database={}", d.clickhouse, d.database))
+        .body(format!("{sql} FORMAT JSONEachRow"))
+        .send()
+        .await
+        .expect("clickhouse request");
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert!(
+        status.is_success(),
+        "ClickHouse said {status} to {sql}: {text}"
+    );
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Issue 6: A/B results are "kept in a bounded in-memory store and optionally in a ClickHouse
+/// table" so that mismatches can be grouped by index and by Kibana panel (`X-Opaque-Id`). With
+/// `store_mismatches = true` (the routing daemon), a mismatching A/B search becomes one row of
+/// `{database}_compare.mismatches` — index, opaque id, primary, the differences' kinds and paths,
+/// the request body and both answers — written after the client got its answer (so the test
+/// polls, bounded), and groupable with plain SQL. A comparison that matches writes no row.
+/// Without the option (the proxy daemon) no such database is created.
+#[tokio::test]
+async fn ab_mismatches_are_written_to_the_clickhouse_table_when_configured() {
+    let d = routing_daemon();
+    let table = format!("`{}_compare`.`mismatches`", d.database);
+    let r = send(
+        d.es,
+        "PUT",
+        "/ab-store",
+        &[("content-type", "application/json")],
+        Some(r#"{"mappings":{"properties":{"n":{"type":"long"},"k":{"type":"keyword"}}}}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(
+        d.es,
+        "POST",
+        "/ab-store/_bulk?refresh=true",
+        &[("content-type", "application/x-ndjson")],
+        Some(
+            "{\"index\":{\"_id\":\"1\"}}\n{\"n\":1,\"k\":\"x\"}\n\
+{\"index\":{\"_id\":\"2\"}}\n{\"n\":2,\"k\":\"x\"}\n",
+        ),
+    )
+    .await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    // The table exists from startup on.
+    let t = clickhouse_rows(
+        d,
+        &format!(
+            "SELECT name FROM system.tables WHERE database = '{}_compare'",
+            d.database
+        ),
+    )
+    .await;
+    assert_eq!(t, vec![json!({"name": "mismatches"})]);
+
+    // "Elasticsearch" has a third document (id 9) and counts it in the bucket.
+    let hit = |id: &str, n: i64| json!({"_index": "ab-store", "_id": id, "_score": null, "_source": {"n": n, "k": "x"}, "sort": [n]});
+    can(
+        "ab-store",
+        200,
+        &json!({"took": 2, "timed_out": false, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+            "hits": {"total": {"value": 3, "relation": "eq"}, "max_score": null,
+                     "hits": [hit("2", 2), hit("1", 1), hit("9", 0)]},
+            "aggregations": {"by": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0,
+                                    "buckets": [{"key": "x", "doc_count": 3}]}}}),
+    );
+    let query = json!({"sort": [{"n": "desc"}], "aggs": {"by": {"terms": {"field": "k"}}}});
+    let r = send(
+        d.es,
+        "POST",
+        "/ab-store/_search",
+        &[
+            ("content-type", "application/json"),
+            ("x-opaque-id", "panel-store"),
+        ],
+        Some(&query.to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(&r.json()), vec!["2", "1"]);
+    let (kept, _) = mismatch_of(d, "/ab-store/_search", "ab-store").await;
+
+    let select =
+        format!("SELECT * FROM {table} WHERE index = 'ab-store' AND opaque_id = 'panel-store'");
+    let mut rows = Vec::new();
+    for _ in 0..200 {
+        rows = clickhouse_rows(d, &select).await;
+        if !rows.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row["method"], "POST");
+    assert_eq!(row["path"], "/ab-store/_search");
+    assert_eq!(row["primary"], "clickhouse");
+    assert_eq!(row["mismatch_id"], kept["id"], "the in-memory store's id");
+    assert_eq!(row["request_id"], kept["request_id"]);
+    assert_eq!(row["diff_count"], 3);
+    let mut kinds: Vec<&str> = row["diff_kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["missing_hit", "total_differs", "value_differs"]);
+    let diffs: Value = serde_json::from_str(row["diffs"].as_str().unwrap()).unwrap();
+    let mut paths: Vec<(&str, &str)> = diffs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["kind"].as_str().unwrap(), d["path"].as_str().unwrap()))
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            ("missing_hit", "hits.hits[_id=9]"),
+            ("total_differs", "hits.total"),
+            ("value_differs", "aggregations.by.buckets[key=x].doc_count"),
+        ]
+    );
+    let total = diffs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "total_differs")
+        .unwrap();
+    assert_eq!(total["elasticsearch"]["value"], 3, "{total}");
+    assert_eq!(total["clickhouse"]["value"], 2, "{total}");
+    let parse = |k: &str| serde_json::from_str::<Value>(row[k].as_str().unwrap()).unwrap();
+    assert_eq!(parse("request_body"), query);
+    assert_eq!(row["elasticsearch_status"], 200);
+    assert_eq!(row["clickhouse_status"], 200);
+    assert_eq!(parse("elasticsearch_body")["hits"]["total"]["value"], 3);
+    assert_eq!(parse("clickhouse_body")["hits"]["total"]["value"], 2);
+    assert!(row["elasticsearch_millis"].as_f64().unwrap() >= 0.0);
+    assert!(row["at"].as_str().unwrap().starts_with("20"), "{row}");
+
+    // A matching comparison writes nothing; the next mismatch (another panel) is a row of its own.
+    can("ab-store", 200, &json!({"count": 2}));
+    let r = send(
+        d.es,
+        "GET",
+        "/ab-store/_count",
+        &[("x-opaque-id", "panel-match")],
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["count"], 2);
+    // Compared once Elasticsearch answered (after the client got ClickHouse's answer): wait for
+    // it before the fake's answer changes.
+    let mut group = Value::Null;
+    for _ in 0..200 {
+        let all = ui(d, "/api/mismatches").await.json();
+        if let Some(g) = all["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["index"] == "ab-store" && g["opaque_id"] == "panel-match")
+        {
+            group = g.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(group["compared"], 1, "{group}");
+    assert_eq!(group["mismatched"], 0, "{group}");
+    can("ab-store", 200, &json!({"count": 5}));
+    let r = send(
+        d.es,
+        "GET",
+        "/ab-store/_count",
+        &[("x-opaque-id", "panel-count")],
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["count"], 2);
+    // The view the issue asks for, in plain SQL.
+    let grouped = format!(
+        "SELECT index, opaque_id, toUInt32(count()) AS n, toUInt32(sum(diff_count)) AS diffs \
+         FROM {table} WHERE index = 'ab-store' GROUP BY index, opaque_id ORDER BY opaque_id"
+    );
+    let mut groups = Vec::new();
+    for _ in 0..200 {
+        groups = clickhouse_rows(d, &grouped).await;
+        if groups.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        groups,
+        vec![
+            json!({"index": "ab-store", "opaque_id": "panel-count", "n": 1, "diffs": 1}),
+            json!({"index": "ab-store", "opaque_id": "panel-store", "n": 1, "diffs": 3}),
+        ]
+    );
+    let metrics = ui(d, "/metrics").await.text;
+    assert!(
+        !metrics.contains("elastichouse_mismatch_store_failures_total{"),
+        "{metrics}"
+    );
+
+    // The option is off by default: the proxy daemon created no such database.
+    let p = proxy_daemon();
+    let dbs = clickhouse_rows(
+        p,
+        &format!(
+            "SELECT name FROM system.databases WHERE name = '{}_compare'",
+            p.database
+        ),
+    )
+    .await;
+    assert!(dbs.is_empty(), "{dbs:?}");
 }
 
 // ---------------------------------------------------------------- docker/

@@ -23,6 +23,7 @@
 //! `error.type`.
 
 pub mod store;
+pub mod table;
 
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};

@@ -62,9 +62,19 @@ pub fn truncate(b: &[u8]) -> String {
     String::from_utf8_lossy(cut).into_owned()
 }
 
+/// The longest prefix of `s` of at most `n` bytes that ends on a character boundary.
+pub fn truncate_to(s: &str, n: usize) -> &str {
+    let mut end = n.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 impl Store {
-    /// Records one comparison; a mismatch keeps its answers. Returns the mismatch's id.
-    pub fn record(&self, mut c: Comparison) -> Option<u64> {
+    /// Records one comparison; a mismatch keeps its answers. Returns the kept mismatch (with its
+    /// id).
+    pub fn record(&self, mut c: Comparison) -> Option<Arc<Comparison>> {
         self.compared.fetch_add(1, Ordering::Relaxed);
         let mismatch = !c.diffs.is_empty();
         let id = mismatch.then(|| self.next.fetch_add(1, Ordering::Relaxed) + 1);
@@ -86,12 +96,13 @@ impl Store {
         let id = id?;
         self.mismatched.fetch_add(1, Ordering::Relaxed);
         c.id = id;
+        let c = Arc::new(c);
         let mut items = self.items.lock();
         if items.len() == KEPT {
             items.pop_front();
         }
-        items.push_back(Arc::new(c));
-        Some(id)
+        items.push_back(c.clone());
+        Some(c)
     }
 
     /// Kept mismatches, newest first.

@@ -40,6 +40,11 @@ pub struct FeatureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
     pub kind: String,
 }
@@ -143,6 +148,7 @@ pub struct Metrics {
     mismatches: Family<KindLabels, Counter>,
     comparisons: Family<ResultLabels, Counter>,
     secondary_failures: Family<BackendLabels, Counter>,
+    mismatch_store_failures: Family<ReasonLabels, Counter>,
     routed: Family<DecisionLabels, Counter>,
     /// Serialises the catch-up of counters that mirror values kept elsewhere.
     sync: Mutex<()>,
@@ -225,6 +231,13 @@ impl Metrics {
             "Dual writes whose secondary backend failed, by that backend",
             secondary_failures.clone(),
         );
+        let mismatch_store_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "mismatch_store_failures",
+            "A/B mismatches not written to the ClickHouse table (store_mismatches), by reason \
+             (queue_full, create, insert)",
+            mismatch_store_failures.clone(),
+        );
         let routed = Family::<DecisionLabels, Counter>::default();
         registry.register(
             "routed_requests",
@@ -236,6 +249,7 @@ impl Metrics {
             mismatches,
             comparisons,
             secondary_failures,
+            mismatch_store_failures,
             routed,
             requests,
             latency,
@@ -312,6 +326,15 @@ impl Metrics {
                 backend: backend.to_string(),
             })
             .inc();
+    }
+
+    /// `rows` mismatches could not be written to the ClickHouse table; `reason` is a fixed name.
+    pub fn mismatch_store_failure(&self, reason: &'static str, rows: u64) {
+        self.mismatch_store_failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc_by(rows);
     }
 
     /// `decision` is one of a few fixed names.

@@ -600,7 +600,7 @@ fn compare_and_record(
             "A/B: the answers differ"
         );
     }
-    let id = s.compare.record(Comparison {
+    let kept = s.compare.record(Comparison {
         id: 0,
         at: chrono::Utc::now()
             .format("%Y-%m-%d %H:%M:%S%.3f UTC")
@@ -631,8 +631,14 @@ fn compare_and_record(
         },
         diffs,
     });
-    if let (Some(id), Some(t)) = (id, &trace) {
-        t.set_mismatch(id);
+    if let Some(c) = kept {
+        if let Some(t) = &trace {
+            t.set_mismatch(c.id);
+        }
+        // Queued for the ClickHouse table; written by a task of its own.
+        if let Some(w) = &s.mismatch_table {
+            w.send(c);
+        }
     }
 }
 
