@@ -74,6 +74,7 @@ fn meta() -> IndexMeta {
         aliases: BTreeMap::new(),
         data_stream: None,
         nested_scope: None,
+        alias_filter: None,
     }
 }
 

@@ -229,6 +229,10 @@ pub struct IndexMeta {
     /// Fields of a nested object are seen only inside its scope, unless indexed in the root too
     /// (see [`crate::plan::fields::resolve_mapped`]).
     pub nested_scope: Option<String>,
+    /// The filter of the filtered aliases a search reached this index through (a query as JSON;
+    /// several are ORed): set by [`Catalog::resolve`] on its copy of the metadata, ANDed to the
+    /// search's query by `plan::search_filter`.
+    pub alias_filter: Option<Value>,
 }
 
 impl IndexMeta {
@@ -633,6 +637,7 @@ impl Catalog {
                             .unwrap_or_default(),
                         data_stream: m["data_stream"].as_str().map(str::to_string),
                         nested_scope: None,
+                        alias_filter: None,
                     }
                 }
                 None => {
@@ -652,6 +657,7 @@ impl Catalog {
                         aliases: BTreeMap::new(),
                         data_stream: None,
                         nested_scope: None,
+                        alias_filter: None,
                     }
                 }
             };
@@ -812,18 +818,50 @@ impl Catalog {
                 }
             }
         }
+        // Per index, the filters of the aliases it was reached through; `None` once it is reached
+        // unfiltered — by its own name, a data stream or an alias without a filter
+        // (IndexNameExpressionResolver#filteringAliases, IndicesService#buildAliasFilter: the
+        // filters of several aliases are ORed).
         let mut out: Vec<Arc<IndexMeta>> = Vec::new();
+        let mut filters: Vec<Option<Vec<Value>>> = Vec::new();
         for n in &names {
             for m in view.expand(n).unwrap_or_default() {
-                if !out.iter().any(|o| o.name == m.name) {
-                    out.push(m);
+                let via = if *n == m.name {
+                    None
+                } else {
+                    m.aliases.get(n).and_then(|a| a.get("filter")).cloned()
+                };
+                match out.iter().position(|o| o.name == m.name) {
+                    Some(i) => match (&mut filters[i], via) {
+                        (Some(fs), Some(f)) => fs.push(f),
+                        (slot, _) => *slot = None,
+                    },
+                    None => {
+                        out.push(m);
+                        filters.push(via.map(|f| vec![f]));
+                    }
                 }
             }
         }
         if out.is_empty() && !opts.allow_no_indices {
             return Err(EsError::index_not_found(expr));
         }
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .zip(filters)
+            .map(|(m, f)| match f {
+                None => m,
+                Some(mut fs) => {
+                    let mut filtered = (*m).clone();
+                    filtered.alias_filter = Some(if fs.len() == 1 {
+                        fs.remove(0)
+                    } else {
+                        json!({"bool": {"should": fs}})
+                    });
+                    Arc::new(filtered)
+                }
+            })
+            .collect())
     }
 
     /// Rewrites the aliases of `index` (under its write lock, from a fresh read, so a concurrent
@@ -936,6 +974,7 @@ impl Catalog {
             aliases,
             data_stream,
             nested_scope: None,
+            alias_filter: None,
         };
         let mut defs = vec![
             sql::ColumnDef::new(COL_ID, ChType::String),

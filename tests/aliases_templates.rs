@@ -210,18 +210,23 @@ async fn alias_errors_are_elasticsearch_errors() {
         e["reason"],
         "alias [ale-w] has more than one write index [ale-x,ale-z]"
     );
-    // Filtered aliases are not implemented: a clear 400 naming the feature.
+    // Alias routing is not implemented: a clear 400 naming the feature.
+    let r = json_req("PUT", "/ale-x/_alias/ale-f", &json!({"routing": "1"})).await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert!(
+        e["reason"].as_str().unwrap().contains("alias routing"),
+        "{e}"
+    );
+    // AliasValidator#validateAliasFilter: a filter that is not a query.
     let r = json_req(
         "PUT",
         "/ale-x/_alias/ale-f",
-        &json!({"filter": {"term": {"a": 1}}}),
+        &json!({"filter": {"bogus": {"a": 1}}}),
     )
     .await;
     let e = assert_es_error(&r, 400, "illegal_argument_exception");
-    assert!(
-        e["reason"].as_str().unwrap().contains("alias filter"),
-        "{e}"
-    );
+    assert_eq!(e["reason"], "failed to parse filter for alias [ale-f]");
+    assert_eq!(e["caused_by"]["type"], "parsing_exception", "{e}");
     // docs-bulk.html `require_alias`: the target must be an alias (TransportBulkAction).
     let r = bulk(
         "/_bulk?require_alias=true",
@@ -249,6 +254,123 @@ async fn alias_errors_are_elasticsearch_errors() {
     )
     .await;
     assert_es_error(&r, 400, "x_content_parse_exception");
+}
+
+#[tokio::test]
+async fn filtered_aliases_filter_searches_counts_and_aggregations() {
+    // indices-aliases.html "filter": a search through a filtered alias sees only the documents
+    // that match the filter; several filtered aliases of one index are ORed, and an index also
+    // named directly (or through an alias without a filter, or a wildcard matching its name) is
+    // searched unfiltered (IndexNameExpressionResolver#filteringAliases,
+    // IndicesService#buildAliasFilter).
+    let mut body = String::new();
+    for n in 1..=9 {
+        let index = if n <= 6 { "alf-1" } else { "alf-2" };
+        let tag = if n % 3 == 0 { "a" } else { "b" };
+        body.push_str(&format!(
+            "{{\"index\":{{\"_index\":\"{index}\",\"_id\":\"{n}\"}}}}\n{{\"n\":{n},\"tag\":\"{tag}\"}}\n"
+        ));
+    }
+    let r = bulk("/_bulk?refresh=true", &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    // A filter elastichouse cannot translate is refused when the alias is created, not at search
+    // time.
+    let e = assert_es_error(
+        &json_req(
+            "PUT",
+            "/alf-1/_alias/alf-odd",
+            &json!({"filter": {"percolate": {"field": "q"}}}),
+        )
+        .await,
+        400,
+        "illegal_argument_exception",
+    );
+    assert_eq!(e["reason"], "failed to parse filter for alias [alf-odd]");
+    ok_json(
+        "POST",
+        "/_aliases",
+        &json!({"actions": [
+            {"add": {"indices": ["alf-1", "alf-2"], "alias": "alf-big",
+                     "filter": {"range": {"n": {"gte": 5}}}}},
+            {"add": {"index": "alf-1", "alias": "alf-small",
+                     "filter": {"bool": {"filter": [{"range": {"n": {"lte": 2}}}]}}}},
+            {"add": {"index": "alf-2", "alias": "alf-plain"}}
+        ]}),
+    )
+    .await;
+    let expect = |pred: &dyn Fn(u64) -> bool| (1..=9).filter(|n| pred(*n)).count() as u64;
+    assert_eq!(count("alf-big").await, expect(&|n| n >= 5));
+    // Two filtered aliases of alf-1: ORed; alf-2 only through alf-big.
+    assert_eq!(
+        count("alf-big,alf-small").await,
+        expect(&|n| n >= 5 || n <= 2)
+    );
+    // alf-1 named directly: unfiltered; alf-2 still through alf-big.
+    assert_eq!(count("alf-big,alf-1").await, expect(&|n| n <= 6 || n >= 5));
+    // alf-2 through an alias without a filter: unfiltered.
+    assert_eq!(
+        count("alf-small,alf-plain").await,
+        expect(&|n| n <= 2 || n >= 7)
+    );
+    // A wildcard matching the index names: unfiltered.
+    assert_eq!(count("alf-*").await, 9);
+    // The search's own query is ANDed with the filter; hits, total and aggregations agree.
+    let v = ok_json(
+        "POST",
+        "/alf-big/_search",
+        &json!({"query": {"term": {"tag": "a"}}, "size": 20,
+                "aggs": {"sum": {"sum": {"field": "n"}}, "tags": {"terms": {"field": "tag.keyword"}}}}),
+    )
+    .await;
+    let want: Vec<u64> = (5..=9).filter(|n| n % 3 == 0).collect();
+    let mut got: Vec<u64> = v["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["_source"]["n"].as_u64().unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(v["hits"]["total"]["value"], want.len());
+    assert_eq!(
+        v["aggregations"]["sum"]["value"],
+        want.iter().sum::<u64>() as f64
+    );
+    assert_eq!(
+        v["aggregations"]["tags"]["buckets"][0]["doc_count"],
+        want.len()
+    );
+    // _msearch and the URL `q=` go through the same resolution.
+    let r = bulk(
+        "/_msearch",
+        "{\"index\":\"alf-small\"}\n{\"size\":0}\n{\"index\":\"alf-1\"}\n{\"size\":0}\n",
+    )
+    .await;
+    let v = r.json();
+    assert_eq!(v["responses"][0]["hits"]["total"]["value"], 2, "{}", r.text);
+    assert_eq!(v["responses"][1]["hits"]["total"]["value"], 6, "{}", r.text);
+    let v = get("/alf-big/_search?q=tag:b&size=0").await.json();
+    assert_eq!(
+        v["hits"]["total"]["value"],
+        expect(&|n| n >= 5 && n % 3 != 0)
+    );
+    // GET _alias shows the filter as given; _cat/aliases marks filtered aliases with `*`.
+    let v = get("/_alias/alf-big").await.json();
+    assert_eq!(
+        v["alf-1"]["aliases"]["alf-big"]["filter"],
+        json!({"range": {"n": {"gte": 5}}})
+    );
+    let rows = get("/_cat/aliases/alf-*?format=json").await.json();
+    for row in rows.as_array().unwrap() {
+        let filtered = row["alias"] != "alf-plain";
+        assert_eq!(row["filter"], if filtered { "*" } else { "-" }, "{row}");
+    }
+    // Writes through a filtered alias are not filtered (alf-small has one index, its write index).
+    let r = json_req("PUT", "/alf-small/_doc/10?refresh=true", &json!({"n": 10})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["_index"], "alf-1");
+    assert_eq!(count("alf-small").await, 2);
+    assert_eq!(count("alf-1").await, 7);
 }
 
 #[tokio::test]

@@ -882,3 +882,79 @@ async fn nested_inner_hits_return_the_matching_objects() {
     assert!(inner["hits"][0].get("_source").is_none());
     assert_eq!(inner["hits"][0]["_score"], 1.0);
 }
+
+/// Field names that are also names the daemon gives to its own select items (`i`, `sc`, `n`, `m`,
+/// `t`) are ordinary fields: a query on them filters by the documents' values in `_search` (hits
+/// and total), `_count`, `_field_caps` `index_filter` and `_terms_enum` `index_filter`
+/// (ClickHouse would otherwise resolve such a name in WHERE to the select item of that name).
+#[tokio::test]
+async fn fields_named_like_internal_select_items() {
+    let mut body = String::new();
+    for k in 0..6 {
+        let d = json!({"i": format!("v{}", k % 2), "sc": k, "n": k, "m": k % 3, "t": format!("w{k}"),
+                       "k0": k, "v0": k, "s0": k, "c0": k});
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{k}\"}}}}\n{d}\n"));
+    }
+    let r = bulk("/sm-clash/_bulk?refresh=true", &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let q = json!({"bool": {"filter": [
+        {"term": {"i.keyword": "v1"}}, {"range": {"sc": {"gte": 2}}},
+        {"range": {"n": {"lte": 4}}}, {"terms": {"m": [0, 1]}}, {"exists": {"field": "t"}}
+    ]}});
+    // k odd, 2 ≤ k ≤ 4, k % 3 ∈ {0, 1}: k = 3.
+    let v = search(
+        "/sm-clash/_search",
+        json!({"query": q, "track_total_hits": true}),
+    )
+    .await;
+    assert_eq!(v["hits"]["total"]["value"], 1, "{v}");
+    assert_eq!(v["hits"]["hits"][0]["_id"], "3");
+    let r = json_req("POST", "/sm-clash/_count", &json!({"query": q})).await;
+    assert_eq!(r.json()["count"], 1, "{}", r.text);
+    // Sort keys and aggregation keys/values are select items too (`s0`, `k0`, `v0` fields).
+    let v = search(
+        "/sm-clash/_search",
+        json!({"query": {"bool": {"filter": [
+                   {"range": {"s0": {"gte": 1}}}, {"range": {"k0": {"lte": 4}}},
+                   {"range": {"v0": {"gte": 2}}}, {"range": {"c0": {"lte": 3}}}]}},
+               "sort": [{"n": "desc"}],
+               "aggs": {"by": {"terms": {"field": "m"}, "aggs": {"s": {"sum": {"field": "n"}}}}}}),
+    )
+    .await;
+    let ids: Vec<&str> = v["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["3", "2"], "{v}");
+    // k = 2 (m 2), k = 3 (m 0).
+    assert_eq!(
+        v["aggregations"]["by"]["buckets"],
+        json!([{"key": 0, "doc_count": 1, "s": {"value": 3.0}},
+               {"key": 2, "doc_count": 1, "s": {"value": 2.0}}])
+    );
+    let r = json_req(
+        "POST",
+        "/sm-clash/_field_caps?fields=n",
+        &json!({"index_filter": {"range": {"m": {"gte": 5}}}}),
+    )
+    .await;
+    assert_eq!(r.json()["indices"], json!([]), "{}", r.text);
+    // terms_enum's index_filter keeps or drops the whole index (search-terms-enum.html), here
+    // by a field named `t`.
+    let r = json_req(
+        "POST",
+        "/sm-clash/_terms_enum",
+        &json!({"field": "i.keyword", "index_filter": {"term": {"t.keyword": "w3"}}}),
+    )
+    .await;
+    assert_eq!(r.json()["terms"], json!(["v0", "v1"]), "{}", r.text);
+    let r = json_req(
+        "POST",
+        "/sm-clash/_terms_enum",
+        &json!({"field": "i.keyword", "index_filter": {"term": {"t.keyword": "nope"}}}),
+    )
+    .await;
+    assert_eq!(r.json()["terms"], json!([]), "{}", r.text);
+}

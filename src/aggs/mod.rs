@@ -1148,7 +1148,7 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
         } else {
             e
         };
-        e.alias(format!("k{k}"))
+        e.alias(format!("__k{k}"))
     };
     for (si, s) in sources.iter().enumerate() {
         let mut items = vec![sql::lit(1u64).alias("_one")];
@@ -1158,7 +1158,7 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
             // (those keys, parent document) — each parent counted once per bucket.
             let mut inner_items = vec![sql::star().into()];
             inner_items.extend(outer.iter().map(|k| key_item(k, si)));
-            let mut by: Vec<Expr> = outer.iter().map(|k| sql::col(format!("k{k}"))).collect();
+            let mut by: Vec<Expr> = outer.iter().map(|k| sql::col(format!("__k{k}"))).collect();
             by.push(sql::col(crate::catalog::COL_ID));
             let inner = Select {
                 items: inner_items,
@@ -1170,13 +1170,13 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
         }
         for k in &g.keys {
             if outer.contains(k) {
-                items.push(sql::col(format!("k{k}")).alias(format!("k{k}")));
+                items.push(sql::col(format!("__k{k}")).alias(format!("__k{k}")));
             } else {
                 items.push(key_item(k, si));
             }
         }
         for m in &g.metrics {
-            items.push(p.metrics[*m].inputs[si].clone().alias(format!("v{m}")));
+            items.push(p.metrics[*m].inputs[si].clone().alias(format!("__v{m}")));
         }
         selects.push(Select {
             items,
@@ -1188,7 +1188,7 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
     }
     let mut items = Vec::new();
     for k in &g.keys {
-        items.push(sql::col(format!("k{k}")).into());
+        items.push(sql::col(format!("__k{k}")).into());
     }
     let mut sets: Vec<Vec<Expr>> = Vec::new();
     for l in &g.levels {
@@ -1196,11 +1196,11 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
             p.levels[*l]
                 .keys
                 .iter()
-                .map(|k| sql::col(format!("k{k}")))
+                .map(|k| sql::col(format!("__k{k}")))
                 .collect(),
         );
     }
-    let key_cols: Vec<Expr> = g.keys.iter().map(|k| sql::col(format!("k{k}"))).collect();
+    let key_cols: Vec<Expr> = g.keys.iter().map(|k| sql::col(format!("__k{k}"))).collect();
     if key_cols.is_empty() {
         items.push(sql::lit(0u64).alias("_g"));
     } else {
@@ -1211,7 +1211,7 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
         let spec = &p.metrics[*m];
         items.extend(metrics::columns(
             &spec.metric,
-            &format!("v{m}"),
+            &format!("__v{m}"),
             spec.shape.array,
             &format!("m{m}"),
         ));
@@ -1246,12 +1246,12 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
             }
         }
         let Some(own) = lv.keys.last() else { continue };
-        let own = sql::col(format!("k{own}"));
+        let own = sql::col(format!("__k{own}"));
         let mut partition = vec![sql::col("_g")];
         partition.extend(
             lv.keys[..lv.keys.len() - 1]
                 .iter()
-                .map(|k| sql::col(format!("k{k}"))),
+                .map(|k| sql::col(format!("__k{k}"))),
         );
         let rank_window = sql::Window {
             partition_by: partition.clone(),
@@ -1709,7 +1709,7 @@ pub async fn execute(
                 let l = &p.levels[li];
                 let parent: Vec<Value> = l.keys[..l.keys.len().saturating_sub(1)]
                     .iter()
-                    .map(|k| row.get(&format!("k{k}")).cloned().unwrap_or(Value::Null))
+                    .map(|k| row.get(&format!("__k{k}")).cloned().unwrap_or(Value::Null))
                     .collect();
                 let pk = serde_json::to_string(&parent).unwrap_or_default();
                 results.rows[li].entry(pk).or_default().push(row);
@@ -1940,7 +1940,7 @@ impl Render<'_> {
 
     fn own_key<'r>(&self, level: usize, row: &'r Row) -> Option<&'r Value> {
         let k = self.p.levels[level].keys.last()?;
-        row.get(&format!("k{k}"))
+        row.get(&format!("__k{k}"))
     }
 
     /// Keyed buckets (terms, histograms): (key, row) of each bucket under `path`.

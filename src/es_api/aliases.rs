@@ -16,9 +16,13 @@ use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The alias metadata we keep and show (`is_write_index`, `is_hidden`); `filter` and routing are
-/// refused with a 400 that names them.
-pub fn alias_properties(action: &str, m: &Map<String, Value>) -> Result<Value, EsError> {
+/// The alias metadata we keep and show (`is_write_index`, `is_hidden`, `filter`); routing is
+/// refused with a 400 that names it. `names` names the alias(es) in errors.
+pub fn alias_properties(
+    action: &str,
+    names: &str,
+    m: &Map<String, Value>,
+) -> Result<Value, EsError> {
     let mut out = Map::new();
     for (k, v) in m {
         match k.as_str() {
@@ -33,7 +37,21 @@ pub fn alias_properties(action: &str, m: &Map<String, Value>) -> Result<Value, E
                     )));
                 }
             },
-            "filter" => return Err(EsError::unsupported("alias filter")),
+            // AliasValidator#validateAliasFilter: the filter must be a query; searches through
+            // the alias AND it to their query (Catalog::resolve, plan::search_filter).
+            "filter" => match v {
+                Value::Null => {}
+                Value::Object(o) if o.is_empty() => {}
+                _ => {
+                    crate::dsl::parse_query(v).map_err(|e| {
+                        EsError::illegal_argument(format!(
+                            "failed to parse filter for alias [{names}]"
+                        ))
+                        .caused_by(e)
+                    })?;
+                    out.insert(k.clone(), v.clone());
+                }
+            },
             "routing" | "index_routing" | "search_routing" => {
                 return Err(EsError::unsupported("alias routing"));
             }
@@ -173,10 +191,11 @@ fn parse_action(v: &Value) -> Result<Action, EsError> {
                     "Validation Failed: 1: One of [alias] or [aliases] is required;",
                 ));
             }
+            let props = alias_properties(kind, &aliases.join(","), m)?;
             Ok(Action::Add {
                 indices,
                 aliases,
-                props: alias_properties(kind, m)?,
+                props,
             })
         }
         "remove" => {
@@ -555,10 +574,16 @@ pub async fn cat_aliases(s: &AppState, name: Option<&str>, p: &Params) -> ApiRes
                 Some(b) => b.to_string(),
                 None => "-".into(),
             };
+            // RestAliasAction: `*` for a filtered alias.
+            let filter = if props.get("filter").is_some() {
+                "*"
+            } else {
+                "-"
+            };
             rows.push([
                 alias.clone(),
                 index.clone(),
-                "-".into(),
+                filter.into(),
                 "-".into(),
                 "-".into(),
                 write,

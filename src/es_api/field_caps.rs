@@ -271,7 +271,7 @@ async fn fields_with_values(s: &AppState, meta: &IndexMeta) -> Result<BTreeSet<S
     let items: Vec<sql::SelectItem> = cols
         .iter()
         .enumerate()
-        .map(|(i, (c, t))| has_value_expr(c, t).alias(format!("c{i}")))
+        .map(|(i, (c, t))| has_value_expr(c, t).alias(format!("__c{i}")))
         .collect();
     let q = sql::Select {
         items,
@@ -281,7 +281,11 @@ async fn fields_with_values(s: &AppState, meta: &IndexMeta) -> Result<BTreeSet<S
     let rows = s.ch.query_rows(&q).await?;
     if let Some(r) = rows.first() {
         for (i, (c, _)) in cols.iter().enumerate() {
-            if r.get(&format!("c{i}")).and_then(Value::as_u64).unwrap_or(0) > 0 {
+            if r.get(&format!("__c{i}"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                > 0
+            {
                 out.insert(crate::catalog::logical_name(c).to_string());
             }
         }
@@ -303,7 +307,8 @@ pub(crate) async fn index_matches(
     let where_ =
         crate::plan::filter(&ctx, &q).map_err(|e| super::search::phase_failure(e, Some(meta)))?;
     let sel = sql::Select {
-        items: vec![sql::lit(1u64).alias("m")],
+        // `__m`: not a name a column can have (the WHERE holds the user's index_filter).
+        items: vec![sql::lit(1u64).alias("__m")],
         from: Some(meta.from_clause()),
         final_: meta.managed,
         where_: Some(where_),

@@ -1838,7 +1838,7 @@ pub async fn execute(
             if fmt.is_some() {
                 formats[i] = fmt;
             }
-            items.push(e.alias(format!("s{i}")));
+            items.push(e.alias(format!("__s{i}")));
         }
         if let Some(c) = collapse {
             items.push(c.alias("_collapse"));
@@ -1864,8 +1864,10 @@ pub async fn execute(
         };
         let mut count = sql::Select {
             items: vec![
-                sql::lit(meta.name.as_str()).alias("i"),
-                Expr::func("toFloat64", vec![score]).alias("sc"),
+                // Names no column can have: ClickHouse resolves a name in WHERE to a select
+                // alias before a column, and the WHERE holds the user's query.
+                sql::lit(meta.name.as_str()).alias("__i"),
+                Expr::func("toFloat64", vec![score]).alias("__sc"),
             ]
             .into_iter()
             .chain(stats_items)
@@ -1919,7 +1921,7 @@ pub async fn execute(
             }
         );
         order.push(sql::OrderBy {
-            expr: sql::col(format!("s{i}")),
+            expr: sql::col(format!("__s{i}")),
             desc: key.desc(),
             nulls_first: Some(nulls_first),
         });
@@ -1941,7 +1943,7 @@ pub async fn execute(
                     ..
                 }
             );
-            keys.push((sql::col(format!("s{i}")), key.desc(), nulls_first, lit));
+            keys.push((sql::col(format!("__s{i}")), key.desc(), nulls_first, lit));
         }
         after_where = Some(after_condition(&keys));
     }
@@ -1957,7 +1959,7 @@ pub async fn execute(
                     ..
                 }
             );
-            keys.push((sql::col(format!("s{i}")), key.desc(), nulls_first, lit));
+            keys.push((sql::col(format!("__s{i}")), key.desc(), nulls_first, lit));
         }
         let tb = after.get(sort.len()).and_then(Value::as_u64).unwrap_or(0);
         keys.push((sql::col("_tb"), false, false, Some(sql::lit(tb))));
@@ -2117,7 +2119,7 @@ pub async fn execute(
             let internal: Vec<Value> = sort
                 .iter()
                 .enumerate()
-                .map(|(i, _)| r.get(&format!("s{i}")).cloned().unwrap_or(Value::Null))
+                .map(|(i, _)| r.get(&format!("__s{i}")).cloned().unwrap_or(Value::Null))
                 .chain(std::iter::once(
                     r.get("_tb").cloned().unwrap_or(Value::Null),
                 ))
@@ -2210,12 +2212,12 @@ pub async fn execute(
         };
         let q = sql::Select {
             items: vec![
-                sql::col("i").into(),
+                sql::col("__i").into(),
                 Expr::func("count", vec![]).alias("n"),
-                Expr::func("max", vec![sql::col("sc")]).alias("m"),
+                Expr::func("max", vec![sql::col("__sc")]).alias("m"),
             ],
             from: Some(sql::FromClause::subquery(inner, "t")),
-            group_by: vec![sql::col("i")],
+            group_by: vec![sql::col("__i")],
             ..Default::default()
         };
         let rows = if metas.is_empty() {
@@ -2284,7 +2286,7 @@ pub async fn execute(
             }
             let ctx = Ctx::new(meta, now_millis);
             let mut where_ =
-                plan::filter(&ctx, &req.query).map_err(|e| as_phase_failure(e, meta))?;
+                plan::search_filter(&ctx, &req.query).map_err(|e| as_phase_failure(e, meta))?;
             if let Some(Some(bound)) = opts.bounds.get(ordinal)
                 && meta.managed
             {
@@ -2820,16 +2822,17 @@ async fn count_impl(s: AppState, expr: &str, p: Params, body: Bytes) -> ApiResul
     let mut total = 0u64;
     for meta in &metas {
         let ctx = Ctx::new(meta, now_millis);
-        let where_ = plan::filter(&ctx, &query).map_err(|e| phase_failure(e, Some(meta)))?;
+        let where_ = plan::search_filter(&ctx, &query).map_err(|e| phase_failure(e, Some(meta)))?;
         let q = sql::Select {
-            items: vec![Expr::func("count", vec![]).alias("n")],
+            // `__n`: not a name a column can have (the WHERE holds the user's query).
+            items: vec![Expr::func("count", vec![]).alias("__n")],
             from: Some(sql::FromClause::table(s.catalog.db(), meta.table())),
             final_: meta.managed,
             where_: Some(where_),
             ..Default::default()
         };
         let rows = s.ch.query_rows(&q).await?;
-        total += rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0);
+        total += rows.first().and_then(|r| r["__n"].as_u64()).unwrap_or(0);
     }
     Ok(super::ok(json!({"count": total, "_shards": shards(metas.len())})).into_response())
 }
@@ -2900,6 +2903,7 @@ mod tests {
             aliases: Default::default(),
             data_stream: None,
             nested_scope: None,
+            alias_filter: None,
         }
     }
 

@@ -249,7 +249,7 @@ fn parse_template_body(t: &Value, what: &str) -> EsResult<Value> {
                     let props = props.as_object().cloned().unwrap_or_default();
                     aliases.insert(
                         name.clone(),
-                        super::aliases::alias_properties("alias", &props)?,
+                        super::aliases::alias_properties("alias", name, &props)?,
                     );
                 }
                 out.insert(k.clone(), Value::Object(aliases));
@@ -346,7 +346,7 @@ pub async fn compose(
                 let props = props.as_object().cloned().unwrap_or_default();
                 aliases.insert(
                     n.clone(),
-                    super::aliases::alias_properties("alias", &props)?,
+                    super::aliases::alias_properties("alias", n, &props)?,
                 );
             }
         }

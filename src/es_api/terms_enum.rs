@@ -216,7 +216,8 @@ async fn terms_enum_impl(s: AppState, expr: &str, path: &str, p: Params, body: B
             _ => (col.clone(), short(col)),
         };
         selects.push(sql::Select {
-            items: vec![value.alias("t")],
+            // `__t`: not a name a column can have (the WHERE holds the user's index_filter).
+            items: vec![value.alias("__t")],
             from: Some(meta.from_clause()),
             final_: meta.managed,
             where_,
@@ -227,11 +228,11 @@ async fn terms_enum_impl(s: AppState, expr: &str, path: &str, p: Params, body: B
     let mut complete = true;
     if !selects.is_empty() {
         let q = sql::Select {
-            items: vec![sql::col("t").alias("t")],
+            items: vec![sql::col("__t").alias("t")],
             from: Some(sql::FromClause::subquery(sql::union_all(selects), "u")),
-            where_: Some(sql::and_all(term_conditions(sql::col("t"), &r))),
-            group_by: vec![sql::col("t")],
-            order_by: vec![sql::col("t").asc()],
+            where_: Some(sql::and_all(term_conditions(sql::col("__t"), &r))),
+            group_by: vec![sql::col("__t")],
+            order_by: vec![sql::col("__t").asc()],
             limit: Some(r.size),
             ..Default::default()
         };

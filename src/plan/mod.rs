@@ -47,7 +47,7 @@ pub fn filter_and_score(
     want_scores: bool,
 ) -> Result<(Expr, Expr, Option<Expr>, Option<Expr>), EsError> {
     let mut ctx = Ctx::new(meta, now_millis);
-    let filter = filter(&ctx, q)?;
+    let filter = search_filter(&ctx, q)?;
     if !want_scores {
         return Ok((filter, sql::lit(0.0), None, None));
     }
@@ -58,6 +58,20 @@ pub fn filter_and_score(
     ctx.stats = collected.resolve(from);
     let score = score(&ctx, q)?;
     Ok((filter, score, ctx.stats.item(), ctx.stats.norms_item()))
+}
+
+/// The WHERE predicate of a search's query on one index: the query, and the filter of the
+/// filtered aliases the search reached the index through (filter context: it does not score;
+/// indices-aliases.html "filter").
+pub fn search_filter(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
+    let matched = filter(ctx, q)?;
+    match &ctx.meta.alias_filter {
+        None => Ok(matched),
+        Some(v) => {
+            let alias_query = crate::dsl::parse_query(v)?;
+            Ok(matched.and(filter(ctx, &alias_query)?))
+        }
+    }
 }
 
 pub(crate) fn never() -> Expr {
