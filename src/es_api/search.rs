@@ -69,7 +69,49 @@ pub enum SortKey {
         numeric_type: Option<String>,
         /// `format`: a date format for the sort values of date fields.
         format: Option<String>,
+        /// `nested`: sort by the values of the matching objects of a nested path.
+        nested: Option<NestedSort>,
     },
+}
+
+/// The `nested` option of a field sort (sort-search-results.html#nested-sorting).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NestedSort {
+    pub path: String,
+    pub filter: Option<Query>,
+}
+
+/// NestedSortBuilder#fromXContent: `path`, `filter`; `max_children` and a `nested` inside it
+/// (objects nested in nested objects) are not supported yet.
+fn parse_nested_sort(v: &Value) -> Result<NestedSort, EsError> {
+    let Some(o) = v.as_object() else {
+        return Err(EsError::parsing("[nested] nested sort must be an object"));
+    };
+    let mut path = None;
+    let mut filter = None;
+    for (k, v) in o {
+        match k.as_str() {
+            "path" => path = v.as_str().map(str::to_string),
+            "filter" => filter = Some(dsl::parse_query(v)?),
+            "max_children" => {
+                return Err(EsError::unsupported("sort nested [max_children]"));
+            }
+            "nested" => {
+                return Err(EsError::unsupported(
+                    "sort nested inside nested (multi-level nested sort)",
+                ));
+            }
+            other => {
+                return Err(EsError::parsing(format!(
+                    "[nested] unknown field [{other}]"
+                )));
+            }
+        }
+    }
+    let Some(path) = path else {
+        return Err(EsError::illegal_argument("[nested] requires 'path' field"));
+    };
+    Ok(NestedSort { path, filter })
 }
 
 impl SortKey {
@@ -229,6 +271,7 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
             mode: None,
             numeric_type: None,
             format: None,
+            nested: None,
         },
     };
     match v {
@@ -237,7 +280,7 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
             for (field, spec) in m {
                 let (mut desc, mut missing, mut unmapped, mut mode) =
                     (field == "_score", Missing::Last, None, None);
-                let (mut numeric_type, mut format) = (None, None);
+                let (mut numeric_type, mut format, mut nested) = (None, None, None);
                 match spec {
                     Value::String(o) => desc = order(o)?,
                     Value::Object(o) => {
@@ -270,8 +313,12 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
                                     numeric_type = Some(t);
                                 }
                                 "format" => format = v.as_str().map(str::to_string),
-                                "nested" | "nested_path" | "nested_filter" => {
-                                    return Err(EsError::unsupported("sort on nested fields"));
+                                "nested" => nested = Some(parse_nested_sort(v)?),
+                                // Removed in 8.0 for `nested` (FieldSortBuilder).
+                                "nested_path" | "nested_filter" => {
+                                    return Err(EsError::parsing(format!(
+                                        "[field_sort] unknown field [{k}]"
+                                    )));
                                 }
                                 other => {
                                     return Err(EsError::parsing(format!(
@@ -300,6 +347,7 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
                         mode,
                         numeric_type,
                         format,
+                        nested,
                     },
                 });
             }
@@ -1147,8 +1195,9 @@ fn sort_expr(
             mode,
             numeric_type,
             format,
+            nested,
         } => {
-            if fields::nested_sort_context_missing(ctx.meta, field) {
+            if nested.is_none() && fields::nested_sort_context_missing(ctx.meta, field) {
                 return Err(phase_failure(
                     EsError::new(
                         400,
@@ -1160,7 +1209,22 @@ fn sort_expr(
                     Some(ctx.meta),
                 ));
             }
-            let Some(f) = fields::resolve(ctx.meta, field) else {
+            let nested_values = match nested {
+                Some(ns) => crate::plan::compound::nested_sort_values(
+                    ctx,
+                    &ns.path,
+                    ns.filter.as_ref(),
+                    field,
+                )
+                .map_err(|e| phase_failure(e, Some(ctx.meta)))?,
+                None => None,
+            };
+            let resolved = match &nested_values {
+                Some((f, _)) => Some(f.clone()),
+                None if nested.is_some() => None,
+                None => fields::resolve(ctx.meta, field),
+            };
+            let Some(f) = resolved else {
                 if unmapped_type.is_some() || fields::is_mapped(ctx.meta, field) {
                     let ty = unmapped_type
                         .as_deref()
@@ -1193,7 +1257,10 @@ fn sort_expr(
                 ));
             }
             let mut ty = sort_type_of(f.kind);
-            let mut e = f.column_expr();
+            let mut e = match nested_values {
+                Some((_, values)) => values,
+                None => f.column_expr(),
+            };
             if f.is_array {
                 // Multi-valued fields sort by their min (asc) or max (desc) by default.
                 let fun = match mode.as_deref() {

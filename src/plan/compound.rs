@@ -335,6 +335,81 @@ pub fn score_nested(ctx: &Ctx, q: &Nested) -> Result<Expr, EsError> {
     Ok(with_boost(scored, q.boost))
 }
 
+/// Nested sorting (sort-search-results.html#nested-sorting): the values of `field` in those
+/// objects of the nested `path` that match `filter` (every object without one), as one array per
+/// document, with the field as the nested scope resolves it. `None` when no document has a value
+/// under the path or in the field yet (the sort key is then missing everywhere).
+pub fn nested_sort_values(
+    ctx: &Ctx,
+    path: &str,
+    filter: Option<&Query>,
+    field: &str,
+) -> Result<Option<(fields::Field, Expr)>, EsError> {
+    let q = Nested {
+        path: path.to_string(),
+        query: filter.cloned().unwrap_or(Query::MatchAll { boost: 1.0 }),
+        score_mode: NestedScoreMode::None,
+        ignore_unmapped: false,
+        boost: 1.0,
+        inner_hits: None,
+    };
+    let Some(scope) = nested_scope(ctx, &q)? else {
+        return Ok(None);
+    };
+    match ctx.meta.mappings.field(field) {
+        Some(info) if info.nested_path.as_deref() == Some(path) => {}
+        Some(_) => {
+            return Err(nested_error(format!(
+                "[nested] sort field [{field}] is not inside the nested object [{path}]"
+            )));
+        }
+        None => return Ok(None),
+    }
+    let Some(f) = fields::resolve(&scope.meta, field) else {
+        return Ok(None);
+    };
+    let inner = scope.ctx(ctx);
+    let body = super::filter(&inner, &q.query)?;
+    let value = f.column_expr();
+    let (params, arrays) = scope.bind(&[&body, &value]);
+    let map = |e: Expr| {
+        let mut args = vec![Expr::Lambda(params.clone(), Box::new(e))];
+        args.extend(arrays.iter().cloned());
+        Expr::func("arrayMap", args)
+    };
+    let picked = if f.is_array {
+        // Several values per object: the values of the matching objects, flattened.
+        Expr::func(
+            "arrayFlatten",
+            vec![Expr::func(
+                "arrayFilter",
+                vec![
+                    sql::lambda(["v", "m"], sql::col("m")),
+                    map(value),
+                    map(body),
+                ],
+            )],
+        )
+    } else {
+        Expr::func(
+            "arrayFilter",
+            vec![
+                sql::lambda(
+                    ["v", "m"],
+                    sql::col("m").and(Expr::IsNotNull(Box::new(sql::col("v")))),
+                ),
+                map(value),
+                map(body),
+            ],
+        )
+    };
+    let f = fields::Field {
+        is_array: true,
+        ..f
+    };
+    Ok(Some((f, picked)))
+}
+
 /// The nested objects a nested query's `inner_hits` returns for the current document: an
 /// `Array(Tuple(UInt64, Float64))` of (offset in the path's array, object score) of every
 /// matching object, in offset order (inner-hits.html#nested-inner-hits).
