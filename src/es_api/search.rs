@@ -70,7 +70,7 @@ pub enum SortKey {
         /// `format`: a date format for the sort values of date fields.
         format: Option<String>,
         /// `nested`: sort by the values of the matching objects of a nested path.
-        nested: Option<NestedSort>,
+        nested: Option<Box<NestedSort>>,
     },
 }
 
@@ -313,7 +313,7 @@ fn parse_sort_entry(v: &Value, out: &mut Vec<SortKey>) -> Result<(), EsError> {
                                     numeric_type = Some(t);
                                 }
                                 "format" => format = v.as_str().map(str::to_string),
-                                "nested" => nested = Some(parse_nested_sort(v)?),
+                                "nested" => nested = Some(Box::new(parse_nested_sort(v)?)),
                                 // Removed in 8.0 for `nested` (FieldSortBuilder).
                                 "nested_path" | "nested_filter" => {
                                     return Err(EsError::parsing(format!(
