@@ -561,6 +561,51 @@ async fn dual_write_reaches_both_and_records_a_secondary_failure() {
 
 // ---------------------------------------------------------------- A/B
 
+/// Creates an A/B index `name` (`n` long, `k` keyword) on the daemon and writes `ndjson` to it.
+async fn ab_index(d: &Daemon, name: &str, ndjson: &str) {
+    let r = send(
+        d.es,
+        "PUT",
+        &format!("/{name}"),
+        &[("content-type", "application/json")],
+        Some(r#"{"mappings":{"properties":{"n":{"type":"long"},"k":{"type":"keyword"}}}}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(
+        d.es,
+        "POST",
+        &format!("/{name}/_bulk?refresh=true"),
+        &[("content-type", "application/x-ndjson")],
+        Some(ndjson),
+    )
+    .await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+}
+
+/// The A/B tests' search (hits sorted by `n` desc, a terms aggregation on `k`) as a Kibana panel
+/// `opaque_id` sends it.
+fn ab_query() -> Value {
+    json!({"sort": [{"n": "desc"}], "aggs": {"by": {"terms": {"field": "k"}}}})
+}
+
+async fn ab_search(d: &Daemon, name: &str, opaque_id: &str) -> Resp {
+    let query = ab_query();
+    let r = send(
+        d.es,
+        "POST",
+        &format!("/{name}/_search"),
+        &[
+            ("content-type", "application/json"),
+            ("x-opaque-id", opaque_id),
+        ],
+        Some(&query.to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r
+}
+
 /// A/B: the query runs on both; ClickHouse (primary) answers at once; the matcher then records each
 /// difference
 /// with its kind and JSON path. The expected Elasticsearch answer is written out here from the
@@ -571,27 +616,13 @@ async fn dual_write_reaches_both_and_records_a_secondary_failure() {
 #[tokio::test]
 async fn ab_returns_the_primary_and_records_each_mismatch_kind_with_its_path() {
     let d = routing_daemon();
-    let r = send(
-        d.es,
-        "PUT",
-        "/ab-1",
-        &[("content-type", "application/json")],
-        Some(r#"{"mappings":{"properties":{"n":{"type":"long"},"k":{"type":"keyword"}}}}"#),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = send(
-        d.es,
-        "POST",
-        "/ab-1/_bulk?refresh=true",
-        &[("content-type", "application/x-ndjson")],
-        Some(
-            "{\"index\":{\"_id\":\"1\"}}\n{\"n\":1,\"k\":\"x\"}\n{\"index\":{\"_id\":\"2\"}}\n{\"n\":2,\"k\":\"x\"}\n\
+    ab_index(
+        d,
+        "ab-1",
+        "{\"index\":{\"_id\":\"1\"}}\n{\"n\":1,\"k\":\"x\"}\n{\"index\":{\"_id\":\"2\"}}\n{\"n\":2,\"k\":\"x\"}\n\
 {\"index\":{\"_id\":\"3\"}}\n{\"n\":3,\"k\":\"y\"}\n",
-        ),
     )
     .await;
-    assert_eq!(r.json()["errors"], false, "{}", r.text);
 
     let hit = |id: &str, n: i64, source: Value| json!({"_index": "ab-1", "_id": id, "_score": null, "_source": source, "sort": [n]});
     // What Elasticsearch would answer...
@@ -617,19 +648,7 @@ async fn ab_returns_the_primary_and_records_each_mismatch_kind_with_its_path() {
         json!([{"key": "x", "doc_count": 3}, {"key": "w", "doc_count": 5}]);
     can("ab-1", 200, &es);
 
-    let query = json!({"sort": [{"n": "desc"}], "aggs": {"by": {"terms": {"field": "k"}}}});
-    let r = send(
-        d.es,
-        "POST",
-        "/ab-1/_search",
-        &[
-            ("content-type", "application/json"),
-            ("x-opaque-id", "panel-ab"),
-        ],
-        Some(&query.to_string()),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let r = ab_search(d, "ab-1", "panel-ab").await;
     let v = r.json();
     assert_eq!(ids(&v), vec!["3", "2", "1"], "ClickHouse answered: {v}");
     assert_eq!(v["hits"]["total"]["value"], 3);
@@ -775,27 +794,13 @@ async fn clickhouse_rows(d: &Daemon, sql: &str) -> Vec<Value> {
 async fn ab_mismatches_are_written_to_the_clickhouse_table_when_configured() {
     let d = routing_daemon();
     let table = format!("`{}_compare`.`mismatches`", d.database);
-    let r = send(
-        d.es,
-        "PUT",
-        "/ab-store",
-        &[("content-type", "application/json")],
-        Some(r#"{"mappings":{"properties":{"n":{"type":"long"},"k":{"type":"keyword"}}}}"#),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = send(
-        d.es,
-        "POST",
-        "/ab-store/_bulk?refresh=true",
-        &[("content-type", "application/x-ndjson")],
-        Some(
-            "{\"index\":{\"_id\":\"1\"}}\n{\"n\":1,\"k\":\"x\"}\n\
+    ab_index(
+        d,
+        "ab-store",
+        "{\"index\":{\"_id\":\"1\"}}\n{\"n\":1,\"k\":\"x\"}\n\
 {\"index\":{\"_id\":\"2\"}}\n{\"n\":2,\"k\":\"x\"}\n",
-        ),
     )
     .await;
-    assert_eq!(r.json()["errors"], false, "{}", r.text);
     // The table exists from startup on.
     let t = clickhouse_rows(
         d,
@@ -818,19 +823,7 @@ async fn ab_mismatches_are_written_to_the_clickhouse_table_when_configured() {
             "aggregations": {"by": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0,
                                     "buckets": [{"key": "x", "doc_count": 3}]}}}),
     );
-    let query = json!({"sort": [{"n": "desc"}], "aggs": {"by": {"terms": {"field": "k"}}}});
-    let r = send(
-        d.es,
-        "POST",
-        "/ab-store/_search",
-        &[
-            ("content-type", "application/json"),
-            ("x-opaque-id", "panel-store"),
-        ],
-        Some(&query.to_string()),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    let r = ab_search(d, "ab-store", "panel-store").await;
     assert_eq!(ids(&r.json()), vec!["2", "1"]);
     let (kept, _) = mismatch_of(d, "/ab-store/_search", "ab-store").await;
 
@@ -885,7 +878,7 @@ async fn ab_mismatches_are_written_to_the_clickhouse_table_when_configured() {
     assert_eq!(total["elasticsearch"]["value"], 3, "{total}");
     assert_eq!(total["clickhouse"]["value"], 2, "{total}");
     let parse = |k: &str| serde_json::from_str::<Value>(row[k].as_str().unwrap()).unwrap();
-    assert_eq!(parse("request_body"), query);
+    assert_eq!(parse("request_body"), ab_query());
     assert_eq!(row["elasticsearch_status"], 200);
     assert_eq!(row["clickhouse_status"], 200);
     assert_eq!(parse("elasticsearch_body")["hits"]["total"]["value"], 3);
