@@ -473,6 +473,83 @@ async fn system_indices_and_elasticsearch_routes_pass_through_and_mixes_are_refu
     assert!(page.text.contains("dual write"), "{}", page.text);
 }
 
+/// Scroll, point-in-time and async-search continuations name no index: each goes to the backend
+/// that issued its id — elastichouse's own ids are served from ClickHouse, any other id is passed
+/// to Elasticsearch (an id Elasticsearch issued means nothing to ClickHouse, and the reverse).
+#[tokio::test]
+async fn continuations_go_to_the_backend_that_issued_their_id() {
+    let d = routing_daemon();
+    ab_index(
+        d,
+        "cont-1",
+        "{\"index\":{\"_id\":\"1\"}}\n{\"n\":1,\"k\":\"x\"}\n{\"index\":{\"_id\":\"2\"}}\n{\"n\":2,\"k\":\"y\"}\n",
+    )
+    .await;
+    let json_ct = [("content-type", "application/json")];
+    let forwarded = |needle: &str| {
+        fake()
+            .received
+            .lock()
+            .iter()
+            .filter(|r| {
+                String::from_utf8_lossy(&r.body).contains(needle) || r.path.contains(needle)
+            })
+            .count()
+    };
+    // Scroll: the first page is a search on a ClickHouse index; the next page follows its id.
+    let r = send(
+        d.es,
+        "POST",
+        "/cont-1/_search?scroll=1m",
+        &json_ct,
+        Some(r#"{"size": 1, "sort": ["n"]}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let scroll_id = r.json()["_scroll_id"].as_str().unwrap().to_string();
+    let body = json!({"scroll": "1m", "scroll_id": scroll_id}).to_string();
+    let r = send(d.es, "POST", "/_search/scroll", &json_ct, Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(&r.json()), vec!["2"]);
+    assert_eq!(forwarded(&scroll_id), 0);
+    let foreign = "DXF1ZXJ5QW5kRmV0Y2gBAAAAAAAAAD4WYm9laVYtZndUQlNsdDcwakFMNjU1QQ==";
+    let body = json!({"scroll": "1m", "scroll_id": foreign}).to_string();
+    let r = send(d.es, "POST", "/_search/scroll", &json_ct, Some(&body)).await;
+    assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY));
+    assert_eq!(forwarded(foreign), 1);
+
+    // Point in time: opened on the ClickHouse index, searched and closed here.
+    let r = send(d.es, "POST", "/cont-1/_pit?keep_alive=1m", &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let pit = r.json()["id"].as_str().unwrap().to_string();
+    let body = json!({"pit": {"id": pit}, "sort": ["n"]}).to_string();
+    let r = send(d.es, "POST", "/_search", &json_ct, Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(&r.json()), vec!["1", "2"]);
+    let body = json!({"id": pit}).to_string();
+    let r = send(d.es, "DELETE", "/_pit", &json_ct, Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(forwarded(&pit), 0);
+    let foreign_pit = "46ToAwMDaWR5BXV1aWQyKwZub2RlXzMAAAAAAAAAACoBYwADaWR4";
+    let body = json!({"pit": {"id": foreign_pit}}).to_string();
+    let r = send(d.es, "POST", "/_search", &json_ct, Some(&body)).await;
+    assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY));
+    assert_eq!(forwarded(foreign_pit), 1);
+
+    // Async search ids: a foreign one goes to Elasticsearch.
+    let foreign_async = "FmRldE8zcHlGVEFPQ2dmXzdvOVVmd0EfQ1d3bGR5ZnNSVHljdHdHeE9WMkl1QToxMjM0";
+    let r = send(
+        d.es,
+        "GET",
+        &format!("/_async_search/{foreign_async}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY));
+    assert_eq!(forwarded(foreign_async), 1);
+}
+
 // ---------------------------------------------------------------- dual write
 
 /// Dual write: `_bulk` and the document APIs reach both backends; the primary's (ClickHouse's)

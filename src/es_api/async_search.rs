@@ -109,6 +109,11 @@ fn encode_id(key: &[u8]) -> String {
 }
 
 /// The store key of an id, or Elasticsearch's error for a malformed one.
+/// Whether `id` is an async-search id elastichouse issued.
+pub fn is_own_id(id: &str) -> bool {
+    decode_id(id).is_ok()
+}
+
 fn decode_id(id: &str) -> Result<String, EsError> {
     let cleaned: String = id
         .trim_end_matches('=')

@@ -325,6 +325,14 @@ fn no_handler_error(method: &Method, path: &str) -> EsError {
     )
 }
 
+/// Whether a scroll, point-in-time or async-search id was issued by elastichouse (the router sends
+/// a continuation to the backend that issued its id).
+pub fn issued_here(id: &str) -> bool {
+    cursor::ScrollState::decode(id).is_ok()
+        || cursor::PitState::decode(id).is_ok()
+        || async_search::is_own_id(id)
+}
+
 /// An Elasticsearch API elastichouse does not implement, asked without an `elasticsearch_url` to
 /// pass it to (issue: "a clear error that says which Elasticsearch feature needed it").
 pub fn needs_elasticsearch(method: &Method, path: &str) -> EsError {

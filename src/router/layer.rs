@@ -117,7 +117,7 @@ fn needs_elasticsearch(req: &Request) -> Option<EsError> {
         .then(|| crate::es_api::needs_elasticsearch(req.method(), path))
 }
 
-pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn layer(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(es) = s.elastic.clone() else {
         if let Some(e) = needs_elasticsearch(&req) {
             return e.into_response();
@@ -147,6 +147,36 @@ pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Respo
             t.set_routing("elasticsearch (no handler here)".into());
         }
         return es.forward(req).await.unwrap_or_else(|e| e.into_response());
+    }
+    if super::may_continue(req.method(), req.uri().path()) {
+        // A scroll, PIT or async-search continuation names no index: it goes to the backend that
+        // issued its id (ours decode; any other id is Elasticsearch's).
+        let (parts, body) = req.into_parts();
+        let b = match read(body).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let ids = super::continuation_ids(parts.uri.path(), parts.uri.query().unwrap_or(""), &b);
+        req = Request::from_parts(parts, Body::from(b));
+        if let Some(ids) = ids {
+            let ours = ids.iter().any(|id| crate::es_api::issued_here(id));
+            let decision = if ours {
+                Decision::Local
+            } else {
+                Decision::Forward
+            };
+            s.stats.metrics.routed(decision.as_str());
+            if let Some(t) = crate::debug_ui::trace::current() {
+                t.set_routing(format!(
+                    "{} (continuation of a search whose id it issued)",
+                    decision.as_str()
+                ));
+            }
+            return match decision {
+                Decision::Local => next.run(req).await,
+                _ => es.forward(req).await.unwrap_or_else(|e| e.into_response()),
+            };
+        }
     }
     let query = req.uri().query().unwrap_or("").to_string();
     let mut c = classify(req.method(), req.uri().path(), &query);

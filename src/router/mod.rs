@@ -337,6 +337,59 @@ fn split_indices(expr: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether a request may continue a search started earlier (a scroll, a point in time, an async
+/// search): its body or path is then read for the id ([`continuation_ids`]).
+pub fn may_continue(method: &Method, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path == "/_search"
+        || path == "/_async_search"
+        || path == "/_search/scroll"
+        || path.starts_with("/_search/scroll/")
+        || (path == "/_pit" && *method == Method::DELETE)
+        || (path.starts_with("/_async_search/") && *method != Method::POST)
+}
+
+/// The ids a continuation names: the scroll id(s) of `/_search/scroll` (path, `scroll_id`
+/// parameter or body), the PIT id of `DELETE /_pit` or of a search body's `pit`, the id of
+/// `GET|DELETE /_async_search[/status]/{id}`. `None`: not a continuation (an ordinary search).
+/// The router sends a continuation to the backend that issued its id (`es_api::issued_here`):
+/// continuations carry no index, so the index rules cannot say.
+pub fn continuation_ids(path: &str, query: &str, body: &[u8]) -> Option<Vec<String>> {
+    let path = path.trim_end_matches('/');
+    let body: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let strings = |v: Option<&serde_json::Value>| -> Vec<String> {
+        match v {
+            Some(serde_json::Value::String(s)) => vec![s.clone()],
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    if let Some(id) = path.strip_prefix("/_search/scroll/") {
+        return Some(vec![percent_decode(id)]);
+    }
+    if path == "/_search/scroll" {
+        let from_query = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("scroll_id="))
+            .map(|v| vec![percent_decode(v)]);
+        return Some(
+            from_query.unwrap_or_else(|| strings(body.as_ref().and_then(|b| b.get("scroll_id")))),
+        );
+    }
+    if path == "/_pit" {
+        return Some(strings(body.as_ref().and_then(|b| b.get("id"))));
+    }
+    if let Some(rest) = path.strip_prefix("/_async_search/") {
+        let id = rest.strip_prefix("status/").unwrap_or(rest);
+        return Some(vec![percent_decode(id)]);
+    }
+    let pit = body.as_ref()?.get("pit")?.get("id")?;
+    Some(strings(Some(pit)))
+}
+
 /// Reads method and path.
 pub fn classify(method: &Method, path: &str, query: &str) -> Classified {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -723,5 +776,40 @@ target = "clickhouse"
             b"{\"index\":\"x\"}\n{\"query\":{\"match_all\":{}}}\n{\"index\":[\"y\",\"x\"]}\n{}\n";
         assert_eq!(body_indices("_msearch", ms), vec!["x", "y"]);
         assert!(!body_has_lines_without_index("_msearch", ms));
+    }
+
+    #[test]
+    fn continuation_ids_are_found_in_path_query_and_body() {
+        assert!(may_continue(&Method::POST, "/_search/scroll"));
+        assert!(may_continue(&Method::DELETE, "/_pit"));
+        assert!(may_continue(&Method::GET, "/_async_search/status/abc"));
+        assert!(!may_continue(&Method::POST, "/_async_search/abc"));
+        assert!(!may_continue(&Method::POST, "/logs/_search"));
+        assert_eq!(
+            continuation_ids("/_search/scroll/a%3Db", "", b""),
+            Some(vec!["a=b".to_string()])
+        );
+        assert_eq!(
+            continuation_ids("/_search/scroll", "scroll_id=q1&scroll=1m", b"{}"),
+            Some(vec!["q1".to_string()])
+        );
+        assert_eq!(
+            continuation_ids("/_search/scroll", "", br#"{"scroll_id": ["s1", "s2"]}"#),
+            Some(vec!["s1".to_string(), "s2".to_string()])
+        );
+        assert_eq!(
+            continuation_ids("/_pit", "", br#"{"id": "p1"}"#),
+            Some(vec!["p1".to_string()])
+        );
+        assert_eq!(
+            continuation_ids("/_async_search/status/x1", "", b""),
+            Some(vec!["x1".to_string()])
+        );
+        assert_eq!(
+            continuation_ids("/_search", "", br#"{"pit": {"id": "p2"}, "size": 1}"#),
+            Some(vec!["p2".to_string()])
+        );
+        assert_eq!(continuation_ids("/_search", "", br#"{"size": 1}"#), None);
+        assert_eq!(continuation_ids("/_search", "", b""), None);
     }
 }
