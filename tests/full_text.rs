@@ -135,6 +135,81 @@ async fn bm25_scores_and_order_match_lucene() {
     assert!((first["_score"].as_f64().unwrap() as f32 - bm25(&docs, i, "lazy", 2.0)).abs() < 1e-5);
 }
 
+/// Lucene's SmallFloat#intToByte4 then #byte4ToInt: the field length BM25 sees (exact below 24,
+/// then 4 significant bits).
+fn quantised_length(n: usize) -> usize {
+    if n < 24 {
+        return n;
+    }
+    let v = n - 24;
+    let bits = usize::BITS - v.leading_zeros();
+    let shift = bits.saturating_sub(4);
+    24 + ((v >> shift) << shift)
+}
+
+#[tokio::test]
+async fn bm25_field_length_quantisation_like_lucene() {
+    // BM25Similarity reads the document length from its one-byte norm (SmallFloat.intToByte4):
+    // lengths from 24 tokens on lose precision (40 and 41 tokens score alike), and every length
+    // scores — 24 tokens included (v = 0 in the encoding).
+    let lengths = [23usize, 24, 25, 39, 40, 41, 60];
+    let mut body = String::new();
+    let mut docs = Vec::new();
+    for (i, n) in lengths.iter().enumerate() {
+        let words: Vec<String> = (0..*n)
+            .map(|k| {
+                if k == 0 {
+                    "needle".to_string()
+                } else {
+                    format!("w{k}")
+                }
+            })
+            .collect();
+        body.push_str(&format!(
+            "{{\"index\":{{\"_id\":\"{i}\"}}}}\n{}\n",
+            json!({"msg": words.join(" ")})
+        ));
+        docs.push(words);
+    }
+    let r = bulk("/ft-long/_bulk?refresh=true", &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let r = json_req(
+        "POST",
+        "/ft-long/_search",
+        &json!({"query": {"match": {"msg": "needle"}}, "size": 10}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    let dc = docs.len() as f64;
+    let idf = (1.0 + (dc - dc + 0.5) / (dc + 0.5)).ln() as f32;
+    let avgdl = (lengths.iter().sum::<usize>() as f64 / dc) as f32;
+    for h in v["hits"]["hits"].as_array().unwrap() {
+        let i: usize = h["_id"].as_str().unwrap().parse().unwrap();
+        let dl = quantised_length(lengths[i]) as f32;
+        let norm_inverse = 1.0f32 / (1.2f32 * ((1.0f32 - 0.75f32) + 0.75f32 * dl / avgdl));
+        let want = idf - idf / (1.0f32 + norm_inverse);
+        let got = h["_score"].as_f64().unwrap() as f32;
+        assert!(
+            (got - want).abs() < 1e-6,
+            "{} tokens: {got} vs {want}",
+            lengths[i]
+        );
+    }
+    assert_eq!(v["hits"]["total"]["value"], lengths.len());
+    let score = |i: usize| {
+        v["hits"]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["_id"] == i.to_string())
+            .unwrap()["_score"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(score(4), score(5), "40 and 41 tokens share a norm");
+}
+
 #[tokio::test]
 async fn single_document_score_is_elasticsearchs() {
     // An index with one document containing the term once, field length = average length:

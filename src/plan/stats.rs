@@ -407,12 +407,18 @@ pub fn bm25_with(stats: &Stats, f: &Field, idf: Expr, freq: Expr, boost: f64) ->
 /// The field length as Lucene's norm stores it (SmallFloat#intToByte4 / #byte4ToInt), in SQL.
 fn norm_length(len: Expr) -> Expr {
     // len < 24: exact; else 24 + ((v >> s) << s) with v = len - 24 and s = max(0, bits(v) - 4).
+    // bits(v) from log2(max(v, 1)): ClickHouse computes both branches of the `if` below, and for
+    // len = 24 (v = 0) log2 would give -inf, which no integer conversion accepts (the shift is 0
+    // for v < 16 either way).
     let v = Expr::func("toUInt64", vec![len.clone() - sql::lit(24u64)]);
     let bits = Expr::func(
         "toUInt64",
         vec![Expr::func(
             "floor",
-            vec![Expr::func("log2", vec![v.clone()])],
+            vec![Expr::func(
+                "log2",
+                vec![Expr::func("greatest", vec![v.clone(), sql::lit(1u64)])],
+            )],
         )],
     ) + sql::lit(1u64);
     let shift = Expr::func(
