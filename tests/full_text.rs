@@ -202,7 +202,7 @@ async fn bm25_field_length_quantisation_like_lucene() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|h| h["_id"] == i.to_string())
+            .find(|h| h["_id"].as_str() == Some(i.to_string().as_str()))
             .unwrap()["_score"]
             .as_f64()
             .unwrap()
