@@ -477,6 +477,99 @@ async fn fuzzy_edits_prefix_and_transpositions() {
 }
 
 #[tokio::test]
+async fn fuzzy_agrees_with_optimal_string_alignment_on_many_variants() {
+    // FuzzyQuery (LevenshteinAutomata with transpositions): a term matches when its restricted
+    // Damerau-Levenshtein (optimal string alignment) distance in code points is within the
+    // edits. Checked on every one- and two-step variant of two terms, a short and a long one
+    // (the long one also shows that the SQL does not grow with the term).
+    let bases = [
+        "abcdef",
+        "the-quick-brown-fox-jumps-over-the-lazy-dog-0123456789",
+    ];
+    let mut words: Vec<String> = Vec::new();
+    for base in bases {
+        let b: Vec<char> = base.chars().collect();
+        let mut one: Vec<Vec<char>> = vec![b.clone()];
+        for i in 0..b.len() {
+            let mut del = b.clone();
+            del.remove(i);
+            one.push(del);
+            let mut sub = b.clone();
+            sub[i] = 'x';
+            one.push(sub);
+            let mut ins = b.clone();
+            ins.insert(i, 'y');
+            one.push(ins);
+            if i + 1 < b.len() {
+                let mut sw = b.clone();
+                sw.swap(i, i + 1);
+                one.push(sw);
+            }
+        }
+        // Two steps: every swap or substitution again on each one-step variant (a sample for the
+        // long term, to keep the index small).
+        let stride = if b.len() > 10 { 7 } else { 1 };
+        let mut two = Vec::new();
+        for v in &one {
+            for i in (0..v.len().saturating_sub(1)).step_by(stride) {
+                let mut sw = v.clone();
+                sw.swap(i, i + 1);
+                two.push(sw);
+                let mut sub = v.clone();
+                sub[i] = 'z';
+                two.push(sub);
+            }
+        }
+        for w in one.into_iter().chain(two) {
+            let w: String = w.into_iter().collect();
+            if !words.contains(&w) {
+                words.push(w);
+            }
+        }
+    }
+    let mut body = String::new();
+    for (i, w) in words.iter().enumerate() {
+        body.push_str(&format!(
+            "{{\"index\":{{\"_id\":\"{i}\"}}}}\n{}\n",
+            json!({"w": w})
+        ));
+    }
+    let r = json_req(
+        "PUT",
+        "/tlq-fuzzy",
+        &json!({"mappings": {"properties": {"w": {"type": "keyword"}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = bulk("/tlq-fuzzy/_bulk?refresh=true", &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    for base in bases {
+        for fuzziness in [1usize, 2] {
+            for transpositions in [true, false] {
+                let q = json!({"query": {"fuzzy": {"w": {"value": base, "fuzziness": fuzziness,
+                    "transpositions": transpositions}}}, "size": 10000, "_source": false});
+                let r = json_req("POST", "/tlq-fuzzy/_search", &q).await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                let mut got: Vec<usize> = r.json()["hits"]["hits"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| h["_id"].as_str().unwrap().parse().unwrap())
+                    .collect();
+                got.sort();
+                let want: Vec<usize> = (0..words.len())
+                    .filter(|i| osa(&words[*i], base, transpositions) <= fuzziness)
+                    .collect();
+                assert_eq!(
+                    got, want,
+                    "{base} fuzziness {fuzziness} transpositions {transpositions}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn term_level_scores_are_the_boost() {
     docs().await;
     // Constant-score rewrite: prefix/wildcard/regexp score their boost; fuzzy scores its boost here

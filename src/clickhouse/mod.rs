@@ -45,6 +45,12 @@ impl Display for KillQuery {
     }
 }
 
+/// Largest statement text ClickHouse parses (`max_query_size`, bytes).
+const MAX_QUERY_SIZE: usize = 64 * 1024 * 1024;
+/// Largest statement syntax tree ClickHouse accepts (`max_ast_elements`; ten times that once
+/// expanded, `max_expanded_ast_elements`).
+const MAX_AST_ELEMENTS: usize = 4_000_000;
+
 /// A failed ClickHouse call.
 #[derive(Debug, Clone)]
 pub struct ChError {
@@ -123,7 +129,17 @@ impl ClickHouse {
                 (e.url(), Some(e))
             }
         };
-        let mut client = clickhouse::Client::default().with_url(&url);
+        // Translated queries grow with the request (a whole log line searched in every field is
+        // thousands of scored clauses, within Elasticsearch's max_clause_count): ClickHouse's
+        // defaults (256 KiB of text, 50 000 AST elements) would turn a valid search into an error.
+        let mut client = clickhouse::Client::default()
+            .with_url(&url)
+            .with_setting("max_query_size", MAX_QUERY_SIZE.to_string())
+            .with_setting("max_ast_elements", MAX_AST_ELEMENTS.to_string())
+            .with_setting(
+                "max_expanded_ast_elements",
+                (10 * MAX_AST_ELEMENTS).to_string(),
+            );
         if let Some(u) = &cfg.clickhouse_user {
             client = client.with_user(u);
         }

@@ -213,16 +213,23 @@ pub fn score_regexp(_ctx: &Ctx, q: &Regexp) -> Result<Expr, EsError> {
     Ok(sql::lit(q.boost))
 }
 
-/// The strings reached from `s` by swapping two adjacent, different characters.
-fn transposed(s: &[char]) -> Vec<Vec<char>> {
-    (0..s.len().saturating_sub(1))
-        .filter(|&i| s[i] != s[i + 1])
-        .map(|i| {
-            let mut t = s.to_vec();
-            t.swap(i, i + 1);
-            t
-        })
-        .collect()
+/// `term` with its code points `i` and `i + 1` (1-based) swapped, in SQL.
+fn swapped(term: Expr, i: Expr) -> Expr {
+    let sub = |from: Expr, len: Option<Expr>| {
+        let mut args = vec![term.clone(), from];
+        args.extend(len);
+        Expr::func("substringUTF8", args)
+    };
+    let one = || Some(sql::lit(1u64));
+    Expr::func(
+        "concat",
+        vec![
+            sub(sql::lit(1u64), Some(i.clone() - sql::lit(1u64))),
+            sub(i.clone() + sql::lit(1u64), one()),
+            sub(i.clone(), one()),
+            sub(i + sql::lit(2u64), None),
+        ],
+    )
 }
 
 /// `x` is within `edits` of `term`, counted in code points. Without transpositions this is
@@ -230,40 +237,55 @@ fn transposed(s: &[char]) -> Vec<Vec<char>> {
 /// characters as one edit (restricted Damerau-Levenshtein): we also accept a term within
 /// `edits - 1` of one transposed variant of the query term, or (2 edits) equal to a variant with
 /// two transpositions. ClickHouse's `damerauLevenshteinDistance` counts bytes and allows
-/// unrestricted transpositions, so it is not used.
+/// unrestricted transpositions, so it is not used. The variants are made by lambdas over the
+/// swap positions, so the SQL stays the same size for any term length, and a length test first
+/// keeps the edit distances to the values that can be close at all (|length difference| ≤ edits).
 fn within_edits(x: Expr, term: &[char], edits: u8, transpositions: bool) -> Expr {
-    let dist = |t: &[char]| {
-        Expr::func(
-            "editDistanceUTF8",
-            vec![x.clone(), sql::lit(t.iter().collect::<String>())],
-        )
-    };
-    let mut ors = vec![dist(term).lte(sql::lit(edits as u64))];
-    if transpositions && edits >= 1 {
-        let once = transposed(term);
+    let n = term.len() as u64;
+    let t = sql::lit(term.iter().collect::<String>());
+    let dist = |a: Expr, b: Expr| Expr::func("editDistanceUTF8", vec![a, b]);
+    let mut ors = vec![dist(x.clone(), t.clone()).lte(sql::lit(edits as u64))];
+    if transpositions && edits >= 1 && n >= 2 {
+        let positions = || Expr::func("range", vec![sql::lit(1u64), sql::lit(n)]);
+        let exists = |param: &str, body: Expr| {
+            Expr::func("arrayExists", vec![sql::lambda([param], body), positions()])
+        };
         if edits == 1 {
-            let list = once
-                .iter()
-                .map(|t| sql::lit(t.iter().collect::<String>()))
-                .collect();
-            ors.push(x.clone().in_list(list));
+            ors.push(exists(
+                "__i",
+                x.clone().eq(swapped(t.clone(), sql::col("__i"))),
+            ));
         } else {
-            for t in &once {
-                ors.push(dist(t).lte(sql::lit(1u64)));
-            }
-            let mut twice: Vec<String> = once
-                .iter()
-                .flat_map(|t| transposed(t))
-                .map(|t| t.into_iter().collect())
-                .collect();
-            twice.sort();
-            twice.dedup();
-            if !twice.is_empty() {
-                ors.push(x.in_list(twice.into_iter().map(sql::lit).collect()));
-            }
+            ors.push(exists(
+                "__i",
+                dist(x.clone(), swapped(t.clone(), sql::col("__i"))).lte(sql::lit(1u64)),
+            ));
+            ors.push(exists(
+                "__i",
+                exists(
+                    "__j",
+                    x.clone().eq(swapped(
+                        swapped(t.clone(), sql::col("__i")),
+                        sql::col("__j"),
+                    )),
+                ),
+            ));
         }
     }
-    sql::or_all(ors)
+    let length_diff = Expr::func(
+        "abs",
+        vec![
+            Expr::func("toInt64", vec![Expr::func("lengthUTF8", vec![x.clone()])])
+                - sql::lit(n as i64),
+        ],
+    );
+    // A transposition is two Levenshtein edits: nothing farther than 2 × edits can match, which
+    // spares the variants' distances for all but the nearest values.
+    let levenshtein_bound = dist(x, t).lte(sql::lit(2 * edits as u64));
+    length_diff
+        .lte(sql::lit(edits as i64))
+        .and(levenshtein_bound)
+        .and(sql::or_all(ors))
 }
 
 pub fn filter_fuzzy(ctx: &Ctx, q: &Fuzzy) -> Result<Expr, EsError> {
@@ -338,13 +360,12 @@ mod tests {
     }
 
     #[test]
-    fn transposition_variants() {
-        let s: Vec<char> = "abca".chars().collect();
-        let v: Vec<String> = transposed(&s)
-            .into_iter()
-            .map(|t| t.into_iter().collect())
-            .collect();
-        assert_eq!(v, ["baca", "acba", "abac"]);
-        assert!(transposed(&['a', 'a']).is_empty());
+    fn transposition_variants_render_as_substrings() {
+        // Swapping code points i and i + 1: the part before, i + 1, i, the part after.
+        assert_eq!(
+            swapped(sql::lit("abca"), sql::col("__i")).to_string(),
+            "concat(substringUTF8('abca', 1, `__i` - 1), substringUTF8('abca', `__i` + 1, 1), \
+             substringUTF8('abca', `__i`, 1), substringUTF8('abca', `__i` + 2))"
+        );
     }
 }
