@@ -900,15 +900,25 @@ async fn nested_sort_by_the_matching_objects() {
         e["root_cause"][0]["reason"],
         "[nested] nested object under path [name] is not of nested type"
     );
-    // Not yet: max_children, multi-level nested sort — a 400 naming them.
-    let r =
-        nroot(json!({"sort": [{"items.qty": {"nested": {"path": "items", "max_children": 1}}}]}))
-            .await;
-    let e = assert_es_error(&r, 400, "illegal_argument_exception");
-    assert!(
-        e["reason"].as_str().unwrap().contains("max_children"),
-        "{e}"
+    // max_children: only the first N matching objects of each document count; here the first
+    // object {x, i} alone, so descending order by i.
+    assert_eq!(
+        sorted(json!({"sort": [{"items.qty": {"order": "desc", "nested": {
+            "path": "items", "max_children": 1}}}]}))
+        .await,
+        pairs(&[
+            ("3", json!(3)),
+            ("2", json!(2)),
+            ("1", json!(1)),
+            ("0", json!(0))
+        ])
     );
+    // Not yet: a nested sort inside a nested sort — a 400 naming it.
+    let r = nroot(json!({"sort": [{"items.qty": {"nested": {"path": "items",
+        "nested": {"path": "items.sub"}}}}]}))
+    .await;
+    let e = assert_es_error(&r, 400, "illegal_argument_exception");
+    assert!(e["reason"].as_str().unwrap().contains("multi-level"), "{e}");
 }
 
 #[tokio::test]

@@ -79,22 +79,32 @@ pub enum SortKey {
 pub struct NestedSort {
     pub path: String,
     pub filter: Option<Query>,
+    /// `max_children`: only the first N matching objects of each document count.
+    pub max_children: Option<u64>,
 }
 
-/// NestedSortBuilder#fromXContent: `path`, `filter`; `max_children` and a `nested` inside it
-/// (objects nested in nested objects) are not supported yet.
+/// NestedSortBuilder#fromXContent: `path`, `filter`, `max_children`; a `nested` inside it
+/// (objects nested in nested objects) is not supported yet.
 fn parse_nested_sort(v: &Value) -> Result<NestedSort, EsError> {
     let Some(o) = v.as_object() else {
         return Err(EsError::parsing("[nested] nested sort must be an object"));
     };
     let mut path = None;
     let mut filter = None;
+    let mut max_children = None;
     for (k, v) in o {
         match k.as_str() {
             "path" => path = v.as_str().map(str::to_string),
             "filter" => filter = Some(dsl::parse_query(v)?),
             "max_children" => {
-                return Err(EsError::unsupported("sort nested [max_children]"));
+                max_children = match v.as_u64() {
+                    Some(n) if n > 0 => Some(n),
+                    _ => {
+                        return Err(EsError::illegal_argument(
+                            "[max_children] must be a positive integer",
+                        ));
+                    }
+                }
             }
             "nested" => {
                 return Err(EsError::unsupported(
@@ -111,7 +121,11 @@ fn parse_nested_sort(v: &Value) -> Result<NestedSort, EsError> {
     let Some(path) = path else {
         return Err(EsError::illegal_argument("[nested] requires 'path' field"));
     };
-    Ok(NestedSort { path, filter })
+    Ok(NestedSort {
+        path,
+        filter,
+        max_children,
+    })
 }
 
 impl SortKey {
@@ -1214,6 +1228,7 @@ fn sort_expr(
                     ctx,
                     &ns.path,
                     ns.filter.as_ref(),
+                    ns.max_children,
                     field,
                 )
                 .map_err(|e| phase_failure(e, Some(ctx.meta)))?,

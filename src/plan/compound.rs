@@ -343,6 +343,7 @@ pub fn nested_sort_values(
     ctx: &Ctx,
     path: &str,
     filter: Option<&Query>,
+    max_children: Option<u64>,
     field: &str,
 ) -> Result<Option<(fields::Field, Expr)>, EsError> {
     let q = Nested {
@@ -377,29 +378,29 @@ pub fn nested_sort_values(
         args.extend(arrays.iter().cloned());
         Expr::func("arrayMap", args)
     };
+    // The values of the matching objects, one entry per object; `max_children` keeps the first
+    // N matching objects (Lucene's nested comparator stops after N children).
+    let matching = Expr::func(
+        "arrayFilter",
+        vec![
+            sql::lambda(["v", "m"], sql::col("m")),
+            map(value),
+            map(body),
+        ],
+    );
+    let matching = match max_children {
+        Some(n) => Expr::func("arraySlice", vec![matching, sql::lit(1u64), sql::lit(n)]),
+        None => matching,
+    };
     let picked = if f.is_array {
-        // Several values per object: the values of the matching objects, flattened.
-        Expr::func(
-            "arrayFlatten",
-            vec![Expr::func(
-                "arrayFilter",
-                vec![
-                    sql::lambda(["v", "m"], sql::col("m")),
-                    map(value),
-                    map(body),
-                ],
-            )],
-        )
+        // Several values per object: flattened.
+        Expr::func("arrayFlatten", vec![matching])
     } else {
         Expr::func(
             "arrayFilter",
             vec![
-                sql::lambda(
-                    ["v", "m"],
-                    sql::col("m").and(Expr::IsNotNull(Box::new(sql::col("v")))),
-                ),
-                map(value),
-                map(body),
+                sql::lambda(["v"], Expr::IsNotNull(Box::new(sql::col("v")))),
+                matching,
             ],
         )
     };
