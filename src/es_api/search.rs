@@ -1906,6 +1906,25 @@ pub async fn execute(
         // BM25 statistics: selected once, read by name (an empty array where no score needs
         // them, so every index of the UNION has the same columns).
         let [stats, norms] = stats;
+        // The field lengths are computed once per row in a subquery: selected beside the score,
+        // ClickHouse evaluated the whole array again for each term that reads it (half the time of
+        // a many-term, many-field scored search). Tables elastichouse did not create keep the
+        // plain form: their `_id` hashes `*`.
+        let (from, final_, norms) = match norms {
+            Some(n) if meta.managed => {
+                let mut inner = sql::Select::new()
+                    .item(sql::star())
+                    .item(n.alias(plan::stats::NORMS_ALIAS))
+                    .from(from);
+                inner.final_ = true;
+                (
+                    sql::FromClause::from(inner),
+                    false,
+                    Some(sql::col(plan::stats::NORMS_ALIAS)),
+                )
+            }
+            n => (from, meta.managed, n),
+        };
         let stats_items = [
             stats
                 .unwrap_or_else(|| Expr::func("emptyArrayFloat64", vec![]))
@@ -1940,7 +1959,7 @@ pub async fn execute(
         let mut select = sql::Select {
             items,
             from: Some(from.clone()),
-            final_: meta.managed,
+            final_,
             where_: Some(where_.clone()),
             ..Default::default()
         };
@@ -1955,7 +1974,7 @@ pub async fn execute(
             .chain(stats_items)
             .collect(),
             from: Some(from),
-            final_: meta.managed,
+            final_,
             where_: Some(where_),
             ..Default::default()
         };
