@@ -128,6 +128,15 @@ async fn bm25_scores_and_order_match_lucene() {
         assert!((*g as f32 - w).abs() < 1e-5, "score {g} vs reference {w}");
     }
     assert!((v["hits"]["max_score"].as_f64().unwrap() as f32 - want[0].1).abs() < 1e-5);
+    // max_score is the best score of all matches, also on a later page and without a total.
+    for body in [
+        json!({"query": {"match": {"msg": "quick fox"}}, "from": 2, "size": 1}),
+        json!({"query": {"match": {"msg": "quick fox"}}, "size": 1, "track_total_hits": false}),
+    ] {
+        let p = search(body.clone()).await;
+        let m = p["hits"]["max_score"].as_f64().unwrap() as f32;
+        assert!((m - want[0].1).abs() < 1e-5, "{body}: {p}");
+    }
     // Boost multiplies the score.
     let b = search(json!({"query": {"match": {"msg": {"query": "lazy", "boost": 2}}}})).await;
     let first = &b["hits"]["hits"][0];

@@ -1768,6 +1768,16 @@ pub async fn execute(
         req.sort.is_empty() || req.sort.iter().any(|k| matches!(k, SortKey::Score { .. }));
     let want_scores =
         req.sort.is_empty() || req.track_scores || sorted_by_score || req.min_score.is_some();
+    // Default order (score descending) on the first page of a plain search: the first hit holds
+    // the largest score, so the count query counts without scoring every matching row again.
+    let first_hit_is_max = req.sort.is_empty()
+        && req.from == 0
+        && req.size > 0
+        && req.search_after.is_none()
+        && opts.scroll_after.is_none()
+        && req.collapse.is_none()
+        && req.terminate_after.is_none()
+        && opts.group.is_none();
     let mut sort: Vec<SortKey> = if req.sort.is_empty() {
         vec![SortKey::Score { desc: true }]
     } else {
@@ -1963,8 +1973,13 @@ pub async fn execute(
             where_: Some(where_.clone()),
             ..Default::default()
         };
-        let mut count = sql::Select {
-            items: vec![
+        let count_items = if first_hit_is_max {
+            vec![
+                sql::lit(meta.name.as_str()).alias("__i"),
+                sql::lit(0.0).alias("__sc"),
+            ]
+        } else {
+            vec![
                 // Names no column can have: ClickHouse resolves a name in WHERE to a select
                 // alias before a column, and the WHERE holds the user's query.
                 sql::lit(meta.name.as_str()).alias("__i"),
@@ -1972,7 +1987,10 @@ pub async fn execute(
             ]
             .into_iter()
             .chain(stats_items)
-            .collect(),
+            .collect()
+        };
+        let mut count = sql::Select {
+            items: count_items,
             from: Some(from),
             final_,
             where_: Some(where_),
@@ -2297,7 +2315,7 @@ pub async fn execute(
         exact_total = Some(n);
         (Some((n, "eq")), None)
     } else if req.track_total_hits != TrackTotal::Off
-        || (want_scores && sorted_by_score)
+        || (want_scores && sorted_by_score && !first_hit_is_max)
         || req.terminate_after.is_some()
     {
         let limit = match (req.track_total_hits.clone(), req.terminate_after) {
@@ -2359,8 +2377,9 @@ pub async fn execute(
     } else {
         (None, None)
     };
-    let max_score = if want_scores && sorted_by_score && req.sort.is_empty() && max_score.is_some()
-    {
+    let max_score = if want_scores && first_hit_is_max {
+        hits.first().and_then(|h| h._score)
+    } else if want_scores && sorted_by_score && req.sort.is_empty() && max_score.is_some() {
         max_score.map(|x| x as f32)
     } else if want_scores {
         hits.iter().filter_map(|h| h._score).reduce(f32::max)
