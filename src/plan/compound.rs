@@ -271,6 +271,25 @@ impl NestedScope {
         (params, arrays)
     }
 
+    /// `value` (an expression over the path's columns) of every object that matches `body`, in
+    /// object order: `arrayFilter((v, m) -> m, arrayMap(value), arrayMap(body))`.
+    fn matching_values(&self, body: Expr, value: Expr) -> Expr {
+        let (params, arrays) = self.bind(&[&body, &value]);
+        let map = |e: Expr| {
+            let mut args = vec![Expr::Lambda(params.clone(), Box::new(e))];
+            args.extend(arrays.iter().cloned());
+            Expr::func("arrayMap", args)
+        };
+        Expr::func(
+            "arrayFilter",
+            vec![
+                sql::lambda(["v", "m"], sql::col("m")),
+                map(value),
+                map(body),
+            ],
+        )
+    }
+
     fn ctx<'a>(&'a self, outer: &Ctx) -> Ctx<'a> {
         // Per-object scores inside a nested query do not use index statistics (the columns are
         // one object's values here); documented in docs/queries-term-level.md.
@@ -304,20 +323,7 @@ pub fn score_nested(ctx: &Ctx, q: &Nested) -> Result<Expr, EsError> {
     let inner = scope.ctx(ctx);
     let body = super::filter(&inner, &q.query)?;
     let score = Expr::func("toFloat64", vec![super::score(&inner, &q.query)?]);
-    let (params, arrays) = scope.bind(&[&body, &score]);
-    let map = |e: Expr| {
-        let mut args = vec![Expr::Lambda(params.clone(), Box::new(e))];
-        args.extend(arrays.iter().cloned());
-        Expr::func("arrayMap", args)
-    };
-    let matched = Expr::func(
-        "arrayFilter",
-        vec![
-            sql::lambda(["s", "m"], sql::col("m")),
-            map(score),
-            map(body),
-        ],
-    );
+    let matched = scope.matching_values(body, score);
     let combined = match q.score_mode {
         NestedScoreMode::Avg => "arrayAvg",
         NestedScoreMode::Max => "arrayMax",
@@ -371,23 +377,9 @@ pub fn nested_sort_values(
     };
     let inner = scope.ctx(ctx);
     let body = super::filter(&inner, &q.query)?;
-    let value = f.column_expr();
-    let (params, arrays) = scope.bind(&[&body, &value]);
-    let map = |e: Expr| {
-        let mut args = vec![Expr::Lambda(params.clone(), Box::new(e))];
-        args.extend(arrays.iter().cloned());
-        Expr::func("arrayMap", args)
-    };
     // The values of the matching objects, one entry per object; `max_children` keeps the first
     // N matching objects (Lucene's nested comparator stops after N children).
-    let matching = Expr::func(
-        "arrayFilter",
-        vec![
-            sql::lambda(["v", "m"], sql::col("m")),
-            map(value),
-            map(body),
-        ],
-    );
+    let matching = scope.matching_values(body, f.column_expr());
     let matching = match max_children {
         Some(n) => Expr::func("arraySlice", vec![matching, sql::lit(1u64), sql::lit(n)]),
         None => matching,
