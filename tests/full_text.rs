@@ -321,6 +321,53 @@ async fn fuzziness() {
 }
 
 #[tokio::test]
+async fn fuzziness_counts_code_points_and_restricted_transpositions() {
+    // FuzzyQuery (used by match `fuzziness` and query_string `term~N` as by `fuzzy`): edits are
+    // counted in code points, and a transposition is one edit only between untouched adjacent
+    // characters (optimal string alignment): "ca" is 3 edits from "abc", not 2 (ca → ac → abc).
+    let r = bulk(
+        "/ft-fz/_bulk?refresh=true",
+        "{\"index\":{\"_id\":\"1\"}}\n{\"msg\":\"élan vital\"}\n\
+         {\"index\":{\"_id\":\"2\"}}\n{\"msg\":\"abc\"}\n",
+    )
+    .await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let hits = |body: Value| async move {
+        let r = json_req("POST", "/ft-fz/_search", &body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut v: Vec<String> = r.json()["hits"]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["_id"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    // "elan" is one substitution from "élan" (two bytes differ).
+    assert_eq!(
+        hits(json!({"query": {"match": {"msg": {"query": "elan", "fuzziness": 1}}}})).await,
+        ["1"]
+    );
+    assert_eq!(
+        hits(json!({"query": {"query_string": {"query": "msg:elan~1"}}})).await,
+        ["1"]
+    );
+    for q in [
+        json!({"match": {"msg": {"query": "ca", "fuzziness": 2}}}),
+        json!({"query_string": {"query": "msg:ca~2"}}),
+        json!({"fuzzy": {"msg": {"value": "ca", "fuzziness": 2}}}),
+    ] {
+        assert!(hits(json!({"query": q})).await.is_empty(), "{q}");
+    }
+    // One more allowed edit reaches it.
+    assert_eq!(
+        hits(json!({"query": {"match": {"msg": {"query": "cab", "fuzziness": 2}}}})).await,
+        ["2"]
+    );
+}
+
+#[tokio::test]
 async fn phrases_with_slop_and_prefix() {
     // query-dsl-match-query-phrase.html: terms at consecutive positions; slop allows moves, and two
     // terms in reverse order need slop 2.

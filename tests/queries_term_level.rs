@@ -482,9 +482,11 @@ async fn fuzzy_agrees_with_optimal_string_alignment_on_many_variants() {
     // Damerau-Levenshtein (optimal string alignment) distance in code points is within the
     // edits. Checked on every one- and two-step variant of two terms, a short and a long one
     // (the long one also shows that the SQL does not grow with the term).
+    // "ca" is 3 edits from "abc" in OSA, 2 in unrestricted Damerau-Levenshtein (ca → ac → abc).
     let bases = [
         "abcdef",
         "the-quick-brown-fox-jumps-over-the-lazy-dog-0123456789",
+        "ca",
     ];
     let mut words: Vec<String> = Vec::new();
     for base in bases {
@@ -518,6 +520,14 @@ async fn fuzzy_agrees_with_optimal_string_alignment_on_many_variants() {
                 let mut sub = v.clone();
                 sub[i] = 'z';
                 two.push(sub);
+                // Insertions (also between two swapped characters: not an OSA edit) and
+                // deletions.
+                let mut ins = v.clone();
+                ins.insert(i + 1, 'q');
+                two.push(ins);
+                let mut del = v.clone();
+                del.remove(i);
+                two.push(del);
             }
         }
         for w in one.into_iter().chain(two) {
@@ -527,6 +537,7 @@ async fn fuzzy_agrees_with_optimal_string_alignment_on_many_variants() {
             }
         }
     }
+    words.push("abc".to_string());
     let mut body = String::new();
     for (i, w) in words.iter().enumerate() {
         body.push_str(&format!(

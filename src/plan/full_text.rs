@@ -81,28 +81,13 @@ fn token_match(m: &Match, token: &str, is_last: bool) -> TermMatch {
     if edits == 0 {
         return TermMatch::Exact(token.to_string());
     }
-    let prefix: String = token.chars().take(m.prefix_length).collect();
     let term = token.to_string();
+    let prefix_length = m.prefix_length;
     let transpositions = m.fuzzy_transpositions;
     TermMatch::Pred {
-        key: format!("fuzzy\u{1}{term}\u{1}{edits}\u{1}{prefix}\u{1}{transpositions}"),
+        key: format!("fuzzy\u{1}{term}\u{1}{edits}\u{1}{prefix_length}\u{1}{transpositions}"),
         pred: Rc::new(move |t: Expr| {
-            // Lucene's FuzzyQuery counts edits in code points; with transpositions it is the
-            // Damerau (optimal string alignment) distance.
-            let dist = if transpositions {
-                Expr::func(
-                    "damerauLevenshteinDistance",
-                    vec![t.clone(), sql::lit(term.as_str())],
-                )
-            } else {
-                Expr::func("editDistanceUTF8", vec![t.clone(), sql::lit(term.as_str())])
-            };
-            let close = dist.lte(sql::lit(edits as u64));
-            if prefix.is_empty() {
-                close
-            } else {
-                Expr::func("startsWith", vec![t, sql::lit(prefix.as_str())]).and(close)
-            }
+            super::term_level::fuzzy_pred(t, &term, prefix_length, edits as u8, transpositions)
         }),
     }
 }

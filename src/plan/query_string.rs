@@ -1150,21 +1150,10 @@ fn multi_term_pred(ctx: &Ctx, m: &MultiTerm) -> Result<Expr, EsError> {
             prefix_length,
             transpositions,
         } => {
-            let t = sql::lit(term.as_str());
-            let prefix: String = term.chars().take(*prefix_length).collect();
-            let edits = sql::lit(*edits as u64);
-            let func = if *transpositions {
-                "damerauLevenshteinDistance"
-            } else {
-                "editDistanceUTF8"
-            };
+            let (term, prefix_length, edits, transpositions) =
+                (term.clone(), *prefix_length, *edits, *transpositions);
             Box::new(move |x: Expr| {
-                let d = Expr::func(func, vec![x.clone(), t.clone()]).lte(edits.clone());
-                if prefix.is_empty() {
-                    d
-                } else {
-                    Expr::func("startsWith", vec![x, sql::lit(prefix.as_str())]).and(d)
-                }
+                super::term_level::fuzzy_pred(x, &term, prefix_length, edits as u8, transpositions)
             })
         }
     };

@@ -256,10 +256,62 @@ fn within_edits(x: Expr, term: &[char], edits: u8, transpositions: bool) -> Expr
                 x.clone().eq(swapped(t.clone(), sql::col("__i"))),
             ));
         } else {
-            ors.push(exists(
-                "__i",
-                dist(x.clone(), swapped(t.clone(), sql::col("__i"))).lte(sql::lit(1u64)),
-            ));
+            // One transposition at i and one more edit that leaves the swapped pair alone (optimal
+            // string alignment edits no substring twice: inserting between the swapped characters
+            // is not allowed, which a plain distance to the swapped variant would accept): with
+            // t = A·p·q·B, x is A·q·p·B' with B' one edit from B, or A'·q·p·B with A' one edit
+            // from A.
+            let i = || sql::col("__i");
+            let sub = |e: Expr, from: Expr, len: Option<Expr>| {
+                let mut args = vec![e, from];
+                args.extend(len);
+                Expr::func("substringUTF8", args)
+            };
+            let head = sub(t.clone(), sql::lit(1u64), Some(i() - sql::lit(1u64)));
+            let pair = Expr::func(
+                "concat",
+                vec![
+                    sub(t.clone(), i() + sql::lit(1u64), Some(sql::lit(1u64))),
+                    sub(t.clone(), i(), Some(sql::lit(1u64))),
+                ],
+            );
+            let tail = sub(t.clone(), i() + sql::lit(2u64), None);
+            let x_len = Expr::func("toInt64", vec![Expr::func("lengthUTF8", vec![x.clone()])]);
+            // Code points of q·p·B: n - i + 1.
+            let right_len = sql::lit(n as i64 + 1) - Expr::func("toInt64", vec![i()]);
+            let left_exact = Expr::func(
+                "startsWith",
+                vec![
+                    x.clone(),
+                    Expr::func("concat", vec![head.clone(), pair.clone()]),
+                ],
+            )
+            .and(
+                dist(sub(x.clone(), i() + sql::lit(2u64), None), tail.clone()).lte(sql::lit(1u64)),
+            );
+            let right_exact = Expr::func(
+                "endsWith",
+                vec![x.clone(), Expr::func("concat", vec![pair, tail])],
+            )
+            .and(x_len.clone().gte(right_len.clone()))
+            .and(
+                dist(
+                    sub(
+                        x.clone(),
+                        sql::lit(1u64),
+                        Some(Expr::func(
+                            "toUInt64",
+                            vec![Expr::func(
+                                "greatest",
+                                vec![x_len - right_len, sql::lit(0i64)],
+                            )],
+                        )),
+                    ),
+                    head,
+                )
+                .lte(sql::lit(1u64)),
+            );
+            ors.push(exists("__i", sql::or_all(vec![left_exact, right_exact])));
             ors.push(exists(
                 "__i",
                 exists(
@@ -288,6 +340,36 @@ fn within_edits(x: Expr, term: &[char], edits: u8, transpositions: bool) -> Expr
         .and(sql::or_all(ors))
 }
 
+/// `x` is within `edits` of `term` as Lucene's FuzzyQuery counts (code points; with
+/// `transpositions` a swap of adjacent characters is one edit), its first `prefix_length` code
+/// points equal to the term's (FuzzyAutomatonBuilder: the prefix is clamped to the term's length,
+/// edits apply to the rest). Shared by the `fuzzy` query, `match` with `fuzziness` and `term~N` in
+/// query_string.
+pub(crate) fn fuzzy_pred(
+    x: Expr,
+    term: &str,
+    prefix_length: usize,
+    edits: u8,
+    transpositions: bool,
+) -> Expr {
+    if edits == 0 {
+        return x.eq(sql::lit(term));
+    }
+    let chars: Vec<char> = term.chars().collect();
+    let plen = prefix_length.min(chars.len());
+    let prefix: String = chars[..plen].iter().collect();
+    let tail = Expr::func(
+        "substringUTF8",
+        vec![x.clone(), sql::lit((plen + 1) as u64)],
+    );
+    let close = within_edits(tail, &chars[plen..], edits, transpositions);
+    if plen == 0 {
+        close
+    } else {
+        Expr::func("startsWith", vec![x, sql::lit(prefix.as_str())]).and(close)
+    }
+}
+
 pub fn filter_fuzzy(ctx: &Ctx, q: &Fuzzy) -> Result<Expr, EsError> {
     let Some(f) = fields::resolve(ctx.meta, &q.field) else {
         return Ok(never());
@@ -299,28 +381,7 @@ pub fn filter_fuzzy(ctx: &Ctx, q: &Fuzzy) -> Result<Expr, EsError> {
         )));
     }
     let edits = q.fuzziness.edits_for(&q.value);
-    let chars: Vec<char> = q.value.chars().collect();
-    // The first prefix_length code points must match exactly; edits apply to the rest
-    // (FuzzyAutomatonBuilder: the prefix is clamped to the term's length).
-    let plen = q.prefix_length.min(chars.len());
-    let prefix: String = chars[..plen].iter().collect();
-    let rest = &chars[plen..];
-    let transpositions = q.transpositions;
-    let pred = |x: Expr| {
-        if edits == 0 {
-            return x.eq(sql::lit(q.value.as_str()));
-        }
-        let tail = Expr::func(
-            "substringUTF8",
-            vec![x.clone(), sql::lit((plen + 1) as u64)],
-        );
-        let close = within_edits(tail, rest, edits, transpositions);
-        if plen == 0 {
-            close
-        } else {
-            Expr::func("startsWith", vec![x, sql::lit(prefix.as_str())]).and(close)
-        }
-    };
+    let pred = |x: Expr| fuzzy_pred(x, &q.value, q.prefix_length, edits, q.transpositions);
     if f.kind == EsKind::ConstantKeyword {
         let Some(c) = &f.constant_value else {
             return Ok(never());
