@@ -1718,6 +1718,22 @@ fn index_plan(
     Ok((where_, score, [stats, norms]))
 }
 
+/// `SELECT *, <items> FROM <table> [FINAL]` to read from: values computed once per row and read by
+/// name above it (selected beside the expressions that read them, ClickHouse evaluated them again
+/// at each reference).
+fn star_with(
+    table: sql::FromClause,
+    final_: bool,
+    items: impl IntoIterator<Item = sql::SelectItem>,
+) -> sql::FromClause {
+    let mut inner = sql::Select::new().item(sql::star()).from(table);
+    inner.final_ = final_;
+    for item in items {
+        inner = inner.item(item);
+    }
+    sql::FromClause::from(inner)
+}
+
 /// Runs a search over resolved indices.
 pub async fn execute(
     s: &AppState,
@@ -1921,18 +1937,11 @@ pub async fn execute(
         // a many-term, many-field scored search). Tables elastichouse did not create keep the
         // plain form: their `_id` hashes `*`.
         let (from, final_, norms) = match norms {
-            Some(n) if meta.managed => {
-                let mut inner = sql::Select::new()
-                    .item(sql::star())
-                    .item(n.alias(plan::stats::NORMS_ALIAS))
-                    .from(from);
-                inner.final_ = true;
-                (
-                    sql::FromClause::from(inner),
-                    false,
-                    Some(sql::col(plan::stats::NORMS_ALIAS)),
-                )
-            }
+            Some(n) if meta.managed => (
+                star_with(from, true, [n.alias(plan::stats::NORMS_ALIAS)]),
+                false,
+                Some(sql::col(plan::stats::NORMS_ALIAS)),
+            ),
             n => (from, meta.managed, n),
         };
         let stats_items = [
@@ -2428,15 +2437,11 @@ pub async fn execute(
             let (from, final_) = if stats.is_none() && norms.is_none() {
                 (table, meta.managed)
             } else {
-                let mut inner = sql::Select::new().item(sql::star()).from(table);
-                inner.final_ = meta.managed;
-                if let Some(st) = stats {
-                    inner = inner.item(st.alias(plan::stats::STATS_ALIAS));
-                }
-                if let Some(n) = norms {
-                    inner = inner.item(n.alias(plan::stats::NORMS_ALIAS));
-                }
-                (sql::FromClause::from(inner), false)
+                let items = stats
+                    .map(|st| st.alias(plan::stats::STATS_ALIAS))
+                    .into_iter()
+                    .chain(norms.map(|n| n.alias(plan::stats::NORMS_ALIAS)));
+                (star_with(table, meta.managed, items), false)
             };
             sources.push(crate::aggs::Source {
                 meta: meta.clone(),
