@@ -27,6 +27,22 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Serves a request here (`Local`) or streams it to Elasticsearch (`Forward`), counting the
+/// decision.
+async fn serve_or_forward(
+    s: &AppState,
+    es: &Elastic,
+    decision: Decision,
+    req: Request,
+    next: Next,
+) -> Response {
+    s.stats.metrics.routed(decision.as_str());
+    match decision {
+        Decision::Local => next.run(req).await,
+        _ => es.forward(req).await.unwrap_or_else(|e| e.into_response()),
+    }
+}
+
 /// Largest request body read into memory (Elasticsearch's default `http.max_content_length`).
 const MAX_BODY: usize = 100 * 1024 * 1024;
 
@@ -142,11 +158,10 @@ pub async fn layer(State(s): State<AppState>, mut req: Request, next: Next) -> R
     if !handled_here(&req) {
         // An API elastichouse does not implement: Elasticsearch answers it (once, even for a
         // dual-write index).
-        s.stats.metrics.routed("elasticsearch");
         if let Some(t) = crate::debug_ui::trace::current() {
             t.set_routing("elasticsearch (no handler here)".into());
         }
-        return es.forward(req).await.unwrap_or_else(|e| e.into_response());
+        return serve_or_forward(&s, &es, Decision::Forward, req, next).await;
     }
     if super::may_continue(req.method(), req.uri().path()) {
         // A scroll, PIT or async-search continuation names no index: it goes to the backend that
@@ -165,17 +180,13 @@ pub async fn layer(State(s): State<AppState>, mut req: Request, next: Next) -> R
             } else {
                 Decision::Forward
             };
-            s.stats.metrics.routed(decision.as_str());
             if let Some(t) = crate::debug_ui::trace::current() {
                 t.set_routing(format!(
                     "{} (continuation of a search whose id it issued)",
                     decision.as_str()
                 ));
             }
-            return match decision {
-                Decision::Local => next.run(req).await,
-                _ => es.forward(req).await.unwrap_or_else(|e| e.into_response()),
-            };
+            return serve_or_forward(&s, &es, decision, req, next).await;
         }
     }
     let query = req.uri().query().unwrap_or("").to_string();
@@ -188,13 +199,9 @@ pub async fn layer(State(s): State<AppState>, mut req: Request, next: Next) -> R
         };
         if matches!(decision, Decision::Local | Decision::Forward) {
             // Streamed: the body is read only when both backends need it.
-            s.stats.metrics.routed(decision.as_str());
             note(decision, &c);
             let req = Request::from_parts(parts, body);
-            return match decision {
-                Decision::Local => next.run(req).await,
-                _ => es.forward(req).await.unwrap_or_else(|e| e.into_response()),
-            };
+            return serve_or_forward(&s, &es, decision, req, next).await;
         }
         let b = match read(body).await {
             Ok(b) => b,
