@@ -488,6 +488,22 @@ fn get_u64(ty: &str, body: &Map<String, Value>, k: &str, default: u64) -> Result
     }
 }
 
+/// [`get_u64`] for a count that must be at least 1 (the builders' `must be greater than 0`).
+fn get_positive(
+    ty: &str,
+    body: &Map<String, Value>,
+    k: &str,
+    default: u64,
+) -> Result<u64, EsError> {
+    let n = get_u64(ty, body, k, default)?;
+    if n == 0 {
+        return Err(EsError::illegal_argument(format!(
+            "[{k}] must be greater than 0. Found [0] in [{ty}]"
+        )));
+    }
+    Ok(n)
+}
+
 fn require_field(ty: &str, body: &Map<String, Value>) -> Result<String, EsError> {
     if body.contains_key("script") {
         return Err(EsError::unsupported(format!(
@@ -642,12 +658,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 ],
             )?;
             let field = require_field(ty, body)?;
-            let size = get_u64(ty, body, "size", 10)?;
-            if size == 0 {
-                return Err(EsError::illegal_argument(
-                    "[size] must be greater than 0. Found [0] in [terms]",
-                ));
-            }
+            let size = get_positive(ty, body, "size", 10)?;
             let mut order = match body.get("order") {
                 Some(v) => parse_order(ty, v)?,
                 None => vec![(OrderKey::Count, true)],
@@ -1065,13 +1076,8 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                 ],
             )?;
             let field = require_field(ty, body)?;
-            let max_doc_count = get_u64(ty, body, "max_doc_count", 1)?;
             // RareTermsAggregationBuilder: max_doc_count in [1, 100].
-            if max_doc_count == 0 {
-                return Err(EsError::illegal_argument(
-                    "[max_doc_count] must be greater than 0. Found [0] in [rare_terms]",
-                ));
-            }
+            let max_doc_count = get_positive(ty, body, "max_doc_count", 1)?;
             if max_doc_count > 100 {
                 return Err(EsError::illegal_argument(format!(
                     "[max_doc_count] must be smaller than or equal to [100]. Found [{max_doc_count}] in [rare_terms]"
@@ -1150,12 +1156,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                     "Invalid geohash aggregation precision of {precision}. Must be between 1 and 12."
                 )));
             }
-            let size = get_u64(ty, body, "size", 10000)?;
-            if size == 0 {
-                return Err(EsError::illegal_argument(
-                    "[size] must be greater than 0. Found [0] in [geohash_grid]",
-                ));
-            }
+            let size = get_positive(ty, body, "size", 10000)?;
             Ok(Bucket::GeoTile {
                 field,
                 precision: precision as u32,
@@ -1182,12 +1183,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                     "Invalid geotile_grid precision of {precision}. Must be between 0 and 29."
                 )));
             }
-            let size = get_u64(ty, body, "size", 10000)?;
-            if size == 0 {
-                return Err(EsError::illegal_argument(
-                    "[size] must be greater than 0. Found [0] in [geotile_grid]",
-                ));
-            }
+            let size = get_positive(ty, body, "size", 10000)?;
             Ok(Bucket::GeoTile {
                 field,
                 precision: precision as u32,
@@ -1353,12 +1349,7 @@ pub fn parse(ty: &'static str, body: &Map<String, Value>, now: i64) -> Result<Bu
                     "The [terms] parameter in the aggregation [multi_terms] must be present and have at least 2 fields",
                 ));
             }
-            let size = get_u64(ty, body, "size", 10)?;
-            if size == 0 {
-                return Err(EsError::illegal_argument(
-                    "[size] must be greater than 0. Found [0] in [multi_terms]",
-                ));
-            }
+            let size = get_positive(ty, body, "size", 10)?;
             let min_doc_count = get_u64(ty, body, "min_doc_count", 1)?;
             if min_doc_count == 0 {
                 return Err(EsError::unsupported("[multi_terms] with [min_doc_count] 0"));
