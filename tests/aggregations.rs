@@ -32,9 +32,7 @@ async fn docs() -> &'static Vec<Value> {
                 "tags": {"type": "keyword"},
                 "ok": {"type": "boolean"}
             }}});
-            assert_eq!(json_req("PUT", &format!("/{IDX}"), &mapping).await.status, 200);
             let mut all = Vec::new();
-            let mut body = String::new();
             for i in 0..120i64 {
                 let mut d = json!({
                     "@timestamp": ts(i),
@@ -48,11 +46,9 @@ async fn docs() -> &'static Vec<Value> {
                 if i % 6 == 0 {
                     d.as_object_mut().unwrap().remove("bytes");
                 }
-                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
                 all.push(d);
             }
-            let r = bulk(&format!("/{IDX}/_bulk?refresh=true"), &body).await;
-            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            load_docs(IDX, Some(&mapping), &all).await;
             all
         })
         .await

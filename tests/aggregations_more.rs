@@ -39,9 +39,7 @@ async fn docs() -> &'static Vec<Value> {
                 "tags": {"type": "keyword"},
                 "ok": {"type": "boolean"}
             }}});
-            assert_eq!(json_req("PUT", &format!("/{IDX}"), &mapping).await.status, 200);
             let mut all = Vec::new();
-            let mut body = String::new();
             for i in 0..90i64 {
                 let mut d = json!({
                     "@timestamp": ts(i),
@@ -57,11 +55,9 @@ async fn docs() -> &'static Vec<Value> {
                     d.as_object_mut().unwrap().remove("bytes");
                 }
                 d.as_object_mut().unwrap().insert("n".into(), json!(i));
-                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
                 all.push(d);
             }
-            let r = bulk(&format!("/{IDX}/_bulk?refresh=true"), &body).await;
-            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            load_docs(IDX, Some(&mapping), &all).await;
             all
         })
         .await
@@ -452,9 +448,7 @@ async fn geo_docs() -> &'static Vec<Value> {
         .get_or_init(|| async {
             let mapping = json!({"mappings": {"properties": {
                 "loc": {"type": "geo_point"}, "g": {"type": "integer"}, "far": {"type": "boolean"}}}});
-            assert_eq!(json_req("PUT", &format!("/{GEO}"), &mapping).await.status, 200);
             let mut all = Vec::new();
-            let mut body = String::new();
             for i in 0..40i64 {
                 let lat = -60.0 + (i * 37 % 120) as f64 + 0.123456789;
                 let lon = -170.0 + (i * 53 % 340) as f64 + 0.987654321;
@@ -465,11 +459,9 @@ async fn geo_docs() -> &'static Vec<Value> {
                     _ if far => json!({"g": i % 3, "far": true, "loc": {"lat": lat, "lon": if i % 20 == 0 { 179.5 } else { -179.25 }}}),
                     _ => json!({"g": i % 3, "far": far, "loc": {"lat": lat, "lon": lon}}),
                 };
-                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
                 all.push(d);
             }
-            let r = bulk(&format!("/{GEO}/_bulk?refresh=true"), &body).await;
-            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            load_docs(GEO, Some(&mapping), &all).await;
             all
         })
         .await
@@ -2145,17 +2137,14 @@ async fn nested_objects() {
     assert_eq!(r.status, 200, "{}", r.text);
     let names = ["apple", "pear", "fig"];
     let mut docs = Vec::new();
-    let mut body = String::new();
     for i in 0..12i64 {
         let items: Vec<Value> = (0..(i % 4))
             .map(|j| json!({"name": names[((i + j) % 3) as usize], "qty": i * 10 + j}))
             .collect();
         let d = json!({"shop": if i % 2 == 0 { "north" } else { "south" }, "items": items});
-        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
         docs.push(d);
     }
-    let r = bulk(&format!("/{idx}/_bulk?refresh=true"), &body).await;
-    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    load_docs(idx, None, &docs).await;
     let r = json_req("POST", &format!("/{idx}/_search"), &json!({"size": 0,
         "query": {"nested": {"path": "items", "query": {"range": {"items.qty": {"gte": 0}}}}},
         "aggs": {
@@ -2242,7 +2231,6 @@ async fn reverse_nested_parent_documents() {
     let users = ["ann", "bob", "cyd"];
     let colours = ["red", "green", "blue"];
     let mut docs = Vec::new();
-    let mut body = String::new();
     for i in 0..15i64 {
         // Several comments of one user in the same document (i + j² repeats modulo 3).
         let comments: Vec<Value> = (0..(i % 4))
@@ -2253,11 +2241,9 @@ async fn reverse_nested_parent_documents() {
             tags.push("blue");
         }
         let d = json!({"tags": tags, "price": i * 3 + 1, "comments": comments});
-        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
         docs.push(d);
     }
-    let r = bulk(&format!("/{idx}/_bulk?refresh=true"), &body).await;
-    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    load_docs(idx, None, &docs).await;
     let r = json_req(
         "POST",
         &format!("/{idx}/_search"),

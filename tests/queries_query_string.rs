@@ -42,7 +42,6 @@ async fn docs() -> &'static Vec<Value> {
             let statuses = [200, 404, 503, 200];
             let now = chrono::Utc::now();
             let mut all = Vec::new();
-            let mut body = String::new();
             for i in 0..40usize {
                 let ts = now - chrono::Duration::minutes(i as i64 * 60 + 30);
                 let mut d = json!({
@@ -58,11 +57,9 @@ async fn docs() -> &'static Vec<Value> {
                 if i % 3 == 0 {
                     d["geo"] = json!({"dest": "US"});
                 }
-                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
                 all.push(d);
             }
-            let r = bulk(&format!("/{INDEX}/_bulk?refresh=true"), &body).await;
-            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            load_docs(INDEX, None, &all).await;
             all
         })
         .await

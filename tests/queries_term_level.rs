@@ -57,7 +57,6 @@ async fn docs() -> &'static Vec<Value> {
                 json!({"lat": 40.7128, "lon": -74.0060}),
             ];
             let mut all = Vec::new();
-            let mut body = String::new();
             for (i, name) in NAMES.iter().enumerate() {
                 let (first, second) = (["x", "y", "z"][i % 3], ["y", "z", "x"][i % 3]);
                 let mut d = json!({
@@ -78,11 +77,9 @@ async fn docs() -> &'static Vec<Value> {
                     // Two points in one document: either one can match.
                     d["loc"] = json!([{"lat": 0.0, "lon": 0.0}, {"lat": -33.87, "lon": 151.21}]);
                 }
-                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
                 all.push(d);
             }
-            let r = bulk("/tlq/_bulk?refresh=true", &body).await;
-            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            load_docs("tlq", None, &all).await;
             all
         })
         .await
@@ -538,22 +535,9 @@ async fn fuzzy_agrees_with_optimal_string_alignment_on_many_variants() {
         }
     }
     words.push("abc".to_string());
-    let mut body = String::new();
-    for (i, w) in words.iter().enumerate() {
-        body.push_str(&format!(
-            "{{\"index\":{{\"_id\":\"{i}\"}}}}\n{}\n",
-            json!({"w": w})
-        ));
-    }
-    let r = json_req(
-        "PUT",
-        "/tlq-fuzzy",
-        &json!({"mappings": {"properties": {"w": {"type": "keyword"}}}}),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = bulk("/tlq-fuzzy/_bulk?refresh=true", &body).await;
-    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let docs: Vec<Value> = words.iter().map(|w| json!({"w": w})).collect();
+    let mapping = json!({"mappings": {"properties": {"w": {"type": "keyword"}}}});
+    load_docs("tlq-fuzzy", Some(&mapping), &docs).await;
     for base in bases {
         for fuzziness in [1usize, 2] {
             for transpositions in [true, false] {
@@ -734,19 +718,16 @@ async fn nested_root_index() {
             "parts": {"type": "nested", "include_in_parent": true, "properties": {
                 "name": {"type": "keyword"}, "qty": {"type": "integer"}}}
         }}});
-        let r = json_req("PUT", "/tlq-nroot", &mapping).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let mut body = String::new();
-        for i in 0..4 {
-            let d = json!({
-                "name": format!("n{i}"),
-                "items": [{"name": "x", "qty": i}, {"name": "y", "qty": 10 + i}],
-                "parts": [{"name": if i % 2 == 0 { "p" } else { "q" }, "qty": 20 + i}]
-            });
-            body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
-        }
-        let r = bulk("/tlq-nroot/_bulk?refresh=true", &body).await;
-        assert_eq!(r.json()["errors"], false, "{}", r.text);
+        let docs: Vec<Value> = (0..4)
+            .map(|i| {
+                json!({
+                    "name": format!("n{i}"),
+                    "items": [{"name": "x", "qty": i}, {"name": "y", "qty": 10 + i}],
+                    "parts": [{"name": if i % 2 == 0 { "p" } else { "q" }, "qty": 20 + i}]
+                })
+            })
+            .collect();
+        load_docs("tlq-nroot", Some(&mapping), &docs).await;
     })
     .await;
 }

@@ -23,10 +23,8 @@ async fn docs() -> &'static Vec<Value> {
                 "ip": {"type": "ip"},
                 "ok": {"type": "boolean"}
             }}});
-            assert_eq!(json_req("PUT", "/sb-logs", &mapping).await.status, 200);
             let statuses = ["ok", "warn", "error"];
             let mut all = Vec::new();
-            let mut body = String::new();
             for i in 0..30i64 {
                 let mut d = json!({
                     "@timestamp": format!("2024-03-{:02}T{:02}:00:00Z", 1 + i % 10, i % 24),
@@ -41,11 +39,9 @@ async fn docs() -> &'static Vec<Value> {
                 if i % 5 == 0 {
                     d.as_object_mut().unwrap().remove("bytes");
                 }
-                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
                 all.push(d);
             }
-            let r = bulk("/sb-logs/_bulk?refresh=true", &body).await;
-            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            load_docs("sb-logs", Some(&mapping), &all).await;
             all
         })
         .await

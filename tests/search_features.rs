@@ -24,9 +24,7 @@ async fn small() -> &'static Vec<Value> {
                 "msg": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
                 "code": {"type": "keyword", "store": true}
             }}});
-            assert_eq!(json_req("PUT", "/sf-small", &mapping).await.status, 200);
             let mut all = Vec::new();
-            let mut body = String::new();
             for i in 0..40i64 {
                 let mut d = json!({
                     "@timestamp": format!("2024-05-{:02}T10:00:00Z", 1 + i % 20),
@@ -40,11 +38,9 @@ async fn small() -> &'static Vec<Value> {
                 if i % 7 == 0 {
                     d.as_object_mut().unwrap().remove("n");
                 }
-                body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
                 all.push(d);
             }
-            let r = bulk("/sf-small/_bulk?refresh=true", &body).await;
-            assert_eq!(r.json()["errors"], false, "{}", r.text);
+            load_docs("sf-small", Some(&mapping), &all).await;
             all
         })
         .await

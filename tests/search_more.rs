@@ -24,9 +24,7 @@ async fn rt_docs() -> &'static Vec<Value> {
             "a": {"type": "long"}, "d": {"type": "double"}, "s": {"type": "keyword"},
             "ts": {"type": "date"}, "ok": {"type": "boolean"}, "msg": {"type": "text"}
         }}});
-        assert_eq!(json_req("PUT", "/rt-idx", &mapping).await.status, 200);
         let mut all = Vec::new();
-        let mut body = String::new();
         for i in 0..30i64 {
             let mut d = json!({
                 "a": i * 3 - 20,
@@ -42,11 +40,9 @@ async fn rt_docs() -> &'static Vec<Value> {
             if i % 7 == 0 {
                 d.as_object_mut().unwrap().remove("s");
             }
-            body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
             all.push(d);
         }
-        let r = bulk("/rt-idx/_bulk?refresh=true", &body).await;
-        assert_eq!(r.json()["errors"], false, "{}", r.text);
+        load_docs("rt-idx", Some(&mapping), &all).await;
         all
     })
     .await
@@ -296,19 +292,15 @@ async fn collapse_with_several_inner_hits() {
     let mapping = json!({"mappings": {"properties": {
         "grp": {"type": "keyword"}, "n": {"type": "long"}, "msg": {"type": "text"}
     }}});
-    assert_eq!(json_req("PUT", "/ih-idx", &mapping).await.status, 200);
     let mut docs = Vec::new();
-    let mut body = String::new();
     for i in 0..23i64 {
         let mut d = json!({"grp": format!("g{}", i % 4), "n": (i * 7) % 11, "msg": format!("word{} common", i % 3)});
         if i % 9 == 4 {
             d.as_object_mut().unwrap().remove("grp");
         }
-        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
         docs.push(d);
     }
-    let r = bulk("/ih-idx/_bulk?refresh=true", &body).await;
-    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    load_docs("ih-idx", Some(&mapping), &docs).await;
 
     let v = search(
         "/ih-idx/_search",
@@ -889,14 +881,13 @@ async fn nested_inner_hits_return_the_matching_objects() {
 /// (ClickHouse would otherwise resolve such a name in WHERE to the select item of that name).
 #[tokio::test]
 async fn fields_named_like_internal_select_items() {
-    let mut body = String::new();
-    for k in 0..6 {
-        let d = json!({"i": format!("v{}", k % 2), "sc": k, "n": k, "m": k % 3, "t": format!("w{k}"),
-                       "k0": k, "v0": k, "s0": k, "c0": k});
-        body.push_str(&format!("{{\"index\":{{\"_id\":\"{k}\"}}}}\n{d}\n"));
-    }
-    let r = bulk("/sm-clash/_bulk?refresh=true", &body).await;
-    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    let docs: Vec<Value> = (0..6)
+        .map(|k| {
+            json!({"i": format!("v{}", k % 2), "sc": k, "n": k, "m": k % 3, "t": format!("w{k}"),
+                   "k0": k, "v0": k, "s0": k, "c0": k})
+        })
+        .collect();
+    load_docs("sm-clash", None, &docs).await;
     let q = json!({"bool": {"filter": [
         {"term": {"i.keyword": "v1"}}, {"range": {"sc": {"gte": 2}}},
         {"range": {"n": {"lte": 4}}}, {"terms": {"m": [0, 1]}}, {"exists": {"field": "t"}}

@@ -83,6 +83,21 @@ pub async fn bulk(path: &str, ndjson: &str) -> Resp {
     req("POST", path, Some(("application/x-ndjson", ndjson))).await
 }
 
+/// Creates `index` with `mapping` (when given) and writes `docs` with ids "0", "1", … in one
+/// refreshed `_bulk`, asserting that nothing failed.
+pub async fn load_docs(index: &str, mapping: Option<&Value>, docs: &[Value]) {
+    if let Some(m) = mapping {
+        let r = json_req("PUT", &format!("/{index}"), m).await;
+        assert_eq!(r.status, 200, "PUT /{index}: {}", r.text);
+    }
+    let mut body = String::new();
+    for (i, d) in docs.iter().enumerate() {
+        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+    }
+    let r = bulk(&format!("/{index}/_bulk?refresh=true"), &body).await;
+    assert_eq!(r.json()["errors"], false, "{}", r.text);
+}
+
 /// GET on the debug UI.
 pub async fn ui_get(path: &str) -> Resp {
     let d = daemon();
