@@ -406,6 +406,15 @@ fn invalid_template(name: &str, cause: &str) -> EsError {
     )
 }
 
+/// The JSON object a template PUT must have as its body.
+fn body_object(body: &Bytes) -> Result<Map<String, Value>, EsError> {
+    match parse_body(body)? {
+        Some(Value::Object(o)) => Ok(o),
+        Some(_) => Err(EsError::parsing("request body must be an object")),
+        None => Err(EsError::parsing("request body is required")),
+    }
+}
+
 fn java_list(v: &[String]) -> String {
     format!("[{}]", v.join(", "))
 }
@@ -417,12 +426,9 @@ pub async fn put_index_template(
     Query(p): Query<Params>,
     body: Bytes,
 ) -> ApiResult {
-    let body = parse_body(&body)?.ok_or_else(|| EsError::parsing("request body is required"))?;
-    let Some(obj) = body.as_object() else {
-        return Err(EsError::parsing("request body must be an object"));
-    };
+    let obj = body_object(&body)?;
     let mut t = Map::new();
-    for (k, v) in obj {
+    for (k, v) in &obj {
         match k.as_str() {
             "index_patterns" => {
                 t.insert(k.clone(), json!(string_list(v, k)?));
@@ -671,12 +677,9 @@ pub async fn put_component_template(
     Query(p): Query<Params>,
     body: Bytes,
 ) -> ApiResult {
-    let body = parse_body(&body)?.ok_or_else(|| EsError::parsing("request body is required"))?;
-    let Some(obj) = body.as_object() else {
-        return Err(EsError::parsing("request body must be an object"));
-    };
+    let obj = body_object(&body)?;
     let mut t = Map::new();
-    for (k, v) in obj {
+    for (k, v) in &obj {
         match k.as_str() {
             "template" => {
                 t.insert(k.clone(), parse_template_body(v, "component_template")?);
