@@ -23,8 +23,43 @@ pub const COL_ID: &str = "_id";
 pub const COL_SOURCE: &str = "_source";
 pub const COL_VERSION: &str = "_version";
 pub const COL_SEQ_NO: &str = "_seq_no";
+/// The tombstone flag of the first layout (format 1) only.
 pub const COL_DELETED: &str = "_deleted";
-pub const RESERVED: [&str; 5] = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, COL_DELETED];
+/// The row state of the log-native layout (format 2): see [`RowState`].
+pub const COL_STATE: &str = sql::STATE_COLUMN;
+
+/// Table layouts, recorded as `format` in the table comment (docs/storage.md).
+/// 1: `ReplacingMergeTree(_seq_no, _deleted) ORDER BY _id`, read with FINAL.
+pub const FORMAT_REPLACING: u64 = 1;
+/// 2: the log-native layout: `MergeTree` sorted by the time field, a row-state column, no FINAL.
+pub const FORMAT_LOG: u64 = 2;
+
+/// The state of a row in the log-native layout. Readers see only [`RowState::Live`] rows
+/// ([`sql::Rows::Live`]); writes that replace a document insert the new version as pending and
+/// then flip both versions in one lightweight `UPDATE` (docs/storage.md, "`_id` semantics").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RowState {
+    Live = 0,
+    /// Inserted, not yet visible: becomes `Live` when its write commits.
+    Pending = 1,
+    /// An older version of a document that a later write replaced or deleted.
+    Superseded = 2,
+    /// The record of a delete: never read, keeps the version and sequence number of the id.
+    Tombstone = 3,
+    /// A tombstone whose write has not committed yet.
+    PendingTombstone = 4,
+}
+
+/// The reserved columns of a layout (never a field of the mapping).
+pub fn reserved_columns(format: u64) -> [&'static str; 5] {
+    let flag = if format >= FORMAT_LOG {
+        COL_STATE
+    } else {
+        COL_DELETED
+    };
+    [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, flag]
+}
 
 /// Everything the catalog knows, as one consistent snapshot.
 type Snapshot = Arc<View>;
@@ -215,6 +250,15 @@ pub struct IndexMeta {
     /// Created by elastichouse (reserved columns present, writable). Otherwise an existing table
     /// served read-only.
     pub managed: bool,
+    /// The table layout ([`FORMAT_REPLACING`], [`FORMAT_LOG`]); 0 for tables we did not create.
+    pub format: u64,
+    /// The fields of the table's sorting key (log-native layout), in key order. Their columns
+    /// keep one value per document: they cannot become arrays.
+    pub sort_fields: Vec<String>,
+    /// Whether a document without a value for the first sort field may have been stored. While
+    /// not, a descending sort on that field can read the table backwards (see
+    /// [`IndexMeta::reads_sort_field_backwards`]).
+    pub sort_field_nulls: bool,
     pub mappings: Mappings,
     /// `settings.index` as Elasticsearch shows it, minus the generated parts.
     pub settings: Value,
@@ -238,6 +282,30 @@ pub struct IndexMeta {
 impl IndexMeta {
     pub fn table(&self) -> Ident {
         Ident::new(&self.name)
+    }
+
+    /// Which rows a read of this index's table sees.
+    pub fn rows(&self) -> sql::Rows {
+        match (self.managed, self.format) {
+            (false, _) => sql::Rows::All,
+            (true, FORMAT_REPLACING) => sql::Rows::Final,
+            (true, _) => sql::Rows::Live,
+        }
+    }
+
+    /// Whether the table is in the log-native layout.
+    pub fn log_native(&self) -> bool {
+        self.managed && self.format >= FORMAT_LOG
+    }
+
+    /// True when a descending sort on `field` (missing values last, Elasticsearch's default) can be
+    /// written `DESC NULLS FIRST`, the order in which ClickHouse reads the table backwards: `field`
+    /// is the first sort field and no document without it was ever stored, so no NULL can come
+    /// first.
+    pub fn reads_sort_field_backwards(&self, field: &str) -> bool {
+        self.log_native()
+            && !self.sort_field_nulls
+            && self.sort_fields.first().is_some_and(|f| f == field)
     }
 
     /// The columns keyed by field path (what the schema module works with); token columns keep
@@ -283,7 +351,7 @@ impl IndexMeta {
 
     fn comment(&self) -> String {
         let mut m = json!({
-            "format": 1,
+            "format": self.format,
             "uuid": self.uuid,
             "creation_date": self.creation_date,
             "settings": self.settings,
@@ -294,6 +362,12 @@ impl IndexMeta {
         }
         if let Some(ds) = &self.data_stream {
             m["data_stream"] = json!(ds);
+        }
+        if !self.sort_fields.is_empty() {
+            m["sort_fields"] = json!(self.sort_fields);
+        }
+        if self.sort_field_nulls {
+            m["sort_field_nulls"] = json!(true);
         }
         json!({ COMMENT_KEY: m }).to_string()
     }
@@ -452,7 +526,7 @@ impl Catalog {
                 self.db(),
                 Ident::new(METADATA_TABLE),
             )),
-            final_: true,
+            rows: sql::Rows::Final,
             ..Default::default()
         };
         let rows = match self.ch.query_rows(&q).await {
@@ -608,6 +682,8 @@ impl Catalog {
                 .and_then(|v| v.get(COMMENT_KEY).cloned())
             {
                 Some(m) => {
+                    let format = m["format"].as_u64().unwrap_or(FORMAT_REPLACING);
+                    let reserved = reserved_columns(format);
                     let mappings = match crate::schema::parse_mappings(&m["mappings"]) {
                         Ok(mp) => mp,
                         Err(e) => {
@@ -622,11 +698,21 @@ impl Catalog {
                             .unwrap_or_else(|| crate::ids::index_uuid(&name)),
                         creation_date: m["creation_date"].as_i64().unwrap_or(0),
                         managed: true,
+                        format,
+                        sort_fields: m["sort_fields"]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|f| f.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        sort_field_nulls: m["sort_field_nulls"] == json!(true),
                         mappings,
                         settings: m.get("settings").cloned().unwrap_or(json!({})),
                         columns: all_cols
                             .into_iter()
-                            .filter(|(n, _)| !RESERVED.contains(&n.as_str()))
+                            .filter(|(n, _)| !reserved.contains(&n.as_str()))
                             .collect(),
                         name: name.clone(),
                         database: self.ch.database.clone(),
@@ -649,6 +735,9 @@ impl Catalog {
                         uuid: crate::ids::index_uuid(&name),
                         creation_date: 0,
                         managed: false,
+                        format: 0,
+                        sort_fields: Vec::new(),
+                        sort_field_nulls: false,
                         mappings,
                         settings: json!({}),
                         columns: all_cols.into_iter().collect(),
@@ -962,12 +1051,16 @@ impl Catalog {
         for (col, ty) in logical.into_iter().chain(tokens) {
             columns.insert(physical_name(&col, &ty), ty);
         }
+        let sort_fields = choose_sort_fields(&settings, &columns)?;
         let meta = IndexMeta {
             name: name.to_string(),
             database: self.ch.database.clone(),
             uuid: crate::ids::generate_id()[..20].to_string() + "AA",
             creation_date: chrono::Utc::now().timestamp_millis(),
             managed: true,
+            format: FORMAT_LOG,
+            sort_fields,
+            sort_field_nulls: false,
             mappings,
             settings,
             columns,
@@ -976,32 +1069,7 @@ impl Catalog {
             nested_scope: None,
             alias_filter: None,
         };
-        let mut defs = vec![
-            sql::ColumnDef::new(COL_ID, ChType::String),
-            sql::ColumnDef::new(COL_SOURCE, ChType::String).codec("ZSTD(3)"),
-            sql::ColumnDef::new(COL_VERSION, ChType::UInt64),
-            sql::ColumnDef::new(COL_SEQ_NO, ChType::UInt64),
-            sql::ColumnDef::new(COL_DELETED, ChType::UInt8),
-        ];
-        for (c, t) in &meta.columns {
-            defs.push(sql::ColumnDef::new(c, t.clone()));
-        }
-        let create = sql::CreateTable {
-            if_not_exists: false,
-            db: self.db(),
-            name: meta.table(),
-            columns: defs,
-            indexes: vec![],
-            engine: sql::Engine::ReplacingMergeTree {
-                version: Some(Ident::new(COL_SEQ_NO)),
-                is_deleted: Some(Ident::new(COL_DELETED)),
-            },
-            order_by: vec![sql::col(COL_ID)],
-            partition_by: None,
-            settings: vec![],
-            comment: Some(meta.comment()),
-            on_cluster: None,
-        };
+        let create = log_table_ddl(&self.db(), &meta);
         match self.ch.execute(&create).await {
             Ok(()) => {}
             Err(ChError {
@@ -1081,6 +1149,23 @@ impl Catalog {
                 after: None,
             });
         }
+        if next.log_native() {
+            // New token columns get their text index (old parts have no values in them).
+            let added: Vec<String> = ops
+                .iter()
+                .filter_map(|op| match op {
+                    sql::AlterOp::AddColumn { def, .. } => Some(def.name.as_str().to_string()),
+                    _ => None,
+                })
+                .filter(|c| crate::analysis::value_column_of_tokens(c).is_some())
+                .collect();
+            for c in added {
+                ops.push(sql::AlterOp::AddIndex {
+                    if_not_exists: true,
+                    def: token_index(&c),
+                });
+            }
+        }
         ops.push(sql::AlterOp::ModifyComment(next.comment()));
         let alter = sql::AlterTable {
             db: self.db(),
@@ -1109,6 +1194,13 @@ impl Catalog {
                 continue;
             };
             let current = meta.columns[&old].clone();
+            if meta.log_native() && meta.sort_fields.contains(&m.column) {
+                // A sorting-key column cannot change type in ClickHouse.
+                return Err(EsError::illegal_argument(format!(
+                    "field [{}] is a sort field of index [{}] and holds one value per document; elastichouse cannot store several values in it",
+                    m.column, meta.name
+                )));
+            }
             let new = physical_name(&m.column, &m.to);
             let fill = migration_fill(&current, &m.to, &old).ok_or_else(|| {
                 EsError::illegal_argument(format!(
@@ -1169,6 +1261,33 @@ impl Catalog {
         Ok(Arc::new(next))
     }
 
+    /// Records in the table comment that a document without a value for the first sort field is
+    /// about to be stored (so descending sorts stop reading the table backwards). Callers hold the
+    /// index's write lock.
+    pub async fn mark_sort_field_nulls(&self, meta: &IndexMeta) -> EsResult<Arc<IndexMeta>> {
+        let mut next = meta.clone();
+        next.sort_field_nulls = true;
+        let alter = sql::AlterTable {
+            db: self.db(),
+            table: meta.table(),
+            on_cluster: None,
+            ops: vec![sql::AlterOp::ModifyComment(next.comment())],
+        };
+        self.ch.execute(&alter).await?;
+        self.invalidate();
+        tracing::info!(index = %meta.name, field = ?meta.sort_fields.first(), "documents without the sort field");
+        Ok(Arc::new(next))
+    }
+
+    /// Moves the index's sequence-number counter past `seen`, a number already stored.
+    pub async fn observe_seq_no(&self, meta: &IndexMeta, seen: u64) -> EsResult<()> {
+        self.next_seq_nos(meta, 0).await?;
+        if let Some(c) = self.seq_nos.lock().get(&meta.name) {
+            c.fetch_max(seen + 1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
     /// Allocates `n` consecutive sequence numbers for the index; returns the first.
     pub async fn next_seq_nos(&self, meta: &IndexMeta, n: u64) -> EsResult<u64> {
         let existing = self.seq_nos.lock().get(&meta.name).cloned();
@@ -1197,6 +1316,131 @@ impl Catalog {
             }
         };
         Ok(counter.fetch_add(n, Ordering::SeqCst))
+    }
+}
+
+/// The sorting key of a new log-native table: `index.sort.field` when given
+/// (IndexSortConfig: every field must be mapped, with one value per document), else the
+/// `@timestamp` date field when there is one, else none (the table is then sorted by `_id`).
+fn choose_sort_fields(
+    settings: &Value,
+    columns: &BTreeMap<String, ChType>,
+) -> EsResult<Vec<String>> {
+    let given: Vec<String> = match &settings["sort"]["field"] {
+        Value::Null => Vec::new(),
+        Value::String(f) => vec![f.clone()],
+        Value::Array(a) => a
+            .iter()
+            .map(|f| {
+                f.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| f.to_string())
+            })
+            .collect(),
+        other => vec![other.to_string()],
+    };
+    if !given.is_empty() {
+        for f in &given {
+            match columns.get(f) {
+                Some(t) if !t.is_array() => {}
+                _ => {
+                    return Err(EsError::illegal_argument(format!(
+                        "unknown index sort field:[{f}]"
+                    )));
+                }
+            }
+        }
+        return Ok(given);
+    }
+    Ok(match columns.get("@timestamp") {
+        Some(t) if matches!(t.base(), ChType::DateTime64(..) | ChType::DateTime(_)) => {
+            vec!["@timestamp".to_string()]
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// The skipping index of a text field's token column: ClickHouse's inverted text index over the
+/// standard-analyzer tokens, which `has`/`hasAny`/`hasAll` on the column use.
+pub fn token_index(column: &str) -> sql::IndexDef {
+    sql::IndexDef {
+        name: Ident::new(format!("..text:{column}")),
+        expr: sql::col(column),
+        index_type: sql::IndexType::Text(vec![("tokenizer", sql::lit("array"))]),
+        granularity: 1,
+    }
+}
+
+/// `CREATE TABLE` of a log-native index (docs/storage.md, "Table layout"): a MergeTree sorted by
+/// the index's sort fields (else by `_id`), the row-state column, a bloom filter on `_id` for the
+/// write path's lookups, and a text index on every token column.
+pub fn log_table_ddl(db: &Ident, meta: &IndexMeta) -> sql::CreateTable {
+    let time_sorted = meta
+        .sort_fields
+        .first()
+        .and_then(|f| meta.columns.get(f))
+        .is_some_and(|t| matches!(t.base(), ChType::DateTime64(..) | ChType::DateTime(_)));
+    let mut defs = vec![
+        sql::ColumnDef::new(COL_ID, ChType::String),
+        sql::ColumnDef::new(COL_SOURCE, ChType::String).codec("ZSTD(3)"),
+        sql::ColumnDef::new(COL_VERSION, ChType::UInt64),
+        sql::ColumnDef::new(COL_SEQ_NO, ChType::UInt64),
+        sql::ColumnDef::new(COL_STATE, ChType::UInt8),
+    ];
+    let mut indexes = Vec::new();
+    for (c, t) in &meta.columns {
+        let mut def = sql::ColumnDef::new(c, t.clone());
+        if time_sorted && meta.sort_fields.first() == Some(c) {
+            // Sorted timestamps: deltas are small and repeat.
+            def = def.codec("Delta, ZSTD(1)");
+        }
+        defs.push(def);
+        if crate::analysis::value_column_of_tokens(c).is_some() {
+            indexes.push(token_index(c));
+        }
+    }
+    let order_by: Vec<sql::Expr> = if meta.sort_fields.is_empty() {
+        vec![sql::col(COL_ID)]
+    } else {
+        meta.sort_fields.iter().map(sql::col).collect()
+    };
+    if !meta.sort_fields.is_empty() {
+        indexes.insert(
+            0,
+            sql::IndexDef {
+                name: Ident::new("..id"),
+                expr: sql::col(COL_ID),
+                index_type: sql::IndexType::BloomFilter(Some(0.001)),
+                granularity: 1,
+            },
+        );
+    }
+    let nullable_key = meta
+        .sort_fields
+        .iter()
+        .any(|f| matches!(meta.columns.get(f), Some(ChType::Nullable(_))));
+    let mut settings = vec![
+        // Lightweight UPDATE (the commit of a replacing write) needs both.
+        sql::Setting::new("enable_block_number_column", 1),
+        sql::Setting::new("enable_block_offset_column", 1),
+    ];
+    if nullable_key {
+        settings.push(sql::Setting::new("allow_nullable_key", 1));
+    }
+    sql::CreateTable {
+        if_not_exists: false,
+        db: db.clone(),
+        name: meta.table(),
+        columns: defs,
+        indexes,
+        engine: sql::Engine::MergeTree,
+        order_by,
+        // Data streams are time series by definition: one partition per month of @timestamp.
+        partition_by: (meta.data_stream.is_some() && time_sorted)
+            .then(|| sql::Expr::func("toYYYYMM", vec![sql::col(&meta.sort_fields[0])])),
+        settings,
+        comment: Some(meta.comment()),
+        on_cluster: None,
     }
 }
 

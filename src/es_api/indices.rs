@@ -69,7 +69,12 @@ pub fn normalise_settings(v: &Value) -> Result<Value, EsError> {
             | "codec"
             | "auto_expand_replicas"
             | "mapping.total_fields.limit"
-            | "query.default_field" => {}
+            | "query.default_field"
+            // Index sorting: the log-native table's sorting key (docs/storage.md).
+            | "sort.field"
+            | "sort.order"
+            | "sort.missing"
+            | "sort.mode" => {}
             k if k.starts_with("analysis.")
                 || k.starts_with("lifecycle.")
                 || k.starts_with("routing.") => {}

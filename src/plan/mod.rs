@@ -55,7 +55,7 @@ pub fn filter_and_score(
     score(&ctx, q)?;
     let from = meta.from_clause();
     let collected = std::mem::replace(&mut ctx.stats, stats::Stats::None);
-    ctx.stats = collected.resolve(from);
+    ctx.stats = collected.resolve(from, meta.rows());
     let score = score(&ctx, q)?;
     Ok((filter, score, ctx.stats.item(), ctx.stats.norms_item()))
 }
