@@ -233,7 +233,11 @@ pub fn logical_name(physical: &str) -> &str {
     }
 }
 
+/// Without a watcher ([`Catalog::watch`]), the cache is reloaded when it is this old.
 const CACHE_TTL: Duration = Duration::from_secs(5);
+/// How often the watcher compares ClickHouse's table definitions with the cached ones (changes by
+/// other daemons, or by hand, reach this one within about this long).
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// The table of cluster-level metadata (index and component templates). Its name starts with `_`,
 /// which no index name may, so it never collides with an index and is never listed as one.
 pub const METADATA_TABLE: &str = "_elastichouse_metadata";
@@ -391,6 +395,10 @@ pub struct Catalog {
     metadata: RwLock<Option<(Instant, MetadataDocs)>>,
     /// Last version written to the metadata table (versions only grow).
     metadata_version: AtomicU64,
+    /// Set once [`Catalog::watch`] runs: the cache then stays valid until a change is seen.
+    watched: std::sync::atomic::AtomicBool,
+    /// The fingerprint of the definitions the cached snapshot was loaded from.
+    fingerprint: AtomicU64,
 }
 
 /// Documents of the metadata table, keyed by (kind, name).
@@ -489,7 +497,70 @@ impl Catalog {
             seq_nos: Default::default(),
             metadata: RwLock::new(None),
             metadata_version: AtomicU64::new(0),
+            watched: Default::default(),
+            fingerprint: AtomicU64::new(0),
         }
+    }
+
+    /// A cheap digest of every table definition in the database (name, columns, comment, engine:
+    /// `create_table_query`), so a change made elsewhere shows without reading `system.columns`.
+    async fn definitions_fingerprint(&self) -> EsResult<u64> {
+        let q = sql::Select {
+            items: vec![
+                sql::Expr::func(
+                    "sum",
+                    vec![sql::Expr::func(
+                        "cityHash64",
+                        vec![sql::col("name"), sql::col("create_table_query")],
+                    )],
+                )
+                .alias("h"),
+            ],
+            from: Some(sql::FromClause::table(
+                Ident::new("system"),
+                Ident::new("tables"),
+            )),
+            where_: Some(sql::col("database").eq(sql::lit(self.ch.database.as_str()))),
+            ..Default::default()
+        };
+        let rows = self.ch.query_rows(&q).await?;
+        Ok(rows
+            .first()
+            .and_then(|r| match &r["h"] {
+                Value::String(s) => s.parse().ok(),
+                v => v.as_u64(),
+            })
+            .unwrap_or(0))
+    }
+
+    /// Keeps the cache current off the request path: every [`CHECK_INTERVAL`] the definitions'
+    /// fingerprint is compared with the cached one, and the snapshot is reloaded when they differ.
+    /// Requests then never wait for a reload except after this daemon's own changes (which
+    /// invalidate the cache) or for a name the cache does not know.
+    pub fn watch(self: &Arc<Self>) {
+        self.watched.store(true, Ordering::SeqCst);
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECK_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(c) = me.upgrade() else { return };
+                match c.definitions_fingerprint().await {
+                    Ok(fp) if fp != c.fingerprint.load(Ordering::SeqCst) => {
+                        tracing::debug!(
+                            fingerprint = fp,
+                            "table definitions changed: reloading the catalog"
+                        );
+                        if let Err(e) = c.snapshot(true).await {
+                            tracing::warn!(error = %e, "catalog reload failed");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "catalog check failed"),
+                }
+            }
+        });
     }
 
     pub fn db(&self) -> Ident {
@@ -758,17 +829,27 @@ impl Catalog {
     }
 
     async fn snapshot(&self, force: bool) -> EsResult<Snapshot> {
+        let watched = self.watched.load(Ordering::SeqCst);
         if !force
             && let Some((at, map)) = self.cache.read().as_ref()
-            && at.elapsed() < CACHE_TTL
+            && (watched || at.elapsed() < CACHE_TTL)
         {
             return Ok(map.clone());
         }
         let generation = self.generation.load(Ordering::SeqCst);
+        // The fingerprint first: a change after it makes the next check reload again.
+        let fp = if watched {
+            self.definitions_fingerprint().await.ok()
+        } else {
+            None
+        };
         let map = self.load().await?;
         let mut cache = self.cache.write();
         if self.generation.load(Ordering::SeqCst) == generation {
             *cache = Some((Instant::now(), map.clone()));
+            if let Some(fp) = fp {
+                self.fingerprint.store(fp, Ordering::SeqCst);
+            }
         }
         Ok(map)
     }

@@ -562,7 +562,10 @@ async fn flip(
     let ch = state.ch.clone();
     let index = meta.name.clone();
     tokio::spawn(async move {
-        if let Err(e) = ch.execute(&cleanup).await {
+        // As a patch, like the commit: a DELETE run as a mutation (ClickHouse's default mode) can
+        // drop the effect of a lightweight UPDATE committed while it runs.
+        let settings = [("lightweight_delete_mode", "lightweight_update")];
+        if let Err(e) = ch.execute_with(&cleanup, &settings).await {
             tracing::warn!(index, error = %e, "deleting superseded versions failed (they stay invisible)");
         }
     });
