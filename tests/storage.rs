@@ -373,3 +373,48 @@ async fn two_daemons_on_one_clickhouse_behave_as_one() {
         "{states:?}"
     );
 }
+
+#[tokio::test]
+async fn descending_time_sort_puts_documents_without_the_field_last() {
+    // search-request-sort.html "Missing values": `_last` is the default in both directions. The
+    // table reads backwards (`DESC NULLS FIRST`) only while no document lacks the sort field; the
+    // first such document switches it to the exact order.
+    let idx = "st-missing-ts";
+    let docs: Vec<Value> = (0..5)
+        .map(|i| json!({"@timestamp": format!("2024-05-01T10:00:0{i}Z"), "n": i}))
+        .collect();
+    load_docs(idx, None, &docs).await;
+    let newest_first = || async {
+        let r = json_req(
+            "POST",
+            &format!("/{idx}/_search"),
+            &json!({"size": 10, "sort": [{"@timestamp": "desc"}]}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()
+    };
+    let v = newest_first().await;
+    assert_eq!(ids(&v), vec!["4", "3", "2", "1", "0"]);
+    assert_eq!(v["hits"]["hits"][0]["sort"], json!([1714557604000i64]));
+    assert!(!create_statement(idx).await.contains("sort_field_nulls"));
+
+    let r = json_req("PUT", &format!("/{idx}/_doc/none"), &json!({"n": 9})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(
+        create_statement(idx)
+            .await
+            .contains("\"sort_field_nulls\":true")
+    );
+    let v = newest_first().await;
+    assert_eq!(ids(&v), vec!["4", "3", "2", "1", "0", "none"]);
+    // A missing date sorts as Long.MIN_VALUE when descending (XFieldComparatorSource#missingObject).
+    assert_eq!(v["hits"]["hits"][5]["sort"], json!([i64::MIN]));
+    let r = json_req(
+        "POST",
+        &format!("/{idx}/_search"),
+        &json!({"size": 2, "sort": [{"@timestamp": {"order": "asc"}}]}),
+    )
+    .await;
+    assert_eq!(ids(&r.json()), vec!["0", "1"]);
+}

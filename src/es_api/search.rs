@@ -1234,6 +1234,7 @@ fn sort_expr(
                 .map_err(|e| phase_failure(e, Some(ctx.meta)))?,
                 None => None,
             };
+            let nested_values_none = nested_values.is_none();
             let resolved = match &nested_values {
                 Some((f, _)) => Some(f.clone()),
                 None if nested.is_some() => None,
@@ -1355,7 +1356,16 @@ fn sort_expr(
                     ));
                 }
             };
-            if let Missing::Value(v) = missing {
+            // The first sort field of a log-native table that never stored a document without it
+            // has no missing values: no `ifNull`, so the expression stays a monotonic function of
+            // the sorting key and ClickHouse reads the table in order.
+            let never_missing = nested_values_none
+                && !f.is_array
+                && !f.is_runtime()
+                && ctx.meta.reads_sort_field_backwards(field);
+            if never_missing {
+                // Nothing to substitute.
+            } else if let Missing::Value(v) = missing {
                 let lit = match (ty, v) {
                     (SortType::Long | SortType::Nanos, Value::Number(n)) if n.is_i64() => {
                         sql::lit(n.as_i64().unwrap_or(0))
