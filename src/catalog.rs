@@ -238,6 +238,9 @@ const CACHE_TTL: Duration = Duration::from_secs(5);
 /// How often the watcher compares ClickHouse's table definitions with the cached ones (changes by
 /// other daemons, or by hand, reach this one within about this long).
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long cached BM25 statistics of an index serve when this daemon did not write to it (writes
+/// of other daemons show after at most this long).
+pub const STATS_TTL: Duration = Duration::from_secs(2);
 /// The table of cluster-level metadata (index and component templates). Its name starts with `_`,
 /// which no index name may, so it never collides with an index and is never listed as one.
 pub const METADATA_TABLE: &str = "_elastichouse_metadata";
@@ -399,6 +402,11 @@ pub struct Catalog {
     watched: std::sync::atomic::AtomicBool,
     /// The fingerprint of the definitions the cached snapshot was loaded from.
     fingerprint: AtomicU64,
+    /// Per index: bumped by every write this daemon commits (invalidates cached statistics).
+    writes: parking_lot::Mutex<HashMap<String, u64>>,
+    /// BM25 statistics by (index, statistics query): when computed, the index's write generation
+    /// then, and the values.
+    stats: parking_lot::Mutex<HashMap<(String, String), (Instant, u64, Vec<f64>)>>,
 }
 
 /// Documents of the metadata table, keyed by (kind, name).
@@ -499,7 +507,38 @@ impl Catalog {
             metadata_version: AtomicU64::new(0),
             watched: Default::default(),
             fingerprint: AtomicU64::new(0),
+            writes: Default::default(),
+            stats: Default::default(),
         }
+    }
+
+    /// Records that this daemon changed the documents of `index`.
+    pub fn note_write(&self, index: &str) {
+        *self.writes.lock().entry(index.to_string()).or_default() += 1;
+    }
+
+    /// The write generation of `index` (see [`Catalog::note_write`]).
+    pub fn write_generation(&self, index: &str) -> u64 {
+        self.writes.lock().get(index).copied().unwrap_or(0)
+    }
+
+    /// Cached statistics of `index` for the statistics query `key`, if still current.
+    pub fn cached_stats(&self, index: &str, key: &str) -> Option<Vec<f64>> {
+        let generation = self.write_generation(index);
+        let stats = self.stats.lock();
+        let (at, g, v) = stats.get(&(index.to_string(), key.to_string()))?;
+        (*g == generation && at.elapsed() < STATS_TTL).then(|| v.clone())
+    }
+
+    pub fn store_stats(&self, index: &str, key: String, generation: u64, values: Vec<f64>) {
+        let mut stats = self.stats.lock();
+        if stats.len() > 4096 {
+            stats.clear();
+        }
+        stats.insert(
+            (index.to_string(), key),
+            (Instant::now(), generation, values),
+        );
     }
 
     /// A cheap digest of every table definition in the database (name, columns, comment, engine:
@@ -1181,6 +1220,7 @@ impl Catalog {
         };
         self.ch.execute(&drop).await?;
         self.seq_nos.lock().remove(name);
+        self.note_write(name);
         self.invalidate();
         tracing::info!(index = name, "index deleted");
         Ok(())

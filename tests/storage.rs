@@ -418,3 +418,46 @@ async fn descending_time_sort_puts_documents_without_the_field_last() {
     .await;
     assert_eq!(ids(&r.json()), vec!["0", "1"]);
 }
+
+#[tokio::test]
+async fn cached_bm25_statistics_follow_every_write() {
+    // BM25 (index-modules-similarity.html) reads per-shard statistics that change with every
+    // indexed document: idf = ln(1 + (N - n + 0.5) / (n + 0.5)). The daemon keeps them between
+    // searches, so a write must invalidate them: the next score reflects the new N.
+    let idx = "st-bm25-cache";
+    load_docs(
+        idx,
+        None,
+        &[json!({"t": "quick fox"}), json!({"t": "lazy dog"})],
+    )
+    .await;
+    let score = || async {
+        let r = json_req(
+            "POST",
+            &format!("/{idx}/_search"),
+            &json!({"query": {"match": {"t": "fox"}}}),
+        )
+        .await;
+        r.json()["hits"]["max_score"].as_f64().unwrap()
+    };
+    let before = score().await;
+    assert_eq!(before, score().await, "the same statistics twice");
+    let r = json_req(
+        "PUT",
+        &format!("/{idx}/_doc/x"),
+        &json!({"t": "sleepy cat"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let after = score().await;
+    // N grew from 2 to 3 with n = 1: the idf (and the score) grows.
+    assert!(after > before, "{before} → {after}");
+    // Both equal Lucene's BM25Similarity for their N (field length 2 everywhere, avgdl 2):
+    // idf · tf / (tf + k1 · (1 - b + b · dl / avgdl)) with tf = 1, dl = avgdl.
+    let bm25 = |n_docs: f64| {
+        let idf = (1.0 + (n_docs - 1.0 + 0.5) / 1.5f64).ln();
+        idf / (1.0 + 1.2)
+    };
+    assert!((before - bm25(2.0)).abs() < 1e-5, "{before}");
+    assert!((after - bm25(3.0)).abs() < 1e-5, "{after}");
+}

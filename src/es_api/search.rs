@@ -1743,6 +1743,45 @@ fn star_with(
     sql::FromClause::from(inner)
 }
 
+/// The BM25 statistics of a scored search (plan::stats), as a literal: the statistics subquery
+/// scans the scored columns of the whole index, so its answer is kept by the catalog until this
+/// daemon writes to the index (or, for writes of other daemons, for [`crate::catalog::STATS_TTL`]).
+/// Scores stay exactly Elasticsearch's: an index that did not change has the same statistics.
+async fn cached_stats(
+    s: &AppState,
+    meta: &IndexMeta,
+    stats: Option<Expr>,
+) -> Result<Option<Expr>, EsError> {
+    let Some(Expr::Subquery(q)) = stats else {
+        return Ok(stats);
+    };
+    let key = q.to_string();
+    if let Some(values) = s.catalog.cached_stats(&meta.name, &key) {
+        return Ok(Some(stats_literal(&values)));
+    }
+    let generation = s.catalog.write_generation(&meta.name);
+    let select = sql::Select::new().item(Expr::Subquery(q).alias("s"));
+    let rows = s.ch.query_rows(&select).await?;
+    let values: Vec<f64> = rows
+        .first()
+        .and_then(|r| r["s"].as_array())
+        .map(|a| a.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect())
+        .unwrap_or_default();
+    s.catalog
+        .store_stats(&meta.name, key, generation, values.clone());
+    Ok(Some(stats_literal(&values)))
+}
+
+fn stats_literal(values: &[f64]) -> Expr {
+    Expr::func(
+        "CAST",
+        vec![
+            Expr::Array(values.iter().map(|v| sql::lit(*v)).collect()),
+            sql::lit("Array(Float64)"),
+        ],
+    )
+}
+
 /// Runs a search over resolved indices.
 pub async fn execute(
     s: &AppState,
@@ -1884,7 +1923,7 @@ pub async fn execute(
             };
             Ok((where_, score, stats, keys, collapse))
         })();
-        let (mut where_, score, stats, keys, collapse) = match planned {
+        let (mut where_, score, mut stats, keys, collapse) = match planned {
             Ok(p) => p,
             Err(e)
                 if metas.len() > 1
@@ -1936,6 +1975,7 @@ pub async fn execute(
                 sql::lit(0u64).alias("_seq_no"),
             ]
         };
+        stats[0] = cached_stats(s, meta, stats[0].take()).await?;
         items.push(Expr::func("toFloat64", vec![score.clone()]).alias("_score"));
         items.push(shard_doc.clone().alias("_tb"));
         // BM25 statistics: selected once, read by name (an empty array where no score needs

@@ -507,6 +507,7 @@ pub async fn commit(state: &AppState, staged: Staged) -> Vec<WriteResult> {
         }
         return results;
     }
+    state.catalog.note_write(ins.stmt.table.as_str());
     state
         .stats
         .docs_ingested
