@@ -1505,7 +1505,8 @@ pub fn log_table_ddl(db: &Ident, meta: &IndexMeta) -> sql::CreateTable {
         sql::ColumnDef::new(COL_ID, ChType::String),
         sql::ColumnDef::new(COL_SOURCE, ChType::String).codec("ZSTD(3)"),
         sql::ColumnDef::new(COL_VERSION, ChType::UInt64),
-        sql::ColumnDef::new(COL_SEQ_NO, ChType::UInt64),
+        // Sequence numbers grow with arrival, which follows time in logs: deltas are small.
+        sql::ColumnDef::new(COL_SEQ_NO, ChType::UInt64).codec("Delta, ZSTD(1)"),
         sql::ColumnDef::new(COL_STATE, ChType::UInt8),
     ];
     let mut indexes = Vec::new();

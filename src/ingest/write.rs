@@ -1074,7 +1074,7 @@ fn decide(
             if text_cols.contains(c) {
                 let tc = crate::analysis::token_column(c);
                 if !columns.contains_key(&tc) {
-                    let t = ChType::array(ChType::String);
+                    let t = crate::analysis::token_column_type();
                     columns.insert(tc.clone(), t.clone());
                     new_columns.push((tc.clone(), t));
                 }
