@@ -1945,6 +1945,7 @@ pub async fn execute(
             where_ = where_.and(Expr::func("toFloat64", vec![score.clone()]).gte(sql::lit(min)));
         }
         let from = sql::FromClause::table(s.catalog.db(), meta.table());
+        let table_from = from.clone();
         let source_expr = if !need_source {
             sql::lit("{}")
         } else if meta.managed {
@@ -2047,10 +2048,17 @@ pub async fn execute(
             .chain(stats_items)
             .collect()
         };
+        // Without scores (the first page in score order takes max_score from its first hit) the
+        // count reads the table itself, not the subquery that computes every row's field lengths.
+        let (count_from, count_rows) = if first_hit_is_max && req.min_score.is_none() {
+            (table_from, meta.rows())
+        } else {
+            (from, rows)
+        };
         let mut count = sql::Select {
             items: count_items,
-            from: Some(from),
-            rows,
+            from: Some(count_from),
+            rows: count_rows,
             where_: Some(where_),
             ..Default::default()
         };
