@@ -406,8 +406,12 @@ pub struct Catalog {
     writes: parking_lot::Mutex<HashMap<String, u64>>,
     /// BM25 statistics by (index, statistics query): when computed, the index's write generation
     /// then, and the values.
-    stats: parking_lot::Mutex<HashMap<(String, String), (Instant, u64, Vec<f64>)>>,
+    stats: parking_lot::Mutex<HashMap<(String, String), CachedStats>>,
 }
+
+/// Statistics of one (index, statistics query): when computed, the index's write generation
+/// then, and the values.
+type CachedStats = (Instant, u64, Vec<f64>);
 
 /// Documents of the metadata table, keyed by (kind, name).
 pub type MetadataDocs = Arc<BTreeMap<(String, String), Value>>;
