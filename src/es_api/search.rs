@@ -2181,6 +2181,38 @@ pub async fn execute(
     let mut groups = Vec::new();
     let mut collapse_keys = Vec::new();
     let mut last_internal = None;
+    // The bounded count, built here so that it runs at the same time as the hits query (two
+    // statements in flight instead of one after the other).
+    let count_query = (opts.known_total.is_none()
+        && (req.track_total_hits != TrackTotal::Off
+            || (want_scores && sorted_by_score && !first_hit_is_max)
+            || req.terminate_after.is_some())
+        && !metas.is_empty()
+        && opts.group.is_none())
+    .then(|| {
+        let limit = match (req.track_total_hits.clone(), req.terminate_after) {
+            (_, Some(_)) => None,
+            (TrackTotal::UpTo(n), None) => Some(n + 1),
+            _ => None,
+        };
+        let inner = sql::Select {
+            items: vec![sql::star().into()],
+            from: Some(sql::FromClause::subquery(sql::union_all(counts), "c")),
+            limit,
+            ..Default::default()
+        };
+        sql::Select {
+            items: vec![
+                sql::col("__i").into(),
+                Expr::func("count", vec![]).alias("n"),
+                Expr::func("max", vec![sql::col("__sc")]).alias("m"),
+            ],
+            from: Some(sql::FromClause::subquery(inner, "t")),
+            group_by: vec![sql::col("__i")],
+            ..Default::default()
+        }
+    });
+    let mut count_rows = None;
     if (req.size > 0 || opts.group.is_some()) && !selects.is_empty() {
         // Top hits per index first: each index's select sorts and keeps its first from + size
         // rows (reading the table in order when the sort is its sorting key), so the union holds
@@ -2273,7 +2305,14 @@ pub async fn execute(
                 ..Default::default()
             }
         };
-        let rows = s.ch.query_rows(&q).await?;
+        let rows = match &count_query {
+            Some(cq) => {
+                let (rows, counted) = futures::join!(s.ch.query_rows(&q), s.ch.query_rows(cq));
+                count_rows = Some(counted?);
+                rows?
+            }
+            None => s.ch.query_rows(&q).await?,
+        };
         for r in &rows {
             if let Some((gfrom, gsize)) = opts.group {
                 let key = r.get("_collapse").cloned().unwrap_or(Value::Null);
@@ -2442,31 +2481,10 @@ pub async fn execute(
         || (want_scores && sorted_by_score && !first_hit_is_max)
         || req.terminate_after.is_some()
     {
-        let limit = match (req.track_total_hits.clone(), req.terminate_after) {
-            (_, Some(_)) => None,
-            (TrackTotal::UpTo(n), None) => Some(n + 1),
-            _ => None,
-        };
-        let inner = sql::Select {
-            items: vec![sql::star().into()],
-            from: Some(sql::FromClause::subquery(sql::union_all(counts), "c")),
-            limit,
-            ..Default::default()
-        };
-        let q = sql::Select {
-            items: vec![
-                sql::col("__i").into(),
-                Expr::func("count", vec![]).alias("n"),
-                Expr::func("max", vec![sql::col("__sc")]).alias("m"),
-            ],
-            from: Some(sql::FromClause::subquery(inner, "t")),
-            group_by: vec![sql::col("__i")],
-            ..Default::default()
-        };
-        let rows = if metas.is_empty() {
-            vec![]
-        } else {
-            s.ch.query_rows(&q).await?
+        let rows = match (count_rows, &count_query) {
+            (Some(rows), _) => rows,
+            (None, Some(q)) => s.ch.query_rows(q).await?,
+            (None, None) => vec![],
         };
         let mut n = 0u64;
         let mut m: Option<f64> = None;
