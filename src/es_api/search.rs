@@ -2212,6 +2212,57 @@ pub async fn execute(
             ..Default::default()
         }
     });
+    // Aggregations: over the query only (post_filter narrows hits, not aggregations), every index
+    // translated with its own mapping (docs/aggregations.md).
+    let agg_sources = if req.aggs.is_empty() {
+        None
+    } else {
+        let mut sources = Vec::new();
+        for (ordinal, meta) in metas.iter().enumerate() {
+            if failed_idx.contains(&ordinal) {
+                continue;
+            }
+            let ctx = Ctx::new(meta, now_millis);
+            let mut where_ =
+                plan::search_filter(&ctx, &req.query).map_err(|e| as_phase_failure(e, meta))?;
+            if let Some(Some(bound)) = opts.bounds.get(ordinal)
+                && meta.managed
+            {
+                where_ = where_.and(sql::col(COL_SEQ_NO).lte(sql::lit(*bound)));
+            }
+            // The query's score, translated only when top_hits/top_metrics sort by `_score` (the
+            // hits query already translated the same query, so this cannot fail where it did not).
+            let table = sql::FromClause::table(s.catalog.db(), meta.table());
+            let (score, stats, norms) = if crate::aggs::needs_score(&req.aggs) {
+                let (_, score, stats, norms) =
+                    plan::filter_and_score(meta, now_millis, &req.query, true)
+                        .map_err(|e| as_phase_failure(e, meta))?;
+                (score, stats, norms)
+            } else {
+                (sql::lit(0.0), None, None)
+            };
+            // A BM25 score reads the index statistics and field lengths from two selected
+            // columns: then the aggregation reads a subquery that selects them beside `*`.
+            let (from, rows) = if stats.is_none() && norms.is_none() {
+                (table, meta.rows())
+            } else {
+                let items = stats
+                    .map(|st| st.alias(plan::stats::STATS_ALIAS))
+                    .into_iter()
+                    .chain(norms.map(|n| n.alias(plan::stats::NORMS_ALIAS)));
+                (star_with(table, meta.rows(), items), sql::Rows::All)
+            };
+            sources.push(crate::aggs::Source {
+                meta: meta.clone(),
+                from,
+                rows,
+                where_,
+                score,
+            });
+        }
+        Some(sources)
+    };
+    let mut aggregations = None;
     let mut count_rows = None;
     if (req.size > 0 || opts.group.is_some()) && !selects.is_empty() {
         // Top hits per index first: each index's select sorts and keeps its first from + size
@@ -2305,14 +2356,27 @@ pub async fn execute(
                 ..Default::default()
             }
         };
-        let rows = match &count_query {
-            Some(cq) => {
-                let (rows, counted) = futures::join!(s.ch.query_rows(&q), s.ch.query_rows(cq));
-                count_rows = Some(counted?);
-                rows?
+        // Hits, count and aggregations at the same time.
+        let count = async {
+            match &count_query {
+                Some(cq) => s.ch.query_rows(cq).await.map(Some),
+                None => Ok(None),
             }
-            None => s.ch.query_rows(&q).await?,
         };
+        let aggs = async {
+            match &agg_sources {
+                Some(sources) if opts.group.is_none() => {
+                    crate::aggs::execute(&s.ch, sources, &req.aggs, now_millis)
+                        .await
+                        .map(Some)
+                }
+                _ => Ok(None),
+            }
+        };
+        let (rows, counted, aggregated) = futures::join!(s.ch.query_rows(&q), count, aggs);
+        let rows = rows?;
+        count_rows = counted?;
+        aggregations = aggregated?.map(Some);
         for r in &rows {
             if let Some((gfrom, gsize)) = opts.group {
                 let key = r.get("_collapse").cloned().unwrap_or(Value::Null);
@@ -2536,55 +2600,14 @@ pub async fn execute(
         }
     });
     let hit_count = hits.len();
-    // Aggregations: over the query only (post_filter narrows hits, not aggregations), every index
-    // translated with its own mapping (docs/aggregations.md).
-    let aggregations = if req.aggs.is_empty() {
-        None
-    } else {
-        let mut sources = Vec::new();
-        for (ordinal, meta) in metas.iter().enumerate() {
-            if failed_idx.contains(&ordinal) {
-                continue;
+    let aggregations = match aggregations {
+        Some(a) => a,
+        None => match &agg_sources {
+            Some(sources) => {
+                Some(crate::aggs::execute(&s.ch, sources, &req.aggs, now_millis).await?)
             }
-            let ctx = Ctx::new(meta, now_millis);
-            let mut where_ =
-                plan::search_filter(&ctx, &req.query).map_err(|e| as_phase_failure(e, meta))?;
-            if let Some(Some(bound)) = opts.bounds.get(ordinal)
-                && meta.managed
-            {
-                where_ = where_.and(sql::col(COL_SEQ_NO).lte(sql::lit(*bound)));
-            }
-            // The query's score, translated only when top_hits/top_metrics sort by `_score` (the
-            // hits query already translated the same query, so this cannot fail where it did not).
-            let table = sql::FromClause::table(s.catalog.db(), meta.table());
-            let (score, stats, norms) = if crate::aggs::needs_score(&req.aggs) {
-                let (_, score, stats, norms) =
-                    plan::filter_and_score(meta, now_millis, &req.query, true)
-                        .map_err(|e| as_phase_failure(e, meta))?;
-                (score, stats, norms)
-            } else {
-                (sql::lit(0.0), None, None)
-            };
-            // A BM25 score reads the index statistics and field lengths from two selected
-            // columns: then the aggregation reads a subquery that selects them beside `*`.
-            let (from, rows) = if stats.is_none() && norms.is_none() {
-                (table, meta.rows())
-            } else {
-                let items = stats
-                    .map(|st| st.alias(plan::stats::STATS_ALIAS))
-                    .into_iter()
-                    .chain(norms.map(|n| n.alias(plan::stats::NORMS_ALIAS)));
-                (star_with(table, meta.rows(), items), sql::Rows::All)
-            };
-            sources.push(crate::aggs::Source {
-                meta: meta.clone(),
-                from,
-                rows,
-                where_,
-                score,
-            });
-        }
-        Some(crate::aggs::execute(&s.ch, &sources, &req.aggs, now_millis).await?)
+            None => None,
+        },
     };
     Ok(SearchOutcome {
         aggregations,
