@@ -1653,6 +1653,97 @@ mod tests {
         assert_eq!(backing_generation("logs"), 0);
     }
 
+    fn log_meta(columns: &[(&str, ChType)], sort: &[&str], data_stream: Option<&str>) -> IndexMeta {
+        IndexMeta {
+            name: "logs".into(),
+            database: "db".into(),
+            uuid: "u".into(),
+            creation_date: 0,
+            managed: true,
+            format: FORMAT_LOG,
+            sort_fields: sort.iter().map(|s| s.to_string()).collect(),
+            sort_field_nulls: false,
+            mappings: Mappings::default(),
+            settings: json!({}),
+            columns: columns
+                .iter()
+                .map(|(c, t)| (c.to_string(), t.clone()))
+                .collect(),
+            aliases: BTreeMap::new(),
+            data_stream: data_stream.map(str::to_string),
+            nested_scope: None,
+            alias_filter: None,
+        }
+    }
+
+    #[test]
+    fn log_native_ddl() {
+        // docs/storage.md, "Table layout": time-sorted MergeTree, row state, _id bloom filter,
+        // text index per token column, monthly partitions for data streams.
+        let ts = ChType::nullable(ChType::DateTime64(3, Some("UTC".into())));
+        let tokens = crate::analysis::token_column("msg");
+        let meta = log_meta(
+            &[
+                ("@timestamp", ts.clone()),
+                ("msg", ChType::nullable(ChType::String)),
+                (tokens.as_str(), crate::analysis::token_column_type()),
+            ],
+            &["@timestamp"],
+            Some("logs-app-default"),
+        );
+        let sql = log_table_ddl(&Ident::new("db"), &meta).to_string();
+        let comment = sql.find(" COMMENT ").unwrap();
+        assert_eq!(
+            &sql[..comment],
+            "CREATE TABLE `db`.`logs` (`_id` String, `_source` String CODEC(ZSTD(3)), \
+             `_version` UInt64, `_seq_no` UInt64 CODEC(Delta, ZSTD(1)), `..state` UInt8, \
+             `.msg\\x01tokens` Array(LowCardinality(String)), \
+             `@timestamp` Nullable(DateTime64(3, 'UTC')) CODEC(Delta, ZSTD(1)), `msg` Nullable(String), \
+             INDEX `..id` `_id` TYPE bloom_filter(0.001) GRANULARITY 1, \
+             INDEX `..text:.msg\\x01tokens` `.msg\\x01tokens` TYPE text(tokenizer = 'array') GRANULARITY 1) \
+             ENGINE = MergeTree PARTITION BY toYYYYMM(`@timestamp`) ORDER BY `@timestamp` \
+             SETTINGS enable_block_number_column = 1, enable_block_offset_column = 1, allow_nullable_key = 1"
+        );
+        assert!(sql[comment..].contains("\"format\":2"), "{sql}");
+        // Without a time field: sorted by _id, no partitions, no bloom filter (the key finds ids).
+        let plain = log_meta(&[("k", ChType::nullable(ChType::String))], &[], None);
+        let sql = log_table_ddl(&Ident::new("db"), &plain).to_string();
+        assert!(
+            sql.contains("ENGINE = MergeTree ORDER BY `_id` SETTINGS"),
+            "{sql}"
+        );
+        assert!(
+            !sql.contains("bloom_filter") && !sql.contains("PARTITION"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn sort_fields_follow_index_sort_settings() {
+        let cols: BTreeMap<String, ChType> = [
+            ("@timestamp".to_string(), ChType::DateTime64(3, None)),
+            ("host".to_string(), ChType::nullable(ChType::String)),
+            (".tags".to_string(), ChType::array(ChType::String)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            choose_sort_fields(&json!({}), &cols).unwrap(),
+            ["@timestamp"]
+        );
+        assert_eq!(
+            choose_sort_fields(&json!({"sort": {"field": ["host", "@timestamp"]}}), &cols).unwrap(),
+            ["host", "@timestamp"]
+        );
+        let e = choose_sort_fields(&json!({"sort": {"field": "nope"}}), &cols).unwrap_err();
+        assert_eq!(e.reason, "unknown index sort field:[nope]");
+        assert!(
+            choose_sort_fields(&json!({}), &BTreeMap::new())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     #[test]
     fn globs() {
         assert!(glob_match("logs-*", "logs-a"));
