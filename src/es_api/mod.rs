@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod cursor;
 pub mod data_streams;
 pub mod docs;
+pub mod esql;
 pub mod field_caps;
 pub mod indices;
 pub mod info;
@@ -138,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/{index}/_pit", post(pit::open))
         .route("/_pit", axum::routing::delete(pit::close))
+        .route("/_query", post(esql::query))
         .route("/_count", get(search::count_all).post(search::count_all))
         .route("/{index}/_count", get(search::count).post(search::count))
         .route("/_mget", get(docs::mget_all).post(docs::mget_all))

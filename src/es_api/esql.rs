@@ -1,0 +1,469 @@
+//! `POST /_query`: ES|QL over ClickHouse (see `crate::esql` and `docs/esql.md`).
+//!
+//! The request body (`query`, `params`, `filter`, `columnar`, `locale`) is read here, the indices
+//! of the query's `FROM` are resolved through the catalog (aliases, data streams, patterns), the
+//! planner turns the query into one `SELECT`, and the rows come back as `JSONCompactEachRow`
+//! arrays that are rendered in the requested format (json, csv, tsv, txt).
+
+use super::{ApiResult, Params, flag, parse_body};
+use crate::catalog::ResolveOptions;
+use crate::error::EsError;
+use crate::esql::plan::{Planner, SourceIndex};
+use crate::esql::{Ty, parser, verification_error};
+use crate::server::AppState;
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Query as UrlQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::{Map, Value, json};
+use std::time::Instant;
+
+const QUERY_PARAMS: &[&str] = &[
+    "format",
+    "delimiter",
+    "drop_null_columns",
+    "allow_partial_results",
+];
+
+/// The response formats; the binary ones (cbor, smile, arrow) and yaml are refused with a 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Tsv,
+    Txt,
+}
+
+fn format_of(p: &Params, h: &HeaderMap) -> Result<Format, EsError> {
+    let name = match p.get("format") {
+        Some(f) => f.to_ascii_lowercase(),
+        None => {
+            let accept = h
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            match accept.as_str() {
+                "text/csv" => "csv".into(),
+                "text/tab-separated-values" => "tsv".into(),
+                "text/plain" => "txt".into(),
+                "application/yaml" => "yaml".into(),
+                "application/cbor" => "cbor".into(),
+                "application/smile" => "smile".into(),
+                "application/vnd.apache.arrow.stream" => "arrow".into(),
+                _ => "json".into(),
+            }
+        }
+    };
+    match name.as_str() {
+        "json" => Ok(Format::Json),
+        "csv" => Ok(Format::Csv),
+        "tsv" => Ok(Format::Tsv),
+        "txt" => Ok(Format::Txt),
+        "yaml" | "cbor" | "smile" | "arrow" => Err(EsError::unsupported(format!(
+            "ES|QL response format [{name}]"
+        ))),
+        other => Err(EsError::illegal_argument(format!(
+            "Invalid format [{other}], supported formats are [csv, json, tsv, txt, yaml, cbor, smile, arrow]"
+        ))),
+    }
+}
+
+struct Request {
+    query: String,
+    params: parser::Params,
+    filter: Option<crate::dsl::Query>,
+    columnar: bool,
+}
+
+fn parse_request(body: &[u8]) -> Result<Request, EsError> {
+    let Some(v) = parse_body(body)? else {
+        return Err(EsError::parsing("request body is required"));
+    };
+    let Value::Object(m) = v else {
+        return Err(EsError::parsing("request body must be an object"));
+    };
+    let mut req = Request {
+        query: String::new(),
+        params: parser::Params::default(),
+        filter: None,
+        columnar: false,
+    };
+    let mut has_query = false;
+    for (k, v) in &m {
+        match k.as_str() {
+            "query" => match v {
+                Value::String(s) => {
+                    req.query = s.clone();
+                    has_query = true;
+                }
+                _ => {
+                    return Err(EsError::x_content_parse(
+                        "[esql/query] failed to parse field [query]",
+                    ));
+                }
+            },
+            "params" => req.params = parser::Params::from_json(v)?,
+            "filter" => req.filter = Some(crate::dsl::parse_query(v)?),
+            "columnar" => {
+                req.columnar = v.as_bool().ok_or_else(|| {
+                    EsError::x_content_parse("[esql/query] failed to parse field [columnar]")
+                })?
+            }
+            "locale" => {
+                let l = v.as_str().unwrap_or("");
+                if !(l.is_empty()
+                    || l.eq_ignore_ascii_case("root")
+                    || l.to_ascii_lowercase().starts_with("en"))
+                {
+                    return Err(EsError::unsupported(format!("ES|QL locale [{l}]")));
+                }
+            }
+            "profile" | "include_ccs_metadata" | "include_execution_metadata" => {
+                if v.as_bool() == Some(true) && k == "profile" {
+                    return Err(EsError::unsupported("ES|QL [profile]"));
+                }
+            }
+            "tables" => return Err(EsError::unsupported("ES|QL [tables]")),
+            "wait_for_completion_timeout" | "keep_alive" | "keep_on_completion" => {
+                return Err(EsError::unsupported("async ES|QL (POST /_query/async)"));
+            }
+            other => {
+                return Err(EsError::x_content_parse(format!(
+                    "[esql/query] unknown field [{other}]"
+                )));
+            }
+        }
+    }
+    if !has_query || req.query.trim().is_empty() {
+        return Err(EsError::action_request_validation(
+            "Validation Failed: 1: [query] is required;",
+        ));
+    }
+    Ok(req)
+}
+
+/// Plans a request: parse, resolve the FROM indices, translate.
+async fn plan(
+    s: &AppState,
+    req: &Request,
+    now_millis: i64,
+) -> Result<crate::esql::plan::Planned, EsError> {
+    let q = parser::parse(&req.query, &req.params)?;
+    let mut sources = Vec::new();
+    if let Some((patterns, _)) = crate::esql::plan::source(&q) {
+        for p in patterns {
+            if p.name.contains(':') {
+                return Err(EsError::unsupported("ES|QL cross-cluster FROM"));
+            }
+            let metas = match s.catalog.resolve(&p.name, ResolveOptions::default()).await {
+                Ok(m) => m,
+                Err(e) if e.kind == "index_not_found_exception" => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            if metas.is_empty() {
+                return Err(verification_error(
+                    p.pos,
+                    format!("Unknown index [{}]", p.name),
+                ));
+            }
+            for meta in metas {
+                if sources
+                    .iter()
+                    .any(|x: &SourceIndex| x.meta.name == meta.name)
+                {
+                    continue;
+                }
+                let ctx = crate::plan::Ctx::new(&meta, now_millis);
+                let query = req
+                    .filter
+                    .clone()
+                    .unwrap_or(crate::dsl::Query::MatchAll { boost: 1.0 });
+                let filter = crate::plan::search_filter(&ctx, &query)?;
+                sources.push(SourceIndex { meta, filter });
+            }
+        }
+    }
+    Planner::new(now_millis, &s.cfg.es_version).plan(&q, &sources)
+}
+
+/// One value of the ClickHouse answer as the response shows it.
+fn render_value(v: Value, ty: Ty, multi: bool) -> Value {
+    if multi {
+        return match v {
+            Value::Array(mut items) => match items.len() {
+                0 => Value::Null,
+                1 => render_value(items.remove(0), ty, false),
+                _ => Value::Array(
+                    items
+                        .into_iter()
+                        .map(|x| render_value(x, ty, false))
+                        .collect(),
+                ),
+            },
+            Value::Null => Value::Null,
+            other => render_value(other, ty, false),
+        };
+    }
+    if v.is_null() {
+        return v;
+    }
+    match ty {
+        Ty::Date | Ty::DateNanos => {
+            let n = v.as_i64().unwrap_or(0);
+            let (secs, nanos) = if ty == Ty::Date {
+                (n.div_euclid(1000), (n.rem_euclid(1000) * 1_000_000) as u32)
+            } else {
+                (
+                    n.div_euclid(1_000_000_000),
+                    n.rem_euclid(1_000_000_000) as u32,
+                )
+            };
+            match chrono::DateTime::from_timestamp(secs, nanos) {
+                Some(d) if ty == Ty::Date => {
+                    Value::String(d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+                }
+                Some(d) => Value::String(d.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()),
+                None => Value::Null,
+            }
+        }
+        Ty::Ip => match v.as_str() {
+            Some(s) => match s.strip_prefix("::ffff:") {
+                Some(v4) if v4.contains('.') => Value::String(v4.to_string()),
+                _ => Value::String(s.to_string()),
+            },
+            None => v,
+        },
+        Ty::Boolean => match &v {
+            Value::Number(n) => Value::Bool(n.as_f64().unwrap_or(0.0) != 0.0),
+            _ => v,
+        },
+        Ty::Double => match &v {
+            Value::Number(n) => n.as_f64().map_or(Value::Null, Value::from),
+            // Non-finite values (`nan`, `inf`) come quoted.
+            _ => Value::Null,
+        },
+        Ty::Source => match v.as_str().and_then(|s| serde_json::from_str(s).ok()) {
+            Some(doc) => doc,
+            None => v,
+        },
+        Ty::Keyword | Ty::Text | Ty::Version => match v {
+            Value::String(_) => v,
+            other => Value::String(other.to_string()),
+        },
+        _ => v,
+    }
+}
+
+/// The text of one value in csv/tsv/txt answers.
+fn text_value(v: &Value, null: &str) -> String {
+    match v {
+        Value::Null => null.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(|x| text_value(x, null)).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn csv_field(s: &str, delim: char) -> String {
+    if s.contains(delim) || s.contains('"') || s.contains('\n') || s.contains('\r') {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Elasticsearch's `txt` table: centred headers, `-`/`+` rule, left-aligned cells, columns at
+/// least 15 wide (esql TextFormatter, MIN_COLUMN_WIDTH).
+fn txt_table(names: &[String], rows: &[Vec<Value>]) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|v| text_value(v, "null")).collect())
+        .collect();
+    let widths: Vec<usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([n.chars().count(), 15])
+                .max()
+                .unwrap_or(15)
+        })
+        .collect();
+    let mut out = String::new();
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            out.push('|');
+        }
+        let len = n.chars().count();
+        let left = (widths[i] - len) / 2;
+        out.push_str(&" ".repeat(left));
+        out.push_str(n);
+        out.push_str(&" ".repeat(widths[i] - len - left));
+    }
+    out.push('\n');
+    for (i, w) in widths.iter().enumerate() {
+        if i > 0 {
+            out.push('+');
+        }
+        out.push_str(&"-".repeat(*w));
+    }
+    out.push('\n');
+    for r in &cells {
+        for (i, c) in r.iter().enumerate() {
+            if i > 0 {
+                out.push('|');
+            }
+            out.push_str(c);
+            out.push_str(&" ".repeat(widths[i] - c.chars().count()));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+pub async fn query(
+    State(s): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    UrlQuery(p): UrlQuery<Params>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let started = Instant::now();
+    super::search::check_params(uri.path(), &p, QUERY_PARAMS)?;
+    let format = format_of(&p, &headers)?;
+    let drop_nulls = flag(&p, "drop_null_columns")?;
+    flag(&p, "allow_partial_results")?;
+    let delimiter = match p.get("delimiter") {
+        None => ',',
+        Some(_) if format != Format::Csv => {
+            return Err(EsError::illegal_argument(format!(
+                "parameter: [delimiter] can only be used with the format [csv] for request [{}]",
+                uri.path()
+            )));
+        }
+        Some(d) => {
+            let mut chars = d.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if !matches!(c, '"' | '\n' | '\r' | '\t') => c,
+                _ => {
+                    return Err(EsError::illegal_argument(format!(
+                        "invalid {} delimiter [{d}]",
+                        if d.chars().count() == 1 {
+                            ""
+                        } else {
+                            "multi-character"
+                        }
+                    )));
+                }
+            }
+        }
+    };
+    let req = parse_request(&body)?;
+    let now_millis = chrono::Utc::now().timestamp_millis();
+    let planned = plan(&s, &req, now_millis).await?;
+    let bytes =
+        s.ch.query_bytes(&planned.select, "JSONCompactEachRow")
+            .await?;
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let raw: Vec<Value> = serde_json::from_slice(line)
+            .map_err(|e| EsError::storage(format!("cannot parse ClickHouse answer: {e}")))?;
+        rows.push(
+            raw.into_iter()
+                .zip(&planned.columns)
+                .map(|(v, (_, ty, multi))| render_value(v, *ty, *multi))
+                .collect(),
+        );
+    }
+    let all: Vec<Value> = planned
+        .columns
+        .iter()
+        .map(|(n, t, _)| json!({"name": n, "type": t.name()}))
+        .collect();
+    let keep: Vec<bool> = (0..all.len())
+        .map(|i| !drop_nulls || rows.iter().any(|r| !r[i].is_null()))
+        .collect();
+    let kept = |r: &[Value]| -> Vec<Value> {
+        r.iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(v, _)| v.clone())
+            .collect()
+    };
+    let names: Vec<String> = planned
+        .columns
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|((n, _, _), _)| n.clone())
+        .collect();
+    let rows: Vec<Vec<Value>> = rows.iter().map(|r| kept(r)).collect();
+    let (ct, text) = match format {
+        Format::Json => {
+            let mut out = Map::new();
+            out.insert("took".into(), json!(started.elapsed().as_millis() as u64));
+            out.insert("is_partial".into(), json!(false));
+            if drop_nulls {
+                out.insert("all_columns".into(), Value::Array(all.clone()));
+            }
+            out.insert("columns".into(), Value::Array(kept(&all)));
+            let values = if req.columnar {
+                (0..names.len())
+                    .map(|i| Value::Array(rows.iter().map(|r| r[i].clone()).collect()))
+                    .collect()
+            } else {
+                rows.into_iter().map(Value::Array).collect()
+            };
+            out.insert("values".into(), Value::Array(values));
+            (
+                "application/json",
+                serde_json::to_string(&Value::Object(out)).unwrap_or_default(),
+            )
+        }
+        Format::Csv | Format::Tsv => {
+            let sep = if format == Format::Csv {
+                delimiter
+            } else {
+                '\t'
+            };
+            let cell = |s: &str| {
+                if format == Format::Csv {
+                    csv_field(s, sep)
+                } else {
+                    s.replace('\\', "\\\\")
+                        .replace('\t', "\\t")
+                        .replace('\n', "\\n")
+                }
+            };
+            let mut out = String::new();
+            let header: Vec<String> = names.iter().map(|n| cell(n)).collect();
+            out.push_str(&header.join(&sep.to_string()));
+            out.push_str(if format == Format::Csv { "\r\n" } else { "\n" });
+            for r in &rows {
+                let line: Vec<String> = r.iter().map(|v| cell(&text_value(v, ""))).collect();
+                out.push_str(&line.join(&sep.to_string()));
+                out.push_str(if format == Format::Csv { "\r\n" } else { "\n" });
+            }
+            (
+                if format == Format::Csv {
+                    "text/csv; charset=utf-8; header=present"
+                } else {
+                    "text/tab-separated-values; charset=utf-8"
+                },
+                out,
+            )
+        }
+        Format::Txt => ("text/plain; charset=utf-8", txt_table(&names, &rows)),
+    };
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, ct)], text).into_response())
+}
