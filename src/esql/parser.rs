@@ -258,7 +258,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Index patterns after `FROM`, up to `METADATA`, `|` or the end.
-    fn from_patterns(&mut self, out: &mut Vec<Token>) -> Result<(), EsError> {
+    fn index_patterns(&mut self, out: &mut Vec<Token>) -> Result<(), EsError> {
         loop {
             self.skip_ws()?;
             let (start, pos) = (self.offset(), self.pos());
@@ -363,7 +363,7 @@ impl<'a> Lexer<'a> {
                 end: self.offset(),
             });
             match keyword.as_deref() {
-                Some("from") => self.from_patterns(&mut out)?,
+                Some("from") => self.index_patterns(&mut out)?,
                 Some("keep") | Some("drop") => star_idents = true,
                 _ => {}
             }

@@ -581,7 +581,11 @@ impl Planner {
                 Ok(Rel {
                     from: Some(from),
                     final_,
-                    where_: vec![s.filter.clone()],
+                    where_: if s.filter == sql::lit(true) {
+                        Vec::new()
+                    } else {
+                        vec![s.filter.clone()]
+                    },
                     cols,
                     ..Default::default()
                 })
@@ -1054,7 +1058,15 @@ impl Planner {
                             (BinOp::Div, false) => a / b.clone(),
                             _ => a % b.clone(),
                         };
-                        Expr::func("if", vec![b.eq(sql::lit(0)), sql::null(), q])
+                        let nonzero_literal = matches!(
+                            r.kind,
+                            ExprKind::Lit(Lit::Int(n)) if n != 0
+                        ) || matches!(r.kind, ExprKind::Lit(Lit::Double(x)) if x != 0.0);
+                        if nonzero_literal {
+                            q
+                        } else {
+                            Expr::func("if", vec![b.eq(sql::lit(0)), sql::null(), q])
+                        }
                     }
                     _ => unreachable!(),
                 };
@@ -1289,5 +1301,83 @@ fn type_family(t: Ty) -> &'static str {
         "numeric"
     } else {
         esql_type_name(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::physical_name;
+    use serde_json::json;
+
+    fn meta() -> Arc<IndexMeta> {
+        let mappings = crate::schema::parse_mappings(&json!({"properties": {
+            "@timestamp": {"type": "date"}, "host": {"type": "keyword"}, "bytes": {"type": "long"},
+            "tags": {"type": "keyword"}
+        }}))
+        .unwrap();
+        let columns = mappings
+            .columns()
+            .into_iter()
+            .map(|(c, t)| {
+                let t = if c == "tags" {
+                    sql::ChType::array(sql::ChType::String)
+                } else {
+                    t
+                };
+                (physical_name(&c, &t), t)
+            })
+            .collect();
+        Arc::new(IndexMeta {
+            name: "logs".into(),
+            database: "db".into(),
+            uuid: "u".into(),
+            creation_date: 0,
+            managed: true,
+            mappings,
+            settings: json!({}),
+            columns,
+            aliases: Default::default(),
+            data_stream: None,
+            nested_scope: None,
+            alias_filter: None,
+        })
+    }
+
+    fn plan(q: &str) -> String {
+        let q = super::super::parser::parse(q, &Default::default()).unwrap();
+        let src = [SourceIndex {
+            meta: meta(),
+            filter: sql::lit(true),
+        }];
+        Planner::new(0, "8.17.0")
+            .plan(&q, &src)
+            .unwrap()
+            .select
+            .to_string()
+    }
+
+    #[test]
+    fn row_wise_commands_stay_one_select() {
+        assert_eq!(
+            plan(
+                "FROM logs | WHERE bytes > 10 | EVAL kb = bytes / 1024.0 | KEEP host, kb | SORT kb DESC | LIMIT 5"
+            ),
+            "SELECT `host` AS `..c1`, `bytes` / 1024.0 AS `..c2` FROM `db`.`logs` FINAL \
+             WHERE `bytes` > 10 ORDER BY `bytes` / 1024.0 DESC NULLS FIRST LIMIT 5"
+        );
+    }
+
+    #[test]
+    fn stats_and_multi_values_wrap() {
+        assert_eq!(
+            plan("FROM logs | STATS c = COUNT(*) BY tags | SORT c"),
+            "SELECT `..c1` AS `..c3`, `..c2` AS `..c4` FROM (SELECT count() AS `..c1`, \
+             arrayJoin(if(empty(`.tags`), array(NULL), arrayMap(`v` -> toNullable(`v`), `.tags`))) AS `..c2` \
+             FROM `db`.`logs` FINAL GROUP BY `..c2`) ORDER BY `..c1` ASC NULLS LAST LIMIT 1000"
+        );
+        // WHERE after LIMIT filters the limited rows.
+        let s = plan("FROM logs | LIMIT 3 | WHERE bytes > 1");
+        assert!(s.contains("LIMIT 3) WHERE"), "{s}");
     }
 }
