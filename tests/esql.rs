@@ -811,3 +811,100 @@ async fn errors_with_positions() {
     let r = esql_body(json!({"query": "FROM eslogs | ENRICH p"})).await;
     assert_es_error(&r, 400, "illegal_argument_exception");
 }
+
+// Commands after STATS and after LIMIT see the previous command's result (commands/stats-by.md,
+// commands/limit.md); EVAL of an existing name replaces the column (commands/eval.md).
+#[tokio::test]
+async fn commands_see_previous_results() {
+    let d = docs();
+    let v = esql("FROM eslogs | STATS avg = AVG(bytes) BY host | WHERE avg > 500 | SORT avg DESC")
+        .await;
+    let mut want: Vec<(f64, &str)> = HOSTS
+        .iter()
+        .map(|h| {
+            let b: Vec<i64> = d
+                .iter()
+                .filter(|x| x.host == *h)
+                .filter_map(|x| x.bytes)
+                .collect();
+            (b.iter().sum::<i64>() as f64 / b.len() as f64, *h)
+        })
+        .filter(|(a, _)| *a > 500.0)
+        .collect();
+    want.sort_by(|a, b| b.0.total_cmp(&a.0));
+    assert_eq!(
+        v["values"],
+        json!(want.iter().map(|(a, h)| json!([a, h])).collect::<Vec<_>>())
+    );
+    let v = esql("FROM eslogs | SORT bytes | LIMIT 3 | SORT bytes DESC | KEEP bytes").await;
+    assert_eq!(v["values"], json!([[250], [150], [50]]));
+    let v = esql("FROM eslogs | EVAL x = bytes | EVAL x = x * 2 | KEEP x | SORT x | LIMIT 1").await;
+    assert_eq!(v["values"], json!([[100]]));
+    let v = esql("FROM eslogs | STATS BY host | SORT host").await;
+    assert_eq!(v["values"], json!([["web-a"], ["web-b"], ["web-c"]]));
+    let v = esql("ROW a = 1 | WHERE a > 5").await;
+    assert_eq!(v["values"], json!([]));
+    let v = esql("FROM eslogs | STATS x = AVG(bytes) * 2, r = ROUND(AVG(price), 1), t = TOP(bytes, 2, \"desc\"), sd = STD_DEV(status)").await;
+    let b: Vec<i64> = d.iter().filter_map(|x| x.bytes).collect();
+    let avg = b.iter().sum::<i64>() as f64 / b.len() as f64;
+    let pavg = d.iter().map(|x| x.price).sum::<f64>() / N as f64;
+    let smean = d.iter().map(|x| x.status as f64).sum::<f64>() / N as f64;
+    let sd = (d
+        .iter()
+        .map(|x| (x.status as f64 - smean).powi(2))
+        .sum::<f64>()
+        / N as f64)
+        .sqrt();
+    let got = &v["values"][0];
+    assert_eq!(got[0], json!(avg * 2.0));
+    assert_eq!(got[1], json!((pavg * 10.0).round() / 10.0));
+    assert_eq!(got[2], json!([1150, 1050]));
+    assert!((got[3].as_f64().unwrap() - sd).abs() < 1e-9, "{got}");
+    // A multi-valued field in a comparison is null (no match) — single-valued rows only.
+    let v = esql("FROM eslogs | WHERE tags == \"b\" | STATS c = COUNT(*)").await;
+    assert_eq!(
+        v["values"],
+        json!([[d.iter().filter(|x| x.tags == ["b"]).count()]])
+    );
+    let v = esql("FROM eslogs | WHERE message == \"GET /page/3 HTTP/1.1 took 21 ms\" | KEEP host")
+        .await;
+    assert_eq!(v["values"], json!([["web-a"]]));
+    let v = esql(
+        "FROM eslogs | SORT @timestamp | LIMIT 1 | EVAL m = DATE_TRUNC(1 month, @timestamp), s = TO_STRING(ip), \
+         p = DATE_PARSE(\"yyyy-MM-dd\", \"2024-02-03\") | KEEP m, s, p",
+    )
+    .await;
+    assert_eq!(
+        v["values"],
+        json!([[iso(T0), "10.0.0.0", "2024-02-03T00:00:00.000Z"]])
+    );
+}
+
+// esql-async-query-api.md: a query that completes within wait_for_completion_timeout and is not
+// kept answers `is_running: false` with the results and no id; unknown ids are a 404.
+#[tokio::test]
+async fn async_query_api() {
+    load().await;
+    let r = json_req(
+        "POST",
+        "/_query/async",
+        &json!({"query": "ROW a = 1", "wait_for_completion_timeout": "2s", "keep_on_completion": false}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["is_running"], false);
+    assert!(v.get("id").is_none());
+    assert_eq!(v["values"], json!([[1]]));
+    let r = json_req(
+        "POST",
+        "/_query/async",
+        &json!({"query": "ROW a = 1", "keep_on_completion": true}),
+    )
+    .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+    let r =
+        get("/_query/async/FmNJRUZ1YWZCU3dHY1BIOUhaenVSRkEaaXFlZ3h4c1RTWFNocDdnY2FSaERnUTozNDE=")
+            .await;
+    assert_es_error(&r, 404, "resource_not_found_exception");
+}

@@ -12,7 +12,7 @@ use crate::esql::plan::{Planner, SourceIndex};
 use crate::esql::{Ty, parser, verification_error};
 use crate::server::AppState;
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Query as UrlQuery, State};
+use axum::extract::{OriginalUri, Path, Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
@@ -80,7 +80,7 @@ struct Request {
     columnar: bool,
 }
 
-fn parse_request(body: &[u8]) -> Result<Request, EsError> {
+fn parse_request(body: &[u8], is_async: bool) -> Result<Request, EsError> {
     let Some(v) = parse_body(body)? else {
         return Err(EsError::parsing("request body is required"));
     };
@@ -129,8 +129,21 @@ fn parse_request(body: &[u8]) -> Result<Request, EsError> {
                 }
             }
             "tables" => return Err(EsError::unsupported("ES|QL [tables]")),
-            "wait_for_completion_timeout" | "keep_alive" | "keep_on_completion" => {
-                return Err(EsError::unsupported("async ES|QL (POST /_query/async)"));
+            // The async API runs the query to completion before answering, so nothing is left
+            // to keep unless asked to store the result, which is not implemented.
+            "keep_on_completion" if is_async => {
+                if v.as_bool() == Some(true) {
+                    return Err(EsError::unsupported(
+                        "ES|QL async [keep_on_completion: true] (stored async results)",
+                    ));
+                }
+            }
+            "wait_for_completion_timeout" | "keep_alive" if is_async => {
+                if !v.is_string() {
+                    return Err(EsError::x_content_parse(format!(
+                        "[esql/query] failed to parse field [{k}]"
+                    )));
+                }
             }
             other => {
                 return Err(EsError::x_content_parse(format!(
@@ -338,8 +351,56 @@ pub async fn query(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
+    run(s, uri.path(), p, headers, body, false).await
+}
+
+/// `POST /_query/async`: the query runs to completion before the answer (`is_running: false`,
+/// no `id`, as Elasticsearch answers a query that finished within `wait_for_completion_timeout`
+/// and was not asked to be kept).
+pub async fn query_async(
+    State(s): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    UrlQuery(p): UrlQuery<Params>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    run(s, uri.path(), p, headers, body, true).await
+}
+
+/// `GET`/`DELETE /_query/async/{id}`: no id is ever handed out (see [`query_async`]), so every id
+/// is unknown: Elasticsearch's 404 for it.
+pub async fn async_by_id(Path(id): Path<String>) -> ApiResult {
+    Err(EsError::new(404, "resource_not_found_exception", id))
+}
+
+async fn run(
+    s: AppState,
+    path: &str,
+    p: Params,
+    headers: HeaderMap,
+    body: Bytes,
+    is_async: bool,
+) -> ApiResult {
     let started = Instant::now();
-    super::search::check_params(uri.path(), &p, QUERY_PARAMS)?;
+    let known: &[&str] = if is_async {
+        &[
+            "format",
+            "delimiter",
+            "drop_null_columns",
+            "allow_partial_results",
+            "wait_for_completion_timeout",
+            "keep_alive",
+            "keep_on_completion",
+        ]
+    } else {
+        QUERY_PARAMS
+    };
+    super::search::check_params(path, &p, known)?;
+    if is_async && p.get("keep_on_completion").is_some_and(|v| v == "true") {
+        return Err(EsError::unsupported(
+            "ES|QL async [keep_on_completion: true] (stored async results)",
+        ));
+    }
     let format = format_of(&p, &headers)?;
     let drop_nulls = flag(&p, "drop_null_columns")?;
     flag(&p, "allow_partial_results")?;
@@ -347,8 +408,7 @@ pub async fn query(
         None => ',',
         Some(_) if format != Format::Csv => {
             return Err(EsError::illegal_argument(format!(
-                "parameter: [delimiter] can only be used with the format [csv] for request [{}]",
-                uri.path()
+                "parameter: [delimiter] can only be used with the format [csv] for request [{path}]"
             )));
         }
         Some(d) => {
@@ -368,7 +428,7 @@ pub async fn query(
             }
         }
     };
-    let req = parse_request(&body)?;
+    let req = parse_request(&body, is_async)?;
     let now_millis = chrono::Utc::now().timestamp_millis();
     let planned = plan(&s, &req, now_millis).await?;
     let bytes =
@@ -411,6 +471,9 @@ pub async fn query(
     let (ct, text) = match format {
         Format::Json => {
             let mut out = Map::new();
+            if is_async {
+                out.insert("is_running".into(), json!(false));
+            }
             out.insert("took".into(), json!(started.elapsed().as_millis() as u64));
             out.insert("is_partial".into(), json!(false));
             if drop_nulls {

@@ -140,6 +140,11 @@ pub fn router(state: AppState) -> Router {
         .route("/{index}/_pit", post(pit::open))
         .route("/_pit", axum::routing::delete(pit::close))
         .route("/_query", post(esql::query))
+        .route("/_query/async", post(esql::query_async))
+        .route(
+            "/_query/async/{id}",
+            get(esql::async_by_id).delete(esql::async_by_id),
+        )
         .route("/_count", get(search::count_all).post(search::count_all))
         .route("/{index}/_count", get(search::count).post(search::count))
         .route("/_mget", get(docs::mget_all).post(docs::mget_all))
