@@ -908,3 +908,197 @@ async fn async_query_api() {
             .await;
     assert_es_error(&r, 404, "resource_not_found_exception");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Elasticsearch SQL (`POST /_sql`), translated through the same planner: sql-rest-overview.md
+// (columns + rows), sql-functions-aggs.md, sql-syntax-select.md (GROUP BY, HAVING, DISTINCT,
+// ORDER BY ordinals), sql-syntax-show-tables.md, sql-syntax-describe-table.md.
+
+async fn sql(body: Value) -> Value {
+    load().await;
+    let r = json_req("POST", "/_sql", &body).await;
+    assert_eq!(r.status, 200, "{body}: {}", r.text);
+    r.json()
+}
+
+#[tokio::test]
+async fn sql_select_group_by_having() {
+    let d = docs();
+    let v = sql(json!({"query": "SELECT host, COUNT(*) AS c, AVG(bytes) AS a FROM eslogs GROUP BY host ORDER BY host"})).await;
+    assert_eq!(
+        columns(&v),
+        cols(&[("host", "keyword"), ("c", "long"), ("a", "double")])
+    );
+    let want: Vec<Value> = HOSTS
+        .iter()
+        .map(|h| {
+            let g: Vec<&Doc> = d.iter().filter(|x| x.host == *h).collect();
+            let b: Vec<i64> = g.iter().filter_map(|x| x.bytes).collect();
+            json!([h, g.len(), b.iter().sum::<i64>() as f64 / b.len() as f64])
+        })
+        .collect();
+    assert_eq!(v["rows"], json!(want));
+    let v = sql(json!({"query": "SELECT host, SUM(bytes) AS total FROM eslogs GROUP BY host HAVING SUM(bytes) > 2000 ORDER BY 2 DESC"})).await;
+    let mut want: Vec<(i64, &str)> = HOSTS
+        .iter()
+        .map(|h| {
+            (
+                d.iter()
+                    .filter(|x| x.host == *h)
+                    .filter_map(|x| x.bytes)
+                    .sum::<i64>(),
+                *h,
+            )
+        })
+        .filter(|(t, _)| *t > 2000)
+        .collect();
+    want.sort_by_key(|w| std::cmp::Reverse(w.0));
+    assert_eq!(
+        v["rows"],
+        json!(want.iter().map(|(t, h)| json!([h, t])).collect::<Vec<_>>())
+    );
+    let v = sql(json!({"query": "SELECT DISTINCT status FROM eslogs ORDER BY status DESC"})).await;
+    assert_eq!(v["rows"], json!([[500], [404], [200]]));
+    let v = sql(json!({"query": "SELECT HISTOGRAM(bytes, 500) AS h, COUNT(*) AS c FROM eslogs WHERE bytes IS NOT NULL GROUP BY h ORDER BY h"})).await;
+    let mut hist = std::collections::BTreeMap::<i64, usize>::new();
+    for b in d.iter().filter_map(|x| x.bytes) {
+        *hist.entry(b / 500 * 500).or_default() += 1;
+    }
+    let want: Vec<Value> = hist
+        .into_iter()
+        .map(|(k, c)| json!([k as f64, c]))
+        .collect();
+    assert_eq!(v["rows"], json!(want));
+}
+
+#[tokio::test]
+async fn sql_select_where_order_limit_and_functions() {
+    let d = docs();
+    let v = sql(json!({"query": "SELECT host AS h, bytes, bytes * 2 AS twice FROM eslogs WHERE status = 404 AND bytes BETWEEN 0 AND 10000 ORDER BY bytes DESC LIMIT 2"})).await;
+    assert_eq!(
+        columns(&v),
+        cols(&[("h", "keyword"), ("bytes", "long"), ("twice", "long")])
+    );
+    let mut want: Vec<&Doc> = d.iter().filter(|x| x.status == 404).collect();
+    want.sort_by_key(|x| std::cmp::Reverse(x.bytes));
+    assert_eq!(
+        v["rows"],
+        json!(
+            want[..2]
+                .iter()
+                .map(|x| json!([x.host, x.bytes, x.bytes.map(|b| b * 2)]))
+                .collect::<Vec<_>>()
+        )
+    );
+    let v = sql(json!({"query": "SELECT COUNT(*) AS c FROM eslogs WHERE message.keyword LIKE 'GET /page/1%' AND host IN ('web-a', 'web-b')"})).await;
+    assert_eq!(
+        v["rows"][0][0].as_u64().unwrap() as usize,
+        d.iter()
+            .filter(|x| x.message.starts_with("GET /page/1") && x.host != "web-c")
+            .count()
+    );
+    let v = sql(json!({
+        "query": "SELECT COUNT(*) AS c FROM eslogs WHERE status = ? AND \"@timestamp\" >= CAST('2024-05-01T06:00:00Z' AS DATETIME)",
+        "params": [{"type": "integer", "value": 404}]
+    }))
+    .await;
+    assert_eq!(
+        v["rows"][0][0].as_u64().unwrap() as usize,
+        d.iter()
+            .filter(|x| x.status == 404 && x.ts >= T0 + 6 * HOUR)
+            .count()
+    );
+    let v = sql(json!({"query": "SELECT UCASE('abc') AS u, ROUND(2.5) AS r, YEAR(CAST('2024-05-01T00:00:00Z' AS DATETIME)) AS y, \
+        CASE WHEN 1 > 0 THEN 'yes' ELSE 'no' END AS c, IFNULL(NULL, 3) AS n, MOD(7, 3) AS m, LOCATE('b', 'abc') AS l, REPLACE('a.b', '.', '-') AS rp"})).await;
+    assert_eq!(
+        v["rows"],
+        json!([["ABC", 3.0, 2024, "yes", 3, 1, 2, "a-b"]])
+    );
+    assert_eq!(columns(&v)[2].1, "long");
+    let v =
+        sql(json!({"query": "SELECT \"@timestamp\" AS t FROM eslogs ORDER BY t LIMIT 1"})).await;
+    assert_eq!(columns(&v), cols(&[("t", "datetime")]));
+    assert_eq!(v["rows"], json!([[iso(T0)]]));
+}
+
+#[tokio::test]
+async fn sql_show_describe_formats_and_errors() {
+    let v = sql(json!({"query": "SHOW TABLES LIKE 'eslogs%'"})).await;
+    let names: Vec<&str> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[1].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["eslogs", "eslogs2"]);
+    assert_eq!(v["rows"][0][2], "TABLE");
+    let v = sql(json!({"query": "DESCRIBE eslogs"})).await;
+    let rows = v["rows"].as_array().unwrap();
+    assert!(rows.contains(&json!(["bytes", "BIGINT", "long"])), "{v}");
+    assert!(
+        rows.contains(&json!(["@timestamp", "TIMESTAMP", "datetime"])),
+        "{v}"
+    );
+    let r = json_req(
+        "POST",
+        "/_sql?format=txt",
+        &json!({"query": "SELECT 1 AS a"}),
+    )
+    .await;
+    assert_eq!(
+        r.text,
+        "       a       \n---------------\n1              \n"
+    );
+    let r = json_req(
+        "POST",
+        "/_sql?format=csv",
+        &json!({"query": "SELECT 'x' AS a, 2 AS b"}),
+    )
+    .await;
+    assert_eq!(r.text, "a,b\r\nx,2\r\n");
+    let v =
+        sql(json!({"query": "SELECT host FROM eslogs ORDER BY host LIMIT 2", "columnar": true}))
+            .await;
+    assert_eq!(v["values"], json!([["web-a", "web-a"]]));
+
+    let r = json_req(
+        "POST",
+        "/_sql",
+        &json!({"query": "SELECT nope FROM eslogs"}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "verification_exception");
+    assert_eq!(
+        e["reason"],
+        "Found 1 problem\nline 1:8: Unknown column [nope]"
+    );
+    let r = json_req("POST", "/_sql", &json!({"query": "SELECT FROM WHERE"})).await;
+    let e = assert_es_error(&r, 400, "parsing_exception");
+    assert!(e["reason"].as_str().unwrap().starts_with("line 1:"), "{e}");
+    let r = json_req(
+        "POST",
+        "/_sql",
+        &json!({"query": "SELECT tags FROM eslogs"}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "ql_illegal_argument_exception");
+    assert_eq!(e["reason"], "Arrays (returned by [tags]) are not supported");
+    let v = sql(json!({"query": "SELECT tags FROM eslogs ORDER BY \"@timestamp\" LIMIT 1", "field_multi_value_leniency": true})).await;
+    assert_eq!(v["rows"], json!([["a"]]));
+    let r = json_req(
+        "POST",
+        "/_sql",
+        &json!({"query": "SELECT host FROM eslogs", "fetch_size": 5}),
+    )
+    .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+    let r = json_req(
+        "POST",
+        "/_sql",
+        &json!({"query": "SELECT a.x FROM eslogs a JOIN eslogs2 b ON a.host = b.host"}),
+    )
+    .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+    let r = json_req("POST", "/_sql/close", &json!({"cursor": "abc"})).await;
+    assert_eq!(r.json(), json!({"succeeded": true}));
+}

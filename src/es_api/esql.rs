@@ -27,14 +27,14 @@ const QUERY_PARAMS: &[&str] = &[
 
 /// The response formats; the binary ones (cbor, smile, arrow) and yaml are refused with a 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Json,
     Csv,
     Tsv,
     Txt,
 }
 
-fn format_of(p: &Params, h: &HeaderMap) -> Result<Format, EsError> {
+pub(crate) fn format_of(p: &Params, h: &HeaderMap) -> Result<Format, EsError> {
     let name = match p.get("format") {
         Some(f) => f.to_ascii_lowercase(),
         None => {
@@ -167,8 +167,19 @@ async fn plan(
     now_millis: i64,
 ) -> Result<crate::esql::plan::Planned, EsError> {
     let q = parser::parse(&req.query, &req.params)?;
+    plan_parsed(s, &q, req.filter.as_ref(), now_millis).await
+}
+
+/// Plans a parsed pipeline: resolves the indices of its FROM (aliases, data streams, patterns)
+/// and ANDs `filter` (query DSL) and alias filters to each.
+pub(crate) async fn plan_parsed(
+    s: &AppState,
+    q: &parser::Query,
+    filter: Option<&crate::dsl::Query>,
+    now_millis: i64,
+) -> Result<crate::esql::plan::Planned, EsError> {
     let mut sources = Vec::new();
-    if let Some((patterns, _)) = crate::esql::plan::source(&q) {
+    if let Some((patterns, _)) = crate::esql::plan::source(q) {
         for p in patterns {
             if p.name.contains(':') {
                 return Err(EsError::unsupported("ES|QL cross-cluster FROM"));
@@ -192,20 +203,19 @@ async fn plan(
                     continue;
                 }
                 let ctx = crate::plan::Ctx::new(&meta, now_millis);
-                let query = req
-                    .filter
-                    .clone()
+                let query = filter
+                    .cloned()
                     .unwrap_or(crate::dsl::Query::MatchAll { boost: 1.0 });
                 let filter = crate::plan::search_filter(&ctx, &query)?;
                 sources.push(SourceIndex { meta, filter });
             }
         }
     }
-    Planner::new(now_millis, &s.cfg.es_version).plan(&q, &sources)
+    Planner::new(now_millis, &s.cfg.es_version).plan(q, &sources)
 }
 
 /// One value of the ClickHouse answer as the response shows it.
-fn render_value(v: Value, ty: Ty, multi: bool) -> Value {
+pub(crate) fn render_value(v: Value, ty: Ty, multi: bool) -> Value {
     if multi {
         return match v {
             Value::Array(mut items) => match items.len() {
@@ -273,7 +283,7 @@ fn render_value(v: Value, ty: Ty, multi: bool) -> Value {
 }
 
 /// The text of one value in csv/tsv/txt answers.
-fn text_value(v: &Value, null: &str) -> String {
+pub(crate) fn text_value(v: &Value, null: &str) -> String {
     match v {
         Value::Null => null.to_string(),
         Value::String(s) => s.clone(),
@@ -285,7 +295,7 @@ fn text_value(v: &Value, null: &str) -> String {
     }
 }
 
-fn csv_field(s: &str, delim: char) -> String {
+pub(crate) fn csv_field(s: &str, delim: char) -> String {
     if s.contains(delim) || s.contains('"') || s.contains('\n') || s.contains('\r') {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -295,7 +305,7 @@ fn csv_field(s: &str, delim: char) -> String {
 
 /// Elasticsearch's `txt` table: centred headers, `-`/`+` rule, left-aligned cells, columns at
 /// least 15 wide (esql TextFormatter, MIN_COLUMN_WIDTH).
-fn txt_table(names: &[String], rows: &[Vec<Value>]) -> String {
+pub(crate) fn txt_table(names: &[String], rows: &[Vec<Value>]) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(|v| text_value(v, "null")).collect())
@@ -342,6 +352,90 @@ fn txt_table(names: &[String], rows: &[Vec<Value>]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Runs a planned query: its rows, rendered per column type.
+pub(crate) async fn fetch_rows(
+    s: &AppState,
+    planned: &crate::esql::plan::Planned,
+) -> Result<Vec<Vec<Value>>, EsError> {
+    let bytes =
+        s.ch.query_bytes(&planned.select, "JSONCompactEachRow")
+            .await?;
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let raw: Vec<Value> = serde_json::from_slice(line)
+            .map_err(|e| EsError::storage(format!("cannot parse ClickHouse answer: {e}")))?;
+        rows.push(
+            raw.into_iter()
+                .zip(&planned.columns)
+                .map(|(v, (_, ty, multi))| render_value(v, *ty, *multi))
+                .collect(),
+        );
+    }
+    Ok(rows)
+}
+
+/// The csv or tsv text of a table.
+pub(crate) fn delimited(
+    format: Format,
+    delimiter: char,
+    names: &[String],
+    rows: &[Vec<Value>],
+) -> String {
+    let sep = if format == Format::Csv {
+        delimiter
+    } else {
+        '\t'
+    };
+    let eol = if format == Format::Csv { "\r\n" } else { "\n" };
+    let cell = |s: &str| {
+        if format == Format::Csv {
+            csv_field(s, sep)
+        } else {
+            s.replace('\\', "\\\\")
+                .replace('\t', "\\t")
+                .replace('\n', "\\n")
+        }
+    };
+    let mut out = String::new();
+    let header: Vec<String> = names.iter().map(|n| cell(n)).collect();
+    out.push_str(&header.join(&sep.to_string()));
+    out.push_str(eol);
+    for r in rows {
+        let line: Vec<String> = r.iter().map(|v| cell(&text_value(v, ""))).collect();
+        out.push_str(&line.join(&sep.to_string()));
+        out.push_str(eol);
+    }
+    out
+}
+
+/// The `delimiter` parameter (csv only).
+pub(crate) fn delimiter_of(p: &Params, format: Format, path: &str) -> Result<char, EsError> {
+    match p.get("delimiter") {
+        None => Ok(','),
+        Some(_) if format != Format::Csv => Err(EsError::illegal_argument(format!(
+            "parameter: [delimiter] can only be used with the format [csv] for request [{path}]"
+        ))),
+        Some(d) => {
+            let mut chars = d.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if !matches!(c, '"' | '\n' | '\r' | '\t') => Ok(c),
+                _ => Err(EsError::illegal_argument(format!(
+                    "invalid delimiter [{d}]"
+                ))),
+            }
+        }
+    }
+}
+
+pub(crate) fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::Json => "application/json",
+        Format::Csv => "text/csv; charset=utf-8; header=present",
+        Format::Tsv => "text/tab-separated-values; charset=utf-8",
+        Format::Txt => "text/plain; charset=utf-8",
+    }
 }
 
 pub async fn query(
@@ -404,47 +498,11 @@ async fn run(
     let format = format_of(&p, &headers)?;
     let drop_nulls = flag(&p, "drop_null_columns")?;
     flag(&p, "allow_partial_results")?;
-    let delimiter = match p.get("delimiter") {
-        None => ',',
-        Some(_) if format != Format::Csv => {
-            return Err(EsError::illegal_argument(format!(
-                "parameter: [delimiter] can only be used with the format [csv] for request [{path}]"
-            )));
-        }
-        Some(d) => {
-            let mut chars = d.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) if !matches!(c, '"' | '\n' | '\r' | '\t') => c,
-                _ => {
-                    return Err(EsError::illegal_argument(format!(
-                        "invalid {} delimiter [{d}]",
-                        if d.chars().count() == 1 {
-                            ""
-                        } else {
-                            "multi-character"
-                        }
-                    )));
-                }
-            }
-        }
-    };
+    let delimiter = delimiter_of(&p, format, path)?;
     let req = parse_request(&body, is_async)?;
     let now_millis = chrono::Utc::now().timestamp_millis();
     let planned = plan(&s, &req, now_millis).await?;
-    let bytes =
-        s.ch.query_bytes(&planned.select, "JSONCompactEachRow")
-            .await?;
-    let mut rows: Vec<Vec<Value>> = Vec::new();
-    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let raw: Vec<Value> = serde_json::from_slice(line)
-            .map_err(|e| EsError::storage(format!("cannot parse ClickHouse answer: {e}")))?;
-        rows.push(
-            raw.into_iter()
-                .zip(&planned.columns)
-                .map(|(v, (_, ty, multi))| render_value(v, *ty, *multi))
-                .collect(),
-        );
-    }
+    let rows = fetch_rows(&s, &planned).await?;
     let all: Vec<Value> = planned
         .columns
         .iter()
@@ -489,44 +547,15 @@ async fn run(
             };
             out.insert("values".into(), Value::Array(values));
             (
-                "application/json",
+                content_type(format),
                 serde_json::to_string(&Value::Object(out)).unwrap_or_default(),
             )
         }
-        Format::Csv | Format::Tsv => {
-            let sep = if format == Format::Csv {
-                delimiter
-            } else {
-                '\t'
-            };
-            let cell = |s: &str| {
-                if format == Format::Csv {
-                    csv_field(s, sep)
-                } else {
-                    s.replace('\\', "\\\\")
-                        .replace('\t', "\\t")
-                        .replace('\n', "\\n")
-                }
-            };
-            let mut out = String::new();
-            let header: Vec<String> = names.iter().map(|n| cell(n)).collect();
-            out.push_str(&header.join(&sep.to_string()));
-            out.push_str(if format == Format::Csv { "\r\n" } else { "\n" });
-            for r in &rows {
-                let line: Vec<String> = r.iter().map(|v| cell(&text_value(v, ""))).collect();
-                out.push_str(&line.join(&sep.to_string()));
-                out.push_str(if format == Format::Csv { "\r\n" } else { "\n" });
-            }
-            (
-                if format == Format::Csv {
-                    "text/csv; charset=utf-8; header=present"
-                } else {
-                    "text/tab-separated-values; charset=utf-8"
-                },
-                out,
-            )
-        }
-        Format::Txt => ("text/plain; charset=utf-8", txt_table(&names, &rows)),
+        Format::Csv | Format::Tsv => (
+            content_type(format),
+            delimited(format, delimiter, &names, &rows),
+        ),
+        Format::Txt => (content_type(format), txt_table(&names, &rows)),
     };
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, ct)], text).into_response())
 }

@@ -14,6 +14,7 @@
 //! (`Found 1 problem\nline L:C: …`) for unknown columns, functions and type mismatches, both 400.
 //! The supported language is documented in `docs/esql.md`.
 
+pub mod essql;
 pub mod functions;
 pub mod parser;
 pub mod plan;
