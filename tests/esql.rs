@@ -1024,10 +1024,12 @@ async fn sql_select_where_order_limit_and_functions() {
 #[tokio::test]
 async fn sql_show_describe_formats_and_errors() {
     let v = sql(json!({"query": "SHOW TABLES LIKE 'eslogs%'"})).await;
+    // Indices (aliases are VIEWs; another test adds one).
     let names: Vec<&str> = v["rows"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|r| r[2] == "TABLE")
         .map(|r| r[1].as_str().unwrap())
         .collect();
     assert_eq!(names, ["eslogs", "eslogs2"]);
@@ -1101,4 +1103,62 @@ async fn sql_show_describe_formats_and_errors() {
     assert_es_error(&r, 400, "illegal_argument_exception");
     let r = json_req("POST", "/_sql/close", &json!({"cursor": "abc"})).await;
     assert_eq!(r.json(), json!({"succeeded": true}));
+}
+
+// storage.md "Tables elastichouse did not create": ES|QL reads them too (DateTime and IPv4 columns
+// as date and ip; `_id` a hash of the row).
+#[tokio::test]
+async fn existing_clickhouse_table() {
+    load().await;
+    clickhouse_sql(
+        "CREATE TABLE IF NOT EXISTS esql_ext (ts DateTime, host String, bytes Int64, ip IPv4) \
+         ENGINE = MergeTree ORDER BY ts",
+    )
+    .await;
+    clickhouse_sql("TRUNCATE TABLE esql_ext").await;
+    clickhouse_sql(
+        "INSERT INTO esql_ext VALUES ('2024-01-01 00:00:00','a',100,'10.0.0.1'), ('2024-01-02 00:00:00','b',7,'192.168.0.1')",
+    )
+    .await;
+    let v = esql(
+        "FROM esql_ext METADATA _id | WHERE CIDR_MATCH(ip, \"10.0.0.0/8\") | EVAL d = DATE_TRUNC(1 day, ts) \
+         | KEEP ts, d, ip, bytes, _id",
+    )
+    .await;
+    assert_eq!(
+        columns(&v),
+        cols(&[
+            ("ts", "date"),
+            ("d", "date"),
+            ("ip", "ip"),
+            ("bytes", "long"),
+            ("_id", "keyword")
+        ])
+    );
+    let row = &v["values"][0];
+    assert_eq!(row[0], "2024-01-01T00:00:00.000Z");
+    assert_eq!(row[2], "10.0.0.1");
+    assert_eq!(row[3], 100);
+    assert!(row[4].as_str().is_some_and(|s| s.len() == 32), "{row}");
+}
+
+// indices-aliases.md: a filtered alias filters what FROM reads through it.
+#[tokio::test]
+async fn filtered_alias() {
+    load().await;
+    let r = json_req(
+        "POST",
+        "/_aliases",
+        &json!({"actions": [{"add": {"index": "eslogs", "alias": "eslogs_errors", "filter": {"range": {"status": {"gte": 500}}}}}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = esql("FROM eslogs_errors | STATS c = COUNT(*)").await;
+    assert_eq!(
+        v["values"],
+        json!([[docs().iter().filter(|d| d.status >= 500).count()]])
+    );
+    // Reached directly too: unfiltered.
+    let v = esql("FROM eslogs_errors, eslogs | STATS c = COUNT(*)").await;
+    assert_eq!(v["values"], json!([[N]]));
 }

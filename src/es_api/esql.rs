@@ -180,35 +180,42 @@ pub(crate) async fn plan_parsed(
 ) -> Result<crate::esql::plan::Planned, EsError> {
     let mut sources = Vec::new();
     if let Some((patterns, _)) = crate::esql::plan::source(q) {
-        for p in patterns {
-            if p.name.contains(':') {
-                return Err(EsError::unsupported("ES|QL cross-cluster FROM"));
+        if patterns.iter().any(|p| p.name.contains(':')) {
+            return Err(EsError::unsupported("ES|QL cross-cluster FROM"));
+        }
+        // One index expression, so that an index reached both directly and through a filtered
+        // alias is read unfiltered, as Elasticsearch resolves it.
+        let expr: Vec<&str> = patterns.iter().map(|p| p.name.as_str()).collect();
+        let expr = expr.join(",");
+        let unknown = |name: &str| {
+            let pos = patterns
+                .iter()
+                .find(|p| p.name == name)
+                .map_or(patterns[0].pos, |p| p.pos);
+            verification_error(pos, format!("Unknown index [{name}]"))
+        };
+        let metas = match s.catalog.resolve(&expr, ResolveOptions::default()).await {
+            Ok(m) => m,
+            Err(e) if e.kind == "index_not_found_exception" => {
+                let name = e
+                    .extra
+                    .get("index")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&expr);
+                return Err(unknown(name));
             }
-            let metas = match s.catalog.resolve(&p.name, ResolveOptions::default()).await {
-                Ok(m) => m,
-                Err(e) if e.kind == "index_not_found_exception" => Vec::new(),
-                Err(e) => return Err(e),
-            };
-            if metas.is_empty() {
-                return Err(verification_error(
-                    p.pos,
-                    format!("Unknown index [{}]", p.name),
-                ));
-            }
-            for meta in metas {
-                if sources
-                    .iter()
-                    .any(|x: &SourceIndex| x.meta.name == meta.name)
-                {
-                    continue;
-                }
-                let ctx = crate::plan::Ctx::new(&meta, now_millis);
-                let query = filter
-                    .cloned()
-                    .unwrap_or(crate::dsl::Query::MatchAll { boost: 1.0 });
-                let filter = crate::plan::search_filter(&ctx, &query)?;
-                sources.push(SourceIndex { meta, filter });
-            }
+            Err(e) => return Err(e),
+        };
+        if metas.is_empty() {
+            return Err(unknown(&expr));
+        }
+        let query = filter
+            .cloned()
+            .unwrap_or(crate::dsl::Query::MatchAll { boost: 1.0 });
+        for meta in metas {
+            let ctx = crate::plan::Ctx::new(&meta, now_millis);
+            let filter = crate::plan::search_filter(&ctx, &query)?;
+            sources.push(SourceIndex { meta, filter });
         }
     }
     Planner::new(now_millis, &s.cfg.es_version).plan(q, &sources)

@@ -1125,7 +1125,7 @@ fn index_columns(meta: &IndexMeta) -> Vec<(String, TExpr)> {
             Some(f) => {
                 let sql = match &f.constant_value {
                     Some(v) if f.column.is_empty() => sql::lit(v.as_str()),
-                    _ => f.column_expr(),
+                    _ => normalized(f.column_expr(), &f.column_type),
                 };
                 TExpr {
                     sql,
@@ -1139,6 +1139,26 @@ fn index_columns(meta: &IndexMeta) -> Vec<(String, TExpr)> {
         out.push((info.path.clone(), e));
     }
     out
+}
+
+/// A column of a table elastichouse did not create, in the representation the planner works on:
+/// `DateTime`/`Date` as `DateTime64(3)`, `IPv4` as `IPv6` (what the index tables store).
+fn normalized(e: Expr, ty: &sql::ChType) -> Expr {
+    let conv: Option<fn(Expr) -> Expr> = match ty.element() {
+        sql::ChType::DateTime(_) | sql::ChType::Date | sql::ChType::Date32 => {
+            Some(|x| Expr::func("toDateTime64", vec![x, sql::lit(3), sql::lit("UTC")]))
+        }
+        sql::ChType::IPv4 => Some(|x| Expr::func("toIPv6", vec![x])),
+        _ => None,
+    };
+    match conv {
+        None => e,
+        Some(c) if ty.is_array() => Expr::func(
+            "arrayMap",
+            vec![sql::lambda(["v"], c(Expr::Column(sql::Ident::new("v")))), e],
+        ),
+        Some(c) => c(e),
+    }
 }
 
 /// The FROM clause of an index and whether it is read with FINAL — the same read as `_search`
