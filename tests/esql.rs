@@ -896,13 +896,22 @@ async fn async_query_api() {
     assert_eq!(v["is_running"], false);
     assert!(v.get("id").is_none());
     assert_eq!(v["values"], json!([[1]]));
+    // Kept: the id answers GET (the same query as of the same `now`) and DELETE.
     let r = json_req(
         "POST",
         "/_query/async",
-        &json!({"query": "ROW a = 1", "keep_on_completion": true}),
+        &json!({"query": "FROM eslogs | STATS c = COUNT(*), t = MAX(NOW())", "keep_on_completion": true}),
     )
     .await;
-    assert_es_error(&r, 400, "illegal_argument_exception");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let first = r.json();
+    let id = first["id"].as_str().unwrap().to_string();
+    assert_eq!(first["is_running"], false);
+    let again = get(&format!("/_query/async/{id}")).await.json();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["values"], first["values"]);
+    let r = req("DELETE", &format!("/_query/async/{id}"), None).await;
+    assert_eq!(r.json(), json!({"acknowledged": true}));
     let r =
         get("/_query/async/FmNJRUZ1YWZCU3dHY1BIOUhaenVSRkEaaXFlZ3h4c1RTWFNocDdnY2FSaERnUTozNDE=")
             .await;

@@ -78,6 +78,8 @@ struct Request {
     params: parser::Params,
     filter: Option<crate::dsl::Query>,
     columnar: bool,
+    /// Async: hand out an id for the (finished) query.
+    keep: bool,
 }
 
 fn parse_request(body: &[u8], is_async: bool) -> Result<Request, EsError> {
@@ -92,6 +94,7 @@ fn parse_request(body: &[u8], is_async: bool) -> Result<Request, EsError> {
         params: parser::Params::default(),
         filter: None,
         columnar: false,
+        keep: false,
     };
     let mut has_query = false;
     for (k, v) in &m {
@@ -129,14 +132,12 @@ fn parse_request(body: &[u8], is_async: bool) -> Result<Request, EsError> {
                 }
             }
             "tables" => return Err(EsError::unsupported("ES|QL [tables]")),
-            // The async API runs the query to completion before answering, so nothing is left
-            // to keep unless asked to store the result, which is not implemented.
             "keep_on_completion" if is_async => {
-                if v.as_bool() == Some(true) {
-                    return Err(EsError::unsupported(
-                        "ES|QL async [keep_on_completion: true] (stored async results)",
-                    ));
-                }
+                req.keep = v.as_bool().ok_or_else(|| {
+                    EsError::x_content_parse(
+                        "[esql/query] failed to parse field [keep_on_completion]",
+                    )
+                })?;
             }
             "wait_for_completion_timeout" | "keep_alive" if is_async => {
                 if !v.is_string() {
@@ -455,9 +456,10 @@ pub async fn query(
     run(s, uri.path(), p, headers, body, false).await
 }
 
-/// `POST /_query/async`: the query runs to completion before the answer (`is_running: false`,
-/// no `id`, as Elasticsearch answers a query that finished within `wait_for_completion_timeout`
-/// and was not asked to be kept).
+/// `POST /_query/async`: the query runs to completion before the answer (`is_running: false`).
+/// With `keep_on_completion`, the answer carries an `id` that holds the request itself and its
+/// `now` (nothing is stored, so any daemon can answer for it): `GET /_query/async/{id}` runs the
+/// query again as of that `now` — the same answer unless documents changed since.
 pub async fn query_async(
     State(s): State<AppState>,
     OriginalUri(uri): OriginalUri,
@@ -468,10 +470,47 @@ pub async fn query_async(
     run(s, uri.path(), p, headers, body, true).await
 }
 
-/// `GET`/`DELETE /_query/async/{id}`: no id is ever handed out (see [`query_async`]), so every id
-/// is unknown: Elasticsearch's 404 for it.
-pub async fn async_by_id(Path(id): Path<String>) -> ApiResult {
-    Err(EsError::new(404, "resource_not_found_exception", id))
+const ASYNC_ID_PREFIX: &str = "ehq1.";
+
+fn encode_async_id(body: &[u8], now_millis: i64) -> String {
+    use base64::Engine;
+    let v = json!({"b": String::from_utf8_lossy(body), "n": now_millis});
+    format!(
+        "{ASYNC_ID_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    )
+}
+
+fn decode_async_id(id: &str) -> Result<(Bytes, i64), EsError> {
+    use base64::Engine;
+    let not_found = || EsError::new(404, "resource_not_found_exception", id);
+    let raw = id.strip_prefix(ASYNC_ID_PREFIX).ok_or_else(not_found)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| not_found())?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| not_found())?;
+    match (v["b"].as_str(), v["n"].as_i64()) {
+        (Some(b), Some(n)) => Ok((Bytes::from(b.to_string()), n)),
+        _ => Err(not_found()),
+    }
+}
+
+/// `GET /_query/async/{id}`: the kept query's answer (see [`query_async`]).
+pub async fn async_get(
+    State(s): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    UrlQuery(p): UrlQuery<Params>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let (body, now) = decode_async_id(&id)?;
+    execute(&s, uri.path(), p, headers, body, true, Some((id, now))).await
+}
+
+/// `DELETE /_query/async/{id}`: nothing is stored, so a valid id is simply acknowledged.
+pub async fn async_delete(Path(id): Path<String>) -> ApiResult {
+    decode_async_id(&id)?;
+    Ok(super::ok(json!({"acknowledged": true})).into_response())
 }
 
 async fn run(
@@ -481,6 +520,19 @@ async fn run(
     headers: HeaderMap,
     body: Bytes,
     is_async: bool,
+) -> ApiResult {
+    execute(&s, path, p, headers, body, is_async, None).await
+}
+
+/// Runs one query request; `kept`: the async id and `now` of a kept query being fetched again.
+async fn execute(
+    s: &AppState,
+    path: &str,
+    p: Params,
+    headers: HeaderMap,
+    body: Bytes,
+    is_async: bool,
+    kept: Option<(String, i64)>,
 ) -> ApiResult {
     let started = Instant::now();
     let known: &[&str] = if is_async {
@@ -497,19 +549,22 @@ async fn run(
         QUERY_PARAMS
     };
     super::search::check_params(path, &p, known)?;
-    if is_async && p.get("keep_on_completion").is_some_and(|v| v == "true") {
-        return Err(EsError::unsupported(
-            "ES|QL async [keep_on_completion: true] (stored async results)",
-        ));
-    }
     let format = format_of(&p, &headers)?;
     let drop_nulls = flag(&p, "drop_null_columns")?;
     flag(&p, "allow_partial_results")?;
     let delimiter = delimiter_of(&p, format, path)?;
     let req = parse_request(&body, is_async)?;
-    let now_millis = chrono::Utc::now().timestamp_millis();
-    let planned = plan(&s, &req, now_millis).await?;
-    let rows = fetch_rows(&s, &planned).await?;
+    let now_millis = kept
+        .as_ref()
+        .map_or_else(|| chrono::Utc::now().timestamp_millis(), |k| k.1);
+    let planned = plan(s, &req, now_millis).await?;
+    let rows = fetch_rows(s, &planned).await?;
+    let keep_requested = req.keep || p.get("keep_on_completion").is_some_and(|v| v == "true");
+    let id = match kept {
+        Some((id, _)) => Some(id),
+        None if is_async && keep_requested => Some(encode_async_id(&body, now_millis)),
+        None => None,
+    };
     let all: Vec<Value> = planned
         .columns
         .iter()
@@ -536,6 +591,9 @@ async fn run(
     let (ct, text) = match format {
         Format::Json => {
             let mut out = Map::new();
+            if let Some(id) = &id {
+                out.insert("id".into(), json!(id));
+            }
             if is_async {
                 out.insert("is_running".into(), json!(false));
             }

@@ -150,7 +150,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_query/async", post(esql::query_async))
         .route(
             "/_query/async/{id}",
-            get(esql::async_by_id).delete(esql::async_by_id),
+            get(esql::async_get).delete(esql::async_delete),
         )
         .route("/_count", get(search::count_all).post(search::count_all))
         .route("/{index}/_count", get(search::count).post(search::count))
