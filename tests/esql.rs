@@ -1171,3 +1171,56 @@ async fn filtered_alias() {
     let v = esql("FROM eslogs_errors, eslogs | STATS c = COUNT(*)").await;
     assert_eq!(v["values"], json!([[N]]));
 }
+
+// commands/stats-by.md "Filtering aggregates": `agg WHERE condition` per aggregate.
+#[tokio::test]
+async fn stats_with_filtered_aggregates() {
+    let d = docs();
+    let v = esql(
+        "FROM eslogs | STATS errors = COUNT(*) WHERE status >= 500, big = SUM(bytes) WHERE bytes > 500, n = COUNT(*) BY host | SORT host",
+    )
+    .await;
+    let want: Vec<Value> = HOSTS
+        .iter()
+        .map(|h| {
+            let g: Vec<&Doc> = d.iter().filter(|x| x.host == *h).collect();
+            let big: Vec<i64> = g
+                .iter()
+                .filter_map(|x| x.bytes)
+                .filter(|b| *b > 500)
+                .collect();
+            json!([
+                g.iter().filter(|x| x.status >= 500).count(),
+                if big.is_empty() {
+                    Value::Null
+                } else {
+                    json!(big.iter().sum::<i64>())
+                },
+                g.len(),
+                h
+            ])
+        })
+        .collect();
+    assert_eq!(v["values"], json!(want));
+}
+
+// Field names are data: a name with quotes, backticks and backslashes is one backquoted ES|QL
+// identifier (`` doubled) and one escaped ClickHouse identifier.
+#[tokio::test]
+async fn hostile_field_names() {
+    load().await;
+    let name = "we`ird'name\\x";
+    let mapping =
+        json!({"mappings": {"properties": {name: {"type": "keyword"}, "n": {"type": "long"}}}});
+    load_docs(
+        "esql_hostile",
+        Some(&mapping),
+        &[json!({name: "v1", "n": 1}), json!({name: "v2", "n": 2})],
+    )
+    .await;
+    let v =
+        esql("FROM esql_hostile | WHERE `we``ird'name\\x` == \"v2\" | KEEP `we``ird'name\\x`, n")
+            .await;
+    assert_eq!(columns(&v), cols(&[(name, "keyword"), ("n", "long")]));
+    assert_eq!(v["values"], json!([["v2", 2]]));
+}

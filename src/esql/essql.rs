@@ -462,6 +462,7 @@ impl Translator<'_> {
             let aggs = rw.aggs;
             commands.push((
                 Command::Stats {
+                    filters: vec![None; aggs.len()],
                     aggs,
                     by: groups.clone(),
                 },

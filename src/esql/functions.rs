@@ -319,15 +319,39 @@ impl Planner {
             multi: false,
             agg: true,
         };
+        // `STATS agg WHERE cond`: rows that do not match give the aggregate no value.
+        let filter = self.agg_filter.clone();
+        let count_rows = || match &filter {
+            Some(c) => f("countIf", vec![c.clone()]),
+            None => f("count", vec![]),
+        };
+        let only_matching = |t: TExpr| match &filter {
+            None => t,
+            Some(c) => TExpr {
+                sql: f(
+                    "if",
+                    vec![
+                        c.clone(),
+                        t.sql.clone(),
+                        if t.multi {
+                            f("array", vec![])
+                        } else {
+                            sql::null()
+                        },
+                    ],
+                ),
+                ..t
+            },
+        };
         if name == "count" {
             arity(e, name, args, 0, 1)?;
             return Ok(match args.first() {
-                None => agg(f("count", vec![]), Ty::Long),
-                Some(a) if matches!(a.kind, ExprKind::Star) => agg(f("count", vec![]), Ty::Long),
+                None => agg(count_rows(), Ty::Long),
+                Some(a) if matches!(a.kind, ExprKind::Star) => agg(count_rows(), Ty::Long),
                 Some(a) => {
-                    let t = self.expr(a, scope, Ctx::Row)?;
+                    let t = only_matching(self.expr(a, scope, Ctx::Row)?);
                     if matches!(a.kind, ExprKind::Lit(_)) && t.ty != Ty::Null {
-                        agg(f("count", vec![]), Ty::Long)
+                        agg(count_rows(), Ty::Long)
                     } else if t.multi {
                         agg(
                             f("toInt64", vec![f("sum", vec![f("length", vec![t.sql])])]),
@@ -345,7 +369,7 @@ impl Planner {
             _ => (1, 1),
         };
         arity(e, name, args, min, max)?;
-        let t = self.expr(&args[0], scope, Ctx::Row)?;
+        let t = only_matching(self.expr(&args[0], scope, Ctx::Row)?);
         let numeric = |t: &TExpr| -> Result<(), EsError> {
             if t.ty.is_numeric() || t.ty == Ty::Null {
                 Ok(())

@@ -497,6 +497,8 @@ pub enum Command {
     Eval(Vec<Field>),
     Stats {
         aggs: Vec<Field>,
+        /// The `WHERE` of each aggregate (`STATS c = COUNT(*) WHERE x > 1`).
+        filters: Vec<Option<Expr>>,
         by: Vec<Field>,
     },
     Sort(Vec<SortKey>),
@@ -754,17 +756,29 @@ impl<'a> Parser<'a> {
             }
             "stats" => {
                 self.next();
-                let aggs = if self.is_kw("by") || self.at_command_end() {
-                    Vec::new()
-                } else {
-                    self.fields()?
-                };
+                let mut aggs = Vec::new();
+                let mut filters = Vec::new();
+                if !(self.is_kw("by") || self.at_command_end()) {
+                    loop {
+                        let mut one = self.fields_one()?;
+                        aggs.push(one.remove(0));
+                        // `agg WHERE condition`: the aggregate sees only matching rows.
+                        filters.push(if self.eat_kw("where") {
+                            Some(self.expr()?)
+                        } else {
+                            None
+                        });
+                        if !self.eat_sym(",") {
+                            break;
+                        }
+                    }
+                }
                 let by = if self.eat_kw("by") {
                     self.fields()?
                 } else {
                     Vec::new()
                 };
-                Command::Stats { aggs, by }
+                Command::Stats { aggs, filters, by }
             }
             "sort" => {
                 self.next();
@@ -980,8 +994,17 @@ impl<'a> Parser<'a> {
         Ok(Named { name, pos: t.pos })
     }
 
+    /// One `[name =] expr`.
+    fn fields_one(&mut self) -> Result<Vec<Field>, EsError> {
+        self.fields_upto(true)
+    }
+
     /// `[name =] expr, …` of ROW, EVAL and STATS.
     fn fields(&mut self) -> Result<Vec<Field>, EsError> {
+        self.fields_upto(false)
+    }
+
+    fn fields_upto(&mut self, just_one: bool) -> Result<Vec<Field>, EsError> {
         let mut out = Vec::new();
         loop {
             let named = matches!(self.peek().tok, Tok::Ident(_) | Tok::Quoted(_)) && {
@@ -1004,7 +1027,7 @@ impl<'a> Parser<'a> {
                     expr,
                 });
             }
-            if !self.eat_sym(",") {
+            if just_one || !self.eat_sym(",") {
                 return Ok(out);
             }
         }

@@ -96,6 +96,8 @@ pub struct Planner {
     saw_limit: bool,
     /// The Elasticsearch version the daemon reports (SHOW INFO).
     version: String,
+    /// The `WHERE` of the STATS aggregate being translated.
+    pub(super) agg_filter: Option<Expr>,
 }
 
 /// The index patterns and metadata fields of the query's `FROM`, if it starts with one.
@@ -186,6 +188,7 @@ impl Planner {
             now_millis,
             saw_limit: false,
             version: version.to_string(),
+            agg_filter: None,
         }
     }
 
@@ -331,7 +334,7 @@ impl Planner {
                 }
                 Ok(rel)
             }
-            Command::Stats { aggs, by } => self.stats(rel, aggs, by, pos),
+            Command::Stats { aggs, filters, by } => self.stats(rel, aggs, filters, by, pos),
             Command::Sort(keys) => {
                 if rel.limit.is_some() {
                     rel = self.wrap(rel);
@@ -644,6 +647,7 @@ impl Planner {
         &mut self,
         mut rel: Rel,
         aggs: &[super::parser::Field],
+        filters: &[Option<AExpr>],
         by: &[super::parser::Field],
         pos: Pos,
     ) -> Result<Rel, EsError> {
@@ -659,8 +663,26 @@ impl Planner {
         let mut out: Vec<(String, TExpr, String)> = Vec::new();
         let mut groups = Vec::new();
         let mut agg_exprs = Vec::new();
-        for f in aggs {
-            let t = self.expr(&f.expr, &rel.cols, Ctx::Agg)?;
+        for (k, f) in aggs.iter().enumerate() {
+            self.agg_filter = match filters.get(k).and_then(Option::as_ref) {
+                None => None,
+                Some(c) => {
+                    let t = self.expr(c, &rel.cols, Ctx::Row)?;
+                    if !matches!(t.ty, Ty::Boolean | Ty::Null) {
+                        return Err(verification_error(
+                            c.pos,
+                            format!(
+                                "Condition expression needs to be boolean, found [{}]",
+                                t.ty.name().to_ascii_uppercase()
+                            ),
+                        ));
+                    }
+                    Some(single(&t))
+                }
+            };
+            let t = self.expr(&f.expr, &rel.cols, Ctx::Agg);
+            self.agg_filter = None;
+            let t = t?;
             if !t.agg {
                 return Err(verification_error(
                     f.expr.pos,
