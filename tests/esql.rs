@@ -1224,3 +1224,35 @@ async fn hostile_field_names() {
     assert_eq!(columns(&v), cols(&[(name, "keyword"), ("n", "long")]));
     assert_eq!(v["values"], json!([["v2", 2]]));
 }
+
+// functions-operators/search-functions.md: MATCH, the `:` operator and QSTR in the WHERE after FROM
+// run as the query DSL's match / query_string (analyzed tokens, not substrings).
+#[tokio::test]
+async fn full_text_functions() {
+    let d = docs();
+    let count = |v: &Value| v["values"][0][0].as_u64().unwrap() as usize;
+    let v =
+        esql("FROM eslogs | WHERE MATCH(message, \"21\") AND status == 500 | STATS c = COUNT(*)")
+            .await;
+    // "took 21 ms" is document 3; the token "21" does not match inside "210".
+    assert_eq!(count(&v), 1);
+    assert_eq!(
+        d.iter()
+            .filter(|x| x.message.contains(" 21 ") && x.status == 500)
+            .count(),
+        1
+    );
+    let v = esql("FROM eslogs | WHERE message : \"21\" | STATS c = COUNT(*)").await;
+    assert_eq!(count(&v), 1);
+    let v =
+        esql("FROM eslogs | WHERE QSTR(\"message:21 OR host:web-b\") | STATS c = COUNT(*)").await;
+    assert_eq!(
+        count(&v),
+        d.iter()
+            .filter(|x| x.message.contains(" 21 ") || x.host == "web-b")
+            .count()
+    );
+    let r =
+        esql_body(json!({"query": "FROM eslogs | LIMIT 5 | WHERE MATCH(message, \"x\")"})).await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+}

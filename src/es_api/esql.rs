@@ -171,6 +171,31 @@ async fn plan(
     plan_parsed(s, &q, req.filter.as_ref(), now_millis).await
 }
 
+/// The full-text conditions of a query (see [`crate::esql::plan::take_full_text`]) as one DSL
+/// query ANDed with the request's `filter`.
+fn with_full_text(
+    q: &mut parser::Query,
+    filter: Option<&crate::dsl::Query>,
+) -> Result<Option<crate::dsl::Query>, EsError> {
+    let full_text = crate::esql::plan::take_full_text(q)?;
+    if full_text.is_empty() {
+        return Ok(filter.cloned());
+    }
+    let mut all: Vec<crate::dsl::Query> = full_text
+        .iter()
+        .map(crate::dsl::parse_query)
+        .collect::<Result<_, _>>()?;
+    all.extend(filter.cloned());
+    Ok(Some(crate::dsl::Query::Bool(Box::new(crate::dsl::Bool {
+        must: Vec::new(),
+        filter: all,
+        should: Vec::new(),
+        must_not: Vec::new(),
+        minimum_should_match: None,
+        boost: 1.0,
+    }))))
+}
+
 /// Plans a parsed pipeline: resolves the indices of its FROM (aliases, data streams, patterns)
 /// and ANDs `filter` (query DSL) and alias filters to each.
 pub(crate) async fn plan_parsed(
@@ -179,6 +204,10 @@ pub(crate) async fn plan_parsed(
     filter: Option<&crate::dsl::Query>,
     now_millis: i64,
 ) -> Result<crate::esql::plan::Planned, EsError> {
+    let mut q = q.clone();
+    let filter = with_full_text(&mut q, filter)?;
+    let filter = filter.as_ref();
+    let q = &q;
     let mut sources = Vec::new();
     if let Some((patterns, _)) = crate::esql::plan::source(q) {
         if patterns.iter().any(|p| p.name.contains(':')) {

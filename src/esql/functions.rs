@@ -1233,12 +1233,14 @@ impl Planner {
             | "mv_median" | "mv_dedupe" | "mv_sort" | "mv_concat" | "mv_slice" | "mv_append" => {
                 self.multi_value(e, name, args, ts)
             }
-            "match" | "qstr" | "kql" | "match_phrase" | "multi_match" | "score" => {
-                Err(EsError::unsupported(format!(
-                    "ES|QL full-text function [{}]",
-                    name.to_ascii_uppercase()
-                )))
-            }
+            "match" | "qstr" => Err(EsError::unsupported(format!(
+                "ES|QL [{}] other than as a condition of the WHERE right after FROM",
+                name.to_ascii_uppercase()
+            ))),
+            "kql" | "match_phrase" | "multi_match" | "score" => Err(EsError::unsupported(format!(
+                "ES|QL full-text function [{}]",
+                name.to_ascii_uppercase()
+            ))),
             _ if name.starts_with("st_") => Err(EsError::unsupported(format!(
                 "ES|QL spatial function [{}]",
                 name.to_ascii_uppercase()

@@ -1156,7 +1156,14 @@ impl<'a> Parser<'a> {
                 return Err(EsError::unsupported("ES|QL operator [=~]"));
             }
             Tok::Sym(":") => {
-                return Err(EsError::unsupported("ES|QL match operator [:]"));
+                // `field : "text"` is MATCH(field, "text").
+                self.next();
+                let right = self.additive()?;
+                return Ok(self.mk(
+                    ExprKind::Call("match".into(), vec![left, right]),
+                    pos,
+                    start,
+                ));
             }
             _ => None,
         };

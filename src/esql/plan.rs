@@ -108,6 +108,88 @@ pub fn source(q: &Query) -> Option<(&[Named], &[Named])> {
     }
 }
 
+/// Takes the full-text conditions out of the WHERE right after FROM — MATCH(field, "text"),
+/// `field : "text"`, QSTR("query string") among its top-level ANDs — and returns them as query
+/// DSL, for the `_search` planner to translate like the request's `filter` (tokens and analyzers
+/// as `match` and `query_string` have them). Elsewhere they answer a 400 (see `functions`).
+pub fn take_full_text(q: &mut Query) -> Result<Vec<serde_json::Value>, EsError> {
+    let Some((Command::Where(cond), _)) = q.commands.get(1) else {
+        return Ok(Vec::new());
+    };
+    if !matches!(q.commands.first(), Some((Command::From { .. }, _))) {
+        return Ok(Vec::new());
+    }
+    fn conjuncts(e: &AExpr, out: &mut Vec<AExpr>) {
+        match &e.kind {
+            ExprKind::Bin(BinOp::And, a, b) => {
+                conjuncts(a, out);
+                conjuncts(b, out);
+            }
+            _ => out.push(e.clone()),
+        }
+    }
+    let mut parts = Vec::new();
+    conjuncts(cond, &mut parts);
+    let mut dsl = Vec::new();
+    let mut rest = Vec::new();
+    for p in parts {
+        let value = |a: &AExpr| match &a.kind {
+            ExprKind::Lit(Lit::Str(s)) => Some(serde_json::json!(s)),
+            ExprKind::Lit(Lit::Int(n)) => Some(serde_json::json!(n)),
+            ExprKind::Lit(Lit::Double(x)) => Some(serde_json::json!(x)),
+            ExprKind::Lit(Lit::Bool(b)) => Some(serde_json::json!(b)),
+            _ => None,
+        };
+        match &p.kind {
+            ExprKind::Call(name, args) if name == "match" => match args.as_slice() {
+                [f, v] => match (&f.kind, value(v)) {
+                    (ExprKind::Field(field), Some(v)) => {
+                        dsl.push(serde_json::json!({"match": {field: {"query": v}}}));
+                    }
+                    _ => {
+                        return Err(verification_error(
+                            p.pos,
+                            format!("[{}] needs a field and a constant query", p.text),
+                        ));
+                    }
+                },
+                _ => return Err(EsError::unsupported("MATCH options")),
+            },
+            ExprKind::Call(name, args) if name == "qstr" => match args.as_slice() {
+                [v] => match value(v) {
+                    Some(v) => dsl.push(serde_json::json!({"query_string": {"query": v}})),
+                    None => {
+                        return Err(verification_error(
+                            p.pos,
+                            format!("[{}] needs a constant query", p.text),
+                        ));
+                    }
+                },
+                _ => return Err(EsError::unsupported("QSTR options")),
+            },
+            _ => rest.push(p),
+        }
+    }
+    if dsl.is_empty() {
+        return Ok(dsl);
+    }
+    let mut it = rest.into_iter();
+    match it.next() {
+        None => {
+            q.commands.remove(1);
+        }
+        Some(first) => {
+            let merged = it.fold(first, |a, b| AExpr {
+                pos: a.pos,
+                text: format!("{} AND {}", a.text, b.text),
+                kind: ExprKind::Bin(BinOp::And, Box::new(a), Box::new(b)),
+            });
+            q.commands[1].0 = Command::Where(merged);
+        }
+    }
+    Ok(dsl)
+}
+
 /// Normalises a time-span unit (`1 hour`, `2 days`, `5 min`) to its singular name.
 pub fn span_unit(word: &str) -> Option<&'static str> {
     Some(match word.to_ascii_lowercase().as_str() {
