@@ -370,6 +370,23 @@ async fn bucket_and_date_trunc() {
 async fn keep_drop_rename() {
     let v = esql("FROM eslogs | KEEP *, host | LIMIT 0").await;
     assert_eq!(columns(&v).last().unwrap().0, "host");
+    // A partial wildcard beats `*`; between equals the rightmost wins (keep.md precedence).
+    let v = esql("FROM eslogs | KEEP message*, *, h* | LIMIT 0").await;
+    let names: Vec<String> = columns(&v).into_iter().map(|c| c.0).collect();
+    assert_eq!(
+        names,
+        [
+            "message",
+            "message.keyword",
+            "@timestamp",
+            "bytes",
+            "ip",
+            "price",
+            "status",
+            "tags",
+            "host"
+        ]
+    );
     let v = esql(
         "FROM eslogs | DROP message*, @timestamp, p* | RENAME host AS server, b = bytes | LIMIT 0",
     )

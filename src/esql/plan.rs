@@ -456,16 +456,23 @@ impl Planner {
                 Ok(rel)
             }
             Command::Keep(patterns) => {
-                let mut owner: Vec<Option<usize>> = vec![None; rel.cols.len()];
+                // Which pattern places each column (commands/keep.md): a complete name beats a
+                // partial wildcard, which beats `*`; on a tie the rightmost pattern wins.
+                let mut owner: Vec<Option<(u8, usize)>> = vec![None; rel.cols.len()];
                 for (pi, p) in patterns.iter().enumerate() {
-                    let exact = !p.name.contains('*');
+                    let rank = if !p.name.contains('*') {
+                        3
+                    } else if p.name == "*" {
+                        1
+                    } else {
+                        2
+                    };
                     let mut hit = false;
                     for (ci, c) in rel.cols.iter().enumerate() {
                         if glob(&p.name, &c.name) {
                             hit = true;
-                            // An exact name wins over a wildcard; among wildcards the first.
-                            if exact || owner[ci].is_none() {
-                                owner[ci] = Some(pi);
+                            if owner[ci].is_none_or(|(r, _)| rank >= r) {
+                                owner[ci] = Some((rank, pi));
                             }
                         }
                     }
@@ -473,6 +480,7 @@ impl Planner {
                         return Err(unknown_column(p, &rel.cols));
                     }
                 }
+                let owner: Vec<Option<usize>> = owner.into_iter().map(|o| o.map(|x| x.1)).collect();
                 let mut out = Vec::new();
                 for pi in 0..patterns.len() {
                     for (ci, c) in rel.cols.iter().enumerate() {
