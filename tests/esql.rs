@@ -1273,3 +1273,62 @@ async fn full_text_functions() {
         esql_body(json!({"query": "FROM eslogs | LIMIT 5 | WHERE MATCH(message, \"x\")"})).await;
     assert_es_error(&r, 400, "illegal_argument_exception");
 }
+
+// commands/lookup-join.md: LEFT JOIN with an index in `lookup` mode on a key field; its other
+// fields are added (null where nothing matches); an index not in lookup mode is refused.
+#[tokio::test]
+async fn lookup_join() {
+    load().await;
+    let mapping = json!({
+        "settings": {"index": {"mode": "lookup"}},
+        "mappings": {"properties": {"host": {"type": "keyword"}, "region": {"type": "keyword"}, "owner": {"type": "keyword"}}}
+    });
+    load_docs(
+        "eslookup",
+        Some(&mapping),
+        &[
+            json!({"host": "web-a", "region": "eu", "owner": "alice"}),
+            json!({"host": "web-b", "region": "us", "owner": "bob"}),
+        ],
+    )
+    .await;
+    let v = esql("FROM eslogs | SORT @timestamp | LIMIT 3 | LOOKUP JOIN eslookup ON host | KEEP host, region, owner").await;
+    assert_eq!(
+        columns(&v),
+        cols(&[
+            ("host", "keyword"),
+            ("region", "keyword"),
+            ("owner", "keyword")
+        ])
+    );
+    assert_eq!(
+        v["values"],
+        json!([
+            ["web-a", "eu", "alice"],
+            ["web-b", "us", "bob"],
+            ["web-c", null, null]
+        ])
+    );
+    let v = esql(
+        "FROM eslogs | LOOKUP JOIN eslookup ON host | STATS c = COUNT(*) BY region | SORT region",
+    )
+    .await;
+    let per = |h: &str| docs().iter().filter(|d| d.host == h).count();
+    assert_eq!(
+        v["values"],
+        json!([
+            [per("web-a"), "eu"],
+            [per("web-b"), "us"],
+            [per("web-c"), null]
+        ])
+    );
+    let e = esql_error(
+        "FROM eslogs | LOOKUP JOIN eslogs2 ON host",
+        "verification_exception",
+    )
+    .await;
+    assert_eq!(
+        e,
+        "Found 1 problem\nline 1:27: invalid [eslogs2] resolution in lookup mode to an index in [standard] mode"
+    );
+}

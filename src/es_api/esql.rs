@@ -248,7 +248,48 @@ pub(crate) async fn plan_parsed(
             sources.push(SourceIndex { meta, filter });
         }
     }
-    Planner::new(now_millis, &s.cfg.es_version).plan(q, &sources)
+    let mut lookups = Vec::new();
+    for index in crate::esql::plan::lookup_indices(q) {
+        let metas = match s
+            .catalog
+            .resolve(&index.name, ResolveOptions::default())
+            .await
+        {
+            Ok(m) => m,
+            Err(e) if e.kind == "index_not_found_exception" => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        match metas.as_slice() {
+            [meta] => {
+                let ctx = crate::plan::Ctx::new(meta, now_millis);
+                let filter =
+                    crate::plan::search_filter(&ctx, &crate::dsl::Query::MatchAll { boost: 1.0 })?;
+                lookups.push(SourceIndex {
+                    meta: meta.clone(),
+                    filter,
+                });
+            }
+            [] => {
+                return Err(verification_error(
+                    index.pos,
+                    format!("Unknown index [{}]", index.name),
+                ));
+            }
+            _ => {
+                return Err(verification_error(
+                    index.pos,
+                    format!(
+                        "invalid [{}] resolution in lookup mode to [{}] indices",
+                        index.name,
+                        metas.len()
+                    ),
+                ));
+            }
+        }
+    }
+    Planner::new(now_millis, &s.cfg.es_version)
+        .with_lookups(lookups)
+        .plan(q, &sources)
 }
 
 /// One value of the ClickHouse answer as the response shows it.

@@ -70,6 +70,9 @@ pub fn normalise_settings(v: &Value) -> Result<Value, EsError> {
             | "auto_expand_replicas"
             | "mapping.total_fields.limit"
             | "query.default_field" => {}
+            // `lookup` mode marks an index ES|QL's LOOKUP JOIN may read (docs/esql.md); it is
+            // stored like any other. Other modes (logsdb, time_series) are not implemented.
+            "mode" if matches!(v.as_str(), Some("standard" | "lookup")) => {}
             k if k.starts_with("analysis.")
                 || k.starts_with("lifecycle.")
                 || k.starts_with("routing.") => {}

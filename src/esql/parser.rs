@@ -299,6 +299,39 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// `JOIN <index>` after `LOOKUP`: the index name is read like a FROM pattern.
+    fn lookup_target(&mut self, out: &mut Vec<Token>) -> Result<(), EsError> {
+        self.skip_ws()?;
+        let (start, pos) = (self.offset(), self.pos());
+        let word = self.ident(false);
+        out.push(Token {
+            tok: Tok::Ident(word),
+            pos,
+            start,
+            end: self.offset(),
+        });
+        self.skip_ws()?;
+        let (start, pos) = (self.offset(), self.pos());
+        let tok = if self.peek(0) == Some('"') {
+            Tok::Pattern(self.string()?)
+        } else {
+            while self
+                .peek(0)
+                .is_some_and(|c| !c.is_whitespace() && !matches!(c, ',' | '|' | '"'))
+            {
+                self.bump();
+            }
+            Tok::Pattern(self.src[start..self.offset()].to_string())
+        };
+        out.push(Token {
+            tok,
+            pos,
+            start,
+            end: self.offset(),
+        });
+        Ok(())
+    }
+
     fn tokens(mut self) -> Result<Vec<Token>, EsError> {
         let mut out: Vec<Token> = Vec::new();
         let mut command_start = true;
@@ -364,6 +397,7 @@ impl<'a> Lexer<'a> {
             });
             match keyword.as_deref() {
                 Some("from") => self.index_patterns(&mut out)?,
+                Some("lookup") => self.lookup_target(&mut out)?,
                 Some("keep") | Some("drop") => star_idents = true,
                 _ => {}
             }
@@ -517,6 +551,11 @@ pub enum Command {
         pattern: String,
     },
     MvExpand(Named),
+    /// `LOOKUP JOIN index ON field, …`.
+    LookupJoin {
+        index: Named,
+        on: Vec<Named>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -597,7 +636,7 @@ fn describe(t: &Tok) -> String {
 
 const SOURCE_COMMANDS: &str = "{'row', 'from', 'show'}";
 const PROCESSING_COMMANDS: &str = "{'dissect', 'drop', 'eval', 'grok', 'keep', 'limit', \
-     'mv_expand', 'rename', 'sort', 'stats', 'where'}";
+     'lookup', 'mv_expand', 'rename', 'sort', 'stats', 'where'}";
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> &Token {
@@ -914,9 +953,39 @@ impl<'a> Parser<'a> {
                 self.next();
                 Command::MvExpand(self.name()?)
             }
-            "enrich" | "lookup" | "inlinestats" | "change_point" | "completion" | "fork"
-            | "rerank" | "sample" | "rrf" | "fuse" | "lookup_join" | "join" | "inline"
-            | "insist" | "metrics" | "ts" => {
+            "lookup" => {
+                self.next();
+                if !self.eat_kw("join") {
+                    return Err(self.mismatch("'join'"));
+                }
+                let t = self.next();
+                let Tok::Pattern(index) = t.tok else {
+                    return Err(parsing_error(
+                        t.pos,
+                        "expected an index name after LOOKUP JOIN",
+                    ));
+                };
+                if !self.eat_kw("on") {
+                    return Err(self.mismatch("'on'"));
+                }
+                let mut on = Vec::new();
+                loop {
+                    on.push(self.name()?);
+                    if !self.eat_sym(",") {
+                        break;
+                    }
+                }
+                Command::LookupJoin {
+                    index: Named {
+                        name: index,
+                        pos: t.pos,
+                    },
+                    on,
+                }
+            }
+            "enrich" | "inlinestats" | "change_point" | "completion" | "fork" | "rerank"
+            | "sample" | "rrf" | "fuse" | "lookup_join" | "join" | "inline" | "insist"
+            | "metrics" | "ts" => {
                 return Err(EsError::unsupported(format!(
                     "ES|QL command [{}]",
                     word.to_ascii_uppercase()
@@ -1546,7 +1615,7 @@ mod tests {
         assert_eq!(
             err("FROM t | WHER x"),
             "line 1:10: mismatched input 'WHER' expecting {'dissect', 'drop', 'eval', 'grok', \
-             'keep', 'limit', 'mv_expand', 'rename', 'sort', 'stats', 'where'}"
+             'keep', 'limit', 'lookup', 'mv_expand', 'rename', 'sort', 'stats', 'where'}"
         );
         assert!(err("row a = (1").starts_with("line 1:11: mismatched input '<EOF>'"));
         assert!(err("row a = \"x").starts_with("line 1:9: unterminated"));

@@ -98,6 +98,21 @@ pub struct Planner {
     version: String,
     /// The `WHERE` of the STATS aggregate being translated.
     pub(super) agg_filter: Option<Expr>,
+    /// The indices of the query's LOOKUP JOINs.
+    lookups: Vec<SourceIndex>,
+    /// A LEFT JOIN is in the statement: non-matching rows must read NULL, not default values.
+    joined: bool,
+}
+
+/// The pipeline's LOOKUP JOIN indices (resolved by the caller like FROM).
+pub fn lookup_indices(q: &Query) -> Vec<&Named> {
+    q.commands
+        .iter()
+        .filter_map(|(c, _)| match c {
+            Command::LookupJoin { index, .. } => Some(index),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The index patterns and metadata fields of the query's `FROM`, if it starts with one.
@@ -271,7 +286,15 @@ impl Planner {
             saw_limit: false,
             version: version.to_string(),
             agg_filter: None,
+            lookups: Vec::new(),
+            joined: false,
         }
+    }
+
+    /// The resolved indices of the query's LOOKUP JOINs.
+    pub fn with_lookups(mut self, lookups: Vec<SourceIndex>) -> Planner {
+        self.lookups = lookups;
+        self
     }
 
     fn alias(&mut self) -> String {
@@ -303,7 +326,7 @@ impl Planner {
         if items.is_empty() {
             items.push(sql::lit(0).alias(self.alias()));
         }
-        let select = Select {
+        let mut select = Select {
             items,
             from: rel.from,
             final_: rel.final_,
@@ -312,6 +335,9 @@ impl Planner {
             limit,
             ..Default::default()
         };
+        if self.joined {
+            select = select.setting("join_use_nulls", 1);
+        }
         Ok(Planned { select, columns })
     }
 
@@ -540,6 +566,7 @@ impl Planner {
                 }
                 Ok(rel)
             }
+            Command::LookupJoin { index, on } => self.lookup_join(rel, index, on),
             Command::MvExpand(field) => {
                 let Some(i) = rel.cols.iter().position(|c| c.name == field.name) else {
                     return Err(unknown_column(field, &rel.cols));
@@ -731,6 +758,124 @@ impl Planner {
                 })
             }
         }
+    }
+
+    /// LOOKUP JOIN (commands/lookup-join.md): a LEFT JOIN on the key fields; the lookup index's
+    /// other fields are added at the end, replacing columns of the same name; several matches give
+    /// several rows.
+    fn lookup_join(&mut self, rel: Rel, index: &Named, on: &[Named]) -> Result<Rel, EsError> {
+        let Some(lookup) = self
+            .lookups
+            .iter()
+            .find(|l| l.meta.name == index.name || l.meta.aliases.contains_key(&index.name))
+        else {
+            return Err(verification_error(
+                index.pos,
+                format!("Unknown index [{}]", index.name),
+            ));
+        };
+        let mode = lookup
+            .meta
+            .settings
+            .get("mode")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("standard");
+        if mode != "lookup" {
+            return Err(verification_error(
+                index.pos,
+                format!(
+                    "invalid [{}] resolution in lookup mode to an index in [{mode}] mode",
+                    index.name
+                ),
+            ));
+        }
+        let right_cols = index_columns(&lookup.meta);
+        let (lookup_from, lookup_final) = index_from(&lookup.meta);
+        let lookup_filter = lookup.filter.clone();
+        let left = self.wrap(rel);
+        let mut keys = Vec::new();
+        for k in on {
+            let Some(l) = left.cols.iter().find(|c| c.name == k.name) else {
+                return Err(unknown_column(k, &left.cols));
+            };
+            let Some((_, r)) = right_cols.iter().find(|(n, _)| *n == k.name) else {
+                return Err(verification_error(
+                    k.pos,
+                    format!("Unknown column [{}] in right side of join", k.name),
+                ));
+            };
+            let compatible = l.e.ty == r.ty
+                || (l.e.ty.is_string() && r.ty.is_string())
+                || (l.e.ty.is_integral() && r.ty.is_integral());
+            if !compatible {
+                return Err(verification_error(
+                    k.pos,
+                    format!(
+                        "JOIN left field [{}] of type [{}] is incompatible with right field [{}] of type [{}]",
+                        k.name,
+                        l.e.ty.name().to_ascii_uppercase(),
+                        k.name,
+                        r.ty.name().to_ascii_uppercase()
+                    ),
+                ));
+            }
+            keys.push((single(&l.e), k.name.clone()));
+        }
+        let mut items = Vec::new();
+        let mut added = Vec::new();
+        let mut key_aliases = Vec::new();
+        for (name, t) in right_cols {
+            let a = self.alias();
+            items.push(t.sql.clone().alias(a.clone()));
+            if let Some((_, kname)) = keys.iter().find(|(_, n)| *n == name) {
+                key_aliases.push((kname.clone(), a));
+                continue;
+            }
+            added.push(Col {
+                name,
+                e: TExpr {
+                    sql: sql::col(a),
+                    ..t
+                },
+            });
+        }
+        let right = Select {
+            items,
+            from: Some(lookup_from),
+            final_: lookup_final,
+            where_: (lookup_filter != sql::lit(true)).then_some(lookup_filter),
+            ..Default::default()
+        };
+        let on_expr = sql::and_all(keys.iter().map(|(l, kname)| {
+            let a = &key_aliases
+                .iter()
+                .find(|(n, _)| n == kname)
+                .expect("key column")
+                .1;
+            l.clone().eq(sql::col(a.clone()))
+        }));
+        self.joined = true;
+        let Some(left_from) = left.from else {
+            unreachable!("wrap always has a FROM")
+        };
+        let mut cols: Vec<Col> = left
+            .cols
+            .into_iter()
+            .filter(|c| !added.iter().any(|a| a.name == c.name))
+            .collect();
+        cols.extend(added);
+        let joined = Rel {
+            from: Some(FromClause::LeftJoin {
+                left: Box::new(left_from.alias("..l")),
+                right: Box::new(FromClause::from(right).alias("..r")),
+                on: on_expr,
+            }),
+            cols,
+            order: left.order,
+            ..Default::default()
+        };
+        // Materialise the join before later commands refer to its columns.
+        Ok(self.wrap(joined))
     }
 
     fn stats(
