@@ -1332,3 +1332,29 @@ async fn lookup_join() {
         "Found 1 problem\nline 1:27: invalid [eslogs2] resolution in lookup mode to an index in [standard] mode"
     );
 }
+
+// Bounded parsing (DESIGN.md "Bounded recursion in every parser"): long operator chains are
+// fine, deeper nesting is a parsing_exception, never a crash.
+#[tokio::test]
+async fn long_chains_and_deep_nesting() {
+    let q = format!(
+        "FROM eslogs | WHERE bytes == -1{} | STATS c = COUNT(*)",
+        (0..250)
+            .map(|i| format!(" OR bytes == {}", i * 100 + 50))
+            .collect::<String>()
+    );
+    let v = esql(&q).await;
+    assert_eq!(v["values"], json!([[N - 1]]));
+    let deep = format!("ROW a = {}1{}", "(".repeat(40), ")".repeat(40));
+    assert!(
+        esql_error(&deep, "parsing_exception")
+            .await
+            .contains("maximum expression depth")
+    );
+    let long = format!("ROW a = 1{}", " + 1".repeat(300));
+    assert!(
+        esql_error(&long, "parsing_exception")
+            .await
+            .contains("maximum expression depth")
+    );
+}

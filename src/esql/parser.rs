@@ -13,7 +13,10 @@ use crate::error::EsError;
 use serde_json::Value;
 
 /// Deepest expression nesting accepted (parentheses, operators, function calls).
-pub const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 32;
+/// Longest chain of binary operators (`a OR b OR …`, `1 + 2 + …`): each link nests the tree one
+/// level, which the planner and the SQL renderer walk recursively.
+pub const MAX_CHAIN: usize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
@@ -605,6 +608,7 @@ pub fn parse(src: &str, params: &Params) -> Result<Query, EsError> {
         tokens,
         i: 0,
         depth: 0,
+        chain: 0,
         params,
         next_positional: 0,
     };
@@ -616,6 +620,8 @@ struct Parser<'a> {
     tokens: Vec<Token>,
     i: usize,
     depth: usize,
+    /// Links of the operator chains being parsed (see [`MAX_CHAIN`]).
+    chain: usize,
     params: &'a Params,
     next_positional: usize,
 }
@@ -1102,6 +1108,19 @@ impl<'a> Parser<'a> {
         }
     }
 
+    fn link(&mut self, pos: Pos) -> Result<(), EsError> {
+        self.chain += 1;
+        if self.chain > MAX_CHAIN {
+            return Err(parsing_error(
+                pos,
+                format!(
+                    "ES|QL statement exceeded the maximum expression depth allowed ({MAX_CHAIN})"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn enter(&mut self, pos: Pos) -> Result<(), EsError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -1133,8 +1152,11 @@ impl<'a> Parser<'a> {
 
     fn or(&mut self) -> Result<Expr, EsError> {
         let (pos, start) = (self.peek().pos, self.peek().start);
+        let base = self.chain;
         let mut left = self.and()?;
         while self.eat_kw("or") {
+            // Each link of a chain nests the tree one level deeper.
+            self.link(pos)?;
             let right = self.and()?;
             left = self.mk(
                 ExprKind::Bin(BinOp::Or, Box::new(left), Box::new(right)),
@@ -1142,13 +1164,17 @@ impl<'a> Parser<'a> {
                 start,
             );
         }
+        self.chain = base;
         Ok(left)
     }
 
     fn and(&mut self) -> Result<Expr, EsError> {
         let (pos, start) = (self.peek().pos, self.peek().start);
+        let base = self.chain;
         let mut left = self.not()?;
         while self.eat_kw("and") {
+            // Each link of a chain nests the tree one level deeper.
+            self.link(pos)?;
             let right = self.not()?;
             left = self.mk(
                 ExprKind::Bin(BinOp::And, Box::new(left), Box::new(right)),
@@ -1156,6 +1182,7 @@ impl<'a> Parser<'a> {
                 start,
             );
         }
+        self.chain = base;
         Ok(left)
     }
 
@@ -1250,6 +1277,7 @@ impl<'a> Parser<'a> {
 
     fn additive(&mut self) -> Result<Expr, EsError> {
         let (pos, start) = (self.peek().pos, self.peek().start);
+        let base = self.chain;
         let mut left = self.multiplicative()?;
         loop {
             let op = if self.is_sym("+") {
@@ -1257,9 +1285,11 @@ impl<'a> Parser<'a> {
             } else if self.is_sym("-") {
                 BinOp::Sub
             } else {
+                self.chain = base;
                 return Ok(left);
             };
             self.next();
+            self.link(pos)?;
             let right = self.multiplicative()?;
             left = self.mk(
                 ExprKind::Bin(op, Box::new(left), Box::new(right)),
@@ -1271,6 +1301,7 @@ impl<'a> Parser<'a> {
 
     fn multiplicative(&mut self) -> Result<Expr, EsError> {
         let (pos, start) = (self.peek().pos, self.peek().start);
+        let base = self.chain;
         let mut left = self.unary()?;
         loop {
             let op = if self.is_sym("*") {
@@ -1280,9 +1311,11 @@ impl<'a> Parser<'a> {
             } else if self.is_sym("%") {
                 BinOp::Mod
             } else {
+                self.chain = base;
                 return Ok(left);
             };
             self.next();
+            self.link(pos)?;
             let right = self.unary()?;
             left = self.mk(
                 ExprKind::Bin(op, Box::new(left), Box::new(right)),
@@ -1622,5 +1655,10 @@ mod tests {
         assert!(err("from t\n| limit -1").starts_with("line 2:9:"));
         let deep = format!("row a = {}1{}", "(".repeat(100), ")".repeat(100));
         assert!(err(&deep).contains("maximum expression depth"));
+        let chain = format!("row a = 1{}", " + 1".repeat(300));
+        assert!(err(&chain).contains("maximum expression depth"));
+        let ors = format!("row a = true{}", " OR false".repeat(300));
+        assert!(err(&ors).contains("maximum expression depth"));
+        p(&format!("row a = 1{}", " + 1".repeat(250)));
     }
 }

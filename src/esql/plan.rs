@@ -1108,7 +1108,7 @@ impl Planner {
                     agg: t.agg,
                 })
             }
-            ExprKind::Bin(op, l, r) => self.binary(e, *op, l, r, scope, ctx),
+            ExprKind::Bin(..) => self.binary_chain(e, scope, ctx),
             ExprKind::IsNull(inner, negated) => {
                 let t = self.expr(inner, scope, ctx)?;
                 let sql = if t.multi {
@@ -1238,17 +1238,35 @@ impl Planner {
         }
     }
 
+    /// A chain of binary operators (`a OR b OR …`, `1 + 2 + …`, parsed left-nested), translated
+    /// along its left spine without recursing on it, so that long chains need no deep stack.
+    fn binary_chain(&mut self, e: &AExpr, scope: &[Col], ctx: Ctx) -> Result<TExpr, EsError> {
+        let mut spine = Vec::new();
+        let mut cur = e;
+        while let ExprKind::Bin(_, l, _) = &cur.kind {
+            spine.push(cur);
+            cur = l;
+        }
+        let mut acc = self.expr(cur, scope, ctx)?;
+        for node in spine.into_iter().rev() {
+            let ExprKind::Bin(op, l, r) = &node.kind else {
+                unreachable!("the spine holds binary nodes")
+            };
+            let rt = self.expr(r, scope, ctx)?;
+            acc = self.binary(node, *op, l, r, acc, rt)?;
+        }
+        Ok(acc)
+    }
+
     fn binary(
         &mut self,
         e: &AExpr,
         op: BinOp,
         l: &AExpr,
         r: &AExpr,
-        scope: &[Col],
-        ctx: Ctx,
+        lt: TExpr,
+        rt: TExpr,
     ) -> Result<TExpr, EsError> {
-        let lt = self.expr(l, scope, ctx)?;
-        let rt = self.expr(r, scope, ctx)?;
         let agg = lt.agg || rt.agg;
         let (lt, rt) = (
             self.coerce_to(l, lt.clone(), rt.ty)?,
@@ -1643,6 +1661,18 @@ mod tests {
             "SELECT `host` AS `..c1`, `bytes` / 1024.0 AS `..c2` FROM `db`.`logs` FINAL \
              WHERE `bytes` > 10 ORDER BY `bytes` / 1024.0 DESC NULLS FIRST LIMIT 5"
         );
+    }
+
+    #[test]
+    fn longest_chains_plan_and_render_on_a_default_stack() {
+        // The tokio worker threads of the daemon have the default 2 MiB stack, like test threads.
+        let chain = format!(
+            "FROM logs | WHERE bytes > 0{} | EVAL x = 1{}",
+            " OR bytes > 1".repeat(250),
+            " + bytes".repeat(250)
+        );
+        let s = plan(&chain);
+        assert!(s.len() > 5000);
     }
 
     #[test]
