@@ -1358,3 +1358,20 @@ async fn long_chains_and_deep_nesting() {
             .contains("maximum expression depth")
     );
 }
+
+// Elasticsearch SQL: a very long operator chain is a parsing_exception, not a crash.
+#[tokio::test]
+async fn sql_long_chains() {
+    let q = format!(
+        "SELECT COUNT(*) AS c FROM eslogs WHERE bytes = -1{}",
+        " OR bytes = 50".repeat(100)
+    );
+    let v = sql(json!({ "query": q })).await;
+    assert_eq!(v["rows"], json!([[1]]));
+    let q = format!(
+        "SELECT COUNT(*) AS c FROM eslogs WHERE bytes = -1{}",
+        " OR bytes = 50".repeat(3_000)
+    );
+    let r = json_req("POST", "/_sql", &json!({ "query": q })).await;
+    assert_es_error(&r, 400, "parsing_exception");
+}

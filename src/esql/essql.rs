@@ -45,7 +45,24 @@ const AGGREGATES: &[&str] = &[
     "values",
 ];
 
+/// Deepest expression tree translated (a chain `a OR b OR …` nests one level per link).
+pub const MAX_DEPTH: usize = 256;
+
+/// [`parse_here`] on a thread with a stack large enough for the deepest trees `sqlparser` builds
+/// and drops (its operator chains are not depth-bounded); the calling task waits for it.
 pub fn parse(sql: &str, params: &[serde_json::Value]) -> Result<SqlStatement, EsError> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("essql-parse".into())
+            .stack_size(64 << 20)
+            .spawn_scoped(scope, || parse_here(sql, params))
+            .map_err(|e| EsError::storage(format!("cannot start the SQL parser thread: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(EsError::storage("the SQL parser failed")))
+    })
+}
+
+pub fn parse_here(sql: &str, params: &[serde_json::Value]) -> Result<SqlStatement, EsError> {
     let stmts = sqlparser::parser::Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| {
         // "sql parser error: Expected: …, found: … at Line: 1, Column: 8"
         let text = e.to_string();
@@ -82,6 +99,7 @@ pub fn parse(sql: &str, params: &[serde_json::Value]) -> Result<SqlStatement, Es
             let mut t = Translator {
                 params,
                 next_param: 0,
+                depth: 0,
             };
             Ok(SqlStatement::Select(t.query(query)?))
         }
@@ -160,6 +178,7 @@ fn unsupported(what: impl std::fmt::Display) -> EsError {
 struct Translator<'a> {
     params: &'a [serde_json::Value],
     next_param: usize,
+    depth: usize,
 }
 
 /// An SQL LIKE pattern (`%`, `_`) as an ES|QL LIKE pattern (`*`, `?`).
@@ -592,6 +611,19 @@ impl Translator<'_> {
     }
 
     fn expr(&mut self, e: &q::Expr) -> Result<Expr, EsError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(parsing_error(
+                pos_of(e),
+                format!("SQL statement is too large; the expression depth is over {MAX_DEPTH}"),
+            ));
+        }
+        let r = self.expr_inner(e);
+        self.depth -= 1;
+        r
+    }
+
+    fn expr_inner(&mut self, e: &q::Expr) -> Result<Expr, EsError> {
         let pos = pos_of(e);
         let text = e.to_string();
         let kind = match e {
