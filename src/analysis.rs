@@ -98,13 +98,16 @@ pub fn token_columns_for(
     columns
         .into_iter()
         .filter(|c| text.contains(c))
-        .map(|c| {
-            (
-                token_column(&c),
-                crate::sql::ChType::array(crate::sql::ChType::String),
-            )
-        })
+        .map(|c| (token_column(&c), token_column_type()))
         .collect()
+}
+
+/// The type of a token column: `Array(LowCardinality(String))`. Tokens repeat across documents, so
+/// the dictionary encoding makes the column about four times smaller than `Array(String)`, and
+/// ClickHouse's text index on it answers `count()` of a token predicate from the index alone.
+pub fn token_column_type() -> crate::sql::ChType {
+    use crate::sql::ChType;
+    ChType::array(ChType::LowCardinality(Box::new(ChType::String)))
 }
 
 /// The token column value for a text column's value as prepared for ClickHouse (a string, or an

@@ -23,8 +23,43 @@ pub const COL_ID: &str = "_id";
 pub const COL_SOURCE: &str = "_source";
 pub const COL_VERSION: &str = "_version";
 pub const COL_SEQ_NO: &str = "_seq_no";
+/// The tombstone flag of the first layout (format 1) only.
 pub const COL_DELETED: &str = "_deleted";
-pub const RESERVED: [&str; 5] = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, COL_DELETED];
+/// The row state of the log-native layout (format 2): see [`RowState`].
+pub const COL_STATE: &str = sql::STATE_COLUMN;
+
+/// Table layouts, recorded as `format` in the table comment (docs/storage.md).
+/// 1: `ReplacingMergeTree(_seq_no, _deleted) ORDER BY _id`, read with FINAL.
+pub const FORMAT_REPLACING: u64 = 1;
+/// 2: the log-native layout: `MergeTree` sorted by the time field, a row-state column, no FINAL.
+pub const FORMAT_LOG: u64 = 2;
+
+/// The state of a row in the log-native layout. Readers see only [`RowState::Live`] rows
+/// ([`sql::Rows::Live`]); writes that replace a document insert the new version as pending and
+/// then flip both versions in one lightweight `UPDATE` (docs/storage.md, "`_id` semantics").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RowState {
+    Live = 0,
+    /// Inserted, not yet visible: becomes `Live` when its write commits.
+    Pending = 1,
+    /// An older version of a document that a later write replaced or deleted.
+    Superseded = 2,
+    /// The record of a delete: never read, keeps the version and sequence number of the id.
+    Tombstone = 3,
+    /// A tombstone whose write has not committed yet.
+    PendingTombstone = 4,
+}
+
+/// The reserved columns of a layout (never a field of the mapping).
+pub fn reserved_columns(format: u64) -> [&'static str; 5] {
+    let flag = if format >= FORMAT_LOG {
+        COL_STATE
+    } else {
+        COL_DELETED
+    };
+    [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, flag]
+}
 
 /// Everything the catalog knows, as one consistent snapshot.
 type Snapshot = Arc<View>;
@@ -198,7 +233,14 @@ pub fn logical_name(physical: &str) -> &str {
     }
 }
 
+/// Without a watcher ([`Catalog::watch`]), the cache is reloaded when it is this old.
 const CACHE_TTL: Duration = Duration::from_secs(5);
+/// How often the watcher compares ClickHouse's table definitions with the cached ones (changes by
+/// other daemons, or by hand, reach this one within about this long).
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long cached BM25 statistics of an index serve when this daemon did not write to it (writes
+/// of other daemons show after at most this long).
+pub const STATS_TTL: Duration = Duration::from_secs(2);
 /// The table of cluster-level metadata (index and component templates). Its name starts with `_`,
 /// which no index name may, so it never collides with an index and is never listed as one.
 pub const METADATA_TABLE: &str = "_elastichouse_metadata";
@@ -215,6 +257,15 @@ pub struct IndexMeta {
     /// Created by elastichouse (reserved columns present, writable). Otherwise an existing table
     /// served read-only.
     pub managed: bool,
+    /// The table layout ([`FORMAT_REPLACING`], [`FORMAT_LOG`]); 0 for tables we did not create.
+    pub format: u64,
+    /// The fields of the table's sorting key (log-native layout), in key order. Their columns
+    /// keep one value per document: they cannot become arrays.
+    pub sort_fields: Vec<String>,
+    /// Whether a document without a value for the first sort field may have been stored. While
+    /// not, a descending sort on that field can read the table backwards (see
+    /// [`IndexMeta::reads_sort_field_backwards`]).
+    pub sort_field_nulls: bool,
     pub mappings: Mappings,
     /// `settings.index` as Elasticsearch shows it, minus the generated parts.
     pub settings: Value,
@@ -238,6 +289,30 @@ pub struct IndexMeta {
 impl IndexMeta {
     pub fn table(&self) -> Ident {
         Ident::new(&self.name)
+    }
+
+    /// Which rows a read of this index's table sees.
+    pub fn rows(&self) -> sql::Rows {
+        match (self.managed, self.format) {
+            (false, _) => sql::Rows::All,
+            (true, FORMAT_REPLACING) => sql::Rows::Final,
+            (true, _) => sql::Rows::Live,
+        }
+    }
+
+    /// Whether the table is in the log-native layout.
+    pub fn log_native(&self) -> bool {
+        self.managed && self.format >= FORMAT_LOG
+    }
+
+    /// True when a descending sort on `field` (missing values last, Elasticsearch's default) can be
+    /// written `DESC NULLS FIRST`, the order in which ClickHouse reads the table backwards: `field`
+    /// is the first sort field and no document without it was ever stored, so no NULL can come
+    /// first.
+    pub fn reads_sort_field_backwards(&self, field: &str) -> bool {
+        self.log_native()
+            && !self.sort_field_nulls
+            && self.sort_fields.first().is_some_and(|f| f == field)
     }
 
     /// The columns keyed by field path (what the schema module works with); token columns keep
@@ -283,7 +358,7 @@ impl IndexMeta {
 
     fn comment(&self) -> String {
         let mut m = json!({
-            "format": 1,
+            "format": self.format,
             "uuid": self.uuid,
             "creation_date": self.creation_date,
             "settings": self.settings,
@@ -294,6 +369,12 @@ impl IndexMeta {
         }
         if let Some(ds) = &self.data_stream {
             m["data_stream"] = json!(ds);
+        }
+        if !self.sort_fields.is_empty() {
+            m["sort_fields"] = json!(self.sort_fields);
+        }
+        if self.sort_field_nulls {
+            m["sort_field_nulls"] = json!(true);
         }
         json!({ COMMENT_KEY: m }).to_string()
     }
@@ -317,7 +398,20 @@ pub struct Catalog {
     metadata: RwLock<Option<(Instant, MetadataDocs)>>,
     /// Last version written to the metadata table (versions only grow).
     metadata_version: AtomicU64,
+    /// Set once [`Catalog::watch`] runs: the cache then stays valid until a change is seen.
+    watched: std::sync::atomic::AtomicBool,
+    /// The fingerprint of the definitions the cached snapshot was loaded from.
+    fingerprint: AtomicU64,
+    /// Per index: bumped by every write this daemon commits (invalidates cached statistics).
+    writes: parking_lot::Mutex<HashMap<String, u64>>,
+    /// BM25 statistics by (index, statistics query): when computed, the index's write generation
+    /// then, and the values.
+    stats: parking_lot::Mutex<HashMap<(String, String), CachedStats>>,
 }
+
+/// Statistics of one (index, statistics query): when computed, the index's write generation
+/// then, and the values.
+type CachedStats = (Instant, u64, Vec<f64>);
 
 /// Documents of the metadata table, keyed by (kind, name).
 pub type MetadataDocs = Arc<BTreeMap<(String, String), Value>>;
@@ -415,7 +509,101 @@ impl Catalog {
             seq_nos: Default::default(),
             metadata: RwLock::new(None),
             metadata_version: AtomicU64::new(0),
+            watched: Default::default(),
+            fingerprint: AtomicU64::new(0),
+            writes: Default::default(),
+            stats: Default::default(),
         }
+    }
+
+    /// Records that this daemon changed the documents of `index`.
+    pub fn note_write(&self, index: &str) {
+        *self.writes.lock().entry(index.to_string()).or_default() += 1;
+    }
+
+    /// The write generation of `index` (see [`Catalog::note_write`]).
+    pub fn write_generation(&self, index: &str) -> u64 {
+        self.writes.lock().get(index).copied().unwrap_or(0)
+    }
+
+    /// Cached statistics of `index` for the statistics query `key`, if still current.
+    pub fn cached_stats(&self, index: &str, key: &str) -> Option<Vec<f64>> {
+        let generation = self.write_generation(index);
+        let stats = self.stats.lock();
+        let (at, g, v) = stats.get(&(index.to_string(), key.to_string()))?;
+        (*g == generation && at.elapsed() < STATS_TTL).then(|| v.clone())
+    }
+
+    pub fn store_stats(&self, index: &str, key: String, generation: u64, values: Vec<f64>) {
+        let mut stats = self.stats.lock();
+        if stats.len() > 4096 {
+            stats.clear();
+        }
+        stats.insert(
+            (index.to_string(), key),
+            (Instant::now(), generation, values),
+        );
+    }
+
+    /// A cheap digest of every table definition in the database (name, columns, comment, engine:
+    /// `create_table_query`), so a change made elsewhere shows without reading `system.columns`.
+    async fn definitions_fingerprint(&self) -> EsResult<u64> {
+        let q = sql::Select {
+            items: vec![
+                sql::Expr::func(
+                    "sum",
+                    vec![sql::Expr::func(
+                        "cityHash64",
+                        vec![sql::col("name"), sql::col("create_table_query")],
+                    )],
+                )
+                .alias("h"),
+            ],
+            from: Some(sql::FromClause::table(
+                Ident::new("system"),
+                Ident::new("tables"),
+            )),
+            where_: Some(sql::col("database").eq(sql::lit(self.ch.database.as_str()))),
+            ..Default::default()
+        };
+        let rows = self.ch.query_rows(&q).await?;
+        Ok(rows
+            .first()
+            .and_then(|r| match &r["h"] {
+                Value::String(s) => s.parse().ok(),
+                v => v.as_u64(),
+            })
+            .unwrap_or(0))
+    }
+
+    /// Keeps the cache current off the request path: every [`CHECK_INTERVAL`] the definitions'
+    /// fingerprint is compared with the cached one, and the snapshot is reloaded when they differ.
+    /// Requests then never wait for a reload except after this daemon's own changes (which
+    /// invalidate the cache) or for a name the cache does not know.
+    pub fn watch(self: &Arc<Self>) {
+        self.watched.store(true, Ordering::SeqCst);
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECK_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(c) = me.upgrade() else { return };
+                match c.definitions_fingerprint().await {
+                    Ok(fp) if fp != c.fingerprint.load(Ordering::SeqCst) => {
+                        tracing::debug!(
+                            fingerprint = fp,
+                            "table definitions changed: reloading the catalog"
+                        );
+                        if let Err(e) = c.snapshot(true).await {
+                            tracing::warn!(error = %e, "catalog reload failed");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "catalog check failed"),
+                }
+            }
+        });
     }
 
     pub fn db(&self) -> Ident {
@@ -452,7 +640,7 @@ impl Catalog {
                 self.db(),
                 Ident::new(METADATA_TABLE),
             )),
-            final_: true,
+            rows: sql::Rows::Final,
             ..Default::default()
         };
         let rows = match self.ch.query_rows(&q).await {
@@ -608,6 +796,8 @@ impl Catalog {
                 .and_then(|v| v.get(COMMENT_KEY).cloned())
             {
                 Some(m) => {
+                    let format = m["format"].as_u64().unwrap_or(FORMAT_REPLACING);
+                    let reserved = reserved_columns(format);
                     let mappings = match crate::schema::parse_mappings(&m["mappings"]) {
                         Ok(mp) => mp,
                         Err(e) => {
@@ -622,11 +812,21 @@ impl Catalog {
                             .unwrap_or_else(|| crate::ids::index_uuid(&name)),
                         creation_date: m["creation_date"].as_i64().unwrap_or(0),
                         managed: true,
+                        format,
+                        sort_fields: m["sort_fields"]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|f| f.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        sort_field_nulls: m["sort_field_nulls"] == json!(true),
                         mappings,
                         settings: m.get("settings").cloned().unwrap_or(json!({})),
                         columns: all_cols
                             .into_iter()
-                            .filter(|(n, _)| !RESERVED.contains(&n.as_str()))
+                            .filter(|(n, _)| !reserved.contains(&n.as_str()))
                             .collect(),
                         name: name.clone(),
                         database: self.ch.database.clone(),
@@ -649,6 +849,9 @@ impl Catalog {
                         uuid: crate::ids::index_uuid(&name),
                         creation_date: 0,
                         managed: false,
+                        format: 0,
+                        sort_fields: Vec::new(),
+                        sort_field_nulls: false,
                         mappings,
                         settings: json!({}),
                         columns: all_cols.into_iter().collect(),
@@ -669,17 +872,27 @@ impl Catalog {
     }
 
     async fn snapshot(&self, force: bool) -> EsResult<Snapshot> {
+        let watched = self.watched.load(Ordering::SeqCst);
         if !force
             && let Some((at, map)) = self.cache.read().as_ref()
-            && at.elapsed() < CACHE_TTL
+            && (watched || at.elapsed() < CACHE_TTL)
         {
             return Ok(map.clone());
         }
         let generation = self.generation.load(Ordering::SeqCst);
+        // The fingerprint first: a change after it makes the next check reload again.
+        let fp = if watched {
+            self.definitions_fingerprint().await.ok()
+        } else {
+            None
+        };
         let map = self.load().await?;
         let mut cache = self.cache.write();
         if self.generation.load(Ordering::SeqCst) == generation {
             *cache = Some((Instant::now(), map.clone()));
+            if let Some(fp) = fp {
+                self.fingerprint.store(fp, Ordering::SeqCst);
+            }
         }
         Ok(map)
     }
@@ -962,12 +1175,16 @@ impl Catalog {
         for (col, ty) in logical.into_iter().chain(tokens) {
             columns.insert(physical_name(&col, &ty), ty);
         }
+        let sort_fields = choose_sort_fields(&settings, &columns)?;
         let meta = IndexMeta {
             name: name.to_string(),
             database: self.ch.database.clone(),
             uuid: crate::ids::generate_id()[..20].to_string() + "AA",
             creation_date: chrono::Utc::now().timestamp_millis(),
             managed: true,
+            format: FORMAT_LOG,
+            sort_fields,
+            sort_field_nulls: false,
             mappings,
             settings,
             columns,
@@ -976,32 +1193,7 @@ impl Catalog {
             nested_scope: None,
             alias_filter: None,
         };
-        let mut defs = vec![
-            sql::ColumnDef::new(COL_ID, ChType::String),
-            sql::ColumnDef::new(COL_SOURCE, ChType::String).codec("ZSTD(3)"),
-            sql::ColumnDef::new(COL_VERSION, ChType::UInt64),
-            sql::ColumnDef::new(COL_SEQ_NO, ChType::UInt64),
-            sql::ColumnDef::new(COL_DELETED, ChType::UInt8),
-        ];
-        for (c, t) in &meta.columns {
-            defs.push(sql::ColumnDef::new(c, t.clone()));
-        }
-        let create = sql::CreateTable {
-            if_not_exists: false,
-            db: self.db(),
-            name: meta.table(),
-            columns: defs,
-            indexes: vec![],
-            engine: sql::Engine::ReplacingMergeTree {
-                version: Some(Ident::new(COL_SEQ_NO)),
-                is_deleted: Some(Ident::new(COL_DELETED)),
-            },
-            order_by: vec![sql::col(COL_ID)],
-            partition_by: None,
-            settings: vec![],
-            comment: Some(meta.comment()),
-            on_cluster: None,
-        };
+        let create = log_table_ddl(&self.db(), &meta);
         match self.ch.execute(&create).await {
             Ok(()) => {}
             Err(ChError {
@@ -1032,6 +1224,7 @@ impl Catalog {
         };
         self.ch.execute(&drop).await?;
         self.seq_nos.lock().remove(name);
+        self.note_write(name);
         self.invalidate();
         tracing::info!(index = name, "index deleted");
         Ok(())
@@ -1081,6 +1274,23 @@ impl Catalog {
                 after: None,
             });
         }
+        if next.log_native() {
+            // New token columns get their text index (old parts have no values in them).
+            let added: Vec<String> = ops
+                .iter()
+                .filter_map(|op| match op {
+                    sql::AlterOp::AddColumn { def, .. } => Some(def.name.as_str().to_string()),
+                    _ => None,
+                })
+                .filter(|c| crate::analysis::value_column_of_tokens(c).is_some())
+                .collect();
+            for c in added {
+                ops.push(sql::AlterOp::AddIndex {
+                    if_not_exists: true,
+                    def: token_index(&c),
+                });
+            }
+        }
         ops.push(sql::AlterOp::ModifyComment(next.comment()));
         let alter = sql::AlterTable {
             db: self.db(),
@@ -1109,6 +1319,13 @@ impl Catalog {
                 continue;
             };
             let current = meta.columns[&old].clone();
+            if meta.log_native() && meta.sort_fields.contains(&m.column) {
+                // A sorting-key column cannot change type in ClickHouse.
+                return Err(EsError::illegal_argument(format!(
+                    "field [{}] is a sort field of index [{}] and holds one value per document; elastichouse cannot store several values in it",
+                    m.column, meta.name
+                )));
+            }
             let new = physical_name(&m.column, &m.to);
             let fill = migration_fill(&current, &m.to, &old).ok_or_else(|| {
                 EsError::illegal_argument(format!(
@@ -1169,6 +1386,33 @@ impl Catalog {
         Ok(Arc::new(next))
     }
 
+    /// Records in the table comment that a document without a value for the first sort field is
+    /// about to be stored (so descending sorts stop reading the table backwards). Callers hold the
+    /// index's write lock.
+    pub async fn mark_sort_field_nulls(&self, meta: &IndexMeta) -> EsResult<Arc<IndexMeta>> {
+        let mut next = meta.clone();
+        next.sort_field_nulls = true;
+        let alter = sql::AlterTable {
+            db: self.db(),
+            table: meta.table(),
+            on_cluster: None,
+            ops: vec![sql::AlterOp::ModifyComment(next.comment())],
+        };
+        self.ch.execute(&alter).await?;
+        self.invalidate();
+        tracing::info!(index = %meta.name, field = ?meta.sort_fields.first(), "documents without the sort field");
+        Ok(Arc::new(next))
+    }
+
+    /// Moves the index's sequence-number counter past `seen`, a number already stored.
+    pub async fn observe_seq_no(&self, meta: &IndexMeta, seen: u64) -> EsResult<()> {
+        self.next_seq_nos(meta, 0).await?;
+        if let Some(c) = self.seq_nos.lock().get(&meta.name) {
+            c.fetch_max(seen + 1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
     /// Allocates `n` consecutive sequence numbers for the index; returns the first.
     pub async fn next_seq_nos(&self, meta: &IndexMeta, n: u64) -> EsResult<u64> {
         let existing = self.seq_nos.lock().get(&meta.name).cloned();
@@ -1197,6 +1441,132 @@ impl Catalog {
             }
         };
         Ok(counter.fetch_add(n, Ordering::SeqCst))
+    }
+}
+
+/// The sorting key of a new log-native table: `index.sort.field` when given
+/// (IndexSortConfig: every field must be mapped, with one value per document), else the
+/// `@timestamp` date field when there is one, else none (the table is then sorted by `_id`).
+fn choose_sort_fields(
+    settings: &Value,
+    columns: &BTreeMap<String, ChType>,
+) -> EsResult<Vec<String>> {
+    let given: Vec<String> = match &settings["sort"]["field"] {
+        Value::Null => Vec::new(),
+        Value::String(f) => vec![f.clone()],
+        Value::Array(a) => a
+            .iter()
+            .map(|f| {
+                f.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| f.to_string())
+            })
+            .collect(),
+        other => vec![other.to_string()],
+    };
+    if !given.is_empty() {
+        for f in &given {
+            match columns.get(f) {
+                Some(t) if !t.is_array() => {}
+                _ => {
+                    return Err(EsError::illegal_argument(format!(
+                        "unknown index sort field:[{f}]"
+                    )));
+                }
+            }
+        }
+        return Ok(given);
+    }
+    Ok(match columns.get("@timestamp") {
+        Some(t) if matches!(t.base(), ChType::DateTime64(..) | ChType::DateTime(_)) => {
+            vec!["@timestamp".to_string()]
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// The skipping index of a text field's token column: ClickHouse's inverted text index over the
+/// standard-analyzer tokens, which `has`/`hasAny`/`hasAll` on the column use.
+pub fn token_index(column: &str) -> sql::IndexDef {
+    sql::IndexDef {
+        name: Ident::new(format!("..text:{column}")),
+        expr: sql::col(column),
+        index_type: sql::IndexType::Text(vec![("tokenizer", sql::lit("array"))]),
+        granularity: 1,
+    }
+}
+
+/// `CREATE TABLE` of a log-native index (docs/storage.md, "Table layout"): a MergeTree sorted by
+/// the index's sort fields (else by `_id`), the row-state column, a bloom filter on `_id` for the
+/// write path's lookups, and a text index on every token column.
+pub fn log_table_ddl(db: &Ident, meta: &IndexMeta) -> sql::CreateTable {
+    let time_sorted = meta
+        .sort_fields
+        .first()
+        .and_then(|f| meta.columns.get(f))
+        .is_some_and(|t| matches!(t.base(), ChType::DateTime64(..) | ChType::DateTime(_)));
+    let mut defs = vec![
+        sql::ColumnDef::new(COL_ID, ChType::String),
+        sql::ColumnDef::new(COL_SOURCE, ChType::String).codec("ZSTD(3)"),
+        sql::ColumnDef::new(COL_VERSION, ChType::UInt64),
+        // Sequence numbers grow with arrival, which follows time in logs: deltas are small.
+        sql::ColumnDef::new(COL_SEQ_NO, ChType::UInt64).codec("Delta, ZSTD(1)"),
+        sql::ColumnDef::new(COL_STATE, ChType::UInt8),
+    ];
+    let mut indexes = Vec::new();
+    for (c, t) in &meta.columns {
+        let mut def = sql::ColumnDef::new(c, t.clone());
+        if time_sorted && meta.sort_fields.first() == Some(c) {
+            // Sorted timestamps: deltas are small and repeat.
+            def = def.codec("Delta, ZSTD(1)");
+        }
+        defs.push(def);
+        if crate::analysis::value_column_of_tokens(c).is_some() {
+            indexes.push(token_index(c));
+        }
+    }
+    let order_by: Vec<sql::Expr> = if meta.sort_fields.is_empty() {
+        vec![sql::col(COL_ID)]
+    } else {
+        meta.sort_fields.iter().map(sql::col).collect()
+    };
+    if !meta.sort_fields.is_empty() {
+        indexes.insert(
+            0,
+            sql::IndexDef {
+                name: Ident::new("..id"),
+                expr: sql::col(COL_ID),
+                index_type: sql::IndexType::BloomFilter(Some(0.001)),
+                granularity: 1,
+            },
+        );
+    }
+    let nullable_key = meta
+        .sort_fields
+        .iter()
+        .any(|f| matches!(meta.columns.get(f), Some(ChType::Nullable(_))));
+    let mut settings = vec![
+        // Lightweight UPDATE (the commit of a replacing write) needs both.
+        sql::Setting::new("enable_block_number_column", 1),
+        sql::Setting::new("enable_block_offset_column", 1),
+    ];
+    if nullable_key {
+        settings.push(sql::Setting::new("allow_nullable_key", 1));
+    }
+    sql::CreateTable {
+        if_not_exists: false,
+        db: db.clone(),
+        name: meta.table(),
+        columns: defs,
+        indexes,
+        engine: sql::Engine::MergeTree,
+        order_by,
+        // Data streams are time series by definition: one partition per month of @timestamp.
+        partition_by: (meta.data_stream.is_some() && time_sorted)
+            .then(|| sql::Expr::func("toYYYYMM", vec![sql::col(&meta.sort_fields[0])])),
+        settings,
+        comment: Some(meta.comment()),
+        on_cluster: None,
     }
 }
 

@@ -151,6 +151,9 @@ pub struct Overrides {
     /// [default: .venv/bin/python beside the binary's project, else python3].
     #[arg(long, env = "ELASTICHOUSE_PYTHON", global = true)]
     pub python: Option<PathBuf>,
+    /// How many statements the embedded engine runs at the same time [default: 8].
+    #[arg(long, env = "ELASTICHOUSE_EMBEDDED_CONCURRENCY", global = true)]
+    pub embedded_concurrency: Option<u32>,
     /// URL of a real Elasticsearch (pass-through, dual write, A/B).
     #[arg(long, env = "ELASTICHOUSE_ELASTICSEARCH_URL", global = true)]
     pub elasticsearch_url: Option<String>,
@@ -194,6 +197,7 @@ pub struct FileConfig {
     pub clickhouse_compression: Option<bool>,
     pub clickhouse_timeout_secs: Option<u64>,
     pub python: Option<PathBuf>,
+    pub embedded_concurrency: Option<u32>,
     pub elasticsearch_url: Option<String>,
     pub elasticsearch_ca_cert: Option<PathBuf>,
     pub es_version: Option<String>,
@@ -219,6 +223,8 @@ pub struct Config {
     pub clickhouse_compression: bool,
     pub clickhouse_timeout_secs: u64,
     pub python: Option<PathBuf>,
+    /// Statements the embedded engine runs at once (each on its own chDB connection).
+    pub embedded_concurrency: u32,
     pub elasticsearch_url: Option<String>,
     pub elasticsearch_ca_cert: Option<PathBuf>,
     pub es_version: String,
@@ -323,6 +329,13 @@ impl Config {
             return Err(format!("es_version: [{es_version}] must look like 8.17.0"));
         }
         let bulk_batch_docs = o.bulk_batch_docs.or(f.bulk_batch_docs).unwrap_or(10_000);
+        let embedded_concurrency = o
+            .embedded_concurrency
+            .or(f.embedded_concurrency)
+            .unwrap_or(8);
+        if embedded_concurrency == 0 {
+            return Err("embedded_concurrency: must be at least 1".into());
+        }
         if bulk_batch_docs == 0 {
             return Err("bulk_batch_docs: must be at least 1".into());
         }
@@ -343,6 +356,7 @@ impl Config {
                 .or(f.clickhouse_timeout_secs)
                 .unwrap_or(300),
             python: o.python.or(f.python),
+            embedded_concurrency,
             elasticsearch_url,
             elasticsearch_ca_cert,
             es_version,

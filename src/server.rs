@@ -39,6 +39,7 @@ impl AppState {
     pub async fn new(cfg: Config) -> anyhow::Result<AppState> {
         let ch = Arc::new(ClickHouse::connect(&cfg).await?);
         let catalog = Arc::new(Catalog::new(ch.clone()));
+        catalog.watch();
         let cluster_uuid = crate::ids::index_uuid(&format!("cluster:{}", cfg.clickhouse_database));
         let stats = Arc::new(Stats::new(&ch.metrics));
         let elastic = match &cfg.elasticsearch_url {

@@ -672,6 +672,13 @@ pub fn columns(m: &Metric, v: &str, array: bool, p: &str) -> Vec<sql::SelectItem
         MetricKind::Min => vec![f("min").alias(format!("{p}_v"))],
         MetricKind::Max => vec![f("max").alias(format!("{p}_v"))],
         MetricKind::ValueCount => vec![f("count").alias(format!("{p}_v"))],
+        // uniqCombined64 counts exactly while it holds few values (its array and hash-table
+        // modes; checked up to 3000 distinct values), then switches to HyperLogLog: the same
+        // promise as Elasticsearch's HyperLogLog++ below `precision_threshold` (default 3000).
+        // Above 3000 the exact count is computed beside it.
+        MetricKind::Cardinality { threshold } if *threshold <= 3000 => {
+            vec![f("uniqCombined64").alias(format!("{p}_a"))]
+        }
         MetricKind::Cardinality { .. } => vec![
             f("uniqExact").alias(format!("{p}_e")),
             f("uniqCombined64").alias(format!("{p}_a")),
@@ -1015,8 +1022,8 @@ pub fn render(
             );
         }
         MetricKind::Cardinality { threshold } => {
-            let exact = num(row, &format!("{p}_e")).unwrap_or(0.0) as u64;
             let approx = num(row, &format!("{p}_a")).unwrap_or(0.0) as u64;
+            let exact = num(row, &format!("{p}_e")).map_or(approx, |e| e as u64);
             // Exact up to the precision threshold, as Elasticsearch promises; approximate above.
             let v = if exact <= *threshold { exact } else { approx };
             out.insert("value".into(), json!(v));

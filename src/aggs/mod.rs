@@ -260,7 +260,7 @@ fn token(v: &Value) -> &'static str {
 pub struct Source {
     pub meta: Arc<IndexMeta>,
     pub from: FromClause,
-    pub final_: bool,
+    pub rows: sql::Rows,
     /// The query (never `post_filter`) and snapshot bounds.
     pub where_: Expr,
     /// The query's score (top_hits sorted by `_score`).
@@ -572,7 +572,7 @@ impl Planner<'_> {
                             Select {
                                 items,
                                 from: Some(s.from.clone()),
-                                final_: s.final_,
+                                rows: s.rows,
                                 where_: base_where,
                                 order_by: order,
                                 limit_by,
@@ -596,7 +596,7 @@ impl Planner<'_> {
                             let inner = Select {
                                 items,
                                 from: Some(s.from.clone()),
-                                final_: s.final_,
+                                rows: s.rows,
                                 where_: base_where,
                                 order_by: order.clone(),
                                 limit_by: Some(sql::query::LimitBy {
@@ -1181,7 +1181,7 @@ fn group_sql(p: &Planner, g: &Group) -> Select {
         selects.push(Select {
             items,
             from: Some(from),
-            final_: s.final_,
+            rows: s.rows,
             where_: (g.scope == Scope::Query).then(|| s.where_.clone()),
             ..Default::default()
         });
@@ -1379,7 +1379,7 @@ fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<NestedSources>
                 let q = Select {
                     items: vec![sql::star().into()],
                     from: Some(s.from.clone()),
-                    final_: s.final_,
+                    rows: s.rows,
                     where_: Some(sql::lit(false)),
                     ..Default::default()
                 };
@@ -1407,7 +1407,7 @@ fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<NestedSources>
                         Expr::func("arrayJoin", vec![zipped]).alias("__nobj"),
                     ],
                     from: Some(s.from.clone()),
-                    final_: s.final_,
+                    rows: s.rows,
                     where_: Some(s.where_.clone()),
                     ..Default::default()
                 };
@@ -1453,14 +1453,14 @@ fn nested_sources(sources: &[Source], aggs: &[Agg]) -> Result<Vec<NestedSources>
             rev.push(Source {
                 meta: Arc::new(root),
                 from: from.clone(),
-                final_: false,
+                rows: sql::Rows::All,
                 where_: sql::lit(true),
                 score: sql::lit(0.0),
             });
             per.push(Source {
                 meta: Arc::new(scoped),
                 from,
-                final_: false,
+                rows: sql::Rows::All,
                 where_: sql::lit(true),
                 score: sql::lit(0.0),
             });
@@ -1616,7 +1616,7 @@ async fn resolve_auto_dates(
                 selects.push(Select {
                     items: vec![v.alias("_v")],
                     from: Some(s.from.clone()),
-                    final_: s.final_,
+                    rows: s.rows,
                     where_: Some(s.where_.clone()),
                     ..Default::default()
                 });

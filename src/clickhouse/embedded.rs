@@ -26,6 +26,7 @@ pub struct Embedded {
     child: Mutex<Option<Child>>,
     stopping: AtomicBool,
     restarts: AtomicU32,
+    concurrency: u32,
 }
 
 /// Finds a Python that can `import chdb`: the configured one, the project's `.venv`, or `python3`.
@@ -64,6 +65,7 @@ impl Embedded {
             child: Mutex::new(None),
             stopping: AtomicBool::new(false),
             restarts: AtomicU32::new(0),
+            concurrency: cfg.embedded_concurrency,
         });
         e.spawn().await?;
         let sup = e.clone();
@@ -96,6 +98,8 @@ impl Embedded {
             .arg(port.to_string())
             .arg("--parent-pid")
             .arg(std::process::id().to_string())
+            .arg("--max-concurrent-queries")
+            .arg(self.concurrency.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

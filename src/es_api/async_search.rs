@@ -596,7 +596,7 @@ async fn load(s: &AppState, key: &str) -> Option<Row> {
             store_db(s),
             sql::Ident::new(STORE_TABLE),
         )),
-        final_: true,
+        rows: sql::Rows::Final,
         where_: Some(sql::col("key").eq(sql::lit(key))),
         limit: Some(1),
         ..Default::default()

@@ -16,7 +16,7 @@ pub async fn doc_count(s: &AppState, meta: &IndexMeta) -> Result<u64, EsError> {
     let q = sql::Select {
         items: vec![sql::Expr::func("count", vec![]).alias("n")],
         from: Some(sql::FromClause::table(s.catalog.db(), meta.table())),
-        final_: meta.managed,
+        rows: meta.rows(),
         ..Default::default()
     };
     let rows = s.ch.query_rows(&q).await?;

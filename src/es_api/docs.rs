@@ -42,7 +42,7 @@ pub async fn fetch_docs(
             sql::col(COL_SOURCE).alias("s"),
         ],
         from: Some(sql::FromClause::table(s.catalog.db(), meta.table())),
-        final_: meta.managed,
+        rows: meta.rows(),
         where_: Some(sql::col(COL_ID).in_list(ids.iter().map(|i| sql::lit(i.as_str())).collect())),
         ..Default::default()
     };

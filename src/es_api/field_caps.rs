@@ -310,7 +310,7 @@ pub(crate) async fn index_matches(
         // `__m`: not a name a column can have (the WHERE holds the user's index_filter).
         items: vec![sql::lit(1u64).alias("__m")],
         from: Some(meta.from_clause()),
-        final_: meta.managed,
+        rows: meta.rows(),
         where_: Some(where_),
         limit: Some(1),
         ..Default::default()

@@ -69,7 +69,12 @@ pub fn normalise_settings(v: &Value) -> Result<Value, EsError> {
             | "codec"
             | "auto_expand_replicas"
             | "mapping.total_fields.limit"
-            | "query.default_field" => {}
+            | "query.default_field"
+            // Index sorting: the log-native table's sorting key (docs/storage.md).
+            | "sort.field"
+            | "sort.order"
+            | "sort.missing"
+            | "sort.mode" => {}
             // `lookup` mode marks an index ES|QL's LOOKUP JOIN may read (docs/esql.md); it is
             // stored like any other. Other modes (logsdb, time_series) are not implemented.
             "mode" if matches!(v.as_str(), Some("standard" | "lookup")) => {}

@@ -1234,6 +1234,7 @@ fn sort_expr(
                 .map_err(|e| phase_failure(e, Some(ctx.meta)))?,
                 None => None,
             };
+            let nested_values_none = nested_values.is_none();
             let resolved = match &nested_values {
                 Some((f, _)) => Some(f.clone()),
                 None if nested.is_some() => None,
@@ -1355,7 +1356,16 @@ fn sort_expr(
                     ));
                 }
             };
-            if let Missing::Value(v) = missing {
+            // The first sort field of a log-native table that never stored a document without it
+            // has no missing values: no `ifNull`, so the expression stays a monotonic function of
+            // the sorting key and ClickHouse reads the table in order.
+            let never_missing = nested_values_none
+                && !f.is_array
+                && !f.is_runtime()
+                && ctx.meta.reads_sort_field_backwards(field);
+            if never_missing {
+                // Nothing to substitute.
+            } else if let Missing::Value(v) = missing {
                 let lit = match (ty, v) {
                     (SortType::Long | SortType::Nanos, Value::Number(n)) if n.is_i64() => {
                         sql::lit(n.as_i64().unwrap_or(0))
@@ -1723,15 +1733,53 @@ fn index_plan(
 /// at each reference).
 fn star_with(
     table: sql::FromClause,
-    final_: bool,
+    rows: sql::Rows,
     items: impl IntoIterator<Item = sql::SelectItem>,
 ) -> sql::FromClause {
-    let mut inner = sql::Select::new().item(sql::star()).from(table);
-    inner.final_ = final_;
+    let mut inner = sql::Select::new().item(sql::star()).from(table).rows(rows);
     for item in items {
         inner = inner.item(item);
     }
     sql::FromClause::from(inner)
+}
+
+/// The BM25 statistics of a scored search (plan::stats), as a literal: the statistics subquery
+/// scans the scored columns of the whole index, so its answer is kept by the catalog until this
+/// daemon writes to the index (or, for writes of other daemons, for [`crate::catalog::STATS_TTL`]).
+/// Scores stay exactly Elasticsearch's: an index that did not change has the same statistics.
+async fn cached_stats(
+    s: &AppState,
+    meta: &IndexMeta,
+    stats: Option<Expr>,
+) -> Result<Option<Expr>, EsError> {
+    let Some(Expr::Subquery(q)) = stats else {
+        return Ok(stats);
+    };
+    let key = q.to_string();
+    if let Some(values) = s.catalog.cached_stats(&meta.name, &key) {
+        return Ok(Some(stats_literal(&values)));
+    }
+    let generation = s.catalog.write_generation(&meta.name);
+    let select = sql::Select::new().item(Expr::Subquery(q).alias("s"));
+    let rows = s.ch.query_rows(&select).await?;
+    let values: Vec<f64> = rows
+        .first()
+        .and_then(|r| r["s"].as_array())
+        .map(|a| a.iter().map(|v| v.as_f64().unwrap_or(0.0)).collect())
+        .unwrap_or_default();
+    s.catalog
+        .store_stats(&meta.name, key, generation, values.clone());
+    Ok(Some(stats_literal(&values)))
+}
+
+fn stats_literal(values: &[f64]) -> Expr {
+    Expr::func(
+        "CAST",
+        vec![
+            Expr::Array(values.iter().map(|v| sql::lit(*v)).collect()),
+            sql::lit("Array(Float64)"),
+        ],
+    )
 }
 
 /// Runs a search over resolved indices.
@@ -1875,7 +1923,7 @@ pub async fn execute(
             };
             Ok((where_, score, stats, keys, collapse))
         })();
-        let (mut where_, score, stats, keys, collapse) = match planned {
+        let (mut where_, score, mut stats, keys, collapse) = match planned {
             Ok(p) => p,
             Err(e)
                 if metas.len() > 1
@@ -1897,6 +1945,7 @@ pub async fn execute(
             where_ = where_.and(Expr::func("toFloat64", vec![score.clone()]).gte(sql::lit(min)));
         }
         let from = sql::FromClause::table(s.catalog.db(), meta.table());
+        let table_from = from.clone();
         let source_expr = if !need_source {
             sql::lit("{}")
         } else if meta.managed {
@@ -1927,6 +1976,7 @@ pub async fn execute(
                 sql::lit(0u64).alias("_seq_no"),
             ]
         };
+        stats[0] = cached_stats(s, meta, stats[0].take()).await?;
         items.push(Expr::func("toFloat64", vec![score.clone()]).alias("_score"));
         items.push(shard_doc.clone().alias("_tb"));
         // BM25 statistics: selected once, read by name (an empty array where no score needs
@@ -1936,13 +1986,13 @@ pub async fn execute(
         // ClickHouse evaluated the whole array again for each term that reads it (half the time of
         // a many-term, many-field scored search). Tables elastichouse did not create keep the
         // plain form: their `_id` hashes `*`.
-        let (from, final_, norms) = match norms {
+        let (from, rows, norms) = match norms {
             Some(n) if meta.managed => (
-                star_with(from, true, [n.alias(plan::stats::NORMS_ALIAS)]),
-                false,
+                star_with(from, meta.rows(), [n.alias(plan::stats::NORMS_ALIAS)]),
+                sql::Rows::All,
                 Some(sql::col(plan::stats::NORMS_ALIAS)),
             ),
-            n => (from, meta.managed, n),
+            n => (from, meta.rows(), n),
         };
         let stats_items = [
             stats
@@ -1978,7 +2028,7 @@ pub async fn execute(
         let mut select = sql::Select {
             items,
             from: Some(from.clone()),
-            final_,
+            rows,
             where_: Some(where_.clone()),
             ..Default::default()
         };
@@ -1998,10 +2048,17 @@ pub async fn execute(
             .chain(stats_items)
             .collect()
         };
+        // Without scores (the first page in score order takes max_score from its first hit) the
+        // count reads the table itself, not the subquery that computes every row's field lengths.
+        let (count_from, count_rows) = if first_hit_is_max && req.min_score.is_none() {
+            (table_from, meta.rows())
+        } else {
+            (from, rows)
+        };
         let mut count = sql::Select {
             items: count_items,
-            from: Some(from),
-            final_,
+            from: Some(count_from),
+            rows: count_rows,
             where_: Some(where_),
             ..Default::default()
         };
@@ -2055,6 +2112,28 @@ pub async fn execute(
         });
     }
     order.push(sql::OrderBy::new(sql::col("_tb"), false));
+    // A sort on the first sort field of log-native tables that never stored a document without it
+    // reads the table in order and stops after the first rows. Descending: `DESC NULLS FIRST` is
+    // the same order (there are no NULLs) and the one in which ClickHouse reads a nullable key
+    // backwards.
+    // Ascending with missing values last is the table's own order: read forwards.
+    let reads_in_order = if let Some(SortKey::Field {
+        field,
+        desc,
+        missing: Missing::Last,
+        nested: None,
+        mode: None,
+        ..
+    }) = sort.first()
+        && metas.iter().all(|m| m.reads_sort_field_backwards(field))
+    {
+        if *desc {
+            order[0].nulls_first = Some(true);
+        }
+        true
+    } else {
+        false
+    };
 
     // Cursor: search_after (user) or the scroll position (internal, with the tie-breaker).
     let first_meta = metas.first().map(|m| m.as_ref());
@@ -2102,7 +2181,59 @@ pub async fn execute(
     let mut groups = Vec::new();
     let mut collapse_keys = Vec::new();
     let mut last_internal = None;
+    // The bounded count, built here so that it runs at the same time as the hits query (two
+    // statements in flight instead of one after the other).
+    let count_query = (opts.known_total.is_none()
+        && (req.track_total_hits != TrackTotal::Off
+            || (want_scores && sorted_by_score && !first_hit_is_max)
+            || req.terminate_after.is_some())
+        && !metas.is_empty()
+        && opts.group.is_none())
+    .then(|| {
+        let limit = match (req.track_total_hits.clone(), req.terminate_after) {
+            (_, Some(_)) => None,
+            (TrackTotal::UpTo(n), None) => Some(n + 1),
+            _ => None,
+        };
+        let inner = sql::Select {
+            items: vec![sql::star().into()],
+            from: Some(sql::FromClause::subquery(sql::union_all(counts), "c")),
+            limit,
+            ..Default::default()
+        };
+        sql::Select {
+            items: vec![
+                sql::col("__i").into(),
+                Expr::func("count", vec![]).alias("n"),
+                Expr::func("max", vec![sql::col("__sc")]).alias("m"),
+            ],
+            from: Some(sql::FromClause::subquery(inner, "t")),
+            group_by: vec![sql::col("__i")],
+            ..Default::default()
+        }
+    });
+    let mut count_rows = None;
     if (req.size > 0 || opts.group.is_some()) && !selects.is_empty() {
+        // Top hits per index first: each index's select sorts and keeps its first from + size
+        // rows (reading the table in order when the sort is its sorting key), so the union holds
+        // at most that many rows per index, and `_source` is read for those alone.
+        let per_index = opts.group.is_none()
+            && req.collapse.is_none()
+            && req.terminate_after.is_none()
+            && req.from.checked_add(req.size).is_some();
+        let mut selects = selects;
+        if per_index {
+            for sel in &mut selects {
+                sel.order_by = order.clone();
+                sel.limit = Some(req.from + req.size);
+                if let Some(w) = &after_where {
+                    sel.where_ = Some(match sel.where_.take() {
+                        Some(prev) => prev.and(w.clone()),
+                        None => w.clone(),
+                    });
+                }
+            }
+        }
         let union = sql::FromClause::subquery(sql::union_all(selects), "hits");
         let q = if let Some((gfrom, gsize)) = opts.group {
             // Every group's rows from..from+size in one query: row_number() per collapse key in
@@ -2155,10 +2286,33 @@ pub async fn execute(
                 }),
                 limit: Some(req.size),
                 offset: (req.from > 0).then_some(req.from),
+                // Reading in order with a tie-breaker: without this, ClickHouse merges the parts'
+                // ordered streams in a way that reads far more granules than the LIMIT needs.
+                settings: match (per_index, reads_in_order) {
+                    (false, _) => vec![],
+                    (true, false) => vec![sql::Setting::new(
+                        "read_in_order_two_level_merge_threshold",
+                        0,
+                    )],
+                    // Reading backwards with a tie-breaker: one stream stops after the first
+                    // granules; several streams each read ahead (measured 6.7 ms vs 83 ms for the
+                    // newest 10 of 1M documents).
+                    (true, true) => vec![
+                        sql::Setting::new("read_in_order_two_level_merge_threshold", 0),
+                        sql::Setting::new("max_threads", 1),
+                    ],
+                },
                 ..Default::default()
             }
         };
-        let rows = s.ch.query_rows(&q).await?;
+        let rows = match &count_query {
+            Some(cq) => {
+                let (rows, counted) = futures::join!(s.ch.query_rows(&q), s.ch.query_rows(cq));
+                count_rows = Some(counted?);
+                rows?
+            }
+            None => s.ch.query_rows(&q).await?,
+        };
         for r in &rows {
             if let Some((gfrom, gsize)) = opts.group {
                 let key = r.get("_collapse").cloned().unwrap_or(Value::Null);
@@ -2327,31 +2481,10 @@ pub async fn execute(
         || (want_scores && sorted_by_score && !first_hit_is_max)
         || req.terminate_after.is_some()
     {
-        let limit = match (req.track_total_hits.clone(), req.terminate_after) {
-            (_, Some(_)) => None,
-            (TrackTotal::UpTo(n), None) => Some(n + 1),
-            _ => None,
-        };
-        let inner = sql::Select {
-            items: vec![sql::star().into()],
-            from: Some(sql::FromClause::subquery(sql::union_all(counts), "c")),
-            limit,
-            ..Default::default()
-        };
-        let q = sql::Select {
-            items: vec![
-                sql::col("__i").into(),
-                Expr::func("count", vec![]).alias("n"),
-                Expr::func("max", vec![sql::col("__sc")]).alias("m"),
-            ],
-            from: Some(sql::FromClause::subquery(inner, "t")),
-            group_by: vec![sql::col("__i")],
-            ..Default::default()
-        };
-        let rows = if metas.is_empty() {
-            vec![]
-        } else {
-            s.ch.query_rows(&q).await?
+        let rows = match (count_rows, &count_query) {
+            (Some(rows), _) => rows,
+            (None, Some(q)) => s.ch.query_rows(q).await?,
+            (None, None) => vec![],
         };
         let mut n = 0u64;
         let mut m: Option<f64> = None;
@@ -2434,19 +2567,19 @@ pub async fn execute(
             };
             // A BM25 score reads the index statistics and field lengths from two selected
             // columns: then the aggregation reads a subquery that selects them beside `*`.
-            let (from, final_) = if stats.is_none() && norms.is_none() {
-                (table, meta.managed)
+            let (from, rows) = if stats.is_none() && norms.is_none() {
+                (table, meta.rows())
             } else {
                 let items = stats
                     .map(|st| st.alias(plan::stats::STATS_ALIAS))
                     .into_iter()
                     .chain(norms.map(|n| n.alias(plan::stats::NORMS_ALIAS)));
-                (star_with(table, meta.managed, items), false)
+                (star_with(table, meta.rows(), items), sql::Rows::All)
             };
             sources.push(crate::aggs::Source {
                 meta: meta.clone(),
                 from,
-                final_,
+                rows,
                 where_,
                 score,
             });
@@ -2952,7 +3085,7 @@ async fn count_impl(s: AppState, expr: &str, p: Params, body: Bytes) -> ApiResul
             // `__n`: not a name a column can have (the WHERE holds the user's query).
             items: vec![Expr::func("count", vec![]).alias("__n")],
             from: Some(sql::FromClause::table(s.catalog.db(), meta.table())),
-            final_: meta.managed,
+            rows: meta.rows(),
             where_: Some(where_),
             ..Default::default()
         };
@@ -3022,6 +3155,9 @@ mod tests {
             uuid: "u".into(),
             creation_date: 0,
             managed: true,
+            format: crate::catalog::FORMAT_LOG,
+            sort_fields: vec![],
+            sort_field_nulls: false,
             mappings,
             settings: json!({}),
             columns,
@@ -3066,7 +3202,9 @@ mod tests {
             text.len(),
             inlined.len()
         );
-        assert_eq!(text.matches("FINAL").count(), 1, "{text}");
+        // The statistics subquery reads live rows once: one live-row condition besides the
+        // outer query's (which this test's select leaves out).
+        assert_eq!(text.matches("`..state` = 0").count(), 1, "{text}");
         assert!(text.len() * 2 < inlined.len());
         // idf and average lengths are constants of the query, computed inside the subquery.
         assert!(text.len() < 16_000, "{} bytes", text.len());

@@ -219,7 +219,7 @@ async fn terms_enum_impl(s: AppState, expr: &str, path: &str, p: Params, body: B
             // `__t`: not a name a column can have (the WHERE holds the user's index_filter).
             items: vec![value.alias("__t")],
             from: Some(meta.from_clause()),
-            final_: meta.managed,
+            rows: meta.rows(),
             where_,
             ..Default::default()
         });

@@ -60,7 +60,8 @@ pub struct Col {
 #[derive(Debug, Clone, Default)]
 struct Rel {
     from: Option<FromClause>,
-    final_: bool,
+    /// Which rows of the index table the read sees (see `IndexMeta::rows`).
+    rows: sql::Rows,
     where_: Vec<Expr>,
     cols: Vec<Col>,
     order: Vec<OrderBy>,
@@ -329,7 +330,7 @@ impl Planner {
         let mut select = Select {
             items,
             from: rel.from,
-            final_: rel.final_,
+            rows: rel.rows,
             where_: (!rel.where_.is_empty()).then(|| sql::and_all(rel.where_)),
             order_by: rel.order,
             limit,
@@ -372,7 +373,7 @@ impl Planner {
         let inner = Select {
             items,
             from: rel.from,
-            final_: rel.final_,
+            rows: rel.rows,
             where_: (!rel.where_.is_empty()).then(|| sql::and_all(rel.where_)),
             order_by: rel.order,
             limit: rel.limit,
@@ -697,10 +698,10 @@ impl Planner {
                     .into_iter()
                     .map(|(name, e)| Col { name, e })
                     .collect();
-                let (from, final_) = index_from(&s.meta);
+                let (from, rows) = index_from(&s.meta);
                 Ok(Rel {
                     from: Some(from),
-                    final_,
+                    rows,
                     where_: if s.filter == sql::lit(true) {
                         Vec::new()
                     } else {
@@ -723,7 +724,7 @@ impl Planner {
                     if k == 0 {
                         first = cols.iter().map(|(_, e)| e.clone()).collect();
                     }
-                    let (from, final_) = index_from(&s.meta);
+                    let (from, rows) = index_from(&s.meta);
                     let mut items: Vec<sql::SelectItem> = cols
                         .into_iter()
                         .zip(&names)
@@ -735,7 +736,7 @@ impl Planner {
                     members.push(Select {
                         items,
                         from: Some(from),
-                        final_,
+                        rows,
                         where_: Some(s.filter.clone()),
                         ..Default::default()
                     });
@@ -790,7 +791,7 @@ impl Planner {
             ));
         }
         let right_cols = index_columns(&lookup.meta);
-        let (lookup_from, lookup_final) = index_from(&lookup.meta);
+        let (lookup_from, lookup_rows) = index_from(&lookup.meta);
         let lookup_filter = lookup.filter.clone();
         let left = self.wrap(rel);
         let mut keys = Vec::new();
@@ -842,7 +843,7 @@ impl Planner {
         let right = Select {
             items,
             from: Some(lookup_from),
-            final_: lookup_final,
+            rows: lookup_rows,
             where_: (lookup_filter != sql::lit(true)).then_some(lookup_filter),
             ..Default::default()
         };
@@ -988,7 +989,7 @@ impl Planner {
                 .map(|(_, t, a)| t.sql.clone().alias(a.clone()))
                 .collect(),
             from: rel.from,
-            final_: rel.final_,
+            rows: rel.rows,
             where_: (!rel.where_.is_empty()).then(|| sql::and_all(rel.where_)),
             group_by: groups,
             ..Default::default()
@@ -1436,10 +1437,10 @@ fn normalized(e: Expr, ty: &sql::ChType) -> Expr {
     }
 }
 
-/// The FROM clause of an index and whether it is read with FINAL — the same read as `_search`
-/// and `_count` (`es_api::search`), so a change of the read path applies here too.
-fn index_from(meta: &IndexMeta) -> (FromClause, bool) {
-    (meta.from_clause(), meta.managed)
+/// The FROM clause of an index and which of its rows a read sees — the same read as `_search`
+/// and `_count` (`IndexMeta::rows`), so a change of the read path applies here too.
+fn index_from(meta: &IndexMeta) -> (FromClause, sql::Rows) {
+    (meta.from_clause(), meta.rows())
 }
 
 /// An expression as the response shows it: dates as epoch units (rendered by the API layer), IPs
@@ -1629,6 +1630,9 @@ mod tests {
             uuid: "u".into(),
             creation_date: 0,
             managed: true,
+            format: crate::catalog::FORMAT_LOG,
+            sort_fields: vec![],
+            sort_field_nulls: false,
             mappings,
             settings: json!({}),
             columns,
@@ -1658,8 +1662,8 @@ mod tests {
             plan(
                 "FROM logs | WHERE bytes > 10 | EVAL kb = bytes / 1024.0 | KEEP host, kb | SORT kb DESC | LIMIT 5"
             ),
-            "SELECT `host` AS `..c1`, `bytes` / 1024.0 AS `..c2` FROM `db`.`logs` FINAL \
-             WHERE `bytes` > 10 ORDER BY `bytes` / 1024.0 DESC NULLS FIRST LIMIT 5"
+            "SELECT `host` AS `..c1`, `bytes` / 1024.0 AS `..c2` FROM `db`.`logs` \
+             WHERE `..state` = 0 AND (`bytes` > 10) ORDER BY `bytes` / 1024.0 DESC NULLS FIRST LIMIT 5"
         );
     }
 
@@ -1681,7 +1685,7 @@ mod tests {
             plan("FROM logs | STATS c = COUNT(*) BY tags | SORT c"),
             "SELECT `..c1` AS `..c3`, `..c2` AS `..c4` FROM (SELECT count() AS `..c1`, \
              arrayJoin(if(empty(`.tags`), array(NULL), arrayMap(`v` -> toNullable(`v`), `.tags`))) AS `..c2` \
-             FROM `db`.`logs` FINAL GROUP BY `..c2`) ORDER BY `..c1` ASC NULLS LAST LIMIT 1000"
+             FROM `db`.`logs` WHERE `..state` = 0 GROUP BY `..c2`) ORDER BY `..c1` ASC NULLS LAST LIMIT 1000"
         );
         // WHERE after LIMIT filters the limited rows.
         let s = plan("FROM logs | LIMIT 3 | WHERE bytes > 1");

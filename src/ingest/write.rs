@@ -8,11 +8,16 @@
 //! 3. new fields become columns (`ALTER TABLE … ADD COLUMN`), then one `INSERT` writes the final row
 //!    of every touched `_id`. Items are acknowledged only after ClickHouse accepted that INSERT.
 //!
-//! The table is a ReplacingMergeTree ordered by `_id` with `_seq_no` as version and `_deleted` as
-//! tombstone flag, read with FINAL: see docs/storage.md.
+//! In the log-native layout (format 2) a row that replaces a stored version of its id is inserted
+//! as pending (invisible), and the write commits with one lightweight `UPDATE` that makes the new
+//! versions live and the old ones superseded at once; rows of ids new to the table are inserted
+//! live. Tables of the first layout (format 1, a ReplacingMergeTree with a `_deleted` flag read
+//! with FINAL) are written as before. See docs/storage.md, "`_id` semantics".
 
 use super::bulk::OpType;
-use crate::catalog::{COL_DELETED, COL_ID, COL_SEQ_NO, COL_SOURCE, COL_VERSION, IndexMeta};
+use crate::catalog::{
+    COL_DELETED, COL_ID, COL_SEQ_NO, COL_SOURCE, COL_STATE, COL_VERSION, IndexMeta, RowState,
+};
 use crate::error::{EsError, EsResult};
 use crate::schema::{self, Mappings};
 use crate::server::AppState;
@@ -166,11 +171,24 @@ async fn lookup(
         return Ok(out);
     }
     let by = sql::col(COL_SEQ_NO);
+    // Format 1: the `_deleted` flag of the newest row. Format 2: live and tombstone rows only
+    // (pending rows of a write that never committed, and superseded ones, are not versions).
+    let (deleted, only) = if meta.log_native() {
+        (
+            sql::col(COL_STATE).eq(sql::lit(RowState::Tombstone as u8)),
+            Some(sql::col(COL_STATE).in_list(vec![
+                sql::lit(RowState::Live as u8),
+                sql::lit(RowState::Tombstone as u8),
+            ])),
+        )
+    } else {
+        (sql::col(COL_DELETED), None)
+    };
     let mut items = vec![
         sql::col(COL_ID).alias("id"),
         sql::Expr::func("max", vec![by.clone()]).alias("seq"),
         sql::Expr::func("argMax", vec![sql::col(COL_VERSION), by.clone()]).alias("v"),
-        sql::Expr::func("argMax", vec![sql::col(COL_DELETED), by.clone()]).alias("d"),
+        sql::Expr::func("argMax", vec![deleted, by.clone()]).alias("d"),
     ];
     if with_source {
         items.push(sql::Expr::func("argMax", vec![sql::col(COL_SOURCE), by.clone()]).alias("s"));
@@ -178,7 +196,12 @@ async fn lookup(
     let q = sql::Select {
         items,
         from: Some(sql::FromClause::table(state.catalog.db(), meta.table())),
-        where_: Some(sql::col(COL_ID).in_list(ids.iter().map(|i| sql::lit(i.as_str())).collect())),
+        where_: Some(sql::and_all(
+            std::iter::once(
+                sql::col(COL_ID).in_list(ids.iter().map(|i| sql::lit(i.as_str())).collect()),
+            )
+            .chain(only),
+        )),
         group_by: vec![sql::col(COL_ID)],
         ..Default::default()
     };
@@ -434,6 +457,11 @@ struct PendingInsert {
     stmt: sql::Insert,
     body: Vec<u8>,
     rows: usize,
+    /// Log-native layout: the ids whose new rows were inserted pending, and the batch's sequence
+    /// numbers (every older row of those ids is below them). Committed by [`flip`].
+    replaced: Vec<String>,
+    seqs: std::ops::Range<u64>,
+    meta: std::sync::Arc<IndexMeta>,
     /// The index's write lock, held until the insert is done, unless the batch only appends
     /// documents with generated ids (nothing else can look those up before the response).
     _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
@@ -458,8 +486,17 @@ pub async fn commit(state: &AppState, staged: Staged) -> Vec<WriteResult> {
     };
     let t_insert = std::time::Instant::now();
     let n = ins.rows;
-    let inserted = state.ch.insert(&ins.stmt, ins.body.into(), n).await;
+    let mut inserted = state.ch.insert(&ins.stmt, ins.body.into(), n).await;
     tracing::debug!(rows = n, insert_ms = ms(t_insert), "write batch insert");
+    if inserted.is_ok() && !ins.replaced.is_empty() {
+        let t_flip = std::time::Instant::now();
+        inserted = flip(state, &ins.meta, &ins.replaced, ins.seqs.clone()).await;
+        tracing::debug!(
+            ids = ins.replaced.len(),
+            flip_ms = ms(t_flip),
+            "write batch committed"
+        );
+    }
     if let Err(e) = inserted {
         // Nothing of this batch was acknowledged.
         let err: EsError = e.into();
@@ -470,11 +507,70 @@ pub async fn commit(state: &AppState, staged: Staged) -> Vec<WriteResult> {
         }
         return results;
     }
+    state.catalog.note_write(ins.stmt.table.as_str());
     state
         .stats
         .docs_ingested
         .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
     results
+}
+
+/// Commits a batch that replaced stored versions: one lightweight `UPDATE` makes the batch's pending
+/// rows of `ids` live (or tombstones) and every older row of those ids superseded, atomically for
+/// readers. Then the superseded rows are deleted in the background (readers never see them anyway).
+async fn flip(
+    state: &AppState,
+    meta: &std::sync::Arc<IndexMeta>,
+    ids: &[String],
+    seqs: std::ops::Range<u64>,
+) -> Result<(), crate::clickhouse::ChError> {
+    let st = |r: RowState| sql::lit(r as u8);
+    let state_col = || sql::col(COL_STATE);
+    let in_ids = || sql::col(COL_ID).in_list(ids.iter().map(|i| sql::lit(i.as_str())).collect());
+    // This batch's rows have the sequence numbers `seqs`, every stored version of these ids a
+    // lower one (the counter was moved past them after the lookup). Pending rows of other writes
+    // that never committed are left alone: they stay invisible.
+    let ours = || {
+        sql::col(COL_SEQ_NO)
+            .gte(sql::lit(seqs.start))
+            .and(sql::col(COL_SEQ_NO).lt(sql::lit(seqs.end)))
+    };
+    let versions = || state_col().in_list(vec![st(RowState::Live), st(RowState::Tombstone)]);
+    let update = sql::Update {
+        db: state.catalog.db(),
+        table: meta.table(),
+        set: vec![(
+            sql::Ident::new(COL_STATE),
+            sql::Expr::func(
+                "multiIf",
+                vec![
+                    ours().and(state_col().eq(st(RowState::Pending))),
+                    st(RowState::Live),
+                    ours().and(state_col().eq(st(RowState::PendingTombstone))),
+                    st(RowState::Tombstone),
+                    st(RowState::Superseded),
+                ],
+            ),
+        )],
+        where_: in_ids().and(ours().or(versions())),
+    };
+    state.ch.execute(&update).await?;
+    let cleanup = sql::Delete {
+        db: state.catalog.db(),
+        table: meta.table(),
+        where_: in_ids().and(state_col().eq(st(RowState::Superseded))),
+    };
+    let ch = state.ch.clone();
+    let index = meta.name.clone();
+    tokio::spawn(async move {
+        // As a patch, like the commit: a DELETE run as a mutation (ClickHouse's default mode) can
+        // drop the effect of a lightweight UPDATE committed while it runs.
+        let settings = [("lightweight_delete_mode", "lightweight_update")];
+        if let Err(e) = ch.execute_with(&cleanup, &settings).await {
+            tracing::warn!(index, error = %e, "deleting superseded versions failed (they stay invisible)");
+        }
+    });
+    Ok(())
 }
 
 /// Decides, prepares and encodes `ops` on one index (auto-creating it if needed, applying schema
@@ -521,7 +617,8 @@ async fn stage_with(
                     insert: None,
                 });
             }
-            let plan = plan.unwrap_or_default();
+            let mut plan = plan.unwrap_or_default();
+            premap_time_field(&mut plan.mappings, &ops);
             match state
                 .catalog
                 .create_with(index, plan.mappings, plan.settings, plan.aliases, None)
@@ -551,8 +648,19 @@ async fn stage_with(
     let t_lookup = std::time::Instant::now();
     let mut current = lookup(state, &meta, &explicit, need_source).await?;
     let lookup_ms = ms(t_lookup);
+    // Ids with a stored version: their new rows replace it (pending, then committed by `flip`).
+    let stored: std::collections::HashSet<String> = if meta.log_native() {
+        current.keys().cloned().collect()
+    } else {
+        Default::default()
+    };
     let n_ops = ops.len();
 
+    // Sequence numbers above every stored version of the batch's ids, even ones another daemon
+    // wrote (each daemon counts on its own; see docs/storage.md).
+    if let Some(max) = current.values().map(|c| c.seq_no).max() {
+        state.catalog.observe_seq_no(&meta, max).await?;
+    }
     let first_seq = state.catalog.next_seq_nos(&meta, ops.len() as u64).await?;
     let mut mappings = meta.mappings.clone();
     let mut columns = meta.logical_columns();
@@ -639,15 +747,41 @@ async fn stage_with(
     if !migrations.is_empty() {
         meta = state.catalog.migrate_columns(&meta, &migrations).await?;
     }
+    if meta.log_native()
+        && !meta.sort_field_nulls
+        && let Some(first) = meta.sort_fields.first()
+        && rows
+            .values()
+            .any(|r| !r.deleted && !r.values.iter().any(|(c, v)| c == first && !v.is_null()))
+    {
+        prior.finish().await;
+        meta = state.catalog.mark_sort_field_nulls(&meta).await?;
+    }
     let schema_ms = ms(t_schema);
     let t_encode = std::time::Instant::now();
     let mut body = Vec::with_capacity(rows.len() * 256);
     let n = order.len();
     let logical = meta.logical_columns();
     let keys = ColumnKeys::new(&logical);
+    let log_native = meta.log_native();
+    let mut replaced = Vec::new();
     for id in order {
         let row = rows.remove(&id).expect("row");
-        encode_row(&mut body, row, &logical, &keys);
+        let flag = if !log_native {
+            Flag::Deleted(row.deleted)
+        } else {
+            let pending = stored.contains(&id);
+            if pending {
+                replaced.push(id.clone());
+            }
+            Flag::State(match (row.deleted, pending) {
+                (false, false) => RowState::Live,
+                (false, true) => RowState::Pending,
+                (true, false) => RowState::Tombstone,
+                (true, true) => RowState::PendingTombstone,
+            })
+        };
+        encode_row(&mut body, row, flag, &logical, &keys);
     }
     let encode_ms = ms(t_encode);
     let body_bytes = body.len();
@@ -674,9 +808,41 @@ async fn stage_with(
             stmt,
             body,
             rows: n,
+            replaced,
+            seqs: first_seq..first_seq + n_ops as u64,
+            meta: meta.clone(),
             _guard: (!release).then_some(guard),
         }),
     })
+}
+
+/// A log-native table is sorted by its time field from its creation on, but an index auto-created by
+/// a write has no mapping yet. When the first document's dynamic mapping makes `@timestamp` a
+/// date, that mapping (the one Elasticsearch gives the document anyway) is the new index's
+/// mapping, so the table is created sorted by `@timestamp`.
+fn premap_time_field(mappings: &mut Mappings, ops: &[WriteOp]) {
+    if mappings.field("@timestamp").is_some() {
+        return;
+    }
+    let Some(first) = ops
+        .iter()
+        .filter(|o| matches!(o.op, OpType::Index | OpType::Create))
+        .find_map(|o| o.source.as_deref())
+    else {
+        return;
+    };
+    let Ok(prepared) = schema::prepare_document_bytes(mappings, &BTreeMap::new(), first, "") else {
+        return;
+    };
+    let is_time = prepared.new_columns.iter().any(|(c, t)| {
+        c == "@timestamp" && !t.is_array() && matches!(t.base(), ChType::DateTime64(..))
+    });
+    if let (true, Some(update)) = (is_time, &prepared.mapping_update) {
+        let mut merged = mappings.clone();
+        if merged.merge(update).is_ok() {
+            *mappings = merged;
+        }
+    }
 }
 
 fn ms(t: std::time::Instant) -> f64 {
@@ -702,15 +868,44 @@ impl ColumnKeys {
     }
 }
 
-fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>, keys: &ColumnKeys) {
-    const RESERVED: [&str; 5] = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, COL_DELETED];
+/// The layout's flag column of a row: `_deleted` (format 1) or the row state (format 2).
+#[derive(Clone, Copy)]
+enum Flag {
+    Deleted(bool),
+    State(RowState),
+}
+
+impl Flag {
+    fn column(self) -> &'static str {
+        match self {
+            Flag::Deleted(_) => COL_DELETED,
+            Flag::State(_) => COL_STATE,
+        }
+    }
+
+    fn value(self) -> u8 {
+        match self {
+            Flag::Deleted(d) => u8::from(d),
+            Flag::State(s) => s as u8,
+        }
+    }
+}
+
+fn encode_row(
+    out: &mut Vec<u8>,
+    row: Row,
+    flag: Flag,
+    columns: &BTreeMap<String, ChType>,
+    keys: &ColumnKeys,
+) {
+    let reserved = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, flag.column()];
     if row
         .values
         .iter()
-        .any(|(c, _)| RESERVED.contains(&c.as_str()))
+        .any(|(c, _)| reserved.contains(&c.as_str()))
     {
         // A value for a reserved name replaces it in place: let a map sort that out.
-        return encode_row_as_map(out, row, columns);
+        return encode_row_as_map(out, row, flag, columns);
     }
     // The same bytes as serialising the row as one JSON object, written field by field.
     out.push(b'{');
@@ -722,8 +917,8 @@ fn encode_row(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>, k
     put(out, &row.version);
     put_key(out, COL_SEQ_NO, false);
     put(out, &row.seq_no);
-    put_key(out, COL_DELETED, false);
-    put(out, &u8::from(row.deleted));
+    put_key(out, flag.column(), false);
+    put(out, &flag.value());
     for (c, v) in &row.values {
         let is_array = match keys.0.get(c) {
             Some((key, is_array)) => {
@@ -760,7 +955,7 @@ fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
     serde_json::to_writer(&mut *out, v).expect("serialising JSON to memory");
 }
 
-fn encode_row_as_map(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChType>) {
+fn encode_row_as_map(out: &mut Vec<u8>, row: Row, flag: Flag, columns: &BTreeMap<String, ChType>) {
     let mut obj = Map::new();
     obj.insert(COL_ID.into(), Value::String(row.id));
     obj.insert(
@@ -769,7 +964,7 @@ fn encode_row_as_map(out: &mut Vec<u8>, row: Row, columns: &BTreeMap<String, ChT
     );
     obj.insert(COL_VERSION.into(), json!(row.version));
     obj.insert(COL_SEQ_NO.into(), json!(row.seq_no));
-    obj.insert(COL_DELETED.into(), json!(row.deleted as u8));
+    obj.insert(flag.column().into(), json!(flag.value()));
     for (c, v) in row.values {
         let ty = columns.get(&c);
         let v = match (ty.map(ChType::is_array), v) {
@@ -879,7 +1074,7 @@ fn decide(
             if text_cols.contains(c) {
                 let tc = crate::analysis::token_column(c);
                 if !columns.contains_key(&tc) {
-                    let t = ChType::array(ChType::String);
+                    let t = crate::analysis::token_column_type();
                     columns.insert(tc.clone(), t.clone());
                     new_columns.push((tc.clone(), t));
                 }

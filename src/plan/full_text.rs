@@ -263,6 +263,22 @@ fn phrase_field(ctx: &Ctx, f: &Field, p: &MatchPhrase, boost: f64) -> Result<Pla
         );
         (exists, count)
     };
+    // Every exact term of the phrase must be in the document: `has` on the token column is
+    // answered by ClickHouse's text index (granules without a term are skipped), so the position
+    // check above runs on the few rows that have them all.
+    let mut required: Vec<&str> = tokens[..if p.prefix { n - 1 } else { n }]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    required.sort_unstable();
+    required.dedup();
+    let filter = Expr::And(
+        required
+            .into_iter()
+            .map(|t| Expr::func("has", vec![toks.clone(), sql::lit(t)]))
+            .chain(std::iter::once(filter))
+            .collect(),
+    );
     // A phrase's idf is the sum of its terms' idf (PhraseWeight).
     let idf = tokens
         .iter()

@@ -55,7 +55,7 @@ pub fn filter_and_score(
     score(&ctx, q)?;
     let from = meta.from_clause();
     let collected = std::mem::replace(&mut ctx.stats, stats::Stats::None);
-    ctx.stats = collected.resolve(from);
+    ctx.stats = collected.resolve(from, meta.rows());
     let score = score(&ctx, q)?;
     Ok((filter, score, ctx.stats.item(), ctx.stats.norms_item()))
 }
@@ -351,9 +351,14 @@ pub(crate) fn term_pred(
                 keyword_pred(f, move |x| {
                     Expr::func("lowerUTF8", vec![x]).eq(lower.clone())
                 })
-            } else {
+            } else if f.ignore_above.is_none_or(|n| s.chars().count() as u64 <= n) {
+                // A stored value equal to the term has the term's length: within ignore_above, so
+                // indexed. The plain equality lets ClickHouse use the column's indexes.
                 let lit = sql::lit(s);
-                keyword_pred(f, move |x| x.eq(lit.clone()))
+                any_value(f, move |x| x.eq(lit.clone()))
+            } else {
+                // Longer than ignore_above: no indexed value can equal it.
+                never()
             }
         }
         EsKind::ConstantKeyword => {

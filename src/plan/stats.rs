@@ -245,7 +245,7 @@ impl Stats {
     }
 
     /// After the first pass: the statistics subquery over `table`, or `None` if nothing was asked.
-    pub fn resolve(self, from: sql::FromClause) -> Stats {
+    pub fn resolve(self, from: sql::FromClause, rows: sql::Rows) -> Stats {
         let Stats::Collect(c) = self else {
             return Stats::None;
         };
@@ -263,7 +263,7 @@ impl Stats {
         let q = sql::Select {
             items: vec![Expr::Array(aggs).into()],
             from: Some(from),
-            final_: true,
+            rows,
             ..Default::default()
         };
         let (norm_columns, norm_exprs): (Vec<String>, Vec<Expr>) = norms.into_iter().unzip();

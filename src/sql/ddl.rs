@@ -629,6 +629,32 @@ impl fmt::Display for Delete {
     }
 }
 
+/// Lightweight update: `` UPDATE `db`.`table` SET `a` = expr, … WHERE cond `` (patch parts, applied
+/// atomically to readers; the table needs `enable_block_number_column` and
+/// `enable_block_offset_column`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    pub db: Ident,
+    pub table: Ident,
+    pub set: Vec<(Ident, Expr)>,
+    pub where_: Expr,
+}
+
+impl fmt::Display for Update {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UPDATE ")?;
+        write_table(f, &self.db, &self.table)?;
+        f.write_str(" SET ")?;
+        for (i, (c, e)) in self.set.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{c} = {e}")?;
+        }
+        write!(f, " WHERE {}", self.where_)
+    }
+}
+
 /// `` OPTIMIZE TABLE `db`.`table` [FINAL] [DEDUPLICATE] ``.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Optimize {
@@ -693,6 +719,7 @@ pub enum Statement {
     Insert(Insert),
     Truncate(Truncate),
     Delete(Delete),
+    Update(Update),
     Optimize(Optimize),
     ShowCreate(ShowCreate),
     Exists(Exists),
@@ -710,6 +737,7 @@ impl fmt::Display for Statement {
             Statement::Insert(s) => write!(f, "{s}"),
             Statement::Truncate(s) => write!(f, "{s}"),
             Statement::Delete(s) => write!(f, "{s}"),
+            Statement::Update(s) => write!(f, "{s}"),
             Statement::Optimize(s) => write!(f, "{s}"),
             Statement::ShowCreate(s) => write!(f, "{s}"),
             Statement::Exists(s) => write!(f, "{s}"),
@@ -735,6 +763,7 @@ into_statement!(
     Insert,
     Truncate,
     Delete,
+    Update,
     Optimize,
     ShowCreate,
     Exists

@@ -60,13 +60,15 @@ pub mod types;
 pub use ddl::{
     AlterOp, AlterTable, ColumnDef, ColumnDefault, CreateDatabase, CreateTable, Delete,
     DropDatabase, DropTable, Engine, Exists, IndexDef, IndexType, Insert, Optimize, ShowCreate,
-    Statement, Truncate,
+    Statement, Truncate, Update,
 };
 pub use expr::{
     BinOp, Expr, IntervalUnit, Literal, Window, and_all, array, case, col, escape_like, func,
     func_params, interval, lambda, lit, not, null, or_all, qcol, star, subquery, tuple,
 };
-pub use query::{FromClause, LimitBy, OrderBy, Query, Select, SelectItem, Setting, union_all};
+pub use query::{
+    FromClause, LimitBy, OrderBy, Query, Rows, STATE_COLUMN, Select, SelectItem, Setting, union_all,
+};
 pub use types::ChType;
 
 use std::fmt;

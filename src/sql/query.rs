@@ -238,19 +238,39 @@ pub struct LimitBy {
     pub by: Vec<Expr>,
 }
 
+/// Which rows of an elastichouse table a read sees (docs/storage.md, "Reading without FINAL").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rows {
+    /// Every row: tables elastichouse did not create, subqueries, internal tables.
+    #[default]
+    All,
+    /// `FROM … FINAL`: the first layout (format 1), a ReplacingMergeTree merged at read time, and
+    /// the internal ReplacingMergeTree tables.
+    Final,
+    /// Only rows whose state column ([`STATE_COLUMN`]) is 0: the log-native layout (format 2),
+    /// where superseded versions, tombstones and writes not yet committed stay in the table but
+    /// are never read.
+    Live,
+}
+
+/// The state column of the log-native layout: 0 live, and see `catalog::RowState`. Its name
+/// starts with two dots: array columns are a dot plus a field path, and no field path starts with
+/// a dot, so no field of a document can ever have this column.
+pub const STATE_COLUMN: &str = "..state";
+
 /// A `SELECT` statement. Clauses render in ClickHouse's order:
 /// `SELECT [DISTINCT] items FROM … [FINAL] PREWHERE … WHERE … GROUP BY … HAVING … ORDER BY …
 /// LIMIT n BY … LIMIT n OFFSET m SETTINGS … FORMAT …`.
 ///
 /// Build with the chaining methods (`Select::new().item(..).from(..).filter(..)`) or set the public
-/// fields directly. An empty item list renders as `*`. `final_` is only rendered when there is a
-/// `FROM`. `settings` and `format` belong on the outermost query only.
+/// fields directly. An empty item list renders as `*`. `rows` is only rendered when there is a
+/// `FROM`: [`Rows::Final`] as `FINAL`, [`Rows::Live`] as a first `WHERE` condition. `settings` and `format` belong on the outermost query only.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Select {
     pub distinct: bool,
     pub items: Vec<SelectItem>,
     pub from: Option<FromClause>,
-    pub final_: bool,
+    pub rows: Rows,
     pub prewhere: Option<Expr>,
     pub where_: Option<Expr>,
     pub group_by: Vec<Expr>,
@@ -302,7 +322,13 @@ impl Select {
 
     /// `FROM … FINAL`: merge rows of ReplacingMergeTree tables at read time.
     pub fn final_(mut self) -> Self {
-        self.final_ = true;
+        self.rows = Rows::Final;
+        self
+    }
+
+    /// Which rows of the table the read sees.
+    pub fn rows(mut self, rows: Rows) -> Self {
+        self.rows = rows;
         self
     }
 
@@ -373,15 +399,19 @@ impl fmt::Display for Select {
         }
         if let Some(from) = &self.from {
             write!(f, " FROM {from}")?;
-            if self.final_ {
+            if self.rows == Rows::Final {
                 f.write_str(" FINAL")?;
             }
         }
         if let Some(e) = &self.prewhere {
             write!(f, " PREWHERE {e}")?;
         }
-        if let Some(e) = &self.where_ {
-            write!(f, " WHERE {e}")?;
+        let live = self.rows == Rows::Live && self.from.is_some();
+        match (&self.where_, live) {
+            (Some(e), true) => write!(f, " WHERE {} = 0 AND ({e})", Ident::new(STATE_COLUMN))?,
+            (None, true) => write!(f, " WHERE {} = 0", Ident::new(STATE_COLUMN))?,
+            (Some(e), false) => write!(f, " WHERE {e}")?,
+            (None, false) => {}
         }
         if !self.grouping_sets.is_empty() {
             f.write_str(" GROUP BY GROUPING SETS (")?;
@@ -473,6 +503,24 @@ mod tests {
             Select::new().from(FromClause::bare("t")).to_string(),
             "SELECT * FROM `t`"
         );
+    }
+
+    #[test]
+    fn live_rows_are_the_first_where_condition() {
+        let base = Select::new()
+            .from(FromClause::table("db", "logs"))
+            .rows(Rows::Live);
+        assert_eq!(
+            base.clone().to_string(),
+            "SELECT * FROM `db`.`logs` WHERE `..state` = 0"
+        );
+        // The user's condition is parenthesised, so an OR cannot escape the live-row filter.
+        assert_eq!(
+            base.filter(col("a").eq(lit(1)).or(col("b").eq(lit(2))))
+                .to_string(),
+            "SELECT * FROM `db`.`logs` WHERE `..state` = 0 AND (`a` = 1 OR `b` = 2)"
+        );
+        assert_eq!(Select::new().rows(Rows::Live).to_string(), "SELECT *");
     }
 
     #[test]
