@@ -8,7 +8,9 @@
 //!   `text`, `long`, `integer`, `double`, `date`, `ip`, `boolean`, …), and the translation of the
 //!   pipeline into a [`crate::sql::Select`] (subqueries where a command must see the result of the
 //!   previous one, e.g. WHERE after LIMIT or anything after STATS).
-//! * [`functions`]: the scalar and aggregate functions.
+//! * [`functions`]: the scalar and aggregate functions, DISSECT and GROK.
+//! * [`essql`]: Elasticsearch SQL (`POST /_sql`), parsed with the `sqlparser` crate and rewritten
+//!   into the ES|QL pipeline it means, so both languages share this planner.
 //!
 //! Errors are ES|QL's: `parsing_exception` (`line L:C: …`) for syntax, `verification_exception`
 //! (`Found 1 problem\nline L:C: …`) for unknown columns, functions and type mismatches, both 400.
