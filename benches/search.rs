@@ -107,6 +107,49 @@ fn translation() {
     }
 }
 
+/// ES|QL queries (parse + plan + render the one SELECT): Discover's ES|QL mode, a STATS panel, a
+/// date histogram.
+fn esql_translation() {
+    use elastichouse::esql::{parser, plan};
+    let meta = std::sync::Arc::new(meta());
+    let queries = [
+        (
+            "discover",
+            "FROM bench-logs | WHERE @timestamp >= \"2024-05-01T00:00:00Z\" AND status != \"200\" \
+             | SORT @timestamp DESC | KEEP @timestamp, host.name, status, message | LIMIT 500",
+        ),
+        (
+            "stats by",
+            "FROM bench-logs | WHERE url.path LIKE \"/api/*\" | STATS c = COUNT(*), avg = AVG(bytes), \
+             p95 = PERCENTILE(bytes, 95) BY host.name | SORT c DESC | LIMIT 10",
+        ),
+        (
+            "histogram",
+            "FROM bench-logs | EVAL kb = ROUND(bytes / 1024.0, 1) | STATS total = SUM(kb) BY \
+             t = BUCKET(@timestamp, 50, \"2024-05-01T00:00:00Z\", \"2024-06-01T00:00:00Z\"), status",
+        ),
+    ];
+    println!("ES|QL translation (parse + plan + render SQL), µs per query:");
+    for (name, q) in queries {
+        let n = 20_000;
+        let t = Instant::now();
+        let mut sql_len = 0;
+        for _ in 0..n {
+            let parsed = parser::parse(q, &parser::Params::default()).unwrap();
+            let sources = [plan::SourceIndex {
+                meta: meta.clone(),
+                filter: elastichouse::sql::lit(true),
+            }];
+            let planned = plan::Planner::new(1_717_000_000_000, "8.17.0")
+                .plan(&parsed, &sources)
+                .unwrap();
+            sql_len += planned.select.to_string().len();
+        }
+        let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        println!("  {name:<13} {us:>8.1} µs   ({} chars of SQL)", sql_len / n);
+    }
+}
+
 fn overhead() {
     let n: usize = common::env_or("BENCH_DOCS", 100_000);
     let runs: usize = common::env_or("BENCH_RUNS", 30);
@@ -177,5 +220,6 @@ fn overhead() {
 
 fn main() {
     translation();
+    esql_translation();
     overhead();
 }

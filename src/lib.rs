@@ -35,6 +35,7 @@ pub mod dsl;
 pub mod elastic;
 pub mod error;
 pub mod es_api;
+pub mod esql;
 pub mod ids;
 pub mod ingest;
 pub mod plan;

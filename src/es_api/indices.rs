@@ -75,6 +75,9 @@ pub fn normalise_settings(v: &Value) -> Result<Value, EsError> {
             | "sort.order"
             | "sort.missing"
             | "sort.mode" => {}
+            // `lookup` mode marks an index ES|QL's LOOKUP JOIN may read (docs/esql.md); it is
+            // stored like any other. Other modes (logsdb, time_series) are not implemented.
+            "mode" if matches!(v.as_str(), Some("standard" | "lookup")) => {}
             k if k.starts_with("analysis.")
                 || k.starts_with("lifecycle.")
                 || k.starts_with("routing.") => {}

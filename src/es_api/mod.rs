@@ -8,6 +8,8 @@ pub mod cluster;
 pub mod cursor;
 pub mod data_streams;
 pub mod docs;
+pub mod esql;
+pub mod essql;
 pub mod field_caps;
 pub mod indices;
 pub mod info;
@@ -138,6 +140,18 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/{index}/_pit", post(pit::open))
         .route("/_pit", axum::routing::delete(pit::close))
+        .route("/_query", post(esql::query))
+        .route("/_sql", post(essql::query).get(essql::query))
+        .route("/_sql/close", post(essql::close))
+        .route(
+            "/_sql/translate",
+            post(essql::translate).get(essql::translate),
+        )
+        .route("/_query/async", post(esql::query_async))
+        .route(
+            "/_query/async/{id}",
+            get(esql::async_get).delete(esql::async_delete),
+        )
         .route("/_count", get(search::count_all).post(search::count_all))
         .route("/{index}/_count", get(search::count).post(search::count))
         .route("/_mget", get(docs::mget_all).post(docs::mget_all))

@@ -126,6 +126,12 @@ pub enum FromClause {
         args: Vec<Expr>,
         alias: Option<Ident>,
     },
+    /// `left LEFT JOIN right ON on` (ES|QL's LOOKUP JOIN).
+    LeftJoin {
+        left: Box<FromClause>,
+        right: Box<FromClause>,
+        on: Expr,
+    },
 }
 
 impl FromClause {
@@ -163,13 +169,14 @@ impl FromClause {
         }
     }
 
-    /// Sets the alias (`AS name`).
+    /// Sets the alias (`AS name`); a join has none of its own.
     pub fn alias(mut self, name: impl Into<Ident>) -> Self {
         let name = Some(name.into());
         match &mut self {
             FromClause::Table { alias, .. }
             | FromClause::Subquery { alias, .. }
             | FromClause::Function { alias, .. } => *alias = name,
+            FromClause::LeftJoin { .. } => {}
         }
         self
     }
@@ -212,6 +219,9 @@ impl fmt::Display for FromClause {
                 write_list(f, args)?;
                 f.write_str(")")?;
                 alias
+            }
+            FromClause::LeftJoin { left, right, on } => {
+                return write!(f, "{left} LEFT JOIN {right} ON {on}");
             }
         };
         if let Some(a) = alias {
@@ -577,6 +587,19 @@ mod tests {
                 .from(FromClause::function("numbers", vec![lit(3)]).alias("n"))
                 .to_string(),
             "SELECT * FROM numbers(3) AS `n`"
+        );
+    }
+
+    #[test]
+    fn left_join() {
+        let j = FromClause::LeftJoin {
+            left: Box::new(FromClause::subquery(Select::new().item(col("a")), "l")),
+            right: Box::new(FromClause::table("d", "t").alias("r")),
+            on: qcol("l", "a").eq(qcol("r", "b")),
+        };
+        assert_eq!(
+            Select::new().from(j).to_string(),
+            "SELECT * FROM (SELECT `a`) AS `l` LEFT JOIN `d`.`t` AS `r` ON `l`.`a` = `r`.`b`"
         );
     }
 
