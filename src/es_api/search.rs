@@ -1743,6 +1743,25 @@ fn star_with(
     sql::FromClause::from(inner)
 }
 
+/// The first sort field of a log-native table as epoch milliseconds, when it is a date column with
+/// no missing value (so ordering by it reads the table forwards).
+fn date_sort_key(meta: &IndexMeta) -> Option<Expr> {
+    let field = meta.sort_fields.first()?;
+    if !meta.reads_sort_field_backwards(field) {
+        return None;
+    }
+    let ty = meta.columns.get(field)?;
+    matches!(ty.base(), crate::sql::ChType::DateTime64(..)).then(|| {
+        Expr::func(
+            "toUnixTimestamp64Milli",
+            vec![Expr::func(
+                "toDateTime64",
+                vec![sql::col(field.as_str()), sql::lit(3u64), sql::lit("UTC")],
+            )],
+        )
+    })
+}
+
 /// The BM25 statistics of a scored search (plan::stats), as a literal: the statistics subquery
 /// scans the scored columns of the whole index, so its answer is kept by the catalog until this
 /// daemon writes to the index (or, for writes of other daemons, for [`crate::catalog::STATS_TTL`]).
@@ -1895,6 +1914,21 @@ pub async fn execute(
     };
 
     let mut selects = Vec::new();
+    // The default order (score, then index order) when every score is the same constant (match_all,
+    // constant_score and filter-only queries): Elasticsearch returns such hits in index order, and
+    // here the index order of log-native tables sorted by a date is their sorting key, then the
+    // sequence number. Read in that order, the first page costs a few granules, not a sort of every
+    // matching row. (Cursors keep the sequence-number order their ids encode.)
+    let mut index_order = req.sort.is_empty()
+        && !opts.scroll
+        && !opts.pit
+        && opts.scroll_after.is_none()
+        && req.search_after.is_none()
+        && req.collapse.is_none()
+        && opts.group.is_none()
+        && req.terminate_after.is_none()
+        && !metas.is_empty()
+        && metas.iter().all(|m| date_sort_key(m).is_some());
     let mut counts = Vec::new();
     let mut types: Vec<SortType> = vec![SortType::Str; sort.len()];
     let mut formats: Vec<Option<String>> = vec![None; sort.len()];
@@ -1977,6 +2011,12 @@ pub async fn execute(
             ]
         };
         stats[0] = cached_stats(s, meta, stats[0].take()).await?;
+        if !matches!(score, Expr::Lit(_)) {
+            index_order = false;
+        }
+        if let Some(k) = date_sort_key(meta).filter(|_| index_order) {
+            items.push(k.alias("__k"));
+        }
         items.push(Expr::func("toFloat64", vec![score.clone()]).alias("_score"));
         items.push(shard_doc.clone().alias("_tb"));
         // BM25 statistics: selected once, read by name (an empty array where no score needs
@@ -2273,7 +2313,22 @@ pub async fn execute(
             && req.terminate_after.is_none()
             && req.from.checked_add(req.size).is_some();
         let mut selects = selects;
-        if per_index {
+        if !index_order {
+            // An index whose score was not constant turned it off after others added the key.
+            for sel in &mut selects {
+                sel.items
+                    .retain(|i| i.alias.as_ref().is_none_or(|a| a.as_str() != "__k"));
+            }
+        }
+        if index_order && per_index {
+            // Scores are one constant: the sort key, then the tie-breaker.
+            let key = sql::OrderBy::new(sql::col("__k"), false).nulls_last();
+            order.insert(1, key.clone());
+            for sel in &mut selects {
+                sel.order_by = vec![key.clone(), sql::OrderBy::new(sql::col("_tb"), false)];
+                sel.limit = Some(req.from + req.size);
+            }
+        } else if per_index {
             for sel in &mut selects {
                 sel.order_by = order.clone();
                 sel.limit = Some(req.from + req.size);
@@ -2339,7 +2394,7 @@ pub async fn execute(
                 offset: (req.from > 0).then_some(req.from),
                 // Reading in order with a tie-breaker: without this, ClickHouse merges the parts'
                 // ordered streams in a way that reads far more granules than the LIMIT needs.
-                settings: match (per_index, reads_in_order) {
+                settings: match (per_index, reads_in_order || (index_order && per_index)) {
                     (false, _) => vec![],
                     (true, false) => vec![sql::Setting::new(
                         "read_in_order_two_level_merge_threshold",
