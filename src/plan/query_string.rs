@@ -982,7 +982,17 @@ pub fn build_simple_query_string(ctx: &Ctx, q: &SimpleQueryString) -> Result<Bui
     }
     b.default_fields = b.resolve_fields(&fields);
     let occur = q.default_operator.occur();
-    let Some(node) = simple::parse(&q.query, q.flags, occur) else {
+    let node = simple::parse(&q.query, q.flags, occur).map_err(|_| {
+        lucene::parse_failure(
+            &q.query,
+            &format!(
+                "groups are nested deeper than elastichouse's limit of [{}] levels",
+                simple::MAX_GROUP_DEPTH
+            ),
+            false,
+        )
+    })?;
+    let Some(node) = node else {
         return Ok(match_none());
     };
     let built = b.simple(&node)?.unwrap_or_else(match_none);

@@ -717,6 +717,20 @@ struct Parser {
     lex_error: Option<(usize, SyntaxError)>,
     pos: usize,
     operator: Operator,
+    /// How many groups `(` are open at the current token.
+    depth: usize,
+}
+
+/// How deep groups may nest in a query string. Lucene's generated parser recurses per group and
+/// has no bound of its own (a deep enough query ends in a StackOverflowError on the search
+/// thread); elastichouse answers a parse failure instead, well before its own stack or
+/// ClickHouse's `max_ast_depth` could be reached.
+pub const MAX_GROUP_DEPTH: usize = 100;
+
+fn too_deep() -> SyntaxError {
+    SyntaxError::parse(format!(
+        "groups are nested deeper than elastichouse's limit of [{MAX_GROUP_DEPTH}] levels"
+    ))
 }
 
 /// Parses a query string. `Ok(None)` when it has no clause at all (blank input).
@@ -728,6 +742,7 @@ pub fn parse(query: &str, operator: Operator) -> Result<Option<Node>, SyntaxErro
         lex_error,
         pos: 0,
         operator,
+        depth: 0,
     };
     if p.peek(0)?.kind == Kind::Eof {
         return Ok(None);
@@ -996,7 +1011,12 @@ impl Parser {
         }
         if self.kind(0)? == Kind::LParen {
             self.next()?;
+            self.depth += 1;
+            if self.depth > MAX_GROUP_DEPTH {
+                return Err(too_deep());
+            }
             let inner = self.query(field.as_deref(), Kind::RParen)?;
+            self.depth -= 1;
             self.next()?; // ")"
             if self.kind(0)? == Kind::Carat {
                 self.next()?;

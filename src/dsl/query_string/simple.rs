@@ -75,10 +75,21 @@ struct State<'a> {
     current: Option<Occur>,
     previous: Option<Occur>,
     not: u32,
+    /// How many groups enclose this state.
+    depth: usize,
 }
 
-/// Parses a simple query string; `None` when it holds nothing to search for.
-pub fn parse(query: &str, flags: u32, default_operator: Occur) -> Option<SNode> {
+/// How deep `(` groups may nest. Lucene's SimpleQueryParser recurses per group without a bound
+/// (and rescans the rest of the input at every level); elastichouse refuses deeper input.
+pub const MAX_GROUP_DEPTH: usize = 100;
+
+/// A simple query string whose groups nest deeper than [`MAX_GROUP_DEPTH`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooDeep;
+
+/// Parses a simple query string; `None` when it holds nothing to search for. Syntax is never an
+/// error; only nesting deeper than [`MAX_GROUP_DEPTH`] is.
+pub fn parse(query: &str, flags: u32, default_operator: Occur) -> Result<Option<SNode>, TooDeep> {
     let data: Vec<char> = query.chars().collect();
     let mut st = State {
         data: &data,
@@ -88,18 +99,24 @@ pub fn parse(query: &str, flags: u32, default_operator: Occur) -> Option<SNode> 
         current: None,
         previous: None,
         not: 0,
+        depth: 0,
     };
     let p = SimpleParser {
         flags,
         default_operator,
+        too_deep: std::cell::Cell::new(false),
     };
     p.sub_query(&mut st);
-    st.top
+    if p.too_deep.get() {
+        return Err(TooDeep);
+    }
+    Ok(st.top)
 }
 
 struct SimpleParser {
     flags: u32,
     default_operator: Occur,
+    too_deep: std::cell::Cell<bool>,
 }
 
 fn is_ws(c: char) -> bool {
@@ -112,7 +129,7 @@ impl SimpleParser {
     }
 
     fn sub_query(&self, st: &mut State) {
-        while st.index < st.end {
+        while st.index < st.end && !self.too_deep.get() {
             let c = st.data[st.index];
             if c == '(' && self.on(PRECEDENCE) {
                 st.index += 1;
@@ -187,6 +204,8 @@ impl SimpleParser {
             // "()": nothing, and the pending operator is dropped.
             st.current = None;
             st.index += 1;
+        } else if st.depth >= MAX_GROUP_DEPTH {
+            self.too_deep.set(true);
         } else {
             let mut sub = State {
                 data: st.data,
@@ -196,6 +215,7 @@ impl SimpleParser {
                 current: None,
                 previous: None,
                 not: 0,
+                depth: st.depth + 1,
             };
             self.sub_query(&mut sub);
             let top = sub.top;
@@ -343,7 +363,7 @@ mod tests {
     use Occur::*;
 
     fn p(q: &str) -> Option<SNode> {
-        parse(q, ALL, Should)
+        parse(q, ALL, Should).unwrap()
     }
     fn t(s: &str) -> SNode {
         SNode::Text(s.into())
@@ -358,7 +378,7 @@ mod tests {
             Some(SNode::Group(vec![(Should, t("a")), (Should, t("b"))]))
         );
         assert_eq!(
-            parse("a b", ALL, Must),
+            parse("a b", ALL, Must).unwrap(),
             Some(SNode::Group(vec![(Must, t("a")), (Must, t("b"))]))
         );
     }
@@ -435,7 +455,7 @@ mod tests {
         assert_eq!(p(r"a\*"), Some(t("a*")));
         // With only OR enabled, '+' and '"' are text.
         assert_eq!(
-            parse("a+b \"c", OR | WHITESPACE, Should),
+            parse("a+b \"c", OR | WHITESPACE, Should).unwrap(),
             Some(SNode::Group(vec![(Should, t("a+b")), (Should, t("\"c"))]))
         );
         assert_eq!(parse_flags("OR|and|Prefix"), Ok(OR | AND | PREFIX));
