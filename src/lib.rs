@@ -37,6 +37,7 @@ pub mod error;
 pub mod es_api;
 pub mod ids;
 pub mod ingest;
+pub mod limits;
 pub mod plan;
 pub mod render;
 pub mod router;

@@ -956,7 +956,7 @@ fn parse_inner_hits(v: &Value, field: &str) -> Result<InnerHitsSpec, EsError> {
             }
         }
     }
-    if spec.from + spec.size > 100 {
+    if spec.from.saturating_add(spec.size) > 100 {
         // index.max_inner_result_window (InnerHitsContext / SearchService#validateInnerHits).
         return Err(EsError::illegal_argument(format!(
             "Inner result window is too large, the inner hit definition's [{}]'s from + size must be less than or equal to: [100] but was [{}]. This limit can be set by changing the [index.max_inner_result_window] index level setting.",
@@ -1109,14 +1109,20 @@ pub fn validate(r: &SearchRequest, index_in_path: bool, p: &Params) -> Result<()
         }
         return Err(EsError::action_request_validation(msg));
     }
-    if r.scroll.is_none() && r.from + r.size > MAX_RESULT_WINDOW {
-        return Err(phase_failure(
-            EsError::illegal_argument(format!(
-                "Result window is too large, from + size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
-                r.from + r.size
-            )),
-            None,
-        ));
+    // DefaultSearchContext#preProcess, with checked arithmetic: from + size against
+    // `index.max_result_window`, and for a scroll the batch size against the same setting.
+    let window = r.from.saturating_add(r.size);
+    if window > MAX_RESULT_WINDOW {
+        let reason = if r.scroll.is_none() {
+            format!(
+                "Result window is too large, from + size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{window}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting."
+            )
+        } else {
+            format!(
+                "Batch size is too large, size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{window}]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting."
+            )
+        };
+        return Err(phase_failure(EsError::illegal_argument(reason), None));
     }
     Ok(())
 }

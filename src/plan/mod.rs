@@ -526,6 +526,18 @@ pub fn filter(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
             None => never(),
         },
         Query::Terms { field, values, .. } => {
+            // TermsQueryBuilder#doToQuery: the number of values against `index.max_terms_count`.
+            let max = crate::limits::index_setting(
+                ctx.meta,
+                "max_terms_count",
+                crate::limits::MAX_TERMS_COUNT,
+            );
+            if values.len() as u64 > max {
+                return Err(EsError::illegal_argument(format!(
+                    "The number of terms [{}] used in the Terms Query request has exceeded the allowed maximum of [{max}]. This maximum can be set by changing the [index.max_terms_count] index level setting.",
+                    values.len()
+                )));
+            }
             if field == "_id" {
                 return Ok(sql::col(crate::catalog::COL_ID)
                     .in_list(values.iter().map(|v| sql::lit(value_text(v))).collect()));

@@ -20,9 +20,6 @@ pub use lucene_regex::{Formula, RegexError, translate as translate_regexp};
 
 /// `failed to create query: …` as Elasticsearch wraps an IllegalArgumentException raised while
 /// building a Lucene query (SearchExecutionContext#toQuery).
-/// `index.max_regex_length` default (IndexSettings#MAX_REGEX_LENGTH_SETTING).
-pub const MAX_REGEX_LENGTH: usize = 1000;
-
 fn create_failure(msg: String) -> EsError {
     EsError::new(
         400,
@@ -237,10 +234,15 @@ pub fn filter_regexp(ctx: &Ctx, q: &Regexp) -> Result<Expr, EsError> {
     }
     // RegexpQueryBuilder#doToQuery: the pattern's length (in UTF-16 units, Java's length())
     // against `index.max_regex_length`.
-    let len = q.value.encode_utf16().count();
-    if len > MAX_REGEX_LENGTH {
+    let len = q.value.encode_utf16().count() as u64;
+    let max = crate::limits::index_setting(
+        ctx.meta,
+        "max_regex_length",
+        crate::limits::MAX_REGEX_LENGTH,
+    );
+    if len > max {
         return Err(EsError::illegal_argument(format!(
-            "The length of regex [{len}] used in the Regexp Query request has exceeded the allowed maximum of [{MAX_REGEX_LENGTH}]. This maximum can be set by changing the [index.max_regex_length] index level setting."
+            "The length of regex [{len}] used in the Regexp Query request has exceeded the allowed maximum of [{max}]. This maximum can be set by changing the [index.max_regex_length] index level setting."
         )));
     }
     let formula = match translate_regexp(&q.value, q.flags, q.case_insensitive) {
