@@ -384,10 +384,7 @@ impl Parser {
         ];
         let mut left = self.unary()?;
         let mut chain = 0;
-        loop {
-            let Some(Tok::Op(op)) = self.peek().cloned() else {
-                break;
-            };
+        while let Some(Tok::Op(op)) = self.peek().cloned() {
             let Some(level) = LEVELS.iter().position(|ops| ops.contains(&op)) else {
                 break;
             };

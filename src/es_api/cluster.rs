@@ -495,6 +495,25 @@ async fn health_impl(s: AppState, expr: Option<&str>, path: &str, p: Params) -> 
         .transpose()?;
     let deadline = Instant::now() + Duration::from_millis(timeout.max(0) as u64);
     loop {
+        // Storage unreachable: the cluster is red (as with no master or no data node), answered
+        // with 200 like any other health status so that monitors read it.
+        if let Err(e) = s.ch.ping().await
+            && e.is_unavailable()
+        {
+            tracing::warn!(error = %e, "cluster health: ClickHouse is unreachable");
+            let mut body = health_body(
+                &s,
+                &Health {
+                    indices: vec![],
+                    missing: true,
+                },
+                false,
+                "cluster",
+            );
+            body["number_of_data_nodes"] = json!(0);
+            body["active_shards_percent_as_number"] = json!(0.0);
+            return Ok(EsJson(StatusCode::OK, body).into_response());
+        }
         let h = health_state(&s, expr).await?;
         let rank = if h.missing { 2 } else { 0 };
         let ok_status = wait_status.is_none_or(|w| rank <= w);

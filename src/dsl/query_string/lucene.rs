@@ -723,9 +723,10 @@ struct Parser {
 
 /// How deep groups may nest in a query string. Lucene's generated parser recurses per group and
 /// has no bound of its own (a deep enough query ends in a StackOverflowError on the search
-/// thread); elastichouse answers a parse failure instead, well before its own stack or
-/// ClickHouse's `max_ast_depth` could be reached.
-pub const MAX_GROUP_DEPTH: usize = 100;
+/// thread); elastichouse answers a parse failure instead, well before its own stack (the
+/// translation recurses per level too) or ClickHouse's `max_ast_depth` could be reached. 32 is
+/// about the query DSL's own bound (`indices.query.bool.max_nested_depth`, 30).
+pub const MAX_GROUP_DEPTH: usize = 32;
 
 fn too_deep() -> SyntaxError {
     SyntaxError::parse(format!(

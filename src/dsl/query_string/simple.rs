@@ -81,7 +81,7 @@ struct State<'a> {
 
 /// How deep `(` groups may nest. Lucene's SimpleQueryParser recurses per group without a bound
 /// (and rescans the rest of the input at every level); elastichouse refuses deeper input.
-pub const MAX_GROUP_DEPTH: usize = 100;
+pub const MAX_GROUP_DEPTH: usize = 32;
 
 /// A simple query string whose groups nest deeper than [`MAX_GROUP_DEPTH`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -905,3 +905,18 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod depth_tests {
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = |n: usize| format!("{}a{}", "(".repeat(n), ")".repeat(n));
+        assert!(super::translate(&deep(90), 0xffff, false).is_ok());
+        assert!(matches!(
+            super::translate(&deep(400), 0xffff, false),
+            Err(super::RegexError::Syntax(_))
+        ));
+        assert!(super::translate(&format!("a{}", "*".repeat(400)), 0xffff, false).is_err());
+        assert!(super::translate(&format!("{}a", "~".repeat(400)), 0xffff, false).is_err());
+    }
+}
