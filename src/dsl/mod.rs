@@ -264,6 +264,37 @@ pub fn nested_depth_error() -> EsError {
     )
 }
 
+impl Query {
+    /// The leaf queries of this tree, as Lucene's IndexSearcher counts them against
+    /// `indices.query.bool.max_clause_count` when it visits a rewritten query. (Recursion is
+    /// bounded: parsing stops at [`MAX_NESTED_DEPTH`].)
+    pub fn leaf_count(&self) -> usize {
+        match self {
+            Query::Bool(b) => [&b.must, &b.filter, &b.should, &b.must_not]
+                .iter()
+                .flat_map(|v| v.iter())
+                .map(Query::leaf_count)
+                .sum(),
+            Query::ConstantScore(c) => c.filter.leaf_count(),
+            Query::Boosting(b) => b.positive.leaf_count() + b.negative.leaf_count(),
+            Query::DisMax(d) => d.queries.iter().map(Query::leaf_count).sum(),
+            Query::Nested(n) => n.query.leaf_count(),
+            _ => 1,
+        }
+    }
+}
+
+/// Elasticsearch's answer to a query with more clauses than `indices.query.bool.max_clause_count`
+/// (since 8.15, elastic/elasticsearch#112678): the shard's IllegalArgumentException "Query
+/// rewrite failed: too many clauses" around Lucene's TooManyNestedClauses.
+pub fn too_many_clauses(max: u64) -> EsError {
+    EsError::illegal_argument("Query rewrite failed: too many clauses").caused_by(EsError::new(
+        400,
+        "too_many_nested_clauses",
+        format!("Query contains too many nested clauses; maxClauseCount is set to {max}"),
+    ))
+}
+
 /// Parses a query object (`{"term": {...}}`).
 pub fn parse_query(v: &Value) -> Result<Query, EsError> {
     let _depth = DepthGuard::enter()?;

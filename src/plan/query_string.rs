@@ -22,6 +22,7 @@ use crate::dsl::query_string::simple::{self, SNode};
 use crate::dsl::query_string::{MultiType, QueryString, SimpleQueryString};
 use crate::dsl::{Bool, MinimumShouldMatch, Query, Range};
 use crate::error::EsError;
+use crate::sql::expr::BalancedSum;
 use crate::sql::{self, Expr};
 use serde_json::Value;
 
@@ -1098,10 +1099,7 @@ fn plan_score(ctx: &Ctx, b: &Built) -> Result<Expr, EsError> {
             for c in &bb.should {
                 terms.push(matched(c)?);
             }
-            let sum = terms
-                .into_iter()
-                .reduce(|a, b| a + b)
-                .unwrap_or(sql::lit(0.0));
+            let sum = terms.into_iter().balanced_sum().unwrap_or(sql::lit(0.0));
             if bb.boost != 1.0 {
                 sum * sql::lit(bb.boost)
             } else {
@@ -1122,7 +1120,7 @@ fn plan_score(ctx: &Ctx, b: &Built) -> Result<Expr, EsError> {
             };
             let mut s = best.clone();
             if *tie_breaker != 0.0 && scores.len() > 1 {
-                let sum = scores.into_iter().reduce(|a, b| a + b).expect("non-empty");
+                let sum = scores.into_iter().balanced_sum().expect("non-empty");
                 s = best.clone() + sql::lit(*tie_breaker) * (sum - best);
             }
             if *boost != 1.0 {
