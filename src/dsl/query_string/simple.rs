@@ -110,7 +110,29 @@ pub fn parse(query: &str, flags: u32, default_operator: Occur) -> Result<Option<
     if p.too_deep.get() {
         return Err(TooDeep);
     }
+    // Every change of operator also starts a new parent around what came before (`a +b |c +d …`
+    // nests as deep as it alternates), so the tree's depth is bounded too, not only the groups.
+    if let Some(top) = &st.top
+        && depth(top) > MAX_GROUP_DEPTH
+    {
+        return Err(TooDeep);
+    }
     Ok(st.top)
+}
+
+/// The nesting depth of a tree, without recursion.
+fn depth(root: &SNode) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(root, 1usize)];
+    while let Some((n, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        match n {
+            SNode::Group(clauses) => stack.extend(clauses.iter().map(|(_, c)| (c, d + 1))),
+            SNode::Not(inner) => stack.push((inner, d + 1)),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 struct SimpleParser {
