@@ -594,3 +594,70 @@ async fn reshape(
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
+        // The last net of issue 11: no input should reach a panic, and if one does, that request
+        // gets Elasticsearch's 500 error shape while the listener keeps serving.
+        async fn boom() -> &'static str {
+            panic!("a bug")
+        }
+        let app: Router = Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "fine" }))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                panic_response,
+            ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let r = reqwest::get(format!("http://{addr}/boom")).await.unwrap();
+        assert_eq!(r.status().as_u16(), 500);
+        assert_eq!(r.headers()["x-elastic-product"], "Elasticsearch");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["status"], 500);
+        assert_eq!(v["error"]["type"], "exception");
+        assert_eq!(
+            v["error"]["reason"],
+            "elastichouse failed while handling the request: a bug"
+        );
+        let r = reqwest::get(format!("http://{addr}/ok")).await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+
+    #[test]
+    fn content_type_rules() {
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(
+                    axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            m
+        };
+        assert!(check_content_type(&h(&[])).is_ok());
+        assert!(check_content_type(&h(&[("content-length", "0")])).is_ok());
+        assert!(check_content_type(&h(&[("content-length", "5")])).is_err());
+        assert!(check_content_type(&h(&[("transfer-encoding", "chunked")])).is_err());
+        assert!(
+            check_content_type(&h(&[
+                ("content-length", "5"),
+                ("content-type", "application/json; charset=UTF-8")
+            ]))
+            .is_ok()
+        );
+        assert!(
+            check_content_type(&h(&[
+                ("content-length", "5"),
+                ("content-type", "text/plain")
+            ]))
+            .is_err()
+        );
+    }
+}
