@@ -622,6 +622,46 @@ async fn gzip_bomb_to_bulk_is_413_after_decompression() {
 }
 
 #[tokio::test]
+async fn http_max_content_length_is_configurable() {
+    // http.max_content_length is a node setting in Elasticsearch; here the configuration's
+    // `http_max_content_length`, reported by _nodes as max_content_length_in_bytes.
+    let own = start_daemon(|c| c.http_max_content_length = 1024);
+    let url = |p: &str| format!("http://{}{}", own.es, p);
+    let doc = json!({"a": "x".repeat(2_000)});
+    let r = client()
+        .put(url("/hostile-small/_doc/1"))
+        .json(&doc)
+        .send()
+        .await;
+    if let Ok(r) = r {
+        assert_eq!(r.status().as_u16(), 413);
+    }
+    let r = client()
+        .put(url("/hostile-small/_doc/2"))
+        .json(&json!({"a": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let v: Value = client()
+        .get(url("/_nodes/http"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let node = v["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert_eq!(node["http"]["max_content_length_in_bytes"], 1024, "{v}");
+}
+
+#[tokio::test]
 async fn body_without_content_type_is_406() {
     // RestController#dispatchRequest: a request with content needs a Content-Type; without one
     // {"error":"Content-Type header is missing","status":406}, and the browser-safelisted types

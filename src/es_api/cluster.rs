@@ -140,7 +140,7 @@ fn node_body(s: &AppState, addr: std::net::SocketAddr, metrics: &[String]) -> Va
             json!({
                 "bound_address": [publish],
                 "publish_address": publish,
-                "max_content_length_in_bytes": 104_857_600
+                "max_content_length_in_bytes": s.cfg.http_max_content_length
             }),
         );
     }
@@ -566,7 +566,13 @@ fn default_settings(s: &AppState) -> Vec<(&'static str, Value)> {
         ("action.destructive_requires_name", json!("true")),
         ("cluster.max_shards_per_node", json!("1000")),
         ("cluster.name", json!(s.cfg.cluster_name)),
-        ("http.max_content_length", json!("100mb")),
+        (
+            "http.max_content_length",
+            json!(match s.cfg.http_max_content_length {
+                n if n % (1 << 20) == 0 => format!("{}mb", n >> 20),
+                n => format!("{n}b"),
+            }),
+        ),
         ("indices.query.bool.max_clause_count", json!("4096")),
         ("node.name", json!(s.cfg.node_name)),
         ("script.allowed_contexts", json!([])),

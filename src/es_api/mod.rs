@@ -325,10 +325,6 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     resp
 }
 
-/// Elasticsearch's default `http.max_content_length` (HttpTransportSettings): 100mb, measured on
-/// the decompressed body.
-pub const MAX_CONTENT_LENGTH: u64 = 100 * 1024 * 1024;
-
 /// Elasticsearch's answer to a body over `http.max_content_length`: 413 Request Entity Too Large
 /// with an empty body, as Netty's HttpObjectAggregator (Netty4HttpServerTransport) sends it before
 /// any REST handler runs.
@@ -436,17 +432,20 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
     // Request id, span and trace for the debug UI; ClickHouse statements run inside are attributed
     // to this request through the task-local scope.
     let (trace, req, span) = state.stats.begin(req);
+    // `http.max_content_length` (HttpTransportSettings, 100mb by default), measured on the
+    // decompressed body.
+    let max_len = state.cfg.http_max_content_length;
     let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let declared_too_long = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_CONTENT_LENGTH);
-    let req = req.map(|b| limit_body(b, MAX_CONTENT_LENGTH, over.clone()));
+        .is_some_and(|n| n > max_len);
+    let req = req.map(|b| limit_body(b, max_len, over.clone()));
     let mut resp = crate::debug_ui::trace::scope(trace.clone(), async {
         if declared_too_long {
-            return content_too_long(MAX_CONTENT_LENGTH);
+            return content_too_long(max_len);
         }
         match check_content_type(req.headers()) {
             Err(r) => r,
@@ -456,7 +455,7 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
     .instrument(span.clone())
     .await;
     if over.load(std::sync::atomic::Ordering::Relaxed) {
-        resp = content_too_long(MAX_CONTENT_LENGTH);
+        resp = content_too_long(max_len);
     }
 
     // Elasticsearch's own answer (pass-through) goes back as it came.
