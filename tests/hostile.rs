@@ -224,6 +224,28 @@ async fn bool_query_nested_past_max_nested_depth() {
     let r = search(&json!({ "query": q })).await;
     assert_es_error(&r, 400, "x_content_parse_exception");
     alive().await;
+    // The bounds add up: 29 levels of bool around a query string 32 groups deep, a regexp 99
+    // groups deep and a scored bool of many clauses, highlighted, in one request, still fits.
+    let qs = nested("(hello OR ", "world", ")", 32);
+    let re = nested("(", "a", ")", 99);
+    let mut q = json!({"bool": {
+        "should": [
+            {"query_string": {"query": qs, "default_field": "msg"}},
+            {"regexp": {"tag": re}},
+            {"bool": {"should": (0..200).map(|i| json!({"match": {"msg": format!("w{i}")}})).collect::<Vec<_>>()}}
+        ]
+    }});
+    for _ in 0..27 {
+        q = json!({"bool": {"must": [q]}});
+    }
+    let r = search(
+        &json!({ "query": q, "aggs": {"t": {"terms": {"field": "tag"}}},
+        "highlight": {"fields": {"msg": {}, "tag": {}}} }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", &r.text[..r.text.len().min(500)]);
+    assert_eq!(r.json()["hits"]["total"]["value"], 2);
+    alive().await;
 }
 
 #[tokio::test]
