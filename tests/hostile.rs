@@ -347,6 +347,41 @@ async fn from_plus_size_cannot_overflow_past_max_result_window() {
     );
     let r = search(&json!({"from": 9990, "size": 10})).await;
     assert_eq!(r.status, 200, "{}", r.text);
+    // The window is the index's (IndexSettings#MAX_RESULT_WINDOW_SETTING), checked per index as
+    // Elasticsearch checks it per shard.
+    let r = json_req(
+        "PUT",
+        "/hostile-window",
+        &json!({"settings": {"index.max_result_window": 50000}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = json_req(
+        "POST",
+        "/hostile-window/_search",
+        &json!({"from": 20000, "size": 10}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = json_req(
+        "POST",
+        "/hostile-window/_search",
+        &json!({"from": 50000, "size": 1}),
+    )
+    .await;
+    assert_es_error(&r, 400, "search_phase_execution_exception");
+    assert!(
+        root_reason(&r).contains("less than or equal to: [50000] but was [50001]"),
+        "{}",
+        r.text
+    );
+    let r = json_req(
+        "POST",
+        "/hostile-window/_search",
+        &json!({"from": 1, "size": 18446744073709551615u64}),
+    )
+    .await;
+    assert_es_error(&r, 400, "search_phase_execution_exception");
     alive().await;
 }
 

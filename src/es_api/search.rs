@@ -1109,22 +1109,28 @@ pub fn validate(r: &SearchRequest, index_in_path: bool, p: &Params) -> Result<()
         }
         return Err(EsError::action_request_validation(msg));
     }
-    // DefaultSearchContext#preProcess, with checked arithmetic: from + size against
-    // `index.max_result_window`, and for a scroll the batch size against the same setting.
-    let window = r.from.saturating_add(r.size);
-    if window > MAX_RESULT_WINDOW {
-        let reason = if r.scroll.is_none() {
-            format!(
-                "Result window is too large, from + size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{window}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting."
-            )
-        } else {
-            format!(
-                "Batch size is too large, size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{window}]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting."
-            )
-        };
-        return Err(phase_failure(EsError::illegal_argument(reason), None));
-    }
     Ok(())
+}
+
+/// DefaultSearchContext#preProcess, per shard (so per index, with that index's
+/// `index.max_result_window`), with checked arithmetic: from + size against the window, and for a
+/// scroll the batch size against the same setting.
+fn check_result_window(meta: &IndexMeta, r: &SearchRequest) -> Result<(), EsError> {
+    let max = crate::limits::index_setting(meta, "max_result_window", MAX_RESULT_WINDOW);
+    let window = r.from.saturating_add(r.size);
+    if window <= max {
+        return Ok(());
+    }
+    let reason = if r.scroll.is_none() {
+        format!(
+            "Result window is too large, from + size must be less than or equal to: [{max}] but was [{window}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting."
+        )
+    } else {
+        format!(
+            "Batch size is too large, size must be less than or equal to: [{max}] but was [{window}]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting."
+        )
+    };
+    Err(EsError::illegal_argument(reason))
 }
 
 /// Parses and validates a `_search` request from its body and URL parameters.
@@ -1865,6 +1871,7 @@ pub async fn execute(
         let ctx = Ctx::new(meta, now_millis);
         let shard_doc = shard_doc_expr(meta, ordinal);
         let planned = (|| -> Result<_, EsError> {
+            check_result_window(meta, req).map_err(|e| as_phase_failure(e, meta))?;
             let (where_, score, stats) =
                 index_plan(&ctx, req, want_scores).map_err(|e| as_phase_failure(e, meta))?;
             hit_fields::validate(meta, &req.fields, hit_fields::Mode::Fields)

@@ -113,14 +113,14 @@ pub fn parse(query: &str, flags: u32, default_operator: Occur) -> Result<Option<
     // Every change of operator also starts a new parent around what came before (`a +b |c +d …`
     // nests as deep as it alternates), so the tree's depth is bounded too, not only the groups.
     if let Some(top) = &st.top
-        && depth(top) > MAX_GROUP_DEPTH
+        && depth(top) > MAX_GROUP_DEPTH + 1
     {
         return Err(TooDeep);
     }
     Ok(st.top)
 }
 
-/// The nesting depth of a tree, without recursion.
+/// The nesting depth of a tree (a lone leaf is 1), without recursion.
 fn depth(root: &SNode) -> usize {
     let mut deepest = 0;
     let mut stack = vec![(root, 1usize)];
