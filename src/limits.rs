@@ -107,6 +107,17 @@ impl MappingLimits {
         self.check_counts(&count(merged), Some(added))
     }
 
+    /// Whether `current` merged with `update` certainly stays within the limits, judged without
+    /// merging: the counts of both added up bound the merged ones (an update repeats the objects
+    /// it adds fields to), and its paths are full paths, so its depth is the merged depth.
+    pub fn fits_unmerged(&self, current: &Mappings, update: &Mappings) -> bool {
+        let (c, u) = (count(current), count(update));
+        let depth = |m: &MappingCounts| m.deepest.as_ref().map_or(0, |(_, d)| *d);
+        c.total + u.total <= self.total_fields
+            && depth(&c).max(depth(&u)) <= self.depth
+            && c.nested + u.nested <= self.nested_fields
+    }
+
     fn check_counts(&self, c: &MappingCounts, adding: Option<u64>) -> Result<(), EsError> {
         if c.total > self.total_fields {
             let mut reason = format!(
@@ -223,5 +234,8 @@ mod tests {
             "Limit of nested fields [0] has been exceeded"
         );
         assert!(MappingLimits::default().check(&m).is_ok());
+        assert!(MappingLimits::default().fits_unmerged(&m, &m));
+        assert!(!tight.fits_unmerged(&m, &m));
+        assert!(!shallow.fits_unmerged(&m, &Mappings::default()));
     }
 }

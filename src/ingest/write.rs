@@ -836,12 +836,16 @@ fn decide(
     let mut prepare = |source_bytes: Vec<u8>| -> EsResult<Row> {
         let prepared = schema::prepare_document_bytes(mappings, columns, &source_bytes, id)?;
         if let Some(update) = &prepared.mapping_update {
-            let mut merged = mappings.clone();
-            merged.merge(update)?;
-            limits.check_dynamic(&merged, update).map_err(|e| {
-                EsError::document_parsing(format!("failed to parse: {}", e.reason)).caused_by(e)
-            })?;
-            *mappings = merged;
+            if limits.fits_unmerged(mappings, update) {
+                mappings.merge(update)?;
+            } else {
+                let mut merged = mappings.clone();
+                merged.merge(update)?;
+                limits.check_dynamic(&merged, update).map_err(|e| {
+                    EsError::document_parsing(format!("failed to parse: {}", e.reason)).caused_by(e)
+                })?;
+                *mappings = merged;
+            }
             *mapping_changed = true;
         }
         for (c, t) in &prepared.new_columns {
