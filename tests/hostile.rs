@@ -468,6 +468,28 @@ async fn bool_query_past_max_clause_count() {
         root_reason(&r),
         "Query contains too many nested clauses; maxClauseCount is set to 4096"
     );
+    // Query strings count their terms, times the fields each one searches (found by the
+    // fuzzer: 20,000 empty phrases once took the translation tens of seconds).
+    let r = search(&json!({"query": {"query_string": {"query": "\"\"".repeat(20_000)}}})).await;
+    let e = assert_es_error(&r, 400, "search_phase_execution_exception");
+    assert_eq!(
+        e["caused_by"]["caused_by"]["type"], "too_many_nested_clauses",
+        "{}",
+        r.text
+    );
+    let words: Vec<String> = (0..5_000).map(|i| format!("w{i}")).collect();
+    let r = search(
+        &json!({"query": {"query_string": {"query": words.join(" "), "default_field": "msg"}}}),
+    )
+    .await;
+    assert_es_error(&r, 400, "search_phase_execution_exception");
+    let r = search(
+        &json!({"query": {"simple_query_string": {"query": words.join(" | "), "fields": ["msg"]}}}),
+    )
+    .await;
+    assert_es_error(&r, 400, "search_phase_execution_exception");
+    let r = search(&json!({"query": {"query_string": {"query": words[..100].join(" "), "default_field": "msg"}}})).await;
+    assert_eq!(r.status, 200, "{}", &r.text[..r.text.len().min(500)]);
     // Nested bools count all their leaves.
     let r = search(&json!({"query": {"bool": {"filter": [
         {"bool": {"should": clauses(3_000)}},

@@ -260,6 +260,22 @@ fn normalize(f: &Field, s: &str) -> String {
 }
 
 /// `*` matches any run of characters (Elasticsearch's `Regex#simpleMatch`).
+/// `indices.query.bool.max_clause_count` on a query string before it is built: each term becomes
+/// one query per field it searches (QueryStringQueryParser / SimpleQueryStringQueryParser), and
+/// Lucene's IndexSearcher counts them all. Checked first, so that a query string of tens of
+/// thousands of terms costs nothing to refuse.
+fn check_clauses(on_default: usize, fields: usize, named: usize) -> Result<(), EsError> {
+    let max = crate::limits::MAX_CLAUSE_COUNT;
+    if on_default
+        .saturating_mul(fields.max(1))
+        .saturating_add(named) as u64
+        > max
+    {
+        return Err(crate::dsl::too_many_clauses(max));
+    }
+    Ok(())
+}
+
 fn glob_match(pattern: &str, s: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
@@ -375,6 +391,8 @@ pub fn build_query_string(ctx: &Ctx, q: &QueryString) -> Result<Built, EsError> 
         // A blank query matches nothing.
         return Ok(match_none());
     };
+    let (on_default, named) = node.leaf_count();
+    check_clauses(on_default, b.default_fields.len(), named)?;
     let built = b.node(&node)?.unwrap_or_else(match_none);
     let built = fix_negative(built);
     let built = with_msm(built, &q.minimum_should_match);
@@ -996,6 +1014,7 @@ pub fn build_simple_query_string(ctx: &Ctx, q: &SimpleQueryString) -> Result<Bui
     let Some(node) = node else {
         return Ok(match_none());
     };
+    check_clauses(node.leaf_count(), b.default_fields.len(), 0)?;
     let built = b.simple(&node)?.unwrap_or_else(match_none);
     let built = with_msm(built, &q.minimum_should_match);
     Ok(boosted(built, q.boost))

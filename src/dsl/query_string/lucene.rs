@@ -219,6 +219,35 @@ pub enum Node {
     Leaf(Leaf),
 }
 
+impl Node {
+    /// The leaves of the tree, a run of bare terms counting each term: (those on the default
+    /// fields, those naming their field).
+    /// Iterative; the tree is at most [`MAX_GROUP_DEPTH`] deep anyway.
+    pub fn leaf_count(&self) -> (usize, usize) {
+        let (mut default, mut named) = (0, 0);
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::Group(clauses) => stack.extend(clauses.iter().map(|c| &c.node)),
+                Node::Boosted(inner, _) => stack.push(inner),
+                Node::Leaf(l) => {
+                    // A run of bare terms is one leaf analysed into as many queries.
+                    let n = match &l.kind {
+                        LeafKind::Text(t) => t.split_whitespace().count().max(1),
+                        _ => 1,
+                    };
+                    if l.field.is_none() {
+                        default += n;
+                    } else {
+                        named += n;
+                    }
+                }
+            }
+        }
+        (default, named)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clause {
     pub occur: Occur,

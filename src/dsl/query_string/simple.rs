@@ -120,6 +120,23 @@ pub fn parse(query: &str, flags: u32, default_operator: Occur) -> Result<Option<
     Ok(st.top)
 }
 
+impl SNode {
+    /// The leaves of the tree, without recursion.
+    pub fn leaf_count(&self) -> usize {
+        let mut n = 0;
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            match node {
+                SNode::Group(clauses) => stack.extend(clauses.iter().map(|(_, c)| c)),
+                SNode::Not(inner) => stack.push(inner),
+                SNode::Text(t) => n += t.split_whitespace().count().max(1),
+                _ => n += 1,
+            }
+        }
+        n
+    }
+}
+
 /// The nesting depth of a tree (a lone leaf is 1), without recursion.
 fn depth(root: &SNode) -> usize {
     let mut deepest = 0;
