@@ -105,6 +105,7 @@ pub fn parse(query: &str, flags: u32, default_operator: Occur) -> Result<Option<
         flags,
         default_operator,
         too_deep: std::cell::Cell::new(false),
+        closing: closing_parens(&data, flags & ESCAPE != 0),
     };
     p.sub_query(&mut st);
     if p.too_deep.get() {
@@ -156,6 +157,31 @@ struct SimpleParser {
     flags: u32,
     default_operator: Occur,
     too_deep: std::cell::Cell<bool>,
+    /// For each `(`, the index of the `)` that closes it (`None`: never closed), found in one
+    /// pass: rescanning the rest of the input at every unclosed `(` made `((((…` quadratic.
+    closing: Vec<Option<usize>>,
+}
+
+/// Matches parentheses left to right, skipping escaped characters, as a group's scan does: the
+/// `)` that brings the depth counted from a `(` back to zero.
+fn closing_parens(data: &[char], escapes: bool) -> Vec<Option<usize>> {
+    let mut closing = vec![None; data.len()];
+    let mut open: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            '\\' if escapes => i += 1,
+            '(' => open.push(i),
+            ')' => {
+                if let Some(o) = open.pop() {
+                    closing[o] = Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    closing
 }
 
 fn is_ws(c: char) -> bool {
@@ -215,26 +241,10 @@ impl SimpleParser {
 
     fn group(&self, st: &mut State) {
         let start = st.index;
-        let mut depth = 1;
-        let mut escaped = false;
-        while st.index < st.end {
-            let c = st.data[st.index];
-            if !escaped {
-                if c == '\\' && self.on(ESCAPE) {
-                    escaped = true;
-                    st.index += 1;
-                    continue;
-                } else if c == '(' {
-                    depth += 1;
-                } else if c == ')' {
-                    depth -= 1;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-            }
-            escaped = false;
-            st.index += 1;
+        // The `(` is at start - 1; its `)` must lie inside this state's range.
+        match self.closing[start - 1] {
+            Some(close) if close < st.end => st.index = close,
+            _ => st.index = st.end,
         }
         if st.index == st.end {
             // Never closed: the "(" is ignored.
