@@ -173,6 +173,10 @@ pub struct Overrides {
     /// Documents per ClickHouse INSERT while ingesting `_bulk` [default: 10000].
     #[arg(long, env = "ELASTICHOUSE_BULK_BATCH_DOCS", global = true)]
     pub bulk_batch_docs: Option<usize>,
+    /// Largest request body, after decompression, as Elasticsearch's `http.max_content_length`
+    /// (`100mb`, `512kb`, bytes) [default: 100mb].
+    #[arg(long, env = "ELASTICHOUSE_HTTP_MAX_CONTENT_LENGTH", global = true)]
+    pub http_max_content_length: Option<String>,
     /// `elastichouse` (serve from ClickHouse, route per `[routing]`) or `proxy` (transparent
     /// proxy to `elasticsearch_url`) [default: elastichouse].
     #[arg(long, env = "ELASTICHOUSE_MODE", global = true)]
@@ -204,6 +208,7 @@ pub struct FileConfig {
     pub cluster_name: Option<String>,
     pub node_name: Option<String>,
     pub bulk_batch_docs: Option<usize>,
+    pub http_max_content_length: Option<String>,
     pub mode: Option<Mode>,
     pub store_mismatches: Option<bool>,
     pub routing: Option<RoutingConfig>,
@@ -231,6 +236,8 @@ pub struct Config {
     pub cluster_name: String,
     pub node_name: String,
     pub bulk_batch_docs: usize,
+    /// `http.max_content_length` in bytes.
+    pub http_max_content_length: u64,
     pub mode: Mode,
     /// Write A/B mismatches to `{clickhouse_database}_compare.mismatches` too (besides the
     /// in-memory store).
@@ -257,6 +264,26 @@ impl Config {
             ..Config::default()
         }
     }
+}
+
+/// A byte size as Elasticsearch writes them (ByteSizeValue): `100mb`, `512kb`, `1gb`, `42b` or a
+/// plain number of bytes.
+pub fn parse_byte_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let units: [(&str, u64); 6] = [
+        ("pb", 1 << 50),
+        ("tb", 1 << 40),
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("b", 1),
+    ];
+    for (suffix, mult) in units {
+        if let Some(n) = s.strip_suffix(suffix) {
+            return n.trim().parse::<u64>().ok()?.checked_mul(mult);
+        }
+    }
+    s.parse().ok()
 }
 
 fn addr(what: &str, s: &str) -> Result<SocketAddr, String> {
@@ -328,6 +355,13 @@ impl Config {
         if parts.len() != 3 || parts.iter().any(|p| p.parse::<u32>().is_err()) {
             return Err(format!("es_version: [{es_version}] must look like 8.17.0"));
         }
+        let http_max_content_length = match o.http_max_content_length.or(f.http_max_content_length)
+        {
+            Some(v) => parse_byte_size(&v).ok_or_else(|| {
+                format!("http_max_content_length: [{v}] is not a size like 100mb")
+            })?,
+            None => 100 * 1024 * 1024,
+        };
         let bulk_batch_docs = o.bulk_batch_docs.or(f.bulk_batch_docs).unwrap_or(10_000);
         let embedded_concurrency = o
             .embedded_concurrency
@@ -369,6 +403,7 @@ impl Config {
                 .or(f.node_name)
                 .unwrap_or_else(default_node_name),
             bulk_batch_docs,
+            http_max_content_length,
             mode,
             store_mismatches: o.store_mismatches.or(f.store_mismatches).unwrap_or(false),
             routing,
@@ -424,6 +459,18 @@ fn read_file(path: &Path) -> Result<FileConfig, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn byte_sizes_as_elasticsearch_writes_them() {
+        assert_eq!(super::parse_byte_size("100mb"), Some(100 << 20));
+        assert_eq!(super::parse_byte_size(" 512KB "), Some(512 << 10));
+        assert_eq!(super::parse_byte_size("1gb"), Some(1 << 30));
+        assert_eq!(super::parse_byte_size("42b"), Some(42));
+        assert_eq!(super::parse_byte_size("1000"), Some(1000));
+        assert_eq!(super::parse_byte_size("lots"), None);
+        assert_eq!(super::parse_byte_size("99999999999pb"), None);
+    }
+
     use super::*;
 
     #[test]

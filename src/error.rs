@@ -156,6 +156,17 @@ impl EsError {
         EsError::new(500, "exception", reason)
     }
 
+    /// The storage (ClickHouse) cannot be reached or did not answer in time: 503, which clients
+    /// and shippers retry, with the type Elasticsearch answers when no copy of a shard is
+    /// available (NoShardAvailableActionException, RestStatus.SERVICE_UNAVAILABLE).
+    pub fn storage_unavailable(detail: &str) -> Self {
+        EsError::new(
+            503,
+            "no_shard_available_action_exception",
+            format!("ClickHouse is unavailable: {detail}"),
+        )
+    }
+
     /// The `{type, reason, …}` object of this error (and its causes).
     pub fn body(&self) -> Value {
         let mut obj = Map::new();

@@ -38,6 +38,7 @@ pub mod es_api;
 pub mod esql;
 pub mod ids;
 pub mod ingest;
+pub mod limits;
 pub mod plan;
 pub mod render;
 pub mod router;

@@ -38,7 +38,10 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Command::Run => {
+            // Worker stacks above tokio's 2 MiB default: a margin on top of the depth bounds every
+            // parser of user input has (the bounds alone keep the tests' 2 MiB workers safe).
             let rt = tokio::runtime::Builder::new_multi_thread()
+                .thread_stack_size(8 * 1024 * 1024)
                 .enable_all()
                 .build()
                 .expect("tokio runtime");

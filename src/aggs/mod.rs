@@ -119,6 +119,12 @@ pub fn needs_score(aggs: &[Agg]) -> bool {
     })
 }
 
+/// How deep aggregations may nest. Elasticsearch has no bound of its own (search.max_buckets
+/// limits what deep trees produce); elastichouse's planning and rendering recurse per level with
+/// large frames, and 16 levels (Kibana nests a handful) stay well inside a 2 MiB worker stack even
+/// in debug builds (tests/hostile.rs runs a search at the bound and past it).
+pub const MAX_DEPTH: usize = 16;
+
 /// Parses the `aggs`/`aggregations` object of a search body (AggregatorFactories#parseAggregators).
 pub fn parse(v: &Value, now_millis: i64) -> Result<Vec<Agg>, EsError> {
     parse_level(v, now_millis, 0)
@@ -131,10 +137,10 @@ fn parse_level(v: &Value, now: i64, depth: usize) -> Result<Vec<Agg>, EsError> {
             crate::schema::json::java_value(v)
         )));
     };
-    if depth > 64 {
-        return Err(EsError::illegal_argument(
-            "aggregations are nested too deeply",
-        ));
+    if depth >= MAX_DEPTH {
+        return Err(EsError::illegal_argument(format!(
+            "aggregations are nested deeper than elastichouse's limit of [{MAX_DEPTH}] levels"
+        )));
     }
     let mut out = Vec::new();
     for (name, def) in m {

@@ -212,10 +212,10 @@ pub fn parse_top_hits(body: &Map<String, Value>) -> Result<TopHits, EsError> {
     let from = get_usize(ty, body, "from", 0)?;
     let size = get_usize(ty, body, "size", 3)?;
     // The default of the index.max_inner_result_window index setting.
-    if from + size > 100 {
+    if from.saturating_add(size) > 100 {
         return Err(EsError::illegal_argument(format!(
             "Top hits result window is too large, the top hits aggregator [{ty}]'s from + size must be less than or equal to: [100] but was [{}]. This limit can be set by changing the [index.max_inner_result_window] index level setting.",
-            from + size
+            from.saturating_add(size)
         )));
     }
     Ok(TopHits {

@@ -70,13 +70,34 @@ impl std::error::Error for ChError {}
 impl ChError {
     fn from_client(e: clickhouse::error::Error) -> Self {
         let message = e.to_string();
+        // No answer from the server at all: ClickHouse's own NETWORK_ERROR / TIMEOUT_EXCEEDED.
+        let transport = match e {
+            clickhouse::error::Error::Network(_) => Some(Self::NETWORK_ERROR),
+            clickhouse::error::Error::TimedOut => Some(Self::TIMEOUT_EXCEEDED),
+            _ => None,
+        };
         // Server exceptions read "Code: 60. DB::Exception: …".
-        let code = message
-            .find("Code: ")
-            .and_then(|i| message[i + 6..].split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok());
+        let code = transport.or_else(|| {
+            message
+                .find("Code: ")
+                .and_then(|i| message[i + 6..].split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+        });
         ChError { code, message }
     }
+
+    /// ClickHouse could not be reached, or did not answer in time: the storage is unavailable
+    /// rather than the request wrong.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self.code,
+            Some(Self::NETWORK_ERROR | Self::TIMEOUT_EXCEEDED | Self::SOCKET_TIMEOUT)
+        )
+    }
+
+    pub const NETWORK_ERROR: u32 = 210;
+    pub const TIMEOUT_EXCEEDED: u32 = 159;
+    pub const SOCKET_TIMEOUT: u32 = 209;
 
     pub const UNKNOWN_TABLE: u32 = 60;
     pub const UNKNOWN_DATABASE: u32 = 81;
@@ -86,6 +107,9 @@ impl ChError {
 
 impl From<ChError> for EsError {
     fn from(e: ChError) -> EsError {
+        if e.is_unavailable() {
+            return EsError::storage_unavailable(&e.message);
+        }
         EsError::storage(format!("ClickHouse: {}", e.message))
     }
 }
@@ -265,6 +289,13 @@ impl ClickHouse {
                 message: format!("query timed out after {:?}", self.timeout),
             }),
         }
+    }
+
+    /// Whether ClickHouse answers at all (`SELECT 1`).
+    pub async fn ping(&self) -> ChResult<()> {
+        self.query_bytes(&"SELECT 1", "TabSeparated")
+            .await
+            .map(|_| ())
     }
 
     /// Runs a statement that returns no rows (DDL, mutations).

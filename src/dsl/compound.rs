@@ -118,11 +118,11 @@ fn parse_nested_inner_hits(path: &str, v: &Value) -> Result<NestedInnerHits, EsE
             }
         }
     }
-    if ih.from + ih.size > 100 {
+    if ih.from.saturating_add(ih.size) > 100 {
         return Err(EsError::illegal_argument(format!(
             "Inner result window is too large, the inner hit definition's [{}]'s from + size must be less than or equal to: [100] but was [{}]. This limit can be set by changing the [index.max_inner_result_window] index level setting.",
             ih.name,
-            ih.from + ih.size
+            ih.from.saturating_add(ih.size)
         )));
     }
     Ok(ih)

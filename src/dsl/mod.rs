@@ -218,8 +218,86 @@ pub(crate) fn single_field<'a>(
     Ok(first)
 }
 
+/// `indices.query.bool.max_nested_depth` (SearchModule#INDICES_MAX_NESTED_DEPTH_SETTING): how
+/// deep query objects may nest, the outermost query counting 1.
+pub const MAX_NESTED_DEPTH: usize = 30;
+
+thread_local! {
+    /// The nesting depth of the query being parsed on this thread (parsing is synchronous, so a
+    /// thread-local counter follows one parse exactly, like the counting parser wrapper of
+    /// AbstractQueryBuilder#parseTopLevelQuery).
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of query nesting; leaving it (also by `?`) steps back out.
+struct DepthGuard;
+
+impl DepthGuard {
+    fn enter() -> Result<DepthGuard, EsError> {
+        let d = DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        });
+        let guard = DepthGuard;
+        if d > MAX_NESTED_DEPTH {
+            return Err(nested_depth_error());
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Elasticsearch's answer to a query nested deeper than `indices.query.bool.max_nested_depth`:
+/// the IllegalArgumentException of AbstractQueryBuilder inside the `x_content_parse_exception` of
+/// the object parser that was reading the enclosing query.
+pub fn nested_depth_error() -> EsError {
+    EsError::x_content_parse("failed to parse the query: it is nested too deeply").caused_by(
+        EsError::illegal_argument(
+            "The nested depth of the query exceeds the maximum nested depth for queries set in \
+             [indices.query.bool.max_nested_depth]",
+        ),
+    )
+}
+
+impl Query {
+    /// The leaf queries of this tree, as Lucene's IndexSearcher counts them against
+    /// `indices.query.bool.max_clause_count` when it visits a rewritten query. (Recursion is
+    /// bounded: parsing stops at [`MAX_NESTED_DEPTH`].)
+    pub fn leaf_count(&self) -> usize {
+        match self {
+            Query::Bool(b) => [&b.must, &b.filter, &b.should, &b.must_not]
+                .iter()
+                .flat_map(|v| v.iter())
+                .map(Query::leaf_count)
+                .sum(),
+            Query::ConstantScore(c) => c.filter.leaf_count(),
+            Query::Boosting(b) => b.positive.leaf_count() + b.negative.leaf_count(),
+            Query::DisMax(d) => d.queries.iter().map(Query::leaf_count).sum(),
+            Query::Nested(n) => n.query.leaf_count(),
+            _ => 1,
+        }
+    }
+}
+
+/// Elasticsearch's answer to a query with more clauses than `indices.query.bool.max_clause_count`
+/// (since 8.15, elastic/elasticsearch#112678): the shard's IllegalArgumentException "Query
+/// rewrite failed: too many clauses" around Lucene's TooManyNestedClauses.
+pub fn too_many_clauses(max: u64) -> EsError {
+    EsError::illegal_argument("Query rewrite failed: too many clauses").caused_by(EsError::new(
+        400,
+        "too_many_nested_clauses",
+        format!("Query contains too many nested clauses; maxClauseCount is set to {max}"),
+    ))
+}
+
 /// Parses a query object (`{"term": {...}}`).
 pub fn parse_query(v: &Value) -> Result<Query, EsError> {
+    let _depth = DepthGuard::enter()?;
     let Value::Object(obj) = v else {
         return Err(EsError::parsing(
             "[_na] query malformed, must start with start_object",

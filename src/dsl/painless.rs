@@ -167,13 +167,31 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    /// Nesting of the syntax tree along the current path: every recursive rule and every link of
+    /// a left-associative chain (`a + b + c`, `x.f().g()`) adds one.
+    depth: usize,
 }
+
+/// How deep a script's syntax tree may nest. Painless has no documented bound (its compiler
+/// fails with a StackOverflowError on deep enough input); elastichouse answers a compile error
+/// well before its own stack or ClickHouse's `max_ast_depth` is reached.
+pub const MAX_DEPTH: usize = 64;
+
+/// The parse error for a script nested deeper than [`MAX_DEPTH`].
+pub const TOO_DEEP: &str = "the script is nested too deeply";
 
 const TYPES: [&str; 9] = [
     "def", "long", "int", "double", "float", "String", "boolean", "short", "byte",
 ];
 
 impl Parser {
+    fn deeper(&mut self, by: usize) -> Result<(), String> {
+        self.depth += by;
+        if self.depth > MAX_DEPTH {
+            return Err(TOO_DEEP.into());
+        }
+        Ok(())
+    }
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos)
     }
@@ -250,6 +268,13 @@ impl Parser {
     }
 
     fn statement(&mut self) -> Result<Stmt, String> {
+        self.deeper(1)?;
+        let s = self.statement_inner();
+        self.depth -= 1;
+        s
+    }
+
+    fn statement_inner(&mut self) -> Result<Stmt, String> {
         if self.is_ident("if") {
             self.pos += 1;
             self.expect_op("(")?;
@@ -329,6 +354,13 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<PExpr, String> {
+        self.deeper(1)?;
+        let e = self.expr_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn expr_inner(&mut self) -> Result<PExpr, String> {
         let c = self.binary(0)?;
         if self.eat_op("?") {
             let a = self.expr()?;
@@ -339,7 +371,9 @@ impl Parser {
         Ok(c)
     }
 
-    fn binary(&mut self, level: usize) -> Result<PExpr, String> {
+    /// Binary operators by precedence climbing: one frame per operand rather than one per
+    /// precedence level, so that nesting costs little stack.
+    fn binary(&mut self, min_level: usize) -> Result<PExpr, String> {
         const LEVELS: [&[&str]; 6] = [
             &["||"],
             &["&&"],
@@ -348,24 +382,33 @@ impl Parser {
             &["+", "-"],
             &["*", "/", "%"],
         ];
-        if level == LEVELS.len() {
-            return self.unary();
-        }
-        let mut left = self.binary(level + 1)?;
-        loop {
-            let Some(Tok::Op(op)) = self.peek().cloned() else {
-                return Ok(left);
+        let mut left = self.unary()?;
+        let mut chain = 0;
+        while let Some(Tok::Op(op)) = self.peek().cloned() {
+            let Some(level) = LEVELS.iter().position(|ops| ops.contains(&op)) else {
+                break;
             };
-            if !LEVELS[level].contains(&op) {
-                return Ok(left);
+            if level < min_level {
+                break;
             }
             self.pos += 1;
+            chain += 1;
+            self.deeper(1)?;
             let right = self.binary(level + 1)?;
             left = PExpr::Binary(op, Box::new(left), Box::new(right));
         }
+        self.depth -= chain;
+        Ok(left)
     }
 
     fn unary(&mut self) -> Result<PExpr, String> {
+        self.deeper(1)?;
+        let e = self.unary_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn unary_inner(&mut self) -> Result<PExpr, String> {
         if self.eat_op("!") {
             return Ok(PExpr::Unary('!', Box::new(self.unary()?)));
         }
@@ -391,8 +434,11 @@ impl Parser {
 
     fn postfix(&mut self) -> Result<PExpr, String> {
         let mut e = self.primary()?;
+        let mut chain = 0;
         loop {
             if self.eat_op(".") {
+                chain += 1;
+                self.deeper(1)?;
                 let name = self.ident()?;
                 if self.eat_op("(") {
                     let args = self.args()?;
@@ -403,6 +449,7 @@ impl Parser {
             } else if self.is_op("[") {
                 return Err(format!("indexing {}", self.at()));
             } else {
+                self.depth -= chain;
                 return Ok(e);
             }
         }
@@ -500,7 +547,11 @@ impl Parser {
 /// Parses a runtime-field script into statements; the error explains what is outside the subset.
 pub fn parse(src: &str) -> Result<Vec<Stmt>, String> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     p.statements(false)
 }
 
@@ -524,6 +575,17 @@ pub fn script_error(name: &str, source: &str, why: &str) -> EsError {
     EsError::unsupported(format!(
         "runtime field [{name}] script [{source}]: {why}; elastichouse translates emit(doc['f'].value …) with arithmetic, string concatenation, size() guards and string methods"
     ))
+}
+
+/// Painless's answer to a script it cannot compile: a 400 `script_exception` "compile error" with
+/// the script and its language (PainlessScriptEngine#convertToScriptException), around the cause.
+pub fn compile_error(source: &str, why: &str) -> EsError {
+    let stack: String = source.chars().take(25).collect();
+    EsError::new(400, "script_exception", "compile error")
+        .with("script_stack", serde_json::json!([stack]))
+        .with("script", source.chars().take(200).collect::<String>())
+        .with("lang", "painless")
+        .caused_by(EsError::illegal_argument(why))
 }
 
 /// Parses one runtime field definition (`{"type": …, "script": …}`) as RuntimeFieldParser does.
@@ -616,7 +678,13 @@ pub fn parse_runtime_field(name: &str, def: &serde_json::Value) -> Result<Runtim
                         "runtime field [{name}] script language [{l}]"
                     )));
                 }
-                let stmts = parse(&source).map_err(|why| script_error(name, &source, &why))?;
+                let stmts = parse(&source).map_err(|why| {
+                    if why == TOO_DEEP {
+                        compile_error(&source, &why)
+                    } else {
+                        script_error(name, &source, &why)
+                    }
+                })?;
                 out.script = Some(stmts);
                 out.source = Some(source);
             }
@@ -681,5 +749,47 @@ mod tests {
         assert!(parse("emit(doc['a'][0])").is_err());
         assert!(parse("emit(foo(1))").is_err());
         assert!(parse("emit('x'").is_err());
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    /// Parses on a thread with tokio's default worker stack (2 MiB), less what the request path
+    /// above the parser uses, to show the bound keeps the parser well inside it.
+    fn parse_small_stack(src: String) -> Result<(), String> {
+        std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || super::parse(&src).map(|_| ()))
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let parens = |n: usize| format!("emit({}1{})", "(".repeat(n), ")".repeat(n));
+        assert_eq!(parse_small_stack(parens(20)), Ok(()));
+        assert_eq!(
+            parse_small_stack(parens(20_000)),
+            Err(super::TOO_DEEP.into())
+        );
+        assert_eq!(
+            parse_small_stack(format!("emit({}1)", "-!".repeat(10_000))),
+            Err(super::TOO_DEEP.into())
+        );
+        assert_eq!(
+            parse_small_stack(format!("emit(1{})", " + 1".repeat(50))),
+            Ok(())
+        );
+        assert_eq!(
+            parse_small_stack(format!("emit(1{})", " + 1".repeat(100_000))),
+            Err(super::TOO_DEEP.into())
+        );
+        assert_eq!(
+            parse_small_stack(format!("emit(doc['a'].value{})", ".trim()".repeat(100_000))),
+            Err(super::TOO_DEEP.into())
+        );
+        let ifs = format!("{}emit(1);", "if (true) ".repeat(10_000));
+        assert_eq!(parse_small_stack(ifs), Err(super::TOO_DEEP.into()));
     }
 }

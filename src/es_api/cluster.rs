@@ -140,7 +140,7 @@ fn node_body(s: &AppState, addr: std::net::SocketAddr, metrics: &[String]) -> Va
             json!({
                 "bound_address": [publish],
                 "publish_address": publish,
-                "max_content_length_in_bytes": 104_857_600
+                "max_content_length_in_bytes": s.cfg.http_max_content_length
             }),
         );
     }
@@ -495,6 +495,25 @@ async fn health_impl(s: AppState, expr: Option<&str>, path: &str, p: Params) -> 
         .transpose()?;
     let deadline = Instant::now() + Duration::from_millis(timeout.max(0) as u64);
     loop {
+        // Storage unreachable: the cluster is red (as with no master or no data node), answered
+        // with 200 like any other health status so that monitors read it.
+        if let Err(e) = s.ch.ping().await
+            && e.is_unavailable()
+        {
+            tracing::warn!(error = %e, "cluster health: ClickHouse is unreachable");
+            let mut body = health_body(
+                &s,
+                &Health {
+                    indices: vec![],
+                    missing: true,
+                },
+                false,
+                "cluster",
+            );
+            body["number_of_data_nodes"] = json!(0);
+            body["active_shards_percent_as_number"] = json!(0.0);
+            return Ok(EsJson(StatusCode::OK, body).into_response());
+        }
         let h = health_state(&s, expr).await?;
         let rank = if h.missing { 2 } else { 0 };
         let ok_status = wait_status.is_none_or(|w| rank <= w);
@@ -547,7 +566,13 @@ fn default_settings(s: &AppState) -> Vec<(&'static str, Value)> {
         ("action.destructive_requires_name", json!("true")),
         ("cluster.max_shards_per_node", json!("1000")),
         ("cluster.name", json!(s.cfg.cluster_name)),
-        ("http.max_content_length", json!("100mb")),
+        (
+            "http.max_content_length",
+            json!(match s.cfg.http_max_content_length {
+                n if n % (1 << 20) == 0 => format!("{}mb", n >> 20),
+                n => format!("{n}b"),
+            }),
+        ),
         ("indices.query.bool.max_clause_count", json!("4096")),
         ("node.name", json!(s.cfg.node_name)),
         ("script.allowed_contexts", json!([])),

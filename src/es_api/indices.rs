@@ -69,6 +69,10 @@ pub fn normalise_settings(v: &Value) -> Result<Value, EsError> {
             | "codec"
             | "auto_expand_replicas"
             | "mapping.total_fields.limit"
+            | "mapping.depth.limit"
+            | "mapping.nested_fields.limit"
+            | "max_terms_count"
+            | "max_regex_length"
             | "query.default_field"
             // Index sorting: the log-native table's sorting key (docs/storage.md).
             | "sort.field"
@@ -134,6 +138,7 @@ pub async fn create(
     }
     // Index templates, then the request (MetadataCreateIndexService#applyCreateIndexRequestWithV2Template).
     let plan = super::templates::compose(&s, &index, Some(&body)).await?;
+    crate::limits::MappingLimits::from_settings(&plan.settings).check(&plan.mappings)?;
     let meta = s
         .catalog
         .create_with(&index, plan.mappings, plan.settings, plan.aliases, None)
@@ -271,6 +276,10 @@ pub async fn put_mapping(
                 m.name
             )));
         }
+        // MapperService#merge checks the merged mapping against the index's limits.
+        let mut merged = current.mappings.clone();
+        merged.merge(&update)?;
+        crate::limits::MappingLimits::from_settings(&current.settings).check(&merged)?;
         s.catalog.update_mapping(&current, &update, &[]).await?;
     }
     Ok(ok(json!({"acknowledged": true})).into_response())

@@ -309,7 +309,67 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(state.clone(), es_layer))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        // The last net: a panic while serving one request answers that request a 500 in
+        // Elasticsearch's error shape, and the daemon goes on serving the others.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .with_state(state)
+}
+
+/// Elasticsearch's answer to an unexpected failure inside a request (`RestResponse` of an
+/// exception that is not an `ElasticsearchException`: status 500, type `exception`).
+fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = what, "request handler panicked");
+    let mut resp = EsError::new(
+        500,
+        "exception",
+        format!("elastichouse failed while handling the request: {what}"),
+    )
+    .into_response();
+    resp.headers_mut().insert(
+        "x-elastic-product",
+        HeaderValue::from_static("Elasticsearch"),
+    );
+    resp
+}
+
+/// Elasticsearch's answer to a body over `http.max_content_length`: 413 Request Entity Too Large
+/// with an empty body, as Netty's HttpObjectAggregator (Netty4HttpServerTransport) sends it before
+/// any REST handler runs.
+fn content_too_long(limit: u64) -> Response {
+    tracing::warn!(
+        limit,
+        "request body over http.max_content_length refused with 413"
+    );
+    let mut resp = StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    // The client may still be sending: do not keep reading an oversized body.
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// Counts the (decompressed) body as handlers read it and fails the read past `limit`, noting it in
+/// `over` so that the answer becomes a 413 whatever the handler made of the failed read.
+fn limit_body(body: Body, limit: u64, over: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Body {
+    use futures::StreamExt;
+    let mut seen: u64 = 0;
+    Body::from_stream(body.into_data_stream().map(move |chunk| {
+        let chunk = chunk?;
+        seen = seen.saturating_add(chunk.len() as u64);
+        if seen > limit {
+            over.store(true, std::sync::atomic::Ordering::Relaxed);
+            return Err(axum::Error::new(std::io::Error::other(format!(
+                "the request body is larger than http.max_content_length [{limit}]"
+            ))));
+        }
+        Ok(chunk)
+    }))
 }
 
 /// An API elastichouse does not implement: passed through to Elasticsearch when one is configured,
@@ -386,7 +446,21 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
     // Request id, span and trace for the debug UI; ClickHouse statements run inside are attributed
     // to this request through the task-local scope.
     let (trace, req, span) = state.stats.begin(req);
+    // `http.max_content_length` (HttpTransportSettings, 100mb by default), measured on the
+    // decompressed body.
+    let max_len = state.cfg.http_max_content_length;
+    let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let declared_too_long = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > max_len);
+    let req = req.map(|b| limit_body(b, max_len, over.clone()));
     let mut resp = crate::debug_ui::trace::scope(trace.clone(), async {
+        if declared_too_long {
+            return content_too_long(max_len);
+        }
         match check_content_type(req.headers()) {
             Err(r) => r,
             Ok(()) => next.run(req).await,
@@ -394,6 +468,9 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
     })
     .instrument(span.clone())
     .await;
+    if over.load(std::sync::atomic::Ordering::Relaxed) {
+        resp = content_too_long(max_len);
+    }
 
     // Elasticsearch's own answer (pass-through) goes back as it came.
     if resp.extensions().get::<crate::elastic::Proxied>().is_some() {
@@ -449,8 +526,27 @@ fn compatible_media_type(h: &HeaderMap) -> Option<HeaderValue> {
     .ok()
 }
 
+/// Whether the request carries a body (RestRequest#hasContent): a non-zero Content-Length, or a
+/// chunked or compressed body whose length is not declared.
+fn has_content(h: &HeaderMap) -> bool {
+    match h.get(header::CONTENT_LENGTH) {
+        Some(v) => v.to_str().ok().and_then(|v| v.parse::<u64>().ok()) != Some(0),
+        None => h.contains_key(header::TRANSFER_ENCODING),
+    }
+}
+
+/// RestController#dispatchRequest: a body needs a Content-Type Elasticsearch can parse, else
+/// 406 with `{"error":"Content-Type header is missing","status":406}` (or `… [x] is not
+/// supported`); the browser-safelisted types (text/plain, form data) are refused too.
 fn check_content_type(h: &HeaderMap) -> Result<(), Response> {
     let Some(ct) = header_str(h, "content-type") else {
+        if has_content(h) {
+            let body = serde_json::json!({
+                "error": "Content-Type header is missing",
+                "status": 406
+            });
+            return Err(EsJson(StatusCode::NOT_ACCEPTABLE, body).into_response());
+        }
         return Ok(());
     };
     let base = ct
@@ -510,4 +606,71 @@ async fn reshape(
     let mut parts = parts;
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
+        // The last net of issue 11: no input should reach a panic, and if one does, that request
+        // gets Elasticsearch's 500 error shape while the listener keeps serving.
+        async fn boom() -> &'static str {
+            panic!("a bug")
+        }
+        let app: Router = Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "fine" }))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                panic_response,
+            ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let r = reqwest::get(format!("http://{addr}/boom")).await.unwrap();
+        assert_eq!(r.status().as_u16(), 500);
+        assert_eq!(r.headers()["x-elastic-product"], "Elasticsearch");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["status"], 500);
+        assert_eq!(v["error"]["type"], "exception");
+        assert_eq!(
+            v["error"]["reason"],
+            "elastichouse failed while handling the request: a bug"
+        );
+        let r = reqwest::get(format!("http://{addr}/ok")).await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+
+    #[test]
+    fn content_type_rules() {
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(
+                    axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            m
+        };
+        assert!(check_content_type(&h(&[])).is_ok());
+        assert!(check_content_type(&h(&[("content-length", "0")])).is_ok());
+        assert!(check_content_type(&h(&[("content-length", "5")])).is_err());
+        assert!(check_content_type(&h(&[("transfer-encoding", "chunked")])).is_err());
+        assert!(
+            check_content_type(&h(&[
+                ("content-length", "5"),
+                ("content-type", "application/json; charset=UTF-8")
+            ]))
+            .is_ok()
+        );
+        assert!(
+            check_content_type(&h(&[
+                ("content-length", "5"),
+                ("content-type", "text/plain")
+            ]))
+            .is_err()
+        );
+    }
 }

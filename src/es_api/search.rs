@@ -956,7 +956,7 @@ fn parse_inner_hits(v: &Value, field: &str) -> Result<InnerHitsSpec, EsError> {
             }
         }
     }
-    if spec.from + spec.size > 100 {
+    if spec.from.saturating_add(spec.size) > 100 {
         // index.max_inner_result_window (InnerHitsContext / SearchService#validateInnerHits).
         return Err(EsError::illegal_argument(format!(
             "Inner result window is too large, the inner hit definition's [{}]'s from + size must be less than or equal to: [100] but was [{}]. This limit can be set by changing the [index.max_inner_result_window] index level setting.",
@@ -1109,16 +1109,28 @@ pub fn validate(r: &SearchRequest, index_in_path: bool, p: &Params) -> Result<()
         }
         return Err(EsError::action_request_validation(msg));
     }
-    if r.scroll.is_none() && r.from + r.size > MAX_RESULT_WINDOW {
-        return Err(phase_failure(
-            EsError::illegal_argument(format!(
-                "Result window is too large, from + size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
-                r.from + r.size
-            )),
-            None,
-        ));
-    }
     Ok(())
+}
+
+/// DefaultSearchContext#preProcess, per shard (so per index, with that index's
+/// `index.max_result_window`), with checked arithmetic: from + size against the window, and for a
+/// scroll the batch size against the same setting.
+fn check_result_window(meta: &IndexMeta, r: &SearchRequest) -> Result<(), EsError> {
+    let max = crate::limits::index_setting(meta, "max_result_window", MAX_RESULT_WINDOW);
+    let window = r.from.saturating_add(r.size);
+    if window <= max {
+        return Ok(());
+    }
+    let reason = if r.scroll.is_none() {
+        format!(
+            "Result window is too large, from + size must be less than or equal to: [{max}] but was [{window}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting."
+        )
+    } else {
+        format!(
+            "Batch size is too large, size must be less than or equal to: [{max}] but was [{window}]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting."
+        )
+    };
+    Err(EsError::illegal_argument(reason))
 }
 
 /// Parses and validates a `_search` request from its body and URL parameters.
@@ -1941,6 +1953,7 @@ pub async fn execute(
         let ctx = Ctx::new(meta, now_millis);
         let shard_doc = shard_doc_expr(meta, ordinal);
         let planned = (|| -> Result<_, EsError> {
+            check_result_window(meta, req).map_err(|e| as_phase_failure(e, meta))?;
             let (where_, score, stats) =
                 index_plan(&ctx, req, want_scores).map_err(|e| as_phase_failure(e, meta))?;
             hit_fields::validate(meta, &req.fields, hit_fields::Mode::Fields)

@@ -291,11 +291,15 @@ where
             continue;
         }
         last_byte = *chunk.last().unwrap();
+        // Only the new bytes can hold the next newline: never rescan an unterminated line (a
+        // long line arriving in many chunks would cost quadratic time).
+        let mut search_from = mem.len().max(scan_from);
         mem.extend_from_slice(&chunk);
-        while let Some(nl) = mem[scan_from..].iter().position(|b| *b == b'\n') {
+        while let Some(nl) = mem[search_from..].iter().position(|b| *b == b'\n') {
             let start = scan_from;
-            let end = scan_from + nl;
+            let end = search_from + nl;
             scan_from = end + 1;
+            search_from = scan_from;
             let mut line = &mem[start..end];
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];

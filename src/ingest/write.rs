@@ -663,6 +663,7 @@ async fn stage_with(
     }
     let first_seq = state.catalog.next_seq_nos(&meta, ops.len() as u64).await?;
     let mut mappings = meta.mappings.clone();
+    let limits = crate::limits::MappingLimits::from_settings(&meta.settings);
     let mut columns = meta.logical_columns();
     let mut mapping_changed = false;
     let mut new_columns: Vec<(String, ChType)> = Vec::new();
@@ -686,6 +687,7 @@ async fn stage_with(
             live,
             seq_no,
             &mut mappings,
+            &limits,
             &mut columns,
             &mut mapping_changed,
             &mut new_columns,
@@ -992,6 +994,7 @@ fn decide(
     live: Option<&Current>,
     seq_no: u64,
     mappings: &mut Mappings,
+    limits: &crate::limits::MappingLimits,
     columns: &mut BTreeMap<String, ChType>,
     mapping_changed: &mut bool,
     new_columns: &mut Vec<(String, ChType)>,
@@ -1028,7 +1031,16 @@ fn decide(
     let mut prepare = |source_bytes: Vec<u8>| -> EsResult<Row> {
         let prepared = schema::prepare_document_bytes(mappings, columns, &source_bytes, id)?;
         if let Some(update) = &prepared.mapping_update {
-            mappings.merge(update)?;
+            if limits.fits_unmerged(mappings, update) {
+                mappings.merge(update)?;
+            } else {
+                let mut merged = mappings.clone();
+                merged.merge(update)?;
+                limits.check_dynamic(&merged, update).map_err(|e| {
+                    EsError::document_parsing(format!("failed to parse: {}", e.reason)).caused_by(e)
+                })?;
+                *mappings = merged;
+            }
             *mapping_changed = true;
         }
         for (c, t) in &prepared.new_columns {

@@ -31,6 +31,7 @@ use crate::catalog::IndexMeta;
 use crate::dsl::Query;
 use crate::dsl::compound::{Boosting, ConstantScore, DisMax, Nested, NestedScoreMode};
 use crate::error::EsError;
+use crate::sql::expr::BalancedSum;
 use crate::sql::{self, ChType, Expr, Ident};
 use std::collections::BTreeSet;
 
@@ -90,7 +91,7 @@ pub fn score_dis_max(ctx: &Ctx, q: &DisMax) -> Result<Expr, EsError> {
     let max = Expr::func("greatest", clauses.clone());
     let sum = clauses
         .into_iter()
-        .reduce(|a, b| a + b)
+        .balanced_sum()
         .expect("dis_max has clauses");
     let scored = if q.tie_breaker == 0.0 {
         max

@@ -13,6 +13,7 @@ use super::stats::{self, TermMatch};
 use crate::analysis::standard_tokens;
 use crate::dsl::full_text::{Match, MatchPhrase, MultiMatch, MultiMatchType, Operator, ZeroTerms};
 use crate::error::EsError;
+use crate::sql::expr::BalancedSum;
 use crate::sql::{self, Expr};
 use serde_json::Value;
 use std::rc::Rc;
@@ -104,7 +105,7 @@ fn combine(clauses: Vec<Planned>, m: &Match) -> Planned {
     let score = clauses
         .iter()
         .map(|c| c.score.clone())
-        .reduce(|a, b| a + b)
+        .balanced_sum()
         .unwrap_or(sql::lit(0.0));
     let filters: Vec<Expr> = clauses.into_iter().map(|c| c.filter).collect();
     let filter = super::at_least(filters, required);
@@ -290,7 +291,7 @@ fn phrase_field(ctx: &Ctx, f: &Field, p: &MatchPhrase, boost: f64) -> Result<Pla
             };
             stats::idf(&ctx.stats, f, &token_match(&m, t, k == n - 1))
         })
-        .reduce(|a, b| a + b)
+        .balanced_sum()
         .expect("terms");
     let score = stats::bm25_with(&ctx.stats, f, idf, freq, boost);
     Ok(Planned { filter, score })
@@ -349,7 +350,7 @@ fn dis_max(parts: Vec<Planned>, tie: f64) -> Planned {
     }
     let scores: Vec<Expr> = parts.iter().map(|p| p.score.clone()).collect();
     let max = Expr::func("greatest", scores.clone());
-    let sum = scores.into_iter().reduce(|a, b| a + b).expect("parts");
+    let sum = scores.into_iter().balanced_sum().expect("parts");
     let score = if tie == 0.0 {
         max
     } else {
@@ -365,7 +366,7 @@ fn sum_of(parts: Vec<Planned>) -> Planned {
     let score = parts
         .iter()
         .map(|p| p.score.clone())
-        .reduce(|a, b| a + b)
+        .balanced_sum()
         .unwrap_or(sql::lit(0.0));
     Planned {
         filter: Expr::Or(parts.into_iter().map(|p| p.filter).collect()),

@@ -12,6 +12,7 @@ pub mod term_level;
 
 use crate::dsl::{Bool, Query, Range};
 use crate::error::EsError;
+use crate::sql::expr::BalancedSum;
 use crate::sql::{self, Expr};
 use fields::{EsKind, Field};
 use serde_json::Value;
@@ -64,6 +65,10 @@ pub fn filter_and_score(
 /// filtered aliases the search reached the index through (filter context: it does not score;
 /// indices-aliases.html "filter").
 pub fn search_filter(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
+    let max = crate::limits::MAX_CLAUSE_COUNT;
+    if q.leaf_count() as u64 > max {
+        return Err(crate::dsl::too_many_clauses(max));
+    }
     let matched = filter(ctx, q)?;
     match &ctx.meta.alias_filter {
         None => Ok(matched),
@@ -531,6 +536,18 @@ pub fn filter(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
             None => never(),
         },
         Query::Terms { field, values, .. } => {
+            // TermsQueryBuilder#doToQuery: the number of values against `index.max_terms_count`.
+            let max = crate::limits::index_setting(
+                ctx.meta,
+                "max_terms_count",
+                crate::limits::MAX_TERMS_COUNT,
+            );
+            if values.len() as u64 > max {
+                return Err(EsError::illegal_argument(format!(
+                    "The number of terms [{}] used in the Terms Query request has exceeded the allowed maximum of [{max}]. This maximum can be set by changing the [index.max_terms_count] index level setting.",
+                    values.len()
+                )));
+            }
             if field == "_id" {
                 return Ok(sql::col(crate::catalog::COL_ID)
                     .in_list(values.iter().map(|v| sql::lit(value_text(v))).collect()));
@@ -628,7 +645,7 @@ pub(crate) fn at_least(clauses: Vec<Expr>, required: usize) -> Expr {
         let sum = clauses
             .into_iter()
             .map(|e| Expr::func("toUInt32", vec![e]))
-            .reduce(|a, b| a + b)
+            .balanced_sum()
             .expect("non-empty");
         sum.gte(sql::lit(required as u64))
     }
@@ -721,10 +738,7 @@ pub fn score(ctx: &Ctx, q: &Query) -> Result<Expr, EsError> {
                     vec![filter(ctx, c)?, score(ctx, c)?, sql::lit(0.0)],
                 ));
             }
-            let sum = terms
-                .into_iter()
-                .reduce(|a, b| a + b)
-                .unwrap_or(sql::lit(0.0));
+            let sum = terms.into_iter().balanced_sum().unwrap_or(sql::lit(0.0));
             if b.boost != 1.0 {
                 sum * sql::lit(b.boost)
             } else {

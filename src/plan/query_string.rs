@@ -22,6 +22,7 @@ use crate::dsl::query_string::simple::{self, SNode};
 use crate::dsl::query_string::{MultiType, QueryString, SimpleQueryString};
 use crate::dsl::{Bool, MinimumShouldMatch, Query, Range};
 use crate::error::EsError;
+use crate::sql::expr::BalancedSum;
 use crate::sql::{self, Expr};
 use serde_json::Value;
 
@@ -259,6 +260,22 @@ fn normalize(f: &Field, s: &str) -> String {
 }
 
 /// `*` matches any run of characters (Elasticsearch's `Regex#simpleMatch`).
+/// `indices.query.bool.max_clause_count` on a query string before it is built: each term becomes
+/// one query per field it searches (QueryStringQueryParser / SimpleQueryStringQueryParser), and
+/// Lucene's IndexSearcher counts them all. Checked first, so that a query string of tens of
+/// thousands of terms costs nothing to refuse.
+fn check_clauses(on_default: usize, fields: usize, named: usize) -> Result<(), EsError> {
+    let max = crate::limits::MAX_CLAUSE_COUNT;
+    if on_default
+        .saturating_mul(fields.max(1))
+        .saturating_add(named) as u64
+        > max
+    {
+        return Err(crate::dsl::too_many_clauses(max));
+    }
+    Ok(())
+}
+
 fn glob_match(pattern: &str, s: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
@@ -374,6 +391,8 @@ pub fn build_query_string(ctx: &Ctx, q: &QueryString) -> Result<Built, EsError> 
         // A blank query matches nothing.
         return Ok(match_none());
     };
+    let (on_default, named) = node.leaf_count();
+    check_clauses(on_default, b.default_fields.len(), named)?;
     let built = b.node(&node)?.unwrap_or_else(match_none);
     let built = fix_negative(built);
     let built = with_msm(built, &q.minimum_should_match);
@@ -982,9 +1001,20 @@ pub fn build_simple_query_string(ctx: &Ctx, q: &SimpleQueryString) -> Result<Bui
     }
     b.default_fields = b.resolve_fields(&fields);
     let occur = q.default_operator.occur();
-    let Some(node) = simple::parse(&q.query, q.flags, occur) else {
+    let node = simple::parse(&q.query, q.flags, occur).map_err(|_| {
+        lucene::parse_failure(
+            &q.query,
+            &format!(
+                "groups are nested deeper than elastichouse's limit of [{}] levels",
+                simple::MAX_GROUP_DEPTH
+            ),
+            false,
+        )
+    })?;
+    let Some(node) = node else {
         return Ok(match_none());
     };
+    check_clauses(node.leaf_count(), b.default_fields.len(), 0)?;
     let built = b.simple(&node)?.unwrap_or_else(match_none);
     let built = with_msm(built, &q.minimum_should_match);
     Ok(boosted(built, q.boost))
@@ -1088,10 +1118,7 @@ fn plan_score(ctx: &Ctx, b: &Built) -> Result<Expr, EsError> {
             for c in &bb.should {
                 terms.push(matched(c)?);
             }
-            let sum = terms
-                .into_iter()
-                .reduce(|a, b| a + b)
-                .unwrap_or(sql::lit(0.0));
+            let sum = terms.into_iter().balanced_sum().unwrap_or(sql::lit(0.0));
             if bb.boost != 1.0 {
                 sum * sql::lit(bb.boost)
             } else {
@@ -1112,7 +1139,7 @@ fn plan_score(ctx: &Ctx, b: &Built) -> Result<Expr, EsError> {
             };
             let mut s = best.clone();
             if *tie_breaker != 0.0 && scores.len() > 1 {
-                let sum = scores.into_iter().reduce(|a, b| a + b).expect("non-empty");
+                let sum = scores.into_iter().balanced_sum().expect("non-empty");
                 s = best.clone() + sql::lit(*tie_breaker) * (sum - best);
             }
             if *boost != 1.0 {

@@ -461,9 +461,11 @@ impl Tr<'_> {
             (Ty::Date, "toEpochMilli" | "getMillis", 0) => {
                 (Expr::func("toUnixTimestamp64Milli", vec![e]), Ty::Long)
             }
-            (Ty::Date, getter, 0) if getter.starts_with("get") => {
-                let prop = getter[3..].to_string();
-                let prop = prop[..1].to_lowercase() + &prop[1..];
+            (Ty::Date, getter, 0)
+                if let Some(rest) = getter.strip_prefix("get")
+                    && let Some(first) = rest.chars().next() =>
+            {
+                let prop = first.to_lowercase().to_string() + &rest[first.len_utf8()..];
                 return self.date_part(e, &prop);
             }
             (Ty::Long | Ty::Double | Ty::Bool, "toString", 0) => (to_str(e, ty)?, Ty::Str),

@@ -120,21 +120,59 @@ pub fn wildcard_to_like(pattern: &str) -> String {
     out
 }
 
-/// Whether `text` matches a wildcard pattern (for constant_keyword values).
+/// Whether `text` matches a wildcard pattern (for constant_keyword values). Iterative, with the
+/// usual backtrack-to-the-last-star scan: linear stack and O(pattern × text) time whatever the
+/// pattern (a recursive matcher is exponential on `*a*a*a…` and deep on long patterns).
 fn wildcard_matches(pattern: &[char], text: &[char]) -> bool {
-    match pattern.first() {
-        None => text.is_empty(),
-        Some('*') => (0..=text.len()).any(|i| wildcard_matches(&pattern[1..], &text[i..])),
-        Some('?') => !text.is_empty() && wildcard_matches(&pattern[1..], &text[1..]),
-        Some('\\') => {
-            let (lit, rest) = match pattern.get(1) {
-                Some(c) => (*c, &pattern[2..]),
-                None => ('\\', &pattern[1..]),
-            };
-            text.first() == Some(&lit) && wildcard_matches(rest, &text[1..])
-        }
-        Some(c) => text.first() == Some(c) && wildcard_matches(&pattern[1..], &text[1..]),
+    #[derive(Clone, Copy, PartialEq)]
+    enum P {
+        Star,
+        One,
+        Lit(char),
     }
+    let mut pat = Vec::with_capacity(pattern.len());
+    let mut i = 0;
+    while i < pattern.len() {
+        match pattern[i] {
+            '*' => pat.push(P::Star),
+            '?' => pat.push(P::One),
+            // A trailing backslash is a literal backslash.
+            '\\' => {
+                i += 1;
+                pat.push(P::Lit(pattern.get(i).copied().unwrap_or('\\')));
+            }
+            c => pat.push(P::Lit(c)),
+        }
+        i += 1;
+    }
+    let (mut p, mut t) = (0, 0);
+    // The last star seen and the text position it is currently taken to cover up to.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pat.get(p) {
+            Some(P::Star) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(P::One) => {
+                p += 1;
+                t += 1;
+            }
+            Some(P::Lit(c)) if *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    star = Some((sp, st + 1));
+                    p = sp + 1;
+                    t = st + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    pat[p..].iter().all(|x| *x == P::Star)
 }
 
 pub fn filter_wildcard(ctx: &Ctx, q: &Wildcard) -> Result<Expr, EsError> {
@@ -193,6 +231,19 @@ pub fn filter_regexp(ctx: &Ctx, q: &Regexp) -> Result<Expr, EsError> {
     };
     if !string_kind(f.kind, true) {
         return Err(wrong_type("regexp", &f, "keyword and text"));
+    }
+    // RegexpQueryBuilder#doToQuery: the pattern's length (in UTF-16 units, Java's length())
+    // against `index.max_regex_length`.
+    let len = q.value.encode_utf16().count() as u64;
+    let max = crate::limits::index_setting(
+        ctx.meta,
+        "max_regex_length",
+        crate::limits::MAX_REGEX_LENGTH,
+    );
+    if len > max {
+        return Err(EsError::illegal_argument(format!(
+            "The length of regex [{len}] used in the Regexp Query request has exceeded the allowed maximum of [{max}]. This maximum can be set by changing the [index.max_regex_length] index level setting."
+        )));
     }
     let formula = match translate_regexp(&q.value, q.flags, q.case_insensitive) {
         Ok(f) => f,

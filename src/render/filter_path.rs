@@ -32,6 +32,9 @@ fn split_path(p: &str) -> Vec<String> {
         }
     }
     out.push(cur);
+    // `**.**` means what `**` means: one keeps the matching shallow and the tails few, whatever
+    // the client repeats.
+    out.dedup_by(|b, a| a == "**" && b == "**");
     out
 }
 
@@ -95,6 +98,10 @@ fn step<'a>(filters: &[&'a [String]], k: &str) -> (bool, Vec<&'a [String]>) {
     for f in filters {
         visit(f, k, &mut full, &mut tails);
     }
+    // Tails are suffixes of the filters: the same one reached twice is kept once (else `**`
+    // filters multiply them level after level).
+    tails.sort_by_key(|t| (t.as_ptr() as usize, t.len()));
+    tails.dedup_by(|a, b| std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len());
     (full, tails)
 }
 
@@ -154,6 +161,23 @@ mod tests {
 
     fn f(p: &str, v: Value) -> Value {
         FilterPath::parse(p).unwrap().apply(v)
+    }
+
+    #[test]
+    fn hostile_filters_stay_cheap() {
+        // Repeated `**` collapse; alternating `**` and names do not multiply the tails.
+        let deep = vec!["**"; 100_000].join(".") + ".a";
+        let v = serde_json::json!({"x": {"y": {"a": 1}}});
+        assert_eq!(
+            f(&deep, v.clone()),
+            serde_json::json!({"x": {"y": {"a": 1}}})
+        );
+        let alternating = vec!["**.x"; 2_000].join(".");
+        let mut nested = serde_json::json!(1);
+        for _ in 0..60 {
+            nested = serde_json::json!({ "x": nested });
+        }
+        let _ = f(&alternating, nested);
     }
 
     #[test]

@@ -527,6 +527,30 @@ impl From<Query> for Expr {
     }
 }
 
+/// The sum of `terms` as a balanced tree of `+` (depth log₂ n rather than n: thousands of scored
+/// clauses must not make a syntax tree that deep, neither for the daemon's recursive walks nor for
+/// ClickHouse's `max_ast_depth`). `None` for no term.
+pub fn balanced_sum(terms: impl IntoIterator<Item = Expr>) -> Option<Expr> {
+    fn split(mut v: Vec<Expr>) -> Expr {
+        if v.len() == 1 {
+            return v.pop().expect("one term");
+        }
+        let right = v.split_off(v.len() / 2);
+        split(v) + split(right)
+    }
+    let v: Vec<Expr> = terms.into_iter().collect();
+    if v.is_empty() { None } else { Some(split(v)) }
+}
+
+/// [`balanced_sum`] as an iterator method, in place of `.reduce(|a, b| a + b)`.
+pub trait BalancedSum: Iterator<Item = Expr> + Sized {
+    fn balanced_sum(self) -> Option<Expr> {
+        balanced_sum(self)
+    }
+}
+
+impl<I: Iterator<Item = Expr>> BalancedSum for I {}
+
 fn binary(op: BinOp, left: Expr, right: Expr) -> Expr {
     Expr::Binary {
         op,

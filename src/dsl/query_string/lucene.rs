@@ -219,6 +219,35 @@ pub enum Node {
     Leaf(Leaf),
 }
 
+impl Node {
+    /// The leaves of the tree, a run of bare terms counting each term: (those on the default
+    /// fields, those naming their field).
+    /// Iterative; the tree is at most [`MAX_GROUP_DEPTH`] deep anyway.
+    pub fn leaf_count(&self) -> (usize, usize) {
+        let (mut default, mut named) = (0, 0);
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::Group(clauses) => stack.extend(clauses.iter().map(|c| &c.node)),
+                Node::Boosted(inner, _) => stack.push(inner),
+                Node::Leaf(l) => {
+                    // A run of bare terms is one leaf analysed into as many queries.
+                    let n = match &l.kind {
+                        LeafKind::Text(t) => t.split_whitespace().count().max(1),
+                        _ => 1,
+                    };
+                    if l.field.is_none() {
+                        default += n;
+                    } else {
+                        named += n;
+                    }
+                }
+            }
+        }
+        (default, named)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clause {
     pub occur: Occur,
@@ -717,6 +746,21 @@ struct Parser {
     lex_error: Option<(usize, SyntaxError)>,
     pos: usize,
     operator: Operator,
+    /// How many groups `(` are open at the current token.
+    depth: usize,
+}
+
+/// How deep groups may nest in a query string. Lucene's generated parser recurses per group and
+/// has no bound of its own (a deep enough query ends in a StackOverflowError on the search
+/// thread); elastichouse answers a parse failure instead, well before its own stack (the
+/// translation recurses per level too) or ClickHouse's `max_ast_depth` could be reached. 32 is
+/// about the query DSL's own bound (`indices.query.bool.max_nested_depth`, 30).
+pub const MAX_GROUP_DEPTH: usize = 32;
+
+fn too_deep() -> SyntaxError {
+    SyntaxError::parse(format!(
+        "groups are nested deeper than elastichouse's limit of [{MAX_GROUP_DEPTH}] levels"
+    ))
 }
 
 /// Parses a query string. `Ok(None)` when it has no clause at all (blank input).
@@ -728,6 +772,7 @@ pub fn parse(query: &str, operator: Operator) -> Result<Option<Node>, SyntaxErro
         lex_error,
         pos: 0,
         operator,
+        depth: 0,
     };
     if p.peek(0)?.kind == Kind::Eof {
         return Ok(None);
@@ -996,7 +1041,12 @@ impl Parser {
         }
         if self.kind(0)? == Kind::LParen {
             self.next()?;
+            self.depth += 1;
+            if self.depth > MAX_GROUP_DEPTH {
+                return Err(too_deep());
+            }
             let inner = self.query(field.as_deref(), Kind::RParen)?;
+            self.depth -= 1;
             self.next()?; // ")"
             if self.kind(0)? == Kind::Carat {
                 self.next()?;

@@ -75,10 +75,21 @@ struct State<'a> {
     current: Option<Occur>,
     previous: Option<Occur>,
     not: u32,
+    /// How many groups enclose this state.
+    depth: usize,
 }
 
-/// Parses a simple query string; `None` when it holds nothing to search for.
-pub fn parse(query: &str, flags: u32, default_operator: Occur) -> Option<SNode> {
+/// How deep `(` groups may nest. Lucene's SimpleQueryParser recurses per group without a bound
+/// (and rescans the rest of the input at every level); elastichouse refuses deeper input.
+pub const MAX_GROUP_DEPTH: usize = 32;
+
+/// A simple query string whose groups nest deeper than [`MAX_GROUP_DEPTH`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooDeep;
+
+/// Parses a simple query string; `None` when it holds nothing to search for. Syntax is never an
+/// error; only nesting deeper than [`MAX_GROUP_DEPTH`] is.
+pub fn parse(query: &str, flags: u32, default_operator: Occur) -> Result<Option<SNode>, TooDeep> {
     let data: Vec<char> = query.chars().collect();
     let mut st = State {
         data: &data,
@@ -88,18 +99,89 @@ pub fn parse(query: &str, flags: u32, default_operator: Occur) -> Option<SNode> 
         current: None,
         previous: None,
         not: 0,
+        depth: 0,
     };
     let p = SimpleParser {
         flags,
         default_operator,
+        too_deep: std::cell::Cell::new(false),
+        closing: closing_parens(&data, flags & ESCAPE != 0),
     };
     p.sub_query(&mut st);
-    st.top
+    if p.too_deep.get() {
+        return Err(TooDeep);
+    }
+    // Every change of operator also starts a new parent around what came before (`a +b |c +d …`
+    // nests as deep as it alternates), so the tree's depth is bounded too, not only the groups.
+    if let Some(top) = &st.top
+        && depth(top) > MAX_GROUP_DEPTH + 1
+    {
+        return Err(TooDeep);
+    }
+    Ok(st.top)
+}
+
+impl SNode {
+    /// The leaves of the tree, without recursion.
+    pub fn leaf_count(&self) -> usize {
+        let mut n = 0;
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            match node {
+                SNode::Group(clauses) => stack.extend(clauses.iter().map(|(_, c)| c)),
+                SNode::Not(inner) => stack.push(inner),
+                SNode::Text(t) => n += t.split_whitespace().count().max(1),
+                _ => n += 1,
+            }
+        }
+        n
+    }
+}
+
+/// The nesting depth of a tree (a lone leaf is 1), without recursion.
+fn depth(root: &SNode) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(root, 1usize)];
+    while let Some((n, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        match n {
+            SNode::Group(clauses) => stack.extend(clauses.iter().map(|(_, c)| (c, d + 1))),
+            SNode::Not(inner) => stack.push((inner, d + 1)),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 struct SimpleParser {
     flags: u32,
     default_operator: Occur,
+    too_deep: std::cell::Cell<bool>,
+    /// For each `(`, the index of the `)` that closes it (`None`: never closed), found in one
+    /// pass: rescanning the rest of the input at every unclosed `(` made `((((…` quadratic.
+    closing: Vec<Option<usize>>,
+}
+
+/// Matches parentheses left to right, skipping escaped characters, as a group's scan does: the
+/// `)` that brings the depth counted from a `(` back to zero.
+fn closing_parens(data: &[char], escapes: bool) -> Vec<Option<usize>> {
+    let mut closing = vec![None; data.len()];
+    let mut open: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            '\\' if escapes => i += 1,
+            '(' => open.push(i),
+            ')' => {
+                if let Some(o) = open.pop() {
+                    closing[o] = Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    closing
 }
 
 fn is_ws(c: char) -> bool {
@@ -112,7 +194,7 @@ impl SimpleParser {
     }
 
     fn sub_query(&self, st: &mut State) {
-        while st.index < st.end {
+        while st.index < st.end && !self.too_deep.get() {
             let c = st.data[st.index];
             if c == '(' && self.on(PRECEDENCE) {
                 st.index += 1;
@@ -159,26 +241,10 @@ impl SimpleParser {
 
     fn group(&self, st: &mut State) {
         let start = st.index;
-        let mut depth = 1;
-        let mut escaped = false;
-        while st.index < st.end {
-            let c = st.data[st.index];
-            if !escaped {
-                if c == '\\' && self.on(ESCAPE) {
-                    escaped = true;
-                    st.index += 1;
-                    continue;
-                } else if c == '(' {
-                    depth += 1;
-                } else if c == ')' {
-                    depth -= 1;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-            }
-            escaped = false;
-            st.index += 1;
+        // The `(` is at start - 1; its `)` must lie inside this state's range.
+        match self.closing[start - 1] {
+            Some(close) if close < st.end => st.index = close,
+            _ => st.index = st.end,
         }
         if st.index == st.end {
             // Never closed: the "(" is ignored.
@@ -187,6 +253,8 @@ impl SimpleParser {
             // "()": nothing, and the pending operator is dropped.
             st.current = None;
             st.index += 1;
+        } else if st.depth >= MAX_GROUP_DEPTH {
+            self.too_deep.set(true);
         } else {
             let mut sub = State {
                 data: st.data,
@@ -196,6 +264,7 @@ impl SimpleParser {
                 current: None,
                 previous: None,
                 not: 0,
+                depth: st.depth + 1,
             };
             self.sub_query(&mut sub);
             let top = sub.top;
@@ -343,7 +412,7 @@ mod tests {
     use Occur::*;
 
     fn p(q: &str) -> Option<SNode> {
-        parse(q, ALL, Should)
+        parse(q, ALL, Should).unwrap()
     }
     fn t(s: &str) -> SNode {
         SNode::Text(s.into())
@@ -358,7 +427,7 @@ mod tests {
             Some(SNode::Group(vec![(Should, t("a")), (Should, t("b"))]))
         );
         assert_eq!(
-            parse("a b", ALL, Must),
+            parse("a b", ALL, Must).unwrap(),
             Some(SNode::Group(vec![(Must, t("a")), (Must, t("b"))]))
         );
     }
@@ -435,7 +504,7 @@ mod tests {
         assert_eq!(p(r"a\*"), Some(t("a*")));
         // With only OR enabled, '+' and '"' are text.
         assert_eq!(
-            parse("a+b \"c", OR | WHITESPACE, Should),
+            parse("a+b \"c", OR | WHITESPACE, Should).unwrap(),
             Some(SNode::Group(vec![(Should, t("a+b")), (Should, t("\"c"))]))
         );
         assert_eq!(parse_flags("OR|and|Prefix"), Ok(OR | AND | PREFIX));

@@ -69,7 +69,14 @@ struct Parser<'a> {
     pos: usize,
     flags: u32,
     _src: &'a str,
+    /// Nesting of the tree being built: groups, `~` and chained repetitions each add one.
+    depth: usize,
 }
+
+/// How deep a pattern may nest. Lucene's RegExp parser recurses without a bound of its own (the
+/// `regexp` query's `index.max_regex_length` of 1000 keeps it shallow there, query_string's
+/// `/…/` has no such cap); elastichouse refuses deeper patterns as a syntax error.
+pub const MAX_DEPTH: usize = 100;
 
 impl Parser<'_> {
     fn more(&self) -> bool {
@@ -97,7 +104,25 @@ impl Parser<'_> {
         Ok(self.chars[self.pos - 1])
     }
 
+    fn deeper(&mut self, by: usize) -> Result<(), RegexError> {
+        self.depth += by;
+        if self.depth > MAX_DEPTH {
+            return Err(RegexError::Syntax(format!(
+                "the expression nests deeper than elastichouse's limit of [{MAX_DEPTH}] at position {}",
+                self.pos
+            )));
+        }
+        Ok(())
+    }
+
     fn union(&mut self) -> Result<Re, RegexError> {
+        self.deeper(1)?;
+        let u = self.union_inner();
+        self.depth -= 1;
+        u
+    }
+
+    fn union_inner(&mut self) -> Result<Re, RegexError> {
         let mut parts = vec![self.inter()?];
         while self.eat('|') {
             parts.push(self.inter()?);
@@ -144,7 +169,10 @@ impl Parser<'_> {
 
     fn repeat(&mut self) -> Result<Re, RegexError> {
         let mut e = self.complement()?;
+        let mut chain = 0;
         while self.peek("?*+{") {
+            chain += 1;
+            self.deeper(1)?;
             let op = self.next()?;
             e = match op {
                 '?' => Re::Repeat(Box::new(e), 0, Some(1)),
@@ -173,12 +201,16 @@ impl Parser<'_> {
                 }
             };
         }
+        self.depth -= chain;
         Ok(e)
     }
 
     fn complement(&mut self) -> Result<Re, RegexError> {
         if self.check(F::COMPLEMENT) && self.eat('~') {
-            return Ok(Re::Compl(Box::new(self.complement()?)));
+            self.deeper(1)?;
+            let c = Re::Compl(Box::new(self.complement()?));
+            self.depth -= 1;
+            return Ok(c);
         }
         self.char_class()
     }
@@ -325,6 +357,7 @@ fn parse(pattern: &str, flags: u32) -> Result<Re, RegexError> {
         pos: 0,
         flags,
         _src: pattern,
+        depth: 0,
     };
     let e = p.union()?;
     if p.more() {
@@ -870,5 +903,20 @@ mod tests {
             translate("a{2000}", ALL, false).unwrap_err(),
             RegexError::Unsupported(_)
         ));
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = |n: usize| format!("{}a{}", "(".repeat(n), ")".repeat(n));
+        assert!(super::translate(&deep(90), 0xffff, false).is_ok());
+        assert!(matches!(
+            super::translate(&deep(400), 0xffff, false),
+            Err(super::RegexError::Syntax(_))
+        ));
+        assert!(super::translate(&format!("a{}", "*".repeat(400)), 0xffff, false).is_err());
+        assert!(super::translate(&format!("{}a", "~".repeat(400)), 0xffff, false).is_err());
     }
 }
