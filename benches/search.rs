@@ -7,10 +7,9 @@
 
 mod common;
 
-use elastichouse::catalog::{IndexMeta, physical_name};
+use elastichouse::catalog::IndexMeta;
 use elastichouse::es_api::Params;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 fn mapping() -> Value {
@@ -52,33 +51,7 @@ fn bodies() -> Vec<(&'static str, Value)> {
 
 fn meta() -> IndexMeta {
     let mappings = elastichouse::schema::parse_mappings(&mapping()).expect("mapping");
-    let logical = mappings.columns();
-    let tokens = elastichouse::analysis::token_columns_for(
-        &mappings,
-        logical.iter().map(|(c, _)| c.clone()),
-    );
-    let columns: BTreeMap<_, _> = logical
-        .into_iter()
-        .chain(tokens)
-        .map(|(c, t)| (physical_name(&c, &t), t))
-        .collect();
-    IndexMeta {
-        name: "bench-logs".into(),
-        database: "elastichouse".into(),
-        uuid: "x".into(),
-        creation_date: 0,
-        managed: true,
-        format: elastichouse::catalog::FORMAT_LOG,
-        sort_fields: vec![],
-        sort_field_nulls: false,
-        mappings,
-        settings: json!({}),
-        columns,
-        aliases: BTreeMap::new(),
-        data_stream: None,
-        nested_scope: None,
-        alias_filter: None,
-    }
+    IndexMeta::planned("bench-logs", "elastichouse", mappings)
 }
 
 fn translation() {

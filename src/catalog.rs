@@ -1169,13 +1169,7 @@ impl Catalog {
                 ));
             }
         }
-        let mut columns = BTreeMap::new();
-        let logical = mappings.columns();
-        let tokens =
-            crate::analysis::token_columns_for(&mappings, logical.iter().map(|(c, _)| c.clone()));
-        for (col, ty) in logical.into_iter().chain(tokens) {
-            columns.insert(physical_name(&col, &ty), ty);
-        }
+        let columns = columns_of(&mappings);
         let sort_fields = choose_sort_fields(&settings, &columns)?;
         let meta = IndexMeta {
             name: name.to_string(),
@@ -1442,6 +1436,43 @@ impl Catalog {
             }
         };
         Ok(counter.fetch_add(n, Ordering::SeqCst))
+    }
+}
+
+/// The physical columns a new table of `mappings` has: one per mapped leaf field, plus the token
+/// column of every text field.
+pub fn columns_of(mappings: &Mappings) -> BTreeMap<String, ChType> {
+    let logical = mappings.columns();
+    let tokens =
+        crate::analysis::token_columns_for(mappings, logical.iter().map(|(c, _)| c.clone()));
+    logical
+        .into_iter()
+        .chain(tokens)
+        .map(|(col, ty)| (physical_name(&col, &ty), ty))
+        .collect()
+}
+
+impl IndexMeta {
+    /// The metadata a new log-native index of `mappings` would have, without creating its table:
+    /// for planning and rendering SQL offline (unit tests, benchmarks, fuzzing).
+    pub fn planned(name: &str, database: &str, mappings: Mappings) -> IndexMeta {
+        IndexMeta {
+            name: name.into(),
+            database: database.into(),
+            uuid: "planned".into(),
+            creation_date: 0,
+            managed: true,
+            format: FORMAT_LOG,
+            sort_fields: Vec::new(),
+            sort_field_nulls: false,
+            columns: columns_of(&mappings),
+            mappings,
+            settings: json!({}),
+            aliases: BTreeMap::new(),
+            data_stream: None,
+            nested_scope: None,
+            alias_filter: None,
+        }
     }
 }
 

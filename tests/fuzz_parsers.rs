@@ -9,12 +9,11 @@
 //! `ELASTICHOUSE_FUZZ_SECS=1200` runs each target for that long instead. `ELASTICHOUSE_FUZZ_SEED`
 //! picks the random sequence (printed, so that a failure can be replayed).
 
-use elastichouse::catalog::{IndexMeta, physical_name};
+use elastichouse::catalog::IndexMeta;
 use elastichouse::dsl::query_string::{lucene, simple};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -239,33 +238,7 @@ fn mapping() -> Value {
 
 fn meta_with(mapping: &Value) -> IndexMeta {
     let mappings = elastichouse::schema::parse_mappings(mapping).expect("mapping");
-    let logical = mappings.columns();
-    let tokens = elastichouse::analysis::token_columns_for(
-        &mappings,
-        logical.iter().map(|(c, _)| c.clone()),
-    );
-    let columns: BTreeMap<_, _> = logical
-        .into_iter()
-        .chain(tokens)
-        .map(|(c, t)| (physical_name(&c, &t), t))
-        .collect();
-    IndexMeta {
-        name: "fuzz".into(),
-        database: "elastichouse".into(),
-        uuid: "x".into(),
-        creation_date: 0,
-        managed: true,
-        format: elastichouse::catalog::FORMAT_LOG,
-        sort_fields: vec![],
-        sort_field_nulls: false,
-        mappings,
-        settings: json!({}),
-        columns,
-        aliases: BTreeMap::new(),
-        data_stream: None,
-        nested_scope: None,
-        alias_filter: None,
-    }
+    IndexMeta::planned("fuzz", "elastichouse", mappings)
 }
 
 thread_local! {

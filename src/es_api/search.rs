@@ -3232,31 +3232,7 @@ mod tests {
         }
         let mappings =
             crate::schema::mapping::parse_mappings(&json!({ "properties": props })).unwrap();
-        let logical = mappings.columns();
-        let tokens =
-            crate::analysis::token_columns_for(&mappings, logical.iter().map(|(c, _)| c.clone()));
-        let columns = logical
-            .into_iter()
-            .chain(tokens)
-            .map(|(c, t)| (crate::catalog::physical_name(&c, &t), t))
-            .collect();
-        IndexMeta {
-            name: "t".into(),
-            database: "db".into(),
-            uuid: "u".into(),
-            creation_date: 0,
-            managed: true,
-            format: crate::catalog::FORMAT_LOG,
-            sort_fields: vec![],
-            sort_field_nulls: false,
-            mappings,
-            settings: json!({}),
-            columns,
-            aliases: Default::default(),
-            data_stream: None,
-            nested_scope: None,
-            alias_filter: None,
-        }
+        IndexMeta::planned("t", "db", mappings)
     }
 
     #[test]
