@@ -461,3 +461,42 @@ async fn cached_bm25_statistics_follow_every_write() {
     assert!((before - bm25(2.0)).abs() < 1e-5, "{before}");
     assert!((after - bm25(3.0)).abs() < 1e-5, "{after}");
 }
+
+#[tokio::test]
+async fn equal_scores_come_in_index_sort_order() {
+    // Hits with equal scores come in index order; an index sorted by index.sort.* stores its
+    // documents in that order (index-modules-index-sorting.html), and so does every time-sorted
+    // table here. match_all, filters and a term on a single-valued keyword score the same for every
+    // match, so their default order is the sorting key (then the order of arrival).
+    let idx = "st-index-order";
+    let docs: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({"@timestamp": format!("2024-05-01T10:00:0{}Z", 5 - i), "k": if i % 2 == 0 { "even" } else { "odd" }})
+        })
+        .collect();
+    load_docs(idx, None, &docs).await;
+    let search = |body: Value| async move {
+        let r = json_req("POST", &format!("/{idx}/_search"), &body).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()
+    };
+    let v = search(json!({})).await;
+    assert_eq!(ids(&v), vec!["5", "4", "3", "2", "1", "0"]);
+    assert_eq!(v["hits"]["max_score"], 1.0);
+    assert_eq!(v["hits"]["total"]["value"], 6);
+    let v = search(json!({"size": 2, "from": 1})).await;
+    assert_eq!(ids(&v), vec!["4", "3"]);
+    let v = search(json!({"query": {"term": {"k.keyword": "even"}}})).await;
+    assert_eq!(ids(&v), vec!["4", "2", "0"]);
+    let scores: Vec<f64> = v["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["_score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.iter().all(|s| *s == scores[0] && *s > 0.0),
+        "{scores:?}"
+    );
+    assert_eq!(v["hits"]["max_score"].as_f64(), Some(scores[0]));
+}

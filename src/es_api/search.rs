@@ -1755,6 +1755,16 @@ fn star_with(
     sql::FromClause::from(inner)
 }
 
+/// A `term` on a keyword field that holds one value per document: its BM25 score is the same for
+/// every match (term frequency 1, keyword fields have no norms), so matches are in index order.
+fn keyword_term_on_one_value(meta: &IndexMeta, q: &Query) -> bool {
+    let Query::Term { field, .. } = q else {
+        return false;
+    };
+    fields::resolve(meta, field)
+        .is_some_and(|f| f.kind == fields::EsKind::Keyword && !f.is_array && !f.is_runtime())
+}
+
 /// The first sort field of a log-native table as epoch milliseconds, when it is a date column with
 /// no missing value (so ordering by it reads the table forwards).
 fn date_sort_key(meta: &IndexMeta) -> Option<Expr> {
@@ -2024,7 +2034,7 @@ pub async fn execute(
             ]
         };
         stats[0] = cached_stats(s, meta, stats[0].take()).await?;
-        if !matches!(score, Expr::Lit(_)) {
+        if !matches!(score, Expr::Lit(_)) && !keyword_term_on_one_value(meta, &req.query) {
             index_order = false;
         }
         if let Some(k) = date_sort_key(meta).filter(|_| index_order) {
