@@ -885,6 +885,14 @@ impl Flag {
         }
     }
 
+    /// The table format this flag belongs to.
+    fn format(self) -> u64 {
+        match self {
+            Flag::Deleted(_) => crate::catalog::FORMAT_REPLACING,
+            Flag::State(_) => crate::catalog::FORMAT_LOG,
+        }
+    }
+
     fn value(self) -> u8 {
         match self {
             Flag::Deleted(d) => u8::from(d),
@@ -900,7 +908,7 @@ fn encode_row(
     columns: &BTreeMap<String, ChType>,
     keys: &ColumnKeys,
 ) {
-    let reserved = [COL_ID, COL_SOURCE, COL_VERSION, COL_SEQ_NO, flag.column()];
+    let reserved = crate::catalog::reserved_columns(flag.format());
     if row
         .values
         .iter()
