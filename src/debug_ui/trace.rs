@@ -168,6 +168,9 @@ impl Ring {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
+        // The id is taken under the ring's lock, so ids in the ring are consecutive and `get` can
+        // index by them: concurrent requests would otherwise push out of id order.
+        let mut ring = self.traces.lock();
         let trace = Arc::new(RequestTrace {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
             at: chrono::Utc::now(),
@@ -180,7 +183,6 @@ impl Ring {
             content_type: header("content-type"),
             data: Mutex::new(TraceData::default()),
         });
-        let mut ring = self.traces.lock();
         if ring.len() == RING_LEN {
             ring.pop_front();
         }
@@ -243,5 +245,38 @@ pub async fn tee_response(trace: &Arc<RequestTrace>, resp: Response) -> Response
             }
         });
         Response::from_parts(parts, Body::from_stream(stream))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Requests begun on several threads at once are all found by their id (a flaky CI failure:
+    /// ids were taken before the lock, so the ring could hold them out of order).
+    #[test]
+    fn concurrent_requests_are_found_by_id() {
+        let ring = Arc::new(Ring::default());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let ring = ring.clone();
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|_| {
+                            let req = Request::builder().uri("/_search").body(Body::empty());
+                            ring.begin(&req.unwrap(), "search".into()).id
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        let ids: Vec<u64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 400);
+        for id in ids {
+            assert_eq!(ring.get(id).map(|t| t.id), Some(id));
+        }
     }
 }
