@@ -24,7 +24,7 @@ fn main() {
         let cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), Some(python));
         let running = elastichouse::server::start(cfg).await.expect("daemon");
         let es = format!("http://{}", running.es_addr);
-        let ch = running.state.ch.url.clone();
+        let ch = running.state.ch.url_with_credentials();
         let db = running.state.ch.database.clone();
         let http = reqwest::Client::new();
         let mapping = json!({"mappings": {"properties": {

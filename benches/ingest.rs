@@ -90,7 +90,7 @@ fn main() {
         cfg.bulk_batch_docs = batch;
         let running = elastichouse::server::start(cfg).await.expect("daemon");
         let es = format!("http://{}", running.es_addr);
-        let ch = running.state.ch.url.clone();
+        let ch = running.state.ch.url_with_credentials();
         let db = running.state.ch.database.clone();
         let http = reqwest::Client::new();
         let docs = docs(n);

@@ -136,7 +136,7 @@ fn overhead() {
         let cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), Some(python));
         let running = elastichouse::server::start(cfg).await.expect("daemon");
         let es = format!("http://{}", running.es_addr);
-        let ch = running.state.ch.url.clone();
+        let ch = running.state.ch.url_with_credentials();
         let http = reqwest::Client::new();
         let put = http.put(format!("{es}/bench-logs")).json(&json!({"mappings": mapping()})).send().await.unwrap();
         assert!(put.status().is_success());

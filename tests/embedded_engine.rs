@@ -121,3 +121,60 @@ async fn a_tagged_statement_is_killed_on_the_embedded_engine() {
     assert_eq!(&one[..], b"1\n");
     running.stop().await;
 }
+
+/// Issue 11 ("embedded engine locked down"): the data directory is the owner's only (0700), and
+/// the engine's loopback HTTP port runs SQL only for requests that carry the secret of this start,
+/// kept in a 0600 file. Any other local user gets ClickHouse's AUTHENTICATION_FAILED (516, HTTP 403).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_engine_answers_only_its_daemon() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = elastichouse::config::Config::ephemeral(data.clone(), Some(python()));
+    let running = elastichouse::server::start(cfg)
+        .await
+        .expect("daemon starts");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    let secret_file = data.join(elastichouse::clickhouse::embedded::SECRET_FILE);
+    assert_eq!(mode(&secret_file), 0o600);
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(secret.len() >= 32);
+
+    let http = reqwest::Client::new();
+    let url = &running.state.ch.url;
+    let r = http.post(url).body("SELECT 1").send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["x-clickhouse-exception-code"], "516");
+    let r = http
+        .post(url)
+        .basic_auth("default", Some("guess"))
+        .body("SELECT 1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(url)
+        .header("X-ClickHouse-Key", secret.trim())
+        .body("SELECT 1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "1\n");
+    // The daemon itself (and tools given url_with_credentials) still work.
+    let r = http
+        .post(running.state.ch.url_with_credentials())
+        .body("SELECT 2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "2\n");
+    let r = http
+        .get(format!("http://{}/", running.es_addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

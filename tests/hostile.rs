@@ -837,15 +837,14 @@ async fn clickhouse_down_is_503_and_red_health_then_recovers() {
     // unavailable. A second daemon reaches the engine through a relay that the test cuts.
     index().await;
     let d = daemon();
-    let target = d
-        .clickhouse
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
+    let engine = reqwest::Url::parse(&d.clickhouse).unwrap();
+    let target = format!("{}:{}", engine.host_str().unwrap(), engine.port().unwrap());
     let relay = relay(target).await;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = elastichouse::config::Config::ephemeral(dir.path().to_path_buf(), None);
-    cfg.clickhouse_url = Some(format!("http://{}", relay.addr));
+    let mut through_relay = engine.clone();
+    through_relay.set_port(Some(relay.addr.port())).unwrap();
+    cfg.clickhouse_url = Some(through_relay.to_string());
     cfg.clickhouse_database = d.database.clone();
     let second = elastichouse::server::start(cfg)
         .await

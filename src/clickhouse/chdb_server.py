@@ -8,7 +8,7 @@ data directory and answers the subset of the HTTP interface the crate (and curl)
 use, so one Rust code path serves both a real ClickHouse server and embedded chDB.
 
 Usage:
-    python chdb_server.py --path DATA_DIR [--host 127.0.0.1] [--port 0]
+    [CHDB_SERVER_SECRET=…] python chdb_server.py --path DATA_DIR [--host 127.0.0.1] [--port 0]
                           [--max-concurrent-queries 1] [--shutdown-timeout 8]
                           [--parent-pid PID | --no-watch-parent] [--log-level INFO]
 
@@ -35,12 +35,17 @@ What is served (see https://clickhouse.com/docs/interfaces/http):
     header; an error after streaming has begun is reported in the body with the
     exception-tag framing of ClickHouse 25.11+, which the crate recognises.
 
-Isolation: every request runs on its own chDB connection (connections to one data
-directory share the engine but keep their own ``USE`` database and ``SET`` settings),
-opened for the request and closed after it. Per-request settings are applied with
-``SET`` on that fresh connection, so nothing leaks into the next query. How many
-requests may run chDB at the same time is bounded by ``--max-concurrent-queries``
-(default 1: queries are serialised), except ``KILL QUERY``, which runs at once: chDB lists
+Access: with ``CHDB_SERVER_SECRET`` in its environment, every query must carry that secret as
+ClickHouse's password (``X-ClickHouse-Key``, basic auth or ``password``); ``/ping`` stays open.
+The daemon always sets one, so no other local user can run SQL on its engine.
+
+Isolation: every request runs on a chDB connection of its own while it runs (connections to one
+data directory share the engine but keep their own ``USE`` database and ``SET`` settings).
+Connections are pooled between requests: a request gets its database and settings applied, and
+settings it does not name are reset to their defaults, so nothing leaks into the next query; a
+connection whose statement could change session state (SET, USE, temporary tables) or failed is
+closed instead of pooled. How many requests may run chDB at the same time is bounded by
+``--max-concurrent-queries`` (default 1: queries are serialised), except ``KILL QUERY``, which runs at once: chDB lists
 its running statements in ``system.processes`` (under query ids of its own; the daemon
 finds them by their ``log_comment`` setting) and cancels them from another connection.
 """
@@ -48,7 +53,10 @@ finds them by their ``log_comment`` setting) and cancels them from another conne
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import hmac
+import itertools
 import json
 import logging
 import os
@@ -495,16 +503,44 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, str]:
 # ---------------------------------------------------------------------------
 # The engine
 # ---------------------------------------------------------------------------
+@dataclass
+class _Pooled:
+    """A chDB connection kept between requests, with the session state requests gave it."""
+    conn: object
+    database: Optional[str] = "default"
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+# Statements after which a connection may serve another request: they cannot change its session
+# state (SET, USE, SET ROLE, temporary tables and the like can, so those connections are closed).
+_STATELESS_KINDS = frozenset({
+    "SELECT", "WITH", "INSERT", "ALTER", "DROP", "TRUNCATE", "OPTIMIZE", "DELETE", "UPDATE", "SHOW",
+    "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "RENAME", "SYSTEM", "KILL", "CHECK",
+})
+
+
+def reusable_after(sql: str) -> bool:
+    """Whether a pooled connection may be reused after running `sql` (see Engine.session)."""
+    kind = statement_kind(sql)
+    if kind == "CREATE":
+        head = itertools.islice((t.text.upper() for t in scan_tokens(sql) if t.kind == "word"), 4)
+        return "TEMPORARY" not in head
+    return kind in _STATELESS_KINDS
+
+
 class Engine:
     """The chDB engine for one data directory, plus the gate that limits concurrent queries."""
 
-    def __init__(self, path: str, max_concurrent: int):
+    def __init__(self, path: str, max_concurrent: int, secret: str = ""):
         self.path = path
+        self.secret = secret  # the password every query must carry; empty: no check
         self.max_concurrent = max_concurrent
         # This connection lives as long as the server: the engine stays up while any
         # connection to it is open, and it is the one closed last at shutdown.
         self._main = chdb.connect(path)
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._pool_lock = threading.Lock()
+        self._idle: list[_Pooled] = []  # connections ready for the next request
         self.stopping = threading.Event()  # set at shutdown: streaming results are cut short
         self.timezone = "UTC"
         try:
@@ -519,21 +555,60 @@ class Engine:
             LOG.warning("could not read error names / timezone", exc_info=True)
 
     @contextlib.contextmanager
-    def session(self, database: Optional[str], settings: list[tuple[str, str]], gated: bool = True):
-        """A fresh connection with this request's database and settings applied. Ungated sessions
+    def session(self, database: Optional[str], settings: list[tuple[str, str]], gated: bool = True,
+                reusable: bool = True):
+        """A connection with this request's database and settings applied. Ungated sessions
         (``KILL QUERY``) do not wait for a slot: they must reach the statement they stop while it
-        holds one."""
+        holds one.
+
+        Connections are pooled: opening one and setting it up cost more than a small query. A pooled
+        connection remembers its database and the settings applied to it, and a request changes only
+        what differs (settings it does not name go back to ``DEFAULT``), so nothing leaks into the
+        next request. A connection goes back to the pool only after a statement that finished
+        cleanly and cannot have changed session state (``reusable``: not SET, USE, temporary
+        tables...); any other is closed."""
         with self._slots if gated else contextlib.nullcontext():
-            conn = chdb.connect(self.path)
+            pooled = self._checkout()
+            clean = False
             try:
-                if database:
-                    self._run(conn, "USE " + quote_identifier(database))
-                if settings:
-                    # One statement for all: cheaper than one SET per setting.
-                    self._run(conn, "SET " + ", ".join(f"{name} = {quote_string(value)}" for name, value in settings))
-                yield conn
+                self._prepare(pooled, database or "default", settings)
+                yield pooled.conn
+                clean = True
             finally:
-                conn.close()
+                if clean and reusable and not self.stopping.is_set():
+                    self._checkin(pooled)
+                else:
+                    with contextlib.suppress(Exception):
+                        pooled.conn.close()
+
+    def _checkout(self) -> "_Pooled":
+        with self._pool_lock:
+            if self._idle:
+                return self._idle.pop()
+        return _Pooled(chdb.connect(self.path))
+
+    def _checkin(self, pooled: "_Pooled") -> None:
+        with self._pool_lock:
+            if len(self._idle) < self.max_concurrent + 1:
+                self._idle.append(pooled)
+                return
+        with contextlib.suppress(Exception):
+            pooled.conn.close()
+
+    def _prepare(self, pooled: "_Pooled", database: str, settings: list[tuple[str, str]]) -> None:
+        if pooled.database != database:
+            pooled.database = None  # unknown until USE succeeds
+            self._run(pooled.conn, "USE " + quote_identifier(database))
+            pooled.database = database
+        wanted = dict(settings)
+        changes = [f"{name} = {quote_string(value)}" for name, value in wanted.items()
+                   if pooled.settings.get(name) != value]
+        changes += [f"{name} = DEFAULT" for name in pooled.settings if name not in wanted]
+        if changes:
+            pooled.settings = {}  # unknown until SET succeeds
+            # One statement for all: cheaper than one SET per setting.
+            self._run(pooled.conn, "SET " + ", ".join(changes))
+            pooled.settings = wanted
 
     @staticmethod
     def _run(conn, sql: str) -> None:
@@ -552,6 +627,11 @@ class Engine:
             taken += 1
         if taken < self.max_concurrent:
             LOG.warning("closing chDB with %d queries still running", self.max_concurrent - taken)
+        with self._pool_lock:
+            idle, self._idle = self._idle, []
+        for pooled in idle:
+            with contextlib.suppress(Exception):
+                pooled.conn.close()
         self._main.close()
 
 
@@ -776,6 +856,7 @@ class Handler(BaseHTTPRequestHandler):
         params = parse_qsl(url.query, keep_blank_values=True)
         query_id = next((v for k, v in params if k == "query_id" and v), "") or str(uuid.uuid4())
         try:
+            self._authenticate(params)
             req = build_request(self.command, params, self.headers, body, query_id)
             if req is None:
                 self._send_plain(200, "Ok.\n")
@@ -797,6 +878,25 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
 
     # -- responses ---------------------------------------------------------
+    def _authenticate(self, params) -> None:
+        """With a secret (``CHDB_SERVER_SECRET``), a query must carry it as ClickHouse's password:
+        the ``X-ClickHouse-Key`` header, HTTP basic auth or the ``password`` URL parameter. So only
+        the process that started the server (and whoever can read its 0600 secret file) runs SQL."""
+        secret = self.engine.secret
+        if not secret:
+            return
+        given = self.headers.get("X-ClickHouse-Key")
+        auth = self.headers.get("Authorization", "")
+        if given is None and auth[:6].lower() == "basic ":
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                given = base64.b64decode(auth[6:].strip(), validate=True).decode().partition(":")[2]
+        if given is None:
+            given = next((v for k, v in params if k == "password"), None)
+        if given is None or not hmac.compare_digest(given.encode(), secret.encode()):
+            raise ChError.make(516, "AUTHENTICATION_FAILED",
+                               "default: Authentication failed: password is incorrect, or there is "
+                               "no user with such name")
+
     def _send_plain(self, status: int, text: str, headers=(), close=False):
         data = text.encode("utf-8")
         self._started = True
@@ -877,7 +977,8 @@ class Handler(BaseHTTPRequestHandler):
             raise ChError.make(62, "SYNTAX_ERROR", "Empty query")
 
         gated = insert is not None or statement_kind(sql) != "KILL"
-        with self.engine.session(req.database, req.settings, gated) as conn:
+        reusable = insert is not None or reusable_after(sql)
+        with self.engine.session(req.database, req.settings, gated, reusable) as conn:
             if insert is not None:
                 self._insert(conn, req, insert, data_prefix, data_pieces, started)
             else:
@@ -1051,7 +1152,8 @@ def _watch_parent(parent_pid: Optional[int], stop) -> None:
 def serve(args) -> int:
     path = os.path.abspath(args.path)
     os.makedirs(path, exist_ok=True)
-    engine = Engine(path, args.max_concurrent_queries)
+    # The secret comes from the environment, not the command line, which other users can read.
+    engine = Engine(path, args.max_concurrent_queries, os.environ.pop("CHDB_SERVER_SECRET", ""))
     handler = type("BoundHandler", (Handler,), {"engine": engine})
     server = Server((args.host, args.port), handler)
     host, port = server.server_address[:2]

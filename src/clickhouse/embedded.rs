@@ -27,6 +27,47 @@ pub struct Embedded {
     stopping: AtomicBool,
     restarts: AtomicU32,
     concurrency: u32,
+    /// The password every statement must carry (`CHDB_SERVER_SECRET`): made anew at each start and
+    /// kept in `engine.secret` (0600) in the 0700 data directory, so no other local user can run
+    /// SQL on the engine's loopback port.
+    secret: String,
+}
+
+/// The name of the file in the data directory that holds the engine's secret, for operators who
+/// want to query the embedded engine with curl (`--user default:$(cat data/engine.secret)`).
+pub const SECRET_FILE: &str = "engine.secret";
+
+/// Creates the data directory readable by its owner only (0700), or tightens an existing one that
+/// others could read: it holds every document.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "data directory was readable by others; setting it to 0700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict data dir {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes `secret` to `path`, readable by its owner only.
+fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(secret.as_bytes())?;
+    Ok(())
 }
 
 /// Finds a Python that can `import chdb`: the configured one, the project's `.venv`, or `python3`.
@@ -50,10 +91,12 @@ pub fn find_python(cfg: &Config) -> PathBuf {
 impl Embedded {
     pub async fn start(cfg: &Config) -> anyhow::Result<Arc<Embedded>> {
         let python = find_python(cfg);
-        let data_dir = &cfg.data_dir;
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
-        let data_dir = data_dir.canonicalize()?;
+        private_dir(&cfg.data_dir)?;
+        let data_dir = cfg.data_dir.canonicalize()?;
+        let secret: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        write_private(&data_dir.join(SECRET_FILE), &secret)?;
         let script = data_dir.join("chdb_server.py");
         std::fs::write(&script, SERVER_SCRIPT)
             .with_context(|| format!("cannot write {}", script.display()))?;
@@ -66,6 +109,7 @@ impl Embedded {
             stopping: AtomicBool::new(false),
             restarts: AtomicU32::new(0),
             concurrency: cfg.embedded_concurrency,
+            secret,
         });
         e.spawn().await?;
         let sup = e.clone();
@@ -75,6 +119,11 @@ impl Embedded {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port.load(Ordering::SeqCst))
+    }
+
+    /// The password statements must carry (user `default`).
+    pub fn secret(&self) -> &str {
+        &self.secret
     }
 
     pub fn restarts(&self) -> u32 {
@@ -100,6 +149,7 @@ impl Embedded {
             .arg(std::process::id().to_string())
             .arg("--max-concurrent-queries")
             .arg(self.concurrency.to_string())
+            .env("CHDB_SERVER_SECRET", &self.secret)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -133,7 +133,10 @@ const QUERY_LOG_LEN: usize = 500;
 pub struct ClickHouse {
     client: clickhouse::Client,
     pub database: String,
+    /// The server's URL without credentials (shown on the debug UI and in logs).
     pub url: String,
+    user: Option<String>,
+    password: Option<String>,
     timeout: Duration,
     next_id: AtomicU64,
     id_prefix: String,
@@ -143,13 +146,60 @@ pub struct ClickHouse {
     pub metrics: crate::debug_ui::metrics::ClickHouseMetrics,
 }
 
+/// Splits `http://user:pass@host:port/` into the URL without credentials, the user and the password.
+fn split_credentials(url: &str) -> anyhow::Result<(String, Option<String>, Option<String>)> {
+    let mut parsed =
+        reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("bad clickhouse_url {url:?}: {e}"))?;
+    // The `url` crate keeps the user and password percent-encoded.
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|d| d.into_owned())
+            .map_err(|_| anyhow::anyhow!("bad percent-encoding in clickhouse_url"))
+    };
+    let user = (!parsed.username().is_empty())
+        .then(|| decode(parsed.username()))
+        .transpose()?;
+    let password = parsed.password().map(decode).transpose()?;
+    if user.is_none() && password.is_none() {
+        return Ok((url.to_string(), None, None));
+    }
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    let bare = parsed.as_str().trim_end_matches('/').to_string();
+    Ok((bare, user, password))
+}
+
 impl ClickHouse {
+    /// The server's URL with its credentials (`http://user:pass@host:port`), for tools and tests
+    /// that talk to the same ClickHouse directly (reqwest sends them as basic auth). Never shown.
+    pub fn url_with_credentials(&self) -> String {
+        let Ok(mut u) = reqwest::Url::parse(&self.url) else {
+            return self.url.clone();
+        };
+        if self.user.is_some() || self.password.is_some() {
+            let _ = u.set_username(self.user.as_deref().unwrap_or("default"));
+            let _ = u.set_password(self.password.as_deref());
+        }
+        u.as_str().trim_end_matches('/').to_string()
+    }
+
     /// Connects to the configured server, or starts the embedded engine, and creates the database.
     pub async fn connect(cfg: &Config) -> anyhow::Result<ClickHouse> {
+        let (mut user, mut password) =
+            (cfg.clickhouse_user.clone(), cfg.clickhouse_password.clone());
         let (url, embedded) = match &cfg.clickhouse_url {
-            Some(u) => (u.clone(), None),
+            Some(u) => {
+                // Credentials in the URL (`http://user:pass@host:8123`) are ClickHouse's user and
+                // password; the explicit settings win over them.
+                let (bare, url_user, url_password) = split_credentials(u)?;
+                user = user.or(url_user);
+                password = password.or(url_password);
+                (bare, None)
+            }
             None => {
                 let e = embedded::Embedded::start(cfg).await?;
+                password = Some(e.secret().to_string());
                 (e.url(), Some(e))
             }
         };
@@ -164,10 +214,10 @@ impl ClickHouse {
                 "max_expanded_ast_elements",
                 (10 * MAX_AST_ELEMENTS).to_string(),
             );
-        if let Some(u) = &cfg.clickhouse_user {
+        if let Some(u) = &user {
             client = client.with_user(u);
         }
-        if let Some(p) = &cfg.clickhouse_password {
+        if let Some(p) = &password {
             client = client.with_password(p);
         }
         client = client.with_compression(if cfg.clickhouse_compression && embedded.is_none() {
@@ -179,6 +229,8 @@ impl ClickHouse {
             client,
             database: cfg.clickhouse_database.clone(),
             url,
+            user,
+            password,
             timeout: Duration::from_secs(cfg.clickhouse_timeout_secs),
             next_id: AtomicU64::new(0),
             id_prefix: format!("eh-{}", &crate::ids::generate_id()[..8]),
@@ -415,6 +467,20 @@ fn current_tag_comment() -> Option<String> {
 mod tests {
     use super::*;
     use crate::sql::{self, Expr};
+    #[test]
+    fn credentials_in_the_url_are_user_and_password() {
+        let (url, user, password) =
+            split_credentials("http://bob:p%40ss@ch.example:8123/").unwrap();
+        assert_eq!(url, "http://ch.example:8123");
+        assert_eq!(user.as_deref(), Some("bob"));
+        assert_eq!(password.as_deref(), Some("p@ss"));
+        let (url, user, password) = split_credentials("http://127.0.0.1:8123").unwrap();
+        assert_eq!(
+            (url.as_str(), user, password),
+            ("http://127.0.0.1:8123", None, None)
+        );
+        assert!(split_credentials("not a url").is_err());
+    }
 
     #[test]
     fn kill_query_renders_with_escaped_values() {

@@ -12,7 +12,8 @@ pub struct Daemon {
     pub es: SocketAddr,
     pub ui: SocketAddr,
     pub data_dir: PathBuf,
-    /// The ClickHouse HTTP URL the daemon uses (the embedded chDB server) and its database.
+    /// The ClickHouse HTTP URL the daemon uses (the embedded chDB server), with its credentials
+    /// (reqwest sends them as basic auth), and its database.
     pub clickhouse: String,
     pub database: String,
 }
@@ -177,7 +178,7 @@ pub fn start_daemon(configure: impl FnOnce(&mut elastichouse::config::Config)) -
             tx.send((
                 running.es_addr,
                 running.ui_addr,
-                running.state.ch.url.clone(),
+                running.state.ch.url_with_credentials(),
                 running.state.ch.database.clone(),
             ))
             .unwrap();

@@ -6,6 +6,7 @@ with the Python running these tests (so run them with a Python that has chdb-cor
     /tmp/chvenv/bin/python -m unittest discover -s tests/python -v
 """
 
+import base64
 import gzip
 import http.client
 import json
@@ -29,11 +30,12 @@ SERVER = Path(__file__).resolve().parents[2] / "src" / "clickhouse" / "chdb_serv
 class ServerProcess:
     """One chdb_server.py child process."""
 
-    def __init__(self, data_dir, *extra_args):
+    def __init__(self, data_dir, *extra_args, env=None):
         self.data_dir = data_dir
         self.proc = subprocess.Popen(
             [sys.executable, str(SERVER), "--path", data_dir, "--port", "0", "--log-level", "WARNING", *extra_args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=None if env is None else {**os.environ, **env})
         self._stderr = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         line = self.proc.stdout.readline()
@@ -294,6 +296,25 @@ class HttpInterfaceTest(unittest.TestCase):
         resp = request(SRV, "POST", dict(params, input_format_skip_unknown_fields="1"), b'{"a":1,"extra":2}\n')
         self.assertEqual(resp.status, 200, resp.body)
 
+    def test_pooled_connections_keep_no_session_state(self):
+        # The server reuses chDB connections between requests (Engine.session). As on ClickHouse's
+        # HTTP interface without a session_id, nothing one request sets may reach the next one.
+        self.q("CREATE DATABASE IF NOT EXISTS pool_db")
+        for _ in range(3):
+            self.q("SET max_threads = 1")
+            self.assertNotEqual(self.q("SELECT getSetting('max_threads')").text, "1\n")
+            self.q("USE pool_db")
+            self.assertEqual(self.q("SELECT currentDatabase()").text, "default\n")
+            self.q("SELECT 1", max_threads="1", log_comment="x", database="pool_db")
+            self.assertEqual(self.q("SELECT currentDatabase(), getSetting('max_threads') = 1, "
+                                    "getSetting('log_comment')").text, "default\t0\t\n")
+            self.q("CREATE TEMPORARY TABLE pool_tmp (a UInt8)")
+            self.assertEqual(self.q("EXISTS TEMPORARY TABLE pool_tmp").text, "0\n")
+            # A failed setting leaves no half-applied state behind.
+            resp = request(SRV, "POST", {"max_threads": "1", "max_block_size": "x"}, "SELECT 1")
+            self.assertEqual(resp.status, 400)
+            self.assertNotEqual(self.q("SELECT getSetting('max_threads')").text, "1\n")
+
     def test_database_parameter(self):
         self.q("CREATE DATABASE IF NOT EXISTS other_db")
         self.q("CREATE TABLE other_db.dbt (x UInt8) ENGINE = Memory")
@@ -446,6 +467,30 @@ class ConcurrentServerTest(unittest.TestCase):
             self.assertEqual(errors, [])
             resp = request(server, "GET", {"query": "SELECT count(), uniqExact(a) FROM c_t"})
             self.assertEqual(resp.text, "20000\t20000\n")
+        finally:
+            self.assertEqual(server.stop(), 0)
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+class SecretTest(unittest.TestCase):
+    def test_queries_need_the_secret(self):
+        # With CHDB_SERVER_SECRET set (the daemon always sets one), only a request carrying it as
+        # ClickHouse's password runs SQL: in X-ClickHouse-Key, basic auth or the password parameter.
+        # The answer otherwise is ClickHouse's AUTHENTICATION_FAILED (516) with HTTP 403.
+        data_dir = tempfile.mkdtemp(prefix="chdb_server_secret_")
+        server = ServerProcess(data_dir, env={"CHDB_SERVER_SECRET": "s3cret"})
+        try:
+            self.assertEqual(request(server, "GET", path="/ping").status, 200)  # health stays open
+            for headers, params in [({}, None), ({"X-ClickHouse-Key": "wrong"}, None),
+                                    ({}, {"password": "nope"}),
+                                    ({"Authorization": "Basic " + base64.b64encode(b"default:x").decode()}, None)]:
+                resp = request(server, "POST", params, "SELECT 1", headers=headers)
+                self.assertEqual((resp.status, resp.header("X-ClickHouse-Exception-Code")), (403, "516"))
+            basic = "Basic " + base64.b64encode(b"default:s3cret").decode()
+            for headers, params in [({"X-ClickHouse-Key": "s3cret"}, None), ({"Authorization": basic}, None),
+                                    ({}, {"password": "s3cret"})]:
+                resp = request(server, "POST", params, "SELECT 1", headers=headers)
+                self.assertEqual((resp.status, resp.text), (200, "1\n"))
         finally:
             self.assertEqual(server.stop(), 0)
             shutil.rmtree(data_dir, ignore_errors=True)
