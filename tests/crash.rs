@@ -54,7 +54,7 @@ struct Daemon {
 
 async fn start(data: &Path) -> Daemon {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_elastichouse"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_elastichouse"))
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--ui-listen")
@@ -78,6 +78,8 @@ async fn start(data: &Path) -> Daemon {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the daemon did not start within 60 s");
 }
 
