@@ -207,7 +207,10 @@ async fn acknowledged_bulk_items_survive_kill_9_exactly_once() {
         tokio::time::sleep(Duration::from_millis(15 + 40 * round)).await;
         kill_all(&mut d, &data);
         let landed = in_flight.await.unwrap();
-        eprintln!("round {round}: {} items of the in-flight _bulk were acknowledged", landed.len());
+        eprintln!(
+            "round {round}: {} items of the in-flight _bulk were acknowledged",
+            landed.len()
+        );
         acked.extend(landed);
 
         d = start(&data).await;
