@@ -8,19 +8,14 @@
 //! binary), the embedded engine as its child, and both are killed with SIGKILL at once while a
 //! `_bulk` request is in flight.
 
+mod common;
+
+use common::python;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-fn python() -> std::path::PathBuf {
-    std::env::var("ELASTICHOUSE_PYTHON")
-        .map(Into::into)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
-        })
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -30,21 +25,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The chDB children serving `data`, found by their command line.
+/// The chDB children serving `data`.
 fn engine_pids(data: &Path) -> Vec<u32> {
-    let marker = data.to_string_lossy().to_string();
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd);
-        if cmd.contains("chdb_server.py") && cmd.contains(&marker) {
-            out.push(pid);
-        }
-    }
-    out
+    common::engine_pids(&data.to_string_lossy())
 }
 
 struct Daemon {

@@ -1,15 +1,10 @@
 //! The embedded ClickHouse (chDB child process): restarted when it dies, data kept, stopped with the
 //! daemon. Runs its own daemon (not the shared one) because it kills the engine.
 
-use std::time::Duration;
+mod common;
 
-fn python() -> std::path::PathBuf {
-    std::env::var("ELASTICHOUSE_PYTHON")
-        .map(Into::into)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
-        })
-}
+use common::python;
+use std::time::Duration;
 
 fn pid_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -19,18 +14,10 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 fn child_pids(marker: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd);
-        if cmd.contains("chdb_server.py") && cmd.contains(marker) && pid_alive(pid) {
-            out.push(pid);
-        }
-    }
-    out
+    common::engine_pids(marker)
+        .into_iter()
+        .filter(|&pid| pid_alive(pid))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,8 @@ pub struct Daemon {
 
 static DAEMON: OnceLock<Daemon> = OnceLock::new();
 
-fn python() -> PathBuf {
+/// The Python with chdb-core: `ELASTICHOUSE_PYTHON`, else the project's `.venv`.
+pub fn python() -> PathBuf {
     if let Ok(p) = std::env::var("ELASTICHOUSE_PYTHON") {
         return p.into();
     }
@@ -30,6 +31,22 @@ fn python() -> PathBuf {
         "the tests need the chDB venv: run scripts/setup (or scripts/test), or set ELASTICHOUSE_PYTHON"
     );
     venv
+}
+
+/// The chdb_server.py processes whose command line contains `marker` (a data directory).
+pub fn engine_pids(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        if cmd.contains("chdb_server.py") && cmd.contains(marker) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// The shared daemon, started on first use.
