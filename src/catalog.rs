@@ -1013,11 +1013,14 @@ impl Catalog {
                     if glob_match(part, n)
                         && (dot_ok || (!n.starts_with('.') && !view.is_hidden_alias(n)))
                         && !names.iter().any(|o| o == n)
+                        // A wildcard reaches only what the request's principal may use.
+                        && crate::security::visible(n)
                     {
                         names.push(n.to_string());
                     }
                 }
             } else {
+                crate::security::check_index(part)?;
                 if view.expand(part).is_none() {
                     view = self.view_knowing(part).await?;
                 }

@@ -25,6 +25,9 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Read a password (or service token secret) on standard input and print its bcrypt hash for
+    /// `[security]`.
+    HashPassword,
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +188,14 @@ pub struct Overrides {
     /// `{clickhouse_database}_compare.mismatches` [default: false].
     #[arg(long, env = "ELASTICHOUSE_STORE_MISMATCHES", global = true)]
     pub store_mismatches: Option<bool>,
+    /// Allow the ES API on a non-loopback address without `[security]` (refused otherwise)
+    /// [default: false].
+    #[arg(
+        long,
+        env = "ELASTICHOUSE_ALLOW_UNAUTHENTICATED_NON_LOOPBACK",
+        global = true
+    )]
+    pub allow_unauthenticated_non_loopback: Option<bool>,
 }
 
 /// The configuration file. Unknown keys are errors.
@@ -212,6 +223,7 @@ pub struct FileConfig {
     pub mode: Option<Mode>,
     pub store_mismatches: Option<bool>,
     pub routing: Option<RoutingConfig>,
+    pub security: Option<crate::security::SecurityConfig>,
 }
 
 /// The resolved configuration.
@@ -243,6 +255,8 @@ pub struct Config {
     /// in-memory store).
     pub store_mismatches: bool,
     pub routing: RoutingConfig,
+    /// Users, roles, API keys, TLS (docs/security.md).
+    pub security: crate::security::SecurityConfig,
 }
 
 impl Default for Config {
@@ -373,8 +387,22 @@ impl Config {
         if bulk_batch_docs == 0 {
             return Err("bulk_batch_docs: must be at least 1".into());
         }
+        let mut security = f.security.unwrap_or_default();
+        if let Some(allow) = o.allow_unauthenticated_non_loopback {
+            security.allow_unauthenticated_non_loopback = allow;
+        }
+        security.validate()?;
+        let listen = addr("listen", &listen)?;
+        if !listen.ip().is_loopback()
+            && !security.is_enabled()
+            && !security.allow_unauthenticated_non_loopback
+        {
+            return Err(format!(
+                "listen: {listen} is not a loopback address and [security] has no users: anyone who can reach it could read and delete every index. Configure [security] users (docs/security.md), or set allow_unauthenticated_non_loopback = true (--allow-unauthenticated-non-loopback) if a proxy in front authenticates"
+            ));
+        }
         Ok(Config {
-            listen: addr("listen", &listen)?,
+            listen,
             ui_listen: addr("ui_listen", &ui_listen)?,
             data_dir: o.data_dir.or(f.data_dir).unwrap_or("./data".into()),
             clickhouse_url,
@@ -407,6 +435,7 @@ impl Config {
             mode,
             store_mismatches: o.store_mismatches.or(f.store_mismatches).unwrap_or(false),
             routing,
+            security,
         })
     }
 }

@@ -43,5 +43,6 @@ pub mod plan;
 pub mod render;
 pub mod router;
 pub mod schema;
+pub mod security;
 pub mod server;
 pub mod sql;

@@ -11,6 +11,24 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if matches!(cli.command, Some(Command::HashPassword)) {
+        // Before the configuration: hashing a password needs none.
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line).is_err() || line.trim_end().is_empty() {
+            eprintln!("hash-password: give the password on standard input");
+            return std::process::ExitCode::from(2);
+        }
+        match bcrypt::hash(line.trim_end_matches(['\r', '\n']), bcrypt::DEFAULT_COST) {
+            Ok(h) => {
+                println!("{h}");
+                return std::process::ExitCode::SUCCESS;
+            }
+            Err(e) => {
+                eprintln!("hash-password: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
     let cfg = match Config::load(&cli.opts) {
         Ok(c) => c,
         Err(e) => {
@@ -19,6 +37,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Run) {
+        Command::HashPassword => unreachable!("handled above"),
         Command::Config {
             action: ConfigAction::Check { index },
         } => {

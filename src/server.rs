@@ -26,6 +26,9 @@ pub struct Inner {
     pub mismatch_table: Option<crate::compare::table::Writer>,
     /// Dual-write failures and the transparent proxy's readiness report.
     pub records: Arc<crate::router::record::Records>,
+    /// `[security]`, when enabled.
+    pub security: Option<Arc<crate::security::Security>>,
+    pub api_keys: Arc<crate::security::api_keys::Store>,
 }
 
 impl Deref for AppState {
@@ -50,6 +53,8 @@ impl AppState {
             None => None,
         };
         let routing = Arc::new(crate::router::Routing::new(&cfg));
+        let cfg_security = cfg.security.clone();
+        let catalog_for_keys = catalog.clone();
         let mismatch_table = if cfg.store_mismatches {
             use crate::compare::table;
             let db = table::database(&ch.database);
@@ -83,6 +88,8 @@ impl AppState {
             compare: Arc::default(),
             mismatch_table,
             records: Arc::default(),
+            security: crate::security::Security::new(&cfg_security),
+            api_keys: Arc::new(crate::security::api_keys::Store::new(catalog_for_keys)),
         })))
     }
 }
@@ -108,10 +115,21 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let ui_addr = ui.local_addr()?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
-    for (listener, app) in [
-        (es, crate::es_api::router(state.clone())),
-        (ui, crate::debug_ui::router(state.clone())),
-    ] {
+    let tls = match (&cfg.security.tls_cert, &cfg.security.tls_key) {
+        (Some(c), Some(k)) => Some(crate::security::tls::load(c, k).map_err(anyhow::Error::msg)?),
+        _ => None,
+    };
+    let mut listeners = vec![(ui, crate::debug_ui::router(state.clone()))];
+    match tls {
+        Some(tls) => tasks.push(tokio::spawn(crate::security::tls::serve(
+            es,
+            tls,
+            crate::es_api::router(state.clone()),
+            rx.clone(),
+        ))),
+        None => listeners.push((es, crate::es_api::router(state.clone()))),
+    }
+    for (listener, app) in listeners {
         let mut rx = rx.clone();
         tasks.push(tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -122,6 +140,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         }));
     }
     tracing::info!(es = %es_addr, ui = %ui_addr, clickhouse = %state.ch.url,
+        security = state.security.is_some(), tls = cfg.security.tls_cert.is_some(),
         elasticsearch = state.cfg.elasticsearch_url.as_deref(), mode = ?state.cfg.mode,
         "elastichouse listening");
     Ok(Running {

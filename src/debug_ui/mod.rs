@@ -280,6 +280,10 @@ pub fn router(state: AppState) -> Router {
         .route("/debug/pprof/flamegraph", get(pprof::flamegraph))
         .route("/debug/pprof/heap", get(pprof::heap))
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::security::layer::ui_layer,
+        ))
         .with_state(state)
 }
 

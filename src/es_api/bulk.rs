@@ -47,6 +47,15 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
         // Items refused before writing (`require_alias` on a name that is not an alias).
         let mut refused: Vec<Option<write::WriteResult>> = vec![None; chunk.len()];
         for (pos, a) in chunk.iter().enumerate() {
+            // Each item needs its own privilege on its index (a 403 item, the others go on).
+            if let Err(e) = crate::security::check_bulk_item(a.op.name(), &a.index) {
+                refused[pos] = Some(write::WriteResult {
+                    index: a.index.clone(),
+                    id: a.id.clone().unwrap_or_default(),
+                    outcome: Err(e),
+                });
+                continue;
+            }
             if a.require_alias {
                 let alias = match is_alias.get(&a.index) {
                     Some(b) => *b,

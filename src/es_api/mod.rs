@@ -300,12 +300,28 @@ pub fn router(state: AppState) -> Router {
         .route("/_xpack", get(cluster::xpack))
         .route("/_xpack/usage", get(cluster::xpack_usage))
         .route("/_license", get(cluster::license))
-        .route("/_security/_authenticate", get(cluster::security_disabled))
+        .route(
+            "/_security/_authenticate",
+            get(crate::security::api_keys::authenticate),
+        )
+        .route(
+            "/_security/api_key",
+            post(crate::security::api_keys::create)
+                .put(crate::security::api_keys::create)
+                .get(crate::security::api_keys::get)
+                .delete(crate::security::api_keys::invalidate),
+        )
         .fallback(any(no_handler))
         // Routing (elastichouse / Elasticsearch / both) runs inside the trace es_layer opens.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::router::layer::layer,
+        ))
+        // Authentication and authorization, inside the trace (so refusals show on the debug UI)
+        // and before routing (nothing reaches either backend unauthenticated).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::security::layer::es_layer,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), es_layer))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())

@@ -329,7 +329,7 @@ impl Decision {
     }
 }
 
-fn split_indices(expr: &str) -> Vec<String> {
+pub fn split_indices(expr: &str) -> Vec<String> {
     expr.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty() && !s.starts_with('-') && *s != "_all")
@@ -440,7 +440,7 @@ pub fn classify(method: &Method, path: &str, query: &str) -> Classified {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     if !s.contains('%') {
         return s.to_string();
     }
