@@ -62,7 +62,9 @@ async fn fake_handler(method: Method, uri: Uri, headers: HeaderMap, body: Bytes)
         .to_string();
     let api_is = |a: &str| uri.path().ends_with(a);
     let canned = f.canned.lock().get(&first).cloned();
-    if (api_is("/_search") || api_is("/_count") || api_is("/_msearch"))
+    // Canned answers for searches, and for document writes of dual-write indices.
+    let doc_write = first.starts_with("dw-") && uri.path().contains("/_doc/");
+    if (api_is("/_search") || api_is("/_count") || api_is("/_msearch") || doc_write)
         && let Some((status, ct, b)) = canned
     {
         let mut r = (StatusCode::from_u16(status).unwrap(), b).into_response();
@@ -634,6 +636,44 @@ async fn dual_write_reaches_both_and_records_a_secondary_failure() {
     assert!(after >= before + 1.0, "{before} → {after}");
     let page = ui(d, "/routing").await;
     assert!(page.text.contains("/dw-fail/_bulk"), "{}", page.text);
+}
+
+/// In a dual write, Elasticsearch's 401/403 (its security refusing the credentials or the action)
+/// reaches the client even when ClickHouse is the primary: a refusal must not be hidden behind the
+/// other backend's success (issue: "In dual write and A/B, Elasticsearch's 401/403 reaches the
+/// client").
+#[tokio::test]
+async fn dual_write_passes_elasticsearch_security_refusals_through() {
+    let d = routing_daemon();
+    for (index, status) in [("dw-unauth", 401u16), ("dw-forbidden", 403)] {
+        can(
+            index,
+            status,
+            &json!({"error": {"root_cause": [{"type": "security_exception", "reason": "refused"}],
+                "type": "security_exception", "reason": "refused"}, "status": status}),
+        );
+        let r = send(
+            d.es,
+            "PUT",
+            &format!("/{index}/_doc/1"),
+            &[
+                ("content-type", "application/json"),
+                ("authorization", "Basic ZTp4"),
+            ],
+            Some("{\"n\":1}"),
+        )
+        .await;
+        assert_eq!(r.status, status, "{}", r.text);
+        assert_eq!(r.json()["error"]["type"], "security_exception");
+        assert_eq!(
+            received(&format!("/{index}/_doc/1"))[0]
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok()),
+            Some("Basic ZTp4"),
+            "the client's credentials reach Elasticsearch"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- A/B

@@ -406,6 +406,11 @@ async fn dual_write(
         reason: reason.into(),
         detail,
     });
+    // Elasticsearch refusing the credentials or the action is the client's to know, whichever
+    // backend is primary: its 401/403 reaches the client (recorded above like any failure).
+    if secondary == Backend::Elasticsearch && matches!(sec_status, 401 | 403) && !unreachable {
+        return answer(b, Backend::Elasticsearch);
+    }
     if s.routing.fail_on_secondary_error && p_status < 400 {
         return EsError::new(
             502,
