@@ -209,6 +209,36 @@ async fn read_privileges_on_index_patterns() {
             .all(|h| h["_index"].as_str().unwrap().starts_with("sec-logs-")),
         "{hits}"
     );
+    // The same in an async search, which runs in a task of its own.
+    let r = as_user(
+        "reader",
+        "POST",
+        "/sec-*/_async_search?wait_for_completion_timeout=30s",
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let hits = r.json()["response"]["hits"]["hits"].clone();
+    assert!(!hits.as_array().unwrap().is_empty(), "{hits}");
+    assert!(
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["_index"].as_str().unwrap().starts_with("sec-logs-")),
+        "{hits}"
+    );
+    // A scroll continues (its search was authorized when it started).
+    let r = as_user("reader", "POST", "/sec-logs-a/_search?scroll=1m", Some("{\"size\":1}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let scroll_id = r.json()["_scroll_id"].as_str().unwrap().to_string();
+    let r = as_user(
+        "reader",
+        "POST",
+        "/_search/scroll",
+        Some(&json!({"scroll": "1m", "scroll_id": scroll_id}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     // The same with the index named in an _msearch header line.
     let body = "{\"index\":\"sec-secret\"}\n{}\n";
     let r = call(

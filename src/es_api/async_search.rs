@@ -340,22 +340,25 @@ async fn submit_impl(
         let handed_out = handed_out.clone();
         let expiration = expiration.clone();
         let key = key.clone();
-        tokio::spawn(crate::clickhouse::with_query_tag(key.clone(), async move {
-            let out = search::run_search(&s, expr.as_deref(), &p, &req, &folded).await;
-            let done = (now(), out);
-            *slot.lock() = Some(done.clone());
-            let _ = tx.send(true);
-            if handed_out.load(Ordering::SeqCst) {
-                let row = Row::of(
-                    &key,
-                    start,
-                    expiration.load(Ordering::SeqCst),
-                    shards,
-                    Some(&done),
-                );
-                persist(&s, row).await;
-            }
-        }))
+        tokio::spawn(crate::security::inherit(crate::clickhouse::with_query_tag(
+            key.clone(),
+            async move {
+                let out = search::run_search(&s, expr.as_deref(), &p, &req, &folded).await;
+                let done = (now(), out);
+                *slot.lock() = Some(done.clone());
+                let _ = tx.send(true);
+                if handed_out.load(Ordering::SeqCst) {
+                    let row = Row::of(
+                        &key,
+                        start,
+                        expiration.load(Ordering::SeqCst),
+                        shards,
+                        Some(&done),
+                    );
+                    persist(&s, row).await;
+                }
+            },
+        )))
     };
     let entry = Arc::new(Entry {
         key: key.clone(),

@@ -554,6 +554,7 @@ async fn ab_query(
                 compare_and_record(&state, cx, es, ch);
             };
             // The local search keeps attributing its statements to this request's trace.
+            let task = crate::security::inherit(task);
             match trace {
                 Some(t) => tokio::spawn(crate::debug_ui::trace::scope(t, task)),
                 None => tokio::spawn(task),

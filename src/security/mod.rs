@@ -499,13 +499,32 @@ pub fn cluster_denied(p: &Principal, action: &actions::Action) -> EsError {
     )
 }
 
+/// `fut` with the running request's principal and action, for work a request hands to a task of
+/// its own (an async search, the local side of an A/B query): task-locals do not cross
+/// `tokio::spawn`, and the checks must not be lost on the way.
+pub fn inherit<F: std::future::Future>(fut: F) -> impl std::future::Future<Output = F::Output> {
+    let current = CURRENT.try_with(Arc::clone).ok();
+    async move {
+        match current {
+            Some(a) => CURRENT.scope(a, fut).await,
+            None => fut.await,
+        }
+    }
+}
+
+/// Whether the action's own check already covered it (continuations of a search the principal
+/// started, API key management): names it meets are not checked again.
+fn settled(a: &Authz) -> bool {
+    a.action.scope == actions::Scope::Authenticated
+}
+
 /// Inside a request: may the principal run the request's action on `index`? Explicit names the
 /// principal may not use are a 403. Outside a request (no security, or internal work) every name
 /// is allowed.
 pub fn check_index(index: &str) -> Result<(), EsError> {
     CURRENT
         .try_with(|a| {
-            if a.principal.grants_index(index, a.action.granting) {
+            if settled(a) || a.principal.grants_index(index, a.action.granting) {
                 Ok(())
             } else {
                 Err(index_denied(&a.principal, &a.action, index))
@@ -518,7 +537,7 @@ pub fn check_index(index: &str) -> Result<(), EsError> {
 /// wildcards to the authorized indices only.)
 pub fn visible(index: &str) -> bool {
     CURRENT
-        .try_with(|a| a.principal.grants_index(index, a.action.granting))
+        .try_with(|a| settled(a) || a.principal.grants_index(index, a.action.granting))
         .unwrap_or(true)
 }
 
