@@ -196,6 +196,18 @@ pub struct Overrides {
         global = true
     )]
     pub allow_unauthenticated_non_loopback: Option<bool>,
+    /// Searches served at once; more get 429 `es_rejected_execution_exception` (Elasticsearch's
+    /// search thread pool queue) [default: 1000].
+    #[arg(long, env = "ELASTICHOUSE_SEARCH_QUEUE_SIZE", global = true)]
+    pub search_queue_size: Option<usize>,
+    /// Bytes of write requests handled at once (`100mb`, `1gb`); more get 429 (Elasticsearch's
+    /// `indexing_pressure.memory.limit`) [default: 512mb].
+    #[arg(
+        long,
+        env = "ELASTICHOUSE_INDEXING_PRESSURE_MEMORY_LIMIT",
+        global = true
+    )]
+    pub indexing_pressure_memory_limit: Option<String>,
 }
 
 /// The configuration file. Unknown keys are errors.
@@ -224,6 +236,8 @@ pub struct FileConfig {
     pub store_mismatches: Option<bool>,
     pub routing: Option<RoutingConfig>,
     pub security: Option<crate::security::SecurityConfig>,
+    pub search_queue_size: Option<usize>,
+    pub indexing_pressure_memory_limit: Option<String>,
 }
 
 /// The resolved configuration.
@@ -257,6 +271,10 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// Users, roles, API keys, TLS (docs/security.md).
     pub security: crate::security::SecurityConfig,
+    /// Searches in flight before 429.
+    pub search_queue_size: usize,
+    /// Bytes of write requests in flight before 429.
+    pub indexing_pressure_memory_limit: u64,
 }
 
 impl Default for Config {
@@ -401,7 +419,19 @@ impl Config {
                 "listen: {listen} is not a loopback address and [security] has no users: anyone who can reach it could read and delete every index. Configure [security] users (docs/security.md), or set allow_unauthenticated_non_loopback = true (--allow-unauthenticated-non-loopback) if a proxy in front authenticates"
             ));
         }
+        let search_queue_size = o.search_queue_size.or(f.search_queue_size).unwrap_or(1000);
+        let indexing_pressure_memory_limit = match o
+            .indexing_pressure_memory_limit
+            .or(f.indexing_pressure_memory_limit)
+        {
+            Some(v) => parse_byte_size(&v).ok_or_else(|| {
+                format!("indexing_pressure_memory_limit: [{v}] is not a size like 512mb")
+            })?,
+            None => 512 * 1024 * 1024,
+        };
         Ok(Config {
+            search_queue_size,
+            indexing_pressure_memory_limit,
             listen,
             ui_listen: addr("ui_listen", &ui_listen)?,
             data_dir: o.data_dir.or(f.data_dir).unwrap_or("./data".into()),

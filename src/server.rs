@@ -29,6 +29,8 @@ pub struct Inner {
     /// `[security]`, when enabled.
     pub security: Option<Arc<crate::security::Security>>,
     pub api_keys: Arc<crate::security::api_keys::Store>,
+    /// The 429 bounds ([`crate::es_api::admission`]).
+    pub admission: crate::es_api::admission::Admission,
 }
 
 impl Deref for AppState {
@@ -54,6 +56,8 @@ impl AppState {
         };
         let routing = Arc::new(crate::router::Routing::new(&cfg));
         let cfg_security = cfg.security.clone();
+        let (admission_searches, admission_bytes) =
+            (cfg.search_queue_size, cfg.indexing_pressure_memory_limit);
         let catalog_for_keys = catalog.clone();
         let mismatch_table = if cfg.store_mismatches {
             use crate::compare::table;
@@ -90,6 +94,10 @@ impl AppState {
             records: Arc::default(),
             security: crate::security::Security::new(&cfg_security),
             api_keys: Arc::new(crate::security::api_keys::Store::new(catalog_for_keys)),
+            admission: crate::es_api::admission::Admission::new(
+                admission_searches,
+                admission_bytes,
+            ),
         })))
     }
 }

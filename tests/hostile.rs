@@ -922,3 +922,183 @@ async fn clickhouse_down_is_503_and_red_health_then_recovers() {
         .unwrap();
     assert_eq!(h["status"], "green", "{h}");
 }
+
+/// A search `timeout` is enforced, not ignored: the statements get it as ClickHouse's
+/// `max_execution_time`, and a search past it answers 200 with `timed_out: true` (Elasticsearch's
+/// search timeout: search-your-data.html#search-timeout, SearchResponse#isTimedOut); within it, the
+/// full answer with `timed_out: false`. The daemon goes on serving.
+#[tokio::test]
+async fn search_timeout_stops_the_statements() {
+    clickhouse_sql(
+        "CREATE TABLE IF NOT EXISTS hostile_slow (n UInt64, s String) ENGINE = MergeTree ORDER BY n \
+         AS SELECT number, toString(cityHash64(number)) FROM numbers(20000000)",
+    )
+    .await;
+    let slow = json!({"timeout": "1ms", "track_total_hits": true,
+        "query": {"wildcard": {"s": {"value": "*12345*"}}}});
+    let r = json_req("POST", "/hostile_slow/_search", &slow).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["timed_out"], true, "{v}");
+    assert_eq!(v["hits"]["hits"], json!([]));
+    let ok = json!({"timeout": "60s", "query": {"term": {"n": 7}}});
+    let r = json_req("POST", "/hostile_slow/_search", &ok).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["timed_out"], false, "{v}");
+    assert_eq!(v["hits"]["total"]["value"], 1, "{v}");
+    // The URL parameter is the same setting.
+    let r = json_req(
+        "POST",
+        "/hostile_slow/_search?timeout=1ms",
+        &json!({"track_total_hits": true, "query": {"wildcard": {"s": {"value": "*12345*"}}}}),
+    )
+    .await;
+    assert_eq!(r.json()["timed_out"], true, "{}", r.text);
+    alive().await;
+}
+
+async fn send_to(d: &Daemon, method: &str, path: &str, ct: &str, body: String) -> Resp {
+    let r = client()
+        .request(method.parse().unwrap(), format!("http://{}{}", d.es, path))
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    Resp {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        text: r.text().await.unwrap(),
+    }
+}
+
+/// Indexing pressure: write requests whose bytes in flight would pass
+/// `indexing_pressure.memory.limit` are refused at once with 429 `es_rejected_execution_exception`
+/// ("rejected execution of coordinating operation [...]", IndexingPressure.java), nothing of them
+/// written; smaller ones go through. The refusal counts in `/metrics`.
+#[tokio::test]
+async fn indexing_pressure_answers_429() {
+    let d = start_daemon(|c| c.indexing_pressure_memory_limit = 300);
+    let big = (0..5)
+        .map(|i| format!("{{\"index\":{{\"_index\":\"pressure\",\"_id\":\"big{i}\"}}}}\n{{\"msg\":\"{}\"}}\n", "x".repeat(40)))
+        .collect::<String>();
+    let r = send_to(
+        &d,
+        "POST",
+        "/_bulk?refresh=true",
+        "application/x-ndjson",
+        big,
+    )
+    .await;
+    let e = assert_es_error(&r, 429, "es_rejected_execution_exception");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("rejected execution of coordinating operation ["),
+        "{e}"
+    );
+    let small =
+        "{\"index\":{\"_index\":\"pressure\",\"_id\":\"s\"}}\n{\"msg\":\"ok\"}\n".to_string();
+    let r = send_to(
+        &d,
+        "POST",
+        "/_bulk?refresh=true",
+        "application/x-ndjson",
+        small,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send_to(
+        &d,
+        "POST",
+        "/pressure/_count",
+        "application/json",
+        "{}".into(),
+    )
+    .await;
+    assert_eq!(
+        r.json()["count"],
+        1,
+        "only the accepted request was written: {}",
+        r.text
+    );
+    let m = client()
+        .get(format!("http://{}/metrics", d.ui))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("elastichouse_rejected_requests_total{kind=\"write\"} 1"),
+        "{m}"
+    );
+}
+
+/// The search queue: past `search_queue_size` searches in flight, a search is refused at once with
+/// 429 `es_rejected_execution_exception` (the search thread pool's EsRejectedExecutionException,
+/// RestStatus.TOO_MANY_REQUESTS) instead of waiting without bound; once the running one is done,
+/// searches are served again.
+#[tokio::test]
+async fn a_full_search_queue_answers_429() {
+    let d = start_daemon(|c| c.search_queue_size = 1);
+    let r = client()
+        .post(format!("{}/?database={}", d.clickhouse, d.database))
+        .body(
+            "CREATE TABLE queue_slow (n UInt64, s String) ENGINE = MergeTree ORDER BY n \
+             AS SELECT number, toString(cityHash64(number)) FROM numbers(30000000)",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let slow_body = json!({"track_total_hits": true,
+        "query": {"wildcard": {"s": {"value": "*12345*"}}}})
+    .to_string();
+    let es = d.es;
+    let slow = tokio::spawn(async move {
+        client()
+            .post(format!("http://{es}/queue_slow/_search"))
+            .header("content-type", "application/json")
+            .body(slow_body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    let mut refused = None;
+    for _ in 0..200 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let r = send_to(
+            &d,
+            "POST",
+            "/queue_slow/_search",
+            "application/json",
+            "{\"size\":0}".into(),
+        )
+        .await;
+        if r.status == 429 {
+            refused = Some(r);
+            break;
+        }
+        if slow.is_finished() {
+            break;
+        }
+    }
+    let r = refused.expect("a search while the slow one ran was refused");
+    assert_es_error(&r, 429, "es_rejected_execution_exception");
+    assert_eq!(slow.await.unwrap(), 200);
+    let r = send_to(
+        &d,
+        "POST",
+        "/queue_slow/_search",
+        "application/json",
+        "{\"size\":0}".into(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

@@ -228,7 +228,13 @@ async fn read_privileges_on_index_patterns() {
         "{hits}"
     );
     // A scroll continues (its search was authorized when it started).
-    let r = as_user("reader", "POST", "/sec-logs-a/_search?scroll=1m", Some("{\"size\":1}")).await;
+    let r = as_user(
+        "reader",
+        "POST",
+        "/sec-logs-a/_search?scroll=1m",
+        Some("{\"size\":1}"),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let scroll_id = r.json()["_scroll_id"].as_str().unwrap().to_string();
     let r = as_user(

@@ -19,6 +19,25 @@ use std::time::{Duration, Instant};
 
 tokio::task_local! {
     static QUERY_TAG: String;
+    static DEADLINE: Instant;
+}
+
+/// Runs `fut` with a deadline: every statement it causes gets the time left as ClickHouse's
+/// `max_execution_time` (`timeout_overflow_mode = 'throw'`), so a search's `timeout` stops its
+/// statements in the engine rather than only the wait for them. A statement over it fails with
+/// [`ChError::TIMEOUT_EXCEEDED`].
+pub async fn with_deadline<F: std::future::Future>(deadline: Instant, fut: F) -> F::Output {
+    DEADLINE.scope(deadline, fut).await
+}
+
+/// The settings of the current deadline, if any (at least a millisecond: 0 means no limit).
+fn deadline_settings() -> Option<String> {
+    DEADLINE
+        .try_with(|d| {
+            let left = d.saturating_duration_since(Instant::now()).as_secs_f64();
+            format!("{:.3}", left.max(0.001))
+        })
+        .ok()
 }
 
 /// Runs `fut` with every ClickHouse statement it causes tagged: its `query_id` ends in `-{tag}`
@@ -107,6 +126,16 @@ impl ChError {
 
 impl From<ChError> for EsError {
     fn from(e: ChError) -> EsError {
+        // Inside a search's deadline, a statement over its time is the search timing out, not
+        // the storage being slow.
+        if e.code == Some(ChError::TIMEOUT_EXCEEDED) && DEADLINE.try_with(|_| ()).is_ok() {
+            return EsError::new(
+                504,
+                "timeout_exception",
+                format!("the search took longer than its timeout: {}", e.message),
+            )
+            .with("elastichouse.timed_out", true);
+        }
         if e.is_unavailable() {
             return EsError::storage_unavailable(&e.message);
         }
@@ -213,7 +242,10 @@ impl ClickHouse {
             .with_setting(
                 "max_expanded_ast_elements",
                 (10 * MAX_AST_ELEMENTS).to_string(),
-            );
+            )
+            // A client that goes away stops its search: dropping the request closes the HTTP
+            // connection, and a ClickHouse server then cancels the read-only statement.
+            .with_setting("cancel_http_readonly_queries_on_client_close", "1");
         if let Some(u) = &user {
             client = client.with_user(u);
         }
@@ -371,6 +403,11 @@ impl ClickHouse {
         if let Some(comment) = current_tag_comment() {
             q = q.with_setting("log_comment", comment);
         }
+        if let Some(left) = deadline_settings() {
+            q = q
+                .with_setting("max_execution_time", left)
+                .with_setting("timeout_overflow_mode", "throw");
+        }
         for (k, v) in settings {
             q = q.with_setting(*k, *v);
         }
@@ -394,6 +431,11 @@ impl ClickHouse {
             .with_setting("output_format_json_quote_denormals", "1");
         if let Some(comment) = current_tag_comment() {
             q = q.with_setting("log_comment", comment);
+        }
+        if let Some(left) = deadline_settings() {
+            q = q
+                .with_setting("max_execution_time", left)
+                .with_setting("timeout_overflow_mode", "throw");
         }
         let r = self
             .timed(async {

@@ -150,6 +150,9 @@ pub struct Metrics {
     secondary_failures: Family<BackendLabels, Counter>,
     mismatch_store_failures: Family<ReasonLabels, Counter>,
     routed: Family<DecisionLabels, Counter>,
+    rejections: Family<KindLabels, Counter>,
+    pub searches_in_flight: Gauge,
+    pub indexing_pressure_bytes: Gauge,
     /// Serialises the catch-up of counters that mirror values kept elsewhere.
     sync: Mutex<()>,
 }
@@ -195,6 +198,25 @@ impl Metrics {
             "unsupported_features",
             "Requests that asked for a feature elastichouse does not support yet, by feature",
             unsupported.clone(),
+        );
+        let rejections = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "rejected_requests",
+            "Requests refused with 429 es_rejected_execution_exception, by kind (search, write)",
+            rejections.clone(),
+        );
+        let searches_in_flight = Gauge::default();
+        registry.register(
+            "searches_in_flight",
+            "Searches being served (bounded by search_queue_size)",
+            searches_in_flight.clone(),
+        );
+        let indexing_pressure_bytes = Gauge::default();
+        registry.register_with_unit(
+            "indexing_pressure",
+            "Bytes of write requests being served (bounded by indexing_pressure_memory_limit)",
+            Unit::Bytes,
+            indexing_pressure_bytes.clone(),
         );
         let engine_restarts = Counter::default();
         registry.register(
@@ -259,8 +281,20 @@ impl Metrics {
             unsupported,
             features_seen: Mutex::new(HashSet::new()),
             engine_restarts,
+            rejections,
+            searches_in_flight,
+            indexing_pressure_bytes,
             sync: Mutex::new(()),
         }
+    }
+
+    /// A request refused with 429; `kind` is `search` or `write`.
+    pub fn rejected(&self, kind: &str) {
+        self.rejections
+            .get_or_create(&KindLabels {
+                kind: kind.to_string(),
+            })
+            .inc();
     }
 
     pub fn request_started(&self) {

@@ -1,5 +1,6 @@
 //! The Elasticsearch REST API: routes, media types, `X-Elastic-Product`, `pretty`, errors.
 
+pub mod admission;
 pub mod aliases;
 pub mod async_search;
 pub mod bulk;
@@ -316,6 +317,12 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::router::layer::layer,
+        ))
+        // Back-pressure: 429 past the search and indexing-pressure bounds (after authentication,
+        // so unauthenticated requests cannot fill them).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            admission::layer,
         ))
         // Authentication and authorization, inside the trace (so refusals show on the debug UI)
         // and before routing (nothing reaches either backend unauthenticated).

@@ -173,6 +173,8 @@ pub struct PitRef {
 
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
+    /// `timeout`: the statements stop after it and the answer says `timed_out` (-1: none).
+    pub timeout_ms: Option<u64>,
     pub query: Query,
     pub post_filter: Option<Query>,
     pub from: u64,
@@ -211,6 +213,7 @@ pub struct SearchRequest {
 impl Default for SearchRequest {
     fn default() -> Self {
         SearchRequest {
+            timeout_ms: None,
             query: Query::MatchAll { boost: 1.0 },
             post_filter: None,
             from: 0,
@@ -773,7 +776,8 @@ pub fn parse_body_value(body: &Value, p: &Params) -> Result<SearchRequest, EsErr
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                cursor::parse_time_value(&t, "timeout")?;
+                let ms = cursor::parse_time_value(&t, "timeout")?;
+                r.timeout_ms = (ms > 0).then_some(ms as u64);
             }
             "terminate_after" => {
                 let n = as_u64(v, "terminate_after")?;
@@ -3117,8 +3121,39 @@ pub async fn run_search(
         };
         return out.render(Some(&state.encode()), None);
     }
-    let out = execute(s, &metas, req, &ExecOptions::default()).await?;
+    let out = match req.timeout_ms {
+        None => execute(s, &metas, req, &ExecOptions::default()).await?,
+        Some(ms) => {
+            let started = Instant::now();
+            let deadline = started + std::time::Duration::from_millis(ms);
+            let opts = ExecOptions::default();
+            let run = execute(s, &metas, req, &opts);
+            match crate::clickhouse::with_deadline(deadline, run).await {
+                Err(e) if e.extra.contains_key("elastichouse.timed_out") => {
+                    return Ok(timed_out_response(started, metas.len()));
+                }
+                r => r?,
+            }
+        }
+    };
     out.render(None, None)
+}
+
+/// A search that ran out of its `timeout`: Elasticsearch answers 200 with `timed_out: true` and
+/// what it had collected (SearchResponse, `timeout` in search-your-data.html#search-timeout);
+/// the statements were stopped in the engine, so nothing was collected.
+fn timed_out_response(started: Instant, shards_n: usize) -> String {
+    tracing::info!(
+        took_ms = started.elapsed().as_millis() as u64,
+        "search timed out"
+    );
+    json!({
+        "took": started.elapsed().as_millis() as u64,
+        "timed_out": true,
+        "_shards": shards(shards_n),
+        "hits": {"total": {"value": 0, "relation": "gte"}, "max_score": null, "hits": []},
+    })
+    .to_string()
 }
 
 fn json_response(text: String) -> ApiResult {
