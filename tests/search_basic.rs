@@ -469,3 +469,33 @@ async fn count_and_multi_index_search() {
         .json();
     assert_eq!(v["hits"]["total"]["value"], 0);
 }
+
+/// `hits.total` with the default `track_total_hits` (10,000) is the exact count whatever page is
+/// asked for: a full page, a partial one, a page past the last hit (no hits, total still 30), no
+/// match (0), and a bound below the count (`{value: 5, relation: gte}`) (search-your-data.html,
+/// "Track total hits"). The total of a one-index search is computed in the hits statement.
+#[tokio::test]
+async fn totals_on_every_page() {
+    let n = docs().await.len() as u64;
+    let warn = docs()
+        .await
+        .iter()
+        .filter(|d| d["status"] == "warn")
+        .count() as u64;
+    let v = search(json!({"size": 10})).await;
+    assert_eq!(v["hits"]["total"], json!({"value": n, "relation": "eq"}));
+    let v = search(json!({"size": 10, "query": {"term": {"status": "warn"}}})).await;
+    assert_eq!(v["hits"]["total"]["value"], warn);
+    let v = search(json!({"from": 5, "size": 20, "query": {"term": {"status": "warn"}}})).await;
+    assert_eq!(v["hits"]["total"]["value"], warn);
+    assert_eq!(v["hits"]["hits"].as_array().unwrap().len() as u64, warn - 5);
+    let v = search(json!({"from": 40, "size": 10})).await;
+    assert_eq!(v["hits"]["hits"], json!([]));
+    assert_eq!(v["hits"]["total"], json!({"value": n, "relation": "eq"}));
+    let v = search(json!({"query": {"term": {"status": "none-such"}}})).await;
+    assert_eq!(v["hits"]["total"], json!({"value": 0, "relation": "eq"}));
+    let v = search(json!({"track_total_hits": 5, "sort": [{"@timestamp": "desc"}]})).await;
+    assert_eq!(v["hits"]["total"], json!({"value": 5, "relation": "gte"}));
+    let v = search(json!({"track_total_hits": true, "size": 1})).await;
+    assert_eq!(v["hits"]["total"], json!({"value": n, "relation": "eq"}));
+}

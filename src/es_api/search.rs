@@ -2269,6 +2269,8 @@ pub async fn execute(
     let mut groups = Vec::new();
     let mut collapse_keys = Vec::new();
     let mut last_internal = None;
+    // One index's count select, for folding the count into its hits statement (below).
+    let single_count = (counts.len() == 1).then(|| counts[0].clone());
     // The bounded count, built here so that it runs at the same time as the hits query (two
     // statements in flight instead of one after the other).
     let count_query = (opts.known_total.is_none()
@@ -2395,7 +2397,31 @@ pub async fn execute(
             .then(|| selects.pop())
             .flatten();
         let union = sql::FromClause::subquery(sql::union_all(selects), "hits");
+        // One index, a bounded total and no maximum score to take from the count: the count
+        // is a scalar subquery of the hits statement (one statement instead of two; the engine's
+        // fixed cost per statement is most of a small search's). Unbounded counts stay a
+        // statement of their own, which may use every core.
+        let fold_count = single.is_some()
+            && matches!(req.track_total_hits, TrackTotal::UpTo(_))
+            && req.terminate_after.is_none()
+            && !(want_scores && sorted_by_score && !first_hit_is_max);
+        let folded_count = match (&count_query, &single_count, &req.track_total_hits) {
+            (Some(_), Some(one), TrackTotal::UpTo(k)) if fold_count => {
+                let mut bounded = one.clone();
+                bounded.limit = Some(k + 1);
+                Some(sql::Select {
+                    items: vec![Expr::func("count", vec![]).into()],
+                    from: Some(sql::FromClause::subquery(bounded, "c")),
+                    ..Default::default()
+                })
+            }
+            _ => None,
+        };
         let q = if let Some(mut only) = single {
+            if let Some(count) = &folded_count {
+                only.items
+                    .push(sql::subquery(count.clone()).alias("__total"));
+            }
             // The empty BM25 arrays keep the columns of a UNION alike; alone, nothing reads them
             // (about a tenth of a small search's engine time).
             let placeholder = Expr::func("emptyArrayFloat64", vec![]);
@@ -2469,8 +2495,8 @@ pub async fn execute(
         // Hits, count and aggregations at the same time.
         let count = async {
             match &count_query {
-                Some(cq) => s.ch.query_rows(cq).await.map(Some),
-                None => Ok(None),
+                Some(cq) if folded_count.is_none() => s.ch.query_rows(cq).await.map(Some),
+                _ => Ok(None),
             }
         };
         let aggs = async {
@@ -2486,6 +2512,20 @@ pub async fn execute(
         let (rows, counted, aggregated) = futures::join!(s.ch.query_rows(&q), count, aggs);
         let rows = rows?;
         count_rows = counted?;
+        if folded_count.is_some() {
+            count_rows = match rows.first() {
+                Some(r) => Some(vec![
+                    json!({"n": r.get("__total").cloned().unwrap_or(json!(0)),
+                    "m": null})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                ]),
+                // No hit on the first page: no match at all. Past it, the count runs alone.
+                None if req.from == 0 => Some(vec![]),
+                None => None,
+            };
+        }
         aggregations = aggregated?.map(Some);
         for r in &rows {
             if let Some((gfrom, gsize)) = opts.group {
