@@ -383,8 +383,7 @@ impl Parser {
         let mut text = String::new();
         let mut wildcard = false;
         let mut pending_space = String::new();
-        loop {
-            let Some(c) = self.peek() else { break };
+        while let Some(c) = self.peek() {
             if c.is_whitespace() {
                 // Spaces belong to the value unless a keyword or the end follows.
                 let mut j = self.pos;
