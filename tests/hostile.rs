@@ -1073,14 +1073,7 @@ async fn a_full_search_queue_answers_429() {
     let mut refused = None;
     for _ in 0..200 {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let r = send_to(
-            &d,
-            "POST",
-            "/queue_slow/_search",
-            "application/json",
-            "{\"size\":0}".into(),
-        )
-        .await;
+        let r = count_search(&d).await;
         if r.status == 429 {
             refused = Some(r);
             break;
@@ -1092,13 +1085,11 @@ async fn a_full_search_queue_answers_429() {
     let r = refused.expect("a search while the slow one ran was refused");
     assert_es_error(&r, 429, "es_rejected_execution_exception");
     assert_eq!(slow.await.unwrap(), 200);
-    let r = send_to(
-        &d,
-        "POST",
-        "/queue_slow/_search",
-        "application/json",
-        "{\"size\":0}".into(),
-    )
-    .await;
+    let r = count_search(&d).await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+async fn count_search(d: &Daemon) -> Resp {
+    let body = "{\"size\":0}".to_string();
+    send_to(d, "POST", "/queue_slow/_search", "application/json", body).await
 }

@@ -181,6 +181,17 @@ async fn authenticate_answers_the_user() {
     assert_eq!(v["enabled"], true);
 }
 
+/// Hits there are, and all from the indices the reader may read.
+fn only_readable_indices(hits: &Value) {
+    let list = hits.as_array().unwrap();
+    assert!(!list.is_empty(), "{hits}");
+    assert!(
+        list.iter()
+            .all(|h| h["_index"].as_str().unwrap().starts_with("sec-logs-")),
+        "{hits}"
+    );
+}
+
 /// Index privileges: `read` on `sec-logs-*` lets a user search there; a concrete index outside its
 /// patterns is a 403 naming the action, the user, its roles and the privileges that would grant
 /// it; a wildcard search sees only the indices the user may read (Elasticsearch resolves wildcards
@@ -201,14 +212,7 @@ async fn read_privileges_on_index_patterns() {
 
     let r = as_user("reader", "POST", "/sec-*/_search", Some("{}")).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let hits = r.json()["hits"]["hits"].clone();
-    assert!(
-        hits.as_array()
-            .unwrap()
-            .iter()
-            .all(|h| h["_index"].as_str().unwrap().starts_with("sec-logs-")),
-        "{hits}"
-    );
+    only_readable_indices(&r.json()["hits"]["hits"]);
     // The same in an async search, which runs in a task of its own.
     let r = as_user(
         "reader",
@@ -218,15 +222,7 @@ async fn read_privileges_on_index_patterns() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let hits = r.json()["response"]["hits"]["hits"].clone();
-    assert!(!hits.as_array().unwrap().is_empty(), "{hits}");
-    assert!(
-        hits.as_array()
-            .unwrap()
-            .iter()
-            .all(|h| h["_index"].as_str().unwrap().starts_with("sec-logs-")),
-        "{hits}"
-    );
+    only_readable_indices(&r.json()["response"]["hits"]["hits"]);
     // A scroll continues (its search was authorized when it started).
     let r = as_user(
         "reader",
@@ -553,15 +549,7 @@ fn configuration_guards() {
 #[tokio::test]
 async fn https_on_the_es_port() {
     let dir = tempfile::tempdir().unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
+    let TestCerts { ca, cert, key } = localhost_certs();
     let cert_path = dir.path().join("cert.pem");
     let key_path = dir.path().join("key.pem");
     std::fs::write(&cert_path, cert.pem()).unwrap();

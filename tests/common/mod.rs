@@ -212,3 +212,24 @@ pub fn start_daemon(configure: impl FnOnce(&mut elastichouse::config::Config)) -
         database,
     }
 }
+
+/// A CA made here and a certificate for `localhost` it signed, with the certificate's key: for
+/// tests of https (the daemon's own port, an Elasticsearch behind it).
+pub struct TestCerts {
+    pub ca: rcgen::Certificate,
+    pub cert: rcgen::Certificate,
+    pub key: rcgen::KeyPair,
+}
+
+pub fn localhost_certs() -> TestCerts {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    TestCerts { ca, cert, key }
+}
