@@ -320,3 +320,65 @@ async fn unsupported_features_are_400_and_show_on_the_debug_ui() {
     let page = ui_get("/unsupported").await;
     assert!(page.text.contains("query [script_score]"), "{}", page.text);
 }
+
+/// APIs tools call at start: esrally reads `GET /_nodes/stats/jvm` and `/_nodes/stats/_all`
+/// (RestNodesStatsAction: `_nodes`, `cluster_name`, `nodes.{id}.jvm.mem`, `…gc.collectors`);
+/// `GET /_cat/health` (RestHealthAction columns); `GET /{index}/_mappings` is the plural of
+/// `_mapping` (RestGetMappingAction); Kibana 8.1/8.2 send `enable_fields_emulation` on every
+/// search, which Elasticsearch 8 consumes as a no-op (RestSearchAction).
+#[tokio::test]
+async fn apis_tools_call_at_start() {
+    let r = get("/_nodes/stats/jvm").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["_nodes"]["total"], 1);
+    let node = v["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert!(
+        node["jvm"]["mem"]["heap_used_in_bytes"].as_u64().unwrap() > 0,
+        "{node}"
+    );
+    assert!(node["jvm"]["gc"]["collectors"]["old"]["collection_count"].is_u64());
+    assert!(
+        node.get("indices").is_none(),
+        "only the metric asked for: {node}"
+    );
+    let r = get("/_nodes/stats/_all").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let node = r.json()["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    assert!(node["indices"]["docs"]["count"].is_u64(), "{node}");
+    assert!(node["process"]["cpu"]["total_in_millis"].is_u64());
+    let r = get("/_nodes/_local/stats/os,process").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = get("/_nodes/stats/nonsense").await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+
+    let r = get("/_cat/health?format=json").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let row = r.json()[0].clone();
+    assert_eq!(row["status"], "green");
+    assert_eq!(row["node.total"], "1");
+    let r = get("/_cat/health?v").await;
+    assert!(r.text.starts_with("epoch"), "{}", r.text);
+
+    load_docs("plural-mappings", None, &[json!({"a": 1})]).await;
+    let r = get("/plural-mappings/_mappings").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json()["plural-mappings"]["mappings"]["properties"]["a"]["type"],
+        "long"
+    );
+    let r = get("/plural-mappings/_search?enable_fields_emulation=true").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

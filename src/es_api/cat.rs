@@ -263,3 +263,58 @@ pub async fn count(
 pub async fn count_all(State(s): State<AppState>, Query(p): Query<Params>) -> ApiResult {
     count_impl(s, "*", p).await
 }
+
+/// `GET /_cat/health` (RestHealthAction): the cluster health as one row. Storage unreachable is
+/// `red` with no data node, as `_cluster/health` answers.
+pub async fn health(State(s): State<AppState>, Query(p): Query<Params>) -> ApiResult {
+    let now = chrono::Utc::now();
+    let up = match s.ch.ping().await {
+        Err(e) if e.is_unavailable() => false,
+        _ => true,
+    };
+    let shards = if up {
+        super::cluster::health_state(&s, None).await?.indices.len()
+    } else {
+        0
+    };
+    let (status, data_nodes, percent) = if up {
+        ("green", "1", "100.0%")
+    } else {
+        ("red", "0", "0.0%")
+    };
+    let rows = vec![vec![
+        now.timestamp().to_string(),
+        now.format("%H:%M:%S").to_string(),
+        s.cfg.cluster_name.clone(),
+        status.to_string(),
+        "1".to_string(),
+        data_nodes.to_string(),
+        shards.to_string(),
+        shards.to_string(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        "-".into(),
+        percent.to_string(),
+    ]];
+    let columns = [
+        "epoch",
+        "timestamp",
+        "cluster",
+        "status",
+        "node.total",
+        "node.data",
+        "shards",
+        "pri",
+        "relo",
+        "init",
+        "unassign",
+        "unassign.pri",
+        "pending_tasks",
+        "max_task_wait_time",
+        "active_shards_percent",
+    ];
+    render(&p, &columns, &columns, rows)
+}

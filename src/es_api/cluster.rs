@@ -43,7 +43,7 @@ pub fn node_id(s: &AppState) -> String {
     crate::ids::index_uuid(&format!("node:{}:{}", s.cfg.cluster_name, s.cfg.node_name))
 }
 
-fn split(v: &str) -> Vec<String> {
+pub(crate) fn split(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
         .filter(|x| !x.is_empty())
@@ -53,7 +53,7 @@ fn split(v: &str) -> Vec<String> {
 
 /// Whether the node-id expression selects our only node (`_all`, `_local`, `_master`, its id, its
 /// name, a wildcard on either, or an attribute/role selector that we treat as matching).
-fn selects_node(expr: &[String], id: &str, name: &str) -> bool {
+pub(crate) fn selects_node(expr: &[String], id: &str, name: &str) -> bool {
     expr.iter().any(|e| {
         matches!(
             e.as_str(),
@@ -65,7 +65,7 @@ fn selects_node(expr: &[String], id: &str, name: &str) -> bool {
 
 /// The address the ES API is reached at: the configured one, or (listening on port 0) the port
 /// the client connected to, from its `Host` header.
-fn publish_address(s: &AppState, headers: &HeaderMap) -> std::net::SocketAddr {
+pub(crate) fn publish_address(s: &AppState, headers: &HeaderMap) -> std::net::SocketAddr {
     let mut addr = s.cfg.listen;
     if addr.port() == 0
         && let Some(port) = headers
@@ -196,13 +196,7 @@ fn other_node_api(parts: &[&str]) -> Option<EsError> {
         .map(|p| EsError::unsupported(format!("GET /_nodes/.../{p}")))
 }
 
-const OTHER_NODE_APIS: &[&str] = &[
-    "stats",
-    "usage",
-    "hot_threads",
-    "reload_secure_settings",
-    "shutdown",
-];
+const OTHER_NODE_APIS: &[&str] = &["usage", "hot_threads", "reload_secure_settings", "shutdown"];
 
 /// Whether a `/_nodes/...` path is one of the node APIs answered by Elasticsearch only (the router
 /// passes them through when one is configured).
@@ -275,14 +269,14 @@ fn status_rank(s: &str) -> Option<u8> {
     }
 }
 
-struct Health {
+pub(crate) struct Health {
     /// Concrete indices of the request (or every index).
-    indices: Vec<String>,
+    pub(crate) indices: Vec<String>,
     /// A named index does not exist.
     missing: bool,
 }
 
-async fn health_state(s: &AppState, expr: Option<&str>) -> Result<Health, EsError> {
+pub(crate) async fn health_state(s: &AppState, expr: Option<&str>) -> Result<Health, EsError> {
     match expr {
         None => Ok(Health {
             indices: s

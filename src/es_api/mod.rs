@@ -15,6 +15,7 @@ pub mod field_caps;
 pub mod indices;
 pub mod info;
 pub mod msearch;
+pub mod node_stats;
 pub mod pit;
 pub mod resolve;
 pub mod scroll;
@@ -158,6 +159,14 @@ pub fn router(state: AppState) -> Router {
         .route("/_mget", get(docs::mget_all).post(docs::mget_all))
         .route("/{index}/_mget", get(docs::mget).post(docs::mget))
         .route("/_mapping", get(indices::get_mapping_all))
+        // Elasticsearch's REST handlers take the plural too (RestGetMappingAction).
+        .route("/_mappings", get(indices::get_mapping_all))
+        .route(
+            "/{index}/_mappings",
+            get(indices::get_mapping)
+                .put(indices::put_mapping)
+                .post(indices::put_mapping),
+        )
         .route(
             "/{index}/_mapping",
             get(indices::get_mapping)
@@ -243,6 +252,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_cat/indices", get(cat::indices_all))
         .route("/_cat/indices/{index}", get(cat::indices))
         .route("/_cat/count", get(cat::count_all))
+        .route("/_cat/health", get(cat::health))
         .route("/_cat/count/{index}", get(cat::count))
         .route(
             "/{index}",
@@ -289,6 +299,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/_async_search/status/{id}", get(async_search::status))
         .route("/_nodes", get(cluster::nodes))
+        .route("/_nodes/stats", get(node_stats::all))
+        .route("/_nodes/stats/{metric}", get(node_stats::metric))
+        .route("/_nodes/{node_id}/stats", get(node_stats::node))
+        .route(
+            "/_nodes/{node_id}/stats/{metric}",
+            get(node_stats::node_metric),
+        )
         .route("/_nodes/{node_id}", get(cluster::nodes_one))
         .route("/_nodes/{node_id}/{metrics}", get(cluster::nodes_two))
         .route(

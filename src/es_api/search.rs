@@ -444,6 +444,9 @@ fn track_total(v: &Value) -> Result<TrackTotal, EsError> {
 /// URL parameters of `_search` (RestSearchAction and the indices options it reads), besides the
 /// response parameters every endpoint accepts.
 pub const SEARCH_PARAMS: &[&str] = &[
+    // Kibana 8.1/8.2 sends it on every search; Elasticsearch 8 consumes it and does nothing
+    // (RestSearchAction).
+    "enable_fields_emulation",
     "q",
     "df",
     "analyzer",
