@@ -268,10 +268,7 @@ pub async fn count_all(State(s): State<AppState>, Query(p): Query<Params>) -> Ap
 /// `red` with no data node, as `_cluster/health` answers.
 pub async fn health(State(s): State<AppState>, Query(p): Query<Params>) -> ApiResult {
     let now = chrono::Utc::now();
-    let up = match s.ch.ping().await {
-        Err(e) if e.is_unavailable() => false,
-        _ => true,
-    };
+    let up = !matches!(s.ch.ping().await, Err(e) if e.is_unavailable());
     let shards = if up {
         super::cluster::health_state(&s, None).await?.indices.len()
     } else {
