@@ -341,20 +341,6 @@ fn fuzz_simple_query_string() {
 }
 
 #[test]
-fn fuzz_kql() {
-    const T: &[&str] = &[
-        "a", "b.c", ":", " ", " and ", " or ", "not ", "\"", "(", ")", "{", "}", "*", "<", ">=",
-        "\\", "é", "\t",
-    ];
-    const N: &[(&str, &str)] = &[("(", ")"), ("a:{", "}"), ("a:(", ")"), ("not (", ")")];
-    run("kql", string_gen("kql.txt", T, N), |s| {
-        if let Ok(dsl) = elastichouse::dsl::kql::to_query_dsl(s) {
-            translate(&json!({ "query": dsl }));
-        }
-    });
-}
-
-#[test]
 fn fuzz_regexp_and_wildcard() {
     const T: &[&str] = &[
         "a", ".", "*", "+", "?", "|", "&", "~", "#", "@", "(", ")", "[", "]", "^", "-", "{", "}",

@@ -273,7 +273,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/readiness", get(proxy_pages::api_readiness))
         .route("/api/requests", get(pages::api_requests))
         .route("/api/requests/{id}", get(pages::api_request))
-        .route("/api/kql", axum::routing::post(kql))
         .route("/metrics", get(pages::metrics))
         .route("/debug/pprof", get(pprof::index))
         .route("/debug/pprof/", get(pprof::index))
@@ -286,26 +285,6 @@ pub fn router(state: AppState) -> Router {
             crate::security::layer::ui_layer,
         ))
         .with_state(state)
-}
-
-/// `POST /api/kql` with `{"query": "<KQL>"}`: the query DSL Kibana would send for it
-/// (`{"query": {…}}`), or a 400 `kql_syntax_error` with the character `position` (docs/explorer.md).
-async fn kql(body: axum::body::Bytes) -> Response {
-    use axum::response::IntoResponse;
-    let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&body);
-    let query = match parsed.as_ref().ok().and_then(|v| v.get("query")) {
-        Some(serde_json::Value::String(q)) => q.clone(),
-        _ => {
-            return crate::error::EsError::parsing("the body must be {\"query\": \"<KQL>\"}")
-                .into_response();
-        }
-    };
-    match crate::dsl::kql::to_query_dsl(&query) {
-        Ok(dsl) => axum::Json(serde_json::json!({ "query": dsl })).into_response(),
-        Err(e) => crate::error::EsError::new(400, "kql_syntax_error", e.to_string())
-            .with("position", e.position)
-            .into_response(),
-    }
 }
 
 /// Escapes text for HTML.
