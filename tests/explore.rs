@@ -80,10 +80,11 @@ async fn seed(index: &str) {
     let docs: Vec<_> = (0..120)
         .map(|i| {
             let t = now - chrono::Duration::seconds(5 * i as i64 + 5);
+            let service = ["api", "web", "db"][i % 3];
             json!({
                 "@timestamp": t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 "level": if i % 4 == 0 { "error" } else { "info" },
-                "service": ["api", "web", "db"][i % 3],
+                "service": service,
                 "message": format!("request {i} served"),
                 "bytes": i * 100
             })
