@@ -44,7 +44,10 @@ fn page(path: &str, shot: &str) -> String {
     let url = format!("http://{}{}", daemon().ui, path);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/explore");
     std::fs::create_dir_all(&dir).unwrap();
-    for (name, size) in [(shot.to_string(), "1280,800"), (format!("{shot}-phone"), "390,844")] {
+    for (name, size) in [
+        (shot.to_string(), "1280,800"),
+        (format!("{shot}-phone"), "390,844"),
+    ] {
         let file = dir.join(format!("{name}.png"));
         chromium(
             &[
@@ -108,7 +111,10 @@ async fn discover_basics_in_the_browser() {
     assert!(dom.contains("per 1m"), "Kibana's interval for 1 h: {dom}");
 
     // KQL by URL.
-    let dom = page(&format!("{base}&q=level%3Aerror%20and%20not%20service%3Adb"), "02-kql");
+    let dom = page(
+        &format!("{base}&q=level%3Aerror%20and%20not%20service%3Adb"),
+        "02-kql",
+    );
     assert!(dom.contains("<b id=\"total\">20</b>"), "{dom}");
     assert_eq!(rows(&dom), 20);
     let dom_err = page(&format!("{base}&q=level%3A(error"), "02-kql-error");
@@ -139,7 +145,10 @@ async fn discover_basics_in_the_browser() {
     let open = link(&dom2, "class=\"open\"", "doc=");
     let dom = page(&open, "06-document");
     assert!(dom.contains("id=\"doc\""), "{dom}");
-    assert!(dom.contains("&quot;_source&quot;") || dom.contains("\"_source\""), "{dom}");
+    assert!(
+        dom.contains("&quot;_source&quot;") || dom.contains("\"_source\""),
+        "{dom}"
+    );
 }
 
 fn dom_from(path: &str) -> String {

@@ -80,7 +80,10 @@ async fn http_logs(index: &str) {
 async fn exists_and_match_a_value() {
     let i = "kql-doc-basic";
     http_logs(i).await;
-    assert_eq!(matching(i, "http.request.method: *").await, v(&["0", "1", "2"]));
+    assert_eq!(
+        matching(i, "http.request.method: *").await,
+        v(&["0", "1", "2"])
+    );
     assert_eq!(matching(i, "http.request.method: GET").await, v(&["0"]));
     // "The field parameter is optional": a free value searches all fields.
     assert_eq!(matching(i, "DELETE").await, v(&["2"]));
@@ -111,11 +114,21 @@ async fn ranges() {
     http_logs(i).await;
     assert_eq!(matching(i, "http.response.bytes < 10000").await, v(&["0"]));
     assert_eq!(
-        matching(i, "http.response.bytes > 10000 and http.response.bytes <= 20000").await,
+        matching(
+            i,
+            "http.response.bytes > 10000 and http.response.bytes <= 20000"
+        )
+        .await,
         v(&["1", "3"])
     );
-    assert_eq!(matching(i, "@timestamp < now-2w").await, v(&["0", "1", "2", "3"]));
-    assert_eq!(matching(i, "@timestamp >= \"2026-01-03\"").await, v(&["2", "3"]));
+    assert_eq!(
+        matching(i, "@timestamp < now-2w").await,
+        v(&["0", "1", "2", "3"])
+    );
+    assert_eq!(
+        matching(i, "@timestamp >= \"2026-01-03\"").await,
+        v(&["2", "3"])
+    );
 }
 
 /// "Filter for documents using wildcards": in values (`GE*`) and in field names
@@ -125,7 +138,10 @@ async fn wildcards() {
     let i = "kql-doc-wild";
     http_logs(i).await;
     assert_eq!(matching(i, "http.request.method: GE*").await, v(&["0"]));
-    assert_eq!(matching(i, "http.request.method: *E*").await, v(&["0", "2"]));
+    assert_eq!(
+        matching(i, "http.request.method: *E*").await,
+        v(&["0", "2"])
+    );
     assert_eq!(matching(i, "datastream.*: logs").await, v(&["0", "1"]));
 }
 
@@ -135,13 +151,24 @@ async fn wildcards() {
 async fn boolean_operators_and_groups() {
     let i = "kql-doc-bool";
     http_logs(i).await;
-    assert_eq!(matching(i, "NOT http.request.method: GET").await, v(&["1", "2", "3"]));
     assert_eq!(
-        matching(i, "http.request.method: GET OR http.response.status_code: 400").await,
+        matching(i, "NOT http.request.method: GET").await,
+        v(&["1", "2", "3"])
+    );
+    assert_eq!(
+        matching(
+            i,
+            "http.request.method: GET OR http.response.status_code: 400"
+        )
+        .await,
         v(&["0", "1"])
     );
     assert_eq!(
-        matching(i, "http.request.method: GET AND http.response.status_code: 400").await,
+        matching(
+            i,
+            "http.request.method: GET AND http.response.status_code: 400"
+        )
+        .await,
         Vec::<String>::new()
     );
     assert_eq!(
@@ -166,7 +193,11 @@ async fn boolean_operators_and_groups() {
         v(&["0"])
     );
     assert_eq!(
-        matching(i, "http.response.status_code: 200 and not http.request.method: *").await,
+        matching(
+            i,
+            "http.response.status_code: 200 and not http.request.method: *"
+        )
+        .await,
         v(&["3"])
     );
 }

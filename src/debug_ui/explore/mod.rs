@@ -181,7 +181,11 @@ pub fn parse_time(s: &str, now: i64) -> Option<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
     }
-    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
             return Some(t.and_utc().timestamp_millis());
         }
@@ -384,7 +388,10 @@ pub async fn explore(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Resp
     let from = parse_time(&v.from, now);
     let to = parse_time(&v.to, now);
     if from.is_none() || to.is_none() {
-        error = Some(format!("cannot read the time range [{}] – [{}]", v.from, v.to));
+        error = Some(format!(
+            "cannot read the time range [{}] – [{}]",
+            v.from, v.to
+        ));
     }
     let (from, to) = (from.unwrap_or(now - 900_000), to.unwrap_or(now));
     let (interval_ms, interval) = auto_interval((to - from).max(1));
@@ -526,18 +533,23 @@ pub async fn explore(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Resp
             n.href()
         });
     let first_href = (v.page > 1).then(|| v.reset().href());
-    let quick: Vec<Link> = [("15m", "15 min"), ("1h", "1 h"), ("24h", "24 h"), ("7d", "7 d")]
-        .iter()
-        .map(|(r, label)| {
-            let mut x = v.reset();
-            x.from = format!("now-{r}");
-            x.to = "now".into();
-            Link {
-                label: format!("last {label}"),
-                href: x.href(),
-            }
-        })
-        .collect();
+    let quick: Vec<Link> = [
+        ("15m", "15 min"),
+        ("1h", "1 h"),
+        ("24h", "24 h"),
+        ("7d", "7 d"),
+    ]
+    .iter()
+    .map(|(r, label)| {
+        let mut x = v.reset();
+        x.from = format!("now-{r}");
+        x.to = "now".into();
+        Link {
+            label: format!("last {label}"),
+            href: x.href(),
+        }
+    })
+    .collect();
     let mut t = v.reset();
     t.tail = !v.tail;
     if t.tail {
@@ -617,8 +629,13 @@ async fn api_kql_impl(s: &AppState, body: &[u8]) -> Result<Value, EsError> {
     let Some(q) = b["query"].as_str() else {
         return Err(EsError::parsing("[query] must be a string of KQL"));
     };
-    if let Some(k) = b.as_object().and_then(|o| o.keys().find(|k| *k != "query" && *k != "index")) {
-        return Err(EsError::parsing(format!("unknown key [{k}] in the KQL request")));
+    if let Some(k) = b
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "query" && *k != "index"))
+    {
+        return Err(EsError::parsing(format!(
+            "unknown key [{k}] in the KQL request"
+        )));
     }
     let fields = match b["index"].as_str() {
         Some(i) => Some(fields_of(s, i).await?.0),

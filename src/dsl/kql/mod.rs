@@ -284,7 +284,10 @@ impl Parser {
                         let name = field_name(&lit, start)?;
                         let op = self.range_op();
                         self.skip_ws();
-                        if self.peek().is_none_or(|c| c != '"' && c != '\\' && special(c)) {
+                        if self
+                            .peek()
+                            .is_none_or(|c| c != '"' && c != '\\' && special(c))
+                        {
                             return Err(self.error(format!(
                                 "expected a value after the range operator, found {}",
                                 self.describe()
@@ -394,7 +397,10 @@ impl Parser {
                 while self.chars.get(i).is_some_and(|c| c.is_whitespace()) {
                     i += 1;
                 }
-                if self.keyword_at(i, "or") || self.keyword_at(i, "and") || self.keyword_at(i, "not") {
+                if self.keyword_at(i, "or")
+                    || self.keyword_at(i, "and")
+                    || self.keyword_at(i, "not")
+                {
                     break;
                 }
                 text.push(c);
@@ -586,7 +592,11 @@ fn per_field(names: Vec<String>, mut one: impl FnMut(&str) -> Value) -> Value {
     }
 }
 
-fn translate(node: &Node, fields: Option<&[String]>, prefix: Option<&str>) -> Result<Value, EsError> {
+fn translate(
+    node: &Node,
+    fields: Option<&[String]>,
+    prefix: Option<&str>,
+) -> Result<Value, EsError> {
     Ok(match node {
         Node::MatchAll => json!({"match_all": {}}),
         Node::Or(items) => json!({"bool": {
@@ -652,9 +662,10 @@ fn translate(node: &Node, fields: Option<&[String]>, prefix: Option<&str>) -> Re
                     } else if all {
                         per_field(names, |f| json!({"exists": {"field": f}}))
                     } else if value.wildcard {
-                        per_field(names, |f| {
-                            json!({"query_string": {"fields": [f], "query": value.query_string}})
-                        })
+                        per_field(
+                            names,
+                            |f| json!({"query_string": {"fields": [f], "query": value.query_string}}),
+                        )
                     } else if value.quoted {
                         per_field(names, |f| json!({"match_phrase": {f: value.text}}))
                     } else {
@@ -691,7 +702,10 @@ mod tests {
 
     #[test]
     fn values_run_over_spaces_until_a_keyword() {
-        assert_eq!(dsl("message: null pointer"), json!({"match": {"message": "null pointer"}}));
+        assert_eq!(
+            dsl("message: null pointer"),
+            json!({"match": {"message": "null pointer"}})
+        );
         assert_eq!(
             dsl("a:b c or d:e"),
             json!({"bool": {"should": [{"match": {"a": "b c"}}, {"match": {"d": "e"}}], "minimum_should_match": 1}})
@@ -721,7 +735,10 @@ mod tests {
         );
         assert_eq!(dsl("m:*"), json!({"exists": {"field": "m"}}));
         assert_eq!(dsl("bytes >= 10"), json!({"range": {"bytes": {"gte": 10}}}));
-        assert_eq!(dsl("@timestamp < now-2w"), json!({"range": {"@timestamp": {"lt": "now-2w"}}}));
+        assert_eq!(
+            dsl("@timestamp < now-2w"),
+            json!({"range": {"@timestamp": {"lt": "now-2w"}}})
+        );
         assert_eq!(
             dsl("items:{ name:x and qty > 2 }"),
             json!({"nested": {"path": "items", "query": {"bool": {"filter": [
@@ -732,15 +749,25 @@ mod tests {
             dsl("os:win*"),
             json!({"query_string": {"fields": ["os"], "query": "win*"}})
         );
-        assert_eq!(dsl("u:https\\://x.com"), json!({"match": {"u": "https://x.com"}}));
-        assert_eq!(dsl("u:\"a \\\"b\\\"\""), json!({"match_phrase": {"u": "a \"b\""}}));
+        assert_eq!(
+            dsl("u:https\\://x.com"),
+            json!({"match": {"u": "https://x.com"}})
+        );
+        assert_eq!(
+            dsl("u:\"a \\\"b\\\"\""),
+            json!({"match_phrase": {"u": "a \"b\""}})
+        );
         assert_eq!(dsl(""), json!({"match_all": {}}));
         assert_eq!(dsl("*"), json!({"match_all": {}}));
     }
 
     #[test]
     fn wildcard_field_names_expand_with_a_field_list() {
-        let fields = vec!["ds.type".to_string(), "ds.name".to_string(), "x".to_string()];
+        let fields = vec![
+            "ds.type".to_string(),
+            "ds.name".to_string(),
+            "x".to_string(),
+        ];
         assert_eq!(
             to_dsl("ds.*:logs", Some(&fields)).unwrap(),
             json!({"bool": {"should": [{"match": {"ds.type": "logs"}}, {"match": {"ds.name": "logs"}}], "minimum_should_match": 1}})
@@ -749,7 +776,14 @@ mod tests {
 
     #[test]
     fn errors_have_positions() {
-        for (q, pos) in [("a:", 2), ("a:(b", 4), ("(a", 2), ("a:\"x", 2), ("a:b)", 3), ("a >", 3)] {
+        for (q, pos) in [
+            ("a:", 2),
+            ("a:(b", 4),
+            ("(a", 2),
+            ("a:\"x", 2),
+            ("a:b)", 3),
+            ("a >", 3),
+        ] {
             let e = parse(q).unwrap_err();
             assert_eq!(e.position, pos, "{q}: {e:?}");
         }
