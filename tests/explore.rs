@@ -110,6 +110,10 @@ async fn discover_basics_in_the_browser() {
     assert!(dom.matches("class=\"bar\"").count() >= 10, "{dom}");
     assert!(dom.contains("per 1m"), "Kibana's interval for 1 h: {dom}");
 
+    // A pattern instead of a name.
+    let dom = dom_from("/explore?index=explore-lo*&from=now-1h&to=now");
+    assert!(dom.contains("<b id=\"total\">120</b>"), "{dom}");
+
     // KQL by URL.
     let dom = page(
         &format!("{base}&q=level%3Aerror%20and%20not%20service%3Adb"),
