@@ -762,3 +762,18 @@ async fn rendered_sql_parses_in_clickhouse() {
         "only {checked} of {total} generated queries rendered"
     );
 }
+
+#[test]
+fn fuzz_kql() {
+    const T: &[&str] = &[
+        "a", ":", " ", " and ", " or ", "not ", "(", ")", "{", "}", "\"", "*", "\\", "<", ">=",
+        "\\u00", "é",
+    ];
+    const N: &[(&str, &str)] = &[("(", ")"), ("a:(", ")"), ("a:{", "}"), ("not (", ")")];
+    run("kql", string_gen("kql.txt", T, N), |s| {
+        let fields = vec!["a".to_string(), "a.b".to_string()];
+        if let Ok(dsl) = elastichouse::dsl::kql::to_dsl(s, Some(&fields)) {
+            translate(&json!({ "query": dsl }));
+        }
+    });
+}

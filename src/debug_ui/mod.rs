@@ -6,6 +6,7 @@
 //! [`Stats`] is the state the ES API middleware feeds: the request ring ([`trace`]), the metrics
 //! ([`metrics`]), the unsupported features and the rates the overview shows.
 
+mod explore;
 pub mod metrics;
 mod pages;
 mod pprof;
@@ -274,6 +275,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/requests", get(pages::api_requests))
         .route("/api/requests/{id}", get(pages::api_request))
         .route("/metrics", get(pages::metrics))
+        .route("/explore", get(explore::explore))
+        .route("/api/kql", axum::routing::post(explore::api_kql))
         .route("/debug/pprof", get(pprof::index))
         .route("/debug/pprof/", get(pprof::index))
         .route("/debug/pprof/profile", get(pprof::profile))

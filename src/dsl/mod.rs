@@ -8,6 +8,7 @@
 pub mod compound;
 pub mod full_text;
 pub mod geo;
+pub mod kql;
 pub mod painless;
 pub mod query_string;
 pub mod term_level;
