@@ -2,3 +2,4 @@
 
 pub mod bulk;
 pub mod write;
+pub mod pipeline;
