@@ -409,7 +409,7 @@ impl Ingest {
         // A re-routed document gets the final pipeline of its new index.
         let new_index = doc.index();
         let final_ = if new_index != index {
-            pipeline::validate_target(&new_index)?;
+            crate::catalog::validate_index_name(&new_index)?;
             self.of_index(s, &new_index).await?.1.filter(|p| p != "_none")
         } else {
             final_
