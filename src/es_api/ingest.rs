@@ -442,3 +442,69 @@ pub fn dropped_body(index: &str, id: Option<&str>) -> Value {
         "_shards": {"total": 0, "successful": 0, "failed": 0},
     })
 }
+
+/// Where a write goes after its pipelines ran.
+pub enum OpOutcome {
+    /// Write `op` (its source possibly rewritten) to this index.
+    Write(String),
+    /// A `drop` processor dropped the document.
+    Dropped,
+}
+
+impl Ingest {
+    /// Runs the pipelines of one write operation: on the source of an index/create, on the
+    /// `upsert` document of an update (or its `doc` with `doc_as_upsert`), as Elasticsearch's
+    /// IngestService does with TransportBulkAction#getIndexWriteRequest. Deletes pass through.
+    pub async fn prepare_op(
+        &mut self,
+        s: &AppState,
+        index: &str,
+        op: &mut crate::ingest::write::WriteOp,
+        pipeline: Option<&str>,
+    ) -> EsResult<OpOutcome> {
+        use crate::ingest::bulk::OpType;
+        match op.op {
+            OpType::Delete => Ok(OpOutcome::Write(index.to_string())),
+            OpType::Index | OpType::Create => {
+                let Some(src) = &op.source else {
+                    return Ok(OpOutcome::Write(index.to_string()));
+                };
+                match self.prepare(s, index, op.id.as_deref(), pipeline, src).await? {
+                    Prepared::Unchanged => Ok(OpOutcome::Write(index.to_string())),
+                    Prepared::Dropped => Ok(OpOutcome::Dropped),
+                    Prepared::Changed { index, id, source } => {
+                        op.id = id;
+                        op.source = Some(source);
+                        Ok(OpOutcome::Write(index))
+                    }
+                }
+            }
+            OpType::Update => {
+                let Some(u) = op.update.as_mut() else {
+                    return Ok(OpOutcome::Write(index.to_string()));
+                };
+                let key = if u.get("doc_as_upsert").and_then(Value::as_bool) == Some(true) {
+                    "doc"
+                } else {
+                    "upsert"
+                };
+                let Some(doc) = u.get(key).filter(|v| v.is_object()) else {
+                    return Ok(OpOutcome::Write(index.to_string()));
+                };
+                let bytes = serde_json::to_vec(doc)
+                    .map_err(|e| EsError::storage(format!("cannot serialise the upsert: {e}")))?;
+                match self.prepare(s, index, op.id.as_deref(), pipeline, &bytes).await? {
+                    Prepared::Unchanged => Ok(OpOutcome::Write(index.to_string())),
+                    Prepared::Dropped => Ok(OpOutcome::Dropped),
+                    Prepared::Changed { source, .. } => {
+                        let v: Value = serde_json::from_slice(&source).map_err(|e| {
+                            EsError::storage(format!("cannot read the upsert back: {e}"))
+                        })?;
+                        u.insert(key.to_string(), v);
+                        Ok(OpOutcome::Write(index.to_string()))
+                    }
+                }
+            }
+        }
+    }
+}
