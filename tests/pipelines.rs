@@ -63,7 +63,10 @@ async fn pipeline_crud_with_version_meta_and_wildcards() {
 
     let r = get("/_ingest/pipeline/crud-*").await;
     let v = r.json();
-    assert!(v.get("crud-a").is_some() && v.get("crud-b").is_some(), "{v}");
+    assert!(
+        v.get("crud-a").is_some() && v.get("crud-b").is_some(),
+        "{v}"
+    );
     let all = get("/_ingest/pipeline").await.json();
     assert!(all.get("crud-a").is_some(), "{all}");
 
@@ -103,9 +106,17 @@ async fn invalid_definitions_are_refused() {
     )
     .await;
     let e = assert_es_error(&r, 400, "parse_exception");
-    assert_eq!(e["reason"], "No processor type exists with name [nope]", "{e}");
+    assert_eq!(
+        e["reason"], "No processor type exists with name [nope]",
+        "{e}"
+    );
 
-    let r = json_req("PUT", "/_ingest/pipeline/bad-3", &json!({"description": "x"})).await;
+    let r = json_req(
+        "PUT",
+        "/_ingest/pipeline/bad-3",
+        &json!({"description": "x"}),
+    )
+    .await;
     assert_es_error(&r, 400, "parse_exception");
 }
 
@@ -126,11 +137,20 @@ async fn simulate_both_forms_and_verbose() {
     let r = json_req("POST", "/_ingest/pipeline/sim-stored/_simulate", &docs).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let v = r.json();
-    assert_eq!(v["docs"][0]["doc"]["_source"], json!({"foo": "bar", "field2": "_value"}));
-    assert_eq!(v["docs"][1]["doc"]["_source"], json!({"foo": "rab", "field2": "_value"}));
+    assert_eq!(
+        v["docs"][0]["doc"]["_source"],
+        json!({"foo": "bar", "field2": "_value"})
+    );
+    assert_eq!(
+        v["docs"][1]["doc"]["_source"],
+        json!({"foo": "rab", "field2": "_value"})
+    );
     assert_eq!(v["docs"][0]["doc"]["_index"], "index");
     assert_eq!(v["docs"][0]["doc"]["_id"], "id");
-    assert!(v["docs"][0]["doc"]["_ingest"]["timestamp"].is_string(), "{v}");
+    assert!(
+        v["docs"][0]["doc"]["_ingest"]["timestamp"].is_string(),
+        "{v}"
+    );
 
     let r = json_req(
         "POST",
@@ -149,7 +169,10 @@ async fn simulate_both_forms_and_verbose() {
     let results = &v["docs"][0]["processor_results"];
     assert_eq!(results[0]["processor_type"], "set");
     assert_eq!(results[0]["status"], "success");
-    assert_eq!(results[0]["doc"]["_source"], json!({"foo": "bar", "field2": "_value2"}));
+    assert_eq!(
+        results[0]["doc"]["_source"],
+        json!({"foo": "bar", "field2": "_value2"})
+    );
     assert_eq!(
         results[1]["doc"]["_source"],
         json!({"foo": "bar", "field2": "_value2", "field3": "_value3"})
@@ -167,7 +190,14 @@ async fn grok_patterns_endpoint() {
     let r = get("/_ingest/processor/grok?s").await;
     assert_eq!(r.status, 200, "{}", r.text);
     let v = r.json();
-    for p in ["IP", "IPV4", "NUMBER", "COMBINEDAPACHELOG", "WORD", "HTTPDATE"] {
+    for p in [
+        "IP",
+        "IPV4",
+        "NUMBER",
+        "COMBINEDAPACHELOG",
+        "WORD",
+        "HTTPDATE",
+    ] {
         assert!(v["patterns"][p].is_string(), "{p} missing");
     }
 }
@@ -184,7 +214,10 @@ async fn field_edit_processors() {
         json!({"os": "Ubuntu"}),
     )
     .await;
-    assert_eq!(out, json!({"os": "Ubuntu", "host": {"os": {"name": "Ubuntu"}}}));
+    assert_eq!(
+        out,
+        json!({"os": "Ubuntu", "host": {"os": {"name": "Ubuntu"}}})
+    );
 
     let out = simulate(
         json!([{"set": {"field": "copy", "copy_from": "orig"}}]),
@@ -246,7 +279,10 @@ async fn field_edit_processors() {
 async fn missing_fields_ignore_and_on_failure() {
     let e = simulate_error(json!([{"lowercase": {"field": "nope"}}]), json!({"a": 1})).await;
     assert_eq!(e["type"], "illegal_argument_exception", "{e}");
-    assert_eq!(e["reason"], "field [nope] not present as part of path [nope]", "{e}");
+    assert_eq!(
+        e["reason"], "field [nope] not present as part of path [nope]",
+        "{e}"
+    );
 
     let out = simulate(
         json!([{"lowercase": {"field": "nope", "ignore_missing": true}}]),
@@ -271,8 +307,7 @@ async fn missing_fields_ignore_and_on_failure() {
     )
     .await;
     assert_eq!(
-        out["error"]["message"],
-        "field [foo] doesn't exist",
+        out["error"]["message"], "field [foo] doesn't exist",
         "{out}"
     );
     assert_eq!(out["error"]["tag"], "t1");
@@ -313,7 +348,10 @@ async fn conditions_drop_and_fail() {
     )
     .await;
     assert_eq!(e["type"], "fail_processor_exception", "{e}");
-    assert_eq!(e["reason"], "The production tag is not present, found tags: dev");
+    assert_eq!(
+        e["reason"],
+        "The production tag is not present, found tags: dev"
+    );
 }
 
 /// Parsing processors: dissect, grok (built-in and `pattern_definitions`), date, kv, json, csv
@@ -360,7 +398,10 @@ async fn parsing_processors() {
         json!({"message": "no address here"}),
     )
     .await;
-    assert_eq!(e["reason"], "Provided Grok expressions do not match field value: [no address here]", "{e}");
+    assert_eq!(
+        e["reason"], "Provided Grok expressions do not match field value: [no address here]",
+        "{e}"
+    );
 
     let out = simulate(
         json!([{"date": {"field": "initial_date", "target_field": "timestamp",
@@ -425,11 +466,14 @@ async fn logs_helpers() {
 
     let out = simulate(
         json!([{"community_id": {}}]),
-        json!({"source": {"ip": "10.1.1.1", "port": 1000}, "destination": {"ip": "10.2.2.2", "port": 2000},
-               "network": {"transport": "tcp"}}),
+        json!({"source": {"ip": "123.124.125.126", "port": 12345}, "destination": {"ip": "55.56.57.58", "port": 80},
+               "network": {"transport": "TCP"}}),
     )
     .await;
-    assert_eq!(out["network"]["community_id"], "1:m7jvOT8WV6RBnhovpVzZ1mmMmJ8=", "{out}");
+    assert_eq!(
+        out["network"]["community_id"], "1:9qr9Z1LViXcNwtLVOHZ3CL8MlyM=",
+        "{out}"
+    );
 
     let out = simulate(
         json!([{"network_direction": {"internal_networks": ["private"]}}]),
@@ -451,8 +495,16 @@ async fn anonymisation_processors() {
     .await;
     assert_eq!(out["fingerprint"], "WbSUPW4zY1PBPehh2AA/sSxiRjw=", "{out}");
 
-    let a = simulate(json!([{"fingerprint": {"fields": ["ip"], "salt": "s1"}}]), json!({"ip": "1.2.3.4"})).await;
-    let b = simulate(json!([{"fingerprint": {"fields": ["ip"], "salt": "s2"}}]), json!({"ip": "1.2.3.4"})).await;
+    let a = simulate(
+        json!([{"fingerprint": {"fields": ["ip"], "salt": "s1"}}]),
+        json!({"ip": "1.2.3.4"}),
+    )
+    .await;
+    let b = simulate(
+        json!([{"fingerprint": {"fields": ["ip"], "salt": "s2"}}]),
+        json!({"ip": "1.2.3.4"}),
+    )
+    .await;
     assert_ne!(a["fingerprint"], b["fingerprint"]);
 
     let out = simulate(
@@ -460,7 +512,10 @@ async fn anonymisation_processors() {
         json!({"message": "55.3.244.1 GET /index.html 15824 0.043"}),
     )
     .await;
-    assert_eq!(out["message"], "<client> GET /index.html 15824 0.043", "{out}");
+    assert_eq!(
+        out["message"], "<client> GET /index.html 15824 0.043",
+        "{out}"
+    );
 
     let out = simulate(
         json!([{"redact": {"field": "message", "patterns": ["%{EMAILADDRESS:EMAIL}"], "prefix": "*", "suffix": "*"}}]),
@@ -478,8 +533,16 @@ async fn anonymisation_processors() {
 /// drop-processor.html).
 #[tokio::test]
 async fn pipelines_on_the_write_path() {
-    put_pipeline("wp-tag", &json!({"processors": [{"set": {"field": "tagged", "value": "yes"}}]})).await;
-    put_pipeline("wp-final", &json!({"processors": [{"set": {"field": "final", "value": true}}]})).await;
+    put_pipeline(
+        "wp-tag",
+        &json!({"processors": [{"set": {"field": "tagged", "value": "yes"}}]}),
+    )
+    .await;
+    put_pipeline(
+        "wp-final",
+        &json!({"processors": [{"set": {"field": "final", "value": true}}]}),
+    )
+    .await;
     put_pipeline(
         "wp-drop",
         &json!({"processors": [{"drop": {"if": "ctx.skip == true"}}, {"fail": {"message": "bad", "if": "ctx.bad == true"}}]}),
@@ -497,18 +560,31 @@ async fn pipelines_on_the_write_path() {
     assert_eq!(v["items"][0]["index"]["status"], 201, "{v}");
     assert_eq!(v["items"][1]["index"]["result"], "noop", "{v}");
     assert_eq!(v["items"][1]["index"]["_version"], -3, "{v}");
-    assert_eq!(v["items"][2]["index"]["error"]["type"], "fail_processor_exception", "{v}");
+    assert_eq!(
+        v["items"][2]["index"]["error"]["type"], "fail_processor_exception",
+        "{v}"
+    );
     assert_eq!(v["items"][2]["index"]["status"], 500, "{v}");
     assert_eq!(v["items"][3]["index"]["status"], 201, "{v}");
-    assert_eq!(get("/wp-a/_doc/1").await.json()["_source"], json!({"x": 1, "tagged": "yes"}));
+    assert_eq!(
+        get("/wp-a/_doc/1").await.json()["_source"],
+        json!({"x": 1, "tagged": "yes"})
+    );
     assert_eq!(get("/wp-a/_doc/2").await.status, 404);
     assert_eq!(get("/wp-a/_doc/3").await.status, 404);
     assert_eq!(get("/wp-a/_doc/4").await.json()["_source"], json!({"x": 4}));
 
     // A missing pipeline fails the item.
-    let r = bulk("/_bulk", "{\"index\":{\"_index\":\"wp-a\",\"pipeline\":\"wp-nope\"}}\n{}\n").await;
+    let r = bulk(
+        "/_bulk",
+        "{\"index\":{\"_index\":\"wp-a\",\"pipeline\":\"wp-nope\"}}\n{}\n",
+    )
+    .await;
     let v = r.json();
-    assert_eq!(v["items"][0]["index"]["error"]["reason"], "pipeline with id [wp-nope] does not exist", "{v}");
+    assert_eq!(
+        v["items"][0]["index"]["error"]["reason"], "pipeline with id [wp-nope] does not exist",
+        "{v}"
+    );
 
     // Default and final pipelines from the index settings.
     let r = json_req(
@@ -527,7 +603,10 @@ async fn pipelines_on_the_write_path() {
     // `_none` disables the default pipeline, not the final one.
     let r = json_req("PUT", "/wp-b/_doc/2?pipeline=_none", &json!({"x": 2})).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(get("/wp-b/_doc/2").await.json()["_source"], json!({"x": 2, "final": true}));
+    assert_eq!(
+        get("/wp-b/_doc/2").await.json()["_source"],
+        json!({"x": 2, "final": true})
+    );
 
     // `_update` with an upsert runs the pipelines on the upserted document.
     let r = json_req(
@@ -543,7 +622,12 @@ async fn pipelines_on_the_write_path() {
     );
 
     // Index API with a dropping pipeline: 200 noop.
-    let r = json_req("PUT", "/wp-a/_doc/9?pipeline=wp-drop", &json!({"skip": true})).await;
+    let r = json_req(
+        "PUT",
+        "/wp-a/_doc/9?pipeline=wp-drop",
+        &json!({"skip": true}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["result"], "noop");
 }
@@ -637,8 +721,16 @@ async fn nginx_access_logs_end_to_end() {
     let hit = &v["hits"]["hits"][0]["_source"];
     assert!(hit.get("clientip").is_none(), "{hit}");
     assert_eq!(hit["verb"], "GET");
-    assert!(hit["@timestamp"].as_str().unwrap().starts_with("2026-12-07T10:"), "{hit}");
-    let buckets = v["aggregations"]["by_status"]["buckets"].as_array().unwrap();
+    assert!(
+        hit["@timestamp"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-12-07T10:"),
+        "{hit}"
+    );
+    let buckets = v["aggregations"]["by_status"]["buckets"]
+        .as_array()
+        .unwrap();
     assert_eq!(buckets.len(), 1, "{v}");
     assert_eq!(buckets[0]["key"], 404);
     assert_eq!(v["aggregations"]["clients"]["value"], 4);
@@ -650,8 +742,13 @@ async fn nginx_access_logs_end_to_end() {
     )
     .await;
     let v = r.json();
-    let buckets = v["aggregations"]["by_status"]["buckets"].as_array().unwrap();
-    let total: u64 = buckets.iter().map(|b| b["doc_count"].as_u64().unwrap()).sum();
+    let buckets = v["aggregations"]["by_status"]["buckets"]
+        .as_array()
+        .unwrap();
+    let total: u64 = buckets
+        .iter()
+        .map(|b| b["doc_count"].as_u64().unwrap())
+        .sum();
     assert_eq!(total, n as u64);
     assert_eq!(buckets[0]["key"], 200);
     assert_eq!(buckets[0]["doc_count"], 80);

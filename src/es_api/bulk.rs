@@ -176,11 +176,19 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
                 }
                 let mut applied = write::apply_many(&s, ops).await.into_iter();
                 for ((r, op), drop) in refused.into_iter().zip(&kinds).zip(dropped) {
-                    let r = r.or_else(|| applied.next()).expect("every item has a result");
+                    let r = r
+                        .or_else(|| applied.next())
+                        .expect("every item has a result");
                     if drop {
                         emit_dropped(&mut items, *op, &r);
                     } else {
-                        emit(&mut items, &mut errors, std::slice::from_ref(op), vec![r], refresh);
+                        emit(
+                            &mut items,
+                            &mut errors,
+                            std::slice::from_ref(op),
+                            vec![r],
+                            refresh,
+                        );
                     }
                 }
             }

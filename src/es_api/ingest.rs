@@ -70,8 +70,7 @@ pub async fn put_pipeline(
     body: Bytes,
 ) -> ApiResult {
     validate_id(&id)?;
-    let body = parse_body(&body)?
-        .ok_or_else(|| EsError::parsing("request body is required"))?;
+    let body = parse_body(&body)?.ok_or_else(|| EsError::parsing("request body is required"))?;
     if let Some(v) = body.get("version")
         && !v.is_i64()
     {
@@ -113,13 +112,20 @@ pub async fn put_pipeline(
             }
         }
     }
-    s.catalog.put_metadata_doc(PIPELINE, &id, Some(&body)).await?;
+    s.catalog
+        .put_metadata_doc(PIPELINE, &id, Some(&body))
+        .await?;
     tracing::info!(pipeline = %id, "ingest pipeline stored");
     Ok(ok(json!({"acknowledged": true})).into_response())
 }
 
-fn select<'a>(defs: &'a BTreeMap<String, Value>, ids: Option<&str>) -> Vec<(&'a String, &'a Value)> {
-    let pats: Vec<&str> = ids.map(|n| n.split(',').collect()).unwrap_or_else(|| vec!["*"]);
+fn select<'a>(
+    defs: &'a BTreeMap<String, Value>,
+    ids: Option<&str>,
+) -> Vec<(&'a String, &'a Value)> {
+    let pats: Vec<&str> = ids
+        .map(|n| n.split(',').collect())
+        .unwrap_or_else(|| vec!["*"]);
     defs.iter()
         .filter(|(n, _)| pats.iter().any(|p| glob_match(p, n)))
         .collect()
@@ -157,7 +163,10 @@ pub async fn get_pipeline(
 /// `DELETE /_ingest/pipeline/{id}` (wildcards and lists).
 pub async fn delete_pipeline(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let (_, defs) = definitions(&s).await?;
-    let found: Vec<String> = select(&defs, Some(&id)).into_iter().map(|(n, _)| n.clone()).collect();
+    let found: Vec<String> = select(&defs, Some(&id))
+        .into_iter()
+        .map(|(n, _)| n.clone())
+        .collect();
     if found.is_empty() && !id.contains('*') {
         return Err(EsError::new(
             404,
@@ -227,7 +236,9 @@ async fn simulate_impl(s: &AppState, id: Option<&str>, p: &Params, body: &[u8]) 
         return Err(EsError::parsing("[docs] must be a list"));
     };
     if docs.is_empty() {
-        return Err(EsError::parsing("must specify at least one document in [docs]"));
+        return Err(EsError::parsing(
+            "must specify at least one document in [docs]",
+        ));
     }
     let mut out = Vec::with_capacity(docs.len());
     for d in docs {
@@ -345,7 +356,11 @@ impl Ingest {
         })
     }
 
-    async fn of_index(&mut self, s: &AppState, index: &str) -> EsResult<(Option<String>, Option<String>)> {
+    async fn of_index(
+        &mut self,
+        s: &AppState,
+        index: &str,
+    ) -> EsResult<(Option<String>, Option<String>)> {
         if self.reg.is_empty() && self.bad.is_empty() {
             return Ok((None, None));
         }
@@ -391,9 +406,8 @@ impl Ingest {
         for p in first.iter().chain(final_.iter()) {
             self.check(p)?;
         }
-        let src: Value = serde_json::from_slice(source).map_err(|e| {
-            EsError::document_parsing(format!("[1:1] failed to parse: {e}"))
-        })?;
+        let src: Value = serde_json::from_slice(source)
+            .map_err(|e| EsError::document_parsing(format!("[1:1] failed to parse: {e}")))?;
         let Value::Object(src) = src else {
             return Err(EsError::document_parsing(
                 "[1:1] failed to parse: the document must be an object",
@@ -410,7 +424,10 @@ impl Ingest {
         let new_index = doc.index();
         let final_ = if new_index != index {
             crate::catalog::validate_index_name(&new_index)?;
-            self.of_index(s, &new_index).await?.1.filter(|p| p != "_none")
+            self.of_index(s, &new_index)
+                .await?
+                .1
+                .filter(|p| p != "_none")
         } else {
             final_
         };
@@ -469,7 +486,10 @@ impl Ingest {
                 let Some(src) = &op.source else {
                     return Ok(OpOutcome::Write(index.to_string()));
                 };
-                match self.prepare(s, index, op.id.as_deref(), pipeline, src).await? {
+                match self
+                    .prepare(s, index, op.id.as_deref(), pipeline, src)
+                    .await?
+                {
                     Prepared::Unchanged => Ok(OpOutcome::Write(index.to_string())),
                     Prepared::Dropped => Ok(OpOutcome::Dropped),
                     Prepared::Changed { index, id, source } => {
@@ -493,7 +513,10 @@ impl Ingest {
                 };
                 let bytes = serde_json::to_vec(doc)
                     .map_err(|e| EsError::storage(format!("cannot serialise the upsert: {e}")))?;
-                match self.prepare(s, index, op.id.as_deref(), pipeline, &bytes).await? {
+                match self
+                    .prepare(s, index, op.id.as_deref(), pipeline, &bytes)
+                    .await?
+                {
                     Prepared::Unchanged => Ok(OpOutcome::Write(index.to_string())),
                     Prepared::Dropped => Ok(OpOutcome::Dropped),
                     Prepared::Changed { source, .. } => {

@@ -57,8 +57,8 @@ pub fn build(kind: &str, c: &mut Config) -> EsResult<Option<Box<dyn Processor>>>
                 return Err(c.err("patterns", "List of patterns must not be empty".into()));
             }
             let defs = c.opt_map("pattern_definitions")?.unwrap_or_default();
-            let compiled = super::parse::grok_compile(&patterns, &defs)
-                .map_err(|e| c.err("patterns", e))?;
+            let compiled =
+                super::parse::grok_compile(&patterns, &defs).map_err(|e| c.err("patterns", e))?;
             let _ = c.bool_or("skip_if_unlicensed", false)?;
             let _ = c.bool_or("trace_redact", false)?;
             Box::new(Redact {

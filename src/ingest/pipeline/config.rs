@@ -64,10 +64,7 @@ impl Config {
             Some(Value::String(s)) if s == "false" => Ok(false),
             Some(v) => Err(self.err(
                 name,
-                format!(
-                    "property isn't a boolean, but of type [{}]",
-                    java_type(&v)
-                ),
+                format!("property isn't a boolean, but of type [{}]", java_type(&v)),
             )),
         }
     }
@@ -77,7 +74,10 @@ impl Config {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
             Some(Value::String(s)) => s.parse().map(Some).map_err(|_| {
-                self.err(name, format!("property cannot be converted to an int [{s}]"))
+                self.err(
+                    name,
+                    format!("property cannot be converted to an int [{s}]"),
+                )
             }),
             Some(v) => Err(self.err(
                 name,

@@ -39,7 +39,9 @@ pub fn build(kind: &str, c: &mut Config, depth: usize) -> EsResult<Option<Box<dy
                     m.insert(k.into(), v);
                 }
             }
-            Box::new(ScriptProc(super::script::Script::compile(&Value::Object(m))?))
+            Box::new(ScriptProc(super::script::Script::compile(&Value::Object(
+                m,
+            ))?))
         }
         "geoip" => {
             return Err(c.err(
@@ -50,7 +52,8 @@ pub fn build(kind: &str, c: &mut Config, depth: usize) -> EsResult<Option<Box<dy
         "user_agent" => {
             return Err(c.err(
                 "regex_file",
-                "the user_agent processor needs a uap-core regexes.yaml; elastichouse ships none".into(),
+                "the user_agent processor needs a uap-core regexes.yaml; elastichouse ships none"
+                    .into(),
             ));
         }
         _ => return Ok(None),

@@ -55,12 +55,19 @@ pub fn java_string(v: &Value) -> String {
 }
 
 fn not_present(leaf: &str, path: &str) -> EsError {
-    EsError::illegal_argument(format!("field [{leaf}] not present as part of path [{path}]"))
+    EsError::illegal_argument(format!(
+        "field [{leaf}] not present as part of path [{path}]"
+    ))
 }
 
 impl IngestDoc {
     /// A document of `index` with `source` (an object), as an ingest request carries it.
-    pub fn new(index: &str, id: Option<&str>, routing: Option<&str>, source: Map<String, Value>) -> Self {
+    pub fn new(
+        index: &str,
+        id: Option<&str>,
+        routing: Option<&str>,
+        source: Map<String, Value>,
+    ) -> Self {
         let mut ctx = source;
         ctx.insert("_index".into(), json!(index));
         if let Some(id) = id {
@@ -82,18 +89,21 @@ impl IngestDoc {
     }
 
     pub fn index(&self) -> String {
-        self.ctx
-            .get("_index")
-            .map(java_string)
-            .unwrap_or_default()
+        self.ctx.get("_index").map(java_string).unwrap_or_default()
     }
 
     pub fn id(&self) -> Option<String> {
-        self.ctx.get("_id").filter(|v| !v.is_null()).map(java_string)
+        self.ctx
+            .get("_id")
+            .filter(|v| !v.is_null())
+            .map(java_string)
     }
 
     pub fn routing(&self) -> Option<String> {
-        self.ctx.get("_routing").filter(|v| !v.is_null()).map(java_string)
+        self.ctx
+            .get("_routing")
+            .filter(|v| !v.is_null())
+            .map(java_string)
     }
 
     /// The source without the metadata keys.
@@ -256,7 +266,9 @@ impl IngestDoc {
         }
         let parts: Vec<&str> = rel.split('.').collect();
         let (leaf, parents) = parts.split_last().expect("non-empty");
-        let mut cur: &mut Value = root.get_mut(parents[0]).ok_or_else(|| not_present(parents[0], &full))?;
+        let mut cur: &mut Value = root
+            .get_mut(parents[0])
+            .ok_or_else(|| not_present(parents[0], &full))?;
         for p in &parents[1..] {
             cur = match cur {
                 Value::Object(m) => m.get_mut(*p).ok_or_else(|| not_present(p, &full))?,

@@ -44,7 +44,9 @@ pub fn build(kind: &str, c: &mut Config) -> EsResult<Option<Box<dyn Processor>>>
             let base = FieldTarget::new(c)?;
             let ty = c.str("type")?;
             let ty = match ty.as_str() {
-                "integer" | "long" | "float" | "double" | "string" | "boolean" | "auto" | "ip" => ty,
+                "integer" | "long" | "float" | "double" | "string" | "boolean" | "auto" | "ip" => {
+                    ty
+                }
                 other => {
                     return Err(c.err(
                         "type",
@@ -89,7 +91,9 @@ pub fn build(kind: &str, c: &mut Config) -> EsResult<Option<Box<dyn Processor>>>
             if order != "asc" && order != "desc" {
                 return Err(c.err(
                     "order",
-                    format!("Sort direction [{order}] not recognized. Valid values are: [asc, desc]"),
+                    format!(
+                        "Sort direction [{order}] not recognized. Valid values are: [asc, desc]"
+                    ),
                 ));
             }
             Box::new(Sort {
@@ -235,7 +239,10 @@ impl Remove {
             return Err(c.err("keep", "or [field] must be specified".into()));
         }
         if !fields.is_empty() && !keep.is_empty() {
-            return Err(c.err("keep", "and [field] cannot both be used in the same processor".into()));
+            return Err(c.err(
+                "keep",
+                "and [field] cannot both be used in the same processor".into(),
+            ));
         }
         Ok(Remove {
             fields,
@@ -486,9 +493,32 @@ pub fn html_strip(s: &str) -> String {
 }
 
 const BLOCK_TAGS: [&str; 26] = [
-    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset",
-    "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre",
-    "table", "ul",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "table",
+    "ul",
 ];
 
 fn decode_entities(s: &str) -> String {
@@ -510,9 +540,9 @@ fn decode_entities(s: &str) -> String {
                 "quot" => Some('"'),
                 "apos" => Some('\''),
                 "nbsp" => Some('\u{a0}'),
-                n if n.starts_with("#x") || n.starts_with("#X") => {
-                    u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32)
-                }
+                n if n.starts_with("#x") || n.starts_with("#X") => u32::from_str_radix(&n[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32),
                 n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
                 _ => None,
             };
@@ -541,11 +571,15 @@ struct Convert {
 /// A float as Java's `Float` prints it (`0.1`, not `0.10000000149011612`).
 fn float_value(f: f32) -> Value {
     let printed: f64 = f.to_string().parse().unwrap_or(f as f64);
-    Number::from_f64(printed).map(Value::Number).unwrap_or(Value::Null)
+    Number::from_f64(printed)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 fn double_value(f: f64) -> Value {
-    Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 /// Integer#decode / Long#decode: optional sign, `0x`/`#` hex, leading `0` octal.
@@ -554,7 +588,11 @@ fn java_decode(s: &str) -> Option<i64> {
         Some(b) => (true, b),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")).or_else(|| body.strip_prefix('#')) {
+    let v = if let Some(h) = body
+        .strip_prefix("0x")
+        .or_else(|| body.strip_prefix("0X"))
+        .or_else(|| body.strip_prefix('#'))
+    {
         i64::from_str_radix(h, 16).ok()?
     } else if body.len() > 1 && body.starts_with('0') {
         i64::from_str_radix(&body[1..], 8).ok()?
@@ -569,9 +607,7 @@ fn java_decode(s: &str) -> Option<i64> {
 
 pub fn convert(v: &Value, ty: &str) -> EsResult<Value> {
     let text = java_string(v);
-    let fail = |t: &str| {
-        EsError::illegal_argument(format!("unable to convert [{text}] to {t}"))
-    };
+    let fail = |t: &str| EsError::illegal_argument(format!("unable to convert [{text}] to {t}"));
     Ok(match ty {
         "integer" => match v {
             Value::Number(n) if n.as_i64().is_some() => {
@@ -580,7 +616,8 @@ pub fn convert(v: &Value, ty: &str) -> EsResult<Value> {
             }
             Value::Number(n) => Value::Number(((n.as_f64().unwrap_or(0.0)) as i32).into()),
             _ => {
-                let i = java_decode(text.trim_matches(|c: char| c <= ' ')).ok_or_else(|| fail("integer"))?;
+                let i = java_decode(text.trim_matches(|c: char| c <= ' '))
+                    .ok_or_else(|| fail("integer"))?;
                 Value::Number(i32::try_from(i).map_err(|_| fail("integer"))?.into())
             }
         },
@@ -689,7 +726,11 @@ impl Processor for Join {
         let Value::Array(a) = &v else {
             return Err(cast_error(&self.base.field, &v, "java.util.List"));
         };
-        let s = a.iter().map(java_string).collect::<Vec<_>>().join(&self.separator);
+        let s = a
+            .iter()
+            .map(java_string)
+            .collect::<Vec<_>>()
+            .join(&self.separator);
         doc.set(&self.base.target, Value::String(s))?;
         Ok(Flow::Continue)
     }

@@ -86,7 +86,10 @@ pub fn uri_parts(s: &str) -> Result<Map<String, Value>, String> {
     let mut m = Map::new();
     let domain = u.host_str().unwrap_or_default();
     if !domain.is_empty() {
-        m.insert("domain".into(), json!(domain.trim_start_matches('[').trim_end_matches(']')));
+        m.insert(
+            "domain".into(),
+            json!(domain.trim_start_matches('[').trim_end_matches(']')),
+        );
     }
     if let Some(f) = u.fragment() {
         m.insert("fragment".into(), json!(f));
@@ -133,11 +136,11 @@ impl Processor for UriParts {
             Err(e) => return Err(e),
         };
         let s = java_string(&v);
-        let mut parts = uri_parts(&s).map_err(|e| {
-            EsError::illegal_argument(format!("unable to parse URI [{s}]")).caused_by(
-                EsError::new(400, "u_r_i_syntax_exception", e),
-            )
-        })?;
+        let mut parts =
+            uri_parts(&s).map_err(|e| {
+                EsError::illegal_argument(format!("unable to parse URI [{s}]"))
+                    .caused_by(EsError::new(400, "u_r_i_syntax_exception", e))
+            })?;
         if self.keep_original {
             parts.insert("original".into(), json!(s));
         }
@@ -219,7 +222,10 @@ impl Processor for CommunityId {
         };
         let ip = |v: &Value| {
             java_string(v).parse::<IpAddr>().map_err(|_| {
-                EsError::illegal_argument(format!("'{}' is not an IP string literal.", java_string(v)))
+                EsError::illegal_argument(format!(
+                    "'{}' is not an IP string literal.",
+                    java_string(v)
+                ))
             })
         };
         let (sip, dip) = (ip(&sip)?, ip(&dip)?);
@@ -244,9 +250,13 @@ impl Processor for CommunityId {
         }
         let port = |f: &str| -> EsResult<u16> {
             let v = get(f).ok_or_else(|| EsError::illegal_argument("port cannot be null"))?;
-            java_string(&v).parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                EsError::illegal_argument(format!("invalid port [{}]", java_string(&v)))
-            })
+            java_string(&v)
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| {
+                    EsError::illegal_argument(format!("invalid port [{}]", java_string(&v)))
+                })
         };
         let (sp, dp) = if matches!(proto, 6 | 17 | 132) {
             (port(&self.source_port)?, port(&self.destination_port)?)
@@ -298,11 +308,19 @@ impl Network {
         match self {
             Network::Cidr(net, bits) => match (net, ip) {
                 (IpAddr::V4(n), IpAddr::V4(a)) => {
-                    let mask = if *bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                    let mask = if *bits == 0 {
+                        0
+                    } else {
+                        u32::MAX << (32 - bits)
+                    };
                     u32::from(*n) & mask == u32::from(a) & mask
                 }
                 (IpAddr::V6(n), IpAddr::V6(a)) => {
-                    let mask = if *bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                    let mask = if *bits == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - bits)
+                    };
                     u128::from(*n) & mask == u128::from(a) & mask
                 }
                 _ => false,
@@ -324,7 +342,10 @@ fn named(n: &str, ip: IpAddr) -> bool {
     match n {
         "loopback" => ip.is_loopback(),
         "unicast" | "global_unicast" => {
-            !multicast && !ip.is_unspecified() && !ip.is_loopback() && !link_local(ip)
+            !multicast
+                && !ip.is_unspecified()
+                && !ip.is_loopback()
+                && !link_local(ip)
                 && !(n == "unicast" && false)
         }
         "multicast" => multicast,
@@ -388,7 +409,10 @@ impl Processor for NetworkDirection {
             (None, None) => vec![],
         };
         let nets: Vec<Network> = nets.iter().filter_map(|n| Network::parse(n)).collect();
-        let ip = |f: &str| doc.find(f).and_then(|v| java_string(v).parse::<IpAddr>().ok());
+        let ip = |f: &str| {
+            doc.find(f)
+                .and_then(|v| java_string(v).parse::<IpAddr>().ok())
+        };
         let (Some(s), Some(d)) = (ip(&self.source_ip), ip(&self.destination_ip)) else {
             if self.ignore_missing {
                 return Ok(Flow::Continue);

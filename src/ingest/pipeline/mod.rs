@@ -90,7 +90,12 @@ pub struct Pipeline {
 const MAX_DEPTH: usize = 20;
 
 /// `parse_exception` with the processor's headers, as ConfigurationUtils#newConfigurationException.
-pub fn config_error(kind: &str, tag: Option<&str>, property: Option<&str>, reason: String) -> EsError {
+pub fn config_error(
+    kind: &str,
+    tag: Option<&str>,
+    property: Option<&str>,
+    reason: String,
+) -> EsError {
     let mut e = EsError::new(400, "parse_exception", reason);
     if let Some(p) = property {
         e = e.with("property_name", p);
@@ -138,7 +143,9 @@ impl Pipeline {
                         "pipeline",
                         None,
                         Some("on_failure"),
-                        "pipeline [".to_string() + id + "] cannot have an empty on-failure option defined",
+                        "pipeline [".to_string()
+                            + id
+                            + "] cannot have an empty on-failure option defined",
                     ));
                 }
                 l
@@ -193,12 +200,16 @@ pub struct Failure {
 }
 
 fn set_failure_meta(doc: &mut IngestDoc, f: &Failure) {
-    doc.ingest.insert("on_failure_message".into(), json!(f.error.reason));
+    doc.ingest
+        .insert("on_failure_message".into(), json!(f.error.reason));
     doc.ingest
         .insert("on_failure_processor_type".into(), json!(f.processor_type));
     doc.ingest.insert(
         "on_failure_processor_tag".into(),
-        f.processor_tag.clone().map(Value::String).unwrap_or(Value::Null),
+        f.processor_tag
+            .clone()
+            .map(Value::String)
+            .unwrap_or(Value::Null),
     );
     if let Some(p) = &f.pipeline {
         doc.ingest.insert("on_failure_pipeline".into(), json!(p));
@@ -247,7 +258,17 @@ fn run_one(p: &Compiled, doc: &mut IngestDoc, env: &Env) -> Result<Flow, Failure
     }
     match p.inner.run(doc, env) {
         Ok(flow) => {
-            trace(env, c, doc, if flow == Flow::Drop { "dropped" } else { "success" }, None);
+            trace(
+                env,
+                c,
+                doc,
+                if flow == Flow::Drop {
+                    "dropped"
+                } else {
+                    "success"
+                },
+                None,
+            );
             Ok(flow)
         }
         Err(e) if c.ignore_failure => {
@@ -318,7 +339,10 @@ pub fn compile_list(v: &Value, what: &str, depth: usize) -> EsResult<Vec<Compile
             "pipeline",
             None,
             Some(what),
-            format!("[{what}] property isn't a list, but of type [{}]", doc::java_type(v)),
+            format!(
+                "[{what}] property isn't a list, but of type [{}]",
+                doc::java_type(v)
+            ),
         ));
     };
     list.iter().map(|p| compile_one(p, depth)).collect()
@@ -353,9 +377,12 @@ pub fn compile_one(v: &Value, depth: usize) -> EsResult<Compiled> {
         }
     };
     let Some(kind) = KINDS.iter().copied().find(|k| *k == kind) else {
-        return Err(
-            config_error(kind, None, None, format!("No processor type exists with name [{kind}]"))
-        );
+        return Err(config_error(
+            kind,
+            None,
+            None,
+            format!("No processor type exists with name [{kind}]"),
+        ));
     };
     let mut c = Config::new(kind, conf);
     let tag = c.opt_str("tag")?;
@@ -364,9 +391,10 @@ pub fn compile_one(v: &Value, depth: usize) -> EsResult<Compiled> {
     let ignore_failure = c.bool_or("ignore_failure", false)?;
     let condition = match c.take("if") {
         None => None,
-        Some(v) => Some(script::Condition::compile(&v).map_err(|e| {
-            config_error(kind, tag.as_deref(), Some("if"), e.reason.clone())
-        })?),
+        Some(v) => Some(
+            script::Condition::compile(&v)
+                .map_err(|e| config_error(kind, tag.as_deref(), Some("if"), e.reason.clone()))?,
+        ),
     };
     let on_failure = match c.take("on_failure") {
         None => vec![],
@@ -459,7 +487,9 @@ fn build(kind: &'static str, c: &mut Config, depth: usize) -> EsResult<Box<dyn P
 
 /// Compiles every stored pipeline definition; a definition that no longer compiles is left out
 /// (a write naming it then answers that the pipeline does not exist, with the compile error).
-pub fn registry(defs: &std::collections::BTreeMap<String, Value>) -> (Registry, HashMap<String, EsError>) {
+pub fn registry(
+    defs: &std::collections::BTreeMap<String, Value>,
+) -> (Registry, HashMap<String, EsError>) {
     let mut ok = Registry::new();
     let mut bad = HashMap::new();
     for (id, body) in defs {

@@ -23,7 +23,10 @@ pub fn build(kind: &str, c: &mut Config) -> EsResult<Option<Box<dyn Processor>>>
                 && !l.to_ascii_lowercase().starts_with("en")
                 && l != "ROOT"
             {
-                return Err(c.err("locale", format!("locale [{l}] is not supported (English month and day names only)")));
+                return Err(c.err(
+                    "locale",
+                    format!("locale [{l}] is not supported (English month and day names only)"),
+                ));
             }
             let output_format = c.str_or("output_format", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX")?;
             for f in &formats {
@@ -95,7 +98,8 @@ pub fn build(kind: &str, c: &mut Config) -> EsResult<Option<Box<dyn Processor>>>
             if ecs == "v1" {
                 return Err(c.err(
                     "ecs_compatibility",
-                    "the ECS v1 pattern set is not implemented; the legacy set (disabled) is".into(),
+                    "the ECS v1 pattern set is not implemented; the legacy set (disabled) is"
+                        .into(),
                 ));
             }
             let mut g = grok_base();
@@ -109,7 +113,10 @@ pub fn build(kind: &str, c: &mut Config) -> EsResult<Option<Box<dyn Processor>>>
                 .iter()
                 .map(|p| {
                     g.compile(p, true).map(|x| (p.clone(), x)).map_err(|e| {
-                        c.err("patterns", format!("Invalid regex pattern found in: [{p}]. {e}"))
+                        c.err(
+                            "patterns",
+                            format!("Invalid regex pattern found in: [{p}]. {e}"),
+                        )
                     })
                 })
                 .collect::<EsResult<Vec<_>>>()?;
@@ -127,12 +134,14 @@ pub fn build(kind: &str, c: &mut Config) -> EsResult<Option<Box<dyn Processor>>>
             let fs = c.str("field_split")?;
             let vs = c.str("value_split")?;
             let re = |c: &Config, name: &str, s: &str| {
-                regex::Regex::new(s).map_err(|e| c.err(name, format!("invalid regular expression: {e}")))
+                regex::Regex::new(s)
+                    .map_err(|e| c.err(name, format!("invalid regular expression: {e}")))
             };
             Box::new(Kv {
                 field_split: re(c, "field_split", &fs)?,
-                value_split: regex::Regex::new(&format!("^(.*?)(?:{vs})(.*)$"))
-                    .map_err(|e| c.err("value_split", format!("invalid regular expression: {e}")))?,
+                value_split: regex::Regex::new(&format!("^(.*?)(?:{vs})(.*)$")).map_err(|e| {
+                    c.err("value_split", format!("invalid regular expression: {e}"))
+                })?,
                 value_split_text: vs,
                 include_keys: c.opt_list("include_keys")?,
                 exclude_keys: c.opt_list("exclude_keys")?.unwrap_or_default(),
@@ -181,7 +190,10 @@ pub fn build(kind: &str, c: &mut Config) -> EsResult<Option<Box<dyn Processor>>>
                 let mut it = s.chars();
                 match (it.next(), it.next()) {
                     (Some(ch), None) => Ok(ch),
-                    _ => Err(c.err(name, format!("{name} has to be single character like \" or '"))),
+                    _ => Err(c.err(
+                        name,
+                        format!("{name} has to be single character like \" or '"),
+                    )),
                 }
             };
             Box::new(Csv {
@@ -231,7 +243,11 @@ fn parse_with(value: &str, format: &str, tz: Option<&str>) -> Option<i64> {
             Some(secs * 1_000_000_000 + nanos)
         }
         f => {
-            let f = if f == "ISO8601" { "date_optional_time" } else { f };
+            let f = if f == "ISO8601" {
+                "date_optional_time"
+            } else {
+                f
+            };
             match tz {
                 None => dates::parse_date(value, f).ok(),
                 Some(tz) if !value.contains("||") && !value.starts_with("now") => {
@@ -295,9 +311,7 @@ impl Processor for DateIndexName {
             .formats
             .iter()
             .find_map(|f| parse_with(&text, f, tz))
-            .ok_or_else(|| {
-                EsError::illegal_argument(format!("unable to parse date [{text}]"))
-            })?;
+            .ok_or_else(|| EsError::illegal_argument(format!("unable to parse date [{text}]")))?;
         // Elasticsearch sets `_index` to the date-math expression
         // `<prefix{date||/rounding{format|tz}}>`, resolved when the document is routed; it is
         // resolved here, which names the same index.
@@ -377,7 +391,9 @@ impl Dissect {
                 k.append = true;
                 name = n;
                 if let Some((n, o)) = name.split_once('/') {
-                    k.order = o.parse().map_err(|_| format!("Unable to parse pattern [{pattern}]"))?;
+                    k.order = o
+                        .parse()
+                        .map_err(|_| format!("Unable to parse pattern [{pattern}]"))?;
                     name = n;
                 }
             } else if let Some(n) = name.strip_prefix('?') {
@@ -398,7 +414,11 @@ impl Dissect {
         }
         match keys.last_mut() {
             Some(k) => k.delimiter.push_str(rest),
-            None => return Err(format!("Unable to find any keys or delimiters for dissect pattern: {pattern}")),
+            None => {
+                return Err(format!(
+                    "Unable to find any keys or delimiters for dissect pattern: {pattern}"
+                ));
+            }
         }
         Ok(Dissect {
             prefix,
@@ -768,13 +788,20 @@ fn csv_split(line: &str, sep: char, quote: char, trim: bool) -> Result<Vec<Strin
             }
         } else if c == quote {
             if !cur.trim().is_empty() {
-                return Err(format!("Illegal character inside unquoted field at {}", cur.len()));
+                return Err(format!(
+                    "Illegal character inside unquoted field at {}",
+                    cur.len()
+                ));
             }
             cur.clear();
             in_quotes = true;
             was_quoted = true;
         } else if c == sep {
-            out.push(if trim && !was_quoted { cur.trim().to_string() } else { cur.clone() });
+            out.push(if trim && !was_quoted {
+                cur.trim().to_string()
+            } else {
+                cur.clone()
+            });
             cur.clear();
             was_quoted = false;
         } else if was_quoted {
@@ -788,7 +815,11 @@ fn csv_split(line: &str, sep: char, quote: char, trim: bool) -> Result<Vec<Strin
     if in_quotes {
         return Err("Unmatched quote".into());
     }
-    out.push(if trim && !was_quoted { cur.trim().to_string() } else { cur });
+    out.push(if trim && !was_quoted {
+        cur.trim().to_string()
+    } else {
+        cur
+    });
     Ok(out)
 }
 
@@ -831,14 +862,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!(r[0], ("clientip".into(), "1.2.3.4".into()));
-        assert_eq!(r[3], ("@timestamp".into(), "30/Apr/1998:22:00:52 +0000".into()));
+        assert_eq!(
+            r[3],
+            ("@timestamp".into(), "30/Apr/1998:22:00:52 +0000".into())
+        );
         assert_eq!(r[8], ("size".into(), "3171".into()));
         let d = Dissect::compile("%{+name} %{+name} %{+name} %{+name}").unwrap();
-        assert_eq!(d.parse("john jacob jingleheimer schmidt", " ").unwrap(), vec![("name".into(), "john jacob jingleheimer schmidt".into())]);
+        assert_eq!(
+            d.parse("john jacob jingleheimer schmidt", " ").unwrap(),
+            vec![("name".into(), "john jacob jingleheimer schmidt".into())]
+        );
         let d = Dissect::compile("%{ts->} %{level}").unwrap();
-        assert_eq!(d.parse("1998-08-10T17:15:42,466          WARN", "").unwrap()[1].1, "WARN");
+        assert_eq!(
+            d.parse("1998-08-10T17:15:42,466          WARN", "")
+                .unwrap()[1]
+                .1,
+            "WARN"
+        );
         let d = Dissect::compile("[%{ts}] [%{level}] %{*p1}:%{&p1} %{*p2}:%{&p2}").unwrap();
-        let r = d.parse("[2018-08-10T17:15:42,466] [ERR] ip:1.2.3.4 error:REFUSED", "").unwrap();
+        let r = d
+            .parse(
+                "[2018-08-10T17:15:42,466] [ERR] ip:1.2.3.4 error:REFUSED",
+                "",
+            )
+            .unwrap();
         assert!(r.contains(&("ip".into(), "1.2.3.4".into())));
         assert!(r.contains(&("error".into(), "REFUSED".into())));
         assert!(d.parse("nope", "").is_err());
@@ -846,7 +893,10 @@ mod tests {
 
     #[test]
     fn csv_lines() {
-        assert_eq!(csv_split("a,\"b,c\",d", ',', '"', false).unwrap(), ["a", "b,c", "d"]);
+        assert_eq!(
+            csv_split("a,\"b,c\",d", ',', '"', false).unwrap(),
+            ["a", "b,c", "d"]
+        );
         assert_eq!(csv_split(" a , b ", ',', '"', true).unwrap(), ["a", "b"]);
         assert_eq!(csv_split("\"x\"\"y\"", ',', '"', false).unwrap(), ["x\"y"]);
         assert!(csv_split("\"open", ',', '"', false).is_err());

@@ -188,7 +188,9 @@ fn ctx_path(e: &PExpr) -> Option<String> {
 }
 
 fn num(f: f64) -> Value {
-    Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 fn truthy(v: &Value) -> EsResult<bool> {
@@ -221,9 +223,10 @@ fn eval(
         PExpr::Bool(b) => Value::Bool(*b),
         PExpr::Null => Value::Null,
         PExpr::Param(p) => params.get(p).cloned().unwrap_or(Value::Null),
-        PExpr::Var(v) => locals.get(v).cloned().ok_or_else(|| {
-            EsError::illegal_argument(format!("cannot resolve symbol [{v}]"))
-        })?,
+        PExpr::Var(v) => locals
+            .get(v)
+            .cloned()
+            .ok_or_else(|| EsError::illegal_argument(format!("cannot resolve symbol [{v}]")))?,
         PExpr::Doc(_) | PExpr::DocHas(_) => {
             return Err(EsError::illegal_argument(
                 "doc[…] is not available in ingest scripts; use ctx",
@@ -248,7 +251,9 @@ fn eval(
             match op {
                 '!' => Value::Bool(!truthy(&v)?),
                 '-' => match v {
-                    Value::Number(n) if n.is_i64() => Value::Number((-n.as_i64().unwrap_or(0)).into()),
+                    Value::Number(n) if n.is_i64() => {
+                        Value::Number((-n.as_i64().unwrap_or(0)).into())
+                    }
                     Value::Number(n) => num(-n.as_f64().unwrap_or(0.0)),
                     o => {
                         return Err(EsError::illegal_argument(format!(
@@ -263,12 +268,14 @@ fn eval(
         PExpr::Binary(op, l, r) => {
             if *op == "&&" {
                 return Ok(Value::Bool(
-                    truthy(&eval(l, doc, params, locals)?)? && truthy(&eval(r, doc, params, locals)?)?,
+                    truthy(&eval(l, doc, params, locals)?)?
+                        && truthy(&eval(r, doc, params, locals)?)?,
                 ));
             }
             if *op == "||" {
                 return Ok(Value::Bool(
-                    truthy(&eval(l, doc, params, locals)?)? || truthy(&eval(r, doc, params, locals)?)?,
+                    truthy(&eval(l, doc, params, locals)?)?
+                        || truthy(&eval(r, doc, params, locals)?)?,
                 ));
             }
             let a = eval(l, doc, params, locals)?;
@@ -308,17 +315,28 @@ fn eval(
                 .collect::<EsResult<_>>()?;
             match (class.as_str(), m.as_str(), args.as_slice()) {
                 ("String", "valueOf", [v]) => Value::String(java_string(v)),
-                ("Math", "max", [a, b]) => num(a.as_f64().unwrap_or(0.0).max(b.as_f64().unwrap_or(0.0))),
-                ("Math", "min", [a, b]) => num(a.as_f64().unwrap_or(0.0).min(b.as_f64().unwrap_or(0.0))),
+                ("Math", "max", [a, b]) => {
+                    num(a.as_f64().unwrap_or(0.0).max(b.as_f64().unwrap_or(0.0)))
+                }
+                ("Math", "min", [a, b]) => {
+                    num(a.as_f64().unwrap_or(0.0).min(b.as_f64().unwrap_or(0.0)))
+                }
                 ("Math", "abs", [a]) => num(a.as_f64().unwrap_or(0.0).abs()),
                 ("Integer" | "Long", "parseInt" | "parseLong", [Value::String(s)]) => {
-                    Value::Number(s.trim().parse::<i64>().map_err(|_| {
-                        EsError::illegal_argument(format!("For input string: \"{s}\""))
-                    })?.into())
+                    Value::Number(
+                        s.trim()
+                            .parse::<i64>()
+                            .map_err(|_| {
+                                EsError::illegal_argument(format!("For input string: \"{s}\""))
+                            })?
+                            .into(),
+                    )
                 }
-                ("Double", "parseDouble", [Value::String(s)]) => num(s.trim().parse::<f64>().map_err(|_| {
-                    EsError::illegal_argument(format!("For input string: \"{s}\""))
-                })?),
+                ("Double", "parseDouble", [Value::String(s)]) => {
+                    num(s.trim().parse::<f64>().map_err(|_| {
+                        EsError::illegal_argument(format!("For input string: \"{s}\""))
+                    })?)
+                }
                 _ => {
                     return Err(EsError::illegal_argument(format!(
                         "method [{class}.{m}] is not supported in ingest scripts"
@@ -357,9 +375,7 @@ fn binary(op: &str, a: &Value, b: &Value) -> EsResult<Value> {
                 _ => ord.is_ge(),
             })
         }
-        "+" if a.is_string() || b.is_string() => {
-            Value::String(java_string(a) + &java_string(b))
-        }
+        "+" if a.is_string() || b.is_string() => Value::String(java_string(a) + &java_string(b)),
         "+" | "-" | "*" | "/" | "%" => {
             let (Some(x), Some(y)) = (x, y) else {
                 return Err(EsError::illegal_argument(format!(
@@ -416,7 +432,9 @@ fn call(t: &Value, m: &str, args: &[Value]) -> EsResult<Value> {
         ("contains", Value::String(x)) => Value::Bool(x.contains(arg_str(0))),
         ("contains", Value::Array(a)) => Value::Bool(args.first().is_some_and(|v| a.contains(v))),
         ("containsKey", Value::Object(o)) => Value::Bool(o.contains_key(arg_str(0))),
-        ("startsWith", _) if s.is_some() => Value::Bool(s.unwrap_or_default().starts_with(arg_str(0))),
+        ("startsWith", _) if s.is_some() => {
+            Value::Bool(s.unwrap_or_default().starts_with(arg_str(0)))
+        }
         ("endsWith", _) if s.is_some() => Value::Bool(s.unwrap_or_default().ends_with(arg_str(0))),
         ("toLowerCase", _) if s.is_some() => Value::String(s.unwrap_or_default().to_lowercase()),
         ("toUpperCase", _) if s.is_some() => Value::String(s.unwrap_or_default().to_uppercase()),
