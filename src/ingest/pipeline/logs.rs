@@ -346,7 +346,6 @@ fn named(n: &str, ip: IpAddr) -> bool {
                 && !ip.is_unspecified()
                 && !ip.is_loopback()
                 && !link_local(ip)
-                && !(n == "unicast" && false)
         }
         "multicast" => multicast,
         "link_local_unicast" => link_local(ip),
@@ -470,7 +469,7 @@ impl Processor for RegisteredDomain {
         };
         let s = java_string(&v);
         let parts = registered_domain(&s).ok_or_else(|| {
-            EsError::illegal_argument(format!("unable to set domain information for document"))
+            EsError::illegal_argument("unable to set domain information for document")
         })?;
         for (k, v) in parts {
             let path = if self.target.is_empty() {
