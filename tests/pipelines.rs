@@ -753,3 +753,31 @@ async fn nginx_access_logs_end_to_end() {
     assert_eq!(buckets[0]["key"], 200);
     assert_eq!(buckets[0]["doc_count"], 80);
 }
+
+/// The anonymisation guide of docs/pipelines.md: an nginx access log line through grok → date →
+/// fingerprint of the client IP with a salt → redact of e-mail addresses → removal of the raw IP
+/// (grok-processor.html, date-processor.html, fingerprint-processor.html, redact-processor.html,
+/// remove-processor.html). Run with `--nocapture` to print the `_simulate` answer the guide shows.
+#[tokio::test]
+async fn anonymisation_guide_pipeline() {
+    let def: Value =
+        serde_json::from_str(include_str!("../docs/pipelines-anonymise.json")).expect("JSON");
+    put_pipeline("guide-anonymise", &def).await;
+    let line = "203.0.113.42 - jane.doe@example.com [07/Dec/2026:10:15:32 +0000] \"GET /account?id=7 HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0\"";
+    let r = json_req(
+        "POST",
+        "/_ingest/pipeline/guide-anonymise/_simulate",
+        &json!({"docs": [{"_index": "logs-nginx", "_id": "1", "_source": {"message": line}}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    println!("{}", serde_json::to_string_pretty(&v).unwrap());
+    let src = &v["docs"][0]["doc"]["_source"];
+    assert!(src.get("source").and_then(|s| s.get("ip")).is_none(), "{src}");
+    assert!(!src.to_string().contains("203.0.113.42"), "{src}");
+    assert!(!src.to_string().contains("jane.doe@example.com"), "{src}");
+    assert!(src["message"].as_str().unwrap().contains("<EMAIL>"), "{src}");
+    assert_eq!(src["@timestamp"], "2026-12-07T10:15:32.000Z", "{src}");
+    assert!(src["source"]["ip_hash"].is_string(), "{src}");
+}
