@@ -774,10 +774,95 @@ async fn anonymisation_guide_pipeline() {
     let v = r.json();
     println!("{}", serde_json::to_string_pretty(&v).unwrap());
     let src = &v["docs"][0]["doc"]["_source"];
-    assert!(src.get("source").and_then(|s| s.get("ip")).is_none(), "{src}");
+    assert!(
+        src.get("source").and_then(|s| s.get("ip")).is_none(),
+        "{src}"
+    );
     assert!(!src.to_string().contains("203.0.113.42"), "{src}");
     assert!(!src.to_string().contains("jane.doe@example.com"), "{src}");
-    assert!(src["message"].as_str().unwrap().contains("<EMAIL>"), "{src}");
+    assert!(
+        src["message"].as_str().unwrap().contains("<EMAIL>"),
+        "{src}"
+    );
     assert_eq!(src["@timestamp"], "2026-12-07T10:15:32.000Z", "{src}");
     assert!(src["source"]["ip_hash"].is_string(), "{src}");
+}
+
+/// More processors from the reference: foreach over an array with `_ingest._value`, sort, bytes,
+/// html_strip, the `pipeline` processor calling a stored pipeline, date_index_name, and a Painless
+/// `script` (https://www.elastic.co/guide/en/elasticsearch/reference/current/foreach-processor.html,
+/// sort-processor.html, bytes-processor.html, htmlstrip-processor.html, pipeline-processor.html,
+/// date-index-name-processor.html, script-processor.html).
+#[tokio::test]
+async fn control_and_misc_processors() {
+    let out = simulate(
+        json!([{"foreach": {"field": "values", "processor": {"uppercase": {"field": "_ingest._value"}}}}]),
+        json!({"values": ["foo", "bar", "baz"]}),
+    )
+    .await;
+    assert_eq!(out["values"], json!(["FOO", "BAR", "BAZ"]));
+
+    let out = simulate(
+        json!([{"sort": {"field": "a", "order": "desc"}}, {"bytes": {"field": "s"}}, {"html_strip": {"field": "h"}}]),
+        json!({"a": [3, 1, 2], "s": "1kb", "h": "<p>hello <b>world</b></p>"}),
+    )
+    .await;
+    assert_eq!(out["a"], json!([3, 2, 1]));
+    assert_eq!(out["s"], 1024);
+    assert_eq!(out["h"], "\nhello world\n", "{out}");
+
+    put_pipeline(
+        "misc-inner",
+        &json!({"processors": [{"set": {"field": "inner_field", "value": "inner"}}]}),
+    )
+    .await;
+    let out = simulate(
+        json!([{"pipeline": {"name": "misc-inner"}}, {"set": {"field": "outer_field", "value": "outer"}}]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(out, json!({"inner_field": "inner", "outer_field": "outer"}));
+
+    let r = json_req(
+        "POST",
+        "/_ingest/pipeline/_simulate",
+        &json!({"pipeline": {"processors": [{"date_index_name": {"field": "date1", "index_name_prefix": "my-index-", "date_rounding": "M"}}]},
+                "docs": [{"_source": {"date1": "2016-04-25T12:02:01.789Z"}}]}),
+    )
+    .await;
+    let v = r.json();
+    // Elasticsearch shows the date-math name `<my-index-{2016-04-25||/M{yyyy-MM-dd|UTC}}>` here and
+    // resolves it when indexing; elastichouse resolves it in the processor (docs/pipelines.md).
+    assert_eq!(v["docs"][0]["doc"]["_index"], "my-index-2016-04-01", "{v}");
+
+    let out = simulate(
+        json!([{"script": {"source": "ctx.total = ctx.a * params.f", "params": {"f": 10}}}]),
+        json!({"a": 4}),
+    )
+    .await;
+    assert_eq!(out["total"], 40, "{out}");
+}
+
+/// `index.default_pipeline` from a composable index template applies to the index the first write
+/// creates (https://www.elastic.co/guide/en/elasticsearch/reference/current/ingest.html#set-default-pipeline).
+#[tokio::test]
+async fn default_pipeline_from_a_template() {
+    put_pipeline(
+        "tpl-pipe",
+        &json!({"processors": [{"set": {"field": "via", "value": "template"}}]}),
+    )
+    .await;
+    let r = json_req(
+        "PUT",
+        "/_index_template/tpl-pipe-t",
+        &json!({"index_patterns": ["tplpipe-*"], "template": {"settings": {"index.default_pipeline": "tpl-pipe"}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = json_req("PUT", "/tplpipe-1/_doc/1?refresh=true", &json!({"x": 1})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        get("/tplpipe-1/_doc/1").await.json()["_source"],
+        json!({"x": 1, "via": "template"})
+    );
 }

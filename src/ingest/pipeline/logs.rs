@@ -342,10 +342,7 @@ fn named(n: &str, ip: IpAddr) -> bool {
     match n {
         "loopback" => ip.is_loopback(),
         "unicast" | "global_unicast" => {
-            !multicast
-                && !ip.is_unspecified()
-                && !ip.is_loopback()
-                && !link_local(ip)
+            !multicast && !ip.is_unspecified() && !ip.is_loopback() && !link_local(ip)
         }
         "multicast" => multicast,
         "link_local_unicast" => link_local(ip),
