@@ -866,3 +866,43 @@ async fn default_pipeline_from_a_template() {
         json!({"x": 1, "via": "template"})
     );
 }
+
+/// Not a test: ingest throughput through `_bulk` without a pipeline and with a 4-processor one
+/// (grok, date, fingerprint, remove). Prints docs/s; run with
+/// `cargo test --test pipelines throughput -- --ignored --nocapture` (ELASTICHOUSE_BENCH_DOCS).
+#[tokio::test]
+#[ignore]
+async fn throughput_with_and_without_a_pipeline() {
+    let n: usize = std::env::var("ELASTICHOUSE_BENCH_DOCS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
+    put_pipeline(
+        "bench-4",
+        &json!({"processors": [
+            {"grok": {"field": "message", "patterns": ["%{COMBINEDAPACHELOG}"]}},
+            {"date": {"field": "timestamp", "formats": ["dd/MMM/yyyy:HH:mm:ss Z"]}},
+            {"fingerprint": {"fields": ["clientip"], "target_field": "client_hash", "salt": "s"}},
+            {"remove": {"field": ["clientip", "timestamp"]}}
+        ]}),
+    )
+    .await;
+    let mut body = String::new();
+    for i in 0..n {
+        body.push_str("{\"index\":{}}\n");
+        body.push_str(&json!({"message": access_log(i)}).to_string());
+        body.push('\n');
+    }
+    for (index, q) in [("bench-none", ""), ("bench-pipe", "?pipeline=bench-4")] {
+        let r = json_req("PUT", &format!("/{index}"), &json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let t = std::time::Instant::now();
+        let r = bulk(&format!("/{index}/_bulk{q}"), &body).await;
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(r.json()["errors"], false);
+        println!(
+            "{index}: {n} docs in {secs:.2}s = {:.0} docs/s",
+            n as f64 / secs
+        );
+    }
+}
