@@ -775,6 +775,7 @@ async fn rendered_sql_parses_in_clickhouse() {
         checked > seeded,
         "only {checked} of {total} generated queries rendered"
     );
+}
 
 #[test]
 fn fuzz_ingest_pipelines() {
