@@ -777,3 +777,23 @@ fn fuzz_kql() {
         }
     });
 }
+
+#[test]
+fn fuzz_ingest_pipelines() {
+    // Pipeline definitions (compiled as PUT /_ingest/pipeline does: grok, dissect, templates,
+    // Painless conditions and scripts) and the documents they run on, mutated together.
+    run("ingest_pipelines", json_gen("pipelines.ndjson"), |s| {
+        use elastichouse::ingest::pipeline::{Env, IngestDoc, Pipeline, Registry};
+        let Ok(v) = serde_json::from_str::<Value>(s) else {
+            return;
+        };
+        let Ok(p) = Pipeline::compile("fuzz", &v["pipeline"]) else {
+            return;
+        };
+        let src = v["doc"].as_object().cloned().unwrap_or_default();
+        let mut doc = IngestDoc::new("fuzz", Some("1"), None, src);
+        let reg = Registry::new();
+        let _ = p.run(&mut doc, &Env::new(&reg));
+        let _ = doc.simulate_json();
+    });
+}

@@ -448,7 +448,7 @@ async fn system_indices_and_elasticsearch_routes_pass_through_and_mixes_are_refu
     assert!(reason.contains("[plain] to clickhouse"), "{reason}");
 
     // An API elastichouse does not implement goes to Elasticsearch when one is configured.
-    let r = send(d.es, "GET", "/_ingest/pipeline", &[], None).await;
+    let r = send(d.es, "GET", "/_ilm/policy", &[], None).await;
     assert_eq!((r.status, r.text.as_str()), (200, DEFAULT_BODY));
     // Also one whose name would fit the `/{index}` route (an index name cannot start with `_`).
     let r = send(d.es, "GET", "/_snapshot", &[], None).await;
@@ -1286,7 +1286,7 @@ async fn a_failed_secondary_write_can_fail_the_request() {
 #[tokio::test]
 async fn without_elasticsearch_unimplemented_apis_are_named() {
     for (method, path) in [
-        ("GET", "/_ingest/pipeline"),
+        ("GET", "/_ilm/policy"),
         ("GET", "/_snapshot"),
         ("GET", "/_tasks"),
         ("GET", "/_nodes/stats"),

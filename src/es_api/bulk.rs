@@ -12,11 +12,6 @@ use std::time::Instant;
 
 async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiResult {
     let started = Instant::now();
-    if let Some(pl) = p.get("pipeline")
-        && pl != "_none"
-    {
-        return Err(EsError::unsupported("ingest pipelines"));
-    }
     if let Some(i) = &index {
         crate::catalog::validate_index_name(i)?;
     }
@@ -42,10 +37,14 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
     let mut prior = write::Prior::Idle;
     let mut prior_kinds: Vec<OpType> = Vec::new();
     let mut is_alias: std::collections::HashMap<String, bool> = Default::default();
+    // Ingest pipelines: compiled once per request (src/es_api/ingest.rs).
+    let mut ingest = super::ingest::Ingest::load(&s).await?;
     for chunk in parsed.actions.chunks(batch) {
         let mut ops = Vec::with_capacity(chunk.len());
         // Items refused before writing (`require_alias` on a name that is not an alias).
         let mut refused: Vec<Option<write::WriteResult>> = vec![None; chunk.len()];
+        // Items a `drop` processor dropped (answered `noop`, not written).
+        let mut dropped: Vec<bool> = vec![false; chunk.len()];
         for (pos, a) in chunk.iter().enumerate() {
             // Each item needs its own privilege on its index (a 403 item, the others go on).
             if let Err(e) = crate::security::check_bulk_item(a.op.name(), &a.index) {
@@ -82,22 +81,38 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
                 }
                 _ => None,
             };
-            if let Some(pl) = &a.pipeline
-                && pl != "_none"
+            let mut op = WriteOp {
+                op: a.op,
+                id: a.id.clone(),
+                source,
+                update: a.update.clone(),
+                if_seq_no: a.if_seq_no,
+                if_primary_term: a.if_primary_term,
+            };
+            let index = match ingest
+                .prepare_op(&s, &a.index, &mut op, a.pipeline.as_deref())
+                .await
             {
-                return Err(EsError::unsupported("ingest pipelines"));
-            }
-            ops.push((
-                a.index.clone(),
-                WriteOp {
-                    op: a.op,
-                    id: a.id.clone(),
-                    source,
-                    update: a.update.clone(),
-                    if_seq_no: a.if_seq_no,
-                    if_primary_term: a.if_primary_term,
-                },
-            ));
+                Ok(super::ingest::OpOutcome::Write(i)) => i,
+                Ok(super::ingest::OpOutcome::Dropped) => {
+                    dropped[pos] = true;
+                    refused[pos] = Some(write::WriteResult {
+                        index: a.index.clone(),
+                        id: a.id.clone().unwrap_or_default(),
+                        outcome: Err(EsError::illegal_argument("dropped")),
+                    });
+                    continue;
+                }
+                Err(e) => {
+                    refused[pos] = Some(write::WriteResult {
+                        index: a.index.clone(),
+                        id: a.id.clone().unwrap_or_default(),
+                        outcome: Err(e),
+                    });
+                    continue;
+                }
+            };
+            ops.push((index, op));
         }
         let t = Instant::now();
         // Log ingestion (one index, generated ids): this batch is prepared while the previous one
@@ -160,14 +175,22 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
                     emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
                 }
                 let mut applied = write::apply_many(&s, ops).await.into_iter();
-                let results = refused
-                    .into_iter()
-                    .map(|r| {
-                        r.or_else(|| applied.next())
-                            .expect("every item has a result")
-                    })
-                    .collect();
-                emit(&mut items, &mut errors, &kinds, results, refresh);
+                for ((r, op), drop) in refused.into_iter().zip(&kinds).zip(dropped) {
+                    let r = r
+                        .or_else(|| applied.next())
+                        .expect("every item has a result");
+                    if drop {
+                        emit_dropped(&mut items, *op, &r);
+                    } else {
+                        emit(
+                            &mut items,
+                            &mut errors,
+                            std::slice::from_ref(op),
+                            vec![r],
+                            refresh,
+                        );
+                    }
+                }
             }
         }
         apply_ms += t.elapsed().as_secs_f64() * 1000.0;
@@ -210,6 +233,18 @@ fn emit(
         }
         r.write_bulk_item(*op, refresh, items);
     }
+}
+
+/// The item of a document a `drop` processor dropped (see ingest::dropped_body), status 200.
+fn emit_dropped(items: &mut Vec<u8>, op: OpType, r: &write::WriteResult) {
+    if items.len() > 1 {
+        items.push(b',');
+    }
+    let id = Some(r.id.as_str()).filter(|i| !i.is_empty());
+    let mut body = super::ingest::dropped_body(&r.index, id);
+    body["status"] = serde_json::json!(200);
+    let item = serde_json::json!({ op.name(): body });
+    items.extend_from_slice(item.to_string().as_bytes());
 }
 
 pub async fn bulk(State(s): State<AppState>, Query(p): Query<Params>, body: Body) -> ApiResult {

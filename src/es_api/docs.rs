@@ -302,11 +302,6 @@ pub async fn mget_all(
 }
 
 fn check_write_params(p: &Params) -> Result<(), EsError> {
-    if let Some(pl) = p.get("pipeline")
-        && pl != "_none"
-    {
-        return Err(EsError::unsupported("ingest pipelines"));
-    }
     if p.contains_key("version") || p.contains_key("version_type") {
         return Err(EsError::unsupported(
             "external versioning (version / version_type)",
@@ -323,12 +318,25 @@ fn forced_refresh(p: &Params) -> bool {
 }
 
 /// Runs one write and answers like the single-document APIs do.
-async fn one(s: &AppState, index: &str, op: WriteOp, p: &Params) -> ApiResult {
+async fn one(s: &AppState, index: &str, mut op: WriteOp, p: &Params) -> ApiResult {
     check_write_params(p)?;
     crate::catalog::validate_index_name(index)?;
     if flag(p, "require_alias")? && !s.catalog.is_alias(index).await? {
         return Err(super::aliases::require_alias_error(index));
     }
+    // Ingest pipelines (request `pipeline`, index.default_pipeline / final_pipeline).
+    let mut ingest = super::ingest::Ingest::load(s).await?;
+    let index = match ingest
+        .prepare_op(s, index, &mut op, p.get("pipeline").map(String::as_str))
+        .await?
+    {
+        super::ingest::OpOutcome::Write(i) => i,
+        super::ingest::OpOutcome::Dropped => {
+            let body = super::ingest::dropped_body(index, op.id.as_deref());
+            return Ok(EsJson(StatusCode::OK, body).into_response());
+        }
+    };
+    let index = index.as_str();
     let mut results = write::apply(s, index, vec![op]).await?;
     let r = results.pop().expect("one result");
     match &r.outcome {

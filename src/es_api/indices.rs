@@ -78,7 +78,10 @@ pub fn normalise_settings(v: &Value) -> Result<Value, EsError> {
             | "sort.field"
             | "sort.order"
             | "sort.missing"
-            | "sort.mode" => {}
+            | "sort.mode"
+            // Ingest pipelines run on every write (src/es_api/ingest.rs).
+            | "default_pipeline"
+            | "final_pipeline" => {}
             // `lookup` mode marks an index ES|QL's LOOKUP JOIN may read (docs/esql.md); it is
             // stored like any other. Other modes (logsdb, time_series) are not implemented.
             "mode" if matches!(v.as_str(), Some("standard" | "lookup")) => {}

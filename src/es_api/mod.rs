@@ -14,6 +14,7 @@ pub mod essql;
 pub mod field_caps;
 pub mod indices;
 pub mod info;
+pub mod ingest;
 pub mod msearch;
 pub mod node_stats;
 pub mod pit;
@@ -329,6 +330,23 @@ pub fn router(state: AppState) -> Router {
                 .get(crate::security::api_keys::get)
                 .delete(crate::security::api_keys::invalidate),
         )
+        // Ingest pipelines (src/es_api/ingest.rs).
+        .route("/_ingest/pipeline", get(ingest::get_pipelines))
+        .route(
+            "/_ingest/pipeline/_simulate",
+            get(ingest::simulate).post(ingest::simulate),
+        )
+        .route(
+            "/_ingest/pipeline/{id}",
+            get(ingest::get_pipeline)
+                .put(ingest::put_pipeline)
+                .delete(ingest::delete_pipeline),
+        )
+        .route(
+            "/_ingest/pipeline/{id}/_simulate",
+            get(ingest::simulate_id).post(ingest::simulate_id),
+        )
+        .route("/_ingest/processor/grok", get(ingest::grok_patterns))
         .fallback(any(no_handler))
         // Routing (elastichouse / Elasticsearch / both) runs inside the trace es_layer opens.
         .layer(middleware::from_fn_with_state(
