@@ -459,10 +459,11 @@ async fn system_indices_and_elasticsearch_routes_pass_through_and_mixes_are_refu
     let r = send(d.es, "GET", "/_nodes", &[], None).await;
     assert_eq!(r.status, 200);
     assert!(received("/_nodes").is_empty());
-    // Node APIs other than node info share its path shape; Elasticsearch answers them.
+    // Node APIs other than node info and stats share their path shape; Elasticsearch answers them
+    // (node stats are this node's own, answered here).
     for path in [
-        "/_nodes/_local/stats",
-        "/_nodes/n1/stats/jvm",
+        "/_nodes/_local/usage",
+        "/_nodes/n1/usage/rest_actions",
         "/_nodes/hot_threads",
     ] {
         let r = send(d.es, "GET", path, &[], None).await;
@@ -1279,7 +1280,7 @@ async fn a_failed_secondary_write_can_fail_the_request() {
 /// implement is a 400 that names it and says it needs Elasticsearch (issue: "Without one
 /// configured: a clear error that says which Elasticsearch feature needed it"), also where its
 /// path would fit the `/{index}` route (`GET /_snapshot`) or the node-info routes
-/// (`/_nodes/stats`); it is listed on the debug UI's unsupported page. A path naming no API
+/// (`/_nodes/usage`); it is listed on the debug UI's unsupported page. A path naming no API
 /// keeps Elasticsearch's answer for a path it has no handler for
 /// (elastic/elasticsearch server/src/main/java/org/elasticsearch/rest/RestController.java,
 /// `handleBadRequest`: 400 `no handler found for uri [...] and method [...]`).
@@ -1289,8 +1290,8 @@ async fn without_elasticsearch_unimplemented_apis_are_named() {
         ("GET", "/_ilm/policy"),
         ("GET", "/_snapshot"),
         ("GET", "/_tasks"),
-        ("GET", "/_nodes/stats"),
-        ("GET", "/_nodes/n1/stats/jvm"),
+        ("GET", "/_nodes/usage"),
+        ("GET", "/_nodes/n1/usage/rest_actions"),
         ("GET", "/logs/_ilm/explain"),
     ] {
         let r = req(method, path, None).await;
