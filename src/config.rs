@@ -25,6 +25,8 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Generate realistic logs and send them over `_bulk` (see docs/loadgen.md).
+    Loadgen(crate::loadgen::LoadgenArgs),
 }
 
 #[derive(Debug, Subcommand)]
