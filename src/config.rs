@@ -28,6 +28,8 @@ pub enum Command {
     /// Read a password (or service token secret) on standard input and print its bcrypt hash for
     /// `[security]`.
     HashPassword,
+    /// Generate realistic logs and send them over `_bulk` (see docs/loadgen.md).
+    Loadgen(crate::loadgen::LoadgenArgs),
 }
 
 #[derive(Debug, Subcommand)]

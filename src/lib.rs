@@ -39,6 +39,7 @@ pub mod esql;
 pub mod ids;
 pub mod ingest;
 pub mod limits;
+pub mod loadgen;
 pub mod plan;
 pub mod render;
 pub mod router;

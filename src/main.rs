@@ -29,6 +29,9 @@ fn main() -> std::process::ExitCode {
             }
         }
     }
+    if let Some(Command::Loadgen(args)) = cli.command {
+        return loadgen(args);
+    }
     let cfg = match Config::load(&cli.opts) {
         Ok(c) => c,
         Err(e) => {
@@ -56,6 +59,7 @@ fn main() -> std::process::ExitCode {
             }
             std::process::ExitCode::SUCCESS
         }
+        Command::Loadgen(_) => unreachable!("handled above"),
         Command::Run => {
             // Worker stacks above tokio's 2 MiB default: a margin on top of the depth bounds every
             // parser of user input has (the bounds alone keep the tests' 2 MiB workers safe).
@@ -85,4 +89,17 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     running.stop().await;
     Ok(())
+}
+
+fn loadgen(args: elastichouse::loadgen::LoadgenArgs) -> std::process::ExitCode {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let mut out = std::io::stdout();
+    match rt.block_on(elastichouse::loadgen::run(args, &mut out)) {
+        Ok((_, true)) => std::process::ExitCode::SUCCESS,
+        Ok((_, false)) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("loadgen: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }

@@ -97,7 +97,11 @@ async fn nodes_info_full_shape_and_metric_selection() {
     // Node usage and hot threads share the path shape but are other APIs, passed to
     // Elasticsearch when one is configured (tests/proxy.rs); without one, a clear 400 naming the
     // API, not node info. (Node stats are answered here: tests/api_basics.rs.)
-    for path in ["/_nodes/usage", "/_nodes/_local/usage", "/_nodes/hot_threads"] {
+    for path in [
+        "/_nodes/usage",
+        "/_nodes/_local/usage",
+        "/_nodes/hot_threads",
+    ] {
         let r = get(path).await;
         let e = assert_es_error(&r, 400, "illegal_argument_exception");
         let reason = e["reason"].as_str().unwrap();
