@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Sends a request to the ES API with an `X-Opaque-Id`.
 async fn req_with_opaque(method: &str, path: &str, body: Option<&Value>, opaque: &str) -> Resp {
@@ -324,34 +323,6 @@ async fn pprof_answers_profiles() {
     let raw = gunzip(&body);
     let heap = pprof::protos::Profile::parse_from_bytes(&raw).expect("heap pprof protobuf");
     assert!(!heap.sample_type.is_empty());
-}
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Runs headless Chromium on `url`; returns the DOM after scripts ran, and what it logged.
-fn chromium(args: &[&str], url: &str) -> (String, String) {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .arg(url)
-        .output()
-        .expect("run chromium");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "chromium failed on {url}: {stderr}");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
 }
 
 #[tokio::test]

@@ -8,34 +8,10 @@ use common::*;
 use regex::Regex;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn chromium(args: &[&str], url: &str) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .arg(url)
-        .output()
-        .expect("run chromium");
-    assert!(
-        out.status.success(),
-        "chromium failed on {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// The DOM (or nothing, for a screenshot) headless Chromium gives for `url`.
+fn browse(args: &[&str], url: &str) -> String {
+    chromium(args, url).0
 }
 
 /// The DOM of an explorer URL (a path on the UI port); saves a screenshot named `shot`.
@@ -49,7 +25,7 @@ fn page(path: &str, shot: &str) -> String {
         (format!("{shot}-phone"), "390,844"),
     ] {
         let file = dir.join(format!("{name}.png"));
-        chromium(
+        browse(
             &[
                 &format!("--screenshot={}", file.display()),
                 &format!("--window-size={size}"),
@@ -57,7 +33,7 @@ fn page(path: &str, shot: &str) -> String {
             &url,
         );
     }
-    chromium(&["--dump-dom"], &url)
+    browse(&["--dump-dom"], &url)
 }
 
 /// The `href` of the first element with this class (or id) whose link contains `contains`.
@@ -156,7 +132,7 @@ async fn discover_basics_in_the_browser() {
 }
 
 fn dom_from(path: &str) -> String {
-    chromium(&["--dump-dom"], &format!("http://{}{}", daemon().ui, path))
+    browse(&["--dump-dom"], &format!("http://{}{}", daemon().ui, path))
 }
 
 /// Live tail: with `tail=1` the page reloads itself; a document ingested meanwhile shows up on the

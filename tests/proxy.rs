@@ -211,33 +211,7 @@ async fn ui(d: &Daemon, path: &str) -> Resp {
 /// the DOM after scripts ran must hold the heading, the menu and `want`, and the browser console
 /// must stay silent (no script error).
 fn render_in_chromium(d: &Daemon, path: &str, want: &str) {
-    const CHROMIUM: &str = "/usr/bin/chromium";
-    assert!(
-        std::path::Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: scripts/setup installs Debian's chromium package"
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("http://{}{path}", d.ui))
-        .output()
-        .expect("run chromium");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "chromium failed on {path}: {log}");
+    let (dom, log) = chromium(&["--dump-dom"], &format!("http://{}{path}", d.ui));
     assert!(dom.contains("<h1>"), "{path} has no heading: {dom}");
     assert!(
         dom.contains("<header><b>elastichouse</b>"),

@@ -233,3 +233,37 @@ pub fn localhost_certs() -> TestCerts {
         .unwrap();
     TestCerts { ca, cert, key }
 }
+
+/// Debian's chromium, installed by scripts/setup.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Runs headless Chromium on `url` with `args` (`--dump-dom`, `--screenshot=…`); returns what it
+/// printed (the DOM after scripts ran) and what it logged (console messages included).
+pub fn chromium(args: &[&str], url: &str) -> (String, String) {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: scripts/setup installs Debian's chromium package"
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "chromium failed on {url}: {stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
