@@ -23,13 +23,10 @@ pub async fn doc_count(s: &AppState, meta: &IndexMeta) -> Result<u64, EsError> {
     Ok(rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0))
 }
 
-/// Bytes on disk of each table.
-async fn sizes(s: &AppState) -> Result<std::collections::HashMap<String, u64>, EsError> {
-    let q = sql::Select {
-        items: vec![
-            sql::col("table").alias("t"),
-            sql::Expr::func("sum", vec![sql::col("bytes_on_disk")]).alias("b"),
-        ],
+/// `items` over the active parts of the indices' tables (`system.parts` of our database).
+pub(super) fn active_parts(s: &AppState, items: Vec<sql::SelectItem>) -> sql::Select {
+    sql::Select {
+        items,
         from: Some(sql::FromClause::table(
             sql::Ident::new("system"),
             sql::Ident::new("parts"),
@@ -39,8 +36,21 @@ async fn sizes(s: &AppState) -> Result<std::collections::HashMap<String, u64>, E
                 .eq(sql::lit(s.ch.database.as_str()))
                 .and(sql::col("active")),
         ),
-        group_by: vec![sql::col("table")],
         ..Default::default()
+    }
+}
+
+/// Bytes on disk of each table.
+async fn sizes(s: &AppState) -> Result<std::collections::HashMap<String, u64>, EsError> {
+    let q = sql::Select {
+        group_by: vec![sql::col("table")],
+        ..active_parts(
+            s,
+            vec![
+                sql::col("table").alias("t"),
+                sql::Expr::func("sum", vec![sql::col("bytes_on_disk")]).alias("b"),
+            ],
+        )
     };
     let rows = s.ch.query_rows(&q).await?;
     Ok(rows

@@ -80,22 +80,13 @@ fn process_figures() -> (u64, u64, u64, u64) {
 }
 
 async fn index_totals(s: &AppState) -> Result<(u64, u64), EsError> {
-    let q = sql::Select {
-        items: vec![
+    let q = super::cat::active_parts(
+        s,
+        vec![
             sql::Expr::func("sum", vec![sql::col("rows")]).alias("docs"),
             sql::Expr::func("sum", vec![sql::col("bytes_on_disk")]).alias("bytes"),
         ],
-        from: Some(sql::FromClause::table(
-            sql::Ident::new("system"),
-            sql::Ident::new("parts"),
-        )),
-        where_: Some(
-            sql::col("database")
-                .eq(sql::lit(s.ch.database.as_str()))
-                .and(sql::col("active")),
-        ),
-        ..Default::default()
-    };
+    );
     let rows = s.ch.query_rows(&q).await?;
     let r = rows.first();
     let get = |k: &str| r.and_then(|r| r[k].as_u64()).unwrap_or(0);
