@@ -50,7 +50,11 @@ impl Drop for WriteBytes<'_> {
 }
 
 pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let (action, _) = crate::security::actions::classify(req.method(), req.uri().path());
+    // Set by the security layer outside this one.
+    let action = match req.extensions().get::<crate::security::actions::Action>() {
+        Some(a) => *a,
+        None => crate::security::actions::classify(req.method(), req.uri().path()).0,
+    };
     let adm = &s.admission;
     if action.name == crate::security::actions::SEARCH.name {
         let Ok(permit) = adm.searches.clone().try_acquire_owned() else {

@@ -26,7 +26,10 @@ fn with_challenges(e: EsError) -> Response {
 /// ES API: without `[security]` a no-op. With it, every request carries credentials (basic, API
 /// key or a service token), the action's cluster privilege or the path's index names are checked,
 /// and the request runs inside [`CURRENT`] for the checks of names found later.
-pub async fn es_layer(State(s): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn es_layer(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    // The action is found once per request; the admission layer inside reads it.
+    let (action, names) = actions::classify(req.method(), req.uri().path());
+    req.extensions_mut().insert(action);
     let Some(sec) = s.security.clone() else {
         return next.run(req).await;
     };
@@ -61,7 +64,6 @@ pub async fn es_layer(State(s): State<AppState>, req: Request, next: Next) -> Re
             return with_challenges(e);
         }
     };
-    let (action, names) = actions::classify(req.method(), req.uri().path());
     let denied = match action.scope {
         Scope::Authenticated => None,
         Scope::Cluster => (!principal.grants_cluster(action.granting))
