@@ -307,6 +307,66 @@ async fn bulk_items_are_authorized_one_by_one() {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
+/// `_mget` authorizes every item on its own index, not only the index of the path: an item of
+/// an index the user may not read is that item's `security_exception`, the others are answered
+/// (Elasticsearch authorizes `indices:data/read/mget[shard]` per index of the request).
+#[tokio::test]
+async fn mget_items_are_authorized_one_by_one() {
+    seed().await;
+    let body =
+        r#"{"docs": [{"_index": "sec-logs-a", "_id": "1"}, {"_index": "sec-secret", "_id": "1"}]}"#;
+    let r = as_user("reader", "POST", "/sec-logs-a/_mget", Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["docs"][0]["found"], true, "{v}");
+    assert_eq!(v["docs"][0]["_source"]["msg"], "hello", "{v}");
+    assert_eq!(v["docs"][1]["error"]["type"], "security_exception", "{v}");
+    assert!(!r.text.contains("salaries"), "{}", r.text);
+}
+
+/// Scroll and point-in-time ids are continued only by a user who may read their indices:
+/// Elasticsearch binds a search context to its owner and answers anyone else as if it were
+/// missing (`search_context_missing_exception`, 404; SecuritySearchOperationListener). Our ids
+/// are self-contained, so the indices they carry are checked again on every use.
+#[tokio::test]
+async fn scroll_and_pit_ids_do_not_cross_users() {
+    seed().await;
+    let r = as_user(
+        "elastic",
+        "POST",
+        "/sec-secret/_search?scroll=1m",
+        Some(r#"{"size": 1, "query": {"match_all": {}}}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let scroll_id = r.json()["_scroll_id"].as_str().unwrap().to_string();
+    let body = json!({"scroll": "1m", "scroll_id": scroll_id}).to_string();
+    let r = as_user("reader", "POST", "/_search/scroll", Some(&body)).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(
+        r.json()["error"]["root_cause"][0]["type"],
+        "search_context_missing_exception"
+    );
+    assert!(!r.text.contains("salaries"), "{}", r.text);
+    // The owner continues it.
+    let r = as_user("elastic", "POST", "/_search/scroll", Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let r = as_user("elastic", "POST", "/sec-secret/_pit?keep_alive=1m", None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let pit = r.json()["id"].as_str().unwrap().to_string();
+    let body = json!({"pit": {"id": pit}, "query": {"match_all": {}}}).to_string();
+    let r = as_user("reader", "POST", "/_search", Some(&body)).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(
+        r.json()["error"]["root_cause"][0]["type"],
+        "search_context_missing_exception"
+    );
+    let r = as_user("elastic", "POST", "/_search", Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("salaries"), "{}", r.text);
+}
+
 /// API keys: created by a user (`manage_own_api_key` or more), used as `Authorization: ApiKey
 /// <base64(id:api_key)>`, limited by their own role descriptors *and* their owner's privileges,
 /// listed with GET and invalidated with DELETE, after which they no longer authenticate.

@@ -3104,6 +3104,9 @@ pub async fn cursor_indices(
     let mut metas = Vec::new();
     let mut bounds = Vec::new();
     for i in idx {
+        if !crate::security::may_read_through_cursor(&i.name) {
+            return Err(cursor::context_missing(ctx));
+        }
         match s.catalog.get(&i.name).await? {
             Some(m) => {
                 metas.push(m);

@@ -541,6 +541,17 @@ pub fn visible(index: &str) -> bool {
         .unwrap_or(true)
 }
 
+/// Inside a request: may the principal read `index` through a cursor (a scroll id or a point in
+/// time)? Cursor ids are self-contained, so the indices they name are checked again on every use:
+/// an id made by someone else, or forged, reaches nothing the principal could not search itself.
+/// Elasticsearch binds search contexts to their owner and answers anyone else as if the context
+/// were missing (SecuritySearchOperationListener), which the caller does with `false`.
+pub fn may_read_through_cursor(index: &str) -> bool {
+    CURRENT
+        .try_with(|a| a.principal.grants_index(index, actions::SEARCH.granting))
+        .unwrap_or(true)
+}
+
 /// Inside a request: checks one `_bulk` item (its own action) on its index.
 pub fn check_bulk_item(op: &str, index: &str) -> Result<(), EsError> {
     CURRENT
