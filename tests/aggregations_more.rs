@@ -1231,6 +1231,18 @@ async fn ip_range_with_masks() {
         a["k"]["buckets"],
         json!({"2001:db8::/32": {"from": "2001:db8::", "to": "2001:db9::", "doc_count": 1}})
     );
+    // cardinality of an ip counts distinct addresses, exactly below precision_threshold
+    // (search-aggregations-metrics-cardinality-aggregation.html); with `missing` the document
+    // without an address counts as that address.
+    let distinct = ips.iter().collect::<std::collections::HashSet<_>>().len() + 1;
+    let q = json!({"size": 0, "aggs": {
+        "c": {"cardinality": {"field": "ip"}},
+        "m": {"cardinality": {"field": "ip", "missing": "192.168.0.1"}}
+    }});
+    let r = json_req("POST", &format!("/{idx}/_search"), &q).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["aggregations"]["c"]["value"], distinct);
+    assert_eq!(r.json()["aggregations"]["m"]["value"], distinct + 1);
 }
 
 /// Several indices in one search (one UNION ALL inside the grouping query): top_hits,

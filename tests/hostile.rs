@@ -1093,3 +1093,66 @@ async fn count_search(d: &Daemon) -> Resp {
     let body = "{\"size\":0}".to_string();
     send_to(d, "POST", "/queue_slow/_search", "application/json", body).await
 }
+
+/// `search.max_buckets` (65,536): Elasticsearch counts the buckets of every multi-bucket
+/// aggregation of the response, at every level, and answers 400 `too_many_buckets_exception`
+/// with `max_buckets` past it (server/.../search/aggregations/MultiBucketConsumerService.java).
+/// Exactly the limit is allowed. Each document holds 1,000 distinct values of a multi-valued
+/// field, so a `histogram` of interval 1 has 1,000 buckets per document.
+#[tokio::test]
+async fn max_buckets_counts_the_buckets_of_the_response() {
+    let idx = "hostile_buckets";
+    let doc = |i: usize| json!({"v": (i * 1000..(i + 1) * 1000).collect::<Vec<_>>(), "k": "x"});
+    let mut docs: Vec<Value> = (0..65).map(doc).collect();
+    docs.push(json!({"v": (65_000..65_536).collect::<Vec<_>>()}));
+    load_docs(idx, None, &docs).await;
+    let hist = json!({"histogram": {"field": "v", "interval": 1}});
+    let r = json_req(
+        "POST",
+        &format!("/{idx}/_search"),
+        &json!({"size": 0, "aggs": {"h": hist}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "exactly 65,536 buckets: {}", &r.text[..200]);
+    let buckets = r.json()["aggregations"]["h"]["buckets"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(buckets, 65_536);
+    // The same histogram beside a terms bucket with a sub-histogram: 65,536 + 1 + 65,000.
+    let r = json_req(
+        "POST",
+        &format!("/{idx}/_search"),
+        &json!({"size": 0, "aggs": {"h": hist, "t": {"terms": {"field": "k.keyword"}, "aggs": {"h": hist}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", &r.text[..200.min(r.text.len())]);
+    assert_eq!(r.json()["error"]["type"], "too_many_buckets_exception");
+    assert_eq!(r.json()["error"]["max_buckets"], 65_536);
+    assert!(
+        root_reason(&r).contains("[search.max_buckets]"),
+        "{}",
+        r.text
+    );
+    alive().await;
+}
+
+/// The limit is pushed into the statement: 800,000 buckets stop in the engine (its
+/// `max_result_rows`) instead of reaching the daemon, with the same Elasticsearch error.
+#[tokio::test]
+async fn max_buckets_stops_a_huge_aggregation_in_the_engine() {
+    let idx = "hostile_buckets_huge";
+    let docs: Vec<Value> = (0..800)
+        .map(|i| json!({"v": (i * 1000..(i + 1) * 1000).collect::<Vec<_>>()}))
+        .collect();
+    load_docs(idx, None, &docs).await;
+    let r = json_req(
+        "POST",
+        &format!("/{idx}/_search"),
+        &json!({"size": 0, "aggs": {"h": {"histogram": {"field": "v", "interval": 1}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", &r.text[..200.min(r.text.len())]);
+    assert_eq!(r.json()["error"]["type"], "too_many_buckets_exception");
+    alive().await;
+}

@@ -1688,9 +1688,29 @@ pub async fn execute(
     };
     if !sources.is_empty() {
         let groups = build_groups(&p);
-        let queries: Vec<Select> = groups.iter().map(|g| group_sql(&p, g)).collect();
-        let answers =
-            futures::future::try_join_all(queries.iter().map(|q| ch.query_rows(q))).await?;
+        // search.max_buckets, pushed into the SQL: a statement returns one row per bucket (of one
+        // level), so more rows than `MAX_BUCKETS_ROWS` mean a response over the limit, and the
+        // engine stops there instead of streaming millions of rows to the daemon. A terms level
+        // returns up to its shard_size (≤ 11× its size) per parent, hence the margin; the exact
+        // count of the rendered buckets is checked below.
+        let queries: Vec<Select> = groups
+            .iter()
+            .map(|g| {
+                group_sql(&p, g)
+                    .setting("max_result_rows", MAX_BUCKETS_ROWS)
+                    .setting("result_overflow_mode", "throw")
+            })
+            .collect();
+        let answers = futures::future::try_join_all(queries.iter().map(|q| async move {
+            ch.query_rows(q).await.map_err(|e| {
+                if e.code == Some(crate::clickhouse::ChError::TOO_MANY_ROWS_OR_BYTES) {
+                    too_many_buckets()
+                } else {
+                    EsError::from(e)
+                }
+            })
+        }))
+        .await?;
         for (g, rows) in groups.iter().zip(answers) {
             let n = g.keys.len();
             let mask_of = |l: &Level| -> u64 {
@@ -1728,7 +1748,52 @@ pub async fn execute(
     };
     let root_row = results.rows[root_level].get("[]").and_then(|v| v.first());
     let out = r.nodes(&tree, Some(&[]), root_row)?;
+    if count_buckets(&out) > MAX_BUCKETS {
+        return Err(too_many_buckets());
+    }
     Ok(Value::Object(out))
+}
+
+/// `search.max_buckets` (MultiBucketConsumerService.DEFAULT_MAX_BUCKETS): the most buckets of all
+/// multi-bucket aggregations of one response, at every level.
+pub const MAX_BUCKETS: usize = 65_536;
+const MAX_BUCKETS_ROWS: u64 = 12 * MAX_BUCKETS as u64;
+
+/// MultiBucketConsumerService.TooManyBucketsException: 400, with the limit as metadata.
+pub fn too_many_buckets() -> EsError {
+    EsError::new(
+        400,
+        "too_many_buckets_exception",
+        format!(
+            "Trying to create too many buckets. Must be less than or equal to: [{MAX_BUCKETS}] but this number of buckets was exceeded. This limit can be set by changing the [search.max_buckets] cluster level setting."
+        ),
+    )
+    .with("max_buckets", MAX_BUCKETS)
+}
+
+/// The buckets of every multi-bucket aggregation in a rendered `aggregations` object, at every
+/// level (what Elasticsearch's reduce counts against `search.max_buckets`).
+fn count_buckets(aggs: &Map<String, Value>) -> usize {
+    let mut n = 0;
+    let mut stack: Vec<&Value> = aggs.values().collect();
+    while let Some(v) = stack.pop() {
+        let Value::Object(o) = v else { continue };
+        for (k, x) in o {
+            match (k.as_str(), x) {
+                ("buckets", Value::Array(b)) => {
+                    n += b.len();
+                    stack.extend(b.iter());
+                }
+                ("buckets", Value::Object(b)) => {
+                    n += b.len();
+                    stack.extend(b.values());
+                }
+                (_, Value::Object(_)) => stack.push(x),
+                _ => {}
+            }
+        }
+    }
+    n
 }
 
 /// How many ClickHouse queries a parsed tree costs on these sources (for docs and tests).
@@ -2591,13 +2656,8 @@ impl Render<'_> {
                             by_key.entry(ord(k)).or_insert((k, 0, None));
                             k = bucket::next_key(h, k);
                             guard += 1;
-                            if guard > 65_536 {
-                                return Err(EsError::new(
-                                    400,
-                                    "too_many_buckets_exception",
-                                    "Trying to create too many buckets. Must be less than or equal to: [65536] but this number of buckets was exceeded. This limit can be set by changing the [search.max_buckets] cluster level setting.",
-                                )
-                                .with("max_buckets", 65536));
+                            if guard > MAX_BUCKETS {
+                                return Err(too_many_buckets());
                             }
                         }
                     }

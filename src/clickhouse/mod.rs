@@ -116,6 +116,8 @@ impl ChError {
 
     pub const NETWORK_ERROR: u32 = 210;
     pub const TIMEOUT_EXCEEDED: u32 = 159;
+    /// `max_result_rows` with `result_overflow_mode = 'throw'` exceeded.
+    pub const TOO_MANY_ROWS_OR_BYTES: u32 = 396;
     pub const SOCKET_TIMEOUT: u32 = 209;
 
     pub const UNKNOWN_TABLE: u32 = 60;
