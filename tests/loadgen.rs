@@ -6,7 +6,7 @@ mod common;
 
 use clap::Parser;
 use elastichouse::config::{Cli, Command};
-use elastichouse::loadgen::{LoadgenArgs, run};
+use elastichouse::loadgen::{LoadgenArgs, Op, run};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -219,4 +219,73 @@ async fn retries_on_429() {
     assert_eq!(rep.http_429, 1);
     assert_eq!(rep.retries, 1);
     assert_eq!(rep.docs_acknowledged, 2);
+}
+
+/// Data streams take only the `create` action: Elasticsearch refuses `index` on one ("only write
+/// ops with an op_type of create are allowed in data streams"; docs: "Data streams", "Add documents
+/// to a data stream"). With the default `--op auto`, loadgen sends `create` when a data-stream
+/// index template matches the target (the stream does not exist yet) or the stream exists;
+/// `--op index` to it fails on every item; `--op create` shows in the dry-run NDJSON.
+#[tokio::test]
+async fn writes_to_a_data_stream_with_create() {
+    let d = common::daemon();
+    let target = format!("http://{}", d.es);
+    let r = common::json_req(
+        "PUT",
+        "/_index_template/lg-ds",
+        &serde_json::json!({"index_patterns": ["lg-ds-*"], "data_stream": {}, "priority": 300,
+            "template": {"mappings": {"properties": {"@timestamp": {"type": "date"}}}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let go = |index: &'static str, extra: &'static [&'static str]| {
+        let target = target.clone();
+        async move {
+            let mut a = vec![
+                "--target", &target, "--index", index, "--batch", "100", "--kind", "app",
+            ];
+            a.extend_from_slice(extra);
+            let mut out = Vec::new();
+            let (rep, ok) = run(args(&a), &mut out).await.unwrap();
+            (rep.unwrap(), ok, String::from_utf8(out).unwrap())
+        }
+    };
+    // Not there yet: the template makes it a data stream.
+    let (rep, ok, out) = go("lg-ds-app", &["--docs", "300"]).await;
+    assert!(ok, "{out}");
+    assert_eq!(rep.op, Op::Create);
+    assert_eq!(rep.verified_count, Some(300));
+    let ds = common::get("/_data_stream/lg-ds-app").await;
+    assert_eq!(
+        ds.json()["data_streams"][0]["name"],
+        "lg-ds-app",
+        "{}",
+        ds.text
+    );
+    // There now: still `create`.
+    let (rep, ok, out) = go("lg-ds-app", &["--docs", "100", "--seed", "9"]).await;
+    assert!(ok, "{out}");
+    assert_eq!(rep.op, Op::Create);
+    assert_eq!(rep.verified_count, Some(100));
+    // `index` is refused item by item, and the run fails.
+    let (rep, ok, _) = go("lg-ds-app", &["--docs", "10", "--op", "index"]).await;
+    assert!(!ok);
+    assert_eq!(rep.op, Op::Index);
+    assert_eq!(rep.docs_acknowledged, 0);
+    assert_eq!(rep.failed_items, 10);
+    assert!(
+        rep.errors.keys().any(|k| k.starts_with("bulk_item:")),
+        "{:?}",
+        rep.errors
+    );
+    // A plain index stays `index` under auto.
+    let (rep, ok, out) = go("lg-plain", &["--docs", "10"]).await;
+    assert!(ok, "{out}");
+    assert_eq!(rep.op, Op::Index);
+
+    let text = dry(&["--dry-run", "--docs", "3", "--op", "create", "--index", "x"]).await;
+    for l in text.lines().step_by(2) {
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["create"]["_index"], "x", "{l}");
+    }
 }

@@ -21,6 +21,10 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 /// Distinct unsupported-feature labels kept; later ones are counted under `other`.
 const MAX_FEATURES: usize = 200;
+/// Distinct error types (of responses and of `_bulk` items) kept; later ones count as `other`.
+const MAX_ERROR_TYPES: usize = 100;
+/// Distinct index labels of the A/B metrics kept; later ones count as `other`.
+const MAX_INDICES: usize = 200;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -37,6 +41,75 @@ pub struct EndpointLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FeatureLabels {
     pub feature: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub endpoint: String,
+    /// Elasticsearch's exception type (`parsing_exception`, …), or `http_<status>` for an error
+    /// answer that is not one of the daemon's own (Elasticsearch's in proxy mode, a bare 413).
+    pub r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TypeLabels {
+    pub r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IndexKindLabels {
+    pub index: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IndexResultLabels {
+    pub index: String,
+    pub result: String,
+}
+
+/// The Elasticsearch exception type of an error response, set by `EsError`'s `IntoResponse` and
+/// counted in `elastichouse_http_errors_total` when the request finishes.
+#[derive(Clone, Debug)]
+pub struct ErrorType(pub String);
+
+/// The failed items of one `_bulk` request, by error type (counted once the request is answered).
+#[derive(Debug, Default)]
+pub struct ItemErrors(std::collections::BTreeMap<String, u64>);
+
+impl ItemErrors {
+    pub fn add(&mut self, kind: &str) {
+        *self.0.entry(kind.to_string()).or_default() += 1;
+    }
+    /// Whether any item failed (the `errors` flag of the bulk response).
+    pub fn any(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+/// Label values taken from what clients send (index names, error types), bounded in number: the
+/// first `max` distinct values are kept, later ones become `other`.
+struct Capped {
+    seen: Mutex<HashSet<String>>,
+    max: usize,
+}
+
+impl Capped {
+    fn new(max: usize) -> Capped {
+        Capped {
+            seen: Mutex::new(HashSet::new()),
+            max,
+        }
+    }
+    fn label(&self, v: &str) -> String {
+        let mut seen = self.seen.lock();
+        if seen.contains(v) || seen.len() < self.max {
+            seen.insert(v.to_string());
+            v.to_string()
+        } else {
+            "other".to_string()
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -143,7 +216,13 @@ pub struct Metrics {
     ingest_bytes: Family<EndpointLabels, Counter>,
     ingest_docs: Counter,
     unsupported: Family<FeatureLabels, Counter>,
-    features_seen: Mutex<HashSet<String>>,
+    features_seen: Capped,
+    errors: Family<ErrorLabels, Counter>,
+    bulk_item_errors: Family<TypeLabels, Counter>,
+    error_types: Capped,
+    mismatches_by_index: Family<IndexKindLabels, Counter>,
+    comparisons_by_index: Family<IndexResultLabels, Counter>,
+    ab_indices: Capped,
     engine_restarts: Counter,
     mismatches: Family<KindLabels, Counter>,
     comparisons: Family<ResultLabels, Counter>,
@@ -199,6 +278,18 @@ impl Metrics {
             "Requests that asked for a feature elastichouse does not support yet, by feature",
             unsupported.clone(),
         );
+        let errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "http_errors",
+            "Error answers (status >= 400) of the Elasticsearch API by endpoint and error type",
+            errors.clone(),
+        );
+        let bulk_item_errors = Family::<TypeLabels, Counter>::default();
+        registry.register(
+            "bulk_item_errors",
+            "Failed items of _bulk requests (the request itself answered 200), by error type",
+            bulk_item_errors.clone(),
+        );
         let rejections = Family::<KindLabels, Counter>::default();
         registry.register(
             "rejected_requests",
@@ -247,6 +338,18 @@ impl Metrics {
             "A/B queries compared, by result (match, mismatch)",
             comparisons.clone(),
         );
+        let mismatches_by_index = Family::<IndexKindLabels, Counter>::default();
+        registry.register(
+            "mismatches_by_index",
+            "Differences of A/B answers by the searched index (or pattern) and kind",
+            mismatches_by_index.clone(),
+        );
+        let comparisons_by_index = Family::<IndexResultLabels, Counter>::default();
+        registry.register(
+            "ab_comparisons_by_index",
+            "A/B queries compared, by the searched index (or pattern) and result",
+            comparisons_by_index.clone(),
+        );
         let secondary_failures = Family::<BackendLabels, Counter>::default();
         registry.register(
             "secondary_write_failures",
@@ -279,7 +382,13 @@ impl Metrics {
             ingest_bytes,
             ingest_docs,
             unsupported,
-            features_seen: Mutex::new(HashSet::new()),
+            features_seen: Capped::new(MAX_FEATURES),
+            errors,
+            bulk_item_errors,
+            error_types: Capped::new(MAX_ERROR_TYPES),
+            mismatches_by_index,
+            comparisons_by_index,
+            ab_indices: Capped::new(MAX_INDICES),
             engine_restarts,
             rejections,
             searches_in_flight,
@@ -338,7 +447,7 @@ impl Metrics {
             .sum()
     }
 
-    pub fn mismatch(&self, kind: &str) {
+    fn mismatch(&self, kind: &str) {
         self.mismatches
             .get_or_create(&KindLabels {
                 kind: kind.to_string(),
@@ -346,7 +455,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn comparison(&self, matched: bool) {
+    fn comparison(&self, matched: bool) {
         self.comparisons
             .get_or_create(&ResultLabels {
                 result: if matched { "match" } else { "mismatch" }.to_string(),
@@ -381,17 +490,66 @@ impl Metrics {
     }
 
     pub fn unsupported(&self, feature: &str) {
-        let feature = {
-            let mut seen = self.features_seen.lock();
-            if seen.contains(feature) || seen.len() < MAX_FEATURES {
-                seen.insert(feature.to_string());
-                feature.to_string()
-            } else {
-                "other".to_string()
-            }
-        };
+        let feature = self.features_seen.label(feature);
         self.unsupported
             .get_or_create(&FeatureLabels { feature })
+            .inc();
+    }
+
+    /// An error answer of `endpoint`: its Elasticsearch exception type when the daemon produced
+    /// it ([`ErrorType`]), else `http_<status>`.
+    pub fn error_answer(&self, endpoint: &str, status: u16, kind: Option<&ErrorType>) {
+        if status < 400 {
+            return;
+        }
+        let kind = match kind {
+            Some(k) => self.error_types.label(&k.0),
+            None => format!("http_{status}"),
+        };
+        self.errors
+            .get_or_create(&ErrorLabels {
+                endpoint: endpoint.to_string(),
+                r#type: kind,
+            })
+            .inc();
+    }
+
+    /// The failed items of one `_bulk` request.
+    pub fn bulk_item_errors(&self, errors: &ItemErrors) {
+        for (kind, n) in &errors.0 {
+            self.bulk_item_errors
+                .get_or_create(&TypeLabels {
+                    r#type: self.error_types.label(kind),
+                })
+                .inc_by(*n);
+        }
+    }
+
+    /// One A/B comparison of a search on `indices` (as the request named them) and the kinds of
+    /// the differences found (none: the answers matched).
+    pub fn ab_compared<'a>(&self, indices: &[String], kinds: impl IntoIterator<Item = &'a str>) {
+        let index = self.ab_indices.label(&if indices.is_empty() {
+            crate::router::NO_INDEX.to_string()
+        } else {
+            indices.join(",")
+        });
+        let mut matched = true;
+        for kind in kinds {
+            matched = false;
+            self.mismatch(kind);
+            self.mismatches_by_index
+                .get_or_create(&IndexKindLabels {
+                    index: index.clone(),
+                    kind: kind.to_string(),
+                })
+                .inc();
+        }
+        self.comparison(matched);
+        self.comparisons_by_index
+            .get_or_create(&IndexResultLabels {
+                index,
+                result: if matched { "match" } else { "mismatch" }.to_string(),
+            })
             .inc();
     }
 

@@ -124,6 +124,8 @@ impl Stats {
             status,
             elapsed.as_secs_f64(),
         );
+        self.metrics
+            .error_answer(&trace.endpoint, status, resp.extensions().get());
         tracing::info!(
             request_id = trace.id,
             method = %trace.method,

@@ -32,7 +32,7 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
     // Items are written as JSON as they come (no `Value` tree for thousands of items).
     let mut items: Vec<u8> = Vec::with_capacity(total * 160 + 2);
     items.push(b'[');
-    let mut errors = false;
+    let mut errors = crate::debug_ui::metrics::ItemErrors::default();
     let mut done = 0usize;
     let mut prior = write::Prior::Idle;
     let mut prior_kinds: Vec<OpType> = Vec::new();
@@ -203,11 +203,21 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
         emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
     }
     let took = started.elapsed().as_millis() as u64;
-    tracing::debug!(items = total, took, errors, parse_ms, apply_ms, "bulk done");
+    tracing::debug!(
+        items = total,
+        took,
+        errors = errors.any(),
+        parse_ms,
+        apply_ms,
+        "bulk done"
+    );
     items.push(b']');
     // {"errors":…,"took":…,"items":[…]}, the key order of Elasticsearch's BulkResponse.
     let mut body = Vec::with_capacity(items.len() + 40);
-    body.extend_from_slice(format!("{{\"errors\":{errors},\"took\":{took},\"items\":").as_bytes());
+    body.extend_from_slice(
+        format!("{{\"errors\":{},\"took\":{took},\"items\":", errors.any()).as_bytes(),
+    );
+    s.stats.metrics.bulk_item_errors(&errors);
     body.extend_from_slice(&items);
     body.push(b'}');
     Ok((
@@ -221,13 +231,15 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
 /// Appends the items of one batch's results to the `items` array being written.
 fn emit(
     items: &mut Vec<u8>,
-    errors: &mut bool,
+    errors: &mut crate::debug_ui::metrics::ItemErrors,
     kinds: &[OpType],
     results: Vec<write::WriteResult>,
     refresh: bool,
 ) {
     for (op, r) in kinds.iter().zip(results) {
-        *errors |= r.outcome.is_err();
+        if let Err(e) = &r.outcome {
+            errors.add(&e.kind);
+        }
         if items.len() > 1 {
             items.push(b',');
         }

@@ -58,6 +58,8 @@ impl IntoResponse for EsError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = EsJson(status, self.to_json()).into_response();
+        resp.extensions_mut()
+            .insert(crate::debug_ui::metrics::ErrorType(self.kind.clone()));
         // Picked up by the logging middleware and the debug UI.
         if let Some(f) = self.unsupported_feature()
             && let Ok(v) = HeaderValue::from_str(f)

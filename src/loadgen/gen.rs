@@ -225,9 +225,19 @@ pub fn document(r: &mut ChaCha8Rng, seed: u64, kind: Kind, tl: &Timeline) -> Val
 }
 
 /// The `_bulk` NDJSON body of batch `k` (documents `k*batch ..< k*batch+len`), and its doc count.
-pub fn batch_body(seed: u64, kind: Kind, index: &str, tl: &Timeline, k: u64, len: usize) -> String {
+/// `op` is the bulk action of every document: `index`, or `create` (the only one a data stream
+/// takes).
+pub fn batch_body(
+    seed: u64,
+    kind: Kind,
+    index: &str,
+    op: &str,
+    tl: &Timeline,
+    k: u64,
+    len: usize,
+) -> String {
     let mut r = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ k);
-    let action = json!({"index": {"_index": index}}).to_string();
+    let action = json!({op: {"_index": index}}).to_string();
     let mut out = String::with_capacity(len * 400);
     for _ in 0..len {
         out.push_str(&action);

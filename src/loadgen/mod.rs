@@ -14,6 +14,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The `_bulk` action of the documents sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// `create` when the target is a data stream, or a name a data-stream index template matches
+    /// (the template of highest priority, as Elasticsearch picks it); `index` otherwise (and on a
+    /// dry run, which asks nothing).
+    Auto,
+    Index,
+    /// `create`: the only action a data stream accepts.
+    Create,
+}
+
+impl Op {
+    fn action(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Index | Op::Auto => "index",
+        }
+    }
+}
+
 /// Command-line options of `elastichouse loadgen`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadgenArgs {
@@ -25,6 +47,9 @@ pub struct LoadgenArgs {
     pub index: Option<String>,
     #[arg(long, value_enum, default_value_t = Kind::App)]
     pub kind: Kind,
+    /// Bulk action: `index`, `create` (data streams take only `create`), or `auto`.
+    #[arg(long, value_enum, default_value_t = Op::Auto)]
+    pub op: Op,
     /// Number of documents (default 10000 unless --duration is given).
     #[arg(long, conflicts_with = "duration")]
     pub docs: Option<u64>,
@@ -90,10 +115,15 @@ impl LoadgenArgs {
     }
 }
 
+/// Latency samples kept per request kind: past this, a uniform sample of them (reservoir
+/// sampling), so a run of days (the compose services) keeps bounded memory.
+const MAX_SAMPLES: usize = 100_000;
+
 /// Counters and latencies of one run.
 #[derive(Default)]
 struct Stats {
-    latencies: BTreeMap<String, Vec<f64>>,
+    /// Per request kind: how many were timed, and a sample of their latencies.
+    latencies: BTreeMap<String, (u64, Vec<f64>)>,
     errors: BTreeMap<String, u64>,
 }
 
@@ -101,6 +131,8 @@ struct Stats {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
     pub index: String,
+    /// The bulk action used (`index` or `create`).
+    pub op: Op,
     pub elapsed_secs: f64,
     pub docs_sent: u64,
     pub docs_acknowledged: u64,
@@ -109,6 +141,8 @@ pub struct Report {
     pub retries: u64,
     pub http_429: u64,
     pub failed_requests: u64,
+    /// Documents the target refused (failed `_bulk` items, by type in `errors`).
+    pub failed_items: u64,
     pub docs_per_sec: f64,
     pub mb_per_sec: f64,
     pub requests_per_sec: f64,
@@ -123,6 +157,8 @@ pub struct Report {
 struct Shared {
     args: LoadgenArgs,
     index: String,
+    /// The bulk action, resolved (never `Auto`).
+    op: Mutex<Op>,
     tl: Timeline,
     http: reqwest::Client,
     start: Instant,
@@ -134,18 +170,24 @@ struct Shared {
     retries: AtomicU64,
     http_429: AtomicU64,
     failed: AtomicU64,
+    failed_items: AtomicU64,
     stats: Mutex<Stats>,
     done: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
     fn record(&self, kind: &str, ms: f64) {
-        self.stats
-            .lock()
-            .latencies
-            .entry(kind.to_string())
-            .or_default()
-            .push(ms);
+        let mut st = self.stats.lock();
+        let (seen, v) = st.latencies.entry(kind.to_string()).or_default();
+        *seen += 1;
+        if v.len() < MAX_SAMPLES {
+            v.push(ms);
+        } else {
+            let j = rand::random_range(0..*seen) as usize;
+            if j < MAX_SAMPLES {
+                v[j] = ms;
+            }
+        }
     }
     fn error(&self, kind: &str, n: u64) {
         *self
@@ -227,7 +269,9 @@ pub async fn run(
         let mut k = 0u64;
         while k * (args.batch as u64) < total {
             let len = (total - k * args.batch as u64).min(args.batch as u64) as usize;
-            out.write_all(r#gen::batch_body(args.seed, args.kind, &index, &tl, k, len).as_bytes())?;
+            let body =
+                r#gen::batch_body(args.seed, args.kind, &index, args.op.action(), &tl, k, len);
+            out.write_all(body.as_bytes())?;
             k += 1;
         }
         out.flush()?;
@@ -238,6 +282,7 @@ pub async fn run(
             .timeout(Duration::from_secs(120))
             .build()?,
         index: index.clone(),
+        op: Mutex::new(args.op),
         tl,
         start: Instant::now(),
         next_batch: AtomicU64::new(0),
@@ -248,10 +293,16 @@ pub async fn run(
         retries: AtomicU64::new(0),
         http_429: AtomicU64::new(0),
         failed: AtomicU64::new(0),
+        failed_items: AtomicU64::new(0),
         stats: Mutex::new(Stats::default()),
         done: Default::default(),
         args: args.clone(),
     });
+    if args.op == Op::Auto {
+        let op = auto_op(&shared).await;
+        *shared.op.lock() = op;
+    }
+    let op = *shared.op.lock();
     let before = if args.no_verify {
         0
     } else {
@@ -305,13 +356,13 @@ pub async fn run(
     };
     let st = shared.stats.lock();
     let mut latency_ms = BTreeMap::new();
-    for (k, v) in &st.latencies {
+    for (k, (seen, v)) in &st.latencies {
         let mut v = v.clone();
         v.sort_by(|a, b| a.total_cmp(b));
         let p = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
         latency_ms.insert(
             k.clone(),
-            json!({"count": v.len(), "p50": p(0.5), "p95": p(0.95), "p99": p(0.99)}),
+            json!({"count": seen, "p50": p(0.5), "p95": p(0.95), "p99": p(0.99)}),
         );
     }
     let bytes = shared.bytes.load(Ordering::Relaxed);
@@ -319,6 +370,7 @@ pub async fn run(
     let failed = shared.failed.load(Ordering::Relaxed);
     let report = Report {
         index,
+        op,
         elapsed_secs: elapsed,
         docs_sent: shared.sent.load(Ordering::Relaxed),
         docs_acknowledged: acked,
@@ -327,6 +379,7 @@ pub async fn run(
         retries: shared.retries.load(Ordering::Relaxed),
         http_429: shared.http_429.load(Ordering::Relaxed),
         failed_requests: failed,
+        failed_items: shared.failed_items.load(Ordering::Relaxed),
         docs_per_sec: acked as f64 / elapsed,
         mb_per_sec: bytes as f64 / 1e6 / elapsed,
         requests_per_sec: requests as f64 / elapsed,
@@ -341,8 +394,51 @@ pub async fn run(
     } else {
         write_table(&report, out)?;
     }
-    let ok = verify_ok && failed == 0;
+    let ok = verify_ok && failed == 0 && report.failed_items == 0;
     Ok((Some(report), ok))
+}
+
+/// `create` when the target is a data stream (`GET /_data_stream/NAME` finds it) or would become one
+/// (the matching index template of highest priority has `data_stream`), else `index`. An answer
+/// that cannot be read counts as "not a data stream".
+async fn auto_op(s: &Shared) -> Op {
+    let ds = s
+        .send(
+            "resolve",
+            reqwest::Method::GET,
+            &format!("/_data_stream/{}", s.index),
+            None,
+        )
+        .await;
+    if let Some((200, v)) = &ds
+        && v["data_streams"].as_array().is_some_and(|a| !a.is_empty())
+    {
+        return Op::Create;
+    }
+    let Some((200, v)) = s
+        .send("resolve", reqwest::Method::GET, "/_index_template", None)
+        .await
+    else {
+        return Op::Index;
+    };
+    let best = v["index_templates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| &t["index_template"])
+        .filter(|t| {
+            t["index_patterns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .any(|p| crate::catalog::glob_match(p, &s.index))
+        })
+        .max_by_key(|t| t["priority"].as_i64().unwrap_or(0));
+    match best {
+        Some(t) if t.get("data_stream").is_some_and(|d| !d.is_null()) => Op::Create,
+        _ => Op::Index,
+    }
 }
 
 async fn count(s: &Shared) -> Option<u64> {
@@ -380,7 +476,16 @@ async fn client_loop(s: Arc<Shared>, bar: indicatif::ProgressBar, by_docs: bool)
         {
             return;
         }
-        let body = r#gen::batch_body(s.args.seed, s.args.kind, &s.index, &s.tl, k, len as usize);
+        let op = s.op.lock().action();
+        let body = r#gen::batch_body(
+            s.args.seed,
+            s.args.kind,
+            &s.index,
+            op,
+            &s.tl,
+            k,
+            len as usize,
+        );
         s.sent.fetch_add(len, Ordering::Relaxed);
         if let Some((status, v)) = s
             .send(
@@ -409,6 +514,7 @@ async fn client_loop(s: Arc<Shared>, bar: indicatif::ProgressBar, by_docs: bool)
                 } else {
                     let t = r["error"]["type"].as_str().unwrap_or("unknown").to_string();
                     s.error(&format!("bulk_item:{t}"), 1);
+                    s.failed_items.fetch_add(1, Ordering::Relaxed);
                 }
             }
             s.acked.fetch_add(ok, Ordering::Relaxed);
@@ -469,7 +575,7 @@ async fn query_loop(s: Arc<Shared>, qps: f64) {
 }
 
 fn write_table(r: &Report, out: &mut (dyn Write + Send)) -> std::io::Result<()> {
-    writeln!(out, "index            {}", r.index)?;
+    writeln!(out, "index            {} ({})", r.index, r.op.action())?;
     writeln!(out, "elapsed          {:.2} s", r.elapsed_secs)?;
     writeln!(
         out,
@@ -481,6 +587,7 @@ fn write_table(r: &Report, out: &mut (dyn Write + Send)) -> std::io::Result<()> 
     writeln!(out, "requests/s       {:.1}", r.requests_per_sec)?;
     writeln!(out, "retries / 429s   {} / {}", r.retries, r.http_429)?;
     writeln!(out, "failed requests  {}", r.failed_requests)?;
+    writeln!(out, "failed items     {}", r.failed_items)?;
     writeln!(
         out,
         "{:<18} {:>8} {:>10} {:>10} {:>10}",

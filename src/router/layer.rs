@@ -629,10 +629,9 @@ fn compare_and_record(
             }
         }
     };
-    for d in &diffs {
-        s.stats.metrics.mismatch(d.kind.as_str());
-    }
-    s.stats.metrics.comparison(diffs.is_empty());
+    s.stats
+        .metrics
+        .ab_compared(&cx.indices, diffs.iter().map(|d| d.kind.as_str()));
     let trace = cx.trace;
     if !diffs.is_empty() {
         tracing::info!(

@@ -5,7 +5,8 @@
 //! The whole page state is in the URL: `index`, `q`, `lang` (kql|lucene), `from`/`to` (date math
 //! `now-15m` or ISO dates), `refresh` (s), `f` (repeated filters, `+field:value` or `-field:value`),
 //! `cols` (comma-separated), `after` (the `search_after` sort values of the page), `page`, `doc`
-//! (the open document) and `tail` (live tail). Rendered with minijinja (`page.html`).
+//! (the open document) and `tail` (live tail). Rendered with minijinja (`page.html`); the only
+//! scripts are the live-tail reload and the histogram's click-drag zoom.
 
 use crate::dsl::kql;
 use crate::error::EsError;
@@ -278,6 +279,8 @@ struct Row {
 #[derive(Serialize)]
 struct Bucket {
     key: String,
+    /// The end of the bucket (the `to` of a zoom that ends on it).
+    end: String,
     count: u64,
     pct: u64,
     href: String,
@@ -516,6 +519,7 @@ pub async fn explore(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Resp
             z.to = fmt_ms(key + interval_ms);
             Bucket {
                 key: fmt_ms(key),
+                end: z.to.clone(),
                 count,
                 pct: count * 100 / max,
                 href: z.href(),
@@ -596,11 +600,17 @@ async fn run(
     let mut body = json!({"size": PAGE_SIZE, "track_total_hits": true});
     if let Some(tf) = time_field {
         filter.push(json!({"range": {tf: {"gte": from, "lte": to, "format": "epoch_millis"}}}));
-        body["sort"] = json!([{tf: {"order": "desc"}}]);
+        // `_doc` breaks ties: documents sharing a timestamp across a page boundary are neither
+        // skipped nor repeated by `search_after` (Kibana sorts on the time field, then on
+        // `_shard_doc` in a point in time; `_doc` is the same per-index order without one).
+        body["sort"] = json!([{tf: {"order": "desc"}}, {"_doc": {"order": "desc"}}]);
         body["aggs"] = json!({"h": {"date_histogram": {
             "field": tf, "fixed_interval": interval, "min_doc_count": 0,
             "extended_bounds": {"min": from, "max": to}
         }}});
+    }
+    if time_field.is_none() {
+        body["sort"] = json!([{"_doc": {"order": "asc"}}]);
     }
     body["query"] = json!({"bool": {"filter": filter, "must_not": must_not}});
     if let Some(a) = &v.after {
