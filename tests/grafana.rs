@@ -511,21 +511,8 @@ async fn fake_es(uri: Uri, body: Bytes) -> Response {
 }
 
 fn start_fake_es() -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap()).unwrap();
-            axum::serve(l, axum::Router::new().fallback(fake_es))
-                .await
-                .unwrap();
-        });
-    });
-    format!("http://{}", rx.recv().unwrap())
+    let addr = serve_in_background(axum::Router::new().fallback(fake_es));
+    format!("http://{addr}")
 }
 
 async fn send(d: &Daemon, method: &str, path: &str, ct: &str, body: &str) -> Resp {

@@ -98,20 +98,7 @@ async fn fake_handler(method: Method, uri: Uri, headers: HeaderMap, body: Bytes)
 
 fn fake() -> &'static Fake {
     FAKE.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(l.local_addr().unwrap()).unwrap();
-                let app = axum::Router::new().fallback(fake_handler);
-                axum::serve(l, app).await.unwrap();
-            });
-        });
-        let addr = rx.recv().unwrap();
+        let addr = serve_in_background(axum::Router::new().fallback(fake_handler));
         Box::leak(Box::new(Fake {
             addr,
             received: Mutex::new(Vec::new()),

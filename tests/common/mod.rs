@@ -237,6 +237,37 @@ pub fn localhost_certs() -> TestCerts {
 /// Debian's chromium, installed by scripts/setup.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// How every test starts Chromium: headless, as root, and without the background connections
+/// this machine's closed network refuses.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+];
+
+/// Serves `app` on a loopback port from a thread of its own (a fake peer such as a small
+/// Elasticsearch for dual-write plumbing); returns its address.
+pub fn serve_in_background(app: axum::Router) -> std::net::SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
 /// Runs headless Chromium on `url` with `args` (`--dump-dom`, `--screenshot=…`); returns what it
 /// printed (the DOM after scripts ran) and what it logged (console messages included).
 pub fn chromium(args: &[&str], url: &str) -> (String, String) {
@@ -246,18 +277,8 @@ pub fn chromium(args: &[&str], url: &str) -> (String, String) {
     );
     let profile = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
+        .args(CHROMIUM_FLAGS)
+        .args(["--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
         .arg(url)
