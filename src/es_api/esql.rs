@@ -25,13 +25,23 @@ const QUERY_PARAMS: &[&str] = &[
     "allow_partial_results",
 ];
 
-/// The response formats; the binary ones (cbor, smile, arrow) and yaml are refused with a 400.
+/// The response formats. Smile and Arrow are refused with a 406 (no well-kept Rust crate writes
+/// them); an unknown name is Elasticsearch's 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
     Json,
+    Yaml,
+    Cbor,
     Csv,
     Tsv,
     Txt,
+}
+
+impl Format {
+    /// json, yaml and cbor carry the response object; csv, tsv and txt a table.
+    pub(crate) fn is_structured(self) -> bool {
+        matches!(self, Format::Json | Format::Yaml | Format::Cbor)
+    }
 }
 
 pub(crate) fn format_of(p: &Params, h: &HeaderMap) -> Result<Format, EsError> {
@@ -61,15 +71,63 @@ pub(crate) fn format_of(p: &Params, h: &HeaderMap) -> Result<Format, EsError> {
     };
     match name.as_str() {
         "json" => Ok(Format::Json),
+        "yaml" => Ok(Format::Yaml),
+        "cbor" => Ok(Format::Cbor),
         "csv" => Ok(Format::Csv),
         "tsv" => Ok(Format::Tsv),
         "txt" => Ok(Format::Txt),
-        "yaml" | "cbor" | "smile" | "arrow" => Err(EsError::unsupported(format!(
-            "ES|QL response format [{name}]"
-        ))),
+        "smile" | "arrow" => Err(EsError::new(
+            406,
+            "media_type_header_exception",
+            format!(
+                "elastichouse cannot produce the [{name}] response format; use json, yaml, cbor, csv, tsv or txt"
+            ),
+        )),
         other => Err(EsError::illegal_argument(format!(
             "Invalid format [{other}], supported formats are [csv, json, tsv, txt, yaml, cbor, smile, arrow]"
         ))),
+    }
+}
+
+/// A JSON value as YAML (Elasticsearch's yaml answers start with `---`).
+fn to_yaml(v: &Value) -> yaml_rust2::Yaml {
+    use yaml_rust2::Yaml;
+    match v {
+        Value::Null => Yaml::Null,
+        Value::Bool(b) => Yaml::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Integer(i),
+            None => Yaml::Real(n.to_string()),
+        },
+        Value::String(s) => Yaml::String(s.clone()),
+        Value::Array(items) => Yaml::Array(items.iter().map(to_yaml).collect()),
+        Value::Object(m) => Yaml::Hash(
+            m.iter()
+                .map(|(k, v)| (Yaml::String(k.clone()), to_yaml(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// The bytes of a response object in a structured format (json, yaml, cbor).
+pub(crate) fn structured_body(format: Format, v: &Value) -> Vec<u8> {
+    match format {
+        Format::Yaml => {
+            let mut out = String::new();
+            let mut emitter = yaml_rust2::YamlEmitter::new(&mut out);
+            if emitter.dump(&to_yaml(v)).is_err() {
+                out.clear();
+            }
+            out.push('\n');
+            out.into_bytes()
+        }
+        Format::Cbor => {
+            let mut out = Vec::new();
+            // Writing into a Vec cannot fail.
+            let _ = ciborium::into_writer(v, &mut out);
+            out
+        }
+        _ => serde_json::to_vec(v).unwrap_or_default(),
     }
 }
 
@@ -204,6 +262,17 @@ pub(crate) async fn plan_parsed(
     filter: Option<&crate::dsl::Query>,
     now_millis: i64,
 ) -> Result<crate::esql::plan::Planned, EsError> {
+    plan_parsed_in(s, q, filter, now_millis, "UTC").await
+}
+
+/// [`plan_parsed`] with dates computed in time zone `tz` (a ClickHouse time zone name).
+pub(crate) async fn plan_parsed_in(
+    s: &AppState,
+    q: &parser::Query,
+    filter: Option<&crate::dsl::Query>,
+    now_millis: i64,
+    tz: &str,
+) -> Result<crate::esql::plan::Planned, EsError> {
     let mut q = q.clone();
     let filter = with_full_text(&mut q, filter)?;
     let filter = filter.as_ref();
@@ -289,6 +358,7 @@ pub(crate) async fn plan_parsed(
     }
     Planner::new(now_millis, &s.cfg.es_version)
         .with_lookups(lookups)
+        .with_time_zone(tz)
         .plan(q, &sources)
 }
 
@@ -510,6 +580,8 @@ pub(crate) fn delimiter_of(p: &Params, format: Format, path: &str) -> Result<cha
 pub(crate) fn content_type(format: Format) -> &'static str {
     match format {
         Format::Json => "application/json",
+        Format::Yaml => "application/yaml",
+        Format::Cbor => "application/cbor",
         Format::Csv => "text/csv; charset=utf-8; header=present",
         Format::Tsv => "text/tab-separated-values; charset=utf-8",
         Format::Txt => "text/plain; charset=utf-8",
@@ -658,8 +730,8 @@ async fn execute(
         .map(|((n, _, _), _)| n.clone())
         .collect();
     let rows: Vec<Vec<Value>> = rows.iter().map(|r| kept(r)).collect();
-    let (ct, text) = match format {
-        Format::Json => {
+    let text: Vec<u8> = match format {
+        f if f.is_structured() => {
             let mut out = Map::new();
             if let Some(id) = &id {
                 out.insert("id".into(), json!(id));
@@ -681,16 +753,11 @@ async fn execute(
                 rows.into_iter().map(Value::Array).collect()
             };
             out.insert("values".into(), Value::Array(values));
-            (
-                content_type(format),
-                serde_json::to_string(&Value::Object(out)).unwrap_or_default(),
-            )
+            structured_body(format, &Value::Object(out))
         }
-        Format::Csv | Format::Tsv => (
-            content_type(format),
-            delimited(format, delimiter, &names, &rows),
-        ),
-        Format::Txt => (content_type(format), txt_table(&names, &rows)),
+        Format::Txt => txt_table(&names, &rows).into_bytes(),
+        _ => delimited(format, delimiter, &names, &rows).into_bytes(),
     };
+    let ct = content_type(format);
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, ct)], text).into_response())
 }

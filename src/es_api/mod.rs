@@ -146,6 +146,12 @@ pub fn router(state: AppState) -> Router {
         .route("/_query", post(esql::query))
         .route("/_sql", post(essql::query).get(essql::query))
         .route("/_sql/close", post(essql::close))
+        .route("/_sql/async/{id}", get(essql::async_get))
+        .route("/_sql/async/status/{id}", get(essql::async_status))
+        .route(
+            "/_sql/async/delete/{id}",
+            axum::routing::delete(essql::async_delete),
+        )
         .route(
             "/_sql/translate",
             post(essql::translate).get(essql::translate),

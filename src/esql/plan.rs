@@ -103,6 +103,9 @@ pub struct Planner {
     lookups: Vec<SourceIndex>,
     /// A LEFT JOIN is in the statement: non-matching rows must read NULL, not default values.
     joined: bool,
+    /// The time zone of date parts, roundings and formats: a ClickHouse time zone name
+    /// (Elasticsearch SQL's `time_zone`; ES|QL works in UTC).
+    pub(super) tz: String,
 }
 
 /// The pipeline's LOOKUP JOIN indices (resolved by the caller like FROM).
@@ -156,11 +159,53 @@ pub fn take_full_text(q: &mut Query) -> Result<Vec<serde_json::Value>, EsError> 
             ExprKind::Lit(Lit::Bool(b)) => Some(serde_json::json!(b)),
             _ => None,
         };
+        let options =
+            |a: Option<&AExpr>| -> Result<serde_json::Map<String, serde_json::Value>, EsError> {
+                let mut m = serde_json::Map::new();
+                let Some(a) = a else { return Ok(m) };
+                let ExprKind::Lit(Lit::Str(s)) = &a.kind else {
+                    return Err(verification_error(
+                        a.pos,
+                        format!("[{}] must be a constant string of options", a.text),
+                    ));
+                };
+                // Elasticsearch SQL's options: `name=value;name=value` (functions/search.md).
+                for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+                    let Some((k, v)) = part.split_once('=') else {
+                        return Err(verification_error(
+                            a.pos,
+                            format!(
+                                "Cannot parse options [{s}]: [{part}] is not of the form name=value"
+                            ),
+                        ));
+                    };
+                    m.insert(k.trim().to_string(), serde_json::json!(v.trim()));
+                }
+                Ok(m)
+            };
         match &p.kind {
-            ExprKind::Call(name, args) if name == "match" => match args.as_slice() {
-                [f, v] => match (&f.kind, value(v)) {
-                    (ExprKind::Field(field), Some(v)) => {
-                        dsl.push(serde_json::json!({"match": {field: {"query": v}}}));
+            ExprKind::Call(name, args) if name == "match" && (2..=3).contains(&args.len()) => {
+                let mut body = options(args.get(2))?;
+                let Some(v) = value(&args[1]) else {
+                    return Err(verification_error(
+                        p.pos,
+                        format!("[{}] needs a field and a constant query", p.text),
+                    ));
+                };
+                body.insert("query".into(), v);
+                match &args[0].kind {
+                    ExprKind::Field(field) => {
+                        dsl.push(serde_json::json!({"match": {field: body}}));
+                    }
+                    // Elasticsearch SQL: MATCH('title^2, author', 'text') is a multi_match.
+                    ExprKind::Lit(Lit::Str(fields)) => {
+                        let fields: Vec<&str> = fields
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|f| !f.is_empty())
+                            .collect();
+                        body.insert("fields".into(), serde_json::json!(fields));
+                        dsl.push(serde_json::json!({ "multi_match": body }));
                     }
                     _ => {
                         return Err(verification_error(
@@ -168,21 +213,29 @@ pub fn take_full_text(q: &mut Query) -> Result<Vec<serde_json::Value>, EsError> 
                             format!("[{}] needs a field and a constant query", p.text),
                         ));
                     }
-                },
-                _ => return Err(EsError::unsupported("MATCH options")),
-            },
-            ExprKind::Call(name, args) if name == "qstr" => match args.as_slice() {
-                [v] => match value(v) {
-                    Some(v) => dsl.push(serde_json::json!({"query_string": {"query": v}})),
+                }
+            }
+            ExprKind::Call(name, _) if name == "match" => {
+                return Err(EsError::unsupported("MATCH options"));
+            }
+            ExprKind::Call(name, args) if name == "qstr" && (1..=2).contains(&args.len()) => {
+                match value(&args[0]) {
+                    Some(v) => {
+                        let mut body = options(args.get(1))?;
+                        body.insert("query".into(), v);
+                        dsl.push(serde_json::json!({ "query_string": body }));
+                    }
                     None => {
                         return Err(verification_error(
                             p.pos,
                             format!("[{}] needs a constant query", p.text),
                         ));
                     }
-                },
-                _ => return Err(EsError::unsupported("QSTR options")),
-            },
+                }
+            }
+            ExprKind::Call(name, _) if name == "qstr" => {
+                return Err(EsError::unsupported("QSTR options"));
+            }
             _ => rest.push(p),
         }
     }
@@ -289,7 +342,14 @@ impl Planner {
             agg_filter: None,
             lookups: Vec::new(),
             joined: false,
+            tz: "UTC".to_string(),
         }
+    }
+
+    /// Date parts, roundings and formats in time zone `tz` (a ClickHouse time zone name).
+    pub fn with_time_zone(mut self, tz: &str) -> Planner {
+        self.tz = tz.to_string();
+        self
     }
 
     /// The resolved indices of the query's LOOKUP JOINs.
