@@ -356,10 +356,103 @@ pub(crate) async fn plan_parsed_in(
             }
         }
     }
+    let mut policies = Vec::new();
+    let wanted = crate::esql::plan::enrich_policies(q);
+    if !wanted.is_empty() {
+        let stored = super::enrich::policies(s).await?;
+        for p in wanted {
+            let Some((_, doc)) = stored.iter().find(|(n, _)| *n == p.name) else {
+                let close: Vec<&str> = stored
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .filter(|n| strsim_close(n, &p.name))
+                    .collect();
+                let hint = match close.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(", did you mean [{one}]?"),
+                    many => format!(", did you mean any of [{}]?", many.join(", ")),
+                };
+                return Err(verification_error(
+                    p.pos,
+                    format!("cannot find enrich policy [{}]{hint}", p.name),
+                ));
+            };
+            if doc["executed"] != json!(true) {
+                return Err(verification_error(
+                    p.pos,
+                    format!(
+                        "enrich policy [{}] has not been executed (POST /_enrich/policy/{}/_execute)",
+                        p.name, p.name
+                    ),
+                ));
+            }
+            let def = &doc["config"]["match"];
+            let indices: Vec<&str> = def["indices"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let metas = s
+                .catalog
+                .resolve(&indices.join(","), ResolveOptions::default())
+                .await?;
+            let meta = match metas.as_slice() {
+                [m] => m.clone(),
+                [] => {
+                    return Err(verification_error(
+                        p.pos,
+                        format!("enrich policy [{}] has no source index", p.name),
+                    ));
+                }
+                _ => {
+                    return Err(EsError::unsupported(format!(
+                        "ES|QL ENRICH with a policy over several indices [{}]",
+                        p.name
+                    )));
+                }
+            };
+            let query = match def.get("query") {
+                Some(q) => crate::dsl::parse_query(q)?,
+                None => crate::dsl::Query::MatchAll { boost: 1.0 },
+            };
+            let ctx = crate::plan::Ctx::new(&meta, now_millis);
+            let filter = crate::plan::search_filter(&ctx, &query)?;
+            let strings = |v: &Value| -> Vec<String> {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            policies.push(crate::esql::plan::EnrichPolicy {
+                name: p.name.clone(),
+                match_field: def["match_field"].as_str().unwrap_or("").to_string(),
+                enrich_fields: strings(&def["enrich_fields"]),
+                source: SourceIndex { meta, filter },
+            });
+        }
+    }
     Planner::new(now_millis, &s.cfg.es_version)
         .with_lookups(lookups)
+        .with_policies(policies)
         .with_time_zone(tz)
         .plan(q, &sources)
+}
+
+/// Whether two names are within two edits (the "did you mean" of unknown policies).
+fn strsim_close(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= 2
 }
 
 /// One value of the ClickHouse answer as the response shows it.

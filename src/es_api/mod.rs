@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod cursor;
 pub mod data_streams;
 pub mod docs;
+pub mod enrich;
 pub mod esql;
 pub mod essql;
 pub mod field_caps;
@@ -144,6 +145,15 @@ pub fn router(state: AppState) -> Router {
         .route("/{index}/_pit", post(pit::open))
         .route("/_pit", axum::routing::delete(pit::close))
         .route("/_query", post(esql::query))
+        .route("/_enrich/policy", get(enrich::get_all))
+        .route(
+            "/_enrich/policy/{name}",
+            get(enrich::get).put(enrich::put).delete(enrich::delete),
+        )
+        .route(
+            "/_enrich/policy/{name}/_execute",
+            post(enrich::execute).put(enrich::execute),
+        )
         .route("/_sql", post(essql::query).get(essql::query))
         .route("/_sql/close", post(essql::close))
         .route("/_sql/async/{id}", get(essql::async_get))
