@@ -467,7 +467,7 @@ fn respond(format: Format, delimiter: char, columnar: bool, a: Answer) -> ApiRes
                 // Pages after the first have no header line.
                 let text = delimited(format, delimiter, &[], &a.rows);
                 let eol = if format == Format::Csv { 2 } else { 1 };
-                text[eol.min(text.len())..].as_bytes().to_vec()
+                text.as_bytes()[eol.min(text.len())..].to_vec()
             }
         }
     };
