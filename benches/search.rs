@@ -123,6 +123,66 @@ fn esql_translation() {
     }
 }
 
+/// Elasticsearch SQL statements (sqlparser parse + rewrite into the ES|QL pipeline + plan + render
+/// the SELECT), and `/_sql/translate`'s query DSL of the grouped one.
+fn sql_translation() {
+    use elastichouse::esql::{essql, plan};
+    let meta = std::sync::Arc::new(meta());
+    let queries = [
+        (
+            "select",
+            "SELECT \"@timestamp\", \"host.name\", status FROM \"bench-logs\" WHERE bytes > 1000 \
+             AND status IN ('500', '503') ORDER BY \"@timestamp\" DESC LIMIT 100",
+        ),
+        (
+            "group by",
+            "SELECT \"host.name\" h, COUNT(*) c, AVG(bytes) a FROM \"bench-logs\" WHERE status = '500' \
+             GROUP BY \"host.name\" HAVING COUNT(*) > 10 ORDER BY c DESC LIMIT 10",
+        ),
+        (
+            "histogram",
+            "SELECT HISTOGRAM(\"@timestamp\", INTERVAL 1 HOUR) t, SUM(bytes) FROM \"bench-logs\" \
+             GROUP BY t",
+        ),
+    ];
+    println!("Elasticsearch SQL translation (parse + plan + render SQL), µs per statement:");
+    for (name, q) in queries {
+        let n = 20_000;
+        let t = Instant::now();
+        let mut sql_len = 0;
+        for _ in 0..n {
+            let essql::SqlStatement::Select { query, .. } = essql::parse_here(q, &[]).unwrap()
+            else {
+                unreachable!("a SELECT")
+            };
+            let sources = [plan::SourceIndex {
+                meta: meta.clone(),
+                filter: elastichouse::sql::lit(true),
+            }];
+            let planned = plan::Planner::new(1_717_000_000_000, "8.17.0")
+                .plan(&query, &sources)
+                .unwrap();
+            sql_len += planned.select.to_string().len();
+        }
+        let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        println!("  {name:<13} {us:>8.1} µs   ({} chars of SQL)", sql_len / n);
+    }
+    let types: std::collections::BTreeMap<String, String> = meta
+        .mappings
+        .leaf_fields()
+        .iter()
+        .map(|f| (f.path.clone(), f.es_type.clone()))
+        .collect();
+    let n = 5_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        elastichouse::esql::translate::translate(queries[1].1, &[], 1000, None, &types, "Z")
+            .unwrap();
+    }
+    let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    println!("  /_sql/translate (group by) {us:>8.1} µs");
+}
+
 fn overhead() {
     let n: usize = common::env_or("BENCH_DOCS", 100_000);
     let runs: usize = common::env_or("BENCH_RUNS", 30);
@@ -194,5 +254,6 @@ fn overhead() {
 fn main() {
     translation();
     esql_translation();
+    sql_translation();
     overhead();
 }

@@ -721,8 +721,28 @@ async fn formats_columnar_and_null_columns() {
     assert_eq!(r.text, "a,b,c\r\n1,\"x,y\",\r\n");
     let r = json_req("POST", "/_query?format=tsv", &q).await;
     assert_eq!(r.text, "a\tb\tc\n1\tx,y\t\n");
+    // esql-rest.md formats: yaml and cbor carry the json object; smile and arrow are not
+    // produced here (406).
     let r = json_req("POST", "/_query?format=yaml", &q).await;
-    assert_es_error(&r, 400, "illegal_argument_exception");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.starts_with("---"), "{}", r.text);
+    let y = &yaml_rust2::YamlLoader::load_from_str(&r.text).unwrap()[0];
+    assert_eq!(y["columns"][1]["name"].as_str(), Some("b"));
+    assert_eq!(y["values"][0][0].as_i64(), Some(1));
+    assert_eq!(y["values"][0][1].as_str(), Some("x,y"));
+    let bytes = client()
+        .post(format!("http://{}/_query?format=cbor", daemon().es))
+        .json(&q)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let c: Value = ciborium::from_reader(bytes.as_ref()).unwrap();
+    assert_eq!(c["values"], json!([[1, "x,y", null]]));
+    let r = json_req("POST", "/_query?format=smile", &q).await;
+    assert_es_error(&r, 406, "media_type_header_exception");
     let r = json_req("POST", "/_query?format=nope", &q).await;
     assert_es_error(&r, 400, "illegal_argument_exception");
 
@@ -825,8 +845,14 @@ async fn errors_with_positions() {
     assert_es_error(&r, 400, "action_request_validation_exception");
     let r = esql_body(json!({"query": "ROW a = 1", "nope": 1})).await;
     assert_es_error(&r, 400, "x_content_parse_exception");
-    let r = esql_body(json!({"query": "FROM eslogs | ENRICH p"})).await;
-    assert_es_error(&r, 400, "illegal_argument_exception");
+    let r = esql_body(json!({"query": "FROM eslogs | ENRICH no_such_policy"})).await;
+    let e = assert_es_error(&r, 400, "verification_exception");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot find enrich policy [no_such_policy]")
+    );
 }
 
 // Commands after STATS and after LIMIT see the previous command's result (commands/stats-by.md,
@@ -1116,19 +1142,12 @@ async fn sql_show_describe_formats_and_errors() {
     let r = json_req(
         "POST",
         "/_sql",
-        &json!({"query": "SELECT host FROM eslogs", "fetch_size": 5}),
-    )
-    .await;
-    assert_es_error(&r, 400, "illegal_argument_exception");
-    let r = json_req(
-        "POST",
-        "/_sql",
         &json!({"query": "SELECT a.x FROM eslogs a JOIN eslogs2 b ON a.host = b.host"}),
     )
     .await;
     assert_es_error(&r, 400, "illegal_argument_exception");
     let r = json_req("POST", "/_sql/close", &json!({"cursor": "abc"})).await;
-    assert_eq!(r.json(), json!({"succeeded": true}));
+    assert_es_error(&r, 400, "illegal_argument_exception");
 }
 
 // storage.md "Tables elastichouse did not create": ES|QL reads them too (DateTime and IPv4 columns
@@ -1374,4 +1393,350 @@ async fn sql_long_chains() {
     );
     let r = json_req("POST", "/_sql", &json!({ "query": q })).await;
     assert_es_error(&r, 400, "parsing_exception");
+}
+
+// sql-rest.md "Paginating through a large response": `fetch_size` rows a page, a `cursor` until
+// the last page (which has none), `columns` on the first page only; the cursor in the `Cursor`
+// header for txt; POST /_sql/close. Cursors are self-contained here: a cursor works on any
+// daemon, every page is a query of its own.
+#[tokio::test]
+async fn sql_cursor_paging() {
+    let mut want: Vec<(String, i64)> = docs().iter().map(|d| (d.host.to_string(), d.ts)).collect();
+    want.sort();
+    let first = sql(json!({"query": "SELECT host, \"@timestamp\" FROM eslogs ORDER BY host, \"@timestamp\"", "fetch_size": 5})).await;
+    assert_eq!(first["columns"][0]["name"], "host");
+    let mut got: Vec<Value> = first["rows"].as_array().unwrap().clone();
+    let mut cursor = first["cursor"].as_str().unwrap().to_string();
+    let mut pages = 1;
+    loop {
+        let v = sql(json!({ "cursor": cursor })).await;
+        assert!(v.get("columns").is_none(), "{v}");
+        got.extend(v["rows"].as_array().unwrap().iter().cloned());
+        pages += 1;
+        match v["cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, N.div_ceil(5));
+    let got: Vec<(String, String)> = got
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_str().unwrap().into()))
+        .collect();
+    let want: Vec<(String, String)> = want.into_iter().map(|(h, t)| (h, iso(t))).collect();
+    assert_eq!(got, want);
+    // No ORDER BY: the pages still cover every row once (the order is made total).
+    let mut seen = Vec::new();
+    let mut body = json!({"query": "SELECT host, bytes FROM eslogs", "fetch_size": 4});
+    loop {
+        let v = sql(body).await;
+        seen.extend(v["rows"].as_array().unwrap().iter().cloned());
+        match v["cursor"].as_str() {
+            Some(c) => body = json!({ "cursor": c, "columnar": false }),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), N);
+    // LIMIT bounds all pages together; a grouped query pages its groups.
+    let v = sql(json!({"query": "SELECT host FROM eslogs ORDER BY host LIMIT 3", "fetch_size": 2}))
+        .await;
+    let v2 = sql(json!({"cursor": v["cursor"]})).await;
+    assert_eq!(v2["rows"], json!([["web-a"]]));
+    assert!(v2.get("cursor").is_none());
+    let v = sql(json!({"query": "SELECT host, COUNT(*) c FROM eslogs GROUP BY host ORDER BY host", "fetch_size": 2, "columnar": true})).await;
+    assert_eq!(v["values"], json!([["web-a", "web-b"], [4, 4]]));
+    let v2 = sql(json!({"cursor": v["cursor"], "columnar": true})).await;
+    assert_eq!(v2["values"], json!([["web-c"], [4]]));
+    // txt: the cursor travels in a header; later pages have no header line.
+    let r = json_req(
+        "POST",
+        "/_sql?format=txt",
+        &json!({"query": "SELECT host FROM eslogs ORDER BY host", "fetch_size": 10}),
+    )
+    .await;
+    let c = r.headers["cursor"].to_str().unwrap().to_string();
+    assert_eq!(r.text.lines().count(), 12);
+    let r = json_req("POST", "/_sql?format=txt", &json!({ "cursor": c })).await;
+    assert_eq!(r.text, "web-c          \nweb-c          \n");
+    let r = json_req("POST", "/_sql/close", &json!({ "cursor": c })).await;
+    assert_eq!(r.json(), json!({"succeeded": true}));
+}
+
+// sql-async.md: `wait_for_completion_timeout` / `keep_on_completion` make an SQL search async;
+// GET /_sql/async/{id}, /_sql/async/status/{id} and DELETE /_sql/async/delete/{id}. Searches here
+// finish before answering, so the answer is complete (is_running false) and the id holds the
+// request itself.
+#[tokio::test]
+async fn sql_async() {
+    let v = sql(json!({"query": "SELECT COUNT(*) c FROM eslogs", "wait_for_completion_timeout": "2s", "keep_on_completion": true})).await;
+    assert_eq!(v["is_running"], json!(false));
+    assert_eq!(v["is_partial"], json!(false));
+    assert_eq!(v["rows"], json!([[N]]));
+    let id = v["id"].as_str().unwrap().to_string();
+    let r = get(&format!("/_sql/async/{id}?format=json")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["rows"], json!([[N]]));
+    assert_eq!(r.json()["id"], json!(id));
+    let r = get(&format!("/_sql/async/status/{id}")).await;
+    assert_eq!(r.json()["completion_status"], json!(200));
+    let r = req("DELETE", &format!("/_sql/async/delete/{id}"), None).await;
+    assert_eq!(r.json(), json!({"acknowledged": true}));
+    let r = get("/_sql/async/nope").await;
+    assert_es_error(&r, 404, "resource_not_found_exception");
+    // Text formats: Async-ID / Async-partial / Async-running headers.
+    let r = json_req(
+        "POST",
+        "/_sql?format=csv",
+        &json!({"query": "SELECT COUNT(*) c FROM eslogs", "keep_on_completion": true}),
+    )
+    .await;
+    assert!(r.headers.get("async-id").is_some());
+    assert_eq!(r.headers["async-running"], "false");
+}
+
+// sql-rest.md `time_zone`, functions/date-time.md: date parts, DATE_TRUNC and HISTOGRAM in the
+// request's zone, datetimes shown with its offset; DAY_OF_WEEK (Sunday = 1), ISO_DAY_OF_WEEK,
+// DAY_NAME, MONTH_NAME; SHOW FUNCTIONS [LIKE].
+#[tokio::test]
+async fn sql_time_zone_and_date_names() {
+    // Doc 0 is 2024-05-01T00:00:00Z, a Wednesday: in Europe/Paris (UTC+2 in May) 02:00.
+    let v = sql(json!({"query": "SELECT \"@timestamp\" t, HOUR(\"@timestamp\") h, DAY_OF_WEEK(\"@timestamp\") dow, \
+        ISO_DAY_OF_WEEK(\"@timestamp\") idow, DAY_NAME(\"@timestamp\") dn, MONTH_NAME(\"@timestamp\") mn, \
+        DATE_TRUNC('day', \"@timestamp\") d FROM eslogs ORDER BY \"@timestamp\" LIMIT 1", "time_zone": "Europe/Paris"})).await;
+    assert_eq!(
+        v["rows"],
+        json!([[
+            "2024-05-01T02:00:00.000+02:00",
+            2,
+            4,
+            3,
+            "Wednesday",
+            "May",
+            "2024-05-01T00:00:00.000+02:00"
+        ]])
+    );
+    let v = sql(json!({"query": "SELECT HOUR(\"@timestamp\") h FROM eslogs ORDER BY \"@timestamp\" LIMIT 1", "time_zone": "-05:00"})).await;
+    assert_eq!(v["rows"], json!([[19]]));
+    // Per UTC day, docs every 3 hours from midnight: 8 a day; in UTC+2 the first day has 7 (from 02:00 local... 22:00 is the next day).
+    let per_day = |tz: i64| {
+        let mut m = std::collections::BTreeMap::new();
+        for d in docs() {
+            *m.entry((d.ts + tz * HOUR).div_euclid(24 * HOUR))
+                .or_insert(0i64) += 1;
+        }
+        m.into_values().collect::<Vec<_>>()
+    };
+    let v = sql(json!({"query": "SELECT COUNT(*) c FROM eslogs GROUP BY HISTOGRAM(\"@timestamp\", INTERVAL 1 DAY) ORDER BY 1", "time_zone": "+02:00"})).await;
+    let mut got: Vec<i64> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[0].as_i64().unwrap())
+        .collect();
+    let mut want = per_day(2);
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let r = json_req(
+        "POST",
+        "/_sql",
+        &json!({"query": "SELECT 1", "time_zone": "Mars/Olympus"}),
+    )
+    .await;
+    assert_es_error(&r, 400, "x_content_parse_exception");
+    let v = sql(json!({"query": "SHOW FUNCTIONS LIKE 'DAY%'"})).await;
+    assert_eq!(
+        v["columns"],
+        json!([{"name": "name", "type": "keyword"}, {"name": "type", "type": "keyword"}])
+    );
+    assert!(
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(["DAY_NAME", "SCALAR"]))
+    );
+    let v = sql(json!({"query": "SHOW FUNCTIONS"})).await;
+    assert_eq!(v["rows"][0], json!(["AVG", "AGGREGATE"]));
+}
+
+// functions/search.md: MATCH(field, text[, options]), MATCH('f1,f2', text) and QUERY(text) in
+// WHERE run as the query DSL's match, multi_match and query_string (analyzed like `_search`).
+#[tokio::test]
+async fn sql_full_text_predicates() {
+    let want = docs()
+        .iter()
+        .filter(|d| d.message.contains("/page/3 "))
+        .count();
+    let v = sql(json!({"query": "SELECT COUNT(*) FROM eslogs WHERE MATCH(message, '3')"})).await;
+    assert_eq!(v["rows"], json!([[want]]));
+    let both = docs()
+        .iter()
+        .filter(|d| d.message.contains("/page/3 ") && d.message.contains(" 21 "))
+        .count();
+    let v = sql(json!({"query": "SELECT COUNT(*) FROM eslogs WHERE MATCH(message, '3 21', 'operator=and')"})).await;
+    assert_eq!(v["rows"], json!([[both]]));
+    let v = sql(json!({"query": "SELECT COUNT(*) FROM eslogs WHERE QUERY('message:3 OR message:4') AND status = 200"})).await;
+    let n = docs()
+        .iter()
+        .filter(|d| {
+            (d.message.contains("/page/3 ") || d.message.contains("/page/4 ")) && d.status == 200
+        })
+        .count();
+    assert_eq!(v["rows"], json!([[n]]));
+    let v =
+        sql(json!({"query": "SELECT COUNT(*) FROM eslogs WHERE MATCH('message,host', 'web-a')"}))
+            .await;
+    assert_eq!(v["rows"], json!([[4]]));
+    let r = json_req(
+        "POST",
+        "/_sql",
+        &json!({"query": "SELECT COUNT(*) FROM eslogs WHERE MATCH(message, '3', 'nonsense')"}),
+    )
+    .await;
+    assert_es_error(&r, 400, "verification_exception");
+}
+
+// sql-translate-api.md: the query DSL of a SELECT (fields, sort, size; bool/term/range; composite
+// aggregation for GROUP BY), and a 400 where Elasticsearch would use a script.
+#[tokio::test]
+async fn sql_translate() {
+    load().await;
+    let r = json_req("POST", "/_sql/translate", &json!({"query": "SELECT host, bytes FROM eslogs WHERE status >= 500 ORDER BY bytes DESC", "fetch_size": 10})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json(),
+        json!({
+            "size": 10,
+            "query": {"range": {"status": {"gte": 500, "boost": 1.0}}},
+            "_source": false,
+            "fields": [{"field": "host"}, {"field": "bytes"}],
+            "sort": [{"bytes": {"order": "desc", "missing": "_first", "unmapped_type": "long"}}],
+            "track_total_hits": -1
+        })
+    );
+    let r = json_req("POST", "/_sql/translate", &json!({"query": "SELECT host, MAX(bytes) FROM eslogs WHERE host IN ('web-a', 'web-b') GROUP BY host"})).await;
+    let v = r.json();
+    assert_eq!(
+        v["query"],
+        json!({"terms": {"host": ["web-a", "web-b"], "boost": 1.0}})
+    );
+    assert_eq!(
+        v["aggregations"]["groupby"]["composite"]["sources"][0]["host"]["terms"]["field"],
+        "host"
+    );
+    assert_eq!(
+        v["aggregations"]["groupby"]["aggregations"]["a0"],
+        json!({"max": {"field": "bytes"}})
+    );
+    // The translated search runs on `_search` and finds what the SQL query finds.
+    let mut search = v.clone();
+    search.as_object_mut().unwrap().remove("track_total_hits");
+    let r = json_req("POST", "/eslogs/_search", &search).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json()["aggregations"]["groupby"]["buckets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let r = json_req(
+        "POST",
+        "/_sql/translate",
+        &json!({"query": "SELECT bytes * 2 FROM eslogs"}),
+    )
+    .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+    let r = json_req(
+        "POST",
+        "/_sql/translate",
+        &json!({"query": "SELECT x FROM nope"}),
+    )
+    .await;
+    assert_es_error(&r, 400, "verification_exception");
+}
+
+// commands/enrich.md, put-enrich-policy-api.md, execute-enrich-policy-api.md: a `match` policy
+// over a source index; ENRICH adds its enrich fields (all, or WITH [new =] field) at the end, null
+// where nothing matches; several source documents with one key merge into multi-values; an
+// unknown policy is `cannot find enrich policy [x], did you mean [y]?`.
+#[tokio::test]
+async fn enrich_policies() {
+    load().await;
+    let m = json!({"mappings": {"properties": {
+        "host": {"type": "keyword"}, "owner": {"type": "keyword"}, "rack": {"type": "integer"}
+    }}});
+    load_docs(
+        "eshosts",
+        Some(&m),
+        &[
+            json!({"host": "web-a", "owner": "alice", "rack": 1}),
+            json!({"host": "web-b", "owner": "bob", "rack": 2}),
+            json!({"host": "web-b", "owner": "dan", "rack": 2}),
+        ],
+    )
+    .await;
+    let policy = json!({"match": {"indices": "eshosts", "match_field": "host", "enrich_fields": ["owner", "rack"]}});
+    let r = json_req("PUT", "/_enrich/policy/hosts_policy", &policy).await;
+    assert_eq!(r.json(), json!({"acknowledged": true}), "{}", r.text);
+    let r = json_req("PUT", "/_enrich/policy/hosts_policy", &policy).await;
+    assert_es_error(&r, 400, "resource_already_exists_exception");
+    let r = json_req(
+        "PUT",
+        "/_enrich/policy/r",
+        &json!({"range": {"indices": "x", "match_field": "a", "enrich_fields": ["b"]}}),
+    )
+    .await;
+    assert_es_error(&r, 400, "illegal_argument_exception");
+    let e = esql_error(
+        "FROM eslogs | ENRICH hosts_policy",
+        "verification_exception",
+    )
+    .await;
+    assert!(e.contains("has not been executed"), "{e}");
+    let r = json_req("POST", "/_enrich/policy/hosts_policy/_execute", &json!({})).await;
+    assert_eq!(r.json(), json!({"status": {"phase": "COMPLETE"}}));
+    let v = get("/_enrich/policy/hosts_policy").await.json();
+    assert_eq!(v["policies"][0]["config"]["match"]["match_field"], "host");
+
+    let v =
+        esql("FROM eslogs | ENRICH hosts_policy | KEEP host, owner, rack | SORT host | LIMIT 12")
+            .await;
+    assert_eq!(
+        columns(&v),
+        cols(&[
+            ("host", "keyword"),
+            ("owner", "keyword"),
+            ("rack", "integer")
+        ])
+    );
+    let rows = v["values"].as_array().unwrap();
+    for (i, r) in rows.iter().enumerate() {
+        let want = match i / 4 {
+            0 => json!(["web-a", "alice", 1]),
+            1 => json!(["web-b", ["bob", "dan"], [2, 2]]),
+            _ => json!(["web-c", null, null]),
+        };
+        assert_eq!(*r, want);
+    }
+    let v = esql("FROM eslogs | ENRICH hosts_policy ON host WITH who = owner | STATS c = COUNT(*) BY who | SORT who").await;
+    assert_eq!(
+        v["values"],
+        json!([[4, "alice"], [4, "bob"], [4, "dan"], [4, null]])
+    );
+    let e = esql_error("FROM eslogs | ENRICH hosts_polcy", "verification_exception").await;
+    assert!(
+        e.ends_with("cannot find enrich policy [hosts_polcy], did you mean [hosts_policy]?"),
+        "{e}"
+    );
+    let e = esql_error(
+        "FROM eslogs | ENRICH hosts_policy WITH nope",
+        "verification_exception",
+    )
+    .await;
+    assert!(e.contains("Enrich field [nope] not found"), "{e}");
+    let r = req("DELETE", "/_enrich/policy/hosts_policy", None).await;
+    assert_eq!(r.json(), json!({"acknowledged": true}));
+    let r = req("DELETE", "/_enrich/policy/hosts_policy", None).await;
+    assert_es_error(&r, 404, "resource_not_found_exception");
 }

@@ -25,13 +25,23 @@ const QUERY_PARAMS: &[&str] = &[
     "allow_partial_results",
 ];
 
-/// The response formats; the binary ones (cbor, smile, arrow) and yaml are refused with a 400.
+/// The response formats. Smile and Arrow are refused with a 406 (no well-kept Rust crate writes
+/// them); an unknown name is Elasticsearch's 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
     Json,
+    Yaml,
+    Cbor,
     Csv,
     Tsv,
     Txt,
+}
+
+impl Format {
+    /// json, yaml and cbor carry the response object; csv, tsv and txt a table.
+    pub(crate) fn is_structured(self) -> bool {
+        matches!(self, Format::Json | Format::Yaml | Format::Cbor)
+    }
 }
 
 pub(crate) fn format_of(p: &Params, h: &HeaderMap) -> Result<Format, EsError> {
@@ -61,15 +71,63 @@ pub(crate) fn format_of(p: &Params, h: &HeaderMap) -> Result<Format, EsError> {
     };
     match name.as_str() {
         "json" => Ok(Format::Json),
+        "yaml" => Ok(Format::Yaml),
+        "cbor" => Ok(Format::Cbor),
         "csv" => Ok(Format::Csv),
         "tsv" => Ok(Format::Tsv),
         "txt" => Ok(Format::Txt),
-        "yaml" | "cbor" | "smile" | "arrow" => Err(EsError::unsupported(format!(
-            "ES|QL response format [{name}]"
-        ))),
+        "smile" | "arrow" => Err(EsError::new(
+            406,
+            "media_type_header_exception",
+            format!(
+                "elastichouse cannot produce the [{name}] response format; use json, yaml, cbor, csv, tsv or txt"
+            ),
+        )),
         other => Err(EsError::illegal_argument(format!(
             "Invalid format [{other}], supported formats are [csv, json, tsv, txt, yaml, cbor, smile, arrow]"
         ))),
+    }
+}
+
+/// A JSON value as YAML (Elasticsearch's yaml answers start with `---`).
+fn to_yaml(v: &Value) -> yaml_rust2::Yaml {
+    use yaml_rust2::Yaml;
+    match v {
+        Value::Null => Yaml::Null,
+        Value::Bool(b) => Yaml::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Integer(i),
+            None => Yaml::Real(n.to_string()),
+        },
+        Value::String(s) => Yaml::String(s.clone()),
+        Value::Array(items) => Yaml::Array(items.iter().map(to_yaml).collect()),
+        Value::Object(m) => Yaml::Hash(
+            m.iter()
+                .map(|(k, v)| (Yaml::String(k.clone()), to_yaml(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// The bytes of a response object in a structured format (json, yaml, cbor).
+pub(crate) fn structured_body(format: Format, v: &Value) -> Vec<u8> {
+    match format {
+        Format::Yaml => {
+            let mut out = String::new();
+            let mut emitter = yaml_rust2::YamlEmitter::new(&mut out);
+            if emitter.dump(&to_yaml(v)).is_err() {
+                out.clear();
+            }
+            out.push('\n');
+            out.into_bytes()
+        }
+        Format::Cbor => {
+            let mut out = Vec::new();
+            // Writing into a Vec cannot fail.
+            let _ = ciborium::into_writer(v, &mut out);
+            out
+        }
+        _ => serde_json::to_vec(v).unwrap_or_default(),
     }
 }
 
@@ -204,6 +262,17 @@ pub(crate) async fn plan_parsed(
     filter: Option<&crate::dsl::Query>,
     now_millis: i64,
 ) -> Result<crate::esql::plan::Planned, EsError> {
+    plan_parsed_in(s, q, filter, now_millis, "UTC").await
+}
+
+/// [`plan_parsed`] with dates computed in time zone `tz` (a ClickHouse time zone name).
+pub(crate) async fn plan_parsed_in(
+    s: &AppState,
+    q: &parser::Query,
+    filter: Option<&crate::dsl::Query>,
+    now_millis: i64,
+    tz: &str,
+) -> Result<crate::esql::plan::Planned, EsError> {
     let mut q = q.clone();
     let filter = with_full_text(&mut q, filter)?;
     let filter = filter.as_ref();
@@ -287,9 +356,103 @@ pub(crate) async fn plan_parsed(
             }
         }
     }
+    let mut policies = Vec::new();
+    let wanted = crate::esql::plan::enrich_policies(q);
+    if !wanted.is_empty() {
+        let stored = super::enrich::policies(s).await?;
+        for p in wanted {
+            let Some((_, doc)) = stored.iter().find(|(n, _)| *n == p.name) else {
+                let close: Vec<&str> = stored
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .filter(|n| strsim_close(n, &p.name))
+                    .collect();
+                let hint = match close.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(", did you mean [{one}]?"),
+                    many => format!(", did you mean any of [{}]?", many.join(", ")),
+                };
+                return Err(verification_error(
+                    p.pos,
+                    format!("cannot find enrich policy [{}]{hint}", p.name),
+                ));
+            };
+            if doc["executed"] != json!(true) {
+                return Err(verification_error(
+                    p.pos,
+                    format!(
+                        "enrich policy [{}] has not been executed (POST /_enrich/policy/{}/_execute)",
+                        p.name, p.name
+                    ),
+                ));
+            }
+            let def = &doc["config"]["match"];
+            let indices: Vec<&str> = def["indices"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let metas = s
+                .catalog
+                .resolve(&indices.join(","), ResolveOptions::default())
+                .await?;
+            let meta = match metas.as_slice() {
+                [m] => m.clone(),
+                [] => {
+                    return Err(verification_error(
+                        p.pos,
+                        format!("enrich policy [{}] has no source index", p.name),
+                    ));
+                }
+                _ => {
+                    return Err(EsError::unsupported(format!(
+                        "ES|QL ENRICH with a policy over several indices [{}]",
+                        p.name
+                    )));
+                }
+            };
+            let query = match def.get("query") {
+                Some(q) => crate::dsl::parse_query(q)?,
+                None => crate::dsl::Query::MatchAll { boost: 1.0 },
+            };
+            let ctx = crate::plan::Ctx::new(&meta, now_millis);
+            let filter = crate::plan::search_filter(&ctx, &query)?;
+            let strings = |v: &Value| -> Vec<String> {
+                v.as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            policies.push(crate::esql::plan::EnrichPolicy {
+                name: p.name.clone(),
+                match_field: def["match_field"].as_str().unwrap_or("").to_string(),
+                enrich_fields: strings(&def["enrich_fields"]),
+                source: SourceIndex { meta, filter },
+            });
+        }
+    }
     Planner::new(now_millis, &s.cfg.es_version)
         .with_lookups(lookups)
+        .with_policies(policies)
+        .with_time_zone(tz)
         .plan(q, &sources)
+}
+
+/// Whether two names are within two edits (the "did you mean" of unknown policies).
+fn strsim_close(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= 2
 }
 
 /// One value of the ClickHouse answer as the response shows it.
@@ -510,6 +673,8 @@ pub(crate) fn delimiter_of(p: &Params, format: Format, path: &str) -> Result<cha
 pub(crate) fn content_type(format: Format) -> &'static str {
     match format {
         Format::Json => "application/json",
+        Format::Yaml => "application/yaml",
+        Format::Cbor => "application/cbor",
         Format::Csv => "text/csv; charset=utf-8; header=present",
         Format::Tsv => "text/tab-separated-values; charset=utf-8",
         Format::Txt => "text/plain; charset=utf-8",
@@ -658,8 +823,8 @@ async fn execute(
         .map(|((n, _, _), _)| n.clone())
         .collect();
     let rows: Vec<Vec<Value>> = rows.iter().map(|r| kept(r)).collect();
-    let (ct, text) = match format {
-        Format::Json => {
+    let text: Vec<u8> = match format {
+        f if f.is_structured() => {
             let mut out = Map::new();
             if let Some(id) = &id {
                 out.insert("id".into(), json!(id));
@@ -681,16 +846,11 @@ async fn execute(
                 rows.into_iter().map(Value::Array).collect()
             };
             out.insert("values".into(), Value::Array(values));
-            (
-                content_type(format),
-                serde_json::to_string(&Value::Object(out)).unwrap_or_default(),
-            )
+            structured_body(format, &Value::Object(out))
         }
-        Format::Csv | Format::Tsv => (
-            content_type(format),
-            delimited(format, delimiter, &names, &rows),
-        ),
-        Format::Txt => (content_type(format), txt_table(&names, &rows)),
+        Format::Txt => txt_table(&names, &rows).into_bytes(),
+        _ => delimited(format, delimiter, &names, &rows).into_bytes(),
     };
+    let ct = content_type(format);
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, ct)], text).into_response())
 }

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod cursor;
 pub mod data_streams;
 pub mod docs;
+pub mod enrich;
 pub mod esql;
 pub mod essql;
 pub mod field_caps;
@@ -146,8 +147,23 @@ pub fn router(state: AppState) -> Router {
         .route("/{index}/_pit", post(pit::open))
         .route("/_pit", axum::routing::delete(pit::close))
         .route("/_query", post(esql::query))
+        .route("/_enrich/policy", get(enrich::get_all))
+        .route(
+            "/_enrich/policy/{name}",
+            get(enrich::get).put(enrich::put).delete(enrich::delete),
+        )
+        .route(
+            "/_enrich/policy/{name}/_execute",
+            post(enrich::execute).put(enrich::execute),
+        )
         .route("/_sql", post(essql::query).get(essql::query))
         .route("/_sql/close", post(essql::close))
+        .route("/_sql/async/{id}", get(essql::async_get))
+        .route("/_sql/async/status/{id}", get(essql::async_status))
+        .route(
+            "/_sql/async/delete/{id}",
+            axum::routing::delete(essql::async_delete),
+        )
         .route(
             "/_sql/translate",
             post(essql::translate).get(essql::translate),

@@ -22,8 +22,11 @@ use crate::error::EsError;
 
 /// What an SQL statement asks for.
 pub enum SqlStatement {
-    /// A query, as an ES|QL pipeline.
-    Select(Query),
+    /// A query, as an ES|QL pipeline, and its `LIMIT` (applied by the caller, which pages the
+    /// answer by `fetch_size`; Elasticsearch SQL has no implicit limit).
+    Select { query: Query, limit: Option<u64> },
+    /// `SHOW FUNCTIONS [LIKE 'pattern']`.
+    ShowFunctions(Option<String>),
     /// `SHOW TABLES [LIKE 'pattern']` (the pattern in SQL LIKE syntax).
     ShowTables(Option<String>),
     /// `DESCRIBE t` / `SHOW COLUMNS FROM t`.
@@ -43,6 +46,116 @@ const AGGREGATES: &[&str] = &[
     "median_absolute_deviation",
     "std_dev",
     "values",
+];
+
+/// `SHOW FUNCTIONS`: the functions this SQL accepts, with Elasticsearch SQL's function types,
+/// in its order (aggregates, grouping, conditional, scalar, score; by name within each).
+pub const FUNCTIONS: &[(&str, &str)] = &[
+    ("AVG", "AGGREGATE"),
+    ("COUNT", "AGGREGATE"),
+    ("MAX", "AGGREGATE"),
+    ("MIN", "AGGREGATE"),
+    ("SUM", "AGGREGATE"),
+    ("MAD", "AGGREGATE"),
+    ("PERCENTILE", "AGGREGATE"),
+    ("STDDEV_POP", "AGGREGATE"),
+    ("HISTOGRAM", "GROUPING"),
+    ("CASE", "CONDITIONAL"),
+    ("COALESCE", "CONDITIONAL"),
+    ("GREATEST", "CONDITIONAL"),
+    ("IFNULL", "CONDITIONAL"),
+    ("IIF", "CONDITIONAL"),
+    ("ISNULL", "CONDITIONAL"),
+    ("LEAST", "CONDITIONAL"),
+    ("NULLIF", "CONDITIONAL"),
+    ("NVL", "CONDITIONAL"),
+    ("CURDATE", "SCALAR"),
+    ("CURRENT_DATE", "SCALAR"),
+    ("CURRENT_TIME", "SCALAR"),
+    ("CURRENT_TIMESTAMP", "SCALAR"),
+    ("CURTIME", "SCALAR"),
+    ("DATETIME_FORMAT", "SCALAR"),
+    ("DATETIME_PARSE", "SCALAR"),
+    ("DATETRUNC", "SCALAR"),
+    ("DATE_TRUNC", "SCALAR"),
+    ("DAY", "SCALAR"),
+    ("DAYNAME", "SCALAR"),
+    ("DAYOFMONTH", "SCALAR"),
+    ("DAYOFWEEK", "SCALAR"),
+    ("DAYOFYEAR", "SCALAR"),
+    ("DAY_NAME", "SCALAR"),
+    ("DAY_OF_MONTH", "SCALAR"),
+    ("DAY_OF_WEEK", "SCALAR"),
+    ("DAY_OF_YEAR", "SCALAR"),
+    ("DOM", "SCALAR"),
+    ("DOW", "SCALAR"),
+    ("DOY", "SCALAR"),
+    ("HOUR", "SCALAR"),
+    ("HOUR_OF_DAY", "SCALAR"),
+    ("IDOW", "SCALAR"),
+    ("ISODAYOFWEEK", "SCALAR"),
+    ("ISODOW", "SCALAR"),
+    ("ISOWEEK", "SCALAR"),
+    ("ISO_DAY_OF_WEEK", "SCALAR"),
+    ("ISO_WEEK_OF_YEAR", "SCALAR"),
+    ("MINUTE", "SCALAR"),
+    ("MINUTE_OF_HOUR", "SCALAR"),
+    ("MONTH", "SCALAR"),
+    ("MONTHNAME", "SCALAR"),
+    ("MONTH_NAME", "SCALAR"),
+    ("MONTH_OF_YEAR", "SCALAR"),
+    ("NOW", "SCALAR"),
+    ("QUARTER", "SCALAR"),
+    ("SECOND", "SCALAR"),
+    ("SECOND_OF_MINUTE", "SCALAR"),
+    ("WEEK", "SCALAR"),
+    ("WEEK_OF_YEAR", "SCALAR"),
+    ("YEAR", "SCALAR"),
+    ("ABS", "SCALAR"),
+    ("ACOS", "SCALAR"),
+    ("ASIN", "SCALAR"),
+    ("ATAN", "SCALAR"),
+    ("ATAN2", "SCALAR"),
+    ("CBRT", "SCALAR"),
+    ("CEIL", "SCALAR"),
+    ("CEILING", "SCALAR"),
+    ("COS", "SCALAR"),
+    ("COSH", "SCALAR"),
+    ("DEGREES", "SCALAR"),
+    ("E", "SCALAR"),
+    ("EXP", "SCALAR"),
+    ("FLOOR", "SCALAR"),
+    ("LOG", "SCALAR"),
+    ("LOG10", "SCALAR"),
+    ("MOD", "SCALAR"),
+    ("PI", "SCALAR"),
+    ("POWER", "SCALAR"),
+    ("RADIANS", "SCALAR"),
+    ("ROUND", "SCALAR"),
+    ("SIGN", "SCALAR"),
+    ("SIGNUM", "SCALAR"),
+    ("SIN", "SCALAR"),
+    ("SINH", "SCALAR"),
+    ("SQRT", "SCALAR"),
+    ("TAN", "SCALAR"),
+    ("CHAR_LENGTH", "SCALAR"),
+    ("CONCAT", "SCALAR"),
+    ("LCASE", "SCALAR"),
+    ("LEFT", "SCALAR"),
+    ("LENGTH", "SCALAR"),
+    ("LOCATE", "SCALAR"),
+    ("LTRIM", "SCALAR"),
+    ("REPEAT", "SCALAR"),
+    ("REPLACE", "SCALAR"),
+    ("RIGHT", "SCALAR"),
+    ("RTRIM", "SCALAR"),
+    ("SPACE", "SCALAR"),
+    ("STARTS_WITH", "SCALAR"),
+    ("SUBSTRING", "SCALAR"),
+    ("TRIM", "SCALAR"),
+    ("UCASE", "SCALAR"),
+    ("CAST", "SCALAR"),
+    ("SCORE", "SCORE"),
 ];
 
 /// Deepest expression tree translated (a chain `a OR b OR …` nests one level per link).
@@ -101,7 +214,8 @@ pub fn parse_here(sql: &str, params: &[serde_json::Value]) -> Result<SqlStatemen
                 next_param: 0,
                 depth: 0,
             };
-            Ok(SqlStatement::Select(t.query(query)?))
+            let (query, limit) = t.query(query)?;
+            Ok(SqlStatement::Select { query, limit })
         }
         Statement::ShowTables { show_options, .. } => {
             let pattern = match &show_options.filter_position {
@@ -120,6 +234,13 @@ pub fn parse_here(sql: &str, params: &[serde_json::Value]) -> Result<SqlStatemen
             };
             Ok(SqlStatement::ShowTables(pattern))
         }
+        Statement::ShowFunctions { filter } => match filter {
+            None => Ok(SqlStatement::ShowFunctions(None)),
+            Some(q::ShowStatementFilter::Like(p) | q::ShowStatementFilter::NoKeyword(p)) => {
+                Ok(SqlStatement::ShowFunctions(Some(p.clone())))
+            }
+            Some(other) => Err(EsError::unsupported(format!("SHOW FUNCTIONS {other}"))),
+        },
         Statement::ExplainTable { table_name, .. } => {
             Ok(SqlStatement::Describe(object_name(table_name)))
         }
@@ -273,7 +394,7 @@ fn has_aggregate(e: &Expr) -> bool {
 }
 
 impl Translator<'_> {
-    fn query(&mut self, query: &q::Query) -> Result<Query, EsError> {
+    fn query(&mut self, query: &q::Query) -> Result<(Query, Option<u64>), EsError> {
         if query.with.is_some() {
             return Err(unsupported("WITH"));
         }
@@ -522,6 +643,7 @@ impl Translator<'_> {
         } else if !order.is_empty() {
             commands.push((Command::Sort(order), start));
         }
+        let mut limit = None;
         match &query.limit_clause {
             None => {}
             Some(LimitClause::LimitOffset {
@@ -530,7 +652,7 @@ impl Translator<'_> {
                 limit_by,
             }) if limit_by.is_empty() => match l {
                 q::Expr::Value(v) => match v.value.to_string().parse::<u64>() {
-                    Ok(n) => commands.push((Command::Limit(n), pos_of(l))),
+                    Ok(n) => limit = Some(n),
                     Err(_) => {
                         return Err(parsing_error(pos_of(l), format!("invalid LIMIT [{l}]")));
                     }
@@ -543,6 +665,14 @@ impl Translator<'_> {
                 }
             },
             Some(other) => return Err(unsupported(format!("[{other}]"))),
+        }
+        // `SELECT TOP n …` (syntax/commands/select.md): a LIMIT.
+        if let Some(top) = &sel.top {
+            let n = match (&top.quantity, top.percent || top.with_ties) {
+                (Some(q::TopQuantity::Constant(n)), false) => *n,
+                _ => return Err(unsupported(format!("[{top}]"))),
+            };
+            limit = Some(limit.map_or(n, |l| l.min(n)));
         }
         if !star {
             commands.push((
@@ -579,7 +709,7 @@ impl Translator<'_> {
                 start,
             ));
         }
-        Ok(Query { commands })
+        Ok((Query { commands }, limit))
     }
 
     fn param(&mut self, pos: Pos) -> Result<Lit, EsError> {
@@ -941,6 +1071,8 @@ impl Translator<'_> {
             "lcase" | "lower" => renamed("to_lower", args),
             "char_length" | "character_length" => renamed("length", args),
             "ceiling" => renamed("ceil", args),
+            "degrees" => renamed("to_degrees", args),
+            "radians" => renamed("to_radians", args),
             "power" => renamed("pow", args),
             "sign" => renamed("signum", args),
             "ifnull" | "isnull" | "nvl" => renamed("coalesce", args),
@@ -1007,7 +1139,7 @@ impl Translator<'_> {
             "second" | "second_of_minute" => date_part("second_of_minute", args),
             "day_of_year" | "dayofyear" | "doy" => date_part("day_of_year", args),
             "quarter" => date_part("quarter_of_year", args),
-            "iso_week_of_year" | "iso_week" | "week_of_year" | "week" => {
+            "iso_week_of_year" | "iso_week" | "isoweek" | "week_of_year" | "week" => {
                 date_part("aligned_week_of_year", args)
             }
             "date_trunc" | "datetrunc" => {
@@ -1050,15 +1182,61 @@ impl Translator<'_> {
                 renamed("date_parse", args)
             }
             "histogram" => renamed("bucket", args),
-            "match" | "query" | "score" => Err(unsupported(format!(
-                "full-text function [{}]",
-                name.to_ascii_uppercase()
-            ))),
-            "day_of_week" | "dayofweek" | "dow" | "day_name" | "dayname" | "month_name"
-            | "monthname" => Err(unsupported(format!(
-                "function [{}]",
-                name.to_ascii_uppercase()
-            ))),
+            // Full-text predicates (functions/search.md): MATCH(field or 'f1^2,f2', 'text'
+            // [, 'opt=v;…']) and QUERY('query string' [, 'opt=v;…']) run as the query DSL's
+            // match / multi_match and query_string (see `plan::take_full_text`).
+            "match" => {
+                if !(2..=3).contains(&args.len()) {
+                    return Err(verification_error(
+                        pos,
+                        "error building [match]: expects two or three arguments",
+                    ));
+                }
+                renamed("match", args)
+            }
+            "query" => {
+                if !(1..=2).contains(&args.len()) {
+                    return Err(verification_error(
+                        pos,
+                        "error building [query]: expects one or two arguments",
+                    ));
+                }
+                renamed("qstr", args)
+            }
+            "score" => renamed("score", args),
+            // DAY_OF_WEEK counts from Sunday = 1 (functions/date-time.md), ISO_DAY_OF_WEEK from
+            // Monday = 1 (ES|QL's day_of_week).
+            "day_of_week" | "dayofweek" | "dow" => {
+                let iso = date_part("day_of_week", args)?;
+                let lit = |n: i64| mk(ExprKind::Lit(Lit::Int(n)), pos, n.to_string());
+                let m = mk(
+                    ExprKind::Bin(BinOp::Mod, Box::new(iso), Box::new(lit(7))),
+                    pos,
+                    text.clone(),
+                );
+                Ok(mk(
+                    ExprKind::Bin(BinOp::Add, Box::new(m), Box::new(lit(1))),
+                    pos,
+                    text,
+                ))
+            }
+            "iso_day_of_week" | "isodayofweek" | "isodow" | "idow" => {
+                date_part("day_of_week", args)
+            }
+            "day_name" | "dayname" | "month_name" | "monthname" => {
+                if args.len() != 1 {
+                    return Err(verification_error(
+                        pos,
+                        format!("error building [{name}]: expects exactly one argument"),
+                    ));
+                }
+                let pattern = if name.starts_with("day") {
+                    "EEEE"
+                } else {
+                    "MMMM"
+                };
+                renamed("date_format", vec![lit_str(pattern), args.remove(0)])
+            }
             _ => renamed(&name, args),
         }
     }
@@ -1069,7 +1247,7 @@ mod tests {
     use super::*;
 
     fn pipeline(sql: &str) -> Vec<String> {
-        let SqlStatement::Select(q) = parse(sql, &[]).unwrap() else {
+        let SqlStatement::Select { query: q, .. } = parse(sql, &[]).unwrap() else {
             panic!()
         };
         q.commands
@@ -1090,7 +1268,7 @@ mod tests {
             pipeline(
                 "SELECT host, bytes * 2 AS b FROM logs WHERE status = 200 ORDER BY b DESC LIMIT 5"
             ),
-            ["From", "Where", "Eval", "Sort", "Limit", "Keep", "Rename"]
+            ["From", "Where", "Eval", "Sort", "Keep", "Rename"]
         );
         assert_eq!(
             pipeline(

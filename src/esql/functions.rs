@@ -183,21 +183,41 @@ fn pick_rounding(n: i64, from: i64, to: i64) -> Rounding {
     Rounding::Year
 }
 
-fn trunc_date(d: Expr, ty: Ty, n: i64, unit: &str) -> Expr {
+/// A date rounded down to `n` units, in time zone `tz` (an Elasticsearch SQL request's
+/// `time_zone`; ES|QL rounds in UTC).
+fn trunc_date(d: Expr, ty: Ty, n: i64, unit: &str, tz: &str) -> Expr {
     let precision: u8 = if ty == Ty::DateNanos { 9 } else { 3 };
+    let zone = (tz != "UTC").then(|| sql::lit(tz));
     let start = if unit == "week" && n == 1 {
         // Weeks start on Monday, like Elasticsearch's week rounding.
-        f("toMonday", vec![d])
+        f("toMonday", std::iter::once(d).chain(zone.clone()).collect())
     } else {
         f(
             "toStartOfInterval",
-            vec![d, sql::interval(sql::lit(n), interval_unit(unit))],
+            [d, sql::interval(sql::lit(n), interval_unit(unit))]
+                .into_iter()
+                .chain(zone.clone())
+                .collect(),
         )
     };
-    f(
+    // A `Date` start is midnight in `tz`; the instant is then kept in UTC like every date.
+    let local = f(
         "toDateTime64",
-        vec![start, sql::lit(precision), sql::lit("UTC")],
-    )
+        vec![start, sql::lit(precision), sql::lit(tz)],
+    );
+    match zone {
+        None => local,
+        Some(_) => f("toTimeZone", vec![local, sql::lit("UTC")]),
+    }
+}
+
+/// A date expression seen in time zone `tz` (for the parts of a date: hour, day, …).
+pub(super) fn in_time_zone(d: Expr, tz: &str) -> Expr {
+    if tz == "UTC" {
+        d
+    } else {
+        f("toTimeZone", vec![d, sql::lit(tz)])
+    }
 }
 
 /// ES|QL's DATE_EXTRACT parts (java.time ChronoField names).
@@ -943,7 +963,7 @@ impl Planner {
                 } else {
                     Ty::Date
                 };
-                Ok(out(trunc_date(single(&t), ty, *k, unit), ty))
+                Ok(out(trunc_date(single(&t), ty, *k, unit, &self.tz), ty))
             }
             "bucket" | "bin" => self.bucket(e, args, ts),
             "date_extract" => {
@@ -956,7 +976,10 @@ impl Planner {
                     )
                 })?;
                 date(1)?;
-                Ok(out(f("toInt64", vec![f(g, vec![n(1)])]), Ty::Long))
+                Ok(out(
+                    f("toInt64", vec![f(g, vec![in_time_zone(n(1), &self.tz)])]),
+                    Ty::Long,
+                ))
             }
             "date_format" => {
                 arity(e, name, args, 1, 2)?;
@@ -969,7 +992,7 @@ impl Planner {
                 Ok(out(
                     f(
                         "formatDateTimeInJodaSyntax",
-                        vec![n(d), sql::lit(fmt), sql::lit("UTC")],
+                        vec![n(d), sql::lit(fmt), sql::lit(self.tz.as_str())],
                     ),
                     Ty::Keyword,
                 ))
@@ -985,7 +1008,7 @@ impl Planner {
                         vec![
                             f(
                                 "parseDateTimeInJodaSyntaxOrNull",
-                                vec![n(s), sql::lit(fmt), sql::lit("UTC")],
+                                vec![n(s), sql::lit(fmt), sql::lit(self.tz.as_str())],
                             ),
                             sql::lit(3),
                             sql::lit("UTC"),
@@ -1339,7 +1362,7 @@ impl Planner {
                         ),
                     ));
                 }
-                return Ok(TExpr::new(trunc_date(d, t.ty, *k, unit), t.ty));
+                return Ok(TExpr::new(trunc_date(d, t.ty, *k, unit, &self.tz), t.ty));
             }
             let ExprKind::Lit(Lit::Int(n)) = &args[1].kind else {
                 return Err(type_error(
@@ -1418,11 +1441,11 @@ impl Planner {
                     } else {
                         (ms, "millisecond")
                     };
-                    trunc_date(d, t.ty, k, unit)
+                    trunc_date(d, t.ty, k, unit, &self.tz)
                 }
-                Rounding::Week => trunc_date(d, t.ty, 1, "week"),
-                Rounding::Month => trunc_date(d, t.ty, 1, "month"),
-                Rounding::Year => trunc_date(d, t.ty, 1, "year"),
+                Rounding::Week => trunc_date(d, t.ty, 1, "week", &self.tz),
+                Rounding::Month => trunc_date(d, t.ty, 1, "month", &self.tz),
+                Rounding::Year => trunc_date(d, t.ty, 1, "year", &self.tz),
             };
             return Ok(TExpr::new(sql, t.ty));
         }

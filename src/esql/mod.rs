@@ -20,6 +20,7 @@ pub mod essql;
 pub mod functions;
 pub mod parser;
 pub mod plan;
+pub mod translate;
 
 use crate::error::EsError;
 

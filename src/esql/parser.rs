@@ -559,6 +559,12 @@ pub enum Command {
         index: Named,
         on: Vec<Named>,
     },
+    /// `ENRICH policy [ON field] [WITH [new =] enrich_field, …]` (pairs: new name, field).
+    Enrich {
+        policy: Named,
+        on: Option<Named>,
+        with: Vec<(Named, Named)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -641,8 +647,8 @@ fn describe(t: &Tok) -> String {
 }
 
 const SOURCE_COMMANDS: &str = "{'row', 'from', 'show'}";
-const PROCESSING_COMMANDS: &str = "{'dissect', 'drop', 'eval', 'grok', 'keep', 'limit', \
-     'lookup', 'mv_expand', 'rename', 'sort', 'stats', 'where'}";
+const PROCESSING_COMMANDS: &str = "{'dissect', 'drop', 'enrich', 'eval', 'grok', 'keep', \
+     'limit', 'lookup', 'mv_expand', 'rename', 'sort', 'stats', 'where'}";
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> &Token {
@@ -989,9 +995,47 @@ impl<'a> Parser<'a> {
                     on,
                 }
             }
-            "enrich" | "inlinestats" | "change_point" | "completion" | "fork" | "rerank"
-            | "sample" | "rrf" | "fuse" | "lookup_join" | "join" | "inline" | "insist"
-            | "metrics" | "ts" => {
+            "enrich" => {
+                self.next();
+                let first = self.name()?;
+                // `_any:policy`, `_coordinator:policy`: where the policy runs; one node here.
+                let policy = if self.eat_sym(":") {
+                    let p = self.name()?;
+                    match first.name.to_ascii_lowercase().as_str() {
+                        "_any" | "_coordinator" => p,
+                        other => {
+                            return Err(EsError::unsupported(format!(
+                                "ES|QL ENRICH mode [{other}]"
+                            )));
+                        }
+                    }
+                } else {
+                    first
+                };
+                let on = if self.eat_kw("on") {
+                    Some(self.name()?)
+                } else {
+                    None
+                };
+                let mut with = Vec::new();
+                if self.eat_kw("with") {
+                    loop {
+                        let a = self.name()?;
+                        if self.eat_sym("=") {
+                            let field = self.name()?;
+                            with.push((a, field));
+                        } else {
+                            with.push((a.clone(), a));
+                        }
+                        if !self.eat_sym(",") {
+                            break;
+                        }
+                    }
+                }
+                Command::Enrich { policy, on, with }
+            }
+            "inlinestats" | "change_point" | "completion" | "fork" | "rerank" | "sample"
+            | "rrf" | "fuse" | "lookup_join" | "join" | "inline" | "insist" | "metrics" | "ts" => {
                 return Err(EsError::unsupported(format!(
                     "ES|QL command [{}]",
                     word.to_ascii_uppercase()
@@ -1647,8 +1691,8 @@ mod tests {
     fn errors_have_positions() {
         assert_eq!(
             err("FROM t | WHER x"),
-            "line 1:10: mismatched input 'WHER' expecting {'dissect', 'drop', 'eval', 'grok', \
-             'keep', 'limit', 'lookup', 'mv_expand', 'rename', 'sort', 'stats', 'where'}"
+            "line 1:10: mismatched input 'WHER' expecting {'dissect', 'drop', 'enrich', 'eval', \
+             'grok', 'keep', 'limit', 'lookup', 'mv_expand', 'rename', 'sort', 'stats', 'where'}"
         );
         assert!(err("row a = (1").starts_with("line 1:11: mismatched input '<EOF>'"));
         assert!(err("row a = \"x").starts_with("line 1:9: unterminated"));

@@ -75,6 +75,15 @@ pub struct SourceIndex {
     pub filter: Expr,
 }
 
+/// An enrich policy an ENRICH command names (`PUT /_enrich/policy/{name}`, a `match` policy),
+/// with its source index resolved by the caller.
+pub struct EnrichPolicy {
+    pub name: String,
+    pub match_field: String,
+    pub enrich_fields: Vec<String>,
+    pub source: SourceIndex,
+}
+
 /// The translated query: the statement and the columns of its answer, in order.
 #[derive(Debug, Clone)]
 pub struct Planned {
@@ -101,8 +110,13 @@ pub struct Planner {
     pub(super) agg_filter: Option<Expr>,
     /// The indices of the query's LOOKUP JOINs.
     lookups: Vec<SourceIndex>,
+    /// The policies of the query's ENRICH commands.
+    policies: Vec<EnrichPolicy>,
     /// A LEFT JOIN is in the statement: non-matching rows must read NULL, not default values.
     joined: bool,
+    /// The time zone of date parts, roundings and formats: a ClickHouse time zone name
+    /// (Elasticsearch SQL's `time_zone`; ES|QL works in UTC).
+    pub(super) tz: String,
 }
 
 /// The pipeline's LOOKUP JOIN indices (resolved by the caller like FROM).
@@ -111,6 +125,17 @@ pub fn lookup_indices(q: &Query) -> Vec<&Named> {
         .iter()
         .filter_map(|(c, _)| match c {
             Command::LookupJoin { index, .. } => Some(index),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The policy names of the pipeline's ENRICH commands (resolved by the caller).
+pub fn enrich_policies(q: &Query) -> Vec<&Named> {
+    q.commands
+        .iter()
+        .filter_map(|(c, _)| match c {
+            Command::Enrich { policy, .. } => Some(policy),
             _ => None,
         })
         .collect()
@@ -156,11 +181,53 @@ pub fn take_full_text(q: &mut Query) -> Result<Vec<serde_json::Value>, EsError> 
             ExprKind::Lit(Lit::Bool(b)) => Some(serde_json::json!(b)),
             _ => None,
         };
+        let options =
+            |a: Option<&AExpr>| -> Result<serde_json::Map<String, serde_json::Value>, EsError> {
+                let mut m = serde_json::Map::new();
+                let Some(a) = a else { return Ok(m) };
+                let ExprKind::Lit(Lit::Str(s)) = &a.kind else {
+                    return Err(verification_error(
+                        a.pos,
+                        format!("[{}] must be a constant string of options", a.text),
+                    ));
+                };
+                // Elasticsearch SQL's options: `name=value;name=value` (functions/search.md).
+                for part in s.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+                    let Some((k, v)) = part.split_once('=') else {
+                        return Err(verification_error(
+                            a.pos,
+                            format!(
+                                "Cannot parse options [{s}]: [{part}] is not of the form name=value"
+                            ),
+                        ));
+                    };
+                    m.insert(k.trim().to_string(), serde_json::json!(v.trim()));
+                }
+                Ok(m)
+            };
         match &p.kind {
-            ExprKind::Call(name, args) if name == "match" => match args.as_slice() {
-                [f, v] => match (&f.kind, value(v)) {
-                    (ExprKind::Field(field), Some(v)) => {
-                        dsl.push(serde_json::json!({"match": {field: {"query": v}}}));
+            ExprKind::Call(name, args) if name == "match" && (2..=3).contains(&args.len()) => {
+                let mut body = options(args.get(2))?;
+                let Some(v) = value(&args[1]) else {
+                    return Err(verification_error(
+                        p.pos,
+                        format!("[{}] needs a field and a constant query", p.text),
+                    ));
+                };
+                body.insert("query".into(), v);
+                match &args[0].kind {
+                    ExprKind::Field(field) => {
+                        dsl.push(serde_json::json!({"match": {field: body}}));
+                    }
+                    // Elasticsearch SQL: MATCH('title^2, author', 'text') is a multi_match.
+                    ExprKind::Lit(Lit::Str(fields)) => {
+                        let fields: Vec<&str> = fields
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|f| !f.is_empty())
+                            .collect();
+                        body.insert("fields".into(), serde_json::json!(fields));
+                        dsl.push(serde_json::json!({ "multi_match": body }));
                     }
                     _ => {
                         return Err(verification_error(
@@ -168,21 +235,29 @@ pub fn take_full_text(q: &mut Query) -> Result<Vec<serde_json::Value>, EsError> 
                             format!("[{}] needs a field and a constant query", p.text),
                         ));
                     }
-                },
-                _ => return Err(EsError::unsupported("MATCH options")),
-            },
-            ExprKind::Call(name, args) if name == "qstr" => match args.as_slice() {
-                [v] => match value(v) {
-                    Some(v) => dsl.push(serde_json::json!({"query_string": {"query": v}})),
+                }
+            }
+            ExprKind::Call(name, _) if name == "match" => {
+                return Err(EsError::unsupported("MATCH options"));
+            }
+            ExprKind::Call(name, args) if name == "qstr" && (1..=2).contains(&args.len()) => {
+                match value(&args[0]) {
+                    Some(v) => {
+                        let mut body = options(args.get(1))?;
+                        body.insert("query".into(), v);
+                        dsl.push(serde_json::json!({ "query_string": body }));
+                    }
                     None => {
                         return Err(verification_error(
                             p.pos,
                             format!("[{}] needs a constant query", p.text),
                         ));
                     }
-                },
-                _ => return Err(EsError::unsupported("QSTR options")),
-            },
+                }
+            }
+            ExprKind::Call(name, _) if name == "qstr" => {
+                return Err(EsError::unsupported("QSTR options"));
+            }
             _ => rest.push(p),
         }
     }
@@ -288,8 +363,22 @@ impl Planner {
             version: version.to_string(),
             agg_filter: None,
             lookups: Vec::new(),
+            policies: Vec::new(),
             joined: false,
+            tz: "UTC".to_string(),
         }
+    }
+
+    /// The resolved policies of the query's ENRICH commands.
+    pub fn with_policies(mut self, policies: Vec<EnrichPolicy>) -> Planner {
+        self.policies = policies;
+        self
+    }
+
+    /// Date parts, roundings and formats in time zone `tz` (a ClickHouse time zone name).
+    pub fn with_time_zone(mut self, tz: &str) -> Planner {
+        self.tz = tz.to_string();
+        self
     }
 
     /// The resolved indices of the query's LOOKUP JOINs.
@@ -568,6 +657,7 @@ impl Planner {
                 Ok(rel)
             }
             Command::LookupJoin { index, on } => self.lookup_join(rel, index, on),
+            Command::Enrich { policy, on, with } => self.enrich(rel, policy, on.as_ref(), with),
             Command::MvExpand(field) => {
                 let Some(i) = rel.cols.iter().position(|c| c.name == field.name) else {
                     return Err(unknown_column(field, &rel.cols));
@@ -876,6 +966,146 @@ impl Planner {
             ..Default::default()
         };
         // Materialise the join before later commands refer to its columns.
+        Ok(self.wrap(joined))
+    }
+
+    /// ENRICH (commands/enrich.md): a LEFT JOIN with the policy's source documents on its match
+    /// field, grouped by that field so that every row gets one match; the values of several
+    /// documents with the same key are merged into multi-values, as Elasticsearch's enrich lookup
+    /// does. The enrich fields (all, or those of WITH, renamed) are added at the end, replacing
+    /// columns of the same name; rows without a match read null.
+    fn enrich(
+        &mut self,
+        rel: Rel,
+        policy: &Named,
+        on: Option<&Named>,
+        with: &[(Named, Named)],
+    ) -> Result<Rel, EsError> {
+        let Some(p) = self.policies.iter().find(|p| p.name == policy.name) else {
+            return Err(verification_error(
+                policy.pos,
+                format!("cannot find enrich policy [{}]", policy.name),
+            ));
+        };
+        let key_name = on.map_or(p.match_field.clone(), |n| n.name.clone());
+        let key_pos = on.map_or(policy.pos, |n| n.pos);
+        let src_cols = index_columns(&p.source.meta);
+        let pick: Vec<(String, String, Pos)> = if with.is_empty() {
+            p.enrich_fields
+                .iter()
+                .map(|f| (f.clone(), f.clone(), policy.pos))
+                .collect()
+        } else {
+            with.iter()
+                .map(|(new, field)| (new.name.clone(), field.name.clone(), field.pos))
+                .collect()
+        };
+        let (from, rows) = index_from(&p.source.meta);
+        let filter = p.source.filter.clone();
+        let match_field = p.match_field.clone();
+        let enrich_fields = p.enrich_fields.clone();
+        let left = self.wrap(rel);
+        let Some(l) = left.cols.iter().find(|c| c.name == key_name) else {
+            return Err(unknown_column(
+                &Named {
+                    name: key_name,
+                    pos: key_pos,
+                },
+                &left.cols,
+            ));
+        };
+        let Some((_, r)) = src_cols.iter().find(|(n, _)| *n == match_field) else {
+            return Err(verification_error(
+                policy.pos,
+                format!(
+                    "enrich policy [{}] has no match field [{match_field}] in its source",
+                    policy.name
+                ),
+            ));
+        };
+        let compatible = l.e.ty == r.ty
+            || (l.e.ty.is_string() && r.ty.is_string())
+            || (l.e.ty.is_numeric() && r.ty.is_numeric())
+            || l.e.ty == Ty::Null;
+        if !compatible {
+            return Err(verification_error(
+                key_pos,
+                format!(
+                    "Unsupported type [{}] for enrich matching field [{}]; only [{}] allowed for type [match]",
+                    esql_type_name(l.e.ty).to_ascii_uppercase(),
+                    l.name,
+                    esql_type_name(r.ty).to_ascii_uppercase()
+                ),
+            ));
+        }
+        let left_key = single(&l.e);
+        let key_alias = self.alias();
+        let mut items = vec![single(r).alias(key_alias.clone())];
+        let mut added = Vec::new();
+        for (new, field, pos) in pick {
+            if !enrich_fields.contains(&field) {
+                return Err(verification_error(
+                    pos,
+                    format!(
+                        "Enrich field [{field}] not found in enrich policy [{}]",
+                        policy.name
+                    ),
+                ));
+            }
+            let Some((_, t)) = src_cols.iter().find(|(n, _)| *n == field) else {
+                return Err(verification_error(
+                    pos,
+                    format!("Enrich field [{field}] is not mapped in the policy's source"),
+                ));
+            };
+            let values = if t.multi {
+                Expr::func(
+                    "arrayFlatten",
+                    vec![Expr::func("groupArray", vec![t.sql.clone()])],
+                )
+            } else {
+                Expr::func("groupArray", vec![t.sql.clone()])
+            };
+            let a = self.alias();
+            items.push(values.alias(a.clone()));
+            added.push(Col {
+                name: new,
+                e: TExpr {
+                    sql: sql::col(a),
+                    ty: t.ty,
+                    multi: t.ty != Ty::Unsupported,
+                    agg: false,
+                },
+            });
+        }
+        let right = Select {
+            items,
+            from: Some(from),
+            rows,
+            where_: Some(sql::and_all([filter, single(r).is_not_null()])),
+            group_by: vec![sql::col(key_alias.clone())],
+            ..Default::default()
+        };
+        self.joined = true;
+        let Some(left_from) = left.from else {
+            unreachable!("wrap always has a FROM")
+        };
+        let mut cols: Vec<Col> = left
+            .cols
+            .into_iter()
+            .filter(|c| !added.iter().any(|a| a.name == c.name))
+            .collect();
+        cols.extend(added);
+        let joined = Rel {
+            from: Some(FromClause::LeftJoin {
+                left: Box::new(left_from.alias("..l")),
+                right: Box::new(FromClause::from(right).alias("..r")),
+                on: left_key.eq(sql::col(key_alias)),
+            }),
+            cols,
+            order: left.order,
+            ..Default::default()
+        };
         Ok(self.wrap(joined))
     }
 
