@@ -210,6 +210,18 @@ pub struct Overrides {
         global = true
     )]
     pub indexing_pressure_memory_limit: Option<String>,
+    /// Data streams whose failure store is enabled unless their options say otherwise: comma-separated
+    /// name patterns (Elasticsearch's cluster setting `data_streams.failure_store.enabled`).
+    #[arg(
+        long,
+        env = "ELASTICHOUSE_DATA_STREAMS_FAILURE_STORE_ENABLED",
+        global = true
+    )]
+    pub data_streams_failure_store_enabled: Option<String>,
+    /// MaxMind-format database (`.mmdb`, GeoLite2/GeoIP2 City or Country) the `geoip` ingest
+    /// processor reads.
+    #[arg(long, env = "ELASTICHOUSE_GEOIP_DATABASE", global = true)]
+    pub geoip_database: Option<PathBuf>,
 }
 
 /// The configuration file. Unknown keys are errors.
@@ -240,6 +252,8 @@ pub struct FileConfig {
     pub security: Option<crate::security::SecurityConfig>,
     pub search_queue_size: Option<usize>,
     pub indexing_pressure_memory_limit: Option<String>,
+    pub data_streams_failure_store_enabled: Option<Vec<String>>,
+    pub geoip_database: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -277,6 +291,10 @@ pub struct Config {
     pub search_queue_size: usize,
     /// Bytes of write requests in flight before 429.
     pub indexing_pressure_memory_limit: u64,
+    /// Name patterns of the data streams whose failure store is on by default.
+    pub data_streams_failure_store_enabled: Vec<String>,
+    /// The MaxMind database of the `geoip` processor.
+    pub geoip_database: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -431,7 +449,27 @@ impl Config {
             })?,
             None => 512 * 1024 * 1024,
         };
+        let data_streams_failure_store_enabled = match o.data_streams_failure_store_enabled {
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect(),
+            None => f.data_streams_failure_store_enabled.unwrap_or_default(),
+        };
+        let geoip_database = o.geoip_database.or(f.geoip_database);
+        if let Some(p) = &geoip_database
+            && !p.is_file()
+        {
+            return Err(format!(
+                "geoip_database: {} is not a file (a MaxMind .mmdb database)",
+                p.display()
+            ));
+        }
         Ok(Config {
+            data_streams_failure_store_enabled,
+            geoip_database,
             search_queue_size,
             indexing_pressure_memory_limit,
             listen,
