@@ -218,10 +218,6 @@ pub struct Overrides {
         global = true
     )]
     pub data_streams_failure_store_enabled: Option<String>,
-    /// MaxMind-format database (`.mmdb`, GeoLite2/GeoIP2 City or Country) the `geoip` ingest
-    /// processor reads.
-    #[arg(long, env = "ELASTICHOUSE_GEOIP_DATABASE", global = true)]
-    pub geoip_database: Option<PathBuf>,
 }
 
 /// The configuration file. Unknown keys are errors.
@@ -253,7 +249,6 @@ pub struct FileConfig {
     pub search_queue_size: Option<usize>,
     pub indexing_pressure_memory_limit: Option<String>,
     pub data_streams_failure_store_enabled: Option<Vec<String>>,
-    pub geoip_database: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -293,8 +288,6 @@ pub struct Config {
     pub indexing_pressure_memory_limit: u64,
     /// Name patterns of the data streams whose failure store is on by default.
     pub data_streams_failure_store_enabled: Vec<String>,
-    /// The MaxMind database of the `geoip` processor.
-    pub geoip_database: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -458,18 +451,8 @@ impl Config {
                 .collect(),
             None => f.data_streams_failure_store_enabled.unwrap_or_default(),
         };
-        let geoip_database = o.geoip_database.or(f.geoip_database);
-        if let Some(p) = &geoip_database
-            && !p.is_file()
-        {
-            return Err(format!(
-                "geoip_database: {} is not a file (a MaxMind .mmdb database)",
-                p.display()
-            ));
-        }
         Ok(Config {
             data_streams_failure_store_enabled,
-            geoip_database,
             search_queue_size,
             indexing_pressure_memory_limit,
             listen,

@@ -18,6 +18,7 @@ pub mod fields;
 pub mod logs;
 pub mod parse;
 pub mod script;
+pub mod useragent;
 
 pub use config::Config;
 pub use doc::IngestDoc;
@@ -505,6 +506,9 @@ fn build(kind: &'static str, c: &mut Config, depth: usize) -> EsResult<Box<dyn P
         return Ok(p);
     }
     if let Some(p) = logs::build(kind, c)? {
+        return Ok(p);
+    }
+    if let Some(p) = useragent::build(kind, c)? {
         return Ok(p);
     }
     if let Some(p) = anon::build(kind, c)? {
