@@ -72,6 +72,9 @@ pub struct View {
     pub aliases: BTreeMap<String, Vec<Arc<IndexMeta>>>,
     /// Data stream name → its backing indices, oldest generation first.
     pub data_streams: BTreeMap<String, Vec<Arc<IndexMeta>>>,
+    /// Data stream name → the indices of its failure store (`.fs-…`), oldest generation first
+    /// (src/es_api/failure_store.rs).
+    pub failure_stores: BTreeMap<String, Vec<Arc<IndexMeta>>>,
     /// Whether the metadata table exists (saves querying a table that is not there).
     pub has_metadata_table: bool,
 }
@@ -80,24 +83,31 @@ impl View {
     fn new(indices: HashMap<String, Arc<IndexMeta>>) -> View {
         let mut aliases: BTreeMap<String, Vec<Arc<IndexMeta>>> = BTreeMap::new();
         let mut data_streams: BTreeMap<String, Vec<Arc<IndexMeta>>> = BTreeMap::new();
+        let mut failure_stores: BTreeMap<String, Vec<Arc<IndexMeta>>> = BTreeMap::new();
         for m in indices.values() {
             for a in m.aliases.keys() {
                 aliases.entry(a.clone()).or_default().push(m.clone());
             }
             if let Some(ds) = &m.data_stream {
-                data_streams.entry(ds.clone()).or_default().push(m.clone());
+                let by_stream = if m.is_failure_index() {
+                    &mut failure_stores
+                } else {
+                    &mut data_streams
+                };
+                by_stream.entry(ds.clone()).or_default().push(m.clone());
             }
         }
         for v in aliases.values_mut() {
             v.sort_by(|a, b| a.name.cmp(&b.name));
         }
-        for v in data_streams.values_mut() {
+        for v in data_streams.values_mut().chain(failure_stores.values_mut()) {
             v.sort_by_key(|m| (backing_generation(&m.name), m.name.clone()));
         }
         View {
             indices,
             aliases,
             data_streams,
+            failure_stores,
             has_metadata_table: false,
         }
     }
@@ -172,7 +182,10 @@ pub fn backing_generation(index: &str) -> u64 {
 /// or `.ds-<stream>-<generation>` (7.x). Stateless, from the name alone, so the router can send a
 /// backing index where its data stream goes.
 pub fn data_stream_of_backing(index: &str) -> Option<&str> {
-    let rest = index.strip_prefix(".ds-")?;
+    // Failure-store indices (`.fs-…`) are named like backing indices.
+    let rest = index
+        .strip_prefix(".ds-")
+        .or_else(|| index.strip_prefix(".fs-"))?;
     let (head, generation) = rest.rsplit_once('-')?;
     if generation.len() != 6 || !generation.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -288,6 +301,12 @@ pub struct IndexMeta {
 }
 
 impl IndexMeta {
+    /// An index of a data stream's failure store: its settings carry `index.failure_store.version`
+    /// (DataStreamFailureStoreDefinition), and it is not one of the stream's backing indices.
+    pub fn is_failure_index(&self) -> bool {
+        self.data_stream.is_some() && self.settings.pointer("/failure_store/version").is_some()
+    }
+
     pub fn table(&self) -> Ident {
         Ident::new(&self.name)
     }
@@ -1007,6 +1026,43 @@ impl Catalog {
                 continue;
             }
             let part = if *part == "_all" { "*" } else { part };
+            // Component selectors (IndexNameExpressionResolver#splitSelectorExpression): `::data`
+            // is the name itself, `::failures` a data stream's failure store.
+            let (part, failures) = match part.rsplit_once("::") {
+                None => (part, false),
+                Some((p, "data")) => (p, false),
+                Some((p, "failures")) => (p, true),
+                Some((_, other)) => {
+                    return Err(EsError::invalid_index_name(
+                        part,
+                        &format!(
+                            "invalid usage of :: separator, [{other}] is not a recognized selector"
+                        ),
+                    ));
+                }
+            };
+            if failures {
+                crate::security::check_index(part)?;
+                if !part.contains('*') && !view.data_streams.contains_key(part) {
+                    view = self.view_knowing(part).await?;
+                }
+                let mut found = false;
+                for n in view.data_streams.keys() {
+                    if (n == part || (part.contains('*') && glob_match(part, n)))
+                        && crate::security::visible(n)
+                    {
+                        found = true;
+                        let key = format!("{n}::failures");
+                        if !names.contains(&key) {
+                            names.push(key);
+                        }
+                    }
+                }
+                if !found && !part.contains('*') && !opts.ignore_unavailable {
+                    return Err(EsError::index_not_found(&format!("{part}::failures")));
+                }
+                continue;
+            }
             if part.contains('*') {
                 let dot_ok = part.starts_with('.');
                 for n in view.names() {
@@ -1042,7 +1098,11 @@ impl Catalog {
         let mut out: Vec<Arc<IndexMeta>> = Vec::new();
         let mut filters: Vec<Option<Vec<Value>>> = Vec::new();
         for n in &names {
-            for m in view.expand(n).unwrap_or_default() {
+            let members = match n.strip_suffix("::failures") {
+                Some(ds) => view.failure_stores.get(ds).cloned(),
+                None => view.expand(n),
+            };
+            for m in members.unwrap_or_default() {
                 let via = if *n == m.name {
                     None
                 } else {

@@ -210,6 +210,14 @@ pub struct Overrides {
         global = true
     )]
     pub indexing_pressure_memory_limit: Option<String>,
+    /// Data streams whose failure store is enabled unless their options say otherwise: comma-separated
+    /// name patterns (Elasticsearch's cluster setting `data_streams.failure_store.enabled`).
+    #[arg(
+        long,
+        env = "ELASTICHOUSE_DATA_STREAMS_FAILURE_STORE_ENABLED",
+        global = true
+    )]
+    pub data_streams_failure_store_enabled: Option<String>,
 }
 
 /// The configuration file. Unknown keys are errors.
@@ -240,6 +248,7 @@ pub struct FileConfig {
     pub security: Option<crate::security::SecurityConfig>,
     pub search_queue_size: Option<usize>,
     pub indexing_pressure_memory_limit: Option<String>,
+    pub data_streams_failure_store_enabled: Option<Vec<String>>,
 }
 
 /// The resolved configuration.
@@ -277,6 +286,8 @@ pub struct Config {
     pub search_queue_size: usize,
     /// Bytes of write requests in flight before 429.
     pub indexing_pressure_memory_limit: u64,
+    /// Name patterns of the data streams whose failure store is on by default.
+    pub data_streams_failure_store_enabled: Vec<String>,
 }
 
 impl Default for Config {
@@ -431,7 +442,17 @@ impl Config {
             })?,
             None => 512 * 1024 * 1024,
         };
+        let data_streams_failure_store_enabled = match o.data_streams_failure_store_enabled {
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect(),
+            None => f.data_streams_failure_store_enabled.unwrap_or_default(),
+        };
         Ok(Config {
+            data_streams_failure_store_enabled,
             search_queue_size,
             indexing_pressure_memory_limit,
             listen,

@@ -786,6 +786,78 @@ async fn anonymisation_guide_pipeline() {
     );
     assert_eq!(src["@timestamp"], "2026-12-07T10:15:32.000Z", "{src}");
     assert!(src["source"]["ip_hash"].is_string(), "{src}");
+    assert_eq!(src["user_agent"]["name"], "Firefox", "{src}");
+    assert_eq!(src["user_agent"]["version"], "133.0", "{src}");
+    assert_eq!(src["user_agent"]["os"]["name"], "Linux", "{src}");
+}
+
+/// The user_agent processor's documented example (user-agent-processor.html: Chrome 51 on Mac OS X
+/// 10.10.5, device Mac, fields in `user_agent`), `properties`, `target_field`,
+/// `extract_device_type`, `ignore_missing`, an unknown agent ("Other"), and its errors
+/// (UserAgentProcessor).
+#[tokio::test]
+async fn user_agent_processor() {
+    let agent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/51.0.2704.103 Safari/537.36";
+    let out = simulate(
+        json!([{"user_agent": {"field": "agent"}}]),
+        json!({"agent": agent}),
+    )
+    .await;
+    assert_eq!(
+        out,
+        json!({"agent": agent, "user_agent": {
+            "name": "Chrome",
+            "original": agent,
+            "version": "51.0.2704.103",
+            "os": {"name": "Mac OS X", "version": "10.10.5", "full": "Mac OS X 10.10.5"},
+            "device": {"name": "Mac"}
+        }})
+    );
+    let out = simulate(
+        json!([{"user_agent": {"field": "agent", "target_field": "ua", "properties": ["name", "device"], "extract_device_type": true}}]),
+        json!({"agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"}),
+    )
+    .await;
+    assert_eq!(
+        out["ua"],
+        json!({"name": "Mobile Safari", "device": {"name": "iPhone", "type": "Phone"}}),
+        "{out}"
+    );
+    let out = simulate(
+        json!([{"user_agent": {"field": "agent", "properties": ["name", "device", "os"], "extract_device_type": true}}]),
+        json!({"agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"}),
+    )
+    .await;
+    assert_eq!(out["user_agent"]["name"], "Googlebot", "{out}");
+    assert_eq!(out["user_agent"]["device"]["name"], "Spider", "{out}");
+    assert_eq!(out["user_agent"]["device"]["type"], "Robot", "{out}");
+    let out = simulate(
+        json!([{"user_agent": {"field": "agent"}}]),
+        json!({"agent": "not a browser"}),
+    )
+    .await;
+    assert_eq!(out["user_agent"]["name"], "Other", "{out}");
+    assert_eq!(out["user_agent"]["device"]["name"], "Other", "{out}");
+    assert!(out["user_agent"].get("version").is_none(), "{out}");
+    let out = simulate(
+        json!([{"user_agent": {"field": "agent", "ignore_missing": true}}]),
+        json!({"other": 1}),
+    )
+    .await;
+    assert_eq!(out, json!({"other": 1}));
+    let e = simulate_error(json!([{"user_agent": {"field": "agent"}}]), json!({"other": 1})).await;
+    assert_eq!(e["type"], "illegal_argument_exception", "{e}");
+    let r = json_req(
+        "PUT",
+        "/_ingest/pipeline/ua-bad",
+        &json!({"processors": [{"user_agent": {"field": "a", "properties": ["bogus"]}}]}),
+    )
+    .await;
+    let e = assert_es_error(&r, 400, "parse_exception");
+    assert_eq!(
+        e["reason"],
+        "[properties] illegal property value [bogus]. valid values are [NAME, OS, DEVICE, ORIGINAL, VERSION]"
+    );
 }
 
 /// More processors from the reference: foreach over an array with `_ingest._value`, sort, bytes,

@@ -39,7 +39,10 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
     let mut is_alias: std::collections::HashMap<String, bool> = Default::default();
     // Ingest pipelines: compiled once per request (src/es_api/ingest.rs).
     let mut ingest = super::ingest::Ingest::load(&s).await?;
+    // Failure stores of data streams (src/es_api/failure_store.rs).
+    let mut failures = super::failure_store::Redirect::default();
     for chunk in parsed.actions.chunks(batch) {
+        failures.begin_batch();
         let mut ops = Vec::with_capacity(chunk.len());
         // Items refused before writing (`require_alias` on a name that is not an alias).
         let mut refused: Vec<Option<write::WriteResult>> = vec![None; chunk.len()];
@@ -104,6 +107,10 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
                     continue;
                 }
                 Err(e) => {
+                    let origin = ingest.take_failure();
+                    failures
+                        .ingest_failed(&s, pos, &a.index, &op, &e, origin)
+                        .await?;
                     refused[pos] = Some(write::WriteResult {
                         index: a.index.clone(),
                         id: a.id.clone().unwrap_or_default(),
@@ -112,6 +119,7 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
                     continue;
                 }
             };
+            failures.writing(&s, pos, &index, &op).await?;
             ops.push((index, op));
         }
         let t = Instant::now();
@@ -175,12 +183,31 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
                     emit(&mut items, &mut errors, &prior_kinds, rs, refresh);
                 }
                 let mut applied = write::apply_many(&s, ops).await.into_iter();
-                for ((r, op), drop) in refused.into_iter().zip(&kinds).zip(dropped) {
-                    let r = r
-                        .or_else(|| applied.next())
-                        .expect("every item has a result");
+                let mut results: Vec<write::WriteResult> = refused
+                    .into_iter()
+                    .map(|r| {
+                        r.or_else(|| applied.next())
+                            .expect("every item has a result")
+                    })
+                    .collect();
+                let fs_status = if failures.is_idle() {
+                    vec![None; results.len()]
+                } else {
+                    failures.settle(&s, &mut results).await
+                };
+                for (((r, op), drop), st) in
+                    results.into_iter().zip(&kinds).zip(dropped).zip(fs_status)
+                {
                     if drop {
                         emit_dropped(&mut items, *op, &r);
+                    } else if let Some(st) = st {
+                        if let Err(e) = &r.outcome {
+                            errors.add(&e.kind);
+                        }
+                        if items.len() > 1 {
+                            items.push(b',');
+                        }
+                        super::failure_store::write_item(&mut items, &r, *op, refresh, st);
                     } else {
                         emit(
                             &mut items,

@@ -40,6 +40,8 @@ pub async fn create(state: &AppState, name: &str, plan: Composed) -> EsResult<Ar
     if let WriteTarget::DataStream(m) = state.catalog.write_target(name).await? {
         return Ok(m);
     }
+    // The stream's options come from its template when it is created (failure_store.rs).
+    super::failure_store::record_options(state, name, plan.data_stream_options.as_ref()).await?;
     let backing = backing_index_name(name, 1);
     let meta = state
         .catalog
@@ -140,11 +142,22 @@ async fn info(s: &AppState, name: &str, backing: &[Arc<IndexMeta>]) -> EsResult<
             })
         })
         .collect();
-    let generation = backing
-        .iter()
-        .map(|m| crate::catalog::backing_generation(&m.name))
-        .max()
-        .unwrap_or(1);
+    let view = s.catalog.view().await?;
+    let generation = super::failure_store::generation(&view, name).max(1);
+    let failure_indices: Vec<Value> = view
+        .failure_stores
+        .get(name)
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            json!({
+                "index_name": m.name,
+                "index_uuid": m.uuid,
+                "prefer_ilm": true,
+                "managed_by": "Unmanaged",
+            })
+        })
+        .collect();
     let mut v = json!({
         "name": name,
         "timestamp_field": {"name": "@timestamp"},
@@ -158,6 +171,13 @@ async fn info(s: &AppState, name: &str, backing: &[Arc<IndexMeta>]) -> EsResult<
         "allow_custom_routing": false,
         "replicated": false,
         "rollover_on_write": false,
+        // GetDataStreamAction.Response.DataStreamInfo: the failure store's first index is created
+        // by the first failure (rollover on write).
+        "failure_store": {
+            "enabled": super::failure_store::enabled(s, name).await?,
+            "rollover_on_write": failure_indices.is_empty(),
+            "indices": failure_indices,
+        },
     });
     if let Some((t, _)) = template {
         v["template"] = json!(t);
@@ -181,12 +201,21 @@ pub async fn get(State(s): State<AppState>, Path(name): Path<String>) -> ApiResu
     get_impl(&s, Some(&name)).await
 }
 
-/// `DELETE /_data_stream/{name}`: drops the backing indices.
+/// `DELETE /_data_stream/{name}`: drops the backing indices, the failure store and the options.
 pub async fn delete(State(s): State<AppState>, Path(name): Path<String>) -> ApiResult {
     for (ds, backing) in select(&s, Some(&name)).await? {
-        for m in backing {
+        let failures = s
+            .catalog
+            .view()
+            .await?
+            .failure_stores
+            .get(&ds)
+            .cloned()
+            .unwrap_or_default();
+        for m in backing.into_iter().chain(failures) {
             s.catalog.delete(&m.name).await?;
         }
+        super::failure_store::record_options(&s, &ds, None).await?;
         tracing::info!(data_stream = %ds, "data stream deleted");
     }
     Ok(ok(json!({"acknowledged": true})).into_response())
@@ -210,6 +239,34 @@ pub async fn rollover(
     if super::flag(&p, "dry_run")? {
         return Err(EsError::unsupported("rollover dry_run"));
     }
+    // `<stream>::failures`: rolls over the failure store (a new failure index becomes its write index).
+    if let Some(ds) = name.strip_suffix("::failures") {
+        if !s.catalog.view().await?.data_streams.contains_key(ds) {
+            return Err(EsError::index_not_found(&name));
+        }
+        let lock = s.catalog.write_lock(&format!("\u{0}data_stream {ds}"));
+        let _g = lock.lock().await;
+        let old = s
+            .catalog
+            .view()
+            .await?
+            .failure_stores
+            .get(ds)
+            .and_then(|f| f.last())
+            .map(|m| m.name.clone());
+        let new = super::failure_store::rollover(&s, ds, None).await?;
+        return Ok(ok(json!({
+            "acknowledged": true,
+            "shards_acknowledged": true,
+            "old_index": old,
+            "new_index": new.name,
+            "rolled_over": true,
+            "dry_run": false,
+            "lazy": false,
+            "conditions": {},
+        }))
+        .into_response());
+    }
     let old = match s.catalog.write_target(&name).await? {
         WriteTarget::DataStream(m) => m,
         WriteTarget::Alias(_) => return Err(EsError::unsupported("rollover of aliases")),
@@ -222,7 +279,7 @@ pub async fn rollover(
     };
     let lock = s.catalog.write_lock(&format!("\u{0}data_stream {name}"));
     let _g = lock.lock().await;
-    let generation = crate::catalog::backing_generation(&old.name) + 1;
+    let generation = super::failure_store::generation(&*s.catalog.view().await?, &name).max(1) + 1;
     let plan = templates::compose(&s, &name, None).await?;
     let new = backing_index_name(&name, generation);
     s.catalog

@@ -333,23 +333,41 @@ async fn one(s: &AppState, index: &str, mut op: WriteOp, p: &Params) -> ApiResul
     }
     // Ingest pipelines (request `pipeline`, index.default_pipeline / final_pipeline).
     let mut ingest = super::ingest::Ingest::load(s).await?;
-    let index = match ingest
+    // A failed document may go to its data stream's failure store (failure_store.rs).
+    let mut failures = super::failure_store::Redirect::default();
+    let mut results = match ingest
         .prepare_op(s, index, &mut op, p.get("pipeline").map(String::as_str))
-        .await?
+        .await
     {
-        super::ingest::OpOutcome::Write(i) => i,
-        super::ingest::OpOutcome::Dropped => {
+        Ok(super::ingest::OpOutcome::Write(i)) => {
+            failures.writing(s, 0, &i, &op).await?;
+            write::apply(s, &i, vec![op]).await?
+        }
+        Ok(super::ingest::OpOutcome::Dropped) => {
             let body = super::ingest::dropped_body(index, op.id.as_deref());
             return Ok(EsJson(StatusCode::OK, body).into_response());
         }
+        Err(e) => {
+            let origin = ingest.take_failure();
+            failures.ingest_failed(s, 0, index, &op, &e, origin).await?;
+            vec![write::WriteResult {
+                index: index.to_string(),
+                id: op.id.clone().unwrap_or_default(),
+                outcome: Err(e),
+            }]
+        }
     };
-    let index = index.as_str();
-    let mut results = write::apply(s, index, vec![op]).await?;
+    let used = !failures.is_idle()
+        && failures.settle(s, &mut results).await[0] == Some(super::failure_store::Status::Used);
     let r = results.pop().expect("one result");
     match &r.outcome {
         Ok(_) => {
             let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::OK);
-            Ok(EsJson(status, r.body(forced_refresh(p))).into_response())
+            let mut body = r.body(forced_refresh(p));
+            if used {
+                body["failure_store"] = serde_json::json!("used");
+            }
+            Ok(EsJson(status, body).into_response())
         }
         Err(e) => Err(e.clone()),
     }

@@ -330,6 +330,8 @@ pub struct Ingest {
     reg: Arc<Registry>,
     bad: Arc<HashMap<String, EsError>>,
     per_index: HashMap<String, (Option<String>, Option<String>)>,
+    /// Where the last failed document's pipeline failed (for the failure store).
+    failure: Option<pipeline::FailureOrigin>,
 }
 
 /// What the write path does with a document after its pipelines ran.
@@ -353,6 +355,7 @@ impl Ingest {
             reg,
             bad,
             per_index: HashMap::new(),
+            failure: None,
         })
     }
 
@@ -382,6 +385,19 @@ impl Ingest {
         })
     }
 
+    /// Where the pipeline of the last document [`Ingest::prepare`] failed on failed, if a
+    /// processor did (the failure store's `error.pipeline_trace`, `processor_type`, …).
+    pub fn take_failure(&mut self) -> Option<pipeline::FailureOrigin> {
+        self.failure.take()
+    }
+
+    fn run(&mut self, p: &str, doc: IngestDoc) -> EsResult<Outcome> {
+        pipeline::execute_traced(&self.reg, Some(p), None, doc).map_err(|(e, origin)| {
+            self.failure = origin;
+            e
+        })
+    }
+
     /// Runs the request's pipeline (or the index's default pipeline) and the final pipeline on
     /// one document (IngestService#executePipelines). `pipeline` is the request's `pipeline`
     /// parameter (`_none` disables the default pipeline).
@@ -393,6 +409,7 @@ impl Ingest {
         pipeline: Option<&str>,
         source: &[u8],
     ) -> EsResult<Prepared> {
+        self.failure = None;
         let (default, final_) = self.of_index(s, index).await?;
         let first = match pipeline {
             Some(p) => Some(p.to_string()),
@@ -415,7 +432,7 @@ impl Ingest {
         };
         let mut doc = IngestDoc::new(index, id, None, src);
         if let Some(p) = &first {
-            match pipeline::execute(&self.reg, Some(p), None, doc)? {
+            match self.run(p, doc)? {
                 Outcome::Drop => return Ok(Prepared::Dropped),
                 Outcome::Index(d) => doc = d,
             }
@@ -433,7 +450,7 @@ impl Ingest {
         };
         if let Some(p) = &final_ {
             self.check(p)?;
-            match pipeline::execute(&self.reg, Some(p), None, doc)? {
+            match self.run(p, doc)? {
                 Outcome::Drop => return Ok(Prepared::Dropped),
                 Outcome::Index(d) => doc = d,
             }

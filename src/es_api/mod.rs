@@ -12,6 +12,7 @@ pub mod docs;
 pub mod enrich;
 pub mod esql;
 pub mod essql;
+pub mod failure_store;
 pub mod field_caps;
 pub mod indices;
 pub mod info;
@@ -263,6 +264,12 @@ pub fn router(state: AppState) -> Router {
             get(data_streams::get)
                 .put(data_streams::put)
                 .delete(data_streams::delete),
+        )
+        .route(
+            "/_data_stream/{name}/_options",
+            get(failure_store::get_options)
+                .put(failure_store::put_options)
+                .delete(failure_store::delete_options),
         )
         .route("/_resolve/index/{name}", get(resolve::resolve_index))
         .route("/{index}/_rollover", post(data_streams::rollover))

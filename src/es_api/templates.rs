@@ -34,6 +34,9 @@ pub struct Composed {
     pub template: Option<String>,
     /// The template's `data_stream` object when it makes data streams.
     pub data_stream: Option<Value>,
+    /// `template.data_stream_options` composed over the component templates (the failure store,
+    /// src/es_api/failure_store.rs); `None` when no layer sets them (or the last resets them).
+    pub data_stream_options: Option<Value>,
     /// The template's `allow_auto_create` and index patterns (for the error when it forbids).
     pub allow_auto_create: Option<bool>,
     pub index_patterns: Vec<String>,
@@ -61,6 +64,7 @@ impl Default for Composed {
             aliases: BTreeMap::new(),
             template: None,
             data_stream: None,
+            data_stream_options: None,
             allow_auto_create: None,
             index_patterns: vec![],
         }
@@ -254,7 +258,16 @@ fn parse_template_body(t: &Value, what: &str) -> EsResult<Value> {
                 }
                 out.insert(k.clone(), Value::Object(aliases));
             }
-            "lifecycle" | "data_stream_options" => {
+            "data_stream_options" => {
+                // `null` resets what a component template set (kept as null, composed later).
+                let opts = if v.is_null() {
+                    Value::Null
+                } else {
+                    super::failure_store::parse_options(v, "template")?
+                };
+                out.insert(k.clone(), opts);
+            }
+            "lifecycle" => {
                 return Err(EsError::unsupported(format!("template [{k}]")));
             }
             other => {
@@ -286,6 +299,7 @@ pub async fn compose(
     let mut settings = json!({});
     let mut aliases: Map<String, Value> = Map::new();
     let mut data_stream = None;
+    let mut data_stream_options: Option<Value> = None;
     if let Some((tname, t)) = found {
         let mut layers: Vec<&Value> = Vec::new();
         for c in t["composed_of"].as_array().into_iter().flatten() {
@@ -301,6 +315,15 @@ pub async fn compose(
             }
             if let Some(st) = l.get("settings") {
                 merge_objects(&mut settings, st);
+            }
+            // Later layers override earlier ones; `null` resets (Template#dataStreamOptions).
+            match l.get("data_stream_options") {
+                Some(Value::Null) => data_stream_options = None,
+                Some(o) => match &mut data_stream_options {
+                    Some(cur) => merge_objects(cur, o),
+                    None => data_stream_options = Some(o.clone()),
+                },
+                None => {}
             }
             if let Some(a) = l.get("aliases").and_then(Value::as_object) {
                 // `{index}` in a template's alias name is the new index's name (Template docs).
@@ -362,6 +385,7 @@ pub async fn compose(
         settings,
         aliases: aliases.into_iter().collect(),
         template: found.map(|(n, _)| n.clone()),
+        data_stream_options: data_stream_options.filter(|_| data_stream.is_some()),
         data_stream,
         allow_auto_create: found.and_then(|(_, t)| t["allow_auto_create"].as_bool()),
         index_patterns: found
@@ -528,6 +552,39 @@ pub async fn put_index_template(
                 java_list(&missing)
             ),
         ));
+    }
+    // MetadataIndexTemplateService#validateDataStreamOptions.
+    if !t.get("data_stream").is_some_and(Value::is_object) {
+        let mut layers: Vec<&Value> = Vec::new();
+        for c in t
+            .get("composed_of")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(ct) = docs.get(&(
+                COMPONENT_TEMPLATE.to_string(),
+                c.as_str().unwrap_or_default().to_string(),
+            )) {
+                layers.push(&ct["template"]);
+            }
+        }
+        if let Some(tt) = t.get("template") {
+            layers.push(tt);
+        }
+        let mut opts = false;
+        for l in layers {
+            match l.get("data_stream_options") {
+                Some(Value::Null) => opts = false,
+                Some(_) => opts = true,
+                None => {}
+            }
+        }
+        if opts {
+            return Err(EsError::illegal_argument(format!(
+                "index template [{name}] specifies data stream options that can only be used in combination with a data stream"
+            )));
+        }
     }
     let prio = t.get("priority").and_then(Value::as_i64).unwrap_or(0);
     let mut clash: Vec<(String, Vec<String>)> = Vec::new();

@@ -192,65 +192,39 @@ impl Processor for Fingerprint {
 
 struct Redact {
     field: String,
-    patterns: Vec<grok::Pattern>,
+    patterns: Vec<super::parse::GrokRegex>,
     prefix: String,
     suffix: String,
     ignore_missing: bool,
 }
 
 impl Redact {
-    /// Replaces every match of every pattern's named captures by `prefix NAME suffix`.
-    ///
-    /// The grok crate reports captured text, not offsets; a capture is found at its first
-    /// occurrence at or after the match search position, which is where a leftmost match of a
-    /// whole-token pattern (`%{EMAILADDRESS:EMAIL}`) begins.
-    fn redact(&self, text: &str) -> String {
+    /// Replaces every match of every pattern's named captures by `prefix NAME suffix`, pattern
+    /// after pattern (RedactProcessor#matchRedact: the leftmost match wins where captures overlap).
+    fn redact(&self, text: &str) -> EsResult<String> {
         let mut s = text.to_string();
         for p in &self.patterns {
-            let mut out = String::with_capacity(s.len());
-            let mut pos = 0usize;
-            let mut guard = 0usize;
-            while pos <= s.len() && guard < 10_000 {
-                guard += 1;
-                let rest = &s[pos..];
-                let Some(m) = p.match_against(rest) else {
-                    break;
-                };
-                let mut caps: Vec<(usize, usize, String)> = Vec::new();
-                for (name, value) in m.iter() {
-                    if value.is_empty() {
-                        continue;
-                    }
-                    if let Some(at) = rest.find(value) {
-                        caps.push((at, at + value.len(), name.to_string()));
-                    }
-                }
-                caps.sort();
-                let Some(&(first, _, _)) = caps.first() else {
-                    break;
-                };
-                let _ = first;
-                let mut cursor = 0;
-                for (a, b, name) in caps {
-                    if a < cursor {
-                        continue;
-                    }
-                    out.push_str(&rest[cursor..a]);
-                    out.push_str(&self.prefix);
-                    out.push_str(&name);
-                    out.push_str(&self.suffix);
-                    cursor = b;
-                }
-                out.push_str(&rest[..0]);
-                pos += cursor;
-                if cursor == 0 {
-                    break;
-                }
+            let mut caps = super::parse::grok_find_all(p, &s)?;
+            if caps.is_empty() {
+                continue;
             }
-            out.push_str(&s[pos.min(s.len())..]);
+            caps.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
+            let mut out = String::with_capacity(s.len());
+            let mut cursor = 0;
+            for (r, name) in caps {
+                if r.start < cursor {
+                    continue;
+                }
+                out.push_str(&s[cursor..r.start]);
+                out.push_str(&self.prefix);
+                out.push_str(name);
+                out.push_str(&self.suffix);
+                cursor = r.end;
+            }
+            out.push_str(&s[cursor..]);
             s = out;
         }
-        s
+        Ok(s)
     }
 }
 
@@ -264,7 +238,7 @@ impl Processor for Redact {
         let Value::String(s) = &v else {
             return Err(super::doc::cast_error(&self.field, &v, "java.lang.String"));
         };
-        let out = self.redact(s);
+        let out = self.redact(s)?;
         doc.set(&self.field, Value::String(out))?;
         Ok(Flow::Continue)
     }

@@ -1,5 +1,5 @@
-//! Control processors: foreach, pipeline, drop, fail, script; and the answers of geoip and
-//! user_agent, which need data this daemon does not ship.
+//! Control processors: foreach, pipeline, drop, fail, script; and the answer of geoip, which needs
+//! a database this daemon does not ship.
 //! (modules/ingest-common: ForEachProcessor, PipelineProcessor, DropProcessor, FailProcessor,
 //! ScriptProcessor)
 
@@ -47,13 +47,6 @@ pub fn build(kind: &str, c: &mut Config, depth: usize) -> EsResult<Option<Box<dy
             return Err(c.err(
                 "database_file",
                 "the geoip processor needs a MaxMind GeoLite2/GeoIP2 database (.mmdb); elastichouse ships none and has no database configured".into(),
-            ));
-        }
-        "user_agent" => {
-            return Err(c.err(
-                "regex_file",
-                "the user_agent processor needs a uap-core regexes.yaml; elastichouse ships none"
-                    .into(),
             ));
         }
         _ => return Ok(None),

@@ -18,6 +18,7 @@ pub mod fields;
 pub mod logs;
 pub mod parse;
 pub mod script;
+pub mod useragent;
 
 pub use config::Config;
 pub use doc::IngestDoc;
@@ -48,6 +49,20 @@ pub struct Env<'a> {
     pub stack: parking_lot::Mutex<Vec<String>>,
     /// Collects each processor's result for `_simulate?verbose`.
     pub trace: Option<parking_lot::Mutex<Vec<Value>>>,
+    /// Where the failure that is propagating happened (innermost processor), for the failure
+    /// store; cleared when `ignore_failure` or an `on_failure` handles it.
+    pub origin: parking_lot::Mutex<Option<FailureOrigin>>,
+}
+
+/// Where a pipeline failure happened: what Elasticsearch's IngestProcessorException carries as
+/// headers (`pipeline_origin`, `processor_type`, `processor_tag`, CompoundProcessor) and
+/// FailureStoreDocumentConverter writes into a failure document's `error`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FailureOrigin {
+    /// The pipelines being run when the processor failed, outermost first.
+    pub pipeline_trace: Vec<String>,
+    pub processor_type: Option<String>,
+    pub processor_tag: Option<String>,
 }
 
 impl<'a> Env<'a> {
@@ -56,6 +71,7 @@ impl<'a> Env<'a> {
             pipelines,
             stack: parking_lot::Mutex::new(Vec::new()),
             trace: None,
+            origin: parking_lot::Mutex::new(None),
         }
     }
 }
@@ -178,6 +194,7 @@ impl Pipeline {
         let r = run_list(&self.processors, doc, env, None);
         let r = match r {
             Err(f) if !self.on_failure.is_empty() => {
+                env.origin.lock().take();
                 set_failure_meta(doc, &f);
                 let r = run_list(&self.on_failure, doc, env, None);
                 clear_failure_meta(doc);
@@ -253,7 +270,10 @@ fn run_one(p: &Compiled, doc: &mut IngestDoc, env: &Env) -> Result<Flow, Failure
                 trace(env, c, doc, "skipped", None);
                 return Ok(Flow::Continue);
             }
-            Err(e) => return Err(failure(c, doc, e)),
+            Err(e) => {
+                record_origin(env, c);
+                return Err(failure(c, doc, e));
+            }
         }
     }
     match p.inner.run(doc, env) {
@@ -272,21 +292,38 @@ fn run_one(p: &Compiled, doc: &mut IngestDoc, env: &Env) -> Result<Flow, Failure
             Ok(flow)
         }
         Err(e) if c.ignore_failure => {
+            env.origin.lock().take();
             trace(env, c, doc, "error_ignored", Some(&e));
             Ok(Flow::Continue)
         }
         Err(e) => {
             let f = failure(c, doc, e);
             if c.on_failure.is_empty() {
+                record_origin(env, c);
                 trace(env, c, doc, "error", Some(&f.error));
                 return Err(f);
             }
+            env.origin.lock().take();
             trace(env, c, doc, "error", Some(&f.error));
             set_failure_meta(doc, &f);
             let r = run_list(&c.on_failure, doc, env, None);
             clear_failure_meta(doc);
             r
         }
+    }
+}
+
+/// Notes the processor a failure leaves unhandled, unless a processor inside it (a `pipeline` or
+/// `foreach` processor's) already did: the innermost one is reported, as Elasticsearch adds the
+/// processor headers only once.
+fn record_origin(env: &Env, c: &Common) {
+    let mut o = env.origin.lock();
+    if o.is_none() {
+        *o = Some(FailureOrigin {
+            pipeline_trace: env.stack.lock().clone(),
+            processor_type: Some(c.kind.to_string()),
+            processor_tag: c.tag.clone(),
+        });
     }
 }
 
@@ -471,6 +508,9 @@ fn build(kind: &'static str, c: &mut Config, depth: usize) -> EsResult<Box<dyn P
     if let Some(p) = logs::build(kind, c)? {
         return Ok(p);
     }
+    if let Some(p) = useragent::build(kind, c)? {
+        return Ok(p);
+    }
     if let Some(p) = anon::build(kind, c)? {
         return Ok(p);
     }
@@ -525,17 +565,28 @@ pub fn execute(
     reg: &Registry,
     pipeline: Option<&str>,
     final_pipeline: Option<&str>,
-    mut doc: IngestDoc,
+    doc: IngestDoc,
 ) -> EsResult<Outcome> {
+    execute_traced(reg, pipeline, final_pipeline, doc).map_err(|(e, _)| e)
+}
+
+/// [`execute`], telling on a failure where it happened (for the failure store).
+pub fn execute_traced(
+    reg: &Registry,
+    pipeline: Option<&str>,
+    final_pipeline: Option<&str>,
+    mut doc: IngestDoc,
+) -> Result<Outcome, (EsError, Option<FailureOrigin>)> {
     let env = Env::new(reg);
     for id in [pipeline, final_pipeline].into_iter().flatten() {
         if id == "_none" {
             continue;
         }
-        let p = reg.get(id).ok_or_else(|| missing_pipeline(id))?;
-        match p.run(&mut doc, &env)? {
-            Flow::Drop => return Ok(Outcome::Drop),
-            Flow::Continue => {}
+        let p = reg.get(id).ok_or_else(|| (missing_pipeline(id), None))?;
+        match p.run(&mut doc, &env) {
+            Ok(Flow::Drop) => return Ok(Outcome::Drop),
+            Ok(Flow::Continue) => {}
+            Err(e) => return Err((e, env.origin.lock().take())),
         }
     }
     Ok(Outcome::Index(doc))

@@ -102,24 +102,15 @@ pub fn build(kind: &str, c: &mut Config) -> EsResult<Option<Box<dyn Processor>>>
                         .into(),
                 ));
             }
-            let mut g = grok_base();
-            for (k, v) in &defs {
-                let Some(v) = v.as_str() else {
-                    return Err(c.err("pattern_definitions", "values must be strings".into()));
-                };
-                g.add_pattern(k.clone(), v.to_string());
+            if defs.values().any(|v| !v.is_string()) {
+                return Err(c.err("pattern_definitions", "values must be strings".into()));
             }
-            let compiled = patterns
-                .iter()
-                .map(|p| {
-                    g.compile(p, true).map(|x| (p.clone(), x)).map_err(|e| {
-                        c.err(
-                            "patterns",
-                            format!("Invalid regex pattern found in: [{p}]. {e}"),
-                        )
-                    })
-                })
-                .collect::<EsResult<Vec<_>>>()?;
+            let compiled = grok_compile(&patterns, &defs)
+                .map_err(|e| c.err("patterns", e))?
+                .into_iter()
+                .zip(patterns.iter().cloned())
+                .map(|(g, p)| (p, g))
+                .collect();
             Box::new(Grok {
                 field,
                 patterns: compiled,
@@ -548,22 +539,170 @@ impl Processor for DissectProc {
 // grok
 // ---------------------------------------------------------------------------------------------
 
-/// The built-in patterns: the `grok` crate ships the legacy Logstash pattern set
-/// (logstash-patterns-core, Apache-2.0), which is the set Elasticsearch's grok processor uses with
-/// `ecs_compatibility: disabled` (its default in 8.x).
-fn grok_base() -> grok::Grok {
-    static BASE: OnceLock<grok::Grok> = OnceLock::new();
-    BASE.get_or_init(grok::Grok::with_default_patterns).clone()
-}
-
-/// Every built-in pattern, for `GET /_ingest/processor/grok`.
+/// Every built-in pattern, for `GET /_ingest/processor/grok`: the `grok` crate ships the legacy
+/// Logstash pattern set (logstash-patterns-core, Apache-2.0), which is the set Elasticsearch's grok
+/// processor uses with `ecs_compatibility: disabled` (its default in 8.x).
 pub fn grok_patterns() -> Vec<(&'static str, &'static str)> {
     grok::patterns().to_vec()
 }
 
+fn builtin_pattern(name: &str) -> Option<&'static str> {
+    static BY_NAME: OnceLock<std::collections::HashMap<&'static str, &'static str>> =
+        OnceLock::new();
+    BY_NAME
+        .get_or_init(|| grok::patterns().iter().copied().collect())
+        .get(name)
+        .copied()
+}
+
+/// Backtracking steps one grok match may take before it is abandoned: Elasticsearch interrupts a
+/// match after `ingest.grok.watchdog.max_execution_time` (1 s); elastichouse bounds the work
+/// instead of the time (fancy-regex's backtrack limit), so the outcome does not depend on the
+/// machine's load. A pathological pattern on a 37k-character line stops after this many steps
+/// (tens of milliseconds) instead of running for seconds.
+pub const GROK_BACKTRACK_LIMIT: usize = 100_000;
+
+/// The error of a match that hit [`GROK_BACKTRACK_LIMIT`]: the RuntimeException Elasticsearch's
+/// Grok#match throws when its watchdog interrupts a match (500 `runtime_exception`, same message
+/// prefix), naming the bound that applied.
+pub fn grok_interrupted() -> EsError {
+    EsError::new(
+        500,
+        "runtime_exception",
+        format!(
+            "grok pattern matching was interrupted after [{GROK_BACKTRACK_LIMIT}] backtracking steps"
+        ),
+    )
+}
+
+/// A compiled grok expression: the regex (fancy-regex, for the look-around of the pattern set,
+/// built with a backtrack limit) and, per named capture group, the field and its type.
+///
+/// The expansion of `%{NAME:field:type}` is written here rather than left to the `grok` crate
+/// because the crate builds its regex with no way to set a backtrack limit, reports a limit hit as
+/// "no match", and gives no match offsets (which `redact` needs); the crate's pattern parser
+/// (`grok::parser::grok_split`) and pattern set are still used.
+pub struct GrokRegex {
+    re: fancy_regex::Regex,
+    /// Capture group name → (field, type).
+    fields: Vec<(String, String, Option<String>)>,
+}
+
+/// Nesting bound of pattern references (a definition that refers to itself is an error).
+const GROK_MAX_DEPTH: usize = 64;
+
+impl GrokRegex {
+    fn compile(pattern: &str, defs: &Map<String, Value>) -> Result<GrokRegex, String> {
+        let mut re = String::with_capacity(pattern.len() * 4);
+        let mut fields = Vec::new();
+        expand(pattern, defs, &mut re, &mut fields, 0)?;
+        let re = fancy_regex::RegexBuilder::new(&re)
+            .backtrack_limit(GROK_BACKTRACK_LIMIT)
+            .build()
+            .map_err(|e| format!("Invalid regex pattern found in: [{pattern}]. {e}"))?;
+        Ok(GrokRegex { re, fields })
+    }
+
+    /// The fields of the first match in `text`, with their typed values, and the byte ranges of
+    /// the named captures; `Ok(None)` when nothing matches.
+    #[allow(clippy::type_complexity)]
+    fn captures_at<'t>(
+        &'t self,
+        text: &'t str,
+        from: usize,
+    ) -> EsResult<
+        Option<(
+            std::ops::Range<usize>,
+            Vec<(&'t str, &'t str, std::ops::Range<usize>)>,
+        )>,
+    > {
+        let caps = match self.re.captures_from_pos(text, from) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(None),
+            Err(fancy_regex::Error::RuntimeError(_)) => return Err(grok_interrupted()),
+            Err(e) => return Err(EsError::illegal_argument(e.to_string())),
+        };
+        let whole = caps.get(0).map(|m| m.range()).unwrap_or(from..from);
+        let mut out = Vec::new();
+        for (group, field, _) in &self.fields {
+            if let Some(m) = caps.name(group) {
+                out.push((field.as_str(), m.as_str(), m.range()));
+            }
+        }
+        Ok(Some((whole, out)))
+    }
+
+    fn kind(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(_, f, _)| f == field)
+            .and_then(|(_, _, t)| t.as_deref())
+    }
+}
+
+fn expand(
+    pattern: &str,
+    defs: &Map<String, Value>,
+    re: &mut String,
+    fields: &mut Vec<(String, String, Option<String>)>,
+    depth: usize,
+) -> Result<(), String> {
+    if depth > GROK_MAX_DEPTH {
+        return Err(format!(
+            "circular reference in pattern [{pattern}] (patterns nest deeper than {GROK_MAX_DEPTH})"
+        ));
+    }
+    use grok::parser::GrokComponent;
+    for part in grok::parser::grok_split(pattern) {
+        match part {
+            GrokComponent::RegularExpression { string, .. } => re.push_str(string),
+            GrokComponent::GrokPattern {
+                name,
+                alias,
+                extract,
+                definition,
+                ..
+            } => {
+                let body: String = if !definition.is_empty() {
+                    definition.to_string()
+                } else if let Some(d) = defs.get(name) {
+                    java_string(d)
+                } else if let Some(b) = builtin_pattern(name) {
+                    b.to_string()
+                } else {
+                    return Err(format!(
+                        "Unable to find pattern [{name}] in Grok's pattern dictionary"
+                    ));
+                };
+                if alias.is_empty() {
+                    re.push_str("(?:");
+                } else {
+                    let group = format!("_g{}", fields.len());
+                    re.push_str("(?<");
+                    re.push_str(&group);
+                    re.push('>');
+                    fields.push((
+                        group,
+                        alias.to_string(),
+                        (!extract.is_empty()).then(|| extract.to_string()),
+                    ));
+                }
+                expand(&body, defs, re, fields, depth + 1)?;
+                re.push(')');
+            }
+            GrokComponent::PatternError(e) => {
+                return Err(format!(
+                    "Invalid regex pattern found in: [{pattern}]. {e:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 struct Grok {
     field: String,
-    patterns: Vec<(String, grok::Pattern)>,
+    patterns: Vec<(String, GrokRegex)>,
     ignore_missing: bool,
     trace_match: bool,
 }
@@ -585,12 +724,16 @@ impl Processor for Grok {
             return Err(cast_error(&self.field, &v, "java.lang.String"));
         };
         for (i, (_, p)) in self.patterns.iter().enumerate() {
-            let Some(m) = p.match_against(s) else {
+            let Some((_, caps)) = p.captures_at(s, 0)? else {
                 continue;
             };
             let mut sets: Vec<(String, Value)> = Vec::new();
-            for (name, value) in m.iter() {
-                let typed = match p.get_extract(name) {
+            for (name, value, _) in caps {
+                // A field named twice takes its first value (GrokCaptureConfig).
+                if sets.iter().any(|(n, _)| n == name) {
+                    continue;
+                }
+                let typed = match p.kind(name) {
                     Some("int") => convert(&Value::String(value.into()), "integer")?,
                     Some("long") => convert(&Value::String(value.into()), "long")?,
                     Some("float") => convert(&Value::String(value.into()), "float")?,
@@ -615,22 +758,48 @@ impl Processor for Grok {
     }
 }
 
-/// Compiles grok patterns for other processors (redact).
+/// Compiles grok patterns (`grok`, `redact`) with the built-in set and `defs`.
 pub fn grok_compile(
     patterns: &[String],
     defs: &Map<String, Value>,
-) -> Result<Vec<grok::Pattern>, String> {
-    let mut g = grok_base();
-    for (k, v) in defs {
-        g.add_pattern(k.clone(), java_string(v));
-    }
+) -> Result<Vec<GrokRegex>, String> {
     patterns
         .iter()
-        .map(|p| {
-            g.compile(p, true)
-                .map_err(|e| format!("Invalid regex pattern found in: [{p}]. {e}"))
-        })
+        .map(|p| GrokRegex::compile(p, defs))
         .collect()
+}
+
+/// Every match of `g` in `text`, as the byte ranges of its named captures with their field names
+/// (for `redact`), leftmost first.
+pub fn grok_find_all<'a>(
+    g: &'a GrokRegex,
+    text: &str,
+) -> EsResult<Vec<(std::ops::Range<usize>, &'a str)>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos <= text.len() {
+        let Some((whole, caps)) = g.captures_at(text, pos)? else {
+            break;
+        };
+        for (field, _, range) in caps {
+            if !range.is_empty() {
+                let name = g
+                    .fields
+                    .iter()
+                    .find(|(_, f, _)| f == field)
+                    .map(|(_, f, _)| f.as_str())
+                    .unwrap_or_default();
+                out.push((range, name));
+            }
+        }
+        pos = if whole.end > whole.start {
+            whole.end
+        } else {
+            // An empty match: step over one character.
+            whole.end + text[whole.end..].chars().next().map_or(1, char::len_utf8)
+        };
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
