@@ -335,6 +335,28 @@ impl IndexMeta {
             && self.sort_fields.first().is_some_and(|f| f == field)
     }
 
+    /// How this index keeps `_source` (src/schema/synthetic.rs). Tables elastichouse did not
+    /// create have no `_source` column: their rows are rendered as JSON by the read side.
+    pub fn source_mode(&self) -> crate::schema::synthetic::SourceMode {
+        crate::schema::synthetic::SourceMode::of(&self.settings, &self.mappings)
+    }
+
+    /// Whether responses carry `_source` (not for `index.mapping.source.mode: disabled`).
+    pub fn source_shown(&self) -> bool {
+        !self.managed || self.source_mode() != crate::schema::synthetic::SourceMode::Disabled
+    }
+
+    /// The `_source` of a row of this (managed) index as SQL: the stored column, or the document
+    /// rebuilt from its columns for synthetic (and disabled) source.
+    pub fn source_expr(&self) -> sql::Expr {
+        crate::schema::synthetic::source_expr(
+            self.source_mode(),
+            &self.mappings,
+            &self.columns,
+            COL_SOURCE,
+        )
+    }
+
     /// The columns keyed by field path (what the schema module works with); token columns keep
     /// their own names.
     pub fn logical_columns(&self) -> BTreeMap<String, ChType> {
@@ -1572,12 +1594,23 @@ fn choose_sort_fields(
         }
         return Ok(given);
     }
-    Ok(match columns.get("@timestamp") {
+    let mut out = Vec::new();
+    // logsdb's default index sort is `host.name` then `@timestamp` (LogsdbIndexModeSettingsProvider),
+    // when the mapping has a single-valued host.name.
+    if settings["mode"] == "logsdb"
+        && columns
+            .get("host.name")
+            .is_some_and(|t| !t.is_array() && matches!(t.base(), ChType::String))
+    {
+        out.push("host.name".to_string());
+    }
+    match columns.get("@timestamp") {
         Some(t) if matches!(t.base(), ChType::DateTime64(..) | ChType::DateTime(_)) => {
-            vec!["@timestamp".to_string()]
+            out.push("@timestamp".to_string());
         }
-        _ => Vec::new(),
-    })
+        _ => out.clear(),
+    }
+    Ok(out)
 }
 
 /// The skipping index of a text field's token column: ClickHouse's inverted text index over the

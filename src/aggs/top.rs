@@ -7,7 +7,7 @@
 //! ascending `groupArraySorted` returns the largest first.
 
 use super::parse_err;
-use crate::catalog::{COL_ID, COL_SOURCE, IndexMeta};
+use crate::catalog::{COL_ID, IndexMeta};
 use crate::error::EsError;
 use crate::plan::fields::{self, EsKind};
 use crate::render::SourceFilter;
@@ -394,7 +394,7 @@ pub fn hits_input(
         });
     }
     let (id, source) = if meta.managed {
-        (sql::col(COL_ID), sql::col(COL_SOURCE))
+        (sql::col(COL_ID), meta.source_expr())
     } else {
         (
             Expr::func(

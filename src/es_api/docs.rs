@@ -1,7 +1,7 @@
 //! Single-document APIs: index, create, update, delete, get, exists, `_source`, `_mget`.
 
 use super::{ApiResult, EsJson, Params, flag, parse_body};
-use crate::catalog::{COL_ID, COL_SEQ_NO, COL_SOURCE, COL_VERSION, IndexMeta};
+use crate::catalog::{COL_ID, COL_SEQ_NO, COL_VERSION, IndexMeta};
 use crate::error::EsError;
 use crate::ingest::bulk::OpType;
 use crate::ingest::write::{self, WriteOp};
@@ -39,7 +39,7 @@ pub async fn fetch_docs(
             sql::col(COL_ID).alias("id"),
             sql::col(COL_VERSION).alias("v"),
             sql::col(COL_SEQ_NO).alias("seq"),
-            sql::col(COL_SOURCE).alias("s"),
+            meta.source_expr().alias("s"),
         ],
         from: Some(sql::FromClause::table(s.catalog.db(), meta.table())),
         rows: meta.rows(),
@@ -120,7 +120,11 @@ pub async fn get(
 ) -> ApiResult {
     let meta = s.catalog.require_single(&index).await?;
     let docs = fetch_docs(&s, &meta, std::slice::from_ref(&id)).await?;
-    let filter = SourceFilter::from_params(&p);
+    let filter = if meta.source_shown() {
+        SourceFilter::from_params(&p)
+    } else {
+        SourceFilter::None
+    };
     let d = docs.get(&id);
     let status = if d.is_some() {
         StatusCode::OK
@@ -152,6 +156,12 @@ pub async fn get_source(
     let meta = s.catalog.require_single(&index).await?;
     let docs = fetch_docs(&s, &meta, std::slice::from_ref(&id)).await?;
     match docs.get(&id) {
+        // RestGetSourceAction: a document without source is not found there.
+        Some(_) if !meta.source_shown() => Err(EsError::new(
+            404,
+            "resource_not_found_exception",
+            format!("Source not found [{index}]/[{id}]"),
+        )),
         Some(d) => {
             let filter = SourceFilter::from_params(&p);
             let body = match filter {
@@ -255,6 +265,8 @@ async fn mget_impl(
     }
     // One query per index.
     let mut by_index: HashMap<String, Result<HashMap<String, StoredDoc>, EsError>> = HashMap::new();
+    // Indices that keep no `_source` (index.mapping.source.mode: disabled).
+    let mut no_source: std::collections::HashSet<String> = Default::default();
     for (index, _, _) in &wanted {
         if by_index.contains_key(index) {
             continue;
@@ -272,7 +284,12 @@ async fn mget_impl(
             Ok(()) => s.catalog.require_single(index).await,
         };
         let r = match r {
-            Ok(meta) => fetch_docs(&s, &meta, &ids).await,
+            Ok(meta) => {
+                if !meta.source_shown() {
+                    no_source.insert(index.clone());
+                }
+                fetch_docs(&s, &meta, &ids).await
+            }
             Err(e) => Err(e),
         };
         by_index.insert(index.clone(), r);
@@ -280,6 +297,9 @@ async fn mget_impl(
     let docs = wanted
         .iter()
         .map(|(index, id, filter)| match &by_index[index] {
+            Ok(found) if no_source.contains(index) => {
+                MgetItem::Doc(get_body(index, id, found.get(id), &SourceFilter::None))
+            }
             Ok(found) => MgetItem::Doc(get_body(index, id, found.get(id), filter)),
             Err(e) => MgetItem::Error {
                 _index: index.clone(),

@@ -83,8 +83,25 @@ pub fn normalise_settings(v: &Value) -> Result<Value, EsError> {
             | "default_pipeline"
             | "final_pipeline" => {}
             // `lookup` mode marks an index ES|QL's LOOKUP JOIN may read (docs/esql.md); it is
-            // stored like any other. Other modes (logsdb, time_series) are not implemented.
-            "mode" if matches!(v.as_str(), Some("standard" | "lookup")) => {}
+            // stored like any other. `logsdb` sorts by host.name and @timestamp and rebuilds
+            // `_source` from the columns (src/schema/synthetic.rs). time_series is not implemented.
+            "mode" if matches!(v.as_str(), Some("standard" | "lookup" | "logsdb")) => {}
+            "mode" => {
+                return Err(EsError::unsupported(format!(
+                    "[index.mode] [{}]: only standard, lookup and logsdb are implemented",
+                    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+                )));
+            }
+            // SourceFieldMapper.INDEX_MAPPER_SOURCE_MODE_SETTING.
+            "mapping.source.mode" => {
+                let ok = v.as_str().map(str::to_ascii_lowercase);
+                if !matches!(ok.as_deref(), Some("stored" | "synthetic" | "disabled")) {
+                    return Err(EsError::illegal_argument(format!(
+                        "No enum constant org.elasticsearch.index.mapper.SourceFieldMapper.Mode.{}",
+                        v.as_str().unwrap_or_default().to_ascii_uppercase()
+                    )));
+                }
+            }
             k if k.starts_with("analysis.")
                 || k.starts_with("lifecycle.")
                 || k.starts_with("routing.") => {}

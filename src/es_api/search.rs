@@ -8,7 +8,7 @@
 
 use super::cursor::{self, PitState, ScrollState, SnapIndex};
 use super::{ApiResult, Params, flag, parse_body};
-use crate::catalog::{COL_ID, COL_SEQ_NO, COL_SOURCE, COL_VERSION, IndexMeta, ResolveOptions};
+use crate::catalog::{COL_ID, COL_SEQ_NO, COL_VERSION, IndexMeta, ResolveOptions};
 use crate::dsl::{self, Query};
 use crate::error::EsError;
 use crate::plan::{self, Ctx, fields};
@@ -2034,7 +2034,8 @@ pub async fn execute(
         let source_expr = if !need_source {
             sql::lit("{}")
         } else if meta.managed {
-            sql::col(COL_SOURCE)
+            // Stored bytes, or the document rebuilt from its columns (synthetic source).
+            meta.source_expr()
         } else {
             Expr::func(
                 "formatRowNoNewline",
@@ -2639,7 +2640,11 @@ pub async fn execute(
                 } else {
                     None
                 },
-                _source: source_filter.apply(src),
+                _source: if meta.is_none_or(|m| m.source_shown()) {
+                    source_filter.apply(src)
+                } else {
+                    None
+                },
                 fields: (!doc_fields.is_empty()).then(|| hit_fields::to_json(doc_fields)),
                 highlight: match (&req.highlight, meta) {
                     (Some(h), Some(meta)) => {

@@ -769,7 +769,7 @@ impl Planner {
                         Expr::func("toInt64", vec![sql::col(crate::catalog::COL_VERSION)])
                     }
                     "_version" => sql::lit(1i64),
-                    "_source" if m.managed => sql::col(crate::catalog::COL_SOURCE),
+                    "_source" if m.managed => m.source_expr(),
                     "_source" => Expr::func(
                         "formatRowNoNewline",
                         vec![sql::lit("JSONEachRow"), sql::star()],

@@ -19,6 +19,7 @@ use crate::catalog::{
     COL_DELETED, COL_ID, COL_SEQ_NO, COL_SOURCE, COL_STATE, COL_VERSION, IndexMeta, RowState,
 };
 use crate::error::{EsError, EsResult};
+use crate::schema::synthetic::SourceMode;
 use crate::schema::{self, Mappings};
 use crate::server::AppState;
 use crate::sql::{self, ChType};
@@ -156,6 +157,11 @@ struct Row {
     seq_no: u64,
     deleted: bool,
     source: Vec<u8>,
+    /// What the `_source` column keeps when it is not `source` itself: the residual of a
+    /// synthetic-source index (src/schema/synthetic.rs), or nothing when source is disabled.
+    stored_source: Option<Vec<u8>>,
+    /// The fields of `_ignored` (kept in the residual of synthetic source).
+    ignored: Vec<String>,
     values: Vec<(String, Value)>,
 }
 
@@ -191,7 +197,8 @@ async fn lookup(
         sql::Expr::func("argMax", vec![deleted, by.clone()]).alias("d"),
     ];
     if with_source {
-        items.push(sql::Expr::func("argMax", vec![sql::col(COL_SOURCE), by.clone()]).alias("s"));
+        let source = meta.source_expr();
+        items.push(sql::Expr::func("argMax", vec![source, by.clone()]).alias("s"));
     }
     let q = sql::Select {
         items,
@@ -669,6 +676,7 @@ async fn stage_with(
     let mut new_columns: Vec<(String, ChType)> = Vec::new();
     let mut migrations: Vec<schema::ColumnMigration> = Vec::new();
     let mut text_cols = crate::analysis::text_columns(&mappings);
+    let source_mode = meta.source_mode();
     let mut rows: HashMap<String, Row> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut results = Vec::with_capacity(ops.len());
@@ -679,24 +687,45 @@ async fn stage_with(
         let id = op.id.clone().unwrap_or_else(crate::ids::generate_id);
         let cur = current.get(&id).cloned();
         let live = cur.as_ref().filter(|c| !c.deleted);
-        let outcome = decide(
-            op,
-            &id,
-            index,
-            cur.as_ref(),
-            live,
-            seq_no,
-            &mut mappings,
-            &limits,
-            &mut columns,
-            &mut mapping_changed,
-            &mut new_columns,
-            &mut migrations,
-            &mut text_cols,
-        );
+        // UpdateHelper: an update of a stored document needs its source.
+        let outcome =
+            if source_mode == SourceMode::Disabled && op.op == OpType::Update && live.is_some() {
+                Err(EsError::new(
+                    400,
+                    "document_source_missing_exception",
+                    format!("[{id}]: document source missing"),
+                ))
+            } else {
+                decide(
+                    op,
+                    &id,
+                    index,
+                    cur.as_ref(),
+                    live,
+                    seq_no,
+                    &mut mappings,
+                    &limits,
+                    &mut columns,
+                    &mut mapping_changed,
+                    &mut new_columns,
+                    &mut migrations,
+                    &mut text_cols,
+                )
+            };
         match outcome {
             Ok((done, row)) => {
-                if let Some(row) = row {
+                if let Some(mut row) = row {
+                    if !row.deleted {
+                        row.stored_source = match source_mode {
+                            SourceMode::Stored => None,
+                            SourceMode::Synthetic => Some(crate::schema::synthetic::residual(
+                                &row.source,
+                                &mappings,
+                                &row.ignored,
+                            )),
+                            SourceMode::Disabled => Some(Vec::new()),
+                        };
+                    }
                     current.insert(
                         id.clone(),
                         Current {
@@ -922,7 +951,10 @@ fn encode_row(
     put_key(out, COL_ID, true);
     put(out, row.id.as_str());
     put_key(out, COL_SOURCE, false);
-    put(out, &*String::from_utf8_lossy(&row.source));
+    put(
+        out,
+        &*String::from_utf8_lossy(row.stored_source.as_deref().unwrap_or(&row.source)),
+    );
     put_key(out, COL_VERSION, false);
     put(out, &row.version);
     put_key(out, COL_SEQ_NO, false);
@@ -970,7 +1002,10 @@ fn encode_row_as_map(out: &mut Vec<u8>, row: Row, flag: Flag, columns: &BTreeMap
     obj.insert(COL_ID.into(), Value::String(row.id));
     obj.insert(
         COL_SOURCE.into(),
-        Value::String(String::from_utf8_lossy(&row.source).into_owned()),
+        Value::String(
+            String::from_utf8_lossy(row.stored_source.as_deref().unwrap_or(&row.source))
+                .into_owned(),
+        ),
     );
     obj.insert(COL_VERSION.into(), json!(row.version));
     obj.insert(COL_SEQ_NO.into(), json!(row.seq_no));
@@ -1108,6 +1143,8 @@ fn decide(
             seq_no,
             deleted: false,
             source: source_bytes,
+            stored_source: None,
+            ignored: prepared.ignored,
             values,
         })
     };
@@ -1145,6 +1182,8 @@ fn decide(
                 seq_no,
                 deleted: true,
                 source: Vec::new(),
+                stored_source: None,
+                ignored: Vec::new(),
                 values: Vec::new(),
             };
             let (result, status) = if live.is_some() {

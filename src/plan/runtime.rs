@@ -653,7 +653,7 @@ fn from_source(meta: &IndexMeta, def: &RuntimeField) -> Expr {
             None => sql::null(),
         };
     }
-    let mut args = vec![sql::col(crate::catalog::COL_SOURCE)];
+    let mut args = vec![meta.source_expr()];
     args.extend(def.name.split('.').map(sql::lit));
     let extract = |ty: &str| {
         let mut a = args.clone();

@@ -12,6 +12,8 @@
 //! - `values`, `json`: value coercion per type and a position-keeping JSON reader (for
 //!   Elasticsearch's `[line:col]` error prefixes and Java-style value previews).
 //! - [`dates`]: Elasticsearch date formats and date math (its own owner).
+//! - [`synthetic`]: synthetic `_source` (logsdb): what the `_source` column keeps and the SQL that
+//!   rebuilds the document from the columns.
 //!
 //! Ingest flow: `prepare_document(&meta.mappings, &meta.columns, &doc, &id)`; if it returns a
 //! `mapping_update`, merge it into the index mappings, add `new_columns` and migrate
@@ -25,6 +27,7 @@ pub mod dates;
 pub mod document;
 pub(crate) mod json;
 pub mod mapping;
+pub mod synthetic;
 pub mod templates;
 pub(crate) mod values;
 
