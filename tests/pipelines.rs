@@ -845,11 +845,7 @@ async fn user_agent_processor() {
     )
     .await;
     assert_eq!(out, json!({"other": 1}));
-    let e = simulate_error(
-        json!([{"user_agent": {"field": "agent"}}]),
-        json!({"other": 1}),
-    )
-    .await;
+    let e = simulate_error(json!([{"user_agent": {"field": "agent"}}]), json!({"other": 1})).await;
     assert_eq!(e["type"], "illegal_argument_exception", "{e}");
     let r = json_req(
         "PUT",
