@@ -47,6 +47,21 @@ pub enum Stmt {
     Return,
     /// `def x = …;` / `long x = …;` / `x = …;`.
     Let(String, PExpr),
+    /// `ctx._source.f = …;` (`+=`, `-=`, `++`, `--` desugared into the value): update scripts
+    /// only (`_update`, `_update_by_query`, `_reindex`), evaluated on the rows.
+    Assign(PExpr, PExpr),
+    /// A call as a statement, `ctx._source.remove('f');`, `ctx._source.tags.add(x);`: update
+    /// scripts only.
+    Call(PExpr),
+}
+
+/// Whether `e` is `ctx` or a property chain on it (`ctx._source.a`).
+pub fn ctx_rooted(e: &PExpr) -> bool {
+    match e {
+        PExpr::Var(v) => v == "ctx",
+        PExpr::Prop(inner, _) => ctx_rooted(inner),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -318,6 +333,9 @@ impl Parser {
             self.end_statement()?;
             return Ok(Stmt::Let(name, e));
         }
+        if self.is_ident("ctx") {
+            return self.ctx_statement();
+        }
         if let Some(Tok::Ident(name)) = self.peek().cloned()
             && matches!(self.peek_at(1), Some(Tok::Op("=" | "+=" | "-=")))
         {
@@ -343,6 +361,40 @@ impl Parser {
             return Err(format!("[{kw}] statements"));
         }
         Err(format!("unsupported statement {}", self.at()))
+    }
+
+    /// `ctx.<path> (= | += | -=) e;`, `ctx.<path>++;` or `ctx.<path>.method(…);`.
+    fn ctx_statement(&mut self) -> Result<Stmt, String> {
+        let target = self.postfix()?;
+        if let PExpr::Call(..) = target {
+            self.end_statement()?;
+            return Ok(Stmt::Call(target));
+        }
+        if !ctx_rooted(&target) {
+            return Err(format!("unsupported statement {}", self.at()));
+        }
+        let Some(Tok::Op(op)) = self.peek().cloned() else {
+            return Err(format!("expected an assignment {}", self.at()));
+        };
+        let value = match op {
+            "=" | "+=" | "-=" => {
+                self.pos += 1;
+                let e = self.expr()?;
+                match op {
+                    "+=" => PExpr::Binary("+", Box::new(target.clone()), Box::new(e)),
+                    "-=" => PExpr::Binary("-", Box::new(target.clone()), Box::new(e)),
+                    _ => e,
+                }
+            }
+            "++" | "--" => {
+                self.pos += 1;
+                let sign = if op == "++" { "+" } else { "-" };
+                PExpr::Binary(sign, Box::new(target.clone()), Box::new(PExpr::Long(1)))
+            }
+            _ => return Err(format!("expected an assignment {}", self.at())),
+        };
+        self.end_statement()?;
+        Ok(Stmt::Assign(target, value))
     }
 
     fn end_statement(&mut self) -> Result<(), String> {
@@ -446,6 +498,16 @@ impl Parser {
                 } else {
                     e = PExpr::Prop(Box::new(e), name);
                 }
+            } else if self.is_op("[")
+                && ctx_rooted(&e)
+                && let Some(Tok::Str(key)) = self.peek_at(1).cloned()
+                && matches!(self.peek_at(2), Some(Tok::Op("]")))
+            {
+                // `ctx['_source']['f']` reads like `ctx._source.f` (map access).
+                self.pos += 3;
+                chain += 1;
+                self.deeper(1)?;
+                e = PExpr::Prop(Box::new(e), key);
             } else if self.is_op("[") {
                 return Err(format!("indexing {}", self.at()));
             } else {

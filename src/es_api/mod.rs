@@ -4,6 +4,7 @@ pub mod admission;
 pub mod aliases;
 pub mod async_search;
 pub mod bulk;
+pub mod by_query;
 pub mod cat;
 pub mod cluster;
 pub mod cursor;
@@ -20,11 +21,14 @@ pub mod ingest;
 pub mod msearch;
 pub mod node_stats;
 pub mod pit;
+pub mod reindex;
 pub mod resolve;
 pub mod scroll;
 pub mod search;
+pub mod tasks;
 pub mod templates;
 pub mod terms_enum;
+pub mod update_script;
 
 use crate::error::EsError;
 use crate::server::AppState;
@@ -372,6 +376,13 @@ pub fn router(state: AppState) -> Router {
             get(ingest::simulate_id).post(ingest::simulate_id),
         )
         .route("/_ingest/processor/grok", get(ingest::grok_patterns))
+        // Write-by-query and tasks (src/es_api/by_query.rs, reindex.rs, tasks.rs).
+        .route("/{index}/_delete_by_query", post(by_query::delete_by_query))
+        .route("/{index}/_update_by_query", post(by_query::update_by_query))
+        .route("/_reindex", post(reindex::reindex))
+        .route("/_tasks", get(tasks::list))
+        .route("/_tasks/{id}", get(tasks::get))
+        .route("/_tasks/{id}/_cancel", post(tasks::cancel))
         .fallback(any(no_handler))
         // Routing (elastichouse / Elasticsearch / both) runs inside the trace es_layer opens.
         .layer(middleware::from_fn_with_state(

@@ -549,6 +549,9 @@ impl Tr<'_> {
         };
         match first {
             Stmt::Return => Ok(None),
+            Stmt::Assign(..) | Stmt::Call(_) => {
+                Err("assignments to ctx (they belong to update scripts)".into())
+            }
             Stmt::Let(name, e) => {
                 let v = self.expr(e, env)?;
                 let mut env = env.clone();

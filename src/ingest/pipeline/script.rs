@@ -193,7 +193,7 @@ fn num(f: f64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn truthy(v: &Value) -> EsResult<bool> {
+pub(crate) fn truthy(v: &Value) -> EsResult<bool> {
     match v {
         Value::Bool(b) => Ok(*b),
         other => Err(EsError::illegal_argument(format!(
@@ -203,7 +203,7 @@ fn truthy(v: &Value) -> EsResult<bool> {
     }
 }
 
-fn eval(
+pub(crate) fn eval(
     e: &PExpr,
     doc: &IngestDoc,
     params: &Map<String, Value>,
