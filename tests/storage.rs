@@ -670,7 +670,12 @@ async fn disabled_source_keeps_no_source_but_keeps_fields() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = json_req("PUT", "/st-nosource/_doc/1?refresh=true", &json!({"n": 3, "s": "x"})).await;
+    let r = json_req(
+        "PUT",
+        "/st-nosource/_doc/1?refresh=true",
+        &json!({"n": 3, "s": "x"}),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = get("/st-nosource/_doc/1").await;
     assert_eq!(r.status, 200, "{}", r.text);
