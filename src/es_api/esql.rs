@@ -442,17 +442,7 @@ pub(crate) async fn plan_parsed_in(
 
 /// Whether two names are within two edits (the "did you mean" of unknown policies).
 fn strsim_close(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
-    }
-    prev[b.len()] <= 2
+    crate::esql::plan::edit_distance(a, b) <= 2
 }
 
 /// One value of the ClickHouse answer as the response shows it.

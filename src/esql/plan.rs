@@ -1737,7 +1737,8 @@ pub(super) fn unknown_column(n: &Named, scope: &[Col]) -> EsError {
     verification_error(n.pos, format!("Unknown column [{}]{hint}", n.name))
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance in characters (the "did you mean" hints of ES|QL and enrich policies).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for i in 1..=a.len() {
