@@ -1250,7 +1250,7 @@ async fn without_elasticsearch_unimplemented_apis_are_named() {
     for (method, path) in [
         ("GET", "/_ilm/policy"),
         ("GET", "/_snapshot"),
-        ("GET", "/_tasks"),
+        ("GET", "/_slm/policy"),
         ("GET", "/_nodes/usage"),
         ("GET", "/_nodes/n1/usage/rest_actions"),
         ("GET", "/logs/_ilm/explain"),
