@@ -20,7 +20,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use common::*;
 use elastichouse::config::{Backend, Cli, Command, RouteRule, TargetName};
-use elastichouse::debug_ui::metrics::{ClickHouseMetrics, Metrics};
+use elastichouse::telemetry::metrics::{ClickHouseMetrics, Metrics};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};

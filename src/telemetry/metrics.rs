@@ -157,7 +157,7 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 17))
 }
 
-/// What the ClickHouse client reports about every statement. Owned by [`crate::clickhouse::ClickHouse`]
+/// What the ClickHouse client reports about every statement. Owned by the ClickHouse client
 /// (it exists before the debug UI's state) and registered by [`Metrics::new`].
 #[derive(Clone)]
 pub struct ClickHouseMetrics {
@@ -529,7 +529,7 @@ impl Metrics {
     /// the differences found (none: the answers matched).
     pub fn ab_compared<'a>(&self, indices: &[String], kinds: impl IntoIterator<Item = &'a str>) {
         let index = self.ab_indices.label(&if indices.is_empty() {
-            crate::router::NO_INDEX.to_string()
+            super::NO_INDEX.to_string()
         } else {
             indices.join(",")
         });

@@ -6,7 +6,6 @@
 //! statement is attributed to the request that issued it without passing anything through the
 //! handlers. Bodies are kept up to [`BODY_LIMIT`] bytes each.
 
-use crate::clickhouse::QueryRecord;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
@@ -27,6 +26,18 @@ pub const RING_LEN: usize = 500;
 const SQL_PER_REQUEST: usize = 200;
 /// Characters of one statement's SQL kept in a trace.
 const SQL_TEXT_LIMIT: usize = 16 * 1024;
+
+/// One ClickHouse statement, as the client's log and a request's trace keep it (and the debug UI
+/// shows it).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueryRecord {
+    pub query_id: String,
+    pub sql: String,
+    pub millis: f64,
+    pub rows: Option<usize>,
+    pub error: Option<String>,
+    pub at: String,
+}
 
 tokio::task_local! {
     static CURRENT: Arc<RequestTrace>;
