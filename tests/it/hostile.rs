@@ -4,11 +4,14 @@
 //! Elasticsearch behaviour it reproduces and where that behaviour is defined (elastic/elasticsearch
 //! source paths are of the 8.x branch).
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::io::Write;
 use tokio::sync::OnceCell;
+
+// Its own daemon: these requests push the daemon to its limits (100 MB bodies, gzip bombs,
+// cut connections to the engine), which must not reach the other modules' tests.
+crate::common::own_daemon!();
 
 const INDEX: &str = "hostile";
 static LOADED: OnceCell<()> = OnceCell::const_new();

@@ -2,8 +2,7 @@
 //! examples, and pipelines on the write path (`_bulk`, index, `_update` upserts, default and final
 //! pipelines), on the real embedded ClickHouse engine.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 async fn put_pipeline(id: &str, body: &Value) {
@@ -761,7 +760,7 @@ async fn nginx_access_logs_end_to_end() {
 #[tokio::test]
 async fn anonymisation_guide_pipeline() {
     let def: Value =
-        serde_json::from_str(include_str!("../docs/pipelines-anonymise.json")).expect("JSON");
+        serde_json::from_str(include_str!("../../docs/pipelines-anonymise.json")).expect("JSON");
     put_pipeline("guide-anonymise", &def).await;
     let line = "203.0.113.42 - jane.doe@example.com [07/Dec/2026:10:15:32 +0000] \"GET /account?id=7 HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0\"";
     let r = json_req(
@@ -945,7 +944,7 @@ async fn default_pipeline_from_a_template() {
 
 /// Not a test: ingest throughput through `_bulk` without a pipeline and with a 4-processor one
 /// (grok, date, fingerprint, remove). Prints docs/s; run with
-/// `cargo test --test pipelines throughput -- --ignored --nocapture` (ELASTICHOUSE_BENCH_DOCS).
+/// `cargo test --test it pipelines::throughput -- --ignored --nocapture` (ELASTICHOUSE_BENCH_DOCS).
 #[tokio::test]
 #[ignore]
 async fn throughput_with_and_without_a_pipeline() {

@@ -1,9 +1,8 @@
 //! The embedded ClickHouse (chDB child process): restarted when it dies, data kept, stopped with the
 //! daemon. Runs its own daemon (not the shared one) because it kills the engine.
 
-mod common;
-
-use common::python;
+use crate::common;
+use crate::common::python;
 use std::time::Duration;
 
 fn pid_alive(pid: u32) -> bool {

@@ -7,8 +7,7 @@
 //! 230_data_stream_options.yml; server/.../action/bulk/FailureStoreDocumentConverter.java;
 //! https://www.elastic.co/docs/manage-data/data-store/data-streams/failure-store)
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 async fn put(path: &str, body: Value) {

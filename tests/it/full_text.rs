@@ -2,8 +2,7 @@
 //! minimum_should_match, fuzziness, phrases with slop, multi_match, and BM25 scores computed
 //! independently here (a reference implementation of Lucene 9's BM25 in float32).
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 

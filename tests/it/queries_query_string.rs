@@ -1,8 +1,7 @@
 //! `query_string` and `simple_query_string` against the real engine, with the queries Kibana's
 //! search bar sends (Lucene syntax). Expected ids are computed here from the generated documents.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 

@@ -9,11 +9,9 @@
 //! `unable to authenticate user [...] for REST request [...]`) and
 //! `AuthorizationDenialMessages#actionDenied`.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use elastichouse::security::config::{ServiceTokenConfig, UserConfig};
 use elastichouse::security::{IndexGrant, RoleDescriptor};
 use serde_json::{Value, json};

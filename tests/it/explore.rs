@@ -2,9 +2,7 @@
 //! the page itself rendered (links stand for clicks) and checks the DOM after scripts ran.
 //! Screenshots go to `target/screenshots/explore/` (kept as CI artifacts).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use regex::Regex;
 use serde_json::json;
 use std::path::{Path, PathBuf};

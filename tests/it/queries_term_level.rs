@@ -3,8 +3,7 @@
 //! Expected ids are computed in the test from the documents it indexes; each assertion names the
 //! Elasticsearch behaviour it checks (reference docs page or source file).
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tokio::sync::OnceCell;

@@ -1,8 +1,7 @@
 //! `GET /`, headers, media types, errors and index management, over HTTP against the daemon on
 //! the real embedded ClickHouse engine.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test]

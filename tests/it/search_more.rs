@@ -3,8 +3,7 @@
 //! here and every expectation is computed from them in the test. References are Elasticsearch 8.x
 //! docs pages (named per test) and source classes.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 

@@ -3,11 +3,14 @@
 //! parameters, filter_path. Documents are generated here and expectations computed from them.
 //! References are Elasticsearch 8.x docs pages (named per test) and source classes.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use tokio::sync::OnceCell;
+
+// Its own daemon: `DELETE /_search/scroll/_all` frees every scroll and its answer counts them,
+// so no other module's scrolls may be open on it.
+crate::common::own_daemon!();
 
 static SMALL: OnceCell<Vec<Value>> = OnceCell::const_new();
 

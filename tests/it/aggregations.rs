@@ -2,9 +2,8 @@
 //! generated documents, not from the SQL the daemon builds. Response shapes follow Elasticsearch's
 //! docs (search-aggregations-*) and InternalTerms / InternalDateHistogram / InternalStats.
 
-mod common;
+use crate::common::*;
 use chrono::{TimeZone, Timelike};
-use common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tokio::sync::OnceCell;

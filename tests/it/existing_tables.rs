@@ -1,8 +1,7 @@
 //! ClickHouse tables that elastichouse did not create are served as (read-only) indices, with a
 //! mapping derived from their column types.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 async fn setup() {

@@ -2,8 +2,7 @@
 //! and the end-of-run `_count` verification. The `_bulk` format the output must follow is
 //! Elasticsearch's (docs: "Bulk API", docs/reference/elasticsearch/rest-apis/bulk).
 
-mod common;
-
+use crate::common;
 use clap::Parser;
 use elastichouse::config::{Cli, Command};
 use elastichouse::loadgen::{LoadgenArgs, Op, run};

@@ -7,12 +7,10 @@
 //! run shows all of them. `every_fixture_is_checked` makes sure no fixture is replayed without a
 //! check of its own.
 
-mod common;
-mod kibana;
-
-use common::*;
-use kibana::data::{self, FROM_MS, TO_MS, in_range, keywords, num};
-use kibana::{Fixture, fixtures, load, search_response, send};
+use crate::common::*;
+use crate::kibana;
+use crate::kibana::data::{self, FROM_MS, TO_MS, in_range, keywords, num};
+use crate::kibana::{Fixture, fixtures, get, load, search_response, send};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

@@ -8,9 +8,8 @@
 //! binary), the embedded engine as its child, and both are killed with SIGKILL at once while a
 //! `_bulk` request is in flight.
 
-mod common;
-
-use common::python;
+use crate::common;
+use crate::common::python;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;

@@ -7,12 +7,10 @@
 //! per index (`dw-*` dual write, `ab-*` A/B with ClickHouse as primary, `es-*` to Elasticsearch),
 //! the latter also writing its mismatches to the ClickHouse table (`store_mismatches = true`).
 
-mod common;
-
+use crate::common::*;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::*;
 use elastichouse::config::{Backend, Mode, RouteRule, TargetName};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -194,7 +192,7 @@ async fn ui(d: &Daemon, path: &str) -> Resp {
     send(d.ui, "GET", path, &[], None).await
 }
 
-/// Renders a debug UI page in headless Chromium (Debian's `chromium`, as tests/debug_ui.rs does):
+/// Renders a debug UI page in headless Chromium (Debian's `chromium`, as tests/it/debug_ui.rs does):
 /// the DOM after scripts ran must hold the heading, the menu and `want`, and the browser console
 /// must stay silent (no script error).
 fn render_in_chromium(d: &Daemon, path: &str, want: &str) {

@@ -3,9 +3,7 @@
 //! translated by `POST /api/kql` on the UI port and searched with `_search`; each test checks which
 //! documents match.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 async fn kql(query: &str, index: Option<&str>) -> Resp {

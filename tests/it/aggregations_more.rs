@@ -3,8 +3,7 @@
 //! the SQL the daemon builds. Response shapes follow Elasticsearch's docs and the toXContent of
 //! the internal aggregation classes cited at each test.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tokio::sync::OnceCell;

@@ -1,8 +1,7 @@
 //! Documents: `_bulk`, the single-document APIs and `_mget`, with Elasticsearch's `_id`, version and
 //! result semantics, on the real embedded ClickHouse engine.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -2,8 +2,7 @@
 //! `_resolve/index`, on the real embedded ClickHouse engine. Every test uses its own names (and
 //! template patterns) because all tests share one daemon.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 async fn ok_json(method: &str, path: &str, body: &Value) -> Value {

@@ -1,8 +1,7 @@
 //! The APIs Kibana calls at start-up and for data views / Discover, answered locally by the daemon
 //! exactly as Elasticsearch answers them, over HTTP against the real embedded ClickHouse engine.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -95,8 +94,8 @@ async fn nodes_info_full_shape_and_metric_selection() {
         "{node}"
     );
     // Node usage and hot threads share the path shape but are other APIs, passed to
-    // Elasticsearch when one is configured (tests/proxy.rs); without one, a clear 400 naming the
-    // API, not node info. (Node stats are answered here: tests/api_basics.rs.)
+    // Elasticsearch when one is configured (tests/it/proxy.rs); without one, a clear 400 naming the
+    // API, not node info. (Node stats are answered here: tests/it/api_basics.rs.)
     for path in [
         "/_nodes/usage",
         "/_nodes/_local/usage",

@@ -2,8 +2,7 @@
 //! it — overwrite, update, delete, re-create, concurrent writers of one id, an interrupted write,
 //! and two daemons sharing one ClickHouse — on the real embedded ClickHouse engine.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 

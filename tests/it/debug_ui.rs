@@ -1,13 +1,15 @@
 //! The debug UI: request traces with their SQL, `/metrics`, pprof, and every page rendered in
 //! headless Chromium.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+// Its own daemon: the tests count requests in `/metrics` and read the request ring and the
+// SQL log, which the other modules' requests would change.
+crate::common::own_daemon!();
 
 /// Sends a request to the ES API with an `X-Opaque-Id`.
 async fn req_with_opaque(method: &str, path: &str, body: Option<&Value>, opaque: &str) -> Resp {

@@ -4,8 +4,7 @@
 //! test names the ES|QL behaviour it reproduces and the Elasticsearch page or source it comes from
 //! (reference pages under docs/reference/query-languages/esql/, source under x-pack/plugin/esql).
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 

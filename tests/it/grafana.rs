@@ -13,12 +13,10 @@
 //!   feature, a rejected write, a failed dual write and an A/B comparison (against a small fake
 //!   Elasticsearch written here).
 
-mod common;
-
+use crate::common::*;
 use axum::body::Bytes;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::*;
 use elastichouse::config::{Backend, Cli, Command, RouteRule, TargetName};
 use elastichouse::telemetry::metrics::{ClickHouseMetrics, Metrics};
 use serde_json::{Value, json};

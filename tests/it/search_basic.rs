@@ -2,8 +2,7 @@
 //! from/size; track_total_hits; `_source` filtering; `_count`. Expected results are computed in the
 //! test from the documents it indexes.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 

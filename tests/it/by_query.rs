@@ -4,8 +4,7 @@
 //! and the cases of modules/reindex/src/yamlRestTest (delete_by_query/, update_by_query/,
 //! reindex/), written again with our own data.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 async fn count(index: &str, q: &Value) -> u64 {
