@@ -47,3 +47,4 @@ pub mod schema;
 pub mod security;
 pub mod server;
 pub mod sql;
+pub mod telemetry;

@@ -3,7 +3,7 @@
 use crate::catalog::Catalog;
 use crate::clickhouse::ClickHouse;
 use crate::config::Config;
-use crate::debug_ui::Stats;
+use crate::telemetry::Stats;
 use std::ops::Deref;
 use std::sync::Arc;
 

@@ -122,7 +122,7 @@ pub fn needs_score(aggs: &[Agg]) -> bool {
 /// How deep aggregations may nest. Elasticsearch has no bound of its own (search.max_buckets
 /// limits what deep trees produce); elastichouse's planning and rendering recurse per level with
 /// large frames, and 16 levels (Kibana nests a handful) stay well inside a 2 MiB worker stack even
-/// in debug builds (tests/hostile.rs runs a search at the bound and past it).
+/// in debug builds (tests/it/hostile.rs runs a search at the bound and past it).
 pub const MAX_DEPTH: usize = 16;
 
 /// Parses the `aggs`/`aggregations` object of a search body (AggregatorFactories#parseAggregators).

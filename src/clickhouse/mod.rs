@@ -8,6 +8,7 @@ pub mod embedded;
 
 use crate::config::Config;
 use crate::error::EsError;
+use crate::telemetry::trace::QueryRecord;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
@@ -147,17 +148,6 @@ impl From<ChError> for EsError {
 
 pub type ChResult<T> = Result<T, ChError>;
 
-/// One statement as the debug UI shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct QueryRecord {
-    pub query_id: String,
-    pub sql: String,
-    pub millis: f64,
-    pub rows: Option<usize>,
-    pub error: Option<String>,
-    pub at: String,
-}
-
 /// How many statements the in-memory log keeps.
 const QUERY_LOG_LEN: usize = 500;
 
@@ -174,7 +164,7 @@ pub struct ClickHouse {
     log: Mutex<VecDeque<QueryRecord>>,
     pub embedded: Option<Arc<embedded::Embedded>>,
     /// Statement times and errors, exported on the debug UI's `/metrics`.
-    pub metrics: crate::debug_ui::metrics::ClickHouseMetrics,
+    pub metrics: crate::telemetry::metrics::ClickHouseMetrics,
 }
 
 /// Splits `http://user:pass@host:port/` into the URL without credentials, the user and the password.
@@ -351,8 +341,8 @@ impl ClickHouse {
             error: error.map(|e| e.message.clone()),
             at: chrono::Utc::now().to_rfc3339(),
         };
-        // Attributed to the ES API request being served, if any (see debug_ui::trace).
-        if let Some(t) = crate::debug_ui::trace::current() {
+        // Attributed to the ES API request being served, if any (see telemetry::trace).
+        if let Some(t) = crate::telemetry::trace::current() {
             t.add_sql(&rec);
         }
         let mut log = self.log.lock();

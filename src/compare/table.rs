@@ -12,8 +12,8 @@
 use super::Diff;
 use super::store::{BODY_KEPT, Comparison};
 use crate::clickhouse::{ChError, ClickHouse};
-use crate::debug_ui::Stats;
 use crate::sql;
+use crate::telemetry::Stats;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -1,9 +1,9 @@
 //! The HTML pages and their JSON twins. Every value that comes from a client or from ClickHouse
 //! goes through [`esc`].
 
-use super::esc;
-use super::trace::{BODY_LIMIT, RING_LEN, RequestTrace, TraceData};
+use crate::render::esc;
 use crate::server::AppState;
+use crate::telemetry::trace::{BODY_LIMIT, RING_LEN, RequestTrace, TraceData};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -445,7 +445,7 @@ pub async fn request_detail(State(s): State<AppState>, Path(id): Path<String>) -
     .into_response()
 }
 
-fn sql_table(b: &mut String, queries: &[crate::clickhouse::QueryRecord]) {
+fn sql_table(b: &mut String, queries: &[crate::telemetry::trace::QueryRecord]) {
     b.push_str(
         "<table><tr><th>at (UTC)</th><th>query id</th><th>SQL</th><th>ms</th><th>rows</th><th>error</th></tr>",
     );
@@ -618,7 +618,7 @@ pub async fn ingest(State(s): State<AppState>) -> Html<String> {
         .all()
         .into_iter()
         .rev()
-        .filter(|t| super::metrics::is_ingest_endpoint(&t.endpoint))
+        .filter(|t| crate::telemetry::metrics::is_ingest_endpoint(&t.endpoint))
         .take(50)
         .collect();
     if writes.is_empty() {
@@ -633,7 +633,7 @@ pub async fn ingest(State(s): State<AppState>) -> Html<String> {
             let inserts: Vec<_> = d
                 .sql
                 .iter()
-                .filter(|q| super::metrics::statement_kind(&q.sql) == "insert")
+                .filter(|q| crate::telemetry::metrics::statement_kind(&q.sql) == "insert")
                 .collect();
             let rows: usize = inserts.iter().filter_map(|q| q.rows).sum();
             let item_errors = item_errors(&d);
@@ -732,7 +732,14 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         .stats
         .metrics
         .encode(s.stats.docs_ingested.load(Ordering::Relaxed), restarts);
-    ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            crate::telemetry::metrics::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response()
 }
 
 pub async fn not_found(uri: axum::http::Uri) -> Response {

@@ -1,7 +1,7 @@
 //! `/debug/pprof/*`: CPU profiles (pprof protobuf for `go tool pprof`, or a flamegraph SVG) sampled
 //! with the `pprof` crate's SIGPROF profiler, and the jemalloc heap profile.
 
-use super::esc;
+use crate::render::esc;
 use axum::extract::Query;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};

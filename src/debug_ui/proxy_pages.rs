@@ -1,9 +1,9 @@
 //! Pages of the routing side: the routing table (with dual-write failures), A/B mismatches (list
 //! and side-by-side diff) and the transparent proxy's readiness report; and their JSON twins.
 
-use super::esc;
 use super::pages::page;
 use crate::config::{Mode, RouteRule};
+use crate::render::esc;
 use crate::router::Table;
 use crate::server::AppState;
 use axum::Json;

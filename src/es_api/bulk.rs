@@ -32,7 +32,7 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
     // Items are written as JSON as they come (no `Value` tree for thousands of items).
     let mut items: Vec<u8> = Vec::with_capacity(total * 160 + 2);
     items.push(b'[');
-    let mut errors = crate::debug_ui::metrics::ItemErrors::default();
+    let mut errors = crate::telemetry::metrics::ItemErrors::default();
     let mut done = 0usize;
     let mut prior = write::Prior::Idle;
     let mut prior_kinds: Vec<OpType> = Vec::new();
@@ -258,7 +258,7 @@ async fn run(s: AppState, index: Option<String>, p: Params, body: Body) -> ApiRe
 /// Appends the items of one batch's results to the `items` array being written.
 fn emit(
     items: &mut Vec<u8>,
-    errors: &mut crate::debug_ui::metrics::ItemErrors,
+    errors: &mut crate::telemetry::metrics::ItemErrors,
     kinds: &[OpType],
     results: Vec<write::WriteResult>,
     refresh: bool,

@@ -65,7 +65,7 @@ impl IntoResponse for EsError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = EsJson(status, self.to_json()).into_response();
         resp.extensions_mut()
-            .insert(crate::debug_ui::metrics::ErrorType(self.kind.clone()));
+            .insert(crate::telemetry::metrics::ErrorType(self.kind.clone()));
         // Picked up by the logging middleware and the debug UI.
         if let Some(f) = self.unsupported_feature()
             && let Ok(v) = HeaderValue::from_str(f)
@@ -551,7 +551,7 @@ async fn es_layer(State(state): State<AppState>, req: Request, next: Next) -> Re
         .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|n| n > max_len);
     let req = req.map(|b| limit_body(b, max_len, over.clone()));
-    let mut resp = crate::debug_ui::trace::scope(trace.clone(), async {
+    let mut resp = crate::telemetry::trace::scope(trace.clone(), async {
         if declared_too_long {
             return content_too_long(max_len);
         }

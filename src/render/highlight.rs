@@ -586,7 +586,7 @@ fn encode(s: &str, html: bool) -> String {
     if !html {
         return s.to_string();
     }
-    crate::debug_ui::esc(s)
+    super::esc(s)
 }
 
 /// Renders `value[start..end]` with the hits inside it tagged.

@@ -7,6 +7,22 @@ pub mod highlight;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+/// Escapes text for HTML: the highlighter's `encoder: html`, and the debug UI's pages.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// What `_source` to return (`_source`, `_source_includes`, `_source_excludes`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum SourceFilter {

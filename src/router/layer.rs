@@ -158,7 +158,7 @@ pub async fn layer(State(s): State<AppState>, mut req: Request, next: Next) -> R
     if !handled_here(&req) {
         // An API elastichouse does not implement: Elasticsearch answers it (once, even for a
         // dual-write index).
-        if let Some(t) = crate::debug_ui::trace::current() {
+        if let Some(t) = crate::telemetry::trace::current() {
             t.set_routing("elasticsearch (no handler here)".into());
         }
         return serve_or_forward(&s, &es, Decision::Forward, req, next).await;
@@ -180,7 +180,7 @@ pub async fn layer(State(s): State<AppState>, mut req: Request, next: Next) -> R
             } else {
                 Decision::Forward
             };
-            if let Some(t) = crate::debug_ui::trace::current() {
+            if let Some(t) = crate::telemetry::trace::current() {
                 t.set_routing(format!(
                     "{} (continuation of a search whose id it issued)",
                     decision.as_str()
@@ -242,7 +242,7 @@ async fn read(body: Body) -> Result<Bytes, Response> {
 
 /// Writes the decision into the request's trace (shown on its debug UI page).
 fn note(decision: Decision, c: &Classified) {
-    if let Some(t) = crate::debug_ui::trace::current() {
+    if let Some(t) = crate::telemetry::trace::current() {
         let what = match decision {
             Decision::Local => "clickhouse".to_string(),
             Decision::Forward => "elasticsearch (passed through)".to_string(),
@@ -381,7 +381,7 @@ async fn dual_write(
     let Some(reason) = failure else {
         return answer(b, primary);
     };
-    let trace = crate::debug_ui::trace::current();
+    let trace = crate::telemetry::trace::current();
     let detail: String =
         String::from_utf8_lossy(&sec_body[..sec_body.len().min(4096)]).into_owned();
     tracing::warn!(
@@ -453,7 +453,7 @@ struct AbContext {
     indices: Vec<String>,
     primary: Backend,
     request_body: Bytes,
-    trace: Option<Arc<crate::debug_ui::trace::RequestTrace>>,
+    trace: Option<Arc<crate::telemetry::trace::RequestTrace>>,
 }
 
 /// A/B: the primary answers as soon as it is done; the secondary's answer is awaited in a task of
@@ -472,7 +472,7 @@ async fn ab_query(
         parts.uri.clone(),
         parts.headers.clone(),
     );
-    let trace = crate::debug_ui::trace::current();
+    let trace = crate::telemetry::trace::current();
     let cx = AbContext {
         method: method.to_string(),
         uri: uri.clone(),
@@ -556,7 +556,7 @@ async fn ab_query(
             // The local search keeps attributing its statements to this request's trace.
             let task = crate::security::inherit(task);
             match trace {
-                Some(t) => tokio::spawn(crate::debug_ui::trace::scope(t, task)),
+                Some(t) => tokio::spawn(crate::telemetry::trace::scope(t, task)),
                 None => tokio::spawn(task),
             };
             r.map_or_else(|e| e.into_response(), Buffered::into_response)
@@ -692,7 +692,7 @@ async fn transparent(s: &AppState, es: &Elastic, req: Request) -> Response {
     let matched = handled_here(&req);
     let method = req.method().to_string();
     let endpoint = if matched {
-        crate::debug_ui::metrics::endpoint_of(
+        crate::telemetry::metrics::endpoint_of(
             req.extensions().get::<MatchedPath>().map(|m| m.as_str()),
         )
     } else {
@@ -709,7 +709,7 @@ async fn transparent(s: &AppState, es: &Elastic, req: Request) -> Response {
             "_search" | "_count" | "_msearch" | "_async_search"
         ) && !(c.api == "_search" && c.indices.is_empty() && req.uri().path().contains("/scroll"));
     s.stats.metrics.routed("proxy");
-    if let Some(t) = crate::debug_ui::trace::current() {
+    if let Some(t) = crate::telemetry::trace::current() {
         t.set_routing("elasticsearch (mode = \"proxy\")".into());
     }
     let (resp, analysed) = if analysable {
@@ -735,7 +735,7 @@ async fn transparent(s: &AppState, es: &Elastic, req: Request) -> Response {
         status.as_u16(),
         started.elapsed().as_secs_f64() * 1000.0,
     );
-    let trace = crate::debug_ui::trace::current();
+    let trace = crate::telemetry::trace::current();
     if !matched && status != StatusCode::BAD_GATEWAY {
         // An API elastichouse has no handler for.
         s.records.analysed(

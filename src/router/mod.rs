@@ -16,6 +16,7 @@ pub mod record;
 
 use crate::config::{Backend, Config, Mode, RouteRule, TargetName};
 use crate::error::EsError;
+use crate::telemetry::NO_INDEX;
 use axum::http::Method;
 use std::fmt;
 
@@ -95,10 +96,6 @@ pub fn glob(pattern: &str, name: &str) -> bool {
     }
     pi == p.len()
 }
-
-/// The pseudo index name of requests that name no index (`/_search`, `/_cat/indices`, `/`): only
-/// rules whose glob matches it (`*`) apply.
-pub const NO_INDEX: &str = "_all";
 
 impl Routing {
     pub fn new(cfg: &Config) -> Routing {

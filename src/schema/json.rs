@@ -126,7 +126,7 @@ struct Reader<'a> {
 
 /// How deep a document may nest. Jackson's StreamReadConstraints allow 1000; this reader, the
 /// document walk after it and their error paths recurse per level, and 100 levels keep them well
-/// inside a 2 MiB worker stack even in debug builds (tests/hostile.rs sends documents at and past
+/// inside a 2 MiB worker stack even in debug builds (tests/it/hostile.rs sends documents at and past
 /// the bound). Mappings stop at `index.mapping.depth.limit` (20) long before.
 const MAX_DEPTH: usize = 100;
 

@@ -1,6 +1,8 @@
-//! Test harness: one elastichouse daemon per test binary, on the real embedded ClickHouse engine
-//! (chDB), listening on free loopback ports. Tests talk to it over HTTP like any client, and each
-//! test uses its own index names so tests can run in parallel.
+//! Test harness: one elastichouse daemon shared by every test of the binary, on the real embedded
+//! ClickHouse engine (chDB), listening on free loopback ports. Tests talk to it over HTTP like any
+//! client, and each test uses its own index names so tests can run in parallel. A test module whose
+//! assertions cover the whole daemon (request counters, the request ring, every index or scroll)
+//! calls [`own_daemon!`] to get a daemon of its own, and the same helpers bound to it.
 #![allow(dead_code)]
 
 use serde_json::Value;
@@ -72,67 +74,169 @@ pub fn client() -> reqwest::Client {
 
 /// Sends a request to the ES API. `body` is sent as-is with the given content type.
 pub async fn req(method: &str, path: &str, body: Option<(&str, &str)>) -> Resp {
-    let d = daemon();
-    let url = format!("http://{}{}", d.es, path);
-    let mut r = client().request(method.parse().unwrap(), &url);
-    if let Some((ct, b)) = body {
-        r = r.header("content-type", ct).body(b.to_string());
-    }
-    let resp = r.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    Resp {
-        status,
-        headers,
-        text,
-    }
+    daemon().req(method, path, body).await
 }
 
 pub async fn get(path: &str) -> Resp {
-    req("GET", path, None).await
+    daemon().get(path).await
 }
 
 pub async fn json_req(method: &str, path: &str, body: &Value) -> Resp {
-    req(method, path, Some(("application/json", &body.to_string()))).await
+    daemon().json_req(method, path, body).await
 }
 
 pub async fn bulk(path: &str, ndjson: &str) -> Resp {
-    req("POST", path, Some(("application/x-ndjson", ndjson))).await
+    daemon().bulk(path, ndjson).await
 }
 
 /// Creates `index` with `mapping` (when given) and writes `docs` with ids "0", "1", … in one
 /// refreshed `_bulk`, asserting that nothing failed.
 pub async fn load_docs(index: &str, mapping: Option<&Value>, docs: &[Value]) {
-    if let Some(m) = mapping {
-        let r = json_req("PUT", &format!("/{index}"), m).await;
-        assert_eq!(r.status, 200, "PUT /{index}: {}", r.text);
-    }
-    let mut body = String::new();
-    for (i, d) in docs.iter().enumerate() {
-        body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
-    }
-    let r = bulk(&format!("/{index}/_bulk?refresh=true"), &body).await;
-    assert_eq!(r.json()["errors"], false, "{}", r.text);
+    daemon().load_docs(index, mapping, docs).await
 }
 
 /// GET on the debug UI.
 pub async fn ui_get(path: &str) -> Resp {
-    let d = daemon();
-    let resp = client()
-        .get(format!("http://{}{}", d.ui, path))
-        .send()
-        .await
-        .expect("ui request");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    Resp {
-        status,
-        headers,
-        text,
+    daemon().ui_get(path).await
+}
+
+/// Runs SQL directly on the daemon's ClickHouse (for setting up tables elastichouse did not create).
+pub async fn clickhouse_sql(sql: &str) -> String {
+    daemon().clickhouse_sql(sql).await
+}
+
+/// The helpers above, on one daemon.
+impl Daemon {
+    /// Sends a request to the ES API. `body` is sent as-is with the given content type.
+    pub async fn req(&self, method: &str, path: &str, body: Option<(&str, &str)>) -> Resp {
+        let url = format!("http://{}{}", self.es, path);
+        let mut r = client().request(method.parse().unwrap(), &url);
+        if let Some((ct, b)) = body {
+            r = r.header("content-type", ct).body(b.to_string());
+        }
+        let resp = r.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        Resp {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.req("GET", path, None).await
+    }
+
+    pub async fn json_req(&self, method: &str, path: &str, body: &Value) -> Resp {
+        self.req(method, path, Some(("application/json", &body.to_string())))
+            .await
+    }
+
+    pub async fn bulk(&self, path: &str, ndjson: &str) -> Resp {
+        self.req("POST", path, Some(("application/x-ndjson", ndjson)))
+            .await
+    }
+
+    /// Creates `index` with `mapping` (when given) and writes `docs` with ids "0", "1", … in one
+    /// refreshed `_bulk`, asserting that nothing failed.
+    pub async fn load_docs(&self, index: &str, mapping: Option<&Value>, docs: &[Value]) {
+        if let Some(m) = mapping {
+            let r = self.json_req("PUT", &format!("/{index}"), m).await;
+            assert_eq!(r.status, 200, "PUT /{index}: {}", r.text);
+        }
+        let mut body = String::new();
+        for (i, d) in docs.iter().enumerate() {
+            body.push_str(&format!("{{\"index\":{{\"_id\":\"{i}\"}}}}\n{d}\n"));
+        }
+        let r = self
+            .bulk(&format!("/{index}/_bulk?refresh=true"), &body)
+            .await;
+        assert_eq!(r.json()["errors"], false, "{}", r.text);
+    }
+
+    /// GET on the debug UI.
+    pub async fn ui_get(&self, path: &str) -> Resp {
+        let resp = client()
+            .get(format!("http://{}{}", self.ui, path))
+            .send()
+            .await
+            .expect("ui request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        Resp {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// Runs SQL directly on the daemon's ClickHouse (for setting up tables elastichouse did not
+    /// create).
+    pub async fn clickhouse_sql(&self, sql: &str) -> String {
+        let r = client()
+            .post(format!("{}/?database={}", self.clickhouse, self.database))
+            .body(sql.to_string())
+            .send()
+            .await
+            .expect("clickhouse request");
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert!(status.is_success(), "ClickHouse said {status}: {text}");
+        text
     }
 }
+
+/// Gives the calling test module a daemon of its own instead of the shared one: defines `daemon()`
+/// and the request helpers (`req`, `get`, `json_req`, `bulk`, `load_docs`, `ui_get`,
+/// `clickhouse_sql`) in the module, bound to that daemon. Items defined in the module take
+/// precedence over the `use crate::common::*` glob, so the module's tests read as before. For the
+/// modules that assert state of the whole daemon, which other modules' tests would change.
+/// `own_daemon!(pub)` makes the helpers public (for a helper module such as `tests/kibana`).
+#[allow(unused_macros)]
+macro_rules! own_daemon {
+    ($($vis:tt)*) => {
+        static OWN_DAEMON: std::sync::OnceLock<$crate::common::Daemon> = std::sync::OnceLock::new();
+
+        /// This module's own daemon, started on first use.
+        #[allow(dead_code)]
+        $($vis)* fn daemon() -> &'static $crate::common::Daemon {
+            OWN_DAEMON.get_or_init(|| $crate::common::start_daemon(|_| {}))
+        }
+        #[allow(dead_code)]
+        $($vis)* async fn req(method: &str, path: &str, body: Option<(&str, &str)>) -> $crate::common::Resp {
+            daemon().req(method, path, body).await
+        }
+        #[allow(dead_code)]
+        $($vis)* async fn get(path: &str) -> $crate::common::Resp {
+            daemon().get(path).await
+        }
+        #[allow(dead_code)]
+        $($vis)* async fn json_req(method: &str, path: &str, body: &serde_json::Value) -> $crate::common::Resp {
+            daemon().json_req(method, path, body).await
+        }
+        #[allow(dead_code)]
+        $($vis)* async fn bulk(path: &str, ndjson: &str) -> $crate::common::Resp {
+            daemon().bulk(path, ndjson).await
+        }
+        #[allow(dead_code)]
+        $($vis)* async fn load_docs(index: &str, mapping: Option<&serde_json::Value>, docs: &[serde_json::Value]) {
+            daemon().load_docs(index, mapping, docs).await
+        }
+        #[allow(dead_code)]
+        $($vis)* async fn ui_get(path: &str) -> $crate::common::Resp {
+            daemon().ui_get(path).await
+        }
+        #[allow(dead_code)]
+        $($vis)* async fn clickhouse_sql(sql: &str) -> String {
+            daemon().clickhouse_sql(sql).await
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use own_daemon;
 
 /// Asserts the Elasticsearch error shape and returns the error object.
 pub fn assert_es_error(r: &Resp, status: u16, kind: &str) -> Value {
@@ -143,21 +247,6 @@ pub fn assert_es_error(r: &Resp, status: u16, kind: &str) -> Value {
     assert!(v["error"]["root_cause"].is_array(), "{}", r.text);
     assert!(v["error"]["reason"].is_string(), "{}", r.text);
     v["error"].clone()
-}
-
-/// Runs SQL directly on the daemon's ClickHouse (for setting up tables elastichouse did not create).
-pub async fn clickhouse_sql(sql: &str) -> String {
-    let d = daemon();
-    let r = client()
-        .post(format!("{}/?database={}", d.clickhouse, d.database))
-        .body(sql.to_string())
-        .send()
-        .await
-        .expect("clickhouse request");
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert!(status.is_success(), "ClickHouse said {status}: {text}");
-    text
 }
 
 /// The `_id`s of a search response's hits, in order.

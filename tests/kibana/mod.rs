@@ -1,13 +1,17 @@
-//! Replay of `kibana-fixtures/`: loads the fixture files, sends each request to the shared daemon
+//! Replay of `kibana-fixtures/`: loads the fixture files, sends each request to the replay's own daemon
 //! exactly as written (method, path, query parameters, headers, body) and hands back the answer.
 #![allow(dead_code)]
 
 pub mod data;
 
-use crate::common::{Resp, bulk, client, daemon, json_req};
+use crate::common::{Resp, client};
 use serde_json::Value;
 use std::path::PathBuf;
 use tokio::sync::OnceCell;
+
+// The replay's own daemon: `_resolve/index/*` (Kibana's has-data check) must list exactly the
+// sample data sets, so no other module's indices may be on it.
+crate::common::own_daemon!(pub);
 
 pub struct Fixture {
     /// `<app>/<name>`, e.g. `discover/document_table`.
@@ -144,7 +148,7 @@ pub async fn search_response(f: &Fixture, r: &Resp) -> Result<Value, String> {
             .to_string();
         polled = true;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let g = crate::common::get(&format!(
+        let g = get(&format!(
             "/_async_search/{id}?wait_for_completion_timeout=1s"
         ))
         .await;

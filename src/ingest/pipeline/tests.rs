@@ -1,5 +1,5 @@
 //! Unit tests of the processors that need no engine (the rest run through the daemon in
-//! tests/pipelines.rs).
+//! tests/it/pipelines.rs).
 
 use super::*;
 
