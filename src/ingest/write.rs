@@ -1042,7 +1042,7 @@ fn encode_row_as_map(out: &mut Vec<u8>, row: Row, flag: Flag, columns: &BTreeMap
 type Early = (EsResult<schema::PreparedDoc>, Vec<(String, Value)>);
 
 /// Fewer documents than this are prepared on the calling thread alone.
-const PARALLEL_MIN_DOCS: usize = 512;
+const PARALLEL_MIN_DOCS: usize = 64;
 
 /// Threads that prepare a batch: the cores, or `ELASTICHOUSE_PREPARE_THREADS` (1 turns the
 /// parallel pass off, for measuring it).
