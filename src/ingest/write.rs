@@ -682,9 +682,14 @@ async fn stage_with(
     let mut results = Vec::with_capacity(ops.len());
 
     let t_decide = std::time::Instant::now();
-    for (i, op) in ops.into_iter().enumerate() {
+    let ids: Vec<String> = ops
+        .iter()
+        .map(|o| o.id.clone().unwrap_or_else(crate::ids::generate_id))
+        .collect();
+    let mut early = prepare_all(&ops, &ids, &mappings, &columns, &text_cols).into_iter();
+    for ((i, op), id) in ops.into_iter().enumerate().zip(ids) {
         let seq_no = first_seq + i as u64;
-        let id = op.id.clone().unwrap_or_else(crate::ids::generate_id);
+        let early = early.next().flatten();
         let cur = current.get(&id).cloned();
         let live = cur.as_ref().filter(|c| !c.deleted);
         // UpdateHelper: an update of a stored document needs its source.
@@ -696,6 +701,9 @@ async fn stage_with(
                     format!("[{id}]: document source missing"),
                 ))
             } else {
+                // A document prepared against the batch's first mapping counts while the
+                // mapping and the columns are still those (nothing changed them before it).
+                let unchanged = !mapping_changed && new_columns.is_empty() && migrations.is_empty();
                 decide(
                     op,
                     &id,
@@ -703,6 +711,7 @@ async fn stage_with(
                     cur.as_ref(),
                     live,
                     seq_no,
+                    early.filter(|_| unchanged),
                     &mut mappings,
                     &limits,
                     &mut columns,
@@ -1028,6 +1037,79 @@ fn encode_row_as_map(out: &mut Vec<u8>, row: Row, flag: Flag, columns: &BTreeMap
     out.push(b'\n');
 }
 
+/// A document prepared ahead of the in-order pass: the prepared values, or the error, and the
+/// standard-analyzer tokens of its text fields (those of the mapping it was prepared against).
+type Early = (EsResult<schema::PreparedDoc>, Vec<(String, Value)>);
+
+/// Fewer documents than this are prepared on the calling thread alone.
+const PARALLEL_MIN_DOCS: usize = 64;
+
+/// Threads that prepare a batch: the cores, or `ELASTICHOUSE_PREPARE_THREADS` (1 turns the
+/// parallel pass off, for measuring it).
+fn prepare_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::env::var("ELASTICHOUSE_PREPARE_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    })
+}
+
+/// Prepares every index/create document of a batch (parsing, coercion, dynamic mapping, analysis:
+/// most of a batch's CPU) against the batch's first mapping, on all cores. Preparation is a pure
+/// function of (mapping, columns, bytes, id), so a result stays exact for as long as the in-order
+/// pass has not changed the mapping; after a change, that pass prepares again.
+fn prepare_all(
+    ops: &[WriteOp],
+    ids: &[String],
+    mappings: &Mappings,
+    columns: &BTreeMap<String, ChType>,
+    text_cols: &std::collections::BTreeSet<String>,
+) -> Vec<Option<Early>> {
+    let one = |(op, id): (&WriteOp, &String)| -> Option<Early> {
+        if !matches!(op.op, OpType::Index | OpType::Create) {
+            return None;
+        }
+        let source = op.source.as_deref()?;
+        let prepared = schema::prepare_document_bytes(mappings, columns, source, id);
+        let tokens = match &prepared {
+            Ok(p) if p.mapping_update.is_none() => p
+                .values
+                .iter()
+                .filter(|(c, _)| text_cols.contains(c))
+                .map(|(c, v)| {
+                    (
+                        crate::analysis::token_column(c),
+                        crate::analysis::tokens_value(v),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some((prepared, tokens))
+    };
+    let threads = prepare_threads();
+    if threads < 2 || ops.len() < PARALLEL_MIN_DOCS {
+        return ops.iter().zip(ids).map(one).collect();
+    }
+    let chunk = ops.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = ops
+            .chunks(chunk)
+            .zip(ids.chunks(chunk))
+            .skip(1)
+            .map(|(o, i)| s.spawn(move || o.iter().zip(i).map(one).collect::<Vec<_>>()))
+            .collect();
+        let mut out: Vec<Option<Early>> = ops[..chunk].iter().zip(&ids[..chunk]).map(one).collect();
+        for h in handles {
+            out.extend(h.join().expect("document preparation thread"));
+        }
+        out
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn decide(
     mut op: WriteOp,
@@ -1036,6 +1118,7 @@ fn decide(
     cur: Option<&Current>,
     live: Option<&Current>,
     seq_no: u64,
+    early: Option<Early>,
     mappings: &mut Mappings,
     limits: &crate::limits::MappingLimits,
     columns: &mut BTreeMap<String, ChType>,
@@ -1071,8 +1154,15 @@ fn decide(
             }
         }
     }
+    let mut early = early;
     let mut prepare = |source_bytes: Vec<u8>| -> EsResult<Row> {
-        let prepared = schema::prepare_document_bytes(mappings, columns, &source_bytes, id)?;
+        let (prepared, early_tokens) = match early.take() {
+            Some((prepared, tokens)) => (prepared?, Some(tokens)),
+            None => (
+                schema::prepare_document_bytes(mappings, columns, &source_bytes, id)?,
+                None,
+            ),
+        };
         if let Some(update) = &prepared.mapping_update {
             if limits.fits_unmerged(mappings, update) {
                 mappings.merge(update)?;
@@ -1124,16 +1214,24 @@ fn decide(
             *text_cols = crate::analysis::text_columns(mappings);
         }
         let mut values = prepared.values;
-        let mut tokens = Vec::new();
-        for (c, v) in &values {
-            if text_cols.contains(c) {
-                let tc = crate::analysis::token_column(c);
-                if !columns.contains_key(&tc) {
-                    let t = crate::analysis::token_column_type();
-                    columns.insert(tc.clone(), t.clone());
-                    new_columns.push((tc.clone(), t));
-                }
-                tokens.push((tc, crate::analysis::tokens_value(v)));
+        let tokens = match early_tokens.filter(|_| prepared.mapping_update.is_none()) {
+            Some(tokens) => tokens,
+            None => values
+                .iter()
+                .filter(|(c, _)| text_cols.contains(c))
+                .map(|(c, v)| {
+                    (
+                        crate::analysis::token_column(c),
+                        crate::analysis::tokens_value(v),
+                    )
+                })
+                .collect(),
+        };
+        for (tc, _) in &tokens {
+            if !columns.contains_key(tc) {
+                let t = crate::analysis::token_column_type();
+                columns.insert(tc.clone(), t.clone());
+                new_columns.push((tc.clone(), t));
             }
         }
         values.extend(tokens);

@@ -643,3 +643,70 @@ async fn pipelined_auto_id_bulk_keeps_order_and_semantics() {
         json!({"n": -3})
     );
 }
+
+#[tokio::test]
+async fn dynamic_mapping_in_the_middle_of_a_batch_applies_to_the_documents_after_it() {
+    // Elasticsearch maps a new field when the first document that has it is indexed, and every
+    // later document is parsed against that mapping: a later string in a field that became `long`
+    // fails its own item (`document_parsing_exception`), a number in a field that became `text` is
+    // kept as text (docs: dynamic-field-mapping.html "Dynamic field mapping"; the items of a bulk
+    // request in the order they were submitted, docs-bulk.html). elastichouse prepares a batch's
+    // documents on all cores against the batch's first mapping, then re-prepares each document
+    // that follows a mapping change: this batch changes the mapping at documents 100 and 250
+    // (one batch of the harness's 500, split across threads), and documents on either side of
+    // each change must come out as if prepared one after the other.
+    let mut body = String::new();
+    for i in 0..500usize {
+        let doc = match i {
+            100 => json!({"n": i, "g": 5}),
+            250 => json!({"n": i, "t": "some words"}),
+            300 | 420 => json!({"n": i, "g": "not a number"}),
+            i if i > 250 && i % 2 == 0 => json!({"n": i, "t": i, "g": i}),
+            i if i > 100 => json!({"n": i, "g": i}),
+            _ => json!({"n": i}),
+        };
+        body.push_str("{\"index\":{}}\n");
+        body.push_str(&doc.to_string());
+        body.push('\n');
+    }
+    let v = bulk("/prep-mid-batch/_bulk?refresh=true", &body)
+        .await
+        .json();
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 500);
+    for (i, item) in items.iter().enumerate() {
+        let want = if i == 300 || i == 420 { 400 } else { 201 };
+        assert_eq!(item["index"]["status"], want, "item {i}: {item}");
+    }
+    assert_eq!(
+        items[300]["index"]["error"]["type"],
+        "document_parsing_exception"
+    );
+    let m = get("/prep-mid-batch/_mapping").await.json();
+    let props = &m["prep-mid-batch"]["mappings"]["properties"];
+    assert_eq!(props["g"]["type"], "long", "{m}");
+    assert_eq!(props["t"]["type"], "text", "{m}");
+    assert_eq!(get("/prep-mid-batch/_count").await.json()["count"], 498);
+    // The numbers indexed into `t` after it became text are searchable as text tokens.
+    let r = json_req(
+        "POST",
+        "/prep-mid-batch/_search",
+        &json!({"query": {"match": {"t": "260"}}}),
+    )
+    .await
+    .json();
+    assert_eq!(r["hits"]["total"]["value"], 1, "{r}");
+    assert_eq!(
+        r["hits"]["hits"][0]["_source"],
+        json!({"n": 260, "t": 260, "g": 260})
+    );
+    let r = json_req(
+        "POST",
+        "/prep-mid-batch/_count",
+        &json!({"query": {"range": {"g": {"gte": 101}}}}),
+    )
+    .await
+    .json();
+    // 101..=499 have `g` as a number except 250 (no `g`) and the two refused documents.
+    assert_eq!(r["count"], 399 - 1 - 2, "{r}");
+}
