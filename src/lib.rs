@@ -36,6 +36,7 @@ pub mod elastic;
 pub mod error;
 pub mod es_api;
 pub mod esql;
+pub mod glob;
 pub mod ids;
 pub mod ingest;
 pub mod limits;

@@ -499,23 +499,10 @@ pub const SEARCH_PARAMS: &[&str] = &[
 /// Parameters every REST endpoint accepts (BaseRestHandler#responseParams + RestController).
 pub const RESPONSE_PARAMS: &[&str] = &["pretty", "human", "error_trace", "filter_path"];
 
-/// Lucene's LevenshteinDistance#getDistance: 1 - edits / max length.
+/// Lucene's LevenshteinDistance#getDistance: 1 - edits / max length (in characters), which is
+/// strsim's normalised Levenshtein.
 fn similarity(a: &str, b: &str) -> f32 {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.is_empty() || b.is_empty() {
-        return if a == b { 1.0 } else { 0.0 };
-    }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
-    }
-    1.0 - prev[b.len()] as f32 / a.len().max(b.len()) as f32
+    strsim::normalized_levenshtein(a, b) as f32
 }
 
 /// Elasticsearch's answer to URL parameters a handler does not know (BaseRestHandler#unrecognized):

@@ -120,60 +120,6 @@ pub fn wildcard_to_like(pattern: &str) -> String {
     out
 }
 
-/// Whether `text` matches a wildcard pattern (for constant_keyword values). Iterative, with the
-/// usual backtrack-to-the-last-star scan: linear stack and O(pattern × text) time whatever the
-/// pattern (a recursive matcher is exponential on `*a*a*a…` and deep on long patterns).
-fn wildcard_matches(pattern: &[char], text: &[char]) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum P {
-        Star,
-        One,
-        Lit(char),
-    }
-    let mut pat = Vec::with_capacity(pattern.len());
-    let mut i = 0;
-    while i < pattern.len() {
-        match pattern[i] {
-            '*' => pat.push(P::Star),
-            '?' => pat.push(P::One),
-            // A trailing backslash is a literal backslash.
-            '\\' => {
-                i += 1;
-                pat.push(P::Lit(pattern.get(i).copied().unwrap_or('\\')));
-            }
-            c => pat.push(P::Lit(c)),
-        }
-        i += 1;
-    }
-    let (mut p, mut t) = (0, 0);
-    // The last star seen and the text position it is currently taken to cover up to.
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pat.get(p) {
-            Some(P::Star) => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(P::One) => {
-                p += 1;
-                t += 1;
-            }
-            Some(P::Lit(c)) if *c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    star = Some((sp, st + 1));
-                    p = sp + 1;
-                    t = st + 1;
-                }
-                None => return false,
-            },
-        }
-    }
-    pat[p..].iter().all(|x| *x == P::Star)
-}
 
 pub fn filter_wildcard(ctx: &Ctx, q: &Wildcard) -> Result<Expr, EsError> {
     let Some(f) = fields::resolve(ctx.meta, &q.field) else {
@@ -187,11 +133,8 @@ pub fn filter_wildcard(ctx: &Ctx, q: &Wildcard) -> Result<Expr, EsError> {
     let value = q.value.clone();
     let like = sql::lit(wildcard_to_like(&value));
     let ci = q.case_insensitive;
-    let pchars: Vec<char> = if ci {
-        value.to_lowercase().chars().collect()
-    } else {
-        value.chars().collect()
-    };
+    // constant_keyword values are matched here, as Lucene's WildcardQuery would.
+    let pattern = if ci { value.to_lowercase() } else { value.clone() };
     Ok(string_pred(
         &f,
         |x| {
@@ -202,12 +145,11 @@ pub fn filter_wildcard(ctx: &Ctx, q: &Wildcard) -> Result<Expr, EsError> {
             }
         },
         |c| {
-            let text: Vec<char> = if ci {
-                c.to_lowercase().chars().collect()
+            if ci {
+                crate::glob::lucene(&pattern, &c.to_lowercase())
             } else {
-                c.chars().collect()
-            };
-            wildcard_matches(&pchars, &text)
+                crate::glob::lucene(&pattern, c)
+            }
         },
     ))
 }
@@ -459,12 +401,7 @@ mod tests {
         assert_eq!(wildcard_to_like("a\\?"), "a?");
         assert_eq!(wildcard_to_like("50%_\\\\"), "50\\%\\_\\\\");
         assert_eq!(wildcard_to_like("x\\"), "x\\\\");
-        let m = |p: &str, t: &str| {
-            wildcard_matches(
-                &p.chars().collect::<Vec<_>>(),
-                &t.chars().collect::<Vec<_>>(),
-            )
-        };
+        let m = crate::glob::lucene;
         assert!(m("ki*y", "kimchy"));
         assert!(m("k?y", "kéy"));
         assert!(!m("a\\*", "ab"));

@@ -462,36 +462,7 @@ fn fuzzy_ok(token: &str, term: &str, edits: usize, prefix: usize) -> bool {
 
 /// Wildcard matching as the wildcard query does it: `*` any run, `?` one character, `\` escapes.
 fn glob(pattern: &str, text: &str) -> bool {
-    let mut p: Vec<(char, bool)> = Vec::new(); // (char, escaped)
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => p.push((chars.next().unwrap_or('\\'), true)),
-            c => p.push((c, false)),
-        }
-    }
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == ('?', false) || (p[pi].0 == t[ti] && p[pi] != ('*', false))) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == ('*', false) {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(st) = star {
-            pi = st + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == ('*', false) {
-        pi += 1;
-    }
-    pi == p.len()
+    crate::glob::lucene(pattern, text)
 }
 
 /// Whether a matcher accepts one token (or, for keyword fields, the whole value).

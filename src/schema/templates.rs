@@ -470,30 +470,7 @@ fn contains_snippet(v: &Value, snippet: &str) -> bool {
 
 /// Elasticsearch's `Regex.simpleMatch`: `*` matches any run of characters, nothing else is special.
 pub fn simple_match(pattern: &str, value: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let v: Vec<char> = value.chars().collect();
-    let (mut pi, mut vi) = (0usize, 0usize);
-    let (mut star, mut mark) = (None::<usize>, 0usize);
-    while vi < v.len() {
-        if pi < p.len() && p[pi] != '*' && p[pi] == v[vi] {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = vi;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            vi = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
+    crate::glob::star(pattern, value)
 }
 
 #[cfg(test)]
