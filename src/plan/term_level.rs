@@ -120,7 +120,6 @@ pub fn wildcard_to_like(pattern: &str) -> String {
     out
 }
 
-
 pub fn filter_wildcard(ctx: &Ctx, q: &Wildcard) -> Result<Expr, EsError> {
     let Some(f) = fields::resolve(ctx.meta, &q.field) else {
         return Ok(never());
@@ -134,7 +133,11 @@ pub fn filter_wildcard(ctx: &Ctx, q: &Wildcard) -> Result<Expr, EsError> {
     let like = sql::lit(wildcard_to_like(&value));
     let ci = q.case_insensitive;
     // constant_keyword values are matched here, as Lucene's WildcardQuery would.
-    let pattern = if ci { value.to_lowercase() } else { value.clone() };
+    let pattern = if ci {
+        value.to_lowercase()
+    } else {
+        value.clone()
+    };
     Ok(string_pred(
         &f,
         |x| {
