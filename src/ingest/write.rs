@@ -1044,6 +1044,23 @@ type Early = (EsResult<schema::PreparedDoc>, Vec<(String, Value)>);
 /// Fewer documents than this are prepared on the calling thread alone.
 const PARALLEL_MIN_DOCS: usize = 64;
 
+/// The standard-analyzer tokens of the text fields among `values`, as (token column, tokens).
+fn text_tokens(
+    values: &[(String, Value)],
+    text_cols: &std::collections::BTreeSet<String>,
+) -> Vec<(String, Value)> {
+    values
+        .iter()
+        .filter(|(c, _)| text_cols.contains(c))
+        .map(|(c, v)| {
+            (
+                crate::analysis::token_column(c),
+                crate::analysis::tokens_value(v),
+            )
+        })
+        .collect()
+}
+
 /// Threads that prepare a batch: the cores, or `ELASTICHOUSE_PREPARE_THREADS` (1 turns the
 /// parallel pass off, for measuring it).
 fn prepare_threads() -> usize {
@@ -1075,17 +1092,7 @@ fn prepare_all(
         let source = op.source.as_deref()?;
         let prepared = schema::prepare_document_bytes(mappings, columns, source, id);
         let tokens = match &prepared {
-            Ok(p) if p.mapping_update.is_none() => p
-                .values
-                .iter()
-                .filter(|(c, _)| text_cols.contains(c))
-                .map(|(c, v)| {
-                    (
-                        crate::analysis::token_column(c),
-                        crate::analysis::tokens_value(v),
-                    )
-                })
-                .collect(),
+            Ok(p) if p.mapping_update.is_none() => text_tokens(&p.values, text_cols),
             _ => Vec::new(),
         };
         Some((prepared, tokens))
@@ -1216,16 +1223,7 @@ fn decide(
         let mut values = prepared.values;
         let tokens = match early_tokens.filter(|_| prepared.mapping_update.is_none()) {
             Some(tokens) => tokens,
-            None => values
-                .iter()
-                .filter(|(c, _)| text_cols.contains(c))
-                .map(|(c, v)| {
-                    (
-                        crate::analysis::token_column(c),
-                        crate::analysis::tokens_value(v),
-                    )
-                })
-                .collect(),
+            None => text_tokens(&values, text_cols),
         };
         for (tc, _) in &tokens {
             if !columns.contains_key(tc) {
