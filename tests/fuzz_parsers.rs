@@ -797,3 +797,173 @@ fn fuzz_ingest_pipelines() {
         let _ = doc.simulate_json();
     });
 }
+
+/// ES|QL (`POST /_query`): parse, plan against the index, render the ClickHouse statement.
+#[test]
+fn fuzz_esql() {
+    const T: &[&str] = &[
+        " | ",
+        "FROM fuzz",
+        " WHERE ",
+        " EVAL ",
+        " STATS ",
+        " BY ",
+        " SORT ",
+        " KEEP ",
+        " LIMIT ",
+        " MV_EXPAND ",
+        " DISSECT ",
+        " GROK ",
+        " RENAME ",
+        " AS ",
+        "(",
+        ")",
+        "[",
+        "]",
+        "\"",
+        "`",
+        "*",
+        "+",
+        "-",
+        "/",
+        "%",
+        "::",
+        ",",
+        "=",
+        "==",
+        "!=",
+        "<",
+        ">=",
+        " AND ",
+        " OR ",
+        " NOT ",
+        " LIKE ",
+        " RLIKE ",
+        " IS NULL",
+        "?",
+        "?name",
+        "1",
+        "1.5",
+        "1 day",
+        "bytes",
+        "status",
+        "@timestamp",
+        "host.name",
+        "tags",
+        "message",
+        "COUNT(",
+        "BUCKET(",
+        "CASE(",
+        "TO_STRING(",
+        "DATE_TRUNC(",
+        "MV_SUM(",
+        "é",
+        "\\",
+    ];
+    const N: &[(&str, &str)] = &[("(", ")"), ("[", "]"), ("CASE(", ", 1, 2)"), ("ABS(", ")")];
+    run("esql", string_gen("esql.txt", T, N), |s| {
+        use elastichouse::esql::{parser, plan};
+        let Ok(q) = parser::parse(s, &parser::Params::default()) else {
+            return;
+        };
+        ESQL_META.with(|meta| {
+            let sources = [plan::SourceIndex {
+                meta: meta.clone(),
+                filter: elastichouse::sql::lit(true),
+            }];
+            if let Ok(planned) = plan::Planner::new(1_717_000_000_000, "8.17.0").plan(&q, &sources)
+            {
+                let _ = planned.select.to_string();
+            }
+        });
+    });
+}
+
+/// Elasticsearch SQL (`POST /_sql`): sqlparser, the rewrite into ES|QL, plan and render; and
+/// `/_sql/translate`'s query DSL.
+#[test]
+fn fuzz_essql() {
+    const T: &[&str] = &[
+        "SELECT ",
+        " FROM fuzz",
+        " WHERE ",
+        " GROUP BY ",
+        " HAVING ",
+        " ORDER BY ",
+        " LIMIT ",
+        " AS ",
+        "(",
+        ")",
+        "'",
+        "\"",
+        "*",
+        "+",
+        "-",
+        "/",
+        ",",
+        "=",
+        "<>",
+        "<",
+        ">=",
+        " AND ",
+        " OR ",
+        " NOT ",
+        " LIKE ",
+        " RLIKE ",
+        " IS NULL",
+        " BETWEEN ",
+        " IN (",
+        "?",
+        "1",
+        "1.5",
+        "INTERVAL 1 HOUR",
+        "bytes",
+        "status",
+        "\"@timestamp\"",
+        "\"host.name\"",
+        "COUNT(*)",
+        "HISTOGRAM(",
+        "CASE WHEN ",
+        " THEN ",
+        " END",
+        "CAST(",
+        "MATCH(",
+        "QUERY(",
+        "é",
+    ];
+    const N: &[(&str, &str)] = &[
+        ("(", ")"),
+        ("(SELECT 1", ")"),
+        ("CASE WHEN 1=1 THEN ", " END"),
+    ];
+    run("essql", string_gen("essql.txt", T, N), |s| {
+        use elastichouse::esql::{essql, plan};
+        let Ok(stmt) = essql::parse(s, &[]) else {
+            return;
+        };
+        if let essql::SqlStatement::Select { query, .. } = stmt {
+            ESQL_META.with(|meta| {
+                let sources = [plan::SourceIndex {
+                    meta: meta.clone(),
+                    filter: elastichouse::sql::lit(true),
+                }];
+                if let Ok(planned) =
+                    plan::Planner::new(1_717_000_000_000, "8.17.0").plan(&query, &sources)
+                {
+                    let _ = planned.select.to_string();
+                }
+                let types: std::collections::BTreeMap<String, String> = meta
+                    .mappings
+                    .leaf_fields()
+                    .iter()
+                    .map(|f| (f.path.clone(), f.es_type.clone()))
+                    .collect();
+                let _ = elastichouse::esql::translate::translate(s, &[], 1000, None, &types, "Z");
+            });
+        }
+    });
+}
+
+thread_local! {
+    static ESQL_META: std::sync::Arc<IndexMeta> = std::sync::Arc::new(meta_with(&mapping()));
+}
